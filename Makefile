@@ -1,0 +1,40 @@
+# Argus: the single entry point. See README.md.
+#   make run                 start the desktop app on its embedded default
+#   make test                the whole test suite
+#   make bench [ONLY=area]   benchmarks, one figure per line
+# Each target first runs scripts/bootstrap, which installs only what is missing.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+# Caches live outside the checkout so a fresh clone reuses earlier builds.
+export ARGUS_DEV_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/argus-dev
+export CARGO_TARGET_DIR ?= $(ARGUS_DEV_CACHE)/target
+# ONNX Runtime from the PyPI wheel (scripts/bootstrap) and the tests' Python.
+export ORT_DYLIB_PATH ?= $(ARGUS_DEV_CACHE)/onnxruntime/1.31.1/libonnxruntime.so
+export ARGUS_PYTHON ?= $(ARGUS_DEV_CACHE)/venv/bin/python
+
+ONLY ?=
+
+.PHONY: run test bench bootstrap check-deps fmt lint
+
+bootstrap:
+	@scripts/bootstrap
+
+run: bootstrap
+	@scripts/run
+
+test: bootstrap
+	@scripts/test
+
+bench: bootstrap
+	@scripts/bench $(ONLY)
+
+check-deps:
+	@scripts/check-deps
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,141 @@
+//! Changes as the outbox records them and sync exchanges them.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Comment, LabelSchema, Member, Project, Review, Shape, Track, Video};
+use crate::{
+    hlc::Hlc,
+    id::{ChangeId, ProjectId},
+};
+
+/// Every kind of record that syncs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    Project,
+    LabelSchema,
+    Member,
+    Video,
+    Track,
+    Shape,
+    Review,
+    Comment,
+}
+
+/// A whole record, as written by an upsert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "record", rename_all = "snake_case")]
+pub enum Entity {
+    Project(Project),
+    LabelSchema(LabelSchema),
+    Member(Member),
+    Video(Video),
+    Track(Track),
+    Shape(Shape),
+    Review(Review),
+    Comment(Comment),
+}
+
+impl Entity {
+    pub fn kind(&self) -> EntityKind {
+        match self {
+            Entity::Project(_) => EntityKind::Project,
+            Entity::LabelSchema(_) => EntityKind::LabelSchema,
+            Entity::Member(_) => EntityKind::Member,
+            Entity::Video(_) => EntityKind::Video,
+            Entity::Track(_) => EntityKind::Track,
+            Entity::Shape(_) => EntityKind::Shape,
+            Entity::Review(_) => EntityKind::Review,
+            Entity::Comment(_) => EntityKind::Comment,
+        }
+    }
+
+    /// The record's id (for a member: the user's id; members are keyed by
+    /// project and user).
+    pub fn id(&self) -> Uuid {
+        match self {
+            Entity::Project(p) => *p.id.as_uuid(),
+            Entity::LabelSchema(s) => *s.id().as_uuid(),
+            Entity::Member(m) => *m.user_id.as_uuid(),
+            Entity::Video(v) => *v.id.as_uuid(),
+            Entity::Track(t) => *t.id.as_uuid(),
+            Entity::Shape(s) => *s.id.as_uuid(),
+            Entity::Review(r) => *r.id.as_uuid(),
+            Entity::Comment(c) => *c.id.as_uuid(),
+        }
+    }
+}
+
+/// What a change does to one record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ChangeOp {
+    /// Create or replace the whole record.
+    Upsert { entity: Entity },
+    /// Delete the record (a tombstone, so the delete syncs too).
+    Delete { kind: EntityKind, id: Uuid },
+}
+
+impl ChangeOp {
+    pub fn target(&self) -> (EntityKind, Uuid) {
+        match self {
+            ChangeOp::Upsert { entity } => (entity.kind(), entity.id()),
+            ChangeOp::Delete { kind, id } => (*kind, *id),
+        }
+    }
+}
+
+/// One change made on one device: its client-generated id makes sending it
+/// twice harmless, and its HLC orders it against everyone else's changes
+/// (last writer wins per record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub id: ChangeId,
+    pub hlc: Hlc,
+    pub project_id: ProjectId,
+    #[serde(flatten)]
+    pub op: ChangeOp,
+}
+
+impl Change {
+    /// Whether `self` wins over `other` for the same record: the later HLC.
+    pub fn supersedes(&self, other: &Change) -> bool {
+        self.hlc > other.hlc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        hlc::HlcClock,
+        id::{DeviceId, LabelSchemaId},
+        model::Timestamp,
+    };
+
+    #[test]
+    fn changes_round_trip_and_order_by_hlc() {
+        let project = Project::new("Street scenes", LabelSchemaId::new(), Timestamp(5)).expect("valid");
+        let mut clock = HlcClock::new(DeviceId::new());
+        let a = Change {
+            id: ChangeId::new(),
+            hlc: clock.tick(100).expect("tick"),
+            project_id: project.id,
+            op: ChangeOp::Upsert { entity: Entity::Project(project.clone()) },
+        };
+        let b = Change {
+            id: ChangeId::new(),
+            hlc: clock.tick(100).expect("tick"),
+            project_id: project.id,
+            op: ChangeOp::Delete { kind: EntityKind::Project, id: *project.id.as_uuid() },
+        };
+        assert_eq!(a.op.target(), b.op.target());
+        assert!(b.supersedes(&a) && !a.supersedes(&b));
+        let json = serde_json::to_string(&a).expect("json");
+        assert!(json.contains(r#""op":"upsert""#) && json.contains(r#""kind":"project""#), "{json}");
+        assert_eq!(serde_json::from_str::<Change>(&json).expect("back"), a);
+        let json = serde_json::to_string(&b).expect("json");
+        assert_eq!(serde_json::from_str::<Change>(&json).expect("back"), b);
+    }
+}
