@@ -1,0 +1,217 @@
+//! Conversion of decoded pictures to the caller's format and size with swscale.
+//!
+//! To be pixel-identical to the `ffmpeg` CLI (`-pix_fmt rgba`, `-vf scale=W:H`), this mirrors what the
+//! CLI's scale filter does in FFmpeg 5.x: `SWS_BICUBIC`, the YCbCr matrix taken from the frame's
+//! colour space (BT.601 when unspecified) and the input range from the frame's colour range.
+//! Output rows are padded to 64 bytes: swscale's SIMD converters process 8 or 16 pixels at a time
+//! and silently skip the tail of a row whose stride is too small for that.
+
+use std::ptr;
+
+use ffmpeg_next::ffi;
+use ffmpeg_next::frame::Video as AvFrame;
+
+use crate::frame::{Frame, PixelFormat, Plane, Rational};
+use crate::{Error, Result};
+
+const SWS_FLAGS: i32 = ffi::SWS_BICUBIC as i32;
+const ROW_ALIGN: usize = 64;
+
+fn align(n: usize) -> usize {
+    n.div_ceil(ROW_ALIGN) * ROW_ALIGN
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key {
+    src_fmt: i32,
+    src_w: i32,
+    src_h: i32,
+    dst_fmt: i32,
+    dst_w: i32,
+    dst_h: i32,
+    colorspace: i32,
+    range: i32,
+}
+
+/// A cached swscale context.
+#[derive(Debug)]
+pub(crate) struct Converter {
+    sws: *mut ffi::SwsContext,
+    key: Option<Key>,
+}
+
+// SAFETY: the SwsContext is owned exclusively by this value and only used through `&mut self`.
+unsafe impl Send for Converter {}
+
+impl Drop for Converter {
+    fn drop(&mut self) {
+        // SAFETY: `sws` is null or a context we created and nobody else holds.
+        unsafe { ffi::sws_freeContext(self.sws) };
+    }
+}
+
+impl Converter {
+    pub fn new() -> Self {
+        Converter { sws: ptr::null_mut(), key: None }
+    }
+
+    /// Converts `src` (a decoded picture) into a [`Frame`].
+    pub fn convert(
+        &mut self,
+        src: &AvFrame,
+        index: u64,
+        pts: i64,
+        time_base: Rational,
+        format: PixelFormat,
+        (dst_w, dst_h): (u32, u32),
+    ) -> Result<Frame> {
+        // SAFETY: reading plain fields of a decoded frame we hold a reference to.
+        let (src_fmt, src_w, src_h, colorspace, range) = unsafe {
+            let f = &*src.as_ptr();
+            (f.format, f.width, f.height, f.colorspace as i32, f.color_range as i32)
+        };
+        let (Ok(w), Ok(h)) = (i32::try_from(dst_w), i32::try_from(dst_h)) else {
+            return Err(Error::InvalidSize { width: dst_w, height: dst_h });
+        };
+        let yuv420 = [ffi::AVPixelFormat::AV_PIX_FMT_YUV420P as i32, ffi::AVPixelFormat::AV_PIX_FMT_YUVJ420P as i32];
+        let full_range_src = range == ffi::AVColorRange::AVCOL_RANGE_JPEG as i32
+            || src_fmt == ffi::AVPixelFormat::AV_PIX_FMT_YUVJ420P as i32;
+
+        if format == PixelFormat::Yuv420p && yuv420.contains(&src_fmt) && (w, h) == (src_w, src_h) {
+            let planes = copy_yuv420(src, dst_w, dst_h);
+            return Ok(Frame { index, pts, time_base, width: dst_w, height: dst_h, format, planes, full_range: full_range_src });
+        }
+
+        let dst_fmt = match format {
+            PixelFormat::Rgba => ffi::AVPixelFormat::AV_PIX_FMT_RGBA,
+            PixelFormat::Yuv420p => ffi::AVPixelFormat::AV_PIX_FMT_YUV420P,
+        };
+        let key = Key { src_fmt, src_w, src_h, dst_fmt: dst_fmt as i32, dst_w: w, dst_h: h, colorspace, range };
+        self.prepare(key, dst_fmt)?;
+
+        let (w_us, h_us) = (dst_w as usize, dst_h as usize);
+        let shapes: Vec<(usize, usize)> = match format {
+            PixelFormat::Rgba => vec![(w_us * 4, h_us)],
+            PixelFormat::Yuv420p => {
+                let (cw, ch) = (w_us.div_ceil(2), h_us.div_ceil(2));
+                vec![(w_us, h_us), (cw, ch), (cw, ch)]
+            }
+        };
+        let mut planes: Vec<Plane> = shapes
+            .iter()
+            .map(|&(row_bytes, rows)| {
+                let stride = align(row_bytes);
+                // Extra slack after the last row: some SIMD writers overrun by a few bytes.
+                let data = vec![0u8; stride * rows + ROW_ALIGN];
+                Plane { data, stride, row_bytes, rows }
+            })
+            .collect();
+        let mut dst_ptrs = [ptr::null_mut::<u8>(); 4];
+        let mut dst_strides = [0i32; 4];
+        for (i, p) in planes.iter_mut().enumerate() {
+            if let (Some(d), Some(s)) = (dst_ptrs.get_mut(i), dst_strides.get_mut(i)) {
+                *d = p.data.as_mut_ptr();
+                *s = i32::try_from(p.stride).map_err(|_| Error::InvalidSize { width: dst_w, height: dst_h })?;
+            }
+        }
+        // SAFETY: source pointers/strides come from a valid decoded frame of (src_w, src_h, src_fmt),
+        // which is what the context was configured for; destination planes are sized for the
+        // configured output with padded strides.
+        let out_h = unsafe {
+            let f = &*src.as_ptr();
+            ffi::sws_scale(
+                self.sws,
+                f.data.as_ptr() as *const *const u8,
+                f.linesize.as_ptr(),
+                0,
+                src_h,
+                dst_ptrs.as_ptr(),
+                dst_strides.as_ptr(),
+            )
+        };
+        if out_h != h {
+            return Err(Error::InvalidSize { width: dst_w, height: dst_h });
+        }
+        for p in &mut planes {
+            p.data.truncate(p.stride * p.rows);
+        }
+        Ok(Frame { index, pts, time_base, width: dst_w, height: dst_h, format, planes, full_range: false })
+    }
+
+    fn prepare(&mut self, key: Key, dst_fmt: ffi::AVPixelFormat) -> Result<()> {
+        if self.key == Some(key) && !self.sws.is_null() {
+            return Ok(());
+        }
+        // SAFETY: the source format value came from FFmpeg itself (a decoded frame).
+        let src_fmt: ffi::AVPixelFormat = unsafe { std::mem::transmute::<i32, ffi::AVPixelFormat>(key.src_fmt) };
+        // SAFETY: sws_getCachedContext frees/reuses the old context and returns null on failure.
+        self.sws = unsafe {
+            ffi::sws_getCachedContext(
+                self.sws,
+                key.src_w,
+                key.src_h,
+                src_fmt,
+                key.dst_w,
+                key.dst_h,
+                dst_fmt,
+                SWS_FLAGS,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                ptr::null(),
+            )
+        };
+        self.key = None;
+        if self.sws.is_null() {
+            return Err(Error::InvalidSize { width: key.dst_w as u32, height: key.dst_h as u32 });
+        }
+        // Same colour handling as FFmpeg 5.x's vf_scale with its default `in_color_matrix=auto`.
+        // SAFETY: `sws` is a valid context; the tables returned by sws_getCoefficients are static.
+        unsafe {
+            let mut inv_table: *mut i32 = ptr::null_mut();
+            let mut table: *mut i32 = ptr::null_mut();
+            let (mut in_full, mut out_full, mut bright, mut contrast, mut sat) = (0, 0, 0, 0, 0);
+            let ret = ffi::sws_getColorspaceDetails(
+                self.sws, &mut inv_table, &mut in_full, &mut table, &mut out_full, &mut bright, &mut contrast, &mut sat,
+            );
+            if ret >= 0 {
+                let mut cs = key.colorspace;
+                if !(1..=10).contains(&cs) || cs == 8 {
+                    cs = ffi::AVColorSpace::AVCOL_SPC_BT470BG as i32;
+                }
+                let coeffs = ffi::sws_getCoefficients(cs);
+                if key.range != ffi::AVColorRange::AVCOL_RANGE_UNSPECIFIED as i32 {
+                    in_full = i32::from(key.range == ffi::AVColorRange::AVCOL_RANGE_JPEG as i32);
+                }
+                ffi::sws_setColorspaceDetails(self.sws, coeffs, in_full, coeffs, out_full, bright, contrast, sat);
+            }
+        }
+        self.key = Some(key);
+        Ok(())
+    }
+}
+
+fn copy_yuv420(src: &AvFrame, w: u32, h: u32) -> Vec<Plane> {
+    let (w, h) = (w as usize, h as usize);
+    let shapes = [(w, h), (w.div_ceil(2), h.div_ceil(2)), (w.div_ceil(2), h.div_ceil(2))];
+    shapes
+        .iter()
+        .enumerate()
+        .map(|(i, &(row_bytes, rows))| {
+            let stride = align(row_bytes);
+            let mut data = vec![0u8; stride * rows];
+            // SAFETY: a yuv420p frame of this size has three planes with at least `row_bytes` per row
+            // and `rows` rows; linesize may be negative (bottom-up), which pointer offsets handle.
+            unsafe {
+                let f = &*src.as_ptr();
+                let (Some(&base), Some(&ls)) = (f.data.get(i), f.linesize.get(i)) else { return Plane { data, stride, row_bytes, rows } };
+                for (r, dst) in data.chunks_mut(stride).take(rows).enumerate() {
+                    let row = base.offset(ls as isize * r as isize);
+                    if let Some(d) = dst.get_mut(..row_bytes) {
+                        ptr::copy_nonoverlapping(row, d.as_mut_ptr(), row_bytes);
+                    }
+                }
+            }
+            Plane { data, stride, row_bytes, rows }
+        })
+        .collect()
+}

@@ -1,0 +1,107 @@
+//! The crate's error type. Every variant says what the user can do about it, and user-supplied paths
+//! come last in the message.
+
+use std::path::PathBuf;
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while probing, indexing or decoding a video.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file does not exist.
+    #[error("video file not found; check the path: {}", path.display())]
+    NotFound { path: PathBuf },
+
+    /// The file exists but may not be read.
+    #[error("permission denied while reading the video; check the file's permissions: {}", path.display())]
+    PermissionDenied { path: PathBuf },
+
+    /// Any other I/O failure on the video file itself.
+    #[error("could not read the video ({source}); check the disk and the path: {}", path.display())]
+    Io { source: std::io::Error, path: PathBuf },
+
+    /// The file is zero bytes long.
+    #[error("the video file is empty (0 bytes); copy or export it again: {}", path.display())]
+    EmptyFile { path: PathBuf },
+
+    /// FFmpeg could not identify a container, or guessed one from the file name that makes no sense
+    /// for a video (for example a text-art demuxer for random bytes named `.bin`).
+    #[error(
+        "this is not a video FFmpeg can read ({detail}, container guessed: {demuxer}); \
+         check that the file is a video and not damaged: {}", path.display()
+    )]
+    UnrecognizedFormat { demuxer: String, detail: String, path: PathBuf },
+
+    /// The container has no (decodable-looking) video stream, e.g. an audio-only file.
+    #[error("the file has no video stream (it contains: {streams}); choose a video file: {}", path.display())]
+    NoVideoStream { streams: String, path: PathBuf },
+
+    /// The system FFmpeg has no decoder for the video codec.
+    #[error(
+        "the system FFmpeg has no decoder for the `{codec}` codec; install an FFmpeg build with it \
+         or transcode the video: {}", path.display()
+    )]
+    UnsupportedCodec { codec: String, path: PathBuf },
+
+    /// The container or its index is damaged so badly that it cannot be opened at all
+    /// (e.g. an mp4 truncated before its `moov` atom).
+    #[error(
+        "the video is truncated or corrupt and cannot be opened ({detail}); re-export or \
+         re-download it: {}", path.display()
+    )]
+    Corrupt { detail: String, path: PathBuf },
+
+    /// A frame index beyond the end of the video.
+    #[error("frame {index} does not exist; the video has {frame_count} frames (0..{frame_count})")]
+    FrameOutOfRange { index: u64, frame_count: u64 },
+
+    /// The frame exists in the index but its data could not be decoded (damaged or truncated file).
+    /// Frames before `damaged_from` (when known) are decodable.
+    #[error(
+        "frame {index} could not be decoded ({detail}); the file is damaged from frame {} on, \
+         earlier frames are still usable: {}",
+        damaged_from.map_or_else(|| "?".to_owned(), |f| f.to_string()), path.display()
+    )]
+    FrameUndecodable { index: u64, damaged_from: Option<u64>, detail: String, path: PathBuf },
+
+    /// The container's timestamps cannot address frames (e.g. a raw elementary stream).
+    #[error(
+        "the video's packets carry no timestamps, so frames cannot be addressed exactly; remux it \
+         into mp4 or mkv (`ffmpeg -i IN -c copy OUT.mkv`): {}", path.display()
+    )]
+    NoTimestamps { path: PathBuf },
+
+    /// A requested output size of zero or absurd dimensions.
+    #[error("invalid output size {width}x{height}; both sides must be between 1 and 16384 pixels")]
+    InvalidSize { width: u32, height: u32 },
+
+    /// A request replaced by a newer one (the user jumped elsewhere) before it finished.
+    #[error("the frame request was cancelled because a newer request replaced it")]
+    Cancelled,
+
+    /// The background decoding thread is gone (it panicked or was shut down).
+    #[error("the background decoder has stopped; open the video again")]
+    WorkerGone,
+
+    /// An FFmpeg call failed in a way not covered by a more specific variant.
+    #[error("FFmpeg failed while {action} ({source}); the file may be damaged: {}", path.display())]
+    Ffmpeg { action: &'static str, source: ffmpeg_next::Error, path: PathBuf },
+
+    /// Reading or writing the on-disk index cache failed. Decoding can go on without it.
+    #[error("the video index cache could not be used ({action}: {source}); check free space and permissions: {}", path.display())]
+    IndexCache { action: &'static str, source: std::io::Error, path: PathBuf },
+}
+
+impl Error {
+    /// Classifies an I/O error on the video file itself.
+    pub(crate) fn from_io(source: std::io::Error, path: &std::path::Path) -> Self {
+        let path = path.to_path_buf();
+        match source.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound { path },
+            std::io::ErrorKind::PermissionDenied => Error::PermissionDenied { path },
+            _ => Error::Io { source, path },
+        }
+    }
+}

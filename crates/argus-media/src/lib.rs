@@ -1,0 +1,52 @@
+//! Frame-exact local video decoding for Argus, on top of the system FFmpeg (through `ffmpeg-next`).
+//!
+//! Annotators scrub, step and jump through long videos, and a label must land on exactly the frame
+//! they saw. So this crate addresses frames by **index in presentation order**, never by a time that
+//! a player rounds:
+//!
+//! - [`probe`] describes a file from its headers ([`MediaInfo`]); nothing is decoded.
+//! - [`VideoIndex`] is one demux pass (no decoding) over the video stream: every packet's pts, key
+//!   flag and position, sorted into presentation order. Its length is the exact frame count, even
+//!   when headers are missing or lie, and it makes variable frame rate a non-issue. [`IndexCache`]
+//!   stores it on disk keyed by the content SHA-256.
+//! - [`VideoSource`] returns `frame(n)`: it seeks to the keyframe at or before `n`, decodes forward
+//!   and identifies each decoded picture by its pts in the index, so the result is exactly frame `n`.
+//!   Decoded pictures are kept in a byte-bounded LRU; stepping forward reuses the running decoder,
+//!   stepping back is served from the cache or one GOP decode.
+//! - [`FramePrefetcher`] runs a source on a background thread, decodes ahead in the direction the
+//!   user is moving, and drops work that a newer request made pointless.
+//! - Thumbnails and timeline strips ([`VideoSource::timeline_strip`]) decode only keyframes.
+//!
+//! Colour conversion uses swscale with the same flags and colour-matrix rules as the `ffmpeg` CLI's
+//! auto-inserted scaler, so output is pixel-identical to `ffmpeg -vf select=eq(n\,N) -pix_fmt rgba`.
+//! FFmpeg's log goes to `tracing` (target `ffmpeg`), never to stderr.
+//!
+//! Hardware decoding is not implemented yet: decoding is software with frame threading.
+
+mod cache;
+mod convert;
+mod error;
+mod frame;
+mod index;
+mod log;
+mod prefetch;
+mod probe;
+mod source;
+
+pub use error::{Error, Result};
+pub use frame::{Frame, FrameRequest, OutputSize, PixelFormat, Plane, Rational};
+pub use index::{hash_file, Damage, IndexCache, IndexOrigin, IndexedFrame, VideoIndex, INDEX_FORMAT_VERSION};
+pub use prefetch::{FramePrefetcher, FrameTicket};
+pub use probe::{probe, MediaInfo, StreamInfo, StreamKind, VideoInfo};
+pub use source::{DecodeStats, SourceOptions, StripSpacing, VideoSource};
+
+/// Initialises FFmpeg and routes its log into `tracing`. Idempotent; every entry point calls it.
+pub fn init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Err(e) = ffmpeg_next::init() {
+            tracing::error!(error = %e, "FFmpeg initialisation failed");
+        }
+        log::install();
+    });
+}

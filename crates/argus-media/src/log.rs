@@ -1,0 +1,88 @@
+//! FFmpeg's own log output routed into `tracing` instead of stderr.
+//!
+//! FFmpeg logs through a C-variadic callback. Stable Rust cannot read a `va_list`, but it does not have
+//! to: the callback hands the `va_list` straight to FFmpeg's `av_log_format_line2`, which formats the
+//! line. The `va_list` type differs per platform, so the callback is generic over it and the type is
+//! inferred from the bindings; no platform-specific code is needed.
+//!
+//! Messages at FFmpeg's `error` level and below are also remembered per thread, so an open failure
+//! can carry FFmpeg's explanation (e.g. "moov atom not found") in its typed error.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ffmpeg_next::ffi;
+
+thread_local! {
+    static LAST_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// The address of `av_log_format_line2`, stored untyped so the generic callback can call it.
+static FORMAT_LINE: AtomicUsize = AtomicUsize::new(0);
+
+type FormatLine<VL> = unsafe extern "C" fn(*mut c_void, c_int, *const c_char, VL, *mut c_char, c_int, *mut c_int) -> c_int;
+
+/// Installs the tracing bridge. FFmpeg messages more verbose than `info` are not even formatted.
+pub(crate) fn install() {
+    // SAFETY: plain FFmpeg global setters, called once from `crate::init`.
+    unsafe {
+        ffi::av_log_set_level(ffi::AV_LOG_INFO);
+        install_with(ffi::av_log_set_callback, ffi::av_log_format_line2);
+    }
+}
+
+unsafe fn install_with<VL>(
+    set_callback: unsafe extern "C" fn(Option<unsafe extern "C" fn(*mut c_void, c_int, *const c_char, VL)>),
+    format_line: FormatLine<VL>,
+) {
+    FORMAT_LINE.store(format_line as usize, Ordering::Release);
+    // SAFETY: `callback::<VL>` has exactly the signature FFmpeg expects on this platform (VL is inferred
+    // from the bindings' own declaration of the callback).
+    unsafe { set_callback(Some(callback::<VL>)) };
+}
+
+unsafe extern "C" fn callback<VL>(avcl: *mut c_void, level: c_int, fmt: *const c_char, vl: VL) {
+    // SAFETY: FFmpeg's global level check happens in av_log before calling us; we filter again so the
+    // formatting cost is only paid for messages we emit.
+    // SAFETY: reading a plain global.
+    if level > unsafe { ffi::av_log_get_level() } {
+        return;
+    }
+    let addr = FORMAT_LINE.load(Ordering::Acquire);
+    if addr == 0 || fmt.is_null() {
+        return;
+    }
+    // SAFETY: `addr` was stored from a `FormatLine<VL>` with the same VL in `install_with`.
+    let format_line: FormatLine<VL> = unsafe { std::mem::transmute_copy::<usize, FormatLine<VL>>(&addr) };
+    let mut buf = [0 as c_char; 1024];
+    let mut print_prefix: c_int = 1;
+    // SAFETY: `buf` is writable for its full length; FFmpeg NUL-terminates (truncating if needed).
+    unsafe { format_line(avcl, level, fmt, vl, buf.as_mut_ptr(), buf.len() as c_int, &mut print_prefix) };
+    // SAFETY: av_log_format_line2 always NUL-terminates within the buffer.
+    let line = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy();
+    let line = line.trim_end();
+    if line.is_empty() {
+        return;
+    }
+    // Never unwind into C.
+    let _ = std::panic::catch_unwind(|| emit(level, line));
+}
+
+fn emit(level: c_int, line: &str) {
+    if level <= ffi::AV_LOG_ERROR {
+        tracing::error!(target: "ffmpeg", "{line}");
+        LAST_ERROR.with(|e| *e.borrow_mut() = Some(line.to_owned()));
+    } else if level <= ffi::AV_LOG_WARNING {
+        tracing::warn!(target: "ffmpeg", "{line}");
+    } else if level <= ffi::AV_LOG_INFO {
+        tracing::info!(target: "ffmpeg", "{line}");
+    } else {
+        tracing::debug!(target: "ffmpeg", "{line}");
+    }
+}
+
+/// The last error FFmpeg logged on this thread since the previous call, if any.
+pub(crate) fn take_last_error() -> Option<String> {
+    LAST_ERROR.with(|e| e.borrow_mut().take())
+}
