@@ -41,27 +41,52 @@ pub enum MaskError {
     #[error("mask size {height}x{width} is invalid; height and width must be > 0")]
     InvalidSize { height: u64, width: u64 },
     #[error("RLE counts sum to {actual} but a {height}x{width} mask needs exactly {expected}")]
-    CountMismatch { height: u32, width: u32, expected: u64, actual: u64 },
+    CountMismatch {
+        height: u32,
+        width: u32,
+        expected: u64,
+        actual: u64,
+    },
     #[error("bitmap has {actual} pixels but a {height}x{width} mask needs {expected}")]
-    BitmapSize { height: u32, width: u32, expected: u64, actual: u64 },
+    BitmapSize {
+        height: u32,
+        width: u32,
+        expected: u64,
+        actual: u64,
+    },
     #[error(
         "mask size {height}x{width} has more than 4294967295 pixels, the most COCO RLE can hold; \
          split the mask into tiles"
     )]
     TooLarge { height: u32, width: u32 },
     #[error("compressed RLE string is malformed at byte {position}: {reason}")]
-    MalformedString { position: usize, reason: &'static str },
+    MalformedString {
+        position: usize,
+        reason: &'static str,
+    },
     #[error(
         "masks have different sizes ({a_height}x{a_width} and {b_height}x{b_width}); \
          only masks of the same frame can be combined"
     )]
-    SizeMismatch { a_height: u32, a_width: u32, b_height: u32, b_width: u32 },
+    SizeMismatch {
+        a_height: u32,
+        a_width: u32,
+        b_height: u32,
+        b_width: u32,
+    },
     #[error("cannot merge an empty list of masks; pass at least one mask")]
     NothingToMerge,
     #[error(
         "region {width}x{height} at ({x}, {y}) is empty or not inside the {mask_height}x{mask_width} mask"
     )]
-    InvalidRegion { x: u32, y: u32, width: u32, height: u32, mask_height: u32, mask_width: u32 },
+    InvalidRegion {
+        x: u32,
+        y: u32,
+        width: u32,
+        height: u32,
+        mask_height: u32,
+        mask_width: u32,
+    },
     #[error("simplification tolerance {tolerance} is invalid; use a finite number of pixels >= 0")]
     InvalidTolerance {
         /// The refused value, as text so that the error stays `Eq`.
@@ -87,27 +112,48 @@ impl Rle {
         let expected = check_size(height, width)?;
         let actual: u64 = counts.iter().map(|&c| u64::from(c)).sum();
         if actual != expected {
-            return Err(MaskError::CountMismatch { height, width, expected, actual });
+            return Err(MaskError::CountMismatch {
+                height,
+                width,
+                expected,
+                actual,
+            });
         }
-        Ok(Self { height, width, counts: canonicalize(counts) })
+        Ok(Self {
+            height,
+            width,
+            counts: canonicalize(counts),
+        })
     }
 
     /// A mask with no pixel set.
     pub fn empty(height: u32, width: u32) -> Result<Self, MaskError> {
         let n = check_size(height, width)?;
-        Ok(Self { height, width, counts: vec![n as u32] })
+        Ok(Self {
+            height,
+            width,
+            counts: vec![n as u32],
+        })
     }
 
     /// A mask with every pixel set.
     pub fn full(height: u32, width: u32) -> Result<Self, MaskError> {
         let n = check_size(height, width)?;
-        Ok(Self { height, width, counts: vec![0, n as u32] })
+        Ok(Self {
+            height,
+            width,
+            counts: vec![0, n as u32],
+        })
     }
 
     /// Builds from runs that are already validated and canonical.
     pub(crate) fn from_parts(height: u32, width: u32, counts: Vec<u32>) -> Self {
         debug_assert!(Self::new(height, width, counts.clone()).is_ok_and(|r| r.counts == counts));
-        Self { height, width, counts }
+        Self {
+            height,
+            width,
+            counts,
+        }
     }
 
     pub fn height(&self) -> u32 {
@@ -130,7 +176,11 @@ impl Rle {
 
     /// Encodes a row-major bitmap (`width * height` bytes, non-zero = set),
     /// the layout images and GPU textures use.
-    pub fn from_bitmap_row_major(height: u32, width: u32, pixels: &[u8]) -> Result<Self, MaskError> {
+    pub fn from_bitmap_row_major(
+        height: u32,
+        width: u32,
+        pixels: &[u8],
+    ) -> Result<Self, MaskError> {
         check_bitmap(height, width, pixels)?;
         let counts = codec::encode_row_major(height as usize, width as usize, pixels);
         Ok(Self::from_parts(height, width, counts))
@@ -138,9 +188,17 @@ impl Rle {
 
     /// Encodes a column-major bitmap (non-zero = set): Fortran order, what
     /// pycocotools' `encode(np.asfortranarray(m))` reads.
-    pub fn from_bitmap_col_major(height: u32, width: u32, pixels: &[u8]) -> Result<Self, MaskError> {
+    pub fn from_bitmap_col_major(
+        height: u32,
+        width: u32,
+        pixels: &[u8],
+    ) -> Result<Self, MaskError> {
         check_bitmap(height, width, pixels)?;
-        Ok(Self::from_parts(height, width, codec::encode_col_major(pixels)))
+        Ok(Self::from_parts(
+            height,
+            width,
+            codec::encode_col_major(pixels),
+        ))
     }
 
     /// Decodes to a row-major bitmap of 0/1 bytes.
@@ -155,7 +213,12 @@ impl Rle {
 
     /// Number of set pixels.
     pub fn area(&self) -> u64 {
-        self.counts.iter().skip(1).step_by(2).map(|&c| u64::from(c)).sum()
+        self.counts
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .map(|&c| u64::from(c))
+            .sum()
     }
 
     /// True when no pixel is set.
@@ -189,7 +252,13 @@ impl Rle {
         if xs == u64::MAX {
             return None;
         }
-        BBox::new(xs as f64, ys as f64, (xe - xs + 1) as f64, (ye - ys + 1) as f64).ok()
+        BBox::new(
+            xs as f64,
+            ys as f64,
+            (xe - xs + 1) as f64,
+            (ye - ys + 1) as f64,
+        )
+        .ok()
     }
 
     /// The runs of set pixels as half-open `[start, end)` column-major pixel
@@ -207,7 +276,10 @@ impl Rle {
 /// Checks the size and returns the pixel count, which fits a `u32`.
 fn check_size(height: u32, width: u32) -> Result<u64, MaskError> {
     if height == 0 || width == 0 {
-        return Err(MaskError::InvalidSize { height: height.into(), width: width.into() });
+        return Err(MaskError::InvalidSize {
+            height: height.into(),
+            width: width.into(),
+        });
     }
     let n = u64::from(height) * u64::from(width);
     if n > u64::from(u32::MAX) {
@@ -219,7 +291,12 @@ fn check_size(height: u32, width: u32) -> Result<u64, MaskError> {
 fn check_bitmap(height: u32, width: u32, pixels: &[u8]) -> Result<(), MaskError> {
     let expected = check_size(height, width)?;
     if pixels.len() as u64 != expected {
-        return Err(MaskError::BitmapSize { height, width, expected, actual: pixels.len() as u64 });
+        return Err(MaskError::BitmapSize {
+            height,
+            width,
+            expected,
+            actual: pixels.len() as u64,
+        });
     }
     Ok(())
 }
@@ -248,7 +325,10 @@ pub(crate) struct RunBuilder {
 
 impl RunBuilder {
     pub(crate) fn with_capacity(n: usize) -> Self {
-        Self { counts: Vec::with_capacity(n), len: 0 }
+        Self {
+            counts: Vec::with_capacity(n),
+            len: 0,
+        }
     }
 
     #[inline]
@@ -258,7 +338,7 @@ impl RunBuilder {
         }
         self.len += u64::from(len);
         // The last run has value `(counts.len() - 1) % 2 == 1`.
-        let last_is_one = self.counts.len() % 2 == 0;
+        let last_is_one = self.counts.len().is_multiple_of(2);
         match self.counts.last_mut() {
             Some(last) if last_is_one == value => *last += len,
             Some(_) => self.counts.push(len),
@@ -283,7 +363,11 @@ impl RunBuilder {
     }
 
     pub(crate) fn finish(self) -> Vec<u32> {
-        if self.counts.is_empty() { vec![0] } else { self.counts }
+        if self.counts.is_empty() {
+            vec![0]
+        } else {
+            self.counts
+        }
     }
 }
 
@@ -334,11 +418,29 @@ mod tests {
 
     #[test]
     fn new_validates_size_and_sum() {
-        assert_eq!(Rle::new(0, 3, vec![]), Err(MaskError::InvalidSize { height: 0, width: 3 }));
-        assert!(matches!(Rle::new(2, 2, vec![1, 2]), Err(MaskError::CountMismatch { actual: 3, .. })));
-        assert_eq!(Rle::new(70_000, 70_000, vec![]), Err(MaskError::TooLarge { height: 70_000, width: 70_000 }));
+        assert_eq!(
+            Rle::new(0, 3, vec![]),
+            Err(MaskError::InvalidSize {
+                height: 0,
+                width: 3
+            })
+        );
+        assert!(matches!(
+            Rle::new(2, 2, vec![1, 2]),
+            Err(MaskError::CountMismatch { actual: 3, .. })
+        ));
+        assert_eq!(
+            Rle::new(70_000, 70_000, vec![]),
+            Err(MaskError::TooLarge {
+                height: 70_000,
+                width: 70_000
+            })
+        );
         // Sums that would overflow a u32 are caught, not wrapped.
-        assert!(matches!(Rle::new(2, 2, vec![u32::MAX, 5]), Err(MaskError::CountMismatch { .. })));
+        assert!(matches!(
+            Rle::new(2, 2, vec![u32::MAX, 5]),
+            Err(MaskError::CountMismatch { .. })
+        ));
     }
 
     #[test]
@@ -362,9 +464,18 @@ mod tests {
         assert_eq!(r.to_bitmap_row_major(), normalised);
         let col_major = r.to_bitmap_col_major();
         assert_eq!(col_major, [0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 0, 1]);
-        assert_eq!(Rle::from_bitmap_col_major(3, 4, &col_major).expect("valid"), r);
-        assert!(matches!(Rle::from_bitmap_row_major(3, 4, &[0; 11]), Err(MaskError::BitmapSize { .. })));
-        assert!(matches!(Rle::from_bitmap_col_major(0, 4, &[]), Err(MaskError::InvalidSize { .. })));
+        assert_eq!(
+            Rle::from_bitmap_col_major(3, 4, &col_major).expect("valid"),
+            r
+        );
+        assert!(matches!(
+            Rle::from_bitmap_row_major(3, 4, &[0; 11]),
+            Err(MaskError::BitmapSize { .. })
+        ));
+        assert!(matches!(
+            Rle::from_bitmap_col_major(0, 4, &[]),
+            Err(MaskError::InvalidSize { .. })
+        ));
     }
 
     #[test]
@@ -375,14 +486,23 @@ mod tests {
         assert_eq!(empty.bbox(), None);
         let full = Rle::full(4, 5).expect("valid");
         assert_eq!(full.area(), 20);
-        assert_eq!(full.bbox(), Some(BBox::new(0.0, 0.0, 5.0, 4.0).expect("valid")));
+        assert_eq!(
+            full.bbox(),
+            Some(BBox::new(0.0, 0.0, 5.0, 4.0).expect("valid"))
+        );
         // pycocotools: m = zeros((4, 5)); m[1:3, 2:4] = 1 -> toBbox [2, 1, 2, 2], area 4.
         let r = rle(4, 5, &[9, 2, 2, 2, 5]);
         assert_eq!(r.area(), 4);
-        assert_eq!(r.bbox(), Some(BBox::new(2.0, 1.0, 2.0, 2.0).expect("valid")));
+        assert_eq!(
+            r.bbox(),
+            Some(BBox::new(2.0, 1.0, 2.0, 2.0).expect("valid"))
+        );
         // pycocotools: m[3, 1] = 1; m[0, 2] = 1 -> one run wrapping a column, toBbox [1, 0, 2, 4].
         let wrap = rle(4, 5, &[7, 2, 11]);
-        assert_eq!(wrap.bbox(), Some(BBox::new(1.0, 0.0, 2.0, 4.0).expect("valid")));
+        assert_eq!(
+            wrap.bbox(),
+            Some(BBox::new(1.0, 0.0, 2.0, 4.0).expect("valid"))
+        );
     }
 
     #[test]
@@ -391,8 +511,12 @@ mod tests {
         let json = serde_json::to_string(&r).expect("serialise");
         // Expected string from pycocotools (see compress.rs for how it was produced).
         assert_eq!(json, r#"{"size":[4,5],"counts":"92203"}"#);
-        assert_eq!(serde_json::from_str::<Rle>(&json).expect("compressed form"), r);
-        let plain: Rle = serde_json::from_str(r#"{"size":[4,5],"counts":[9,2,2,2,5]}"#).expect("runs form");
+        assert_eq!(
+            serde_json::from_str::<Rle>(&json).expect("compressed form"),
+            r
+        );
+        let plain: Rle =
+            serde_json::from_str(r#"{"size":[4,5],"counts":[9,2,2,2,5]}"#).expect("runs form");
         assert_eq!(plain, r);
         for bad in [
             r#"{"size":[4,5],"counts":[9,2,2,2,4]}"#,
@@ -402,7 +526,10 @@ mod tests {
             r#"{"size":[4,5],"counts":[-1,21]}"#,
             r#"{"size":[4],"counts":[20]}"#,
         ] {
-            assert!(serde_json::from_str::<Rle>(bad).is_err(), "{bad} must be refused");
+            assert!(
+                serde_json::from_str::<Rle>(bad).is_err(),
+                "{bad} must be refused"
+            );
         }
     }
 }

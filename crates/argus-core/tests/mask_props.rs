@@ -24,8 +24,17 @@ impl Bitmap {
     }
 
     fn map2(&self, other: &Bitmap, f: impl Fn(bool, bool) -> bool) -> Bitmap {
-        let px = self.px.iter().zip(&other.px).map(|(&a, &b)| u8::from(f(a != 0, b != 0))).collect();
-        Bitmap { h: self.h, w: self.w, px }
+        let px = self
+            .px
+            .iter()
+            .zip(&other.px)
+            .map(|(&a, &b)| u8::from(f(a != 0, b != 0)))
+            .collect();
+        Bitmap {
+            h: self.h,
+            w: self.w,
+            px,
+        }
     }
 }
 
@@ -56,7 +65,10 @@ fn bitmap(max: usize) -> impl Strategy<Value = Bitmap> {
                 if px.len() >= h * w {
                     break;
                 }
-                px.extend(std::iter::repeat_n(if on { v } else { 0 }, len.min(h * w - px.len())));
+                px.extend(std::iter::repeat_n(
+                    if on { v } else { 0 },
+                    len.min(h * w - px.len()),
+                ));
                 on = !on;
             }
             Bitmap { h, w, px }
@@ -110,8 +122,11 @@ fn coordinate(limit: f64) -> impl Strategy<Value = f64> {
 }
 
 fn ring(limit: f64) -> impl Strategy<Value = Vec<Point>> {
-    prop::collection::vec((coordinate(limit), coordinate(limit)), 3..9)
-        .prop_map(|v| v.into_iter().map(|(x, y)| Point::new(x, y).expect("finite")).collect())
+    prop::collection::vec((coordinate(limit), coordinate(limit)), 3..9).prop_map(|v| {
+        v.into_iter()
+            .map(|(x, y)| Point::new(x, y).expect("finite"))
+            .collect()
+    })
 }
 
 fn polygon(limit: f64) -> impl Strategy<Value = Polygon> {
@@ -298,8 +313,17 @@ proptest! {
 fn mismatched_sizes_are_errors_not_panics() {
     let a = Rle::empty(4, 4).expect("valid");
     let b = Rle::empty(4, 5).expect("valid");
-    for result in [a.union(&b), a.intersection(&b), a.difference(&b), a.xor(&b), Rle::union_all(&[a.clone(), b.clone()])] {
+    for result in [
+        a.union(&b),
+        a.intersection(&b),
+        a.difference(&b),
+        a.xor(&b),
+        Rle::union_all(&[a.clone(), b.clone()]),
+    ] {
         assert!(matches!(result, Err(MaskError::SizeMismatch { .. })));
     }
-    assert!(matches!(Rle::from_bitmap_row_major(u32::MAX, u32::MAX, &[]), Err(MaskError::TooLarge { .. })));
+    assert!(matches!(
+        Rle::from_bitmap_row_major(u32::MAX, u32::MAX, &[]),
+        Err(MaskError::TooLarge { .. })
+    ));
 }

@@ -107,33 +107,41 @@ pub(super) fn encode_row_major(h: usize, w: usize, pixels: &[u8]) -> Vec<u32> {
 }
 
 /// Runs from a column-major bitmap (size validated by the caller).
+///
+/// Pixels are consumed 32 at a time; a block that is entirely the current
+/// run's value (the common case) costs four loads and a compare, and only
+/// blocks containing a change are looked at byte by byte.
 pub(super) fn encode_col_major(pixels: &[u8]) -> Vec<u32> {
     let mut b = RunBuilder::default();
     let mut value = false;
     let mut run_start = 0usize;
-    let (chunks, tail) = pixels.as_chunks::<8>();
-    let mut change = |pos: usize, value: &mut bool, b: &mut RunBuilder| {
-        b.push(*value, (pos - run_start) as u32);
-        run_start = pos;
-        *value = !*value;
-    };
-    for (k, chunk) in chunks.iter().enumerate() {
-        let n = nonzero_bytes(u64::from_le_bytes(*chunk));
-        if n == if value { HIGH } else { 0 } {
-            continue;
-        }
-        for (i, &v) in chunk.iter().enumerate() {
-            if (v != 0) != value {
-                change(k * 8 + i, &mut value, &mut b);
+    let mut scan = |bytes: &[u8], base: usize, value: &mut bool, b: &mut RunBuilder| {
+        for (i, &v) in bytes.iter().enumerate() {
+            if (v != 0) != *value {
+                b.push(*value, (base + i - run_start) as u32);
+                run_start = base + i;
+                *value = !*value;
             }
         }
-    }
-    let base = chunks.len() * 8;
-    for (i, &v) in tail.iter().enumerate() {
-        if (v != 0) != value {
-            change(base + i, &mut value, &mut b);
+    };
+    let (blocks, tail) = pixels.as_chunks::<32>();
+    for (k, block) in blocks.iter().enumerate() {
+        let (words, _) = block.as_chunks::<8>();
+        let uniform = if value {
+            words
+                .iter()
+                .all(|w| nonzero_bytes(u64::from_le_bytes(*w)) == HIGH)
+        } else {
+            words
+                .iter()
+                .fold(0u64, |acc, w| acc | u64::from_le_bytes(*w))
+                == 0
+        };
+        if !uniform {
+            scan(block, k * 32, &mut value, &mut b);
         }
     }
+    scan(tail, blocks.len() * 32, &mut value, &mut b);
     b.push(value, (pixels.len() - run_start) as u32);
     b.finish()
 }
@@ -197,7 +205,11 @@ pub(super) fn decode_col_major(n: usize, counts: &[u32]) -> Vec<u8> {
 
 /// Calls `f(x, y0, y1)` for every maximal vertical segment of set pixels
 /// `[y0, y1)` in column `x`, in column-major order.
-pub(super) fn for_each_column_segment(h: usize, counts: &[u32], mut f: impl FnMut(usize, usize, usize)) {
+pub(super) fn for_each_column_segment(
+    h: usize,
+    counts: &[u32],
+    mut f: impl FnMut(usize, usize, usize),
+) {
     let mut pos = 0usize;
     for (i, &c) in counts.iter().enumerate() {
         let (s, e) = (pos, pos + c as usize);
@@ -242,9 +254,11 @@ mod tests {
 
     #[test]
     fn widths_with_and_without_a_partial_word() {
-        for w in [1usize, 7, 8, 9, 16, 17] {
+        for w in [1usize, 7, 8, 9, 16, 17, 33, 70] {
             let h = 5usize;
-            let px: Vec<u8> = (0..h * w).map(|i| u8::from((i * 7 + i / 3) % 5 < 2) * 3).collect();
+            let px: Vec<u8> = (0..h * w)
+                .map(|i| u8::from((i * 7 + i / 3) % 5 < 2) * 3)
+                .collect();
             let counts = encode_row_major(h, w, &px);
             let back = decode_row_major(h, w, &counts);
             let norm: Vec<u8> = px.iter().map(|&v| u8::from(v != 0)).collect();

@@ -51,7 +51,10 @@ impl Rle {
             let mut k: u32 = 0;
             loop {
                 let Some(&b) = bytes.get(p) else {
-                    return Err(MaskError::MalformedString { position: start, reason: "the last count is cut off" });
+                    return Err(MaskError::MalformedString {
+                        position: start,
+                        reason: "the last count is cut off",
+                    });
                 };
                 if !(48..=111).contains(&b) {
                     return Err(MaskError::MalformedString {
@@ -60,7 +63,10 @@ impl Rle {
                     });
                 }
                 if k >= MAX_GROUPS {
-                    return Err(MaskError::MalformedString { position: start, reason: "a count is too long" });
+                    return Err(MaskError::MalformedString {
+                        position: start,
+                        reason: "a count is too long",
+                    });
                 }
                 let c = i64::from(b - 48);
                 x |= (c & 0x1f) << (5 * k);
@@ -102,10 +108,17 @@ mod tests {
         (
             1000,
             70,
-            &[0, 1, 1, 31, 16, 15, 17, 32, 33, 1023, 1024, 1025, 65535, 1247],
+            &[
+                0, 1, 1, 31, 16, 15, 17, 32, 33, 1023, 1024, 1025, 65535, 1247,
+            ],
             "011n0?@1a0`0on0on02oon1n6",
         ),
-        (1000, 305, &[100000, 5, 3, 200000, 1, 1, 66, 7, 4917], "PeQ353kYS6NQflIQ26cg4"),
+        (
+            1000,
+            305,
+            &[100000, 5, 3, 200000, 1, 1, 66, 7, 4917],
+            "PeQ353kYS6NQflIQ26cg4",
+        ),
         // 65535 x 65537 = u32::MAX pixels: the largest mask, with 33-bit deltas.
         (65535, 65537, &[5, 1, 4294967289], "51iooooo3"),
         (65535, 65537, &[0, 4294967285, 10], "0eooooo3:"),
@@ -117,7 +130,10 @@ mod tests {
         for &(h, w, counts, expected) in GOLDEN {
             let r = Rle::new(h, w, counts.to_vec()).expect("golden counts are valid");
             assert_eq!(r.to_compressed_string(), expected, "counts {counts:?}");
-            assert_eq!(Rle::from_compressed_string(h, w, expected).expect("golden string parses"), r);
+            assert_eq!(
+                Rle::from_compressed_string(h, w, expected).expect("golden string parses"),
+                r
+            );
         }
     }
 
@@ -140,19 +156,49 @@ mod tests {
     #[test]
     fn malformed_strings_are_typed_errors() {
         let bad = |s: &str| Rle::from_compressed_string(4, 5, s);
-        assert!(matches!(bad("92 03"), Err(MaskError::MalformedString { position: 2, .. })));
-        assert!(matches!(bad("92p03"), Err(MaskError::MalformedString { position: 2, .. })));
-        assert!(matches!(bad("92é"), Err(MaskError::MalformedString { position: 2, .. })));
+        assert!(matches!(
+            bad("92 03"),
+            Err(MaskError::MalformedString { position: 2, .. })
+        ));
+        assert!(matches!(
+            bad("92p03"),
+            Err(MaskError::MalformedString { position: 2, .. })
+        ));
+        assert!(matches!(
+            bad("92é"),
+            Err(MaskError::MalformedString { position: 2, .. })
+        ));
         // A continuation bit on the last character.
-        assert!(matches!(bad("92P"), Err(MaskError::MalformedString { position: 2, .. })));
+        assert!(matches!(
+            bad("92P"),
+            Err(MaskError::MalformedString { position: 2, .. })
+        ));
         // Far too many continuation groups.
-        assert!(matches!(bad("9ooooooooooooooooo0"), Err(MaskError::MalformedString { position: 1, .. })));
+        assert!(matches!(
+            bad("9ooooooooooooooooo0"),
+            Err(MaskError::MalformedString { position: 1, .. })
+        ));
         // A negative first count.
-        assert!(matches!(bad("O"), Err(MaskError::MalformedString { position: 0, .. })));
+        assert!(matches!(
+            bad("O"),
+            Err(MaskError::MalformedString { position: 0, .. })
+        ));
         // Valid syntax, wrong total.
-        assert!(matches!(bad("9220"), Err(MaskError::CountMismatch { actual: 15, .. })));
-        assert!(matches!(bad(""), Err(MaskError::CountMismatch { actual: 0, .. })));
-        assert!(matches!(Rle::from_compressed_string(0, 5, "0"), Err(MaskError::InvalidSize { .. })));
-        assert!(matches!(Rle::from_compressed_string(100_000, 100_000, "0"), Err(MaskError::TooLarge { .. })));
+        assert!(matches!(
+            bad("9220"),
+            Err(MaskError::CountMismatch { actual: 15, .. })
+        ));
+        assert!(matches!(
+            bad(""),
+            Err(MaskError::CountMismatch { actual: 0, .. })
+        ));
+        assert!(matches!(
+            Rle::from_compressed_string(0, 5, "0"),
+            Err(MaskError::InvalidSize { .. })
+        ));
+        assert!(matches!(
+            Rle::from_compressed_string(100_000, 100_000, "0"),
+            Err(MaskError::TooLarge { .. })
+        ));
     }
 }

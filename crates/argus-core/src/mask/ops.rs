@@ -32,7 +32,9 @@ impl Rle {
     pub fn complement(&self) -> Rle {
         let counts = match self.counts.split_first() {
             Some((0, rest)) => rest.to_vec(),
-            _ => std::iter::once(0).chain(self.counts.iter().copied()).collect(),
+            _ => std::iter::once(0)
+                .chain(self.counts.iter().copied())
+                .collect(),
         };
         Rle::from_parts(self.height, self.width, counts)
     }
@@ -58,7 +60,11 @@ impl Rle {
     /// Intersection over union. Two empty masks give 0, as in pycocotools.
     pub fn iou(&self, other: &Rle) -> Result<f64, MaskError> {
         let (inter, union) = self.overlap(other)?;
-        Ok(if inter == 0 { 0.0 } else { inter as f64 / union as f64 })
+        Ok(if inter == 0 {
+            0.0
+        } else {
+            inter as f64 / union as f64
+        })
     }
 
     /// pycocotools' `iou(dt, gt, iscrowd)` for one detection `self` against
@@ -127,7 +133,11 @@ impl Rle {
             let base = (c + dx) * oh + dy;
             b.push_ones((base + r0) as u64, (base + r1) as u64);
         });
-        Rle::from_parts(height, width, b.finish_to(u64::from(height) * u64::from(width)))
+        Rle::from_parts(
+            height,
+            width,
+            b.finish_to(u64::from(height) * u64::from(width)),
+        )
     }
 
     fn check_same_size(&self, other: &Rle) -> Result<(), MaskError> {
@@ -146,7 +156,9 @@ impl Rle {
     fn combine(&self, other: &Rle, op: impl Fn(bool, bool) -> bool) -> Result<Rle, MaskError> {
         self.check_same_size(other)?;
         let mut b = RunBuilder::with_capacity(self.counts.len() + other.counts.len());
-        walk(&self.counts, &other.counts, |va, vb, len| b.push(op(va, vb), len));
+        walk(&self.counts, &other.counts, |va, vb, len| {
+            b.push(op(va, vb), len)
+        });
         Ok(Rle::from_parts(self.height, self.width, b.finish()))
     }
 
@@ -171,7 +183,10 @@ impl Rle {
 /// mask changes value. Both run lists must sum to the same total.
 fn walk(a: &[u32], b: &[u32], mut f: impl FnMut(bool, bool, u32)) {
     let (mut ia, mut ib) = (0usize, 0usize);
-    let (mut ra, mut rb) = (a.first().copied().unwrap_or(0), b.first().copied().unwrap_or(0));
+    let (mut ra, mut rb) = (
+        a.first().copied().unwrap_or(0),
+        b.first().copied().unwrap_or(0),
+    );
     loop {
         // Skip exhausted (or empty leading) runs; run i has value i % 2 == 1.
         while ra == 0 {
@@ -214,7 +229,10 @@ mod tests {
     fn from_rows(rows: &[&str]) -> Rle {
         let h = rows.len() as u32;
         let w = rows.first().map_or(0, |r| r.len()) as u32;
-        let px: Vec<u8> = rows.iter().flat_map(|r| r.bytes().map(|b| u8::from(b == b'#'))).collect();
+        let px: Vec<u8> = rows
+            .iter()
+            .flat_map(|r| r.bytes().map(|b| u8::from(b == b'#')))
+            .collect();
         Rle::from_bitmap_row_major(h, w, &px).expect("valid test mask")
     }
 
@@ -222,10 +240,22 @@ mod tests {
     fn set_operations_on_a_small_example() {
         let a = from_rows(&["##..", "##..", "...."]);
         let b = from_rows(&[".##.", ".##.", ".##."]);
-        assert_eq!(a.union(&b).expect("same size"), from_rows(&["###.", "###.", ".##."]));
-        assert_eq!(a.intersection(&b).expect("same size"), from_rows(&[".#..", ".#..", "...."]));
-        assert_eq!(a.difference(&b).expect("same size"), from_rows(&["#...", "#...", "...."]));
-        assert_eq!(a.xor(&b).expect("same size"), from_rows(&["#.#.", "#.#.", ".##."]));
+        assert_eq!(
+            a.union(&b).expect("same size"),
+            from_rows(&["###.", "###.", ".##."])
+        );
+        assert_eq!(
+            a.intersection(&b).expect("same size"),
+            from_rows(&[".#..", ".#..", "...."])
+        );
+        assert_eq!(
+            a.difference(&b).expect("same size"),
+            from_rows(&["#...", "#...", "...."])
+        );
+        assert_eq!(
+            a.xor(&b).expect("same size"),
+            from_rows(&["#.#.", "#.#.", ".##."])
+        );
         assert_eq!(a.complement(), from_rows(&["..##", "..##", "####"]));
         assert_eq!(a.complement().complement(), a);
         assert_eq!(a.intersection_area(&b), Ok(2));
@@ -242,7 +272,10 @@ mod tests {
         let f = Rle::full(3, 3).expect("valid");
         assert_eq!(f.iou(&f), Ok(1.0));
         let other = Rle::empty(3, 4).expect("valid");
-        assert!(matches!(e.union(&other), Err(MaskError::SizeMismatch { b_width: 4, .. })));
+        assert!(matches!(
+            e.union(&other),
+            Err(MaskError::SizeMismatch { b_width: 4, .. })
+        ));
         assert!(matches!(e.iou(&other), Err(MaskError::SizeMismatch { .. })));
     }
 
@@ -251,10 +284,19 @@ mod tests {
         let a = from_rows(&["#..", "...", "..."]);
         let b = from_rows(&[".#.", "...", "..."]);
         let c = from_rows(&["##.", "..#", "..."]);
-        assert_eq!(Rle::union_all(&[a.clone(), b.clone(), c.clone()]), Ok(from_rows(&["##.", "..#", "..."])));
-        assert_eq!(Rle::intersection_all(&[a.clone(), c.clone()]), Ok(a.clone()));
-        assert_eq!(Rle::intersection_all(&[a.clone(), b, c]), Ok(Rle::empty(3, 3).expect("valid")));
-        assert_eq!(Rle::union_all(&[a.clone()]), Ok(a));
+        assert_eq!(
+            Rle::union_all(&[a.clone(), b.clone(), c.clone()]),
+            Ok(from_rows(&["##.", "..#", "..."]))
+        );
+        assert_eq!(
+            Rle::intersection_all(&[a.clone(), c.clone()]),
+            Ok(a.clone())
+        );
+        assert_eq!(
+            Rle::intersection_all(&[a.clone(), b, c]),
+            Ok(Rle::empty(3, 3).expect("valid"))
+        );
+        assert_eq!(Rle::union_all(std::slice::from_ref(&a)), Ok(a));
         assert_eq!(Rle::union_all(&[]), Err(MaskError::NothingToMerge));
     }
 
@@ -263,16 +305,40 @@ mod tests {
         let m = from_rows(&["#...#", ".##..", ".##..", "....#"]);
         let c = m.crop(1, 1, 3, 2).expect("inside");
         assert_eq!(c, from_rows(&["##.", "##."]));
-        assert_eq!(c.paste(4, 5, 1, 1).expect("valid"), from_rows(&[".....", ".##..", ".##..", "....."]));
+        assert_eq!(
+            c.paste(4, 5, 1, 1).expect("valid"),
+            from_rows(&[".....", ".##..", ".##..", "....."])
+        );
         // Clipped at every side.
-        assert_eq!(c.paste(2, 2, -1, 1).expect("valid"), from_rows(&["..", "#."]));
-        assert_eq!(c.paste(2, 2, 5, 0).expect("valid"), Rle::empty(2, 2).expect("valid"));
+        assert_eq!(
+            c.paste(2, 2, -1, 1).expect("valid"),
+            from_rows(&["..", "#."])
+        );
+        assert_eq!(
+            c.paste(2, 2, 5, 0).expect("valid"),
+            Rle::empty(2, 2).expect("valid")
+        );
         assert_eq!(m.crop(0, 0, 5, 4), Ok(m.clone()));
-        assert!(matches!(m.crop(3, 0, 3, 1), Err(MaskError::InvalidRegion { .. })));
-        assert!(matches!(m.crop(0, 0, 0, 1), Err(MaskError::InvalidRegion { .. })));
-        assert!(matches!(m.crop(u32::MAX, 0, 2, 1), Err(MaskError::InvalidRegion { .. })));
-        assert!(matches!(c.paste(0, 5, 0, 0), Err(MaskError::InvalidSize { .. })));
-        assert_eq!(c.paste(2, 2, i64::MIN, i64::MAX), Ok(Rle::empty(2, 2).expect("valid")));
+        assert!(matches!(
+            m.crop(3, 0, 3, 1),
+            Err(MaskError::InvalidRegion { .. })
+        ));
+        assert!(matches!(
+            m.crop(0, 0, 0, 1),
+            Err(MaskError::InvalidRegion { .. })
+        ));
+        assert!(matches!(
+            m.crop(u32::MAX, 0, 2, 1),
+            Err(MaskError::InvalidRegion { .. })
+        ));
+        assert!(matches!(
+            c.paste(0, 5, 0, 0),
+            Err(MaskError::InvalidSize { .. })
+        ));
+        assert_eq!(
+            c.paste(2, 2, i64::MIN, i64::MAX),
+            Ok(Rle::empty(2, 2).expect("valid"))
+        );
         // A run wrapping from one column into the next crops correctly.
         let full = Rle::full(4, 5).expect("valid");
         assert_eq!(full.crop(1, 1, 3, 2), Ok(Rle::full(2, 3).expect("valid")));

@@ -82,7 +82,10 @@ impl Rle {
             ys.sort_unstable_by(f64::total_cmp);
             let base = c * h;
             for pair in ys.chunks_exact(2) {
-                let (r0, r1) = (first_centre_at_or_after(pair[0], h), first_centre_at_or_after(pair[1], h));
+                let (r0, r1) = (
+                    first_centre_at_or_after(pair[0], h),
+                    first_centre_at_or_after(pair[1], h),
+                );
                 if r0 < r1 {
                     b.push_ones((base + r0) as u64, (base + r1) as u64);
                 }
@@ -95,8 +98,15 @@ impl Rle {
     /// Rasterises several polygons and returns their union (an empty mask
     /// for an empty list).
     pub fn from_polygons(height: u32, width: u32, polygons: &[Polygon]) -> Result<Rle, MaskError> {
-        let masks = polygons.iter().map(|p| Rle::from_polygon(height, width, p)).collect::<Result<Vec<_>, _>>()?;
-        if masks.is_empty() { Rle::empty(height, width) } else { Rle::union_all(&masks) }
+        let masks = polygons
+            .iter()
+            .map(|p| Rle::from_polygon(height, width, p))
+            .collect::<Result<Vec<_>, _>>()?;
+        if masks.is_empty() {
+            Rle::empty(height, width)
+        } else {
+            Rle::union_all(&masks)
+        }
     }
 
     /// Traces the mask's outlines as polygons with holes (see the module
@@ -109,7 +119,9 @@ impl Rle {
     /// (a component with them), and simplified rings may self-intersect.
     pub fn to_polygons(&self, tolerance: f64) -> Result<Vec<Polygon>, MaskError> {
         if !(tolerance.is_finite() && tolerance >= 0.0) {
-            return Err(MaskError::InvalidTolerance { tolerance: tolerance.to_string() });
+            return Err(MaskError::InvalidTolerance {
+                tolerance: tolerance.to_string(),
+            });
         }
         let tracer = Tracer::new(self);
         let mut polygons: Vec<Polygon> = Vec::new();
@@ -118,7 +130,11 @@ impl Rle {
             if exterior.len() < 3 {
                 continue;
             }
-            let holes = holes.iter().map(|h| simplify_ring(h, tolerance)).filter(|h| h.len() >= 3).collect();
+            let holes = holes
+                .iter()
+                .map(|h| simplify_ring(h, tolerance))
+                .filter(|h| h.len() >= 3)
+                .collect();
             polygons.push(Polygon { exterior, holes });
         }
         Ok(polygons)
@@ -128,8 +144,8 @@ impl Rle {
 /// The smallest `k` in `0..=n` with `k + 0.5 >= v` (`n` when there is none):
 /// the first pixel whose centre is at or after `v`.
 fn first_centre_at_or_after(v: f64, n: i64) -> i64 {
-    if !(v > 0.5) {
-        return 0; // also NaN, which only arises from overflowing coordinates
+    if v.is_nan() || v <= 0.5 {
+        return 0; // NaN only arises from coordinates that overflow
     }
     if v > n as f64 - 0.5 {
         return n;
@@ -163,7 +179,14 @@ impl Edge {
         let (a, b) = if a.x <= b.x { (a, b) } else { (b, a) };
         let c_lo = first_centre_at_or_after(a.x, width);
         let c_hi = first_centre_at_or_after(b.x, width);
-        (c_lo < c_hi).then_some(Edge { xa: a.x, ya: a.y, xb: b.x, yb: b.y, c_lo, c_hi })
+        (c_lo < c_hi).then_some(Edge {
+            xa: a.x,
+            ya: a.y,
+            xb: b.x,
+            yb: b.y,
+            c_lo,
+            c_hi,
+        })
     }
 
     #[inline]
@@ -202,7 +225,13 @@ impl Tracer {
             grid[base + y0..base + y1].fill(1);
             segs.push((x, y0, y1));
         });
-        let mut t = Tracer { w, h, grid, parent: (0..segs.len()).collect(), segs };
+        let mut t = Tracer {
+            w,
+            h,
+            grid,
+            parent: (0..segs.len()).collect(),
+            segs,
+        };
         t.label();
         t
     }
@@ -292,7 +321,12 @@ impl Tracer {
             x += DX[d];
             y += DY[d];
             // The pixels ahead-left and ahead-right of vertex (x, y).
-            let (nw, ne, sw, se) = (self.at(x - 1, y - 1), self.at(x, y - 1), self.at(x - 1, y), self.at(x, y));
+            let (nw, ne, sw, se) = (
+                self.at(x - 1, y - 1),
+                self.at(x, y - 1),
+                self.at(x - 1, y),
+                self.at(x, y),
+            );
             let (al, ar) = match d {
                 0 => (ne, se),
                 1 => (se, sw),
@@ -320,7 +354,13 @@ impl Tracer {
             let (bx, by) = corners[(i + 1) % n];
             doubled += i128::from(ax) * i128::from(by) - i128::from(bx) * i128::from(ay);
         }
-        let ring = corners.into_iter().map(|(x, y)| Point { x: x as f64, y: y as f64 }).collect();
+        let ring = corners
+            .into_iter()
+            .map(|(x, y)| Point {
+                x: x as f64,
+                y: y as f64,
+            })
+            .collect();
         (ring, doubled)
     }
 }
@@ -332,7 +372,9 @@ fn simplify_ring(ring: &[Point], tolerance: f64) -> Vec<Point> {
     if tolerance == 0.0 || n < 4 {
         return ring.to_vec();
     }
-    let Some(&first) = ring.first() else { return Vec::new() };
+    let Some(&first) = ring.first() else {
+        return Vec::new();
+    };
     // Split the ring at its first point and the point farthest from it.
     let far = (1..n)
         .max_by(|&a, &b| dist2(first, ring[a]).total_cmp(&dist2(first, ring[b])))
@@ -356,7 +398,11 @@ fn simplify_ring(ring: &[Point], tolerance: f64) -> Vec<Point> {
             stack.push((best.1, j));
         }
     }
-    ring.iter().zip(&keep).filter(|(_, k)| **k).map(|(p, _)| *p).collect()
+    ring.iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(p, _)| *p)
+        .collect()
 }
 
 fn dist2(a: Point, b: Point) -> f64 {
@@ -367,8 +413,19 @@ fn dist2(a: Point, b: Point) -> f64 {
 fn segment_distance(p: Point, a: Point, b: Point) -> f64 {
     let (dx, dy) = (b.x - a.x, b.y - a.y);
     let len2 = dx * dx + dy * dy;
-    let t = if len2 > 0.0 { (((p.x - a.x) * dx + (p.y - a.y) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
-    dist2(p, Point { x: a.x + t * dx, y: a.y + t * dy }).sqrt()
+    let t = if len2 > 0.0 {
+        (((p.x - a.x) * dx + (p.y - a.y) * dy) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    dist2(
+        p,
+        Point {
+            x: a.x + t * dx,
+            y: a.y + t * dy,
+        },
+    )
+    .sqrt()
 }
 
 #[cfg(test)]
@@ -378,12 +435,17 @@ mod tests {
     fn from_rows(rows: &[&str]) -> Rle {
         let h = rows.len() as u32;
         let w = rows.first().map_or(0, |r| r.len()) as u32;
-        let px: Vec<u8> = rows.iter().flat_map(|r| r.bytes().map(|b| u8::from(b == b'#'))).collect();
+        let px: Vec<u8> = rows
+            .iter()
+            .flat_map(|r| r.bytes().map(|b| u8::from(b == b'#')))
+            .collect();
         Rle::from_bitmap_row_major(h, w, &px).expect("valid test mask")
     }
 
     fn pts(xy: &[(f64, f64)]) -> Vec<Point> {
-        xy.iter().map(|&(x, y)| Point::new(x, y).expect("finite")).collect()
+        xy.iter()
+            .map(|&(x, y)| Point::new(x, y).expect("finite"))
+            .collect()
     }
 
     #[test]
@@ -418,12 +480,20 @@ mod tests {
         let t = Polygon::new(pts(&[(0.0, 0.0), (4.0, 4.0), (0.0, 4.0)]), vec![]).expect("valid");
         assert_eq!(Rle::from_polygon(4, 4, &t), Ok(upper.complement()));
         // Far outside the frame, or huge coordinates: clipped, no panic.
-        let far = Polygon::new(pts(&[(-1e300, -1e300), (1e300, -1e300), (1e300, 1e300)]), vec![]).expect("valid");
+        let far = Polygon::new(
+            pts(&[(-1e300, -1e300), (1e300, -1e300), (1e300, 1e300)]),
+            vec![],
+        )
+        .expect("valid");
         assert!(Rle::from_polygon(3, 3, &far).is_ok());
-        let away = Polygon::new(pts(&[(10.0, 10.0), (20.0, 10.0), (20.0, 20.0)]), vec![]).expect("valid");
+        let away =
+            Polygon::new(pts(&[(10.0, 10.0), (20.0, 10.0), (20.0, 20.0)]), vec![]).expect("valid");
         assert_eq!(Rle::from_polygon(3, 3, &away), Rle::empty(3, 3));
         assert_eq!(Rle::from_polygons(3, 3, &[]), Rle::empty(3, 3));
-        assert!(matches!(Rle::from_polygon(0, 3, &away), Err(MaskError::InvalidSize { .. })));
+        assert!(matches!(
+            Rle::from_polygon(0, 3, &away),
+            Err(MaskError::InvalidSize { .. })
+        ));
     }
 
     #[test]
@@ -432,8 +502,14 @@ mod tests {
         let polys = m.to_polygons(0.0).expect("valid tolerance");
         assert_eq!(polys.len(), 3);
         let ring_with_hole = &polys[0];
-        assert_eq!(ring_with_hole.exterior, pts(&[(5.0, 0.0), (5.0, 5.0), (0.0, 5.0), (0.0, 0.0)]));
-        assert_eq!(ring_with_hole.holes, vec![pts(&[(1.0, 1.0), (1.0, 4.0), (4.0, 4.0), (4.0, 1.0)])]);
+        assert_eq!(
+            ring_with_hole.exterior,
+            pts(&[(5.0, 0.0), (5.0, 5.0), (0.0, 5.0), (0.0, 0.0)])
+        );
+        assert_eq!(
+            ring_with_hole.holes,
+            vec![pts(&[(1.0, 1.0), (1.0, 4.0), (4.0, 4.0), (4.0, 1.0)])]
+        );
         assert!(Polygon::ring_signed_area(&ring_with_hole.exterior) > 0.0);
         assert!(Polygon::ring_signed_area(&ring_with_hole.holes[0]) < 0.0);
         assert_eq!(polys[1].area(), 1.0); // the island inside the hole
@@ -452,7 +528,14 @@ mod tests {
         let polys = s.to_polygons(0.0).expect("valid tolerance");
         assert_eq!(polys.len(), 1);
         assert!(polys[0].holes.is_empty());
-        assert_eq!(polys[0].exterior.iter().filter(|p| (p.x, p.y) == (2.0, 2.0)).count(), 2);
+        assert_eq!(
+            polys[0]
+                .exterior
+                .iter()
+                .filter(|p| (p.x, p.y) == (2.0, 2.0))
+                .count(),
+            2
+        );
         assert_eq!(Rle::from_polygons(3, 3, &polys), Ok(s));
         let s = from_rows(&["###.", "#.#.", "####", "..##"]);
         let polys = s.to_polygons(0.0).expect("valid tolerance");
@@ -465,7 +548,9 @@ mod tests {
     fn tolerance_simplifies_and_is_validated() {
         // A staircase edge: exact trace has many corners, a 1-pixel
         // tolerance collapses it to a triangle-ish outline.
-        let rows: Vec<String> = (0..8).map(|r| "#".repeat(r + 1) + &".".repeat(7 - r)).collect();
+        let rows: Vec<String> = (0..8)
+            .map(|r| "#".repeat(r + 1) + &".".repeat(7 - r))
+            .collect();
         let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
         let m = from_rows(&rows);
         let exact = m.to_polygons(0.0).expect("valid");
@@ -475,8 +560,17 @@ mod tests {
         assert!((simple[0].area() - m.area() as f64).abs() < 8.0);
         // A single pixel vanishes under a 1-pixel tolerance.
         assert_eq!(from_rows(&["#"]).to_polygons(1.0), Ok(vec![]));
-        assert!(matches!(m.to_polygons(-1.0), Err(MaskError::InvalidTolerance { .. })));
-        assert!(matches!(m.to_polygons(f64::NAN), Err(MaskError::InvalidTolerance { .. })));
-        assert_eq!(Rle::empty(3, 3).expect("valid").to_polygons(0.0), Ok(vec![]));
+        assert!(matches!(
+            m.to_polygons(-1.0),
+            Err(MaskError::InvalidTolerance { .. })
+        ));
+        assert!(matches!(
+            m.to_polygons(f64::NAN),
+            Err(MaskError::InvalidTolerance { .. })
+        ));
+        assert_eq!(
+            Rle::empty(3, 3).expect("valid").to_polygons(0.0),
+            Ok(vec![])
+        );
     }
 }
