@@ -69,7 +69,7 @@ impl Entity {
 
 /// What a change does to one record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(tag = "action", rename_all = "snake_case")]
 pub enum ChangeOp {
     /// Create or replace the whole record.
     Upsert { entity: Entity },
@@ -94,7 +94,6 @@ pub struct Change {
     pub id: ChangeId,
     pub hlc: Hlc,
     pub project_id: ProjectId,
-    #[serde(flatten)]
     pub op: ChangeOp,
 }
 
@@ -133,7 +132,7 @@ mod tests {
         assert_eq!(a.op.target(), b.op.target());
         assert!(b.supersedes(&a) && !a.supersedes(&b));
         let json = serde_json::to_string(&a).expect("json");
-        assert!(json.contains(r#""op":"upsert""#) && json.contains(r#""kind":"project""#), "{json}");
+        assert!(json.contains(r#""action":"upsert""#) && json.contains(r#""kind":"project""#), "{json}");
         assert_eq!(serde_json::from_str::<Change>(&json).expect("back"), a);
         let json = serde_json::to_string(&b).expect("json");
         assert_eq!(serde_json::from_str::<Change>(&json).expect("back"), b);
