@@ -123,7 +123,18 @@ impl Rle {
                 tolerance: tolerance.to_string(),
             });
         }
-        let tracer = Tracer::new(self);
+        // Trace inside the tight box only: small objects in big frames cost
+        // little, and memory is bounded by the object, not the frame.
+        let Some(bb) = self.bbox() else {
+            return Ok(Vec::new());
+        };
+        let (x0, y0) = (bb.x as u32, bb.y as u32);
+        let (bw, bh) = (bb.width as u32, bb.height as u32);
+        let tracer = if (bw, bh) == (self.width, self.height) {
+            Tracer::new(self, 0, 0)
+        } else {
+            Tracer::new(&self.crop(x0, y0, bw, bh)?, x0.into(), y0.into())
+        };
         let mut polygons: Vec<Polygon> = Vec::new();
         for (exterior, holes) in tracer.trace() {
             let exterior = simplify_ring(&exterior, tolerance);
@@ -210,12 +221,14 @@ struct Tracer {
     segs: Vec<(usize, usize, usize)>,
     /// Union-find parents over `segs` (4-connected components).
     parent: Vec<usize>,
+    /// Added to every output vertex (the traced mask may be a crop).
+    offset: (i64, i64),
 }
 
 type Ring = Vec<Point>;
 
 impl Tracer {
-    fn new(mask: &Rle) -> Tracer {
+    fn new(mask: &Rle, offset_x: i64, offset_y: i64) -> Tracer {
         let (h, w) = (mask.height as usize, mask.width as usize);
         let ph = h + 2;
         let mut grid = vec![0u8; (w + 2) * ph];
@@ -231,6 +244,7 @@ impl Tracer {
             grid,
             parent: (0..segs.len()).collect(),
             segs,
+            offset: (offset_x, offset_y),
         };
         t.label();
         t
@@ -357,8 +371,8 @@ impl Tracer {
         let ring = corners
             .into_iter()
             .map(|(x, y)| Point {
-                x: x as f64,
-                y: y as f64,
+                x: (x + self.offset.0) as f64,
+                y: (y + self.offset.1) as f64,
             })
             .collect();
         (ring, doubled)
