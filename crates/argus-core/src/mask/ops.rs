@@ -260,9 +260,12 @@ mod tests {
         assert_eq!(a.complement().complement(), a);
         assert_eq!(a.intersection_area(&b), Ok(2));
         assert!((a.iou(&b).expect("same size") - 2.0 / 8.0).abs() < 1e-12);
-        // Crowd: intersection over the detection's area.
+        // Crowd: intersection over the detection's area. These three IoUs
+        // are what pycocotools' `iou([a], [b], [crowd])` printed for the
+        // same two masks (0.25, 0.5, and 0.333 the other way round).
         assert!((a.coco_iou(&b, true).expect("same size") - 2.0 / 4.0).abs() < 1e-12);
         assert!((a.coco_iou(&b, false).expect("same size") - 2.0 / 8.0).abs() < 1e-12);
+        assert!((b.coco_iou(&a, true).expect("same size") - 2.0 / 6.0).abs() < 1e-12);
     }
 
     #[test]

@@ -37,7 +37,7 @@ use std::collections::HashMap;
 
 use super::codec::for_each_column_segment;
 use super::{MaskError, Rle, RunBuilder};
-use crate::geometry::{Point, Polygon};
+use crate::geometry::{BBox, Point, Polygon};
 
 impl Rle {
     /// Rasterises one polygon with holes (see the module docs for the exact
@@ -107,6 +107,12 @@ impl Rle {
         } else {
             Rle::union_all(&masks)
         }
+    }
+
+    /// The pixels whose centre lies inside `bbox` (for a box on pixel
+    /// corners, exactly the pixels it covers, as pycocotools' `frBbox`).
+    pub fn from_bbox(height: u32, width: u32, bbox: &BBox) -> Result<Rle, MaskError> {
+        Rle::from_polygon(height, width, &bbox.to_polygon())
     }
 
     /// Traces the mask's outlines as polygons with holes (see the module
@@ -504,6 +510,14 @@ mod tests {
             Polygon::new(pts(&[(10.0, 10.0), (20.0, 10.0), (20.0, 20.0)]), vec![]).expect("valid");
         assert_eq!(Rle::from_polygon(3, 3, &away), Rle::empty(3, 3));
         assert_eq!(Rle::from_polygons(3, 3, &[]), Rle::empty(3, 3));
+        // pycocotools: frPyObjects([[1,1, 5,1, 5,5, 1,5]], 6, 6) -> area 16, toBbox [1, 1, 4, 4].
+        let b = Rle::from_bbox(6, 6, &BBox::new(1.0, 1.0, 4.0, 4.0).expect("valid"))
+            .expect("valid size");
+        assert_eq!(b.area(), 16);
+        assert_eq!(
+            b.bbox(),
+            Some(BBox::new(1.0, 1.0, 4.0, 4.0).expect("valid"))
+        );
         assert!(matches!(
             Rle::from_polygon(0, 3, &away),
             Err(MaskError::InvalidSize { .. })
