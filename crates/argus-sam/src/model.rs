@@ -1,0 +1,785 @@
+//! A loaded SAM model: contract checks, encoding frames, decoding prompts.
+//!
+//! The encoder and the decoder are separate ONNX Runtime sessions behind
+//! separate locks, so a click on an already-encoded frame never waits for a
+//! background encode.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use argus_core::Rle;
+use ort::session::{Session, SessionInputValue, builder::GraphOptimizationLevel};
+use ort::value::{TensorElementType, TensorRef, ValueType};
+use parking_lot::Mutex;
+
+use crate::image::{ImageView, InputTensor, Transform, preprocess};
+use crate::manifest::{Contract, InputLayout, Manifest, ResizeMode};
+use crate::prompt::{LOW_RES, LowResMask, Prompt};
+use crate::runtime::{ProviderChoice, ProviderReport, environment, register_providers};
+use crate::{Error, Result, mask};
+
+/// Where masks are brought to frame resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MaskUpscale {
+    /// The decoder stops at model resolution (it is given the model-space size as
+    /// `orig_im_size`, which makes its last resize an identity) and Rust upsamples
+    /// only the mask that is asked for, fused with thresholding and RLE encoding.
+    /// Same bilinear maths as the decoder's own resize.
+    #[default]
+    Fused,
+    /// The decoder resizes all masks to the frame (`orig_im_size` = frame size), as
+    /// the Python reference pipelines do. Slower; kept for exports whose final
+    /// resize is not a plain bilinear resize.
+    Decoder,
+}
+
+/// Options for loading a model.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Execution provider choice (default: the best for this platform, CPU fallback).
+    pub provider: ProviderChoice,
+    /// ONNX Runtime intra-op threads; `None` lets ONNX Runtime decide.
+    pub intra_threads: Option<usize>,
+    /// Where masks are upsampled.
+    pub mask_upscale: MaskUpscale,
+}
+
+/// One encoder output tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingTensor {
+    /// `[1, C, H, W]`.
+    pub shape: [usize; 4],
+    /// Row-major values.
+    pub data: Vec<f32>,
+}
+
+/// A frame's image embedding (all encoder outputs) plus its geometry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedding {
+    model_id: String,
+    transform: Transform,
+    tensors: Vec<EmbeddingTensor>,
+}
+
+impl Embedding {
+    /// Reassembles an embedding (from a cache); checked against the model when used.
+    pub fn from_parts(
+        model_id: String,
+        transform: Transform,
+        tensors: Vec<EmbeddingTensor>,
+    ) -> Self {
+        Self {
+            model_id,
+            transform,
+            tensors,
+        }
+    }
+
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    pub fn transform(&self) -> &Transform {
+        &self.transform
+    }
+
+    pub fn tensors(&self) -> &[EmbeddingTensor] {
+        &self.tensors
+    }
+
+    /// Memory held by the tensors, in bytes.
+    pub fn byte_size(&self) -> usize {
+        self.tensors.iter().map(|t| t.data.len() * 4).sum::<usize>() + 64
+    }
+}
+
+/// One of the decoder's candidate masks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// Index of the mask in the decoder output.
+    pub index: usize,
+    /// The decoder's predicted IoU.
+    pub iou: f32,
+    low_res: Option<LowResMask>,
+}
+
+impl Candidate {
+    /// The 256x256 logits to pass as `Prompt::previous` for the next click,
+    /// when the decoder exposes `low_res_masks`.
+    pub fn low_res(&self) -> Option<&LowResMask> {
+        self.low_res.as_ref()
+    }
+}
+
+/// The decoder's answer to a prompt: candidates ranked by predicted IoU.
+#[derive(Debug, Clone)]
+pub struct Prediction {
+    candidates: Vec<Candidate>,
+    /// `[M, mask_h, mask_w]` logits, either at model resolution (fused) or frame resolution.
+    logits: Vec<f32>,
+    mask_h: usize,
+    mask_w: usize,
+    frame_h: u32,
+    frame_w: u32,
+}
+
+impl Prediction {
+    /// Candidates, best predicted IoU first.
+    pub fn candidates(&self) -> &[Candidate] {
+        &self.candidates
+    }
+
+    /// The mask of the candidate at `rank` (0 = best) at frame resolution.
+    pub fn mask(&self, rank: usize) -> Result<Rle> {
+        let c = self.candidates.get(rank).ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "candidate {rank} does not exist ({} candidates)",
+                self.candidates.len()
+            ))
+        })?;
+        let plane = self.mask_h * self.mask_w;
+        let logits = self
+            .logits
+            .get(c.index * plane..(c.index + 1) * plane)
+            .ok_or_else(|| Error::BadOutput {
+                stage: "decoder",
+                reason: "mask index out of range".to_owned(),
+            })?;
+        if (self.mask_h, self.mask_w) == (self.frame_h as usize, self.frame_w as usize) {
+            mask::logits_to_rle(logits, self.frame_h, self.frame_w)
+        } else {
+            mask::upscale_to_rle(logits, self.mask_h, self.mask_w, self.frame_h, self.frame_w)
+        }
+    }
+
+    /// The best candidate's mask.
+    pub fn best_mask(&self) -> Result<Rle> {
+        self.mask(0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SizeType {
+    F32,
+    I32,
+    I64,
+}
+
+/// A SAM model ready to encode frames and decode prompts.
+pub struct SamModel {
+    manifest: Manifest,
+    encoder_path: PathBuf,
+    decoder_path: PathBuf,
+    options: LoadOptions,
+    encoder: Mutex<Session>,
+    decoder: Mutex<Session>,
+    report: Mutex<ProviderReport>,
+    encoder_input: String,
+    fixed_hw: Option<(usize, usize)>,
+    size_type: SizeType,
+    has_low_res: bool,
+}
+
+impl std::fmt::Debug for SamModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SamModel")
+            .field("id", &self.manifest.id)
+            .field("provider", &self.report.lock().active)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SamModel {
+    /// Loads the two ONNX files of `manifest` and checks them against its contract.
+    pub fn load(
+        manifest: &Manifest,
+        encoder_path: &Path,
+        decoder_path: &Path,
+        options: LoadOptions,
+    ) -> Result<Self> {
+        let (encoder, enc_report) = build_session(encoder_path, &options)?;
+        let (decoder, dec_report) = build_session(decoder_path, &options)?;
+        let check = check_contract(manifest, &encoder, &decoder)?;
+        let report = if enc_report.is_gpu() {
+            enc_report
+        } else {
+            dec_report.clone()
+        };
+        tracing::info!(
+            "SAM model {} loaded on {}{}",
+            manifest.id,
+            report.active,
+            report
+                .why_not_gpu()
+                .map(|w| format!(" (GPU not used: {w})"))
+                .unwrap_or_default()
+        );
+        Ok(Self {
+            manifest: manifest.clone(),
+            encoder_path: encoder_path.to_path_buf(),
+            decoder_path: decoder_path.to_path_buf(),
+            options,
+            encoder: Mutex::new(encoder),
+            decoder: Mutex::new(decoder),
+            report: Mutex::new(report),
+            encoder_input: check.encoder_input,
+            fixed_hw: check.fixed_hw,
+            size_type: check.size_type,
+            has_low_res: check.has_low_res,
+        })
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Which execution provider is active and why not the GPU.
+    pub fn provider(&self) -> ProviderReport {
+        self.report.lock().clone()
+    }
+
+    /// The frame-to-model geometry for a frame size.
+    pub fn transform(&self, width: u32, height: u32) -> Result<Transform> {
+        Transform::new(
+            width,
+            height,
+            self.manifest.input_size,
+            self.manifest.resize,
+        )
+    }
+
+    /// Pre-processes a frame into the encoder's input tensor.
+    pub fn preprocess(&self, image: &ImageView<'_>) -> Result<(InputTensor, Transform)> {
+        let t = self.transform(image.width(), image.height())?;
+        let m = &self.manifest;
+        let input = preprocess(
+            image,
+            &t,
+            m.layout,
+            m.pixel_mean,
+            m.pixel_std,
+            self.fixed_hw,
+        )?;
+        Ok((input, t))
+    }
+
+    /// Pre-processes and encodes a frame.
+    pub fn encode(&self, image: &ImageView<'_>) -> Result<Embedding> {
+        let (input, t) = self.preprocess(image)?;
+        self.encode_tensor(&input, t)
+    }
+
+    /// Encodes an already pre-processed input tensor.
+    pub fn encode_tensor(&self, input: &InputTensor, transform: Transform) -> Result<Embedding> {
+        let run = |session: &mut Session| -> Result<Vec<EmbeddingTensor>> {
+            let tensor =
+                TensorRef::from_array_view((input.shape.as_slice(), input.data.as_slice()))
+                    .map_err(|e| Error::InvalidInput(e.to_string()))?;
+            let outputs = session
+                .run(vec![(
+                    Cow::from(self.encoder_input.as_str()),
+                    SessionInputValue::from(tensor),
+                )])
+                .map_err(|e| classify("encoder", &e))?;
+            let contract = self.manifest.contract;
+            let mut tensors = Vec::new();
+            for (name, expected) in contract
+                .embedding_names()
+                .iter()
+                .zip(contract.embedding_shapes())
+            {
+                let value = outputs.get(*name).ok_or_else(|| Error::BadOutput {
+                    stage: "encoder",
+                    reason: format!("output {name} is missing"),
+                })?;
+                let (shape, data) =
+                    value
+                        .try_extract_tensor::<f32>()
+                        .map_err(|e| Error::BadOutput {
+                            stage: "encoder",
+                            reason: format!("{name}: {e}"),
+                        })?;
+                if **shape != expected[..] {
+                    return Err(Error::BadOutput {
+                        stage: "encoder",
+                        reason: format!("{name} has shape {:?}, expected {expected:?}", &**shape),
+                    });
+                }
+                let s = expected.map(|d| d as usize);
+                tensors.push(EmbeddingTensor {
+                    shape: s,
+                    data: data.to_vec(),
+                });
+            }
+            Ok(tensors)
+        };
+        let result = run(&mut self.encoder.lock());
+        let tensors = match result {
+            Err(Error::OutOfMemory { provider, reason }) if self.provider().is_gpu() => {
+                tracing::warn!(
+                    "encoder ran out of {provider} memory ({reason}); falling back to the CPU"
+                );
+                self.fall_back_to_cpu(format!("{provider} out of memory: {reason}"))?;
+                run(&mut self.encoder.lock())?
+            }
+            other => other?,
+        };
+        Ok(Embedding {
+            model_id: self.manifest.id.clone(),
+            transform,
+            tensors,
+        })
+    }
+
+    /// Rebuilds both sessions on the CPU after a GPU failure.
+    fn fall_back_to_cpu(&self, why: String) -> Result<()> {
+        let cpu = LoadOptions {
+            provider: ProviderChoice::Cpu,
+            ..self.options
+        };
+        let (enc, _) = build_session(&self.encoder_path, &cpu)?;
+        let (dec, _) = build_session(&self.decoder_path, &cpu)?;
+        *self.encoder.lock() = enc;
+        *self.decoder.lock() = dec;
+        let mut report = self.report.lock();
+        let was = std::mem::replace(&mut report.active, "CPU".to_owned());
+        report.failures.push((was, why));
+        Ok(())
+    }
+
+    /// Decodes a prompt against a frame's embedding.
+    pub fn predict(&self, embedding: &Embedding, prompt: &Prompt) -> Result<Prediction> {
+        if embedding.model_id != self.manifest.id {
+            return Err(Error::EmbeddingMismatch {
+                expected: self.manifest.id.clone(),
+                found: embedding.model_id.clone(),
+            });
+        }
+        let contract = self.manifest.contract;
+        if embedding.tensors.len() != contract.embedding_names().len()
+            || embedding
+                .tensors
+                .iter()
+                .zip(contract.embedding_shapes())
+                .any(|(t, s)| {
+                    t.shape.iter().zip(s).any(|(a, b)| *a as i64 != *b)
+                        || t.data.len() != t.shape.iter().product::<usize>()
+                })
+        {
+            return Err(Error::InvalidInput(
+                "the embedding's tensors do not match the model contract".to_owned(),
+            ));
+        }
+        let t = embedding.transform;
+        let (coords, labels) = prompt.encode(&t)?;
+        let n = labels.len();
+        let zeros;
+        let (mask_input, has_mask) = match (&prompt.previous, self.has_low_res) {
+            (Some(prev), true) => (prev.logits(), 1.0f32),
+            (Some(_), false) => {
+                return Err(Error::InvalidInput(
+                    "this decoder has no low_res_masks output, so successive clicks cannot refine a previous mask".to_owned(),
+                ));
+            }
+            (None, _) => {
+                zeros = vec![0.0f32; LOW_RES * LOW_RES];
+                (zeros.as_slice(), 0.0)
+            }
+        };
+        let has_mask = [has_mask];
+        // the size the decoder's masks come out at
+        let (mask_h, mask_w) = match self.options.mask_upscale {
+            MaskUpscale::Decoder => (t.frame_h as usize, t.frame_w as usize),
+            MaskUpscale::Fused => match (contract, self.manifest.resize) {
+                (Contract::Sam, ResizeMode::LongestSide) => {
+                    (t.resized_h as usize, t.resized_w as usize)
+                }
+                _ => (LOW_RES, LOW_RES),
+            },
+        };
+        let size_f = [mask_h as f32, mask_w as f32];
+        let size_i32 = [mask_h as i32, mask_w as i32];
+        let size_i64 = [mask_h as i64, mask_w as i64];
+
+        let bad = |e: ort::Error| Error::InvalidInput(e.to_string());
+        let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::with_capacity(8);
+        for (name, tensor) in contract.embedding_names().iter().zip(&embedding.tensors) {
+            let v =
+                TensorRef::from_array_view((tensor.shape, tensor.data.as_slice())).map_err(bad)?;
+            inputs.push((Cow::from(*name), v.into()));
+        }
+        inputs.push((
+            "point_coords".into(),
+            TensorRef::from_array_view(([1, n, 2], coords.as_slice()))
+                .map_err(bad)?
+                .into(),
+        ));
+        inputs.push((
+            "point_labels".into(),
+            TensorRef::from_array_view(([1, n], labels.as_slice()))
+                .map_err(bad)?
+                .into(),
+        ));
+        inputs.push((
+            "mask_input".into(),
+            TensorRef::from_array_view(([1, 1, LOW_RES, LOW_RES], mask_input))
+                .map_err(bad)?
+                .into(),
+        ));
+        inputs.push((
+            "has_mask_input".into(),
+            TensorRef::from_array_view(([1], &has_mask[..]))
+                .map_err(bad)?
+                .into(),
+        ));
+        let size: SessionInputValue<'_> = match self.size_type {
+            SizeType::F32 => TensorRef::from_array_view(([2], &size_f[..]))
+                .map_err(bad)?
+                .into(),
+            SizeType::I32 => TensorRef::from_array_view(([2], &size_i32[..]))
+                .map_err(bad)?
+                .into(),
+            SizeType::I64 => TensorRef::from_array_view(([2], &size_i64[..]))
+                .map_err(bad)?
+                .into(),
+        };
+        inputs.push(("orig_im_size".into(), size));
+
+        let mut session = self.decoder.lock();
+        let outputs = session.run(inputs).map_err(|e| classify("decoder", &e))?;
+        let out = |name: &str| -> Result<(Vec<i64>, &[f32])> {
+            let v = outputs.get(name).ok_or_else(|| Error::BadOutput {
+                stage: "decoder",
+                reason: format!("output {name} is missing"),
+            })?;
+            let (shape, data) = v
+                .try_extract_tensor::<f32>()
+                .map_err(|e| Error::BadOutput {
+                    stage: "decoder",
+                    reason: format!("{name}: {e}"),
+                })?;
+            Ok((shape.to_vec(), data))
+        };
+        let (mshape, masks) = out("masks")?;
+        let (ishape, ious) = out("iou_predictions")?;
+        let m = ious.len();
+        if mshape.len() != 4
+            || mshape[1] as usize != m
+            || mshape[2] as usize != mask_h
+            || mshape[3] as usize != mask_w
+            || ishape.len() != 2
+        {
+            return Err(Error::BadOutput {
+                stage: "decoder",
+                reason: format!(
+                    "masks {mshape:?} / iou_predictions {ishape:?} do not match [1, M, {mask_h}, {mask_w}] / [1, M]"
+                ),
+            });
+        }
+        let low = if self.has_low_res {
+            let (lshape, low) = out("low_res_masks")?;
+            if lshape != [1, m as i64, LOW_RES as i64, LOW_RES as i64] {
+                return Err(Error::BadOutput {
+                    stage: "decoder",
+                    reason: format!("low_res_masks has shape {lshape:?}"),
+                });
+            }
+            Some(low)
+        } else {
+            None
+        };
+        let plane = LOW_RES * LOW_RES;
+        let mut candidates: Vec<Candidate> = ious
+            .iter()
+            .enumerate()
+            .map(|(index, &iou)| Candidate {
+                index,
+                iou,
+                low_res: low
+                    .and_then(|l| l.get(index * plane..(index + 1) * plane))
+                    .map(|s| LowResMask(s.to_vec())),
+            })
+            .collect();
+        candidates.sort_by(|a, b| b.iou.total_cmp(&a.iou).then(a.index.cmp(&b.index)));
+        Ok(Prediction {
+            candidates,
+            logits: masks.to_vec(),
+            mask_h,
+            mask_w,
+            frame_h: t.frame_h,
+            frame_w: t.frame_w,
+        })
+    }
+}
+
+fn classify(stage: &'static str, e: &ort::Error) -> Error {
+    let msg = e.to_string();
+    let lower = msg.to_ascii_lowercase();
+    if lower.contains("out of memory")
+        || lower.contains("failed to allocate")
+        || lower.contains("alloc_failed")
+    {
+        Error::OutOfMemory {
+            provider: "GPU".to_owned(),
+            reason: msg,
+        }
+    } else {
+        Error::Inference { stage, reason: msg }
+    }
+}
+
+fn build_session(path: &Path, options: &LoadOptions) -> Result<(Session, ProviderReport)> {
+    let (env, _) = environment()?;
+    if !path.is_file() {
+        return Err(Error::ModelLoad {
+            reason: "file not found".to_owned(),
+            path: path.to_path_buf(),
+        });
+    }
+    let fail = |e: String| Error::ModelLoad {
+        reason: e,
+        path: path.to_path_buf(),
+    };
+    let mut builder = Session::builder(&env)
+        .map_err(|e| fail(e.to_string()))?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(|e| fail(e.to_string()))?;
+    if let Some(n) = options.intra_threads {
+        builder = builder
+            .with_intra_threads(n)
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    let (mut builder, report) = register_providers(builder, options.provider);
+    let session = builder
+        .commit_from_file(path)
+        .map_err(|e| fail(e.to_string()))?;
+    Ok((session, report))
+}
+
+struct ContractCheck {
+    encoder_input: String,
+    fixed_hw: Option<(usize, usize)>,
+    size_type: SizeType,
+    has_low_res: bool,
+}
+
+/// A tensor's declared element type and shape (-1 = dynamic).
+fn tensor_info(t: &ValueType) -> Option<(TensorElementType, Vec<i64>)> {
+    Some((t.tensor_type()?, t.tensor_shape()?.to_vec()))
+}
+
+fn shape_matches(actual: &[i64], expected: &[i64]) -> bool {
+    actual.len() == expected.len()
+        && actual
+            .iter()
+            .zip(expected)
+            .all(|(a, e)| *a < 0 || *e < 0 || a == e)
+}
+
+fn check_contract(
+    manifest: &Manifest,
+    encoder: &Session,
+    decoder: &Session,
+) -> Result<ContractCheck> {
+    let contract = manifest.contract;
+    let mut problems = Vec::new();
+    let find = |list: &[ort::value::Outlet], name: &str| {
+        list.iter()
+            .find(|o| o.name() == name)
+            .and_then(|o| tensor_info(o.dtype()))
+    };
+    let expect = |problems: &mut Vec<String>,
+                  what: &str,
+                  list: &[ort::value::Outlet],
+                  name: &str,
+                  types: &[TensorElementType],
+                  shape: &[i64]| {
+        match find(list, name) {
+            None => problems.push(format!(
+                "{what} {name} is missing (has: {})",
+                list.iter().map(|o| o.name()).collect::<Vec<_>>().join(", ")
+            )),
+            Some((ty, s)) => {
+                if !types.contains(&ty) {
+                    problems.push(format!(
+                        "{what} {name} has element type {ty:?}, expected {types:?}"
+                    ));
+                }
+                if !shape_matches(&s, shape) {
+                    problems.push(format!(
+                        "{what} {name} has shape {s:?}, expected {shape:?} (-1 = any)"
+                    ));
+                }
+            }
+        }
+    };
+    let f32_only = [TensorElementType::Float32];
+    let size = i64::from(manifest.input_size);
+
+    // encoder
+    let encoder_input = manifest
+        .encoder
+        .input
+        .clone()
+        .unwrap_or_else(|| "image".to_owned());
+    let enc_shape: Vec<i64> = match manifest.layout {
+        InputLayout::Nchw => vec![1, 3, size, size],
+        InputLayout::HwcRaw => vec![-1, -1, 3],
+    };
+    expect(
+        &mut problems,
+        "encoder input",
+        encoder.inputs(),
+        &encoder_input,
+        &f32_only,
+        &enc_shape,
+    );
+    if encoder.inputs().len() > 1 {
+        problems.push(format!(
+            "encoder has {} inputs, the contract has one",
+            encoder.inputs().len()
+        ));
+    }
+    let fixed_hw = match (manifest.layout, find(encoder.inputs(), &encoder_input)) {
+        (InputLayout::HwcRaw, Some((_, s))) if s.len() == 3 && s[0] > 0 && s[1] > 0 => {
+            Some((s[0] as usize, s[1] as usize))
+        }
+        _ => None,
+    };
+    for (name, shape) in contract
+        .embedding_names()
+        .iter()
+        .zip(contract.embedding_shapes())
+    {
+        expect(
+            &mut problems,
+            "encoder output",
+            encoder.outputs(),
+            name,
+            &f32_only,
+            shape,
+        );
+        expect(
+            &mut problems,
+            "decoder input",
+            decoder.inputs(),
+            name,
+            &f32_only,
+            shape,
+        );
+    }
+
+    // decoder
+    let d = decoder.inputs();
+    expect(
+        &mut problems,
+        "decoder input",
+        d,
+        "point_coords",
+        &f32_only,
+        &[-1, -1, 2],
+    );
+    expect(
+        &mut problems,
+        "decoder input",
+        d,
+        "point_labels",
+        &f32_only,
+        &[-1, -1],
+    );
+    expect(
+        &mut problems,
+        "decoder input",
+        d,
+        "mask_input",
+        &f32_only,
+        &[1, 1, LOW_RES as i64, LOW_RES as i64],
+    );
+    expect(
+        &mut problems,
+        "decoder input",
+        d,
+        "has_mask_input",
+        &f32_only,
+        &[1],
+    );
+    let size_types = [
+        TensorElementType::Float32,
+        TensorElementType::Int32,
+        TensorElementType::Int64,
+    ];
+    expect(
+        &mut problems,
+        "decoder input",
+        d,
+        "orig_im_size",
+        &size_types,
+        &[2],
+    );
+    let known: Vec<&str> = contract
+        .embedding_names()
+        .iter()
+        .copied()
+        .chain([
+            "point_coords",
+            "point_labels",
+            "mask_input",
+            "has_mask_input",
+            "orig_im_size",
+        ])
+        .collect();
+    for o in d {
+        if !known.contains(&o.name()) {
+            problems.push(format!(
+                "decoder input {} is not part of the contract",
+                o.name()
+            ));
+        }
+    }
+    let o = decoder.outputs();
+    expect(
+        &mut problems,
+        "decoder output",
+        o,
+        "masks",
+        &f32_only,
+        &[-1, -1, -1, -1],
+    );
+    expect(
+        &mut problems,
+        "decoder output",
+        o,
+        "iou_predictions",
+        &f32_only,
+        &[-1, -1],
+    );
+    let has_low_res = o.iter().any(|x| x.name() == "low_res_masks");
+    if has_low_res || contract == Contract::Sam {
+        expect(
+            &mut problems,
+            "decoder output",
+            o,
+            "low_res_masks",
+            &f32_only,
+            &[-1, -1, LOW_RES as i64, LOW_RES as i64],
+        );
+    }
+    if !problems.is_empty() {
+        return Err(Error::ContractMismatch {
+            model: manifest.id.clone(),
+            contract: contract.name(),
+            mismatches: problems,
+        });
+    }
+    let size_type = match find(d, "orig_im_size").map(|(t, _)| t) {
+        Some(TensorElementType::Int32) => SizeType::I32,
+        Some(TensorElementType::Int64) => SizeType::I64,
+        _ => SizeType::F32,
+    };
+    Ok(ContractCheck {
+        encoder_input,
+        fixed_hw,
+        size_type,
+        has_low_res,
+    })
+}

@@ -1,0 +1,1100 @@
+//! Integration tests for argus-sam (libtest-mimic, so tests whose
+//! prerequisites are missing are reported as ignored with the reason).
+//!
+//! - `download::*`: model download over a local HTTP server and `file://`,
+//!   resume, sha256, zip members, offline errors. Always run.
+//! - `model::*` / `pipeline::*`: the generated SAM-contract test models
+//!   (scripts/make_test_model.py, needs python with `onnx`) through ONNX
+//!   Runtime: masks against known shapes, negative points, boxes, many points,
+//!   refinement, ranking, contract checks, caches and pre-encoding.
+//! - `parity::*`: Rust against Python onnxruntime on the same inputs (needs
+//!   onnxruntime, OpenCV and numpy in that python).
+//! - `real::*`: the click test on every real SAM model found in the model cache.
+//! - `gpu::*`: CUDA provider checks, only on machines with an NVIDIA GPU.
+
+mod util;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use argus_core::BBox;
+use argus_sam::cache::{
+    DiskCache, EmbeddingCache, EmbeddingKey, FrameSource, OwnedFrame, Prefetcher,
+};
+use argus_sam::download::{ModelStore, Progress, sha256_file};
+use argus_sam::{Error, LoadOptions, MaskUpscale, PixelFormat, Prompt, SamModel};
+use libtest_mimic::{Arguments, Trial};
+use util::*;
+
+type TestFn = fn() -> TestResult;
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+
+    for (name, f) in [
+        (
+            "download::http_resume_after_a_dropped_connection",
+            download_http_resume as TestFn,
+        ),
+        (
+            "download::file_url_and_sha256_mismatch",
+            download_file_sha_mismatch,
+        ),
+        ("download::zip_member_extraction", download_zip_member),
+        (
+            "download::offline_errors_name_the_file_and_the_place",
+            download_offline_errors,
+        ),
+        ("download::progress_and_cancel", download_progress_cancel),
+    ] {
+        trials.push(Trial::test(name, f));
+    }
+
+    let model_reason = test_models().err().or_else(|| runtime().err());
+    for (name, f) in [
+        (
+            "model::click_inside_shapes_iou_at_least_0_9",
+            click_inside_shapes as TestFn,
+        ),
+        (
+            "model::sam2_contract_click_inside_shapes",
+            click_inside_shapes_sam2,
+        ),
+        (
+            "model::negative_point_removes_a_region",
+            negative_point_removes_region,
+        ),
+        ("model::box_restricts_the_mask", box_restricts_mask),
+        ("model::any_number_of_points", any_number_of_points),
+        (
+            "model::previous_mask_refines_successive_clicks",
+            previous_mask_refines,
+        ),
+        (
+            "model::candidates_ranked_by_iou_and_selectable",
+            candidates_ranked,
+        ),
+        (
+            "model::fused_upscale_equals_decoder_upscale",
+            fused_equals_decoder,
+        ),
+        (
+            "model::contract_mismatch_lists_each_problem",
+            contract_mismatch,
+        ),
+        ("model::corrupt_model_file_is_a_typed_error", corrupt_model),
+        (
+            "model::embedding_from_another_model_is_refused",
+            embedding_mismatch,
+        ),
+        ("model::cpu_provider_report", cpu_provider_report),
+        (
+            "pipeline::disk_cache_round_trip_predicts_the_same",
+            disk_cache_predicts_same,
+        ),
+        (
+            "pipeline::prefetch_encodes_neighbours_and_cancels",
+            prefetch_and_cancel,
+        ),
+    ] {
+        trials.push(skip_if(Trial::test(name, f), &model_reason));
+    }
+
+    let parity_reason = model_reason
+        .clone()
+        .or_else(|| python_has("onnxruntime, numpy, cv2").err());
+    for (name, f) in [
+        (
+            "parity::encoder_and_decoder_match_python_onnxruntime",
+            parity_raw as TestFn,
+        ),
+        (
+            "parity::pipeline_matches_the_python_reference",
+            parity_pipeline,
+        ),
+    ] {
+        trials.push(skip_if(Trial::test(name, f), &parity_reason));
+    }
+
+    // the same click test on every real model present in the cache
+    let store = ModelStore::default_location();
+    for m in argus_sam::builtin_manifests() {
+        let name = format!("real::{}::click_inside_a_disk", m.id);
+        let reason = match store
+            .as_ref()
+            .map_err(|e| e.to_string())
+            .and_then(|s| s.locate(&m).map_err(|e| e.to_string()))
+        {
+            Err(e) => Some(format!("model not in the cache: {e}")),
+            Ok(_) => runtime().err(),
+        };
+        trials.push(skip_if(
+            Trial::test(name, move || real_model_click(&m)),
+            &reason,
+        ));
+    }
+
+    trials.push(skip_if(
+        Trial::test("gpu::cuda_provider_is_active_on_nvidia", gpu_cuda_active),
+        &Some("needs an NVIDIA GPU, the CUDA build of ONNX Runtime and `--features cuda`; run with --ignored there".into()),
+    ));
+
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn skip_if(trial: Trial, reason: &Option<String>) -> Trial {
+    match reason {
+        Some(r) => {
+            eprintln!("SKIPPED {}: {r}", trial.name());
+            trial.with_ignored_flag(true)
+        }
+        None => trial,
+    }
+}
+
+// ---------------------------------------------------------------- download
+
+fn manifest_for(
+    file: &str,
+    url: &str,
+    sha: Option<&str>,
+    member: Option<&str>,
+) -> argus_sam::Manifest {
+    let sha = sha
+        .map(|s| format!("sha256 = \"{s}\"\n"))
+        .unwrap_or_default();
+    let member = member
+        .map(|m| format!("archive_member = \"{m}\"\n"))
+        .unwrap_or_default();
+    let text = format!(
+        "id = \"dl-test\"\nname = \"t\"\nfamily = \"test\"\ncontract = \"sam\"\ninput_size = 1024\nresize = \"longest_side\"\n\
+         pixel_mean = [0.0, 0.0, 0.0]\npixel_std = [1.0, 1.0, 1.0]\nlicence = \"x\"\n\
+         [encoder]\nfile = \"{file}\"\nurls = [\"{url}\"]\n{sha}{member}\
+         [decoder]\nfile = \"{file}\"\nurls = [\"{url}\"]\n{sha}{member}"
+    );
+    argus_sam::Manifest::parse(&text, "inline").unwrap_or_else(|e| panic!("test manifest: {e}"))
+}
+
+fn payload(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+fn sha_hex(bytes: &[u8]) -> Result<String, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let p = dir.path().join("x");
+    std::fs::write(&p, bytes).map_err(|e| e.to_string())?;
+    sha256_file(&p).map_err(|e| e.to_string())
+}
+
+fn download_http_resume() -> TestResult {
+    let body = payload(700_000);
+    let sha = sha_hex(&body)?;
+    let server = serve(body.clone(), "enc.onnx", Some(300_000));
+    let m = manifest_for("enc.onnx", &server.url, Some(&sha), None);
+    let dir = tempfile::tempdir()?;
+    let store = ModelStore::new(dir.path());
+    let first = store.ensure(&m, &mut |_| true);
+    ensure!(
+        matches!(first, Err(Error::ModelMissing { .. })),
+        "a dropped connection must fail the first try: {first:?}"
+    );
+    let part = dir.path().join("dl-test/enc.onnx.part");
+    let kept = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    ensure!(
+        kept == 300_000,
+        "the partial download is kept for resuming (got {kept} bytes)"
+    );
+    let paths = store.ensure(&m, &mut |_| true)?;
+    ensure!(
+        server
+            .range_requests
+            .load(std::sync::atomic::Ordering::SeqCst)
+            == 1,
+        "the second try resumes with a Range request"
+    );
+    ensure!(
+        std::fs::read(&paths.encoder)? == body,
+        "resumed file is byte-identical"
+    );
+    ensure!(!part.exists(), "the .part file is gone");
+    // present and stamped: no further requests
+    let before = server.requests.load(std::sync::atomic::Ordering::SeqCst);
+    store.ensure(&m, &mut |_| true)?;
+    store.locate(&m)?;
+    ensure!(
+        server.requests.load(std::sync::atomic::Ordering::SeqCst) == before,
+        "verified files are not downloaded again"
+    );
+    Ok(())
+}
+
+fn download_file_sha_mismatch() -> TestResult {
+    let src = tempfile::tempdir()?;
+    let file = src.path().join("model.onnx");
+    std::fs::write(&file, payload(10_000))?;
+    let url = format!("file://{}", file.display());
+    let wrong = "0".repeat(64);
+    let m = manifest_for("model.onnx", &url, Some(&wrong), None);
+    let dir = tempfile::tempdir()?;
+    let store = ModelStore::new(dir.path());
+    match store.ensure(&m, &mut |_| true) {
+        Err(Error::Checksum { expected, path, .. }) => {
+            ensure!(expected == wrong, "reports the expected hash");
+            ensure!(!path.exists(), "a file with the wrong hash is deleted");
+        }
+        other => return Err(format!("expected a checksum error, got {other:?}").into()),
+    }
+    // the right hash is accepted; an unpinned manifest accepts anything and stamps the hash
+    let m = manifest_for("model.onnx", &url, Some(&sha256_file(&file)?), None);
+    store.ensure(&m, &mut |_| true)?;
+    let unpinned = manifest_for("model.onnx", &url, None, None);
+    let store2 = ModelStore::new(dir.path().join("u"));
+    let p = store2.ensure(&unpinned, &mut |_| true)?;
+    let stamp = std::fs::read_to_string(format!("{}.sha256", p.encoder.display()))?;
+    ensure!(
+        stamp.starts_with(&sha256_file(&file)?),
+        "the stamp records the hash: {stamp}"
+    );
+    // a file changed on disk after verification is re-checked and refused
+    std::fs::write(&p.encoder, b"tampered")?;
+    let pinned_store = ModelStore::new(dir.path());
+    std::fs::write(dir.path().join("dl-test/model.onnx"), b"tampered")?;
+    ensure!(
+        pinned_store.locate(&m).is_err(),
+        "a tampered file is not located"
+    );
+    Ok(())
+}
+
+fn download_zip_member() -> TestResult {
+    let src = tempfile::tempdir()?;
+    let zip_path = src.path().join("bundle.zip");
+    let inner = payload(5_000);
+    {
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&zip_path)?);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        w.start_file("bundle/readme.txt", opts)?;
+        std::io::Write::write_all(&mut w, b"hello")?;
+        w.start_file("bundle/enc.onnx", opts)?;
+        std::io::Write::write_all(&mut w, &inner)?;
+        w.finish()?;
+    }
+    let server = serve(std::fs::read(&zip_path)?, "bundle.zip", None);
+    let m = manifest_for(
+        "enc.onnx",
+        &server.url,
+        Some(&sha_hex(&inner)?),
+        Some("enc.onnx"),
+    );
+    let dir = tempfile::tempdir()?;
+    let paths = ModelStore::new(dir.path()).ensure(&m, &mut |_| true)?;
+    ensure!(
+        std::fs::read(&paths.encoder)? == inner,
+        "the member is extracted"
+    );
+    ensure!(
+        !dir.path().join("dl-test/bundle.zip.download").exists(),
+        "the archive is removed afterwards"
+    );
+    let bad = manifest_for(
+        "enc.onnx",
+        &format!("file://{}", zip_path.display()),
+        None,
+        Some("missing.onnx"),
+    );
+    let err = ModelStore::new(dir.path().join("b"))
+        .ensure(&bad, &mut |_| true)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    ensure!(
+        err.contains("missing.onnx"),
+        "a missing member is named: {err}"
+    );
+    Ok(())
+}
+
+fn download_offline_errors() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = ModelStore::new(dir.path());
+    let m = argus_sam::builtin_manifest("sam2.1-tiny")?;
+    let msg = store
+        .locate(&m)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    let expected = dir
+        .path()
+        .join("sam2.1-tiny")
+        .join("sam2.1_hiera_tiny.encoder.onnx");
+    ensure!(
+        msg.contains("sam2.1_hiera_tiny.encoder.onnx"),
+        "names the file: {msg}"
+    );
+    ensure!(
+        msg.contains(&expected.display().to_string()),
+        "names where to put it: {msg}"
+    );
+    ensure!(
+        msg.contains("https://huggingface.co/"),
+        "names where to get it: {msg}"
+    );
+    // unreachable server: a closed port on localhost
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let m = manifest_for(
+        "enc.onnx",
+        &format!("http://127.0.0.1:{port}/enc.onnx"),
+        None,
+        None,
+    );
+    match store.ensure(&m, &mut |_| true) {
+        Err(Error::ModelMissing { file, path, .. }) => {
+            ensure!(
+                file == "enc.onnx" && path.ends_with("dl-test/enc.onnx"),
+                "names file and place: {file} {}",
+                path.display()
+            );
+        }
+        other => return Err(format!("expected ModelMissing, got {other:?}").into()),
+    }
+    let m = manifest_for("enc.onnx", "ftp://example.invalid/enc.onnx", None, None);
+    ensure!(
+        matches!(store.ensure(&m, &mut |_| true), Err(Error::BadUrl(_))),
+        "unsupported schemes are refused"
+    );
+    Ok(())
+}
+
+fn download_progress_cancel() -> TestResult {
+    let body = payload(2_000_000);
+    let server = serve(body.clone(), "big.onnx", None);
+    let m = manifest_for("big.onnx", &server.url, None, None);
+    let dir = tempfile::tempdir()?;
+    let store = ModelStore::new(dir.path());
+    let mut seen: Vec<Progress> = Vec::new();
+    let r = store.ensure(&m, &mut |p| {
+        seen.push(p.clone());
+        p.downloaded < 500_000
+    });
+    ensure!(
+        matches!(r, Err(Error::Cancelled)),
+        "returning false cancels: {r:?}"
+    );
+    ensure!(
+        seen.windows(2).all(|w| w[0].downloaded <= w[1].downloaded),
+        "progress is monotonic"
+    );
+    ensure!(
+        seen.iter().all(|p| p.total == Some(2_000_000)),
+        "total size is reported"
+    );
+    let mut last = 0;
+    store.ensure(&m, &mut |p| {
+        last = p.downloaded;
+        true
+    })?;
+    ensure!(
+        last == 2_000_000,
+        "completes after a cancel (last progress {last})"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------- model
+
+struct Scene {
+    frame: Frame,
+    red: Vec<u8>,
+    green: Vec<u8>,
+    blue: Vec<u8>,
+}
+
+/// Three distinct shapes on grey.
+fn scene(w: u32, h: u32) -> Scene {
+    let (fw, fh) = (w as f64, h as f64);
+    let mut frame = Frame::new(w, h);
+    let red = frame.paint(
+        [220, 30, 30],
+        rect(0.08 * fw, 0.1 * fh, 0.42 * fw, 0.5 * fh),
+    );
+    let green = frame.paint(
+        [30, 190, 60],
+        ellipse(0.7 * fw, 0.3 * fh, 0.2 * fw, 0.2 * fh),
+    );
+    let blue = frame.paint(
+        [40, 60, 220],
+        triangle(0.45 * fw, 0.55 * fh, 0.5 * fw, 0.4 * fh),
+    );
+    Scene {
+        frame,
+        red,
+        green,
+        blue,
+    }
+}
+
+fn click_shapes(manifest: &argus_sam::Manifest) -> TestResult {
+    let model = load(manifest, single_thread())?;
+    for (w, h) in [(320, 240), (300, 400)] {
+        let s = scene(w, h);
+        let e = model.encode(&s.frame.view())?;
+        let (fw, fh) = (w as f64, h as f64);
+        for (name, gt, x, y) in [
+            ("red rectangle", &s.red, 0.25 * fw, 0.3 * fh),
+            ("green ellipse", &s.green, 0.7 * fw, 0.3 * fh),
+            ("blue triangle", &s.blue, 0.45 * fw, 0.85 * fh),
+        ] {
+            let mask = model.predict(&e, &Prompt::click(x, y))?.best_mask()?;
+            ensure!(
+                mask.width() == w && mask.height() == h,
+                "mask at frame resolution"
+            );
+            let v = iou(&mask, gt);
+            ensure!(
+                v >= 0.9,
+                "{}: click in the {name} at {w}x{h}: IoU {v:.3} < 0.9",
+                manifest.id
+            );
+        }
+    }
+    Ok(())
+}
+
+fn click_inside_shapes() -> TestResult {
+    click_shapes(&test_models()?.sam1)
+}
+
+fn click_inside_shapes_sam2() -> TestResult {
+    click_shapes(&test_models()?.sam2)
+}
+
+/// Two similar reds (the model groups them; B is A pushed away from the grey, so
+/// A's mixed border cells stay closer to A than to B) and a green.
+fn twin_scene() -> (Frame, Vec<u8>, Vec<u8>, Vec<u8>) {
+    let mut f = Frame::new(320, 240);
+    let a = f.paint([220, 30, 30], rect(20.0, 20.0, 140.0, 110.0));
+    let b = f.paint([240, 12, 12], rect(180.0, 20.0, 300.0, 110.0));
+    let c = f.paint([30, 190, 60], ellipse(160.0, 180.0, 70.0, 40.0));
+    (f, a, b, c)
+}
+
+fn negative_point_removes_region() -> TestResult {
+    let model = load(&test_models()?.sam1, single_thread())?;
+    let (f, a, b, _) = twin_scene();
+    let e = model.encode(&f.view())?;
+    let both = model.predict(&e, &Prompt::click(80.0, 65.0))?.best_mask()?;
+    ensure!(
+        iou(&both, &union(&a, &b)) >= 0.9,
+        "the positive click selects both similar reds"
+    );
+    let only_a = model
+        .predict(
+            &e,
+            &Prompt::click(80.0, 65.0).with_click(240.0, 65.0, false),
+        )?
+        .best_mask()?;
+    ensure!(
+        iou(&only_a, &a) >= 0.9,
+        "with a negative point in B, the mask is A (IoU {:.3})",
+        iou(&only_a, &a)
+    );
+    ensure!(
+        coverage(&only_a, &b) < 0.05,
+        "B is removed (covered {:.3})",
+        coverage(&only_a, &b)
+    );
+    Ok(())
+}
+
+fn box_restricts_mask() -> TestResult {
+    let model = load(&test_models()?.sam1, single_thread())?;
+    let (f, a, b, _) = twin_scene();
+    let e = model.encode(&f.view())?;
+    let bbox = BBox::new(10.0, 10.0, 140.0, 110.0)?;
+    let boxed = model
+        .predict(&e, &Prompt::click(80.0, 65.0).with_box(bbox))?
+        .best_mask()?;
+    ensure!(
+        iou(&boxed, &a) >= 0.9 && coverage(&boxed, &b) < 0.02,
+        "box + point: only A (IoU {:.3})",
+        iou(&boxed, &a)
+    );
+    let box_only = model
+        .predict(&e, &Prompt::default().with_box(bbox))?
+        .best_mask()?;
+    ensure!(
+        iou(&box_only, &a) >= 0.9,
+        "box alone: A (IoU {:.3})",
+        iou(&box_only, &a)
+    );
+    // nothing outside the box, whatever the prompt
+    let m = box_only.to_bitmap_row_major();
+    let outside = (0..240)
+        .flat_map(|y| (0..320).map(move |x| (x, y)))
+        .filter(|&(x, y)| !(8..=152).contains(&x) || !(8..=122).contains(&y));
+    ensure!(
+        outside.clone().all(|(x, y)| m[y * 320 + x] == 0),
+        "no pixel outside the box"
+    );
+    Ok(())
+}
+
+fn any_number_of_points() -> TestResult {
+    let model = load(&test_models()?.sam1, single_thread())?;
+    let (f, _, _, c) = twin_scene();
+    let e = model.encode(&f.view())?;
+    for n in 1..=24usize {
+        let mut p = Prompt::default();
+        for i in 0..n {
+            let t = i as f64 / n as f64 * std::f64::consts::TAU;
+            p = p.with_click(160.0 + 40.0 * t.cos(), 180.0 + 20.0 * t.sin(), true);
+        }
+        let mask = model.predict(&e, &p)?.best_mask()?;
+        ensure!(
+            iou(&mask, &c) >= 0.9,
+            "{n} points: IoU {:.3}",
+            iou(&mask, &c)
+        );
+    }
+    Ok(())
+}
+
+fn previous_mask_refines() -> TestResult {
+    let model = load(&test_models()?.sam1, single_thread())?;
+    let (f, a, b, c) = twin_scene();
+    let e = model.encode(&f.view())?;
+    let first = model.predict(&e, &Prompt::click(80.0, 65.0))?;
+    let prev = first.candidates()[0]
+        .low_res()
+        .ok_or("the SAM contract exposes low_res_masks")?
+        .clone();
+    let alone = model
+        .predict(&e, &Prompt::click(160.0, 180.0))?
+        .best_mask()?;
+    ensure!(iou(&alone, &c) >= 0.9, "without the previous mask only C");
+    let refined = model
+        .predict(&e, &Prompt::click(160.0, 180.0).with_previous(prev))?
+        .best_mask()?;
+    let abc = union(&union(&a, &b), &c);
+    ensure!(
+        iou(&refined, &abc) >= 0.9,
+        "with the previous mask the earlier selection is kept (IoU {:.3})",
+        iou(&refined, &abc)
+    );
+    Ok(())
+}
+
+fn candidates_ranked() -> TestResult {
+    let model = load(&test_models()?.sam1, single_thread())?;
+    let s = scene(320, 240);
+    let e = model.encode(&s.frame.view())?;
+    let p = model.predict(&e, &Prompt::click(0.7 * 320.0, 0.3 * 240.0))?;
+    let c = p.candidates();
+    ensure!(c.len() == 4, "four candidates");
+    ensure!(
+        c.windows(2).all(|w| w[0].iou >= w[1].iou),
+        "sorted by predicted IoU"
+    );
+    // the test model predicts [0.80, 0.95, 0.70, 0.60]
+    let order: Vec<usize> = c.iter().map(|c| c.index).collect();
+    ensure!(
+        order == vec![1, 0, 2, 3],
+        "ranking follows iou_predictions: {order:?}"
+    );
+    // choosing another candidate gives that candidate's mask: growing tolerance grows the mask
+    let areas: Vec<u64> = (0..4)
+        .map(|r| p.mask(r).map(|m| m.area()))
+        .collect::<Result<_, _>>()?;
+    let by_index = |i: usize| areas[order.iter().position(|&o| o == i).unwrap_or(0)];
+    ensure!(
+        by_index(0) <= by_index(1) && by_index(1) <= by_index(2) && by_index(2) <= by_index(3),
+        "areas {areas:?}"
+    );
+    ensure!(
+        p.mask(4).is_err(),
+        "a candidate that does not exist is an error"
+    );
+    Ok(())
+}
+
+fn fused_equals_decoder() -> TestResult {
+    let m = test_models()?;
+    for manifest in [&m.sam1, &m.sam2] {
+        let fused = load(manifest, single_thread())?;
+        let decoder = load(
+            manifest,
+            LoadOptions {
+                mask_upscale: MaskUpscale::Decoder,
+                ..single_thread()
+            },
+        )?;
+        let s = scene(333, 250);
+        let e = fused.encode(&s.frame.view())?;
+        for (x, y) in [(80.0, 70.0), (233.0, 75.0), (150.0, 210.0)] {
+            let a = fused.predict(&e, &Prompt::click(x, y))?;
+            let b = decoder.predict(&e, &Prompt::click(x, y))?;
+            for rank in 0..4 {
+                let (ma, mb) = (a.mask(rank)?, b.mask(rank)?);
+                let diff = ma
+                    .to_bitmap_row_major()
+                    .iter()
+                    .zip(mb.to_bitmap_row_major())
+                    .filter(|(p, q)| **p != *q)
+                    .count();
+                ensure!(
+                    diff <= 3,
+                    "{}: fused and decoder upscaling differ in {diff} pixels",
+                    manifest.id
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn contract_mismatch() -> TestResult {
+    let m = test_models()?;
+    let store = ModelStore::new(m.dir.join("store-mismatch"));
+    let sam2_paths = store.ensure(&m.sam2, &mut |_| true)?;
+    // SAM 2 files declared as the SAM contract
+    let err = SamModel::load(
+        &m.sam1,
+        &sam2_paths.encoder,
+        &sam2_paths.decoder,
+        single_thread(),
+    )
+    .err();
+    let Some(Error::ContractMismatch { mismatches, .. }) = err else {
+        return Err(format!("expected a contract mismatch, got {err:?}").into());
+    };
+    let text = mismatches.join("\n");
+    for needle in [
+        "encoder output image_embeddings is missing",
+        "decoder input high_res_feats_0 is not part of the contract",
+        "orig_im_size",
+    ] {
+        ensure!(text.contains(needle), "lists {needle:?}:\n{text}");
+    }
+    ensure!(mismatches.len() >= 4, "each mismatch is listed:\n{text}");
+    Ok(())
+}
+
+fn corrupt_model() -> TestResult {
+    let m = test_models()?;
+    let dir = tempfile::tempdir()?;
+    let bad = dir.path().join("bad.onnx");
+    std::fs::write(&bad, b"this is not an onnx file")?;
+    let good =
+        ModelStore::new(m.dir.join("store-argus-test-sam1")).ensure(&m.sam1, &mut |_| true)?;
+    match SamModel::load(&m.sam1, &bad, &good.decoder, single_thread()) {
+        Err(Error::ModelLoad { path, .. }) => ensure!(path == bad, "names the corrupt file"),
+        other => return Err(format!("expected ModelLoad, got {other:?}").into()),
+    }
+    match SamModel::load(
+        &m.sam1,
+        &dir.path().join("absent.onnx"),
+        &good.decoder,
+        single_thread(),
+    ) {
+        Err(Error::ModelLoad { .. }) => Ok(()),
+        other => Err(format!("expected ModelLoad for a missing file, got {other:?}").into()),
+    }
+}
+
+fn embedding_mismatch() -> TestResult {
+    let m = test_models()?;
+    let sam1 = load(&m.sam1, single_thread())?;
+    let sam2 = load(&m.sam2, single_thread())?;
+    let s = scene(64, 48);
+    let e = sam2.encode(&s.frame.view())?;
+    ensure!(
+        matches!(
+            sam1.predict(&e, &Prompt::click(5.0, 5.0)),
+            Err(Error::EmbeddingMismatch { .. })
+        ),
+        "refused"
+    );
+    ensure!(
+        matches!(
+            sam2.predict(&e, &Prompt::default()),
+            Err(Error::InvalidInput(_))
+        ),
+        "an empty prompt is refused"
+    );
+    Ok(())
+}
+
+fn cpu_provider_report() -> TestResult {
+    let model = load(
+        &test_models()?.sam1,
+        LoadOptions {
+            provider: argus_sam::ProviderChoice::Cuda,
+            ..single_thread()
+        },
+    )?;
+    let r = model.provider();
+    // CPU-only builds and libraries fall back with a reason; a CUDA machine reports CUDA
+    if r.active == "CPU" {
+        let why = r.why_not_gpu().unwrap_or_default();
+        ensure!(why.contains("CUDA"), "the reason names the provider: {why}");
+    } else {
+        ensure!(r.active == "CUDA", "unexpected provider {}", r.active);
+    }
+    Ok(())
+}
+
+fn disk_cache_predicts_same() -> TestResult {
+    let model = load(&test_models()?.sam2, single_thread())?;
+    let dir = tempfile::tempdir()?;
+    let cache = EmbeddingCache::new(64 << 20, Some(DiskCache::new(dir.path())));
+    let s = scene(320, 240);
+    let key = EmbeddingKey {
+        video_hash: "v1".into(),
+        frame: 3,
+        model_id: model.manifest().id.clone(),
+    };
+    let e = cache.get_or_encode(&model, key.clone(), &s.frame.view())?;
+    // a fresh cache over the same directory reads it back from disk
+    let cold = EmbeddingCache::new(64 << 20, Some(DiskCache::new(dir.path())));
+    let back = cold.get(&key).ok_or("the embedding is on disk")?;
+    ensure!(*back == *e, "identical after the disk round trip");
+    let p = Prompt::click(224.0, 72.0);
+    ensure!(
+        model.predict(&back, &p)?.best_mask()? == model.predict(&e, &p)?.best_mask()?,
+        "same mask"
+    );
+    Ok(())
+}
+
+struct Frames;
+
+impl FrameSource for Frames {
+    fn frame(&self, index: u64) -> argus_sam::Result<OwnedFrame> {
+        let s = scene(160 + (index as u32 % 3) * 8, 120);
+        Ok(OwnedFrame {
+            width: s.frame.width,
+            height: s.frame.height,
+            data: s.frame.rgb,
+            format: PixelFormat::Rgb8,
+        })
+    }
+}
+
+fn prefetch_and_cancel() -> TestResult {
+    let model = Arc::new(load(&test_models()?.sam1, single_thread())?);
+    let cache = Arc::new(EmbeddingCache::new(256 << 20, None));
+    let pre = Prefetcher::new(Arc::clone(&model), Arc::clone(&cache), Arc::new(Frames))?;
+    pre.request("vid", 10, 2, 100);
+    let key = |f: u64| EmbeddingKey {
+        video_hash: "vid".into(),
+        frame: f,
+        model_id: model.manifest().id.clone(),
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while pre.encoded_count() < 5 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    ensure!(
+        (8..=12).all(|f| cache.memory().contains(&key(f))),
+        "frames 8..=12 are encoded"
+    );
+    ensure!(
+        !cache.memory().contains(&key(13)),
+        "nothing beyond the radius"
+    );
+    // a click on an encoded frame works while the worker is busy elsewhere
+    pre.request("vid", 50, 1000, 10_000);
+    let e = cache.get(&key(10)).ok_or("frame 10 cached")?;
+    model.predict(&e, &Prompt::click(40.0, 36.0))?.best_mask()?;
+    // jumping elsewhere abandons the long request after the current frame
+    pre.cancel();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let n = pre.encoded_count();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    ensure!(
+        pre.encoded_count() <= n + 1,
+        "no more encoding after cancel ({} -> {})",
+        n,
+        pre.encoded_count()
+    );
+    ensure!(
+        pre.encoded_count() < 200,
+        "the long request did not run to completion"
+    );
+    drop(pre);
+    Ok(())
+}
+
+// ---------------------------------------------------------------- parity
+
+fn parity_raw() -> TestResult {
+    let m = test_models()?;
+    for manifest in [&m.sam1, &m.sam2] {
+        let model = load(
+            manifest,
+            LoadOptions {
+                mask_upscale: MaskUpscale::Decoder,
+                ..single_thread()
+            },
+        )?;
+        let store = ModelStore::new(m.dir.join(format!("store-{}", manifest.id)));
+        let paths = store.locate(manifest)?;
+        let s = scene(320, 240);
+        let (input, t) = model.preprocess(&s.frame.view())?;
+        let e = model.encode_tensor(&input, t)?;
+        let work = tempfile::tempdir()?;
+        // encoder
+        let input_name = manifest
+            .encoder
+            .input
+            .clone()
+            .unwrap_or_else(|| "image".into());
+        write_tensors(
+            &work.path().join("enc_in"),
+            &[(
+                &input_name,
+                input.shape.clone(),
+                "float32",
+                f32_bytes(&input.data),
+            )],
+        )?;
+        run_script(
+            "reference_pipeline.py",
+            &[
+                "encode-raw",
+                path_str(&paths.encoder)?,
+                path_str(&work.path().join("enc_in"))?,
+                path_str(&work.path().join("enc_out"))?,
+            ],
+        )?;
+        for (name, tensor) in manifest.contract.embedding_names().iter().zip(e.tensors()) {
+            let py = read_f32(&work.path().join("enc_out").join(format!("{name}.bin")));
+            ensure!(
+                py.len() == tensor.data.len(),
+                "{name}: python gave {} values",
+                py.len()
+            );
+            let d = max_abs_diff(&py, &tensor.data);
+            ensure!(
+                d < 1e-4,
+                "{}: encoder output {name} differs by {d}",
+                manifest.id
+            );
+        }
+        // decoder, on the exact inputs the Rust side builds
+        let clicks = [(230.0, 70.0, true), (100.0, 60.0, false)];
+        let mut prompt = Prompt::default();
+        let mut coords = Vec::new();
+        let mut labels = Vec::new();
+        for (x, y, pos) in clicks {
+            prompt = prompt.with_click(x, y, pos);
+            let (mx, my) = t.to_model(x, y);
+            coords.extend([mx, my]);
+            labels.push(if pos { 1.0f32 } else { 0.0 });
+        }
+        coords.extend([0.0, 0.0]);
+        labels.push(-1.0);
+        let pred = model.predict(&e, &prompt)?;
+        let mut tensors: Vec<(&str, Vec<usize>, &str, Vec<u8>)> = manifest
+            .contract
+            .embedding_names()
+            .iter()
+            .zip(e.tensors())
+            .map(|(n, t)| (*n, t.shape.to_vec(), "float32", f32_bytes(&t.data)))
+            .collect();
+        tensors.push((
+            "point_coords",
+            vec![1, labels.len(), 2],
+            "float32",
+            f32_bytes(&coords),
+        ));
+        tensors.push((
+            "point_labels",
+            vec![1, labels.len()],
+            "float32",
+            f32_bytes(&labels),
+        ));
+        tensors.push((
+            "mask_input",
+            vec![1, 1, 256, 256],
+            "float32",
+            f32_bytes(&[0.0; 65536]),
+        ));
+        tensors.push(("has_mask_input", vec![1], "float32", f32_bytes(&[0.0])));
+        let size: Vec<u8> = if manifest.contract == argus_sam::Contract::Sam2 {
+            [240i32, 320].iter().flat_map(|v| v.to_le_bytes()).collect()
+        } else {
+            f32_bytes(&[240.0, 320.0])
+        };
+        let size_type = if manifest.contract == argus_sam::Contract::Sam2 {
+            "int32"
+        } else {
+            "float32"
+        };
+        tensors.push(("orig_im_size", vec![2], size_type, size));
+        write_tensors(&work.path().join("dec_in"), &tensors)?;
+        run_script(
+            "reference_pipeline.py",
+            &[
+                "decode-raw",
+                path_str(&paths.decoder)?,
+                path_str(&work.path().join("dec_in"))?,
+                path_str(&work.path().join("dec_out"))?,
+            ],
+        )?;
+        let out = work.path().join("dec_out");
+        let ious = read_f32(&out.join("iou_predictions.bin"));
+        let low = read_f32(&out.join("low_res_masks.bin"));
+        let masks = read_f32(&out.join("masks.bin"));
+        for c in pred.candidates() {
+            ensure!(
+                (ious[c.index] - c.iou).abs() < 1e-6,
+                "iou {} differs",
+                c.index
+            );
+            let py_low = &low[c.index * 65536..(c.index + 1) * 65536];
+            let d = max_abs_diff(py_low, c.low_res().ok_or("low res")?.logits());
+            ensure!(
+                d < 1e-3,
+                "{}: low_res_masks[{}] differs by {d}",
+                manifest.id,
+                c.index
+            );
+        }
+        for rank in 0..pred.candidates().len() {
+            let idx = pred.candidates()[rank].index;
+            let plane = &masks[idx * 240 * 320..(idx + 1) * 240 * 320];
+            let py_bits: Vec<u8> = plane.iter().map(|v| u8::from(*v > 0.0)).collect();
+            let rust = pred.mask(rank)?.to_bitmap_row_major();
+            let diff = rust.iter().zip(&py_bits).filter(|(a, b)| a != b).count();
+            ensure!(
+                diff <= 2,
+                "{}: mask {idx} differs from python in {diff} pixels",
+                manifest.id
+            );
+        }
+    }
+    Ok(())
+}
+
+fn parity_pipeline() -> TestResult {
+    let m = test_models()?;
+    for manifest in [&m.sam1, &m.sam2] {
+        let model = load(manifest, single_thread())?;
+        let paths =
+            ModelStore::new(m.dir.join(format!("store-{}", manifest.id))).locate(manifest)?;
+        let work = tempfile::tempdir()?;
+        let mj = work.path().join("m.json");
+        std::fs::write(
+            &mj,
+            manifest_json(manifest, &paths.encoder, &paths.decoder)?,
+        )?;
+        let (w, h) = (333u32, 250u32);
+        let s = scene(w, h);
+        std::fs::write(work.path().join("frame.rgb"), &s.frame.rgb)?;
+        let e = model.encode(&s.frame.view())?;
+        for (i, (x, y)) in [(80.0, 70.0), (233.0, 75.0), (150.0, 210.0)]
+            .into_iter()
+            .enumerate()
+        {
+            let pj = work.path().join(format!("p{i}.json"));
+            std::fs::write(&pj, format!("{{\"clicks\": [[{x}, {y}, true]]}}"))?;
+            let out = work.path().join(format!("out{i}"));
+            run_script(
+                "reference_pipeline.py",
+                &[
+                    "predict",
+                    path_str(&mj)?,
+                    path_str(&work.path().join("frame.rgb"))?,
+                    &w.to_string(),
+                    &h.to_string(),
+                    path_str(&pj)?,
+                    path_str(&out)?,
+                ],
+            )?;
+            let py = std::fs::read(out.join("best.mask"))?;
+            let rust = model.predict(&e, &Prompt::click(x, y))?.best_mask()?;
+            let v = iou(&rust, &py);
+            // OpenCV's resize uses fixed-point weights, so the inputs differ by rounding only
+            ensure!(
+                v >= 0.98,
+                "{}: click ({x},{y}) IoU with the Python pipeline {v:.4}",
+                manifest.id
+            );
+        }
+    }
+    Ok(())
+}
+
+fn path_str(p: &Path) -> Result<&str, String> {
+    p.to_str()
+        .ok_or_else(|| format!("non-UTF-8 path {}", p.display()))
+}
+
+pub fn manifest_json(m: &argus_sam::Manifest, enc: &Path, dec: &Path) -> Result<String, String> {
+    Ok(format!(
+        "{{\"encoder\": \"{}\", \"decoder\": \"{}\", \"contract\": \"{}\", \"resize\": \"{}\", \"mean\": {:?}, \"std\": {:?}, \"input_size\": {}, \"encoder_input\": \"{}\"}}",
+        path_str(enc)?,
+        path_str(dec)?,
+        if m.contract == argus_sam::Contract::Sam2 {
+            "sam2"
+        } else {
+            "sam"
+        },
+        if m.resize == argus_sam::manifest::ResizeMode::Stretch {
+            "stretch"
+        } else {
+            "longest_side"
+        },
+        m.pixel_mean,
+        m.pixel_std,
+        m.input_size,
+        m.encoder.input.clone().unwrap_or_else(|| "image".into())
+    ))
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+// ---------------------------------------------------------------- real models and GPU
+
+fn real_model_click(m: &argus_sam::Manifest) -> TestResult {
+    let store = ModelStore::default_location()?;
+    let paths = store.locate(m)?;
+    let model = SamModel::load(m, &paths.encoder, &paths.decoder, LoadOptions::default())?;
+    let mut f = Frame::new(640, 480);
+    let disk = f.paint([230, 40, 40], ellipse(320.0, 240.0, 120.0, 120.0));
+    let e = model.encode(&f.view())?;
+    let mask = model
+        .predict(&e, &Prompt::click(320.0, 240.0))?
+        .best_mask()?;
+    let v = iou(&mask, &disk);
+    ensure!(v >= 0.9, "{}: IoU {v:.3} on a red disk", m.id);
+    Ok(())
+}
+
+fn gpu_cuda_active() -> TestResult {
+    let m = test_models()?;
+    let model = load(
+        &m.sam1,
+        LoadOptions {
+            provider: argus_sam::ProviderChoice::Cuda,
+            ..LoadOptions::default()
+        },
+    )?;
+    let r = model.provider();
+    ensure!(
+        r.active == "CUDA",
+        "CUDA is not active: {:?}",
+        r.why_not_gpu()
+    );
+    click_shapes(&m.sam1)
+}
