@@ -133,7 +133,7 @@ struct YuvTex {
 #[derive(Debug)]
 struct MaskTex {
     ids: wgpu::Texture,
-    tiles: wgpu::Texture,
+    tiles: wgpu::Buffer,
     styles: wgpu::Buffer,
     style_capacity: usize,
     scene_uid: u64,
@@ -200,6 +200,19 @@ fn texture_entry(binding: u32, sample_type: wgpu::TextureSampleType) -> wgpu::Bi
         binding,
         visibility: wgpu::ShaderStages::FRAGMENT,
         ty: wgpu::BindingType::Texture { sample_type, view_dimension: wgpu::TextureViewDimension::D2, multisampled: false },
+        count: None,
+    }
+}
+
+fn storage_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::FRAGMENT,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only: true },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
         count: None,
     }
 }
@@ -308,17 +321,8 @@ impl Renderer {
                 uniform_entry(0, wgpu::ShaderStages::FRAGMENT),
                 texture_entry(1, float),
                 texture_entry(2, uint),
-                texture_entry(3, uint),
-                wgpu::BindGroupLayoutEntry {
-                    binding: 4,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
-                    ty: wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Storage { read_only: true },
-                        has_dynamic_offset: false,
-                        min_binding_size: None,
-                    },
-                    count: None,
-                },
+                storage_entry(3),
+                storage_entry(4),
             ],
         });
         let overlay_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -598,7 +602,12 @@ impl Renderer {
                 })
             };
             let ids = map("id map", h, w);
-            let tiles = map("tile map", th, tw);
+            let tiles = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("tile map"),
+                size: u64::from(tw * th) * 4,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
             let styles = self.style_buffer(64);
             self.masks = Some(MaskTex { ids, tiles, styles, style_capacity: 64, scene_uid: 0, width: w, height: h });
         }
@@ -627,17 +636,7 @@ impl Renderer {
             let (_, th) = scene.tile_grid();
             let (t0, t1) = (cols.start / crate::scene::TILE, cols.end.div_ceil(crate::scene::TILE));
             let tiles = scene.tiles().get((t0 * th) as usize..(t1 * th) as usize).unwrap_or(&[]);
-            self.queue.write_texture(
-                wgpu::TexelCopyTextureInfo {
-                    texture: &masks.tiles,
-                    mip_level: 0,
-                    origin: wgpu::Origin3d { x: 0, y: t0, z: 0 },
-                    aspect: wgpu::TextureAspect::All,
-                },
-                bytemuck::cast_slice(tiles),
-                wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(th * 4), rows_per_image: None },
-                extent(th, t1 - t0),
-            );
+            self.queue.write_buffer(&masks.tiles, u64::from(t0 * th) * 4, bytemuck::cast_slice(tiles));
         }
         if dirty.styles {
             let styles: Vec<GpuStyle> = scene.slot_styles().into_iter().map(GpuStyle::from).collect();
@@ -787,7 +786,6 @@ impl Renderer {
             return Err(Error::NoFrame);
         };
         let ids_view = masks.ids.create_view(&Default::default());
-        let tiles_view = masks.tiles.create_view(&Default::default());
         let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("composite"),
             layout: &self.composite_layout,
@@ -795,7 +793,7 @@ impl Renderer {
                 wgpu::BindGroupEntry { binding: 0, resource: self.params.as_entire_binding() },
                 wgpu::BindGroupEntry { binding: 1, resource: wgpu::BindingResource::TextureView(&frame.view) },
                 wgpu::BindGroupEntry { binding: 2, resource: wgpu::BindingResource::TextureView(&ids_view) },
-                wgpu::BindGroupEntry { binding: 3, resource: wgpu::BindingResource::TextureView(&tiles_view) },
+                wgpu::BindGroupEntry { binding: 3, resource: masks.tiles.as_entire_binding() },
                 wgpu::BindGroupEntry { binding: 4, resource: masks.styles.as_entire_binding() },
             ],
         });

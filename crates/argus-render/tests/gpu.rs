@@ -124,6 +124,42 @@ fn tint_outline_and_frame_outside_masks(r: &mut Renderer) -> TestResult {
     Ok(())
 }
 
+/// Outlines are only searched near non-uniform tiles (16x16); a mask that
+/// fills whole tiles exactly has uniform tiles on both sides of its edge.
+fn outlines_on_tile_aligned_edges(r: &mut Renderer) -> TestResult {
+    let (w, h) = (64, 48);
+    let frame = gradient(w, h);
+    let mut scene = MaskScene::new(w, h)?;
+    scene.insert(ObjectId(1), rect(w, h, 16, 16, 48, 32), style([255, 0, 255], 0.4, 2))?;
+    scene.insert(ObjectId(2), rect(w, h, 0, 32, 64, 48), style([0, 255, 0], 0.4, 1))?;
+    let out = check(r, &frame, &mut scene, &[], &ViewTransform::IDENTITY, &OutputSpec::new(w, h))?;
+    for (x, y) in [(16, 20), (17, 20), (47, 20), (30, 16), (30, 31)] {
+        expect_pixel(&out, x, y, mixed(frame_px(&frame, x, y), [255, 0, 255], 0.7))?;
+    }
+    expect_pixel(&out, 18, 20, mixed(frame_px(&frame, 18, 20), [255, 0, 255], 0.4))?;
+    expect_pixel(&out, 40, 32, mixed(frame_px(&frame, 40, 32), [0, 255, 0], 0.7))?;
+    Ok(())
+}
+
+/// A renderer that draws another scene in between must upload the first
+/// one again in full, not only its (empty) dirty set.
+fn switching_scenes_uploads_the_new_one(r: &mut Renderer) -> TestResult {
+    let (w, h) = (40, 30);
+    let frame = gradient(w, h);
+    let mut a = MaskScene::new(w, h)?;
+    a.insert(ObjectId(1), rect(w, h, 0, 0, 20, 30), style([255, 0, 0], 1.0, 0))?;
+    let mut b = MaskScene::new(w, h)?;
+    b.insert(ObjectId(1), rect(w, h, 20, 0, 40, 30), style([0, 0, 255], 1.0, 0))?;
+    let (view, out) = (ViewTransform::IDENTITY, OutputSpec::new(w, h));
+    check(r, &frame, &mut a, &[], &view, &out)?;
+    let img = check(r, &frame, &mut b, &[], &view, &out)?;
+    expect_pixel(&img, 5, 5, frame_px(&frame, 5, 5))?;
+    let img = check(r, &frame, &mut a, &[], &view, &out)?;
+    expect_pixel(&img, 5, 5, [255, 0, 0, 255])?;
+    expect_pixel(&img, 30, 5, frame_px(&frame, 30, 5))?;
+    Ok(())
+}
+
 fn overlapping_masks_follow_z_order(r: &mut Renderer) -> TestResult {
     let (w, h) = (48, 40);
     let frame = gradient(w, h);
@@ -415,6 +451,8 @@ type GpuTest = fn(&mut Renderer) -> TestResult;
 
 const TESTS: &[(&str, GpuTest)] = &[
     ("tint_outline_and_frame_outside_masks", tint_outline_and_frame_outside_masks),
+    ("outlines_on_tile_aligned_edges", outlines_on_tile_aligned_edges),
+    ("switching_scenes_uploads_the_new_one", switching_scenes_uploads_the_new_one),
     ("overlapping_masks_follow_z_order", overlapping_masks_follow_z_order),
     ("hidden_masks_are_not_drawn", hidden_masks_are_not_drawn),
     ("selection_and_hover_change_the_look", selection_and_hover_change_the_look),

@@ -26,9 +26,11 @@ const MIXED: u32 = 0xffffffffu;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var frame_tex: texture_2d<f32>;
-// Both maps are stored column-major, i.e. transposed: texel (y, x).
+// The id map is stored column-major, i.e. transposed: texel (y, x).
 @group(0) @binding(2) var id_tex: texture_2d<u32>;
-@group(0) @binding(3) var tile_tex: texture_2d<u32>;
+// Tile map, column-major: tiles[tx * grid.y + ty]. A buffer rather than a
+// second integer texture: wgpu's GL backend mixed up two uint textures here.
+@group(0) @binding(3) var<storage, read> tiles: array<u32>;
 @group(0) @binding(4) var<storage, read> styles: array<Style>;
 
 @vertex
@@ -69,7 +71,7 @@ fn is_edge(p: vec2<i32>, id: u32, w: i32, size: vec2<i32>) -> bool {
     var uniform_tiles = true;
     for (var ty = max(tile.y - 1, 0); ty <= min(tile.y + 1, grid.y - 1); ty++) {
         for (var tx = max(tile.x - 1, 0); tx <= min(tile.x + 1, grid.x - 1); tx++) {
-            if textureLoad(tile_tex, vec2<i32>(ty, tx), 0).x != id {
+            if tiles[u32(tx * grid.y + ty)] != id {
                 uniform_tiles = false;
             }
         }
