@@ -1,0 +1,179 @@
+//! Read-only queries for the UI. They run on the reader pool, so they never
+//! wait for a write in progress (WAL snapshot isolation).
+
+use argus_core::{
+    id::{ProjectId, ReviewId, TrackId, UserId, VideoId},
+    model::{Comment, LabelSchema, Member, Project, Review, ReviewState, Role, Shape, Track, Video},
+};
+use serde::Serialize;
+
+use crate::{Error, Result, Store, rows};
+
+/// How many shapes a frame has (for the timeline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FrameCount {
+    pub frame: u64,
+    pub shapes: u32,
+    pub keyframes: u32,
+}
+
+/// Which reviews [`Store::review_queue`] returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReviewFilter {
+    pub video: Option<VideoId>,
+    pub state: Option<ReviewState>,
+    pub reviewer: Option<UserId>,
+}
+
+fn frame_i64(frame: u64) -> Result<i64> {
+    i64::try_from(frame).map_err(|_| Error::Conflict(format!("frame {frame} is out of range")))
+}
+
+impl Store {
+    pub async fn projects(&self) -> Result<Vec<Project>> {
+        let rows = sqlx::query("SELECT * FROM projects ORDER BY name").fetch_all(&self.readers).await?;
+        rows.iter().map(rows::project_from_row).collect()
+    }
+
+    pub async fn project(&self, id: ProjectId) -> Result<Project> {
+        let row = sqlx::query("SELECT * FROM projects WHERE id = ?").bind(id.to_string()).fetch_optional(&self.readers).await?;
+        row.map(|r| rows::project_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("project", id))
+    }
+
+    /// A project by id or by exact name.
+    pub async fn find_project(&self, id_or_name: &str) -> Result<Project> {
+        let row = sqlx::query("SELECT * FROM projects WHERE id = ?1 OR name = ?1")
+            .bind(id_or_name)
+            .fetch_optional(&self.readers)
+            .await?;
+        row.map(|r| rows::project_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("project", id_or_name))
+    }
+
+    /// The project's current label schema.
+    pub async fn schema(&self, project: ProjectId) -> Result<LabelSchema> {
+        let p = self.project(project).await?;
+        let row = sqlx::query("SELECT * FROM label_schemas WHERE id = ?").bind(p.schema_id.to_string()).fetch_optional(&self.readers).await?;
+        row.map(|r| rows::schema_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("label schema", p.schema_id))
+    }
+
+    pub async fn videos(&self, project: ProjectId) -> Result<Vec<Video>> {
+        let rows = sqlx::query("SELECT * FROM videos WHERE project_id = ? ORDER BY created_at, name")
+            .bind(project.to_string())
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(rows::video_from_row).collect()
+    }
+
+    pub async fn video(&self, id: VideoId) -> Result<Video> {
+        let row = sqlx::query("SELECT * FROM videos WHERE id = ?").bind(id.to_string()).fetch_optional(&self.readers).await?;
+        row.map(|r| rows::video_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("video", id))
+    }
+
+    pub async fn tracks(&self, video: VideoId) -> Result<Vec<Track>> {
+        let rows = sqlx::query("SELECT * FROM tracks WHERE video_id = ? ORDER BY number")
+            .bind(video.to_string())
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(rows::track_from_row).collect()
+    }
+
+    pub async fn track(&self, id: TrackId) -> Result<Track> {
+        let row = sqlx::query("SELECT * FROM tracks WHERE id = ?").bind(id.to_string()).fetch_optional(&self.readers).await?;
+        row.map(|r| rows::track_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("track", id))
+    }
+
+    /// Every shape on one frame of a video, masks included.
+    pub async fn frame_shapes(&self, video: VideoId, frame: u64) -> Result<Vec<Shape>> {
+        let rows = sqlx::query("SELECT * FROM shapes WHERE video_id = ? AND frame = ?")
+            .bind(video.to_string())
+            .bind(frame_i64(frame)?)
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(rows::shape_from_row).collect()
+    }
+
+    /// All shapes of a track, in frame order.
+    pub async fn track_shapes(&self, track: TrackId) -> Result<Vec<Shape>> {
+        let rows = sqlx::query("SELECT * FROM shapes WHERE track_id = ? ORDER BY frame")
+            .bind(track.to_string())
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(rows::shape_from_row).collect()
+    }
+
+    /// The frames where `track` has a keyframe, ascending.
+    pub async fn keyframes(&self, track: TrackId) -> Result<Vec<u64>> {
+        let frames: Vec<i64> = sqlx::query_scalar("SELECT frame FROM shapes WHERE track_id = ? AND keyframe = 1 ORDER BY frame")
+            .bind(track.to_string())
+            .fetch_all(&self.readers)
+            .await?;
+        Ok(frames.into_iter().filter_map(|f| u64::try_from(f).ok()).collect())
+    }
+
+    /// Per-frame shape counts of a video (only frames that have shapes).
+    pub async fn frame_counts(&self, video: VideoId) -> Result<Vec<FrameCount>> {
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT frame, COUNT(*), SUM(keyframe) FROM shapes WHERE video_id = ? GROUP BY frame ORDER BY frame",
+        )
+        .bind(video.to_string())
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(frame, n, k)| {
+                Some(FrameCount { frame: u64::try_from(frame).ok()?, shapes: u32::try_from(n).ok()?, keyframes: u32::try_from(k).ok()? })
+            })
+            .collect())
+    }
+
+    /// Reviews of a project, oldest first, filtered.
+    pub async fn review_queue(&self, project: ProjectId, filter: &ReviewFilter) -> Result<Vec<Review>> {
+        let state = filter.state.map(|s| serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned))).flatten();
+        let rows = sqlx::query(
+            "SELECT r.* FROM reviews r JOIN videos v ON v.id = r.video_id
+             WHERE v.project_id = ?1 AND (?2 IS NULL OR r.video_id = ?2) AND (?3 IS NULL OR r.state = ?3)
+             AND (?4 IS NULL OR r.reviewer = ?4)
+             ORDER BY r.created_at, r.id",
+        )
+        .bind(project.to_string())
+        .bind(filter.video.map(|v| v.to_string()))
+        .bind(state)
+        .bind(filter.reviewer.map(|u| u.to_string()))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter().map(rows::review_from_row).collect()
+    }
+
+    pub async fn review(&self, id: ReviewId) -> Result<Review> {
+        let row = sqlx::query("SELECT * FROM reviews WHERE id = ?").bind(id.to_string()).fetch_optional(&self.readers).await?;
+        row.map(|r| rows::review_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("review", id))
+    }
+
+    /// A review's comment thread, oldest first.
+    pub async fn comments(&self, review: ReviewId) -> Result<Vec<Comment>> {
+        let rows = sqlx::query("SELECT * FROM comments WHERE review_id = ? ORDER BY created_at, id")
+            .bind(review.to_string())
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(rows::comment_from_row).collect()
+    }
+
+    /// The cached members of a project.
+    pub async fn members(&self, project: ProjectId) -> Result<Vec<Member>> {
+        let rows = sqlx::query("SELECT * FROM members WHERE project_id = ? ORDER BY display_name, user_id")
+            .bind(project.to_string())
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(rows::member_from_row).collect()
+    }
+
+    /// A user's cached role in a project, if known.
+    pub async fn role(&self, project: ProjectId, user: UserId) -> Result<Option<Role>> {
+        let role: Option<String> = sqlx::query_scalar("SELECT role FROM members WHERE project_id = ? AND user_id = ?")
+            .bind(project.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&self.readers)
+            .await?;
+        role.map(|r| r.parse::<Role>().map_err(Error::decode)).transpose()
+    }
+}

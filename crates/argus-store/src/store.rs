@@ -1,0 +1,503 @@
+//! Opening the database, the single writer, and undo/redo.
+
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use argus_core::{
+    hlc::{Hlc, HlcClock},
+    id::{ChangeId, DeviceId, LabelSchemaId, ProjectId, UserId},
+    model::{Change, ChangeOp, Entity, Label, LabelSchema, Project, Timestamp, Video},
+};
+use sqlx::{
+    ConnectOptions, Connection, SqliteConnection, SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use tokio::sync::Mutex;
+
+use crate::{
+    Error, Result, backup,
+    command::{self, Actor, Command},
+    rows,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// How commits reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: a commit is on disk before the command returns,
+    /// even across a power cut. The default: it is what "saved" means.
+    Full,
+    /// `synchronous=NORMAL` in WAL mode: survives a crash of the app, but a
+    /// power cut can lose the last commits. Faster; for bulk imports.
+    Normal,
+}
+
+/// Options for [`Store::open_with`].
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub durability: Durability,
+    /// Reader connections for queries (the UI); writes use one more.
+    pub readers: u32,
+    /// How many rolling backups to keep; 0 disables them.
+    pub backups_kept: usize,
+    /// Make a new backup on open when the newest is older than this.
+    pub backup_interval: Duration,
+    /// How many undo steps to keep per project.
+    pub undo_depth: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            durability: Durability::Full,
+            readers: 4,
+            backups_kept: 5,
+            backup_interval: Duration::from_secs(3600),
+            undo_depth: 1000,
+        }
+    }
+}
+
+/// What a committed command did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Applied {
+    pub project: ProjectId,
+    /// Records written or deleted.
+    pub changes: usize,
+    pub summary: String,
+}
+
+/// How a commit touches the undo history.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum History {
+    /// Not undoable (project setup, imports).
+    None,
+    /// A new edit: push its inverse on the undo stack, clear redo.
+    Edit,
+    /// Undoing: push the inverse on the redo stack.
+    Undo,
+    /// Redoing: push the inverse on the undo stack, keep redo.
+    Redo,
+}
+
+pub(crate) struct Writer {
+    pub(crate) conn: SqliteConnection,
+    clock: HlcClock,
+}
+
+/// The local Argus database. Cheap to share behind an `Arc`; all methods
+/// take `&self`.
+///
+/// Writes go through one connection behind an async mutex, so commands are
+/// applied one at a time in arrival order and never fight over SQLite's write
+/// lock; queries use a pool of read-only connections, which in WAL mode never
+/// wait for the writer. Every command commits before its method returns.
+pub struct Store {
+    path: PathBuf,
+    pub(crate) writer: Mutex<Writer>,
+    pub(crate) readers: SqlitePool,
+    options: StoreOptions,
+    device: DeviceId,
+    local_user: UserId,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).field("device", &self.device).finish_non_exhaustive()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+pub(crate) fn now() -> Timestamp {
+    Timestamp(now_ms() as i64)
+}
+
+/// SQLite result codes that mean the file is not a sound database.
+fn is_corruption(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            // SQLITE_CORRUPT (11) and SQLITE_NOTADB (26), with extended codes.
+            code.as_deref().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 11 | 26))
+        }
+        _ => false,
+    }
+}
+
+impl Store {
+    /// The newest schema version this build understands.
+    pub fn schema_version() -> i64 {
+        MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    /// Opens (creating if needed) the database at `path` with default options.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, StoreOptions::default()).await
+    }
+
+    /// Opens the database: checks it is sound and not from a newer Argus,
+    /// migrates it, and makes a rolling backup if the last one is old.
+    pub async fn open_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let corrupt = |detail: String| Error::Corrupt { detail, backup: backup::newest(&path), path: path.clone() };
+        let sync = match options.durability {
+            Durability::Full => SqliteSynchronous::Full,
+            Durability::Normal => SqliteSynchronous::Normal,
+        };
+        let connect = SqliteConnectOptions::new()
+            .filename(&path)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(sync)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let mut conn = match connect.clone().create_if_missing(true).connect().await {
+            Ok(c) => c,
+            Err(e) if is_corruption(&e) => return Err(corrupt(e.to_string())),
+            Err(e) => return Err(e.into()),
+        };
+        let check: Result<String, sqlx::Error> = sqlx::query_scalar("PRAGMA quick_check").fetch_one(&mut conn).await;
+        match check {
+            Ok(s) if s == "ok" => {}
+            Ok(s) => return Err(corrupt(s)),
+            Err(e) if is_corruption(&e) => return Err(corrupt(e.to_string())),
+            Err(e) => return Err(e.into()),
+        }
+        let has_migrations: Option<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
+                .fetch_optional(&mut conn)
+                .await?;
+        if has_migrations.is_some() {
+            let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&mut conn).await?;
+            let supported = Self::schema_version();
+            if let Some(found) = found.filter(|f| *f > supported) {
+                return Err(Error::NewerSchema { found, supported, path });
+            }
+        }
+        MIGRATOR.run(&mut conn).await?;
+
+        let device = match setting(&mut conn, "device_id").await? {
+            Some(s) => rows::parse::<DeviceId>(&s, "device_id")?,
+            None => {
+                let d = DeviceId::new();
+                set_setting(&mut conn, "device_id", &d.to_string()).await?;
+                d
+            }
+        };
+        let local_user = match setting(&mut conn, "local_user_id").await? {
+            Some(s) => rows::parse::<UserId>(&s, "local_user_id")?,
+            None => {
+                let u = UserId::new();
+                set_setting(&mut conn, "local_user_id", &u.to_string()).await?;
+                u
+            }
+        };
+        let clock = match setting(&mut conn, "last_hlc").await? {
+            Some(s) => HlcClock::resume(rows::parse::<Hlc>(&s, "last_hlc")?),
+            None => HlcClock::new(device),
+        };
+        let readers = SqlitePoolOptions::new()
+            .max_connections(options.readers.max(1))
+            .connect_with(connect.read_only(true))
+            .await?;
+        let store = Self { path, writer: Mutex::new(Writer { conn, clock }), readers, options, device, local_user };
+        if store.options.backups_kept > 0 {
+            let due = backup::newest(&store.path)
+                .and_then(|b| b.metadata().ok()?.modified().ok()?.elapsed().ok())
+                .is_none_or(|age| age >= store.options.backup_interval);
+            if due {
+                store.backup_now().await?;
+            }
+        }
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This installation's sync node id (made on first open, then kept).
+    pub fn device(&self) -> DeviceId {
+        self.device
+    }
+
+    /// The user of this installation before anyone signs in (made on first
+    /// open, then kept), so local-only projects have an author.
+    pub fn local_user(&self) -> UserId {
+        self.local_user
+    }
+
+    /// The actor for `user` in `project`: their cached role, or `Lead` when
+    /// the project has no cached members (a local-only project).
+    pub async fn actor(&self, project: ProjectId, user: UserId) -> Result<Actor> {
+        if let Some(role) = self.role(project, user).await? {
+            return Ok(Actor { user, role });
+        }
+        if self.members(project).await?.is_empty() {
+            return Ok(Actor { user, role: argus_core::model::Role::Lead });
+        }
+        Err(Error::NotAMember { user: user.to_string(), project: project.to_string() })
+    }
+
+    /// Writes a consistent copy of the database next to it (SQLite
+    /// `VACUUM INTO`, safe while the app runs) and keeps the newest
+    /// `backups_kept`. Returns the new backup's path.
+    pub async fn backup_now(&self) -> Result<PathBuf> {
+        let dir = backup::dir(&self.path);
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io { action: "create the backup folder", path: dir.clone(), source })?;
+        let target = backup::next_name(&self.path);
+        let target_s = target.to_str().ok_or_else(|| Error::Io {
+            action: "write a backup",
+            path: target.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path is not valid UTF-8"),
+        })?;
+        {
+            let mut w = self.writer.lock().await;
+            sqlx::query("VACUUM INTO ?").bind(target_s).execute(&mut w.conn).await?;
+        }
+        backup::prune(&self.path, self.options.backups_kept.max(1))?;
+        Ok(target)
+    }
+
+    /// Closes all connections (checkpointing the WAL).
+    pub async fn close(self) {
+        self.readers.close().await;
+        let w = self.writer.into_inner();
+        if let Err(e) = w.conn.close().await {
+            tracing::warn!("closing the database: {e}");
+        }
+    }
+
+    /// Creates a project with its label schema. Syncs, but is not undoable.
+    pub async fn create_project(&self, name: &str, labels: Vec<Label>) -> Result<(Project, LabelSchema)> {
+        let now = now();
+        let schema_id = LabelSchemaId::new();
+        let project = Project::new(name, schema_id, now)?;
+        let schema = LabelSchema::new(schema_id, project.id, 1, labels)?;
+        let ops = vec![
+            ChangeOp::Upsert { entity: Entity::Project(project.clone()) },
+            ChangeOp::Upsert { entity: Entity::LabelSchema(schema.clone()) },
+        ];
+        let mut w = self.writer.lock().await;
+        let Writer { conn, clock } = &mut *w;
+        let mut next = clock.clone();
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT id FROM projects WHERE name = ?").bind(&project.name).fetch_optional(&mut *tx).await?;
+        if let Some(id) = existing {
+            return Err(Error::Conflict(format!("a project named '{}' already exists ({id}); pick another name", project.name)));
+        }
+        record(&mut tx, &mut next, project.id, "create project", ops, History::None, self.options.undo_depth, None).await?;
+        tx.commit().await?;
+        *clock = next;
+        Ok((project, schema))
+    }
+
+    /// Adds a video (already probed and hashed) to its project. The same
+    /// content twice in a project is refused. Syncs, not undoable.
+    pub async fn add_video(&self, mut video: Video) -> Result<Video> {
+        video.validate()?;
+        video.created_at = now();
+        let mut w = self.writer.lock().await;
+        let Writer { conn, clock } = &mut *w;
+        let mut next = clock.clone();
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        rows::project(&mut tx, video.project_id).await?;
+        let existing: Option<String> = sqlx::query_scalar("SELECT id FROM videos WHERE project_id = ? AND sha256 = ?")
+            .bind(video.project_id.to_string())
+            .bind(&video.sha256)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(id) = existing {
+            return Err(Error::Conflict(format!("this video is already in the project as {id}")));
+        }
+        let ops = vec![ChangeOp::Upsert { entity: Entity::Video(video.clone()) }];
+        record(&mut tx, &mut next, video.project_id, "add video", ops, History::None, self.options.undo_depth, None).await?;
+        tx.commit().await?;
+        *clock = next;
+        Ok(video)
+    }
+
+    /// Validates and applies one command in one transaction, together with
+    /// its undo entry and its outbox changes. When this returns `Ok`, the
+    /// edit is on disk.
+    pub async fn apply(&self, actor: &Actor, cmd: Command) -> Result<Applied> {
+        self.apply_checked(None, actor, cmd).await
+    }
+
+    /// Like [`Store::apply`], but refuses (changing nothing) a command that
+    /// would edit a project other than `project`: the actor's role was
+    /// looked up for that one.
+    pub async fn apply_in(&self, project: ProjectId, actor: &Actor, cmd: Command) -> Result<Applied> {
+        self.apply_checked(Some(project), actor, cmd).await
+    }
+
+    async fn apply_checked(&self, expected: Option<ProjectId>, actor: &Actor, cmd: Command) -> Result<Applied> {
+        let summary = cmd.summary();
+        let mut w = self.writer.lock().await;
+        let Writer { conn, clock } = &mut *w;
+        let mut next = clock.clone();
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        let plan = command::plan(&mut tx, actor, cmd, now()).await?;
+        if let Some(expected) = expected.filter(|e| *e != plan.project) {
+            return Err(Error::Conflict(format!("the command edits project {}, not {expected}", plan.project)));
+        }
+        let applied = record(&mut tx, &mut next, plan.project, &summary, plan.ops, History::Edit, self.options.undo_depth, None).await?;
+        tx.commit().await?;
+        *clock = next;
+        Ok(applied)
+    }
+
+    /// Undoes the project's last edit. `Err(NothingTo)` when there is none.
+    pub async fn undo(&self, project: ProjectId) -> Result<Applied> {
+        self.step(project, "undo", History::Undo).await
+    }
+
+    /// Redoes the last undone edit.
+    pub async fn redo(&self, project: ProjectId) -> Result<Applied> {
+        self.step(project, "redo", History::Redo).await
+    }
+
+    async fn step(&self, project: ProjectId, stack: &'static str, history: History) -> Result<Applied> {
+        let mut w = self.writer.lock().await;
+        let Writer { conn, clock } = &mut *w;
+        let mut next = clock.clone();
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        let row: Option<(i64, String, String)> = sqlx::query_as(
+            "SELECT seq, summary, inverse FROM undo_log WHERE project_id = ? AND stack = ? ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(project.to_string())
+        .bind(stack)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((seq, summary, inverse)) = row else {
+            return Err(Error::NothingTo(stack));
+        };
+        let ops: Vec<ChangeOp> = serde_json::from_str(&inverse)?;
+        let applied = record(&mut tx, &mut next, project, &summary, ops, history, self.options.undo_depth, Some(seq)).await?;
+        tx.commit().await?;
+        *clock = next;
+        Ok(applied)
+    }
+
+    /// How many steps can be undone and redone in `project`.
+    pub async fn history_depth(&self, project: ProjectId) -> Result<(u64, u64)> {
+        let (undo, redo): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(stack = 'undo'), 0), COALESCE(SUM(stack = 'redo'), 0) FROM undo_log WHERE project_id = ?",
+        )
+        .bind(project.to_string())
+        .fetch_one(&self.readers)
+        .await?;
+        Ok((undo.max(0) as u64, redo.max(0) as u64))
+    }
+
+    /// Runs SQLite's full integrity check; `Ok(())` when sound.
+    pub async fn integrity_check(&self) -> Result<()> {
+        let result: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(&self.readers).await?;
+        if result.len() == 1 && result.first().is_some_and(|s| s == "ok") {
+            Ok(())
+        } else {
+            Err(Error::Corrupt { detail: result.join("; "), backup: backup::newest(&self.path), path: self.path.clone() })
+        }
+    }
+}
+
+async fn setting(conn: &mut SqliteConnection, key: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&mut *conn).await?)
+}
+
+async fn set_setting(conn: &mut SqliteConnection, key: &str, value: &str) -> Result<()> {
+    sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        .bind(key)
+        .bind(value)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Applies `ops` inside the caller's transaction, with their outbox rows and
+/// undo entry. `popped` is the undo/redo entry being replayed, removed in the
+/// same transaction. The caller commits, then keeps the advanced clock.
+#[allow(clippy::too_many_arguments)] // one internal call shape, four callers
+async fn record(
+    tx: &mut SqliteConnection,
+    clock: &mut HlcClock,
+    project: ProjectId,
+    summary: &str,
+    ops: Vec<ChangeOp>,
+    history: History,
+    depth: u32,
+    popped: Option<i64>,
+) -> Result<Applied> {
+    let now_ms = now_ms();
+    let mut inverse = Vec::with_capacity(ops.len());
+    let project_s = project.to_string();
+    for op in &ops {
+        inverse.push(rows::apply_op(&mut *tx, project, op).await?);
+        let change = Change { id: ChangeId::new(), hlc: clock.tick(now_ms)?, project_id: project, op: op.clone() };
+        let (kind, id) = op.target();
+        sqlx::query("INSERT INTO outbox (change_id, project_id, hlc, entity_kind, entity_id, change) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(change.id.to_string())
+            .bind(&project_s)
+            .bind(change.hlc.to_string())
+            .bind(serde_json::to_value(kind)?.as_str().unwrap_or_default().to_owned())
+            .bind(id.to_string())
+            .bind(serde_json::to_string(&change)?)
+            .execute(&mut *tx)
+            .await?;
+    }
+    inverse.reverse();
+    if let Some(seq) = popped {
+        sqlx::query("DELETE FROM undo_log WHERE seq = ?").bind(seq).execute(&mut *tx).await?;
+    }
+    let push = match history {
+        History::None => None,
+        History::Edit => {
+            sqlx::query("DELETE FROM undo_log WHERE project_id = ? AND stack = 'redo'").bind(&project_s).execute(&mut *tx).await?;
+            Some("undo")
+        }
+        History::Undo => Some("redo"),
+        History::Redo => Some("undo"),
+    };
+    if let Some(stack) = push {
+        sqlx::query("INSERT INTO undo_log (project_id, stack, summary, inverse, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&project_s)
+            .bind(stack)
+            .bind(summary)
+            .bind(serde_json::to_string(&inverse)?)
+            .bind(now_ms as i64)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "DELETE FROM undo_log WHERE project_id = ?1 AND stack = ?2 AND seq <=
+             (SELECT seq FROM undo_log WHERE project_id = ?1 AND stack = ?2 ORDER BY seq DESC LIMIT 1 OFFSET ?3)",
+        )
+        .bind(&project_s)
+        .bind(stack)
+        .bind(i64::from(depth.max(1)))
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !ops.is_empty() {
+        set_setting(&mut *tx, "last_hlc", &clock.last().to_string()).await?;
+    }
+    Ok(Applied { project, changes: ops.len(), summary: summary.to_owned() })
+}
+
+impl FromStr for Durability {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "full" => Ok(Durability::Full),
+            "normal" => Ok(Durability::Normal),
+            other => Err(format!("unknown durability '{other}'; use full or normal")),
+        }
+    }
+}
