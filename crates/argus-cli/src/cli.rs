@@ -1,0 +1,235 @@
+//! Arguments and subcommands.
+
+use std::{io::BufRead, path::PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+use argus_core::{
+    id::VideoId,
+    model::{Colour, Geometry, Label, Project, ShapeKind},
+};
+use argus_store::{Command, Store};
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::output::Out;
+
+#[derive(Debug, Parser)]
+#[command(name = "argus-cli", version, about = "Headless Argus: projects, videos, shapes, undo/redo, scripted edits")]
+pub struct Args {
+    /// The database file. Defaults to $ARGUS_DB, else argus.db in the user's data folder.
+    #[arg(long, global = true, env = "ARGUS_DB")]
+    db: Option<PathBuf>,
+    /// Print JSON lines instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Create and list projects.
+    #[command(subcommand)]
+    Project(ProjectCmd),
+    /// List a project's videos.
+    Videos {
+        /// Project id or name.
+        #[arg(long)]
+        project: String,
+    },
+    /// List a video's tracks.
+    Tracks {
+        #[arg(long)]
+        video: VideoId,
+    },
+    /// Print the shapes of one frame.
+    Shapes {
+        #[arg(long)]
+        video: VideoId,
+        #[arg(long)]
+        frame: u64,
+    },
+    /// Undo the project's last edit.
+    Undo {
+        #[arg(long)]
+        project: String,
+    },
+    /// Redo the project's last undone edit.
+    Redo {
+        #[arg(long)]
+        project: String,
+    },
+    /// Apply edit commands read as JSON lines from stdin (one command per
+    /// line, e.g. {"command":"delete_shape","shape_id":"..."}). Each line is
+    /// committed before its acknowledgement is printed; stops at the first error.
+    Apply {
+        /// Project id or name the commands are checked against for permissions.
+        #[arg(long)]
+        project: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProjectCmd {
+    /// Create a project with its labels.
+    New {
+        name: String,
+        /// A label as NAME or NAME:KIND,KIND (kinds: mask, polygon, bbox, polyline, points). Repeatable.
+        #[arg(long = "label", required = true)]
+        labels: Vec<String>,
+    },
+    /// List projects.
+    List,
+}
+
+fn default_db() -> Result<PathBuf> {
+    let dirs = directories::ProjectDirs::from("org", "Argus", "Argus")
+        .ok_or_else(|| anyhow!("no home folder found; pass --db PATH or set ARGUS_DB"))?;
+    Ok(dirs.data_dir().join("argus.db"))
+}
+
+async fn open(db: Option<PathBuf>) -> Result<Store> {
+    let path = match db {
+        Some(p) => p,
+        None => default_db()?,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("could not create the folder {}", parent.display()))?;
+    }
+    Ok(Store::open(&path).await?)
+}
+
+fn parse_label(spec: &str, index: usize) -> Result<Label> {
+    let (name, kinds) = match spec.split_once(':') {
+        Some((n, k)) => (n, Some(k)),
+        None => (spec, None),
+    };
+    let mut label = Label::new(name, Colour::palette(index));
+    if let Some(kinds) = kinds {
+        let kinds = kinds
+            .split(',')
+            .map(|k| serde_json::from_value::<ShapeKind>(serde_json::Value::String(k.trim().to_owned())))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| anyhow!("label '{spec}': kinds are mask, polygon, bbox, polyline, points"))?;
+        label = label.with_kinds(&kinds);
+    }
+    Ok(label)
+}
+
+fn short(id: impl ToString) -> String {
+    let s = id.to_string();
+    s.get(s.len().saturating_sub(8)..).unwrap_or(&s).to_owned()
+}
+
+#[derive(Serialize)]
+struct ShapeRow<'a> {
+    #[serde(flatten)]
+    shape: &'a argus_core::model::Shape,
+    area: Option<u64>,
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    let out = Out { json: args.json };
+    let store = open(args.db).await?;
+    let result = dispatch(&store, out, args.command).await;
+    store.close().await;
+    result
+}
+
+async fn dispatch(store: &Store, out: Out, command: Cmd) -> Result<()> {
+    match command {
+        Cmd::Project(ProjectCmd::New { name, labels }) => {
+            let labels = labels.iter().enumerate().map(|(i, l)| parse_label(l, i)).collect::<Result<Vec<_>>>()?;
+            let (project, schema) = store.create_project(&name, labels).await?;
+            out.one(&serde_json::json!({ "project": project, "schema": schema }), || {
+                format!("created project '{}' ({}) with {} label(s)", project.name, project.id, schema.labels().len())
+            })
+        }
+        Cmd::Project(ProjectCmd::List) => {
+            let projects = store.projects().await?;
+            out.rows(&["ID", "NAME", "CREATED"], &projects, |p: &Project| {
+                vec![p.id.to_string(), p.name.clone(), p.created_at.0.to_string()]
+            })
+        }
+        Cmd::Videos { project } => {
+            let project = store.find_project(&project).await?;
+            let videos = store.videos(project.id).await?;
+            out.rows(&["ID", "NAME", "SIZE", "FRAMES", "FPS"], &videos, |v| {
+                vec![v.id.to_string(), v.name.clone(), format!("{}x{}", v.width, v.height), v.frame_count.to_string(), v.frame_rate.to_string()]
+            })
+        }
+        Cmd::Tracks { video } => {
+            let tracks = store.tracks(video).await?;
+            out.rows(&["ID", "NUMBER", "LABEL"], &tracks, |t| vec![t.id.to_string(), t.number.to_string(), t.label_id.to_string()])
+        }
+        Cmd::Shapes { video, frame } => {
+            store.video(video).await?;
+            let shapes = store.frame_shapes(video, frame).await?;
+            let rows: Vec<ShapeRow> = shapes
+                .iter()
+                .map(|s| ShapeRow { shape: s, area: if let Geometry::Mask(m) = &s.geometry { Some(m.area()) } else { None } })
+                .collect();
+            out.rows(&["SHAPE", "TRACK", "KIND", "KEY", "SOURCE", "AREA/BBOX"], &rows, |r| {
+                let s = r.shape;
+                let extent = match (r.area, s.geometry.bbox()) {
+                    (Some(a), _) => format!("{a} px"),
+                    (None, Some(b)) => format!("{:.1},{:.1} {:.1}x{:.1}", b.x, b.y, b.width, b.height),
+                    (None, None) => "-".into(),
+                };
+                vec![
+                    short(s.id),
+                    short(s.track_id),
+                    serde_json::to_value(s.kind()).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                    if s.keyframe { "yes".into() } else { "no".into() },
+                    serde_json::to_value(s.source).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                    extent,
+                ]
+            })
+        }
+        Cmd::Undo { project } => {
+            let project = store.find_project(&project).await?;
+            let applied = store.undo(project.id).await?;
+            out.one(&applied, || format!("undid: {} ({} change(s))", applied.summary, applied.changes))
+        }
+        Cmd::Redo { project } => {
+            let project = store.find_project(&project).await?;
+            let applied = store.redo(project.id).await?;
+            out.one(&applied, || format!("redid: {} ({} change(s))", applied.summary, applied.changes))
+        }
+        Cmd::Apply { project } => {
+            let project = store.find_project(&project).await?;
+            let actor = store.actor(project.id, store.local_user()).await?;
+            apply_lines(store, out, project.id, &actor, std::io::stdin().lock()).await
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Ack {
+    line: usize,
+    ok: bool,
+    changes: usize,
+    summary: String,
+}
+
+async fn apply_lines(
+    store: &Store,
+    out: Out,
+    project: argus_core::id::ProjectId,
+    actor: &argus_store::Actor,
+    input: impl BufRead,
+) -> Result<()> {
+    for (i, line) in input.lines().enumerate() {
+        let n = i + 1;
+        let line = line.context("could not read stdin")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cmd: Command = serde_json::from_str(&line).with_context(|| format!("line {n} is not a command"))?;
+        let applied = store.apply_in(project, actor, cmd).await.with_context(|| format!("line {n}"))?;
+        out.one(&Ack { line: n, ok: true, changes: applied.changes, summary: applied.summary.clone() }, || {
+            format!("{n}: {} ({} change(s))", applied.summary, applied.changes)
+        })?;
+    }
+    Ok(())
+}
