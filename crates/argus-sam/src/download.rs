@@ -170,7 +170,11 @@ impl ModelStore {
                     .collect();
                 let archive = dir.join(format!("{safe}.download"));
                 download(url, &archive, &safe, None, progress)?;
-                extract_member(&archive, member, path)?;
+                if let Err(e) = extract_member(&archive, member, path) {
+                    // a damaged archive must not be reused by the next attempt
+                    let _ = fs::remove_file(&archive);
+                    return Err(e);
+                }
                 if !archives.contains(&archive) {
                     archives.push(archive);
                 }

@@ -84,31 +84,39 @@ struct Loaded {
     path: PathBuf,
 }
 
-static RUNTIME: OnceLock<std::result::Result<Loaded, String>> = OnceLock::new();
+static RUNTIME: OnceLock<std::result::Result<Loaded, (String, PathBuf)>> = OnceLock::new();
 
 /// Loads ONNX Runtime once per process and returns its environment.
 ///
 /// The first call decides: later calls return the same environment or the same
 /// error (a process cannot load a second copy of the library).
 pub fn environment() -> Result<(Environment, PathBuf)> {
-    let found = find_library()?;
-    let loaded = RUNTIME.get_or_init(|| load(&found));
+    let loaded = match RUNTIME.get() {
+        Some(loaded) => loaded,
+        None => {
+            // Only a file that exists is handed to ort: given none, ort panics.
+            let found = find_library()?;
+            RUNTIME.get_or_init(|| load(&found))
+        }
+    };
     match loaded {
         Ok(l) => Ok((l.env.clone(), l.path.clone())),
-        Err(reason) => Err(Error::RuntimeUnusable {
+        Err((reason, path)) => Err(Error::RuntimeUnusable {
             reason: reason.clone(),
             min_minor: ort::MINOR_VERSION,
-            path: found,
+            path: path.clone(),
         }),
     }
 }
 
-fn load(path: &Path) -> std::result::Result<Loaded, String> {
-    let builder = ort::init_from(path).map_err(|e| e.to_string())?;
+fn load(path: &Path) -> std::result::Result<Loaded, (String, PathBuf)> {
+    let fail = |e: String| (e, path.to_path_buf());
+    let builder = ort::init_from(path).map_err(|e| fail(e.to_string()))?;
     let env = builder
         .with_name("argus-sam")
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| fail(e.to_string()))?;
+    tracing::info!("ONNX Runtime loaded from {}", path.display());
     Ok(Loaded {
         env,
         path: path.to_path_buf(),

@@ -28,9 +28,24 @@ use util::*;
 
 type TestFn = fn() -> TestResult;
 
+/// Set in a child copy of this binary that only tries to load ONNX Runtime.
+const CHILD: &str = "ARGUS_SAM_TEST_RUNTIME_CHILD";
+
 fn main() {
+    if std::env::var_os(CHILD).is_some() {
+        // report what loading the runtime does, then exit (no panic allowed)
+        match argus_sam::runtime::environment() {
+            Ok(_) => println!("loaded"),
+            Err(e) => println!("{e:?}\n{e}"),
+        }
+        return;
+    }
     let args = Arguments::from_args();
     let mut trials = Vec::new();
+    trials.push(Trial::test(
+        "runtime::unusable_library_is_a_typed_error_not_a_panic",
+        unusable_runtime,
+    ));
 
     for (name, f) in [
         (
@@ -151,6 +166,33 @@ fn skip_if(trial: Trial, reason: &Option<String>) -> Trial {
         }
         None => trial,
     }
+}
+
+// ---------------------------------------------------------------- runtime
+
+fn unusable_runtime() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let fake = dir.path().join(argus_sam::runtime::library_file_name());
+    std::fs::write(&fake, b"not a shared library")?;
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .env(CHILD, "1")
+        .env("ORT_DYLIB_PATH", &fake)
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "the child exits normally (no panic): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ensure!(
+        stdout.starts_with("RuntimeUnusable"),
+        "a typed error: {stdout}"
+    );
+    ensure!(
+        stdout.contains("ORT_DYLIB_PATH") && stdout.contains(&fake.display().to_string()),
+        "says how to fix it: {stdout}"
+    );
+    Ok(())
 }
 
 // ---------------------------------------------------------------- download
