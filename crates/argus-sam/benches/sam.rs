@@ -96,6 +96,8 @@ fn percentile(v: &[f64], p: f64) -> f64 {
 struct Figures {
     encode_ms: Vec<f64>,
     click_ms: Vec<f64>,
+    /// Upsampling + thresholding + RLE of the chosen mask (Rust side only).
+    rle_ms: Vec<f64>,
 }
 
 fn measure(model: &SamModel, rgb: &[u8], iters: usize) -> Result<Figures, String> {
@@ -113,12 +115,14 @@ fn measure(model: &SamModel, rgb: &[u8], iters: usize) -> Result<Figures, String
         .and_then(|p| p.best_mask())
         .map_err(|e| e.to_string())?;
     let mut click_ms = Vec::new();
+    let mut rle_ms = Vec::new();
     for i in 0..iters * 4 {
         let t = Instant::now();
-        let mask = model
-            .predict(&e, &Prompt::click(cx + (i % 7) as f64, cy))
-            .and_then(|p| p.best_mask());
+        let prediction = model.predict(&e, &Prompt::click(cx + (i % 7) as f64, cy));
+        let t_rle = Instant::now();
+        let mask = prediction.and_then(|p| p.best_mask());
         click_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        rle_ms.push(t_rle.elapsed().as_secs_f64() * 1000.0);
         let mask = mask.map_err(|e| e.to_string())?;
         if mask.area() == 0 {
             return Err("the click produced an empty mask".into());
@@ -127,6 +131,7 @@ fn measure(model: &SamModel, rgb: &[u8], iters: usize) -> Result<Figures, String
     Ok(Figures {
         encode_ms,
         click_ms,
+        rle_ms,
     })
 }
 
@@ -177,6 +182,7 @@ fn python_figures(
     Ok(Figures {
         encode_ms: list("encode_ms"),
         click_ms: list("click_ms"),
+        rle_ms: Vec::new(),
     })
 }
 
@@ -219,6 +225,10 @@ fn run() -> Result<(), String> {
     println!(
         "sam.click_to_mask_p50_1080p: {:.2} ms",
         percentile(&rust.click_ms, 0.5)
+    );
+    println!(
+        "sam.mask_upscale_rle_p50_1080p: {:.2} ms",
+        percentile(&rust.rle_ms, 0.5)
     );
     println!("sam.encode_p50_1080p: {enc50:.2} ms");
     println!(
