@@ -4,9 +4,11 @@
 Usage: make_test_model.py OUT_DIR
 
 Writes into OUT_DIR:
-  sam1_encoder.onnx / sam1_decoder.onnx  -- original SAM ONNX contract
-  sam2_encoder.onnx / sam2_decoder.onnx  -- SAM 2 image contract
-  sam1.toml / sam2.toml                  -- manifests for them (file:// URLs)
+  sam1_encoder.onnx / sam1_decoder.onnx    -- original SAM ONNX contract
+  sam2_encoder.onnx / sam2_decoder.onnx    -- SAM 2 image contract
+  sam1x_*.onnx  -- SAM contract, encoder taking raw HWC pixels (samexporter --use-preprocess)
+  sam2x_*.onnx  -- SAM 2 contract as samexporter exports it (no orig_im_size, low-res masks)
+  sam1.toml, sam2.toml, sam1x.toml, sam2x.toml -- manifests for them (file:// URLs)
 
 The models are not neural networks; they behave like SAM in the ways the
 Argus tests can check against ground truth:
@@ -43,6 +45,8 @@ IR_VERSION = 9
 TAUS = [0.25, 1.0, 2.5, 5.0]
 IOU = [0.80, 0.95, 0.70, 0.60]
 LOGIT_SCALE = 4.0
+MEAN = [123.675, 116.28, 103.53]
+STD = [58.395, 57.12, 57.375]
 CONTRAST_GAIN = 8.0
 
 
@@ -79,10 +83,19 @@ class G:
         return out
 
 
-def encoder(path, sam2):
+def encoder(path, sam2, hwc=False):
+    """hwc: samexporter's `--use-preprocess` SAM encoder, which takes the resized
+    frame as raw `[H, W, 3]` float pixels and normalises and pads inside."""
     rng = np.random.default_rng(1234)
     g = G()
     w = orthonormal(256, rng).reshape(256, 3, 1, 1)
+    if hwc:
+        x = g.op("Div", [g.op("Sub", ["input_image", g.const(MEAN)]), g.const(STD)])
+        hw = g.op("Slice", [g.op("Shape", [x]), g.const([0], np.int64), g.const([2], np.int64)])
+        pad_end = g.op("Sub", [g.const([1024, 1024], np.int64), hw])
+        pads = g.op("Concat", [g.const([0, 0, 0], np.int64), pad_end, g.const([0], np.int64)], axis=0)
+        padded = g.op("Pad", [x, pads], mode="constant")
+        g.op_to("Unsqueeze", [g.op("Transpose", [padded], perm=[2, 0, 1]), g.const([0], np.int64)], "image")
     pooled = g.op("AveragePool", ["image"], kernel_shape=[16, 16], strides=[16, 16])
     emb_name = "image_embed" if sam2 else "image_embeddings"
     g.op_to("Conv", [pooled, g.const(w)], emb_name)
@@ -92,11 +105,16 @@ def encoder(path, sam2):
             p = g.op("AveragePool", ["image"], kernel_shape=[k, k], strides=[k, k])
             g.op_to("Conv", [p, g.const(orthonormal(ch, rng).reshape(ch, 3, 1, 1))], name)
             outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, ch, size, size]))
-    inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 1024, 1024])]
+    if hwc:
+        inputs = [helper.make_tensor_value_info("input_image", TensorProto.FLOAT, ["h", "w", 3])]
+    else:
+        inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 1024, 1024])]
     save(g, inputs, outputs, path, "argus-test-sam2-encoder" if sam2 else "argus-test-sam-encoder")
 
 
-def decoder(path, sam2):
+def decoder(path, sam2, no_size=False):
+    """no_size: samexporter's SAM 2 decoder, which has no `orig_im_size` and
+    returns the 256x256 low-res logits as `masks`."""
     g = G()
     emb = "image_embed" if sam2 else "image_embeddings"
     f32 = lambda v: g.const(v, np.float32)  # noqa: E731
@@ -169,7 +187,7 @@ def decoder(path, sam2):
     inside = g.op("Mul", [g.op("Mul", [ge(xs, tlx), ge(brx, xs)]), g.op("Mul", [ge(ys, tly), ge(bry, ys)])])
     outside_box = g.op("Mul", [g.op("Reshape", [has_box, i64([1])]), g.op("Sub", [f32(1.0), inside])])
     low = g.op("Sub", [low, g.op("Mul", [outside_box, f32(64.0)])])
-    low = g.op_to("Clip", [low, f32(-32.0), f32(32.0)], "low_res_masks")
+    low = g.op_to("Clip", [low, f32(-32.0), f32(32.0)], "masks" if no_size else "low_res_masks")
 
     iou = g.const(np.array([IOU], dtype=np.float32))
     if sam2:
@@ -181,7 +199,9 @@ def decoder(path, sam2):
     else:
         g.op_to("Identity", [iou], "iou_predictions")
 
-    if sam2:
+    if no_size:
+        pass
+    elif sam2:
         size = g.op("Cast", ["orig_im_size"], to=TensorProto.INT64)
         sizes = g.op("Concat", [i64([1, 4]), size], axis=0)
         g.op_to("Resize", ["low_res_masks", "", "", sizes], "masks", mode="linear",
@@ -209,13 +229,20 @@ def decoder(path, sam2):
         helper.make_tensor_value_info("point_labels", TensorProto.FLOAT, [1, "num_points"]),
         helper.make_tensor_value_info("mask_input", TensorProto.FLOAT, [1, 1, 256, 256]),
         helper.make_tensor_value_info("has_mask_input", TensorProto.FLOAT, [1]),
-        helper.make_tensor_value_info("orig_im_size", TensorProto.INT32 if sam2 else TensorProto.FLOAT, [2]),
     ]
-    outputs = [
-        helper.make_tensor_value_info("masks", TensorProto.FLOAT, [1, 4, "height", "width"]),
-        helper.make_tensor_value_info("iou_predictions", TensorProto.FLOAT, [1, 4]),
-        helper.make_tensor_value_info("low_res_masks", TensorProto.FLOAT, [1, 4, 256, 256]),
-    ]
+    if no_size:
+        outputs = [
+            helper.make_tensor_value_info("masks", TensorProto.FLOAT, [1, 4, 256, 256]),
+            helper.make_tensor_value_info("iou_predictions", TensorProto.FLOAT, [1, 4]),
+        ]
+    else:
+        inputs.append(
+            helper.make_tensor_value_info("orig_im_size", TensorProto.INT32 if sam2 else TensorProto.FLOAT, [2]))
+        outputs = [
+            helper.make_tensor_value_info("masks", TensorProto.FLOAT, [1, 4, "height", "width"]),
+            helper.make_tensor_value_info("iou_predictions", TensorProto.FLOAT, [1, 4]),
+            helper.make_tensor_value_info("low_res_masks", TensorProto.FLOAT, [1, 4, 256, 256]),
+        ]
     save(g, inputs, outputs, path, "argus-test-sam2-decoder" if sam2 else "argus-test-sam-decoder")
 
 
@@ -265,20 +292,21 @@ def main():
         sys.exit("usage: make_test_model.py OUT_DIR")
     out = os.path.abspath(sys.argv[1])
     os.makedirs(out, exist_ok=True)
-    for sam2 in (False, True):
-        tag = "sam2" if sam2 else "sam1"
+    # tag, SAM 2?, exporter-style variant (HWC encoder for SAM, no orig_im_size for SAM 2)
+    for tag, sam2, variant in (("sam1", False, False), ("sam2", True, False), ("sam1x", False, True),
+                               ("sam2x", True, True)):
         enc = os.path.join(out, f"{tag}_encoder.onnx")
         dec = os.path.join(out, f"{tag}_decoder.onnx")
-        encoder(enc, sam2)
-        decoder(dec, sam2)
+        encoder(enc, sam2, hwc=variant and not sam2)
+        decoder(dec, sam2, no_size=variant and sam2)
         text = MANIFEST.format(
             id=f"argus-test-{tag}",
-            title=f"Argus test model ({'SAM 2 image' if sam2 else 'SAM'} contract)",
+            title=f"Argus test model ({'SAM 2 image' if sam2 else 'SAM'} contract{', exporter variant' if variant else ''})",
             family="test",
             contract="sam2" if sam2 else "sam",
             resize="stretch" if sam2 else "longest_side",
-            mean="[123.675, 116.28, 103.53]",
-            std="[58.395, 57.12, 57.375]",
+            mean=str(MEAN),
+            std=str(STD),
             enc_sha=sha256(enc),
             dec_sha=sha256(dec),
             enc=enc,

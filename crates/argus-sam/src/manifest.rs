@@ -61,11 +61,10 @@ pub enum ResizeMode {
 }
 
 /// Memory layout of the encoder input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InputLayout {
     /// `[1, 3, S, S]` float, normalised with `pixel_mean`/`pixel_std`, padded.
-    #[default]
     Nchw,
     /// `[H, W, 3]` float raw 0..255 pixels after the resize, the model does the
     /// normalisation and padding itself (samexporter's `--use-preprocess`).
@@ -89,7 +88,7 @@ pub struct ModelFile {
     /// When the URL is a zip archive: the member to extract.
     #[serde(default)]
     pub archive_member: Option<String>,
-    /// Name of the single tensor input (encoder only); defaults to `image`.
+    /// Name of the encoder's input; by default `image`, or the encoder's only input.
     #[serde(default)]
     pub input: Option<String>,
     /// Expected size in bytes, for progress when the server does not say.
@@ -113,9 +112,10 @@ pub struct Manifest {
     pub input_size: u32,
     /// How the frame is fitted into the input.
     pub resize: ResizeMode,
-    /// Encoder input layout.
+    /// Encoder input layout; when absent it is read from the encoder's input
+    /// rank (4 = NCHW, 3 = HWC raw pixels).
     #[serde(default)]
-    pub layout: InputLayout,
+    pub layout: Option<InputLayout>,
     /// Per-channel (RGB) mean on the 0..255 scale.
     pub pixel_mean: [f32; 3],
     /// Per-channel (RGB) standard deviation on the 0..255 scale.

@@ -90,6 +90,40 @@ pub fn upscale_to_rle(
     builder.finish()
 }
 
+/// Bilinearly resizes row-major `src` (`src_h x src_w`) to `full.0 x full.1`
+/// but computes only the top-left `region.0 x region.1` of the result (SAM's
+/// "upsample to the padded input, then crop the padding" in one step).
+pub(crate) fn resize_region(
+    src: &[f32],
+    src_h: usize,
+    src_w: usize,
+    full: (usize, usize),
+    region: (usize, usize),
+) -> Vec<f32> {
+    let (rh, rw) = (region.0.min(full.0), region.1.min(full.1));
+    let xt = taps(src_w, full.1);
+    let yt = taps(src_h, full.0);
+    let mut out = vec![0.0f32; rh * rw];
+    let mut top = vec![0.0f32; rw];
+    let mut bottom = vec![0.0f32; rw];
+    for (row, ty) in out.chunks_exact_mut(rw.max(1)).zip(&yt) {
+        for (dst, y) in [(&mut top, ty.i0), (&mut bottom, ty.i1)] {
+            let s = src.get(y * src_w..(y + 1) * src_w).unwrap_or(&[]);
+            for (o, t) in dst.iter_mut().zip(&xt) {
+                let (a, b) = (
+                    s.get(t.i0).copied().unwrap_or(0.0),
+                    s.get(t.i1).copied().unwrap_or(0.0),
+                );
+                *o = a + (b - a) * t.w1;
+            }
+        }
+        for ((o, a), b) in row.iter_mut().zip(&top).zip(&bottom) {
+            *o = a + (b - a) * ty.w1;
+        }
+    }
+    out
+}
+
 fn threshold_into(row: &[f32], bits: &mut [u64]) {
     for (word, chunk) in bits.iter_mut().zip(row.chunks(64)) {
         let mut v = 0u64;
@@ -261,6 +295,23 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn resize_region_is_a_crop_of_the_full_resize() {
+        let l = logits(8, 8, 11);
+        let full = resize_region(&l, 8, 8, (32, 32), (32, 32));
+        let part = resize_region(&l, 8, 8, (32, 32), (18, 32));
+        assert_eq!(part.len(), 18 * 32);
+        assert_eq!(&full[..18 * 32], &part[..]);
+        let narrow = resize_region(&l, 8, 8, (32, 32), (32, 7));
+        assert!((0..32).all(|y| narrow[y * 7..(y + 1) * 7] == full[y * 32..y * 32 + 7]));
+        // it is the same bilinear maths as the fused upscale
+        let bits: Vec<u8> = full.iter().map(|v| u8::from(*v > 0.0)).collect();
+        assert_eq!(
+            Rle::from_bitmap_row_major(32, 32, &bits).unwrap(),
+            upscale_to_rle(&l, 8, 8, 32, 32).unwrap()
+        );
     }
 
     #[test]

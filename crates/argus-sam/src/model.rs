@@ -13,7 +13,7 @@ use ort::value::{TensorElementType, TensorRef, ValueType};
 use parking_lot::Mutex;
 
 use crate::image::{ImageView, InputTensor, Transform, preprocess};
-use crate::manifest::{Contract, InputLayout, Manifest, ResizeMode};
+use crate::manifest::{Contract, InputLayout, Manifest};
 use crate::prompt::{LOW_RES, LowResMask, Prompt};
 use crate::runtime::{ProviderChoice, ProviderReport, environment, register_providers};
 use crate::{Error, Result, mask};
@@ -21,15 +21,18 @@ use crate::{Error, Result, mask};
 /// Where masks are brought to frame resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MaskUpscale {
-    /// The decoder stops at model resolution (it is given the model-space size as
-    /// `orig_im_size`, which makes its last resize an identity) and Rust upsamples
-    /// only the mask that is asked for, fused with thresholding and RLE encoding.
-    /// Same bilinear maths as the decoder's own resize.
+    /// From the decoder's 256x256 low-res logits, in Rust, only for the mask that
+    /// is asked for: the reference post-processing (SAM: upsample to the input
+    /// size, crop the padding, upsample to the frame; SAM 2: upsample straight to
+    /// the frame) with the last step fused into thresholding and RLE encoding.
+    /// The decoder is then given a small `orig_im_size`, so its own full-size
+    /// `masks` output, unused, stays cheap. This also stays correct for exports
+    /// whose crop size was frozen at tracing time.
     #[default]
     Fused,
-    /// The decoder resizes all masks to the frame (`orig_im_size` = frame size), as
-    /// the Python reference pipelines do. Slower; kept for exports whose final
-    /// resize is not a plain bilinear resize.
+    /// The decoder resizes all masks to the frame (`orig_im_size` = frame size)
+    /// and Rust only thresholds them, as the Python reference pipelines do.
+    /// Slower; kept for comparison and for exports without low-res outputs.
     Decoder,
 }
 
@@ -105,20 +108,29 @@ pub struct Candidate {
 
 impl Candidate {
     /// The 256x256 logits to pass as `Prompt::previous` for the next click,
-    /// when the decoder exposes `low_res_masks`.
+    /// when the decoder exposes them (`low_res_masks`, or low-res `masks`).
     pub fn low_res(&self) -> Option<&LowResMask> {
         self.low_res.as_ref()
     }
+}
+
+/// Where a prediction's full-resolution masks come from.
+#[derive(Debug, Clone)]
+enum MaskSource {
+    /// `[M, frame_h, frame_w]` logits resized by the decoder.
+    Frame(Vec<f32>),
+    /// The candidates' low-res logits, upsampled to `input x input`, cropped to
+    /// `crop` (the resized frame inside the padded input), then to the frame.
+    LowResCropped { input: usize, crop: (usize, usize) },
+    /// The candidates' low-res logits upsampled straight to the frame.
+    LowRes,
 }
 
 /// The decoder's answer to a prompt: candidates ranked by predicted IoU.
 #[derive(Debug, Clone)]
 pub struct Prediction {
     candidates: Vec<Candidate>,
-    /// `[M, mask_h, mask_w]` logits, either at model resolution (fused) or frame resolution.
-    logits: Vec<f32>,
-    mask_h: usize,
-    mask_w: usize,
+    source: MaskSource,
     frame_h: u32,
     frame_w: u32,
 }
@@ -137,18 +149,32 @@ impl Prediction {
                 self.candidates.len()
             ))
         })?;
-        let plane = self.mask_h * self.mask_w;
-        let logits = self
-            .logits
-            .get(c.index * plane..(c.index + 1) * plane)
-            .ok_or_else(|| Error::BadOutput {
-                stage: "decoder",
-                reason: "mask index out of range".to_owned(),
-            })?;
-        if (self.mask_h, self.mask_w) == (self.frame_h as usize, self.frame_w as usize) {
-            mask::logits_to_rle(logits, self.frame_h, self.frame_w)
-        } else {
-            mask::upscale_to_rle(logits, self.mask_h, self.mask_w, self.frame_h, self.frame_w)
+        let (h, w) = (self.frame_h, self.frame_w);
+        let low = || {
+            c.low_res
+                .as_ref()
+                .map(LowResMask::logits)
+                .ok_or_else(|| Error::BadOutput {
+                    stage: "decoder",
+                    reason: "no low-res mask for this candidate".to_owned(),
+                })
+        };
+        match &self.source {
+            MaskSource::Frame(logits) => {
+                let plane = h as usize * w as usize;
+                let logits = logits
+                    .get(c.index * plane..(c.index + 1) * plane)
+                    .ok_or_else(|| Error::BadOutput {
+                        stage: "decoder",
+                        reason: "mask index out of range".to_owned(),
+                    })?;
+                mask::logits_to_rle(logits, h, w)
+            }
+            MaskSource::LowRes => mask::upscale_to_rle(low()?, LOW_RES, LOW_RES, h, w),
+            MaskSource::LowResCropped { input, crop } => {
+                let region = mask::resize_region(low()?, LOW_RES, LOW_RES, (*input, *input), *crop);
+                mask::upscale_to_rle(&region, crop.0, crop.1, h, w)
+            }
         }
     }
 
@@ -175,9 +201,11 @@ pub struct SamModel {
     decoder: Mutex<Session>,
     report: Mutex<ProviderReport>,
     encoder_input: String,
+    layout: InputLayout,
     fixed_hw: Option<(usize, usize)>,
-    size_type: SizeType,
-    has_low_res: bool,
+    size_type: Option<SizeType>,
+    /// Decoder output holding 256x256 logits per candidate, if any.
+    low_res_output: Option<&'static str>,
 }
 
 impl std::fmt::Debug for SamModel {
@@ -223,9 +251,10 @@ impl SamModel {
             decoder: Mutex::new(decoder),
             report: Mutex::new(report),
             encoder_input: check.encoder_input,
+            layout: check.layout,
             fixed_hw: check.fixed_hw,
             size_type: check.size_type,
-            has_low_res: check.has_low_res,
+            low_res_output: check.low_res_output,
         })
     }
 
@@ -255,7 +284,7 @@ impl SamModel {
         let input = preprocess(
             image,
             &t,
-            m.layout,
+            self.layout,
             m.pixel_mean,
             m.pixel_std,
             self.fixed_hw,
@@ -371,14 +400,17 @@ impl SamModel {
             ));
         }
         let t = embedding.transform;
-        let (coords, labels) = prompt.encode(&t)?;
+        // SAM decoders expect a padding point when there is no box; SAM 2
+        // exports append their own.
+        let (coords, labels) = prompt.encode(&t, contract == Contract::Sam)?;
         let n = labels.len();
         let zeros;
-        let (mask_input, has_mask) = match (&prompt.previous, self.has_low_res) {
-            (Some(prev), true) => (prev.logits(), 1.0f32),
-            (Some(_), false) => {
+        let (mask_input, has_mask) = match (&prompt.previous, self.low_res_output) {
+            (Some(prev), Some(_)) => (prev.logits(), 1.0f32),
+            (Some(_), None) => {
                 return Err(Error::InvalidInput(
-                    "this decoder has no low_res_masks output, so successive clicks cannot refine a previous mask".to_owned(),
+                    "this decoder exposes no low-res masks, so successive clicks cannot refine a previous mask"
+                        .to_owned(),
                 ));
             }
             (None, _) => {
@@ -387,19 +419,18 @@ impl SamModel {
             }
         };
         let has_mask = [has_mask];
-        // the size the decoder's masks come out at
-        let (mask_h, mask_w) = match self.options.mask_upscale {
-            MaskUpscale::Decoder => (t.frame_h as usize, t.frame_w as usize),
-            MaskUpscale::Fused => match (contract, self.manifest.resize) {
-                (Contract::Sam, ResizeMode::LongestSide) => {
-                    (t.resized_h as usize, t.resized_w as usize)
-                }
-                _ => (LOW_RES, LOW_RES),
-            },
+        // what the decoder's `masks` come out at, and where the frame masks come from
+        let fused =
+            self.options.mask_upscale == MaskUpscale::Fused && self.low_res_output.is_some();
+        let (size, source_kind) = match (self.size_type, fused) {
+            // no orig_im_size input: the decoder's masks are the low-res ones
+            (None, _) => ((LOW_RES, LOW_RES), None),
+            (Some(_), true) => ((LOW_RES, LOW_RES), None),
+            (Some(_), false) => ((t.frame_h as usize, t.frame_w as usize), Some(())),
         };
-        let size_f = [mask_h as f32, mask_w as f32];
-        let size_i32 = [mask_h as i32, mask_w as i32];
-        let size_i64 = [mask_h as i64, mask_w as i64];
+        let size_f = [size.0 as f32, size.1 as f32];
+        let size_i32 = [size.0 as i32, size.1 as i32];
+        let size_i64 = [size.0 as i64, size.1 as i64];
 
         let bad = |e: ort::Error| Error::InvalidInput(e.to_string());
         let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::with_capacity(8);
@@ -432,18 +463,27 @@ impl SamModel {
                 .map_err(bad)?
                 .into(),
         ));
-        let size: SessionInputValue<'_> = match self.size_type {
-            SizeType::F32 => TensorRef::from_array_view(([2], &size_f[..]))
-                .map_err(bad)?
-                .into(),
-            SizeType::I32 => TensorRef::from_array_view(([2], &size_i32[..]))
-                .map_err(bad)?
-                .into(),
-            SizeType::I64 => TensorRef::from_array_view(([2], &size_i64[..]))
-                .map_err(bad)?
-                .into(),
+        let size_value: Option<SessionInputValue<'_>> = match self.size_type {
+            None => None,
+            Some(SizeType::F32) => Some(
+                TensorRef::from_array_view(([2], &size_f[..]))
+                    .map_err(bad)?
+                    .into(),
+            ),
+            Some(SizeType::I32) => Some(
+                TensorRef::from_array_view(([2], &size_i32[..]))
+                    .map_err(bad)?
+                    .into(),
+            ),
+            Some(SizeType::I64) => Some(
+                TensorRef::from_array_view(([2], &size_i64[..]))
+                    .map_err(bad)?
+                    .into(),
+            ),
         };
-        inputs.push(("orig_im_size".into(), size));
+        if let Some(v) = size_value {
+            inputs.push(("orig_im_size".into(), v));
+        }
 
         let mut session = self.decoder.lock();
         let outputs = session.run(inputs).map_err(|e| classify("decoder", &e))?;
@@ -465,30 +505,33 @@ impl SamModel {
         let m = ious.len();
         if mshape.len() != 4
             || mshape[1] as usize != m
-            || mshape[2] as usize != mask_h
-            || mshape[3] as usize != mask_w
+            || mshape[2] as usize != size.0
+            || mshape[3] as usize != size.1
             || ishape.len() != 2
         {
             return Err(Error::BadOutput {
                 stage: "decoder",
                 reason: format!(
-                    "masks {mshape:?} / iou_predictions {ishape:?} do not match [1, M, {mask_h}, {mask_w}] / [1, M]"
+                    "masks {mshape:?} / iou_predictions {ishape:?} do not match [1, M, {}, {}] / [1, M]",
+                    size.0, size.1
                 ),
             });
         }
-        let low = if self.has_low_res {
-            let (lshape, low) = out("low_res_masks")?;
-            if lshape != [1, m as i64, LOW_RES as i64, LOW_RES as i64] {
-                return Err(Error::BadOutput {
-                    stage: "decoder",
-                    reason: format!("low_res_masks has shape {lshape:?}"),
-                });
-            }
-            Some(low)
-        } else {
-            None
-        };
         let plane = LOW_RES * LOW_RES;
+        let low = match self.low_res_output {
+            Some("masks") => Some(masks),
+            Some(name) => {
+                let (lshape, low) = out(name)?;
+                if lshape != [1, m as i64, LOW_RES as i64, LOW_RES as i64] {
+                    return Err(Error::BadOutput {
+                        stage: "decoder",
+                        reason: format!("{name} has shape {lshape:?}, expected [1, {m}, 256, 256]"),
+                    });
+                }
+                Some(low)
+            }
+            None => None,
+        };
         let mut candidates: Vec<Candidate> = ious
             .iter()
             .enumerate()
@@ -501,11 +544,17 @@ impl SamModel {
             })
             .collect();
         candidates.sort_by(|a, b| b.iou.total_cmp(&a.iou).then(a.index.cmp(&b.index)));
+        let source = match (source_kind, contract) {
+            (Some(()), _) => MaskSource::Frame(masks.to_vec()),
+            (None, Contract::Sam) => MaskSource::LowResCropped {
+                input: self.manifest.input_size as usize,
+                crop: (t.resized_h as usize, t.resized_w as usize),
+            },
+            (None, Contract::Sam2) => MaskSource::LowRes,
+        };
         Ok(Prediction {
             candidates,
-            logits: masks.to_vec(),
-            mask_h,
-            mask_w,
+            source,
             frame_h: t.frame_h,
             frame_w: t.frame_w,
         })
@@ -558,9 +607,11 @@ fn build_session(path: &Path, options: &LoadOptions) -> Result<(Session, Provide
 
 struct ContractCheck {
     encoder_input: String,
+    layout: InputLayout,
     fixed_hw: Option<(usize, usize)>,
-    size_type: SizeType,
-    has_low_res: bool,
+    size_type: Option<SizeType>,
+    /// Decoder output holding 256x256 logits per candidate, if any.
+    low_res_output: Option<&'static str>,
 }
 
 /// A tensor's declared element type and shape (-1 = dynamic).
@@ -616,13 +667,21 @@ fn check_contract(
     let f32_only = [TensorElementType::Float32];
     let size = i64::from(manifest.input_size);
 
-    // encoder
-    let encoder_input = manifest
-        .encoder
-        .input
-        .clone()
-        .unwrap_or_else(|| "image".to_owned());
-    let enc_shape: Vec<i64> = match manifest.layout {
+    // encoder: the declared input, else `image`, else the only input
+    let encoder_input = match &manifest.encoder.input {
+        Some(name) => name.clone(),
+        None if encoder.inputs().iter().any(|o| o.name() == "image") => "image".to_owned(),
+        None if encoder.inputs().len() == 1 => encoder.inputs()[0].name().to_owned(),
+        None => "image".to_owned(),
+    };
+    let declared = find(encoder.inputs(), &encoder_input);
+    let layout = manifest
+        .layout
+        .unwrap_or(match declared.as_ref().map(|(_, s)| s.len()) {
+            Some(3) => InputLayout::HwcRaw,
+            _ => InputLayout::Nchw,
+        });
+    let enc_shape: Vec<i64> = match layout {
         InputLayout::Nchw => vec![1, 3, size, size],
         InputLayout::HwcRaw => vec![-1, -1, 3],
     };
@@ -640,7 +699,7 @@ fn check_contract(
             encoder.inputs().len()
         ));
     }
-    let fixed_hw = match (manifest.layout, find(encoder.inputs(), &encoder_input)) {
+    let fixed_hw = match (layout, declared) {
         (InputLayout::HwcRaw, Some((_, s))) if s.len() == 3 && s[0] > 0 && s[1] > 0 => {
             Some((s[0] as usize, s[1] as usize))
         }
@@ -671,6 +730,7 @@ fn check_contract(
 
     // decoder
     let d = decoder.inputs();
+    let low = LOW_RES as i64;
     expect(
         &mut problems,
         "decoder input",
@@ -693,7 +753,7 @@ fn check_contract(
         d,
         "mask_input",
         &f32_only,
-        &[1, 1, LOW_RES as i64, LOW_RES as i64],
+        &[-1, 1, low, low],
     );
     expect(
         &mut problems,
@@ -701,21 +761,25 @@ fn check_contract(
         d,
         "has_mask_input",
         &f32_only,
-        &[1],
+        &[-1],
     );
-    let size_types = [
-        TensorElementType::Float32,
-        TensorElementType::Int32,
-        TensorElementType::Int64,
-    ];
-    expect(
-        &mut problems,
-        "decoder input",
-        d,
-        "orig_im_size",
-        &size_types,
-        &[2],
-    );
+    let has_size = d.iter().any(|o| o.name() == "orig_im_size");
+    // SAM 2 exports such as samexporter's have no orig_im_size and return low-res masks
+    if has_size || contract == Contract::Sam {
+        let size_types = [
+            TensorElementType::Float32,
+            TensorElementType::Int32,
+            TensorElementType::Int64,
+        ];
+        expect(
+            &mut problems,
+            "decoder input",
+            d,
+            "orig_im_size",
+            &size_types,
+            &[2],
+        );
+    }
     let known: Vec<&str> = contract
         .embedding_names()
         .iter()
@@ -737,13 +801,18 @@ fn check_contract(
         }
     }
     let o = decoder.outputs();
+    let masks_shape: &[i64] = if has_size {
+        &[-1, -1, -1, -1]
+    } else {
+        &[-1, -1, low, low]
+    };
     expect(
         &mut problems,
         "decoder output",
         o,
         "masks",
         &f32_only,
-        &[-1, -1, -1, -1],
+        masks_shape,
     );
     expect(
         &mut problems,
@@ -761,7 +830,7 @@ fn check_contract(
             o,
             "low_res_masks",
             &f32_only,
-            &[-1, -1, LOW_RES as i64, LOW_RES as i64],
+            &[-1, -1, low, low],
         );
     }
     if !problems.is_empty() {
@@ -772,14 +841,23 @@ fn check_contract(
         });
     }
     let size_type = match find(d, "orig_im_size").map(|(t, _)| t) {
-        Some(TensorElementType::Int32) => SizeType::I32,
-        Some(TensorElementType::Int64) => SizeType::I64,
-        _ => SizeType::F32,
+        None => None,
+        Some(TensorElementType::Int32) => Some(SizeType::I32),
+        Some(TensorElementType::Int64) => Some(SizeType::I64),
+        Some(_) => Some(SizeType::F32),
+    };
+    let low_res_output = if has_low_res {
+        Some("low_res_masks")
+    } else if !has_size {
+        Some("masks")
+    } else {
+        None
     };
     Ok(ContractCheck {
         encoder_input,
+        layout,
         fixed_hw,
         size_type,
-        has_low_res,
+        low_res_output,
     })
 }

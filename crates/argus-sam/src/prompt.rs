@@ -88,8 +88,9 @@ impl Prompt {
 
     /// Encodes the prompt as SAM's point tensors in model space: clicks with
     /// labels 1/0, the box as two corners labelled 2 and 3, and when there is no
-    /// box a padding point `(0, 0)` labelled -1 (as segment-anything's predictor does).
-    pub(crate) fn encode(&self, t: &Transform) -> Result<(Vec<f32>, Vec<f32>)> {
+    /// box and `pad` a padding point `(0, 0)` labelled -1 (as segment-anything's
+    /// predictor does; SAM 2 exports add it inside the graph).
+    pub(crate) fn encode(&self, t: &Transform, pad: bool) -> Result<(Vec<f32>, Vec<f32>)> {
         if self.clicks.is_empty() && self.bbox.is_none() {
             return Err(Error::InvalidInput(
                 "a prompt needs at least one click or a box".to_owned(),
@@ -123,10 +124,11 @@ impl Prompt {
                 coords.extend([x0, y0, x1, y1]);
                 labels.extend([2.0, 3.0]);
             }
-            None => {
+            None if pad => {
                 coords.extend([0.0, 0.0]);
                 labels.push(-1.0);
             }
+            None => {}
         }
         Ok((coords, labels))
     }
@@ -143,16 +145,18 @@ mod tests {
         let t = Transform::new(2048, 1024, 1024, ResizeMode::LongestSide).unwrap();
         let (c, l) = Prompt::click(100.0, 50.0)
             .with_click(10.0, 20.0, false)
-            .encode(&t)
+            .encode(&t, true)
             .unwrap();
         assert_eq!(c, vec![50.0, 25.0, 5.0, 10.0, 0.0, 0.0]);
         assert_eq!(l, vec![1.0, 0.0, -1.0]);
         let b = BBox::new(0.0, 0.0, 200.0, 100.0).unwrap();
-        let (c, l) = Prompt::default().with_box(b).encode(&t).unwrap();
+        let (c, l) = Prompt::default().with_box(b).encode(&t, true).unwrap();
         assert_eq!(c, vec![0.0, 0.0, 100.0, 50.0]);
         assert_eq!(l, vec![2.0, 3.0]);
-        assert!(Prompt::default().encode(&t).is_err());
-        assert!(Prompt::click(f64::NAN, 1.0).encode(&t).is_err());
+        let (c, l) = Prompt::click(100.0, 50.0).encode(&t, false).unwrap();
+        assert_eq!((c, l), (vec![50.0, 25.0], vec![1.0]));
+        assert!(Prompt::default().encode(&t, true).is_err());
+        assert!(Prompt::click(f64::NAN, 1.0).encode(&t, true).is_err());
         assert!(LowResMask::from_logits(vec![0.0; 10]).is_err());
     }
 }

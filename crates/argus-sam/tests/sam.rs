@@ -77,6 +77,10 @@ fn main() {
             click_inside_shapes_sam2,
         ),
         (
+            "model::exporter_variants_hwc_encoder_and_sam2_without_size",
+            exporter_variants,
+        ),
+        (
             "model::negative_point_removes_a_region",
             negative_point_removes_region,
         ),
@@ -85,6 +89,10 @@ fn main() {
         (
             "model::previous_mask_refines_successive_clicks",
             previous_mask_refines,
+        ),
+        (
+            "model::previous_mask_refines_with_sam2_low_res_masks",
+            previous_mask_refines_sam2x,
         ),
         (
             "model::candidates_ranked_by_iou_and_selectable",
@@ -514,6 +522,27 @@ fn click_inside_shapes_sam2() -> TestResult {
     click_shapes(&test_models()?.sam2)
 }
 
+fn exporter_variants() -> TestResult {
+    let m = test_models()?;
+    click_shapes(&m.sam1x)?;
+    click_shapes(&m.sam2x)?;
+    // the raw-pixel HWC encoder normalises and pads inside: same embedding as NCHW
+    let (nchw, hwc) = (
+        load(&m.sam1, single_thread())?,
+        load(&m.sam1x, single_thread())?,
+    );
+    let s = scene(300, 200);
+    let (a, b) = (nchw.encode(&s.frame.view())?, hwc.encode(&s.frame.view())?);
+    let d = a.tensors()[0]
+        .data
+        .iter()
+        .zip(&b.tensors()[0].data)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    ensure!(d < 1e-3, "HWC and NCHW encoders differ by {d}");
+    Ok(())
+}
+
 /// Two similar reds (the model groups them; B is A pushed away from the grey, so
 /// A's mixed border cells stay closer to A than to B) and a green.
 fn twin_scene() -> (Frame, Vec<u8>, Vec<u8>, Vec<u8>) {
@@ -606,7 +635,15 @@ fn any_number_of_points() -> TestResult {
 }
 
 fn previous_mask_refines() -> TestResult {
-    let model = load(&test_models()?.sam1, single_thread())?;
+    refine_with(&test_models()?.sam1)
+}
+
+fn previous_mask_refines_sam2x() -> TestResult {
+    refine_with(&test_models()?.sam2x)
+}
+
+fn refine_with(manifest: &argus_sam::Manifest) -> TestResult {
+    let model = load(manifest, single_thread())?;
     let (f, a, b, c) = twin_scene();
     let e = model.encode(&f.view())?;
     let first = model.predict(&e, &Prompt::click(80.0, 65.0))?;
@@ -938,8 +975,11 @@ fn parity_raw() -> TestResult {
             coords.extend([mx, my]);
             labels.push(if pos { 1.0f32 } else { 0.0 });
         }
-        coords.extend([0.0, 0.0]);
-        labels.push(-1.0);
+        if manifest.contract == argus_sam::Contract::Sam {
+            // the SAM contract's padding point (SAM 2 exports add their own)
+            coords.extend([0.0, 0.0]);
+            labels.push(-1.0);
+        }
         let pred = model.predict(&e, &prompt)?;
         let mut tensors: Vec<(&str, Vec<usize>, &str, Vec<u8>)> = manifest
             .contract

@@ -83,6 +83,10 @@ pub struct TestModels {
     pub dir: PathBuf,
     pub sam1: Manifest,
     pub sam2: Manifest,
+    /// SAM contract with a raw-pixel HWC encoder (samexporter `--use-preprocess`).
+    pub sam1x: Manifest,
+    /// SAM 2 as samexporter exports it: no `orig_im_size`, low-res `masks`.
+    pub sam2x: Manifest,
 }
 
 pub fn test_models() -> Result<&'static TestModels, String> {
@@ -96,9 +100,16 @@ pub fn test_models() -> Result<&'static TestModels, String> {
                 "make_test_model.py",
                 &[dir.to_str().ok_or("non-UTF-8 target dir")?],
             )?;
-            let sam1 = Manifest::from_path(&dir.join("sam1.toml")).map_err(|e| e.to_string())?;
-            let sam2 = Manifest::from_path(&dir.join("sam2.toml")).map_err(|e| e.to_string())?;
-            Ok(TestModels { dir, sam1, sam2 })
+            let read = |name: &str| Manifest::from_path(&dir.join(name)).map_err(|e| e.to_string());
+            let (sam1, sam2) = (read("sam1.toml")?, read("sam2.toml")?);
+            let (sam1x, sam2x) = (read("sam1x.toml")?, read("sam2x.toml")?);
+            Ok(TestModels {
+                dir,
+                sam1,
+                sam2,
+                sam1x,
+                sam2x,
+            })
         })
         .as_ref()
         .map_err(Clone::clone)
