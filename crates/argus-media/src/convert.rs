@@ -64,6 +64,7 @@ impl Converter {
         time_base: Rational,
         format: PixelFormat,
         (dst_w, dst_h): (u32, u32),
+        recycle: Option<Frame>,
     ) -> Result<Frame> {
         // SAFETY: reading plain fields of a decoded frame we hold a reference to.
         let (src_fmt, src_w, src_h, colorspace, range) = unsafe {
@@ -97,12 +98,22 @@ impl Converter {
                 vec![(w_us, h_us), (cw, ch), (cw, ch)]
             }
         };
+        // Buffers of a recycled frame are reused when large enough: no allocation, no zeroing.
+        let mut old: Vec<Vec<u8>> = recycle.map(|f| f.planes.into_iter().map(|p| p.data).collect()).unwrap_or_default();
+        old.reverse();
         let mut planes: Vec<Plane> = shapes
             .iter()
             .map(|&(row_bytes, rows)| {
                 let stride = align(row_bytes);
                 // Extra slack after the last row: some SIMD writers overrun by a few bytes.
-                let data = vec![0u8; stride * rows + ROW_ALIGN];
+                let len = stride * rows + ROW_ALIGN;
+                let data = match old.pop() {
+                    Some(mut d) if d.capacity() >= len => {
+                        d.resize(len, 0);
+                        d
+                    }
+                    _ => vec![0u8; len],
+                };
                 Plane { data, stride, row_bytes, rows }
             })
             .collect();

@@ -152,7 +152,8 @@ impl Plane {
     }
 }
 
-/// A decoded frame, converted as requested.
+/// A decoded frame, converted as requested. `Frame::default()` is an empty frame, handy as the
+/// initial buffer for `VideoSource::frame_into`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
     /// Index in presentation order, 0-based.
@@ -168,6 +169,21 @@ pub struct Frame {
     pub planes: Vec<Plane>,
     /// For YUV output: true when the samples use the full 0-255 range (JPEG), false for limited range.
     pub full_range: bool,
+}
+
+impl Default for Frame {
+    fn default() -> Self {
+        Frame {
+            index: 0,
+            pts: 0,
+            time_base: Rational { num: 1, den: 1 },
+            width: 0,
+            height: 0,
+            format: PixelFormat::Rgba,
+            planes: Vec::new(),
+            full_range: false,
+        }
+    }
 }
 
 impl Frame {

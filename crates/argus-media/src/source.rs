@@ -73,6 +73,8 @@ pub struct VideoSource {
     position: Option<u64>,
     /// Drop packets until the first keyframe after a seek.
     need_key: bool,
+    /// After a seek to a keyframe, also drop key packets before it (the demuxer may land earlier).
+    skip_before_pts: Option<i64>,
     input_eof: bool,
     eof_sent: bool,
     stats: DecodeStats,
@@ -142,6 +144,7 @@ impl VideoSource {
             converter: Converter::new(),
             position: Some(0),
             need_key: true,
+            skip_before_pts: None,
             input_eof: false,
             eof_sent: false,
             stats: DecodeStats::default(),
@@ -191,17 +194,30 @@ impl VideoSource {
         self.frame_with_stop(n, request, &|| false)
     }
 
+    /// Like [`frame`](Self::frame), but reuses `out`'s pixel buffers (no allocation when the size and
+    /// format match): the way to play or scrub without churning memory. On error `out` is untouched
+    /// or emptied.
+    pub fn frame_into(&mut self, n: u64, request: FrameRequest, out: &mut Frame) -> Result<()> {
+        let recycle = std::mem::take(out);
+        *out = self.frame_inner(n, request, &|| false, Some(recycle))?;
+        Ok(())
+    }
+
     pub(crate) fn frame_with_stop(&mut self, n: u64, request: FrameRequest, stop: &dyn Fn() -> bool) -> Result<Frame> {
+        self.frame_inner(n, request, stop, None)
+    }
+
+    fn frame_inner(&mut self, n: u64, request: FrameRequest, stop: &dyn Fn() -> bool, recycle: Option<Frame>) -> Result<Frame> {
         let size = request.size.resolve(self.info.width, self.info.height)?;
         if self.cache.contains(n) {
             self.stats.cache_hits += 1;
         } else {
             self.decode_into_cache(n, stop)?;
         }
-        self.convert_cached(n, request.format, size)
+        self.convert_cached(n, request.format, size, recycle)
     }
 
-    fn convert_cached(&mut self, n: u64, format: PixelFormat, size: (u32, u32)) -> Result<Frame> {
+    fn convert_cached(&mut self, n: u64, format: PixelFormat, size: (u32, u32), recycle: Option<Frame>) -> Result<Frame> {
         let pts = self.index.frame(n).map(|f| f.pts).unwrap_or_default();
         let time_base = self.index.time_base;
         let Some(picture) = self.cache.get(n) else {
@@ -213,7 +229,7 @@ impl VideoSource {
         } else {
             (picture.width(), picture.height())
         };
-        self.converter.convert(picture, n, pts, time_base, format, size)
+        self.converter.convert(picture, n, pts, time_base, format, size, recycle)
     }
 
     /// Whether frame `n` is in the decoded-frame cache.
@@ -270,9 +286,9 @@ impl VideoSource {
                     }
                     Decoded::Frame(_) => first = false,
                     Decoded::End => {
+                        // Damaged or truncated data: decoding again from the start would end the same way.
                         self.position = None;
-                        last_err = Some(self.undecodable(n, "the stream ended before it"));
-                        break;
+                        return Err(self.undecodable(n, "the stream ended before it"));
                     }
                 }
             }
@@ -292,12 +308,10 @@ impl VideoSource {
     /// Seeks the demuxer to the keyframe (`None`: the start of the file) and resets the decoder.
     fn seek(&mut self, keyframe: Option<u64>) -> Result<()> {
         self.stats.seeks += 1;
-        let ts = match keyframe.and_then(|k| self.index.frame(k)) {
-            // Seek by the smaller of dts and pts: demuxers index either, and "backward" then lands on
-            // this keyframe (or an earlier one, which only costs decode time).
-            Some(f) => f.dts.map_or(f.pts, |d| d.min(f.pts)),
-            None => i64::MIN,
-        };
+        let key_pts = keyframe.and_then(|k| self.index.frame(k)).map(|f| f.pts);
+        // "Backward" lands on this keyframe or an earlier one (demuxers index dts or pts); packets
+        // before the keyframe are then skipped without decoding.
+        let ts = key_pts.unwrap_or(i64::MIN);
         let stream = i32::try_from(self.index.stream_index).unwrap_or(0);
         // SAFETY: the input context is open; the stream index exists (checked at open).
         let ret = unsafe {
@@ -311,6 +325,7 @@ impl VideoSource {
         }
         self.decoder.flush();
         self.need_key = true;
+        self.skip_before_pts = key_pts;
         self.input_eof = false;
         self.eof_sent = false;
         self.position = None;
@@ -377,7 +392,8 @@ impl VideoSource {
                 continue;
             }
             if self.need_key {
-                if !packet.is_key() {
+                let early = matches!((self.skip_before_pts, packet.pts()), (Some(want), Some(pts)) if pts < want);
+                if !packet.is_key() || early {
                     continue;
                 }
                 self.need_key = false;
@@ -443,7 +459,7 @@ impl VideoSource {
         let dims = size.resolve(self.info.width, self.info.height)?;
         if self.cache.contains(k) {
             self.stats.cache_hits += 1;
-            return self.convert_cached(k, PixelFormat::Rgba, dims);
+            return self.convert_cached(k, PixelFormat::Rgba, dims, None);
         }
         if !self.index.is_keyframe(k) {
             return self.frame(k, FrameRequest::rgba(size));
@@ -486,7 +502,7 @@ impl VideoSource {
         match found {
             Some(picture) => {
                 self.cache.insert(k, picture);
-                self.convert_cached(k, PixelFormat::Rgba, dims)
+                self.convert_cached(k, PixelFormat::Rgba, dims, None)
             }
             None => self.frame(k, FrameRequest::rgba(size)),
         }

@@ -199,6 +199,16 @@ fn check_frame_exact(case: &Case) -> TestResult {
     ensure!(src.frame_count() == ref_count, "frame count {} but ffmpeg decodes {ref_count}", src.frame_count());
     ensure!(!src.index().keyframes.is_empty() && src.index().keyframes.len() < ref_count as usize, "keyframes {:?}", src.index().keyframes);
 
+    // A cold random access decodes from the keyframe at or before the target, not from further back.
+    {
+        let mut cold = VideoSource::open(&path, options(tmp.path()))?;
+        let n = ref_count - 2;
+        let k = cold.index().keyframe_at_or_before(n).ok_or("no keyframe")?;
+        cold.frame(n, FrameRequest::RGBA)?;
+        let decoded = cold.stats().frames_decoded;
+        ensure!(decoded <= n - k + 3, "frame {n} (keyframe {k}) decoded {decoded} pictures");
+    }
+
     let check = |src: &mut VideoSource, n: u64| -> TestResult {
         let f = src.frame(n, FrameRequest::RGBA)?;
         ensure!(f.index == n && (f.width, f.height) == (case.width, case.height), "wrong frame header {f:?}");
@@ -276,6 +286,12 @@ fn check_yuv_and_scaled() -> TestResult {
         let start = n as usize * yuv_size;
         ensure!(packed == yuv.get(start..start + yuv_size).ok_or("short")?, "yuv frame {n} differs");
     }
+    // frame_into reuses the caller's buffer.
+    let mut out = argus_media::Frame::default();
+    src.frame_into(5, FrameRequest::RGBA, &mut out)?;
+    let buffer = out.planes.first().ok_or("plane")?.data.as_ptr();
+    src.frame_into(6, FrameRequest::RGBA, &mut out)?;
+    ensure!(out.index == 6 && out.planes.first().ok_or("plane")?.data.as_ptr() == buffer, "buffer not reused");
     let scaled = cli_frames(&path, "rgba", Some((80, 60)))?;
     for n in [3u64, 25] {
         let f = src.frame(n, FrameRequest::rgba(OutputSize::Exact { width: 80, height: 60 }))?;
