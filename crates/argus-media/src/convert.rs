@@ -14,6 +14,7 @@ use ffmpeg_next::frame::Video as AvFrame;
 use crate::frame::{Frame, PixelFormat, Plane, Rational};
 use crate::{Error, Result};
 
+#[allow(clippy::unnecessary_cast)] // the constant's integer type differs between FFmpeg bindings
 const SWS_FLAGS: i32 = ffi::SWS_BICUBIC as i32;
 const ROW_ALIGN: usize = 64;
 
@@ -55,7 +56,8 @@ impl Converter {
         Converter { sws: ptr::null_mut(), key: None }
     }
 
-    /// Converts `src` (a decoded picture) into a [`Frame`].
+    /// Converts `src` (a decoded picture) into a [`Frame`], reusing `recycle`'s buffers when possible.
+    #[allow(clippy::too_many_arguments)] // internal; the arguments are the Frame fields it fills
     pub fn convert(
         &mut self,
         src: &AvFrame,

@@ -73,6 +73,10 @@ pub enum Error {
     )]
     NoTimestamps { path: PathBuf },
 
+    /// [`crate::HwAccel::Require`] named a device that cannot be used here.
+    #[error("hardware decoding with {device} is not available on this machine; use HwAccel::Auto to fall back to software")]
+    HardwareUnavailable { device: String },
+
     /// A requested output size of zero or absurd dimensions.
     #[error("invalid output size {width}x{height}; both sides must be between 1 and 16384 pixels")]
     InvalidSize { width: u32, height: u32 },

@@ -180,7 +180,9 @@ fn build_without_hash(path: &Path) -> Result<VideoIndex> {
         }
         // SAFETY: reading plain fields of a packet we own.
         let flags = unsafe { (*packet.as_ptr()).flags };
-        if flags & ffi::AV_PKT_FLAG_DISCARD as i32 != 0 {
+        #[allow(clippy::unnecessary_cast)] // the constant's integer type differs between FFmpeg bindings
+        let discard = flags & ffi::AV_PKT_FLAG_DISCARD as i32 != 0;
+        if discard {
             continue; // dropped by an edit list: decoded as a reference but never shown
         }
         let pos = u64::try_from(packet.position()).ok();

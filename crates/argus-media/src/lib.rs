@@ -21,12 +21,14 @@
 //! auto-inserted scaler, so output is pixel-identical to `ffmpeg -vf select=eq(n\,N) -pix_fmt rgba`.
 //! FFmpeg's log goes to `tracing` (target `ffmpeg`), never to stderr.
 //!
-//! Hardware decoding is not implemented yet: decoding is software with frame threading.
+//! Decoding uses frame threads by default and a hardware decoder when one works ([`HwAccel`]),
+//! falling back to software automatically.
 
 mod cache;
 mod convert;
 mod error;
 mod frame;
+mod hw;
 mod index;
 mod log;
 mod prefetch;
@@ -34,6 +36,7 @@ mod probe;
 mod source;
 
 pub use error::{Error, Result};
+pub use hw::{HwAccel, HwDevice};
 pub use frame::{Frame, FrameRequest, OutputSize, PixelFormat, Plane, Rational};
 pub use index::{hash_file, Damage, IndexCache, IndexOrigin, IndexedFrame, VideoIndex, INDEX_FORMAT_VERSION};
 pub use prefetch::{FramePrefetcher, FrameTicket};

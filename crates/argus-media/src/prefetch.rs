@@ -166,10 +166,10 @@ impl Worker {
         let stop = || current.load(Ordering::Acquire) != generation;
         let result = self.source.frame_with_stop(index, request, &stop);
         let _ = reply.send(result);
-        if let Some(last) = self.last {
-            if index != last {
-                self.forward = index > last;
-            }
+        if let Some(last) = self.last
+            && index != last
+        {
+            self.forward = index > last;
         }
         self.last = Some(index);
     }

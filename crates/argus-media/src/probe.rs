@@ -218,7 +218,7 @@ fn content_format(path: &Path) -> Option<String> {
     }
     head.truncate(filled);
     head.extend_from_slice(&[0u8; ffi::AVPROBE_PADDING_SIZE as usize]);
-    let mut pd = ffi::AVProbeData {
+    let pd = ffi::AVProbeData {
         filename: c"".as_ptr(),
         buf: head.as_mut_ptr(),
         buf_size: i32::try_from(filled).ok()?,
@@ -226,8 +226,10 @@ fn content_format(path: &Path) -> Option<String> {
     };
     let mut score = 0;
     // SAFETY: `pd.buf` holds `buf_size` bytes plus the zeroed padding FFmpeg requires.
-    let fmt = unsafe { ffi::av_probe_input_format3(&mut pd, 1, &mut score) };
-    if fmt.is_null() || score <= ffi::AVPROBE_SCORE_EXTENSION as i32 {
+    let fmt = unsafe { ffi::av_probe_input_format3(&pd, 1, &mut score) };
+    #[allow(clippy::unnecessary_cast)] // the constant's integer type differs between FFmpeg bindings
+    let by_extension_only = score <= ffi::AVPROBE_SCORE_EXTENSION as i32;
+    if fmt.is_null() || by_extension_only {
         return None;
     }
     // SAFETY: a non-null AVInputFormat has a static, NUL-terminated name.

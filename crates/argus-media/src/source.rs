@@ -11,6 +11,7 @@ use ffmpeg_next::{ffi, Packet};
 use crate::cache::FrameCache;
 use crate::convert::Converter;
 use crate::frame::{Frame, FrameRequest, OutputSize, PixelFormat};
+use crate::hw::{self, HwAccel, HwDevice};
 use crate::index::{IndexCache, VideoIndex};
 use crate::probe::{describe_streams, open_input, pick_video_stream, video_info, VideoInfo};
 use crate::{Error, Result};
@@ -25,11 +26,13 @@ pub struct SourceOptions {
     pub threads: usize,
     /// Where the packet index is cached; `None` builds it in memory every time.
     pub index_cache: Option<IndexCache>,
+    /// Hardware decoding preference; `Auto` falls back to software.
+    pub hw_accel: HwAccel,
 }
 
 impl Default for SourceOptions {
     fn default() -> Self {
-        SourceOptions { cache_bytes: 256 << 20, threads: 0, index_cache: IndexCache::user_default() }
+        SourceOptions { cache_bytes: 256 << 20, threads: 0, index_cache: IndexCache::user_default(), hw_accel: HwAccel::Auto }
     }
 }
 
@@ -66,6 +69,8 @@ pub struct VideoSource {
     index: Arc<VideoIndex>,
     input: Input,
     decoder: codec::decoder::Video,
+    hardware: Option<HwDevice>,
+    threads: usize,
     thumb_decoder: Option<codec::decoder::Video>,
     cache: FrameCache<AvFrame>,
     converter: Converter,
@@ -95,13 +100,15 @@ impl std::fmt::Debug for VideoSource {
 enum Decoded {
     Frame(u64),
     End,
+    /// A hardware picture could not be copied to memory: switch to software and retry.
+    HwFailed,
 }
 
 impl VideoSource {
     /// Opens a video: checks that it has a decodable video stream, then loads its index from
     /// `options.index_cache` (or builds it by demuxing).
     pub fn open(path: &Path, options: SourceOptions) -> Result<Self> {
-        let (input, info, decoder) = open_decoder(path, options.threads)?;
+        let (input, info, decoder) = open_decoder(path, options.threads, options.hw_accel)?;
         let index = match &options.index_cache {
             Some(cache) => cache.load_or_build(path)?.0,
             None => VideoIndex::build(path)?,
@@ -111,7 +118,7 @@ impl VideoSource {
 
     /// Opens a video with an index the caller already has (e.g. shared between several sources).
     pub fn open_with_index(path: &Path, index: Arc<VideoIndex>, options: SourceOptions) -> Result<Self> {
-        let (input, info, decoder) = open_decoder(path, options.threads)?;
+        let (input, info, decoder) = open_decoder(path, options.threads, options.hw_accel)?;
         Self::assemble(path, input, info, decoder, index, options)
     }
 
@@ -119,7 +126,7 @@ impl VideoSource {
         path: &Path,
         input: Input,
         info: VideoInfo,
-        decoder: codec::decoder::Video,
+        (decoder, hardware): (codec::decoder::Video, Option<HwDevice>),
         index: Arc<VideoIndex>,
         options: SourceOptions,
     ) -> Result<Self> {
@@ -139,6 +146,8 @@ impl VideoSource {
             index,
             input,
             decoder,
+            hardware,
+            threads: options.threads,
             thumb_decoder: None,
             cache: FrameCache::new(options.cache_bytes),
             converter: Converter::new(),
@@ -153,6 +162,11 @@ impl VideoSource {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The hardware decoder in use, `None` for software decoding.
+    pub fn hardware(&self) -> Option<HwDevice> {
+        self.hardware
     }
 
     /// Header information about the decoded stream (size, codec, rotation, rates).
@@ -285,6 +299,14 @@ impl VideoSource {
                         break; // the seek landed too late: try the next plan
                     }
                     Decoded::Frame(_) => first = false,
+                    Decoded::HwFailed => {
+                        tracing::warn!(device = ?self.hardware, "hardware decoding failed; continuing in software");
+                        let (_, _, decoder) = open_decoder_on(&self.input, &self.path, self.index.stream_index, self.threads, HwAccel::Off)?;
+                        self.decoder = decoder.0;
+                        self.hardware = None;
+                        self.position = None;
+                        return self.decode_into_cache(n, stop);
+                    }
                     Decoded::End => {
                         // Damaged or truncated data: decoding again from the start would end the same way.
                         self.position = None;
@@ -340,6 +362,12 @@ impl VideoSource {
             match self.decoder.receive_frame(&mut picture) {
                 Ok(()) => {
                     self.stats.frames_decoded += 1;
+                    if hw::is_hw_frame(&picture) {
+                        match hw::download(&picture) {
+                            Some(sw) => picture = sw,
+                            None => return Ok(Decoded::HwFailed),
+                        }
+                    }
                     let ts = picture.pts().or_else(|| picture.timestamp());
                     match ts.and_then(|ts| self.index.frame_at_pts(ts)) {
                         Some(i) => {
@@ -467,7 +495,7 @@ impl VideoSource {
         let target_pts = self.index.frame(k).map(|f| f.pts).unwrap_or_default();
         self.seek(Some(k))?;
         if self.thumb_decoder.is_none() {
-            let (_, _, dec) = open_decoder_on(&self.input, &self.path, self.index.stream_index, 1)?;
+            let (_, _, (dec, _)) = open_decoder_on(&self.input, &self.path, self.index.stream_index, 1, HwAccel::Off)?;
             self.thumb_decoder = Some(dec);
         }
         let mut found: Option<AvFrame> = None;
@@ -520,20 +548,29 @@ fn discard_other_streams(input: &mut Input, keep: usize) {
     }
 }
 
+type OpenedDecoder = (codec::decoder::Video, Option<HwDevice>);
+
 /// Opens the input and a frame-threaded decoder for its best video stream.
-fn open_decoder(path: &Path, threads: usize) -> Result<(Input, VideoInfo, codec::decoder::Video)> {
+fn open_decoder(path: &Path, threads: usize, accel: HwAccel) -> Result<(Input, VideoInfo, OpenedDecoder)> {
     let opened = open_input(path)?;
     let mut input = opened.input;
     let Some(stream_index) = pick_video_stream(&input) else {
         return Err(Error::NoVideoStream { streams: describe_streams(&input), path: path.to_path_buf() });
     };
     discard_other_streams(&mut input, stream_index);
-    let (info, _, decoder) = open_decoder_on(&input, path, stream_index, threads)?;
+    let (info, _, decoder) = open_decoder_on(&input, path, stream_index, threads, accel)?;
     Ok((input, info, decoder))
 }
 
 /// `threads == 1` gives a single-threaded decoder (no frame delay), used for one-picture decodes.
-fn open_decoder_on(input: &Input, path: &Path, stream_index: usize, threads: usize) -> Result<(VideoInfo, (), codec::decoder::Video)> {
+/// A hardware decoder that fails to open is replaced by a software one (unless it was required).
+fn open_decoder_on(
+    input: &Input,
+    path: &Path,
+    stream_index: usize,
+    threads: usize,
+    accel: HwAccel,
+) -> Result<(VideoInfo, (), OpenedDecoder)> {
     let info = video_info(input, stream_index, path)?;
     let stream = input.stream(stream_index).ok_or_else(|| Error::NoVideoStream {
         streams: describe_streams(input),
@@ -541,22 +578,29 @@ fn open_decoder_on(input: &Input, path: &Path, stream_index: usize, threads: usi
     })?;
     let par = stream.parameters();
     let id = par.id();
-    if codec::decoder::find(id).is_none() {
+    let Some(codec) = codec::decoder::find(id) else {
         return Err(Error::UnsupportedCodec { codec: id.name().to_owned(), path: path.to_path_buf() });
-    }
-    let mut ctx = codec::Context::from_parameters(par)
+    };
+    let mut ctx = codec::Context::from_parameters(par.clone())
         .map_err(|source| Error::Ffmpeg { action: "reading the codec parameters", source, path: path.to_path_buf() })?;
     if threads != 1 {
         ctx.set_threading(threading::Config { kind: threading::Type::Frame, count: threads, ..Default::default() });
     }
-    // SAFETY: setting the packet time base on a not-yet-opened codec context we own.
-    unsafe {
+    // SAFETY: setting fields of a not-yet-opened codec context we own.
+    let hardware = unsafe {
         let tb = stream.time_base();
         (*ctx.as_mut_ptr()).pkt_timebase = ffi::AVRational { num: tb.numerator(), den: tb.denominator() };
+        hw::attach(ctx.as_mut_ptr(), codec.as_ptr(), accel)?
+    };
+    match ctx.decoder().video() {
+        Ok(decoder) => Ok((info, (), (decoder, hardware))),
+        Err(ffmpeg_next::Error::DecoderNotFound) => {
+            Err(Error::UnsupportedCodec { codec: id.name().to_owned(), path: path.to_path_buf() })
+        }
+        Err(e) if hardware.is_some() && !matches!(accel, HwAccel::Require(_)) => {
+            tracing::warn!(error = %e, device = ?hardware, "the hardware decoder did not open; using software");
+            open_decoder_on(input, path, stream_index, threads, HwAccel::Off)
+        }
+        Err(source) => Err(Error::Ffmpeg { action: "opening the video decoder", source, path: path.to_path_buf() }),
     }
-    let decoder = ctx.decoder().video().map_err(|source| match source {
-        ffmpeg_next::Error::DecoderNotFound => Error::UnsupportedCodec { codec: id.name().to_owned(), path: path.to_path_buf() },
-        source => Error::Ffmpeg { action: "opening the video decoder", source, path: path.to_path_buf() },
-    })?;
-    Ok((info, (), decoder))
 }

@@ -13,13 +13,14 @@ mod fixtures;
 use std::path::{Path, PathBuf};
 
 use argus_media::{
-    probe, Error, FramePrefetcher, FrameRequest, IndexCache, IndexOrigin, OutputSize, PixelFormat, SourceOptions,
+    probe, Error, FramePrefetcher, HwAccel, HwDevice, FrameRequest, IndexCache, IndexOrigin, OutputSize, PixelFormat, SourceOptions,
     StripSpacing, VideoSource,
 };
 use fixtures::*;
 use libtest_mimic::{Arguments, Failed, Trial};
 
 type TestResult = Result<(), Failed>;
+type NamedCheck = (&'static str, fn() -> TestResult);
 
 macro_rules! ensure {
     ($cond:expr, $($msg:tt)+) => {
@@ -535,6 +536,37 @@ fn check_prefetcher() -> TestResult {
     Ok(())
 }
 
+fn check_hw_fallback() -> TestResult {
+    let path = h264_path()?;
+    let dir = tempfile::tempdir()?;
+    let reference = cli_frames(&path, "rgba", None)?;
+    let fb = 160 * 120 * 4;
+    let device = *HwDevice::platform_candidates().first().ok_or("no candidates")?;
+    let required = VideoSource::open(&path, SourceOptions { hw_accel: HwAccel::Require(device), ..options(dir.path()) });
+    let mut auto = VideoSource::open(&path, SourceOptions { hw_accel: HwAccel::Auto, ..options(dir.path()) })?;
+    match required {
+        Err(Error::HardwareUnavailable { .. }) => {
+            // No device: Auto must have fallen back to software and stay pixel-exact.
+            ensure!(auto.hardware().is_none(), "auto picked {:?} although {device:?} is unavailable", auto.hardware());
+            for n in [0u64, 17, 40] {
+                let f = auto.frame(n, FrameRequest::RGBA)?;
+                rows_equal(&f, reference.get(n as usize * fb..(n as usize + 1) * fb).ok_or("short")?)?;
+            }
+        }
+        Ok(mut hw) => {
+            // A real device: frames must still be the right ones (pixels may differ in rounding).
+            ensure!(hw.hardware() == Some(device), "required device not used");
+            for n in [0u64, 17, 40] {
+                let f = hw.frame(n, FrameRequest::RGBA)?;
+                let p = f.planes.first().ok_or("plane")?;
+                ensure!(read_pattern(&p.data, p.stride, f.width, f.height) == Some(n as u32), "hw frame {n} wrong");
+            }
+        }
+        Err(e) => return Err(format!("unexpected error requiring {device:?}: {e}").into()),
+    }
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
     let mut trials = Vec::new();
@@ -555,7 +587,7 @@ fn main() {
     }
     let needs_x264 = !ffmpeg || !have_encoder("libx264");
     let skip_name = |n: &str| if needs_x264 { format!("{n} (SKIPPED: ffmpeg CLI with libx264 missing)") } else { n.to_owned() };
-    let simple: Vec<(&str, fn() -> TestResult)> = vec![
+    let simple: Vec<NamedCheck> = vec![
         ("yuv_and_scaled_output_match_ffmpeg", check_yuv_and_scaled),
         ("ten_bit_to_yuv420p_matches_ffmpeg", check_10bit_yuv),
         ("truncated_faststart_decodes_up_to_the_break", check_truncated_faststart),
@@ -564,6 +596,7 @@ fn main() {
         ("index_cache_keyed_by_content", check_index_cache),
         ("thumbnails_decode_only_keyframes", check_thumbnails),
         ("prefetcher_steps_jumps_and_cancels", check_prefetcher),
+        ("hardware_decoding_falls_back_to_software", check_hw_fallback),
     ];
     for (name, f) in simple {
         trials.push(Trial::test(skip_name(name), f).with_ignored_flag(needs_x264));
