@@ -341,6 +341,8 @@ fn check_truncated_faststart() -> TestResult {
     let damage = src.index().damage.clone().ok_or("truncation not reported")?;
     let count = src.frame_count();
     ensure!(count > 5 && count < 48, "frame count {count}");
+    // The header still claims every frame; the index has the truth.
+    ensure!(src.info().header_frame_count == Some(48), "header count {:?}", src.info().header_frame_count);
     ensure!(damage.from_frame <= count, "damage at {}", damage.from_frame);
     let reference = cli_frames(&path, "rgba", None)?;
     let frame_bytes = 160 * 120 * 4;
@@ -416,6 +418,16 @@ fn check_errors() -> TestResult {
         matches!(VideoSource::open(&audio, SourceOptions { index_cache: None, ..SourceOptions::default() }), Err(Error::NoVideoStream { .. })),
         "audio-only open"
     );
+
+    // A codec the system FFmpeg cannot decode: an mkv whose codec id was overwritten.
+    let mkv = make(&cases().into_iter().find(|c| c.name == "h264_10bit").ok_or("case")?)?;
+    let mut bytes = std::fs::read(&mkv)?;
+    let at = bytes.windows(15).position(|w| w == b"V_MPEG4/ISO/AVC").ok_or("codec id not found")?;
+    bytes.splice(at..at + 15, b"V_ARGUS/UNKNOWN".iter().copied());
+    let unknown = dir.path().join("unknown-codec.mkv");
+    std::fs::write(&unknown, &bytes)?;
+    let r = VideoSource::open(&unknown, SourceOptions { index_cache: None, ..SourceOptions::default() });
+    ensure!(matches!(r, Err(Error::UnsupportedCodec { .. })), "unknown codec: {r:?}");
 
     // Out of range and bad sizes.
     let mut src = VideoSource::open(&h264_path()?, options(dir.path()))?;
