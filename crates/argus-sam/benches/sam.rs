@@ -93,20 +93,37 @@ fn percentile(v: &[f64], p: f64) -> f64 {
     s.get(i).copied().unwrap_or(f64::NAN)
 }
 
+#[derive(Default)]
 struct Figures {
     encode_ms: Vec<f64>,
     click_ms: Vec<f64>,
     /// Upsampling + thresholding + RLE of the chosen mask (Rust side only).
     rle_ms: Vec<f64>,
+    /// Pre-processing alone (Rust side only).
+    pre_ms: Vec<f64>,
+}
+
+impl Figures {
+    fn extend(&mut self, other: Figures) {
+        self.encode_ms.extend(other.encode_ms);
+        self.click_ms.extend(other.click_ms);
+        self.rle_ms.extend(other.rle_ms);
+        self.pre_ms.extend(other.pre_ms);
+    }
 }
 
 fn measure(model: &SamModel, rgb: &[u8], iters: usize) -> Result<Figures, String> {
     let view = ImageView::packed(rgb, W, H, PixelFormat::Rgb8).map_err(|e| e.to_string())?;
     let mut e = model.encode(&view).map_err(|e| e.to_string())?; // warm-up
     let mut encode_ms = Vec::new();
+    let mut pre_ms = Vec::new();
     for _ in 0..iters {
         let t = Instant::now();
-        e = model.encode(&view).map_err(|e| e.to_string())?;
+        let (input, transform) = model.preprocess(&view).map_err(|e| e.to_string())?;
+        pre_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        e = model
+            .encode_tensor(&input, transform)
+            .map_err(|e| e.to_string())?;
         encode_ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let (cx, cy) = (f64::from(W) / 2.0, f64::from(H) / 2.0);
@@ -132,6 +149,7 @@ fn measure(model: &SamModel, rgb: &[u8], iters: usize) -> Result<Figures, String
         encode_ms,
         click_ms,
         rle_ms,
+        pre_ms,
     })
 }
 
@@ -183,6 +201,7 @@ fn python_figures(
         encode_ms: list("encode_ms"),
         click_ms: list("click_ms"),
         rle_ms: Vec::new(),
+        pre_ms: Vec::new(),
     })
 }
 
@@ -194,10 +213,10 @@ fn run() -> Result<(), String> {
     let iters: usize = std::env::var("ARGUS_SAM_BENCH_ITERS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
+        .unwrap_or(30);
     let (manifest, enc, dec) = model_files()?;
     eprintln!(
-        "model {} ({}), {threads} thread(s), {iters} encodes / {} clicks",
+        "model {} ({}), {threads} thread(s), about {iters} encodes / {} clicks per side, in 6 alternating rounds",
         manifest.id,
         manifest.contract.name(),
         iters * 4
@@ -210,8 +229,16 @@ fn run() -> Result<(), String> {
         ..LoadOptions::default()
     };
     let model = SamModel::load(&manifest, &enc, &dec, options).map_err(|e| e.to_string())?;
-    let rust = measure(&model, &rgb, iters)?;
-    let py = python_figures(&manifest, &enc, &dec, iters, threads)?;
+    // Alternate Rust and Python rounds so that the load of the shared machine
+    // drifting over time hits both sides alike.
+    let rounds = 6;
+    let per_round = iters.div_ceil(rounds).max(1);
+    let mut rust = Figures::default();
+    let mut py = Figures::default();
+    for _ in 0..rounds {
+        rust.extend(measure(&model, &rgb, per_round)?);
+        py.extend(python_figures(&manifest, &enc, &dec, per_round, threads)?);
+    }
 
     let (click95, enc50) = (
         percentile(&rust.click_ms, 0.95),
@@ -232,12 +259,21 @@ fn run() -> Result<(), String> {
     );
     println!("sam.encode_p50_1080p: {enc50:.2} ms");
     println!(
+        "sam.preprocess_p50_1080p: {:.2} ms",
+        percentile(&rust.pre_ms, 0.5)
+    );
+    println!(
         "sam.click_to_mask_1080p.ratio: {:.3} (vs python onnxruntime+numpy+opencv p95 {py_click95:.2} ms)",
         click95 / py_click95
     );
     println!(
         "sam.encode_1080p.ratio: {:.3} (vs python onnxruntime+numpy+opencv p50 {py_enc50:.2} ms)",
         enc50 / py_enc50
+    );
+
+    println!(
+        "sam.click_to_mask_p50_1080p_python: {:.2} ms",
+        percentile(&py.click_ms, 0.5)
     );
 
     // the same decoder doing the final resize, as the Python pipeline does

@@ -204,10 +204,11 @@ pub fn preprocess(
             let bias = [0, 1, 2].map(|c| -mean[c] * scale[c]);
             let (p0, rest) = data.split_at_mut(plane);
             let (p1, p2) = rest.split_at_mut(plane);
+            let mut line = vec![0.0f32; image.width as usize * bpp];
             for (y, ty) in yt.iter().enumerate() {
-                let r0 = row(image, ty.i0);
-                let r1 = row(image, ty.i1);
-                let fy = ty.w1;
+                // vertical pass over whole contiguous rows (vectorises), then
+                // the horizontal taps from that line
+                blend_rows(&mut line, row(image, ty.i0), row(image, ty.i1), ty.w1);
                 let base = y * s;
                 let (o0, o1, o2) = (
                     &mut p0[base..base + rw],
@@ -215,13 +216,7 @@ pub fn preprocess(
                     &mut p2[base..base + rw],
                 );
                 for (x, &(a, b, fx)) in xo.iter().enumerate() {
-                    let px = |c: usize| {
-                        let top = f32::from(r0[a + c])
-                            + (f32::from(r0[b + c]) - f32::from(r0[a + c])) * fx;
-                        let bot = f32::from(r1[a + c])
-                            + (f32::from(r1[b + c]) - f32::from(r1[a + c])) * fx;
-                        top + (bot - top) * fy
-                    };
+                    let px = |c: usize| line[a + c] + (line[b + c] - line[a + c]) * fx;
                     o0[x] = px(0) * scale[0] + bias[0];
                     o1[x] = px(1) * scale[1] + bias[1];
                     o2[x] = px(2) * scale[2] + bias[2];
@@ -243,18 +238,13 @@ pub fn preprocess(
                 None => (rh, rw),
             };
             let mut data = vec![0.0f32; h * w * 3];
+            let mut line = vec![0.0f32; image.width as usize * bpp];
             for (y, ty) in yt.iter().enumerate() {
-                let r0 = row(image, ty.i0);
-                let r1 = row(image, ty.i1);
-                let fy = ty.w1;
+                blend_rows(&mut line, row(image, ty.i0), row(image, ty.i1), ty.w1);
                 let out = &mut data[y * w * 3..(y * w + rw) * 3];
                 for (px, &(a, b, fx)) in out.chunks_exact_mut(3).zip(&xo) {
                     for (c, v) in px.iter_mut().enumerate() {
-                        let top = f32::from(r0[a + c])
-                            + (f32::from(r0[b + c]) - f32::from(r0[a + c])) * fx;
-                        let bot = f32::from(r1[a + c])
-                            + (f32::from(r1[b + c]) - f32::from(r1[a + c])) * fx;
-                        *v = top + (bot - top) * fy;
+                        *v = line[a + c] + (line[b + c] - line[a + c]) * fx;
                     }
                 }
             }
@@ -263,6 +253,14 @@ pub fn preprocess(
                 data,
             })
         }
+    }
+}
+
+/// `out = r0 + (r1 - r0) * f`, element-wise, as f32.
+fn blend_rows(out: &mut [f32], r0: &[u8], r1: &[u8], f: f32) {
+    for ((o, &a), &b) in out.iter_mut().zip(r0).zip(r1) {
+        let a = f32::from(a);
+        *o = a + (f32::from(b) - a) * f;
     }
 }
 
