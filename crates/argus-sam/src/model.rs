@@ -403,7 +403,6 @@ impl SamModel {
         // SAM decoders expect a padding point when there is no box; SAM 2
         // exports append their own.
         let (coords, labels) = prompt.encode(&t, contract == Contract::Sam)?;
-        let n = labels.len();
         let zeros;
         let (mask_input, has_mask) = match (&prompt.previous, self.low_res_output) {
             (Some(prev), Some(_)) => (prev.logits(), 1.0f32),
@@ -418,16 +417,54 @@ impl SamModel {
                 (zeros.as_slice(), 0.0)
             }
         };
-        let has_mask = [has_mask];
         // what the decoder's `masks` come out at, and where the frame masks come from
         let fused =
             self.options.mask_upscale == MaskUpscale::Fused && self.low_res_output.is_some();
-        let (size, source_kind) = match (self.size_type, fused) {
+        let (size, frame_masks) = match (self.size_type, fused) {
             // no orig_im_size input: the decoder's masks are the low-res ones
-            (None, _) => ((LOW_RES, LOW_RES), None),
-            (Some(_), true) => ((LOW_RES, LOW_RES), None),
-            (Some(_), false) => ((t.frame_h as usize, t.frame_w as usize), Some(())),
+            (None, _) | (Some(_), true) => ((LOW_RES, LOW_RES), false),
+            (Some(_), false) => ((t.frame_h as usize, t.frame_w as usize), true),
         };
+        let request = DecodeRequest {
+            coords: &coords,
+            labels: &labels,
+            mask_input,
+            has_mask,
+            size,
+            frame_masks,
+        };
+        let result = self.run_decoder(&mut self.decoder.lock(), embedding, &request);
+        match result {
+            Err(Error::OutOfMemory { provider, reason }) if self.provider().is_gpu() => {
+                tracing::warn!(
+                    "decoder ran out of {provider} memory ({reason}); falling back to the CPU"
+                );
+                self.fall_back_to_cpu(format!("{provider} out of memory: {reason}"))?;
+                self.run_decoder(&mut self.decoder.lock(), embedding, &request)
+            }
+            other => other,
+        }
+    }
+
+    /// One decoder run (the caller holds the decoder lock).
+    fn run_decoder(
+        &self,
+        session: &mut Session,
+        embedding: &Embedding,
+        request: &DecodeRequest<'_>,
+    ) -> Result<Prediction> {
+        let contract = self.manifest.contract;
+        let t = embedding.transform;
+        let DecodeRequest {
+            coords,
+            labels,
+            mask_input,
+            has_mask,
+            size,
+            frame_masks,
+        } = *request;
+        let n = labels.len();
+        let has_mask = [has_mask];
         let size_f = [size.0 as f32, size.1 as f32];
         let size_i32 = [size.0 as i32, size.1 as i32];
         let size_i64 = [size.0 as i64, size.1 as i64];
@@ -441,13 +478,13 @@ impl SamModel {
         }
         inputs.push((
             "point_coords".into(),
-            TensorRef::from_array_view(([1, n, 2], coords.as_slice()))
+            TensorRef::from_array_view(([1, n, 2], coords))
                 .map_err(bad)?
                 .into(),
         ));
         inputs.push((
             "point_labels".into(),
-            TensorRef::from_array_view(([1, n], labels.as_slice()))
+            TensorRef::from_array_view(([1, n], labels))
                 .map_err(bad)?
                 .into(),
         ));
@@ -485,7 +522,6 @@ impl SamModel {
             inputs.push(("orig_im_size".into(), v));
         }
 
-        let mut session = self.decoder.lock();
         let outputs = session.run(inputs).map_err(|e| classify("decoder", &e))?;
         let out = |name: &str| -> Result<(Vec<i64>, &[f32])> {
             let v = outputs.get(name).ok_or_else(|| Error::BadOutput {
@@ -544,13 +580,13 @@ impl SamModel {
             })
             .collect();
         candidates.sort_by(|a, b| b.iou.total_cmp(&a.iou).then(a.index.cmp(&b.index)));
-        let source = match (source_kind, contract) {
-            (Some(()), _) => MaskSource::Frame(masks.to_vec()),
-            (None, Contract::Sam) => MaskSource::LowResCropped {
+        let source = match (frame_masks, contract) {
+            (true, _) => MaskSource::Frame(masks.to_vec()),
+            (false, Contract::Sam) => MaskSource::LowResCropped {
                 input: self.manifest.input_size as usize,
                 crop: (t.resized_h as usize, t.resized_w as usize),
             },
-            (None, Contract::Sam2) => MaskSource::LowRes,
+            (false, Contract::Sam2) => MaskSource::LowRes,
         };
         Ok(Prediction {
             candidates,
@@ -559,6 +595,19 @@ impl SamModel {
             frame_w: t.frame_w,
         })
     }
+}
+
+/// The prepared inputs of one decoder run.
+#[derive(Debug, Clone, Copy)]
+struct DecodeRequest<'a> {
+    coords: &'a [f32],
+    labels: &'a [f32],
+    mask_input: &'a [f32],
+    has_mask: f32,
+    /// The `orig_im_size` given to the decoder (and the size of its `masks`).
+    size: (usize, usize),
+    /// Whether the frame masks come from the decoder's `masks` (else from low-res logits).
+    frame_masks: bool,
 }
 
 fn classify(stage: &'static str, e: &ort::Error) -> Error {
