@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { decodeFrame, frameError, frameUrl, schemeBase } from "./frame";
+
+describe("frame transport", () => {
+  it("picks the scheme form of the platform", () => {
+    expect(schemeBase("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit")).toBe("frame://localhost/");
+    expect(schemeBase("Mozilla/5.0 (Windows NT 10.0; Win64; x64)")).toBe("http://frame.localhost/");
+  });
+
+  it("builds frame URLs with selection, preview and revision", () => {
+    const base = "frame://localhost/";
+    expect(frameUrl(base, { videoId: "v1", frame: 12 })).toBe("frame://localhost/v1/12");
+    expect(frameUrl(base, { videoId: "v1", frame: 3.7, selectedTrack: "t9", preview: 0, revision: 4 })).toBe(
+      "frame://localhost/v1/3?sel=t9&preview=0&rev=4",
+    );
+    expect(frameUrl(base, { videoId: "v1", frame: 0, preview: null, selectedTrack: null })).toBe("frame://localhost/v1/0");
+  });
+
+  it("decodes RGBA answers and rejects wrong sizes", () => {
+    const f = decodeFrame("2", "1", new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]).buffer);
+    expect([f.width, f.height, Array.from(f.data)]).toEqual([2, 1, [1, 2, 3, 4, 5, 6, 7, 8]]);
+    expect(() => decodeFrame("2", "2", new Uint8Array(8).buffer)).toThrow(/expected 16/);
+    expect(() => decodeFrame(null, "2", new Uint8Array(8).buffer)).toThrow(/no valid size/);
+  });
+
+  it("shows the shell's error message", () => {
+    expect(frameError(404, JSON.stringify({ kind: "not_found", message: "no video abc" }))).toBe("no video abc");
+    expect(frameError(500, "boom")).toBe("frame request failed (500): boom");
+  });
+});

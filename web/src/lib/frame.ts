@@ -1,0 +1,63 @@
+// Rendered frames come from the shell's `frame://` URI scheme as raw RGBA
+// (size in the x-frame-width / x-frame-height headers); see src-tauri/src/frames.rs.
+
+import type { CommandError } from "./bindings";
+
+export interface FrameRequest {
+  videoId: string;
+  frame: number;
+  selectedTrack?: string | null;
+  preview?: number | null;
+  /** Changes whenever masks or the SAM preview change, so the URL is new. */
+  revision?: number;
+}
+
+export interface RgbaFrame {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray;
+}
+
+/** The scheme's base URL: `frame://localhost/` on Linux and macOS, `http://frame.localhost/` on Windows. */
+export function schemeBase(userAgent: string): string {
+  return /Windows/i.test(userAgent) ? "http://frame.localhost/" : "frame://localhost/";
+}
+
+export function frameUrl(base: string, r: FrameRequest): string {
+  const q = new URLSearchParams();
+  if (r.selectedTrack) q.set("sel", r.selectedTrack);
+  if (r.preview !== undefined && r.preview !== null) q.set("preview", String(r.preview));
+  if (r.revision !== undefined) q.set("rev", String(r.revision));
+  const query = q.toString();
+  return `${base}${encodeURIComponent(r.videoId)}/${Math.trunc(r.frame)}${query ? `?${query}` : ""}`;
+}
+
+/** Checks the answer's size against its headers; throws a readable error otherwise. */
+export function decodeFrame(width: string | null, height: string | null, body: ArrayBuffer): RgbaFrame {
+  const w = Number(width);
+  const h = Number(height);
+  if (!Number.isInteger(w) || !Number.isInteger(h) || w <= 0 || h <= 0) {
+    throw new Error(`the frame answer has no valid size (width ${width}, height ${height})`);
+  }
+  if (body.byteLength !== w * h * 4) {
+    throw new Error(`the frame answer has ${body.byteLength} bytes, expected ${w * h * 4} for ${w}x${h} RGBA`);
+  }
+  return { width: w, height: h, data: new Uint8ClampedArray(body) };
+}
+
+/** The message of a failed frame answer (a JSON CommandError, or plain text). */
+export function frameError(status: number, text: string): string {
+  try {
+    const e = JSON.parse(text) as CommandError;
+    if (e && typeof e.message === "string") return e.message;
+  } catch {
+    // not JSON
+  }
+  return `frame request failed (${status}): ${text || "no details"}`;
+}
+
+export async function fetchFrame(url: string): Promise<RgbaFrame> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(frameError(res.status, await res.text()));
+  return decodeFrame(res.headers.get("x-frame-width"), res.headers.get("x-frame-height"), await res.arrayBuffer());
+}
