@@ -92,12 +92,34 @@ fn argus_decode(path: &Path) -> Result<(f64, u64), String> {
     Ok((secs(t.elapsed()), n))
 }
 
+/// CPU seconds (user + system) used so far by this process and by its waited-for children, from
+/// `/proc/self/stat` (Linux; `None` elsewhere). Ticks are 1/100 s.
+fn cpu_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime is field 14 overall.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let f: Vec<f64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let tick = |i: usize| f.get(i).copied();
+    // rest[0] is field 3 (state, not numeric, so filtered out): numeric fields start at field 4.
+    let (ut, st, cut, cst) = (tick(10)?, tick(11)?, tick(12)?, tick(13)?);
+    Some(((ut + st) / 100.0, (cut + cst) / 100.0))
+}
+
 /// Best of `reps` alternating runs (the machine is shared, so the minimum is the fairest figure).
+/// Also reports CPU time per frame, which depends much less on the machine's load than wall time.
 fn decode_ratio(label: &str, path: &Path, reps: usize) -> Result<f64, String> {
     let (mut best_cli, mut best_argus, mut frames) = (f64::MAX, f64::MAX, 0);
+    let (mut cpu_cli, mut cpu_argus) = (0.0, 0.0);
     for _ in 0..reps {
+        let before = cpu_seconds();
         best_cli = best_cli.min(cli_decode(path)?);
+        let mid = cpu_seconds();
         let (t, n) = argus_decode(path)?;
+        let after = cpu_seconds();
+        if let (Some(b), Some(m), Some(a)) = (before, mid, after) {
+            cpu_cli += m.1 - b.1;
+            cpu_argus += a.0 - m.0;
+        }
         best_argus = best_argus.min(t);
         frames = n;
     }
@@ -105,6 +127,9 @@ fn decode_ratio(label: &str, path: &Path, reps: usize) -> Result<f64, String> {
     println!("media.decode_rgba_{label}_fps: {fps_argus:.1} fps");
     println!("media.decode_rgba_{label}_ffmpeg_cli_fps: {fps_cli:.1} fps");
     println!("media.decode_rgba_{label}.ratio: {:.3} (vs ffmpeg -i f -pix_fmt rgba -f null -)", fps_argus / fps_cli);
+    if cpu_argus > 0.0 && cpu_cli > 0.0 {
+        println!("media.decode_rgba_{label}_cpu.ratio: {:.3} (vs ffmpeg CLI CPU seconds for the same frames; >1 = Argus uses less CPU)", cpu_cli / cpu_argus);
+    }
     Ok(1.0 / fps_cli)
 }
 
@@ -266,7 +291,7 @@ fn run() -> Result<(), String> {
     // `cargo bench -p argus-media --bench media -- seek` runs only the sections whose name matches.
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
-    let frame_time = if wanted("decode") || wanted("step") { decode_ratio("1080p", &hd, 3)? } else { f64::NAN };
+    let frame_time = if wanted("decode") || wanted("step") { decode_ratio("1080p", &hd, 5)? } else { f64::NAN };
     if wanted("decode") {
         decode_ratio("2160p", &uhd, 2)?;
     }
