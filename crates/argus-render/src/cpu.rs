@@ -189,6 +189,7 @@ fn draw_overlays(img: &mut RgbaImage, overlays: &[Overlay], view: &ViewTransform
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
     use crate::overlay::Stroke;

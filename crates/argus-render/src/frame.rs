@@ -176,6 +176,7 @@ pub(crate) fn check_plane(what: &'static str, data: &[u8], stride: usize, row_by
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 

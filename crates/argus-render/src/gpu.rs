@@ -247,6 +247,26 @@ fn fullscreen_pipeline(
     })
 }
 
+/// The adapter [`Renderer::new_headless`] would pick, without creating a
+/// device: a cheap "can we render on the GPU, and on what?" check.
+pub fn probe() -> Result<AdapterSummary> {
+    Ok(AdapterSummary::from_info(&headless_adapter()?.get_info()))
+}
+
+fn headless_adapter() -> Result<wgpu::Adapter> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    pollster::block_on(wgpu::util::initialize_adapter_from_env(&instance, None))
+        .or_else(|_| {
+            pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                force_fallback_adapter: false,
+                compatible_surface: None,
+                ..Default::default()
+            }))
+        })
+        .map_err(|e| Error::NoAdapter { tried: e.to_string() })
+}
+
 fn map_scope_error(what: &str, e: wgpu::Error) -> Error {
     match e {
         wgpu::Error::OutOfMemory { .. } => Error::OutOfMemory { what: what.to_owned() },
@@ -258,18 +278,7 @@ impl Renderer {
     /// Picks the best adapter (a GPU if there is one; `WGPU_BACKEND` and
     /// `WGPU_ADAPTER_NAME` are honoured) and creates a device on it.
     pub fn new_headless() -> Result<Self> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapter = pollster::block_on(wgpu::util::initialize_adapter_from_env(&instance, None))
-            .or_else(|_| {
-                pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
-                    power_preference: wgpu::PowerPreference::HighPerformance,
-                    force_fallback_adapter: false,
-                    compatible_surface: None,
-                    ..Default::default()
-                }))
-            })
-            .map_err(|e| Error::NoAdapter { tried: e.to_string() })?;
-        Self::from_adapter(&adapter)
+        Self::from_adapter(&headless_adapter()?)
     }
 
     /// Creates a device on `adapter` (e.g. one the host picked for its window
@@ -957,4 +966,14 @@ impl Renderer {
 
 fn extent(width: u32, height: u32) -> wgpu::Extent3d {
     wgpu::Extent3d { width, height, depth_or_array_layers: 1 }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn renderer_can_move_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<super::Renderer>();
+        send_sync::<crate::MaskScene>();
+    }
 }

@@ -149,6 +149,7 @@ pub fn tessellate(overlays: &[Overlay], view: &ViewTransform) -> Vec<Primitive> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 

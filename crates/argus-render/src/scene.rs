@@ -137,6 +137,9 @@ pub struct MaskScene {
     index: HashMap<ObjectId, u32>,
     ids: Vec<u32>,
     tiles: Vec<u32>,
+    /// Columns whose maps must be repainted.
+    unpainted: Option<Range<u32>>,
+    /// Repainted columns and styles the renderer has not uploaded yet.
     dirty: Dirty,
 }
 
@@ -158,6 +161,7 @@ impl MaskScene {
             index: HashMap::new(),
             ids: vec![0; width as usize * height as usize],
             tiles: vec![0; tw as usize * th as usize],
+            unpainted: None,
             dirty: Dirty { cols: None, styles: true },
         })
     }
@@ -303,27 +307,38 @@ impl MaskScene {
 
     fn mark_cols(&mut self, cols: Option<Range<u32>>) {
         let Some(c) = cols else { return };
-        self.dirty.cols = Some(match self.dirty.cols.take() {
+        self.unpainted = Some(match self.unpainted.take() {
             Some(d) => d.start.min(c.start)..d.end.max(c.end),
             None => c,
         });
     }
 
-    /// Repaints what changed and hands the change set to the renderer.
-    pub(crate) fn flush(&mut self) -> Dirty {
-        if let Some(cols) = self.dirty.cols.clone() {
+    /// Repaints the id and tile maps where masks changed, now. The renderer
+    /// does this itself before drawing; calling it earlier (e.g. on a worker
+    /// thread after loading a frame's masks) takes that CPU work off the
+    /// render thread. What it repainted stays marked for upload.
+    pub fn prepare(&mut self) {
+        if let Some(cols) = self.unpainted.take() {
             // Tiles are repainted whole, so widen to tile boundaries.
             let start = cols.start / TILE * TILE;
             let end = (cols.end.div_ceil(TILE) * TILE).min(self.width);
             self.paint(start..end);
-            self.dirty.cols = Some(start..end);
+            self.dirty.cols = Some(match self.dirty.cols.take() {
+                Some(d) => d.start.min(start)..d.end.max(end),
+                None => start..end,
+            });
         }
+    }
+
+    /// Repaints what changed and hands the change set to the renderer.
+    pub(crate) fn flush(&mut self) -> Dirty {
+        self.prepare();
         std::mem::take(&mut self.dirty)
     }
 
     /// Marks everything dirty (a renderer seeing this scene for the first time).
     pub(crate) fn mark_all_dirty(&mut self) {
-        self.mark_cols(Some(0..self.width));
+        self.dirty.cols = Some(0..self.width);
         self.dirty.styles = true;
     }
 
@@ -431,6 +446,7 @@ fn column_span(rle: &Rle) -> Option<Range<u32>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 

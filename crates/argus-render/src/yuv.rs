@@ -118,6 +118,7 @@ pub(crate) fn unit_to_byte(v: f32) -> u8 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 

@@ -5,6 +5,7 @@
 //!
 //! The harness is libtest-mimic: an adapter is probed once; without one every
 //! trial is listed as ignored with the reason, never as passed.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::sync::Arc;
 
@@ -371,7 +372,7 @@ fn yuv_frames_convert_like_the_cpu(r: &mut Renderer) -> TestResult {
     Ok(())
 }
 
-fn several_devices_in_parallel(_: &mut Renderer) -> TestResult {
+fn several_devices_in_parallel() -> TestResult {
     let (w, h) = (64, 40);
     let frame = Arc::new(gradient(w, h));
     let handles: Vec<_> = (0..3u64)
@@ -433,10 +434,20 @@ fn misuse_gives_typed_errors(r: &mut Renderer) -> TestResult {
     }
 }
 
-fn device_loss_is_a_typed_error(r: &mut Renderer) -> TestResult {
+/// Set in the child process that runs the device-loss scenario.
+const DEVICE_LOSS_CHILD: &str = "ARGUS_RENDER_DEVICE_LOSS_CHILD";
+const DEVICE_LOSS_OK: &str = "device loss reported as Error::DeviceLost";
+
+/// Destroys the device under a renderer and expects the next render to say
+/// `DeviceLost`. Runs in a child process: after a device was destroyed, Mesa
+/// lavapipe aborts with a double free at process exit about once in a
+/// hundred runs, long after the behaviour under test was checked. The child
+/// prints a marker when the check passed; the parent looks for it.
+fn device_loss_scenario() -> TestResult {
+    let mut r = Renderer::new_headless()?;
     let frame = gradient(16, 16);
     let mut scene = MaskScene::new(16, 16)?;
-    check(r, &frame, &mut scene, &[], &ViewTransform::IDENTITY, &OutputSpec::new(16, 16))?;
+    check(&mut r, &frame, &mut scene, &[], &ViewTransform::IDENTITY, &OutputSpec::new(16, 16))?;
     r.device().destroy();
     let _ = r.device().poll(wgpu::PollType::Poll);
     match r.render(&mut scene, &[], &ViewTransform::IDENTITY, &OutputSpec::new(16, 16)) {
@@ -445,26 +456,102 @@ fn device_loss_is_a_typed_error(r: &mut Renderer) -> TestResult {
     }
 }
 
+fn device_loss_is_a_typed_error() -> TestResult {
+    let exe = std::env::current_exe()?;
+    let out = std::process::Command::new(exe).env(DEVICE_LOSS_CHILD, "1").output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if stdout.contains(DEVICE_LOSS_OK) {
+        return Ok(());
+    }
+    Err(format!(
+        "device-loss child failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    )
+    .into())
+}
+
+/// The window path: drawing into a texture the host owns, here in an sRGB
+/// BGRA format as surfaces usually are; the picture must look the same.
+fn host_texture_in_srgb_bgra(r: &mut Renderer) -> TestResult {
+    let (w, h) = (48u32, 32u32);
+    let frame = gradient(w, h);
+    let mut scene = MaskScene::new(w, h)?;
+    scene.insert(ObjectId(1), disc(w, h, 20.0, 15.0, 9.0), style([255, 128, 0], 0.5, 2))?;
+    let view = ViewTransform::new(1.5, -3.0, 1.0)?;
+    r.upload_frame(&FrameInput::Rgba(frame.as_frame()))?;
+    let format = wgpu::TextureFormat::Bgra8UnormSrgb;
+    let texture = r.device().create_texture(&wgpu::TextureDescriptor {
+        label: Some("host target"),
+        size: wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+        view_formats: &[],
+    });
+    let target = texture.create_view(&Default::default());
+    r.render_to_view(&target, format, (w, h), &mut scene, &[], &view, [24, 24, 24])?;
+    let padded = (w * 4).div_ceil(256) * 256;
+    let buffer = r.device().create_buffer(&wgpu::BufferDescriptor {
+        label: Some("host readback"),
+        size: u64::from(padded * h),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = r.device().create_command_encoder(&Default::default());
+    encoder.copy_texture_to_buffer(
+        texture.as_image_copy(),
+        wgpu::TexelCopyBufferInfo {
+            buffer: &buffer,
+            layout: wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(padded), rows_per_image: Some(h) },
+        },
+        wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 },
+    );
+    r.queue().submit([encoder.finish()]);
+    buffer.slice(..).map_async(wgpu::MapMode::Read, |_| {});
+    r.device().poll(wgpu::PollType::wait_indefinitely())?;
+    let mut pixels = Vec::new();
+    {
+        let mapped = buffer.slice(..).get_mapped_range()?;
+        for row in mapped.chunks(padded as usize).take(h as usize) {
+            for bgra in row[..(w * 4) as usize].chunks_exact(4) {
+                pixels.extend_from_slice(&[bgra[2], bgra[1], bgra[0], bgra[3]]);
+            }
+        }
+    }
+    let gpu = RgbaImage::from_vec(w, h, pixels)?;
+    same(&gpu, &cpu::composite(&frame.as_frame(), &scene, &[], &view, &OutputSpec::new(w, h))?)
+}
+
 // ---- harness ---------------------------------------------------------------
 
-type GpuTest = fn(&mut Renderer) -> TestResult;
+/// A test body; the ones that take a renderer get a fresh one (own device).
+#[derive(Clone, Copy)]
+enum GpuTest {
+    WithRenderer(fn(&mut Renderer) -> TestResult),
+    Alone(fn() -> TestResult),
+}
+use GpuTest::{Alone, WithRenderer};
 
 const TESTS: &[(&str, GpuTest)] = &[
-    ("tint_outline_and_frame_outside_masks", tint_outline_and_frame_outside_masks),
-    ("outlines_on_tile_aligned_edges", outlines_on_tile_aligned_edges),
-    ("switching_scenes_uploads_the_new_one", switching_scenes_uploads_the_new_one),
-    ("overlapping_masks_follow_z_order", overlapping_masks_follow_z_order),
-    ("hidden_masks_are_not_drawn", hidden_masks_are_not_drawn),
-    ("selection_and_hover_change_the_look", selection_and_hover_change_the_look),
-    ("zoom_and_pan_map_pixels", zoom_and_pan_map_pixels),
-    ("odd_widths_need_row_padding", odd_widths_need_row_padding),
-    ("many_masks_and_incremental_edits", many_masks_and_incremental_edits),
-    ("overlays_are_antialiased_on_top", overlays_are_antialiased_on_top),
-    ("yuv_frames_convert_like_the_cpu", yuv_frames_convert_like_the_cpu),
-    ("several_devices_in_parallel", several_devices_in_parallel),
-    ("resize_storm_does_not_crash", resize_storm_does_not_crash),
-    ("misuse_gives_typed_errors", misuse_gives_typed_errors),
-    ("device_loss_is_a_typed_error", device_loss_is_a_typed_error),
+    ("tint_outline_and_frame_outside_masks", WithRenderer(tint_outline_and_frame_outside_masks)),
+    ("outlines_on_tile_aligned_edges", WithRenderer(outlines_on_tile_aligned_edges)),
+    ("switching_scenes_uploads_the_new_one", WithRenderer(switching_scenes_uploads_the_new_one)),
+    ("overlapping_masks_follow_z_order", WithRenderer(overlapping_masks_follow_z_order)),
+    ("hidden_masks_are_not_drawn", WithRenderer(hidden_masks_are_not_drawn)),
+    ("selection_and_hover_change_the_look", WithRenderer(selection_and_hover_change_the_look)),
+    ("zoom_and_pan_map_pixels", WithRenderer(zoom_and_pan_map_pixels)),
+    ("odd_widths_need_row_padding", WithRenderer(odd_widths_need_row_padding)),
+    ("many_masks_and_incremental_edits", WithRenderer(many_masks_and_incremental_edits)),
+    ("overlays_are_antialiased_on_top", WithRenderer(overlays_are_antialiased_on_top)),
+    ("yuv_frames_convert_like_the_cpu", WithRenderer(yuv_frames_convert_like_the_cpu)),
+    ("several_devices_in_parallel", Alone(several_devices_in_parallel)),
+    ("resize_storm_does_not_crash", WithRenderer(resize_storm_does_not_crash)),
+    ("misuse_gives_typed_errors", WithRenderer(misuse_gives_typed_errors)),
+    ("host_texture_in_srgb_bgra", WithRenderer(host_texture_in_srgb_bgra)),
+    ("device_loss_is_a_typed_error", Alone(device_loss_is_a_typed_error)),
 ];
 
 /// Mesa prints a warning without a private runtime dir; give it one.
@@ -485,10 +572,24 @@ fn quiet_mesa() {
 
 fn main() {
     quiet_mesa();
+    if std::env::var_os(DEVICE_LOSS_CHILD).is_some() {
+        match device_loss_scenario() {
+            Ok(()) => {
+                use std::io::Write;
+                println!("{DEVICE_LOSS_OK}");
+                let _ = std::io::stdout().flush();
+                std::process::exit(0);
+            }
+            Err(e) => {
+                println!("{e:?}");
+                std::process::exit(1);
+            }
+        }
+    }
     let args = Arguments::from_args();
-    let unavailable = match Renderer::new_headless() {
-        Ok(r) => {
-            eprintln!("argus-render GPU tests on {}", r.adapter());
+    let unavailable = match argus_render::gpu::probe() {
+        Ok(adapter) => {
+            eprintln!("argus-render GPU tests on {adapter}");
             None
         }
         Err(e) => {
@@ -499,9 +600,9 @@ fn main() {
     let trials = TESTS
         .iter()
         .map(|&(name, test)| match &unavailable {
-            None => Trial::test(name, move || {
-                let mut r = Renderer::new_headless()?;
-                test(&mut r)
+            None => Trial::test(name, move || match test {
+                WithRenderer(f) => f(&mut Renderer::new_headless()?),
+                Alone(f) => f(),
             }),
             Some(reason) => Trial::test(format!("{name} (no wgpu adapter: {reason})"), || Ok(())).with_ignored_flag(true),
         })
