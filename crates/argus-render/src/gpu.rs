@@ -596,7 +596,7 @@ impl Renderer {
         let same_size = self.masks.as_ref().is_some_and(|m| m.width == w && m.height == h);
         if !same_size {
             // Stored transposed: `height` texels per row, one row per column.
-            self.check_gpu_size("mask scene", h, w)?;
+            self.check_gpu_size("mask scene", w, h)?;
             let (tw, th) = scene.tile_grid();
             let map = |label: &str, width: u32, height: u32| {
                 self.device.create_texture(&wgpu::TextureDescriptor {

@@ -63,15 +63,17 @@ fn bilinear(f: vec2<f32>, size: vec2<i32>) -> vec3<f32> {
 }
 
 // Whether some pixel within Chebyshev distance w (inside the frame) shows
-// another id. The 3x3 tiles around p cover that square (w <= TILE); when all
-// of them hold only `id`, the answer is no without touching the id map.
+// another id. The tiles the square [p - w, p + w] overlaps (at most 3x3, as
+// w <= TILE) are checked first: when all of them hold only `id`, the answer
+// is no without touching the id map, which is the case away from edges.
 fn is_edge(p: vec2<i32>, id: u32, w: i32, size: vec2<i32>) -> bool {
-    let tile = p / TILE;
-    let grid = vec2<i32>(params.tile_grid);
+    let lo = max(p - vec2<i32>(w), vec2<i32>(0));
+    let hi = min(p + vec2<i32>(w), size - 1);
+    let grid_h = i32(params.tile_grid.y);
     var uniform_tiles = true;
-    for (var ty = max(tile.y - 1, 0); ty <= min(tile.y + 1, grid.y - 1); ty++) {
-        for (var tx = max(tile.x - 1, 0); tx <= min(tile.x + 1, grid.x - 1); tx++) {
-            if tiles[u32(tx * grid.y + ty)] != id {
+    for (var tx = lo.x / TILE; tx <= hi.x / TILE; tx++) {
+        for (var ty = lo.y / TILE; ty <= hi.y / TILE; ty++) {
+            if tiles[u32(tx * grid_h + ty)] != id {
                 uniform_tiles = false;
             }
         }
@@ -79,10 +81,8 @@ fn is_edge(p: vec2<i32>, id: u32, w: i32, size: vec2<i32>) -> bool {
     if uniform_tiles {
         return false;
     }
-    let lo = max(p - vec2<i32>(w), vec2<i32>(0));
-    let hi = min(p + vec2<i32>(w), size - 1);
-    for (var y = lo.y; y <= hi.y; y++) {
-        for (var x = lo.x; x <= hi.x; x++) {
+    for (var x = lo.x; x <= hi.x; x++) {
+        for (var y = lo.y; y <= hi.y; y++) {
             if id_at(vec2<i32>(x, y)) != id {
                 return true;
             }
