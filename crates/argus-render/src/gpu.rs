@@ -180,6 +180,23 @@ pub struct Renderer {
     target: Option<Target>,
     readback: Option<(wgpu::Buffer, u64)>,
     instances: Option<(wgpu::Buffer, u64)>,
+    stats: RenderStats,
+}
+
+/// Counters of what the renderer allocated and uploaded, so hosts (and
+/// tests) can see that stepping frames and editing masks stay incremental.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenderStats {
+    /// Frame textures allocated (once per frame size).
+    pub frame_textures_created: u64,
+    /// Offscreen targets allocated (once per output size).
+    pub targets_created: u64,
+    /// Id-map textures allocated (once per scene size).
+    pub mask_maps_created: u64,
+    /// Bytes of id map uploaded, in total.
+    pub id_bytes_uploaded: u64,
+    /// Bytes of id map uploaded by the last render.
+    pub id_bytes_last_render: u64,
 }
 
 fn uniform_entry(binding: u32, visibility: wgpu::ShaderStages) -> wgpu::BindGroupLayoutEntry {
@@ -394,6 +411,7 @@ impl Renderer {
             target: None,
             readback: None,
             instances: None,
+            stats: RenderStats::default(),
         }
     }
 
@@ -408,6 +426,10 @@ impl Renderer {
 
     pub fn queue(&self) -> &wgpu::Queue {
         &self.queue
+    }
+
+    pub fn stats(&self) -> RenderStats {
+        self.stats
     }
 
     /// Size of the last uploaded frame.
@@ -503,6 +525,7 @@ impl Renderer {
         });
         let view = texture.create_view(&Default::default());
         self.frame = Some(FrameTex { texture, view, width, height });
+        self.stats.frame_textures_created += 1;
     }
 
     fn plane_texture(&self, label: &str, width: u32, height: u32) -> wgpu::Texture {
@@ -618,6 +641,7 @@ impl Renderer {
                 mapped_at_creation: false,
             });
             let styles = self.style_buffer(64);
+            self.stats.mask_maps_created += 1;
             self.masks = Some(MaskTex { ids, tiles, styles, style_capacity: 64, scene_uid: 0, width: w, height: h });
         }
         let Some(masks) = &mut self.masks else { return Ok(()) };
@@ -626,11 +650,15 @@ impl Renderer {
             masks.scene_uid = scene.uid();
         }
         let dirty = scene.flush();
+        self.stats.id_bytes_last_render = 0;
         if let Some(cols) = dirty.cols
             && cols.start < cols.end
         {
             let hh = h as usize;
             let ids = scene.ids().get(cols.start as usize * hh..cols.end as usize * hh).unwrap_or(&[]);
+            let bytes = (ids.len() * 4) as u64;
+            self.stats.id_bytes_uploaded += bytes;
+            self.stats.id_bytes_last_render = bytes;
             self.queue.write_texture(
                 wgpu::TexelCopyTextureInfo {
                     texture: &masks.ids,
@@ -870,6 +898,7 @@ impl Renderer {
             });
             let view = texture.create_view(&Default::default());
             self.target = Some(Target { texture, view, width: w, height: h });
+            self.stats.targets_created += 1;
         }
         let padded = u64::from((w * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
         let size = padded * u64::from(h);

@@ -34,7 +34,7 @@ pub mod yuv;
 pub use cpu::OutputSpec;
 pub use error::{Error, Result};
 pub use frame::{FrameInput, RgbaFrame, RgbaImage};
-pub use gpu::{AdapterSummary, Renderer};
+pub use gpu::{AdapterSummary, RenderStats, Renderer};
 pub use overlay::{Overlay, Stroke};
 pub use scene::{MaskScene, MaskStyle, ObjectId};
 pub use view::ViewTransform;
