@@ -239,6 +239,25 @@ fn zoom_and_pan_map_pixels(r: &mut Renderer) -> TestResult {
     Ok(())
 }
 
+/// Arbitrary zooms (in and out) and fractional pans: the GPU must pick the
+/// same frame pixel as the CPU everywhere, also on pixel boundaries.
+fn many_views_match_the_reference(r: &mut Renderer) -> TestResult {
+    let (w, h) = (45, 31);
+    let frame = gradient(w, h);
+    let mut scene = MaskScene::new(w, h)?;
+    scene.insert(ObjectId(1), disc(w, h, 12.0, 12.0, 8.0), style([255, 0, 0], 0.5, 1))?;
+    scene.insert(ObjectId(2), rect(w, h, 20, 5, 44, 30), style([0, 90, 255], 0.35, 2))?;
+    let out = OutputSpec::new(70, 50);
+    let mut rng = Lcg(99);
+    for zoom in [0.37f32, 0.5, 0.8, 1.0, 1.7, 2.0, 3.3, 7.0] {
+        let pan_x = rng.next(400) as f32 / 8.0 - 25.0;
+        let pan_y = rng.next(400) as f32 / 8.0 - 25.0;
+        let view = ViewTransform::new(zoom, pan_x, pan_y)?;
+        check(r, &frame, &mut scene, &[], &view, &out).map_err(|e| format!("zoom {zoom}, pan ({pan_x}, {pan_y}): {e:?}"))?;
+    }
+    Ok(())
+}
+
 fn odd_widths_need_row_padding(r: &mut Renderer) -> TestResult {
     let (w, h) = (33, 17);
     let frame = gradient(w, h);
@@ -567,6 +586,7 @@ const TESTS: &[(&str, GpuTest)] = &[
     ("hidden_masks_are_not_drawn", WithRenderer(hidden_masks_are_not_drawn)),
     ("selection_and_hover_change_the_look", WithRenderer(selection_and_hover_change_the_look)),
     ("zoom_and_pan_map_pixels", WithRenderer(zoom_and_pan_map_pixels)),
+    ("many_views_match_the_reference", WithRenderer(many_views_match_the_reference)),
     ("odd_widths_need_row_padding", WithRenderer(odd_widths_need_row_padding)),
     ("many_masks_and_incremental_edits", WithRenderer(many_masks_and_incremental_edits)),
     ("overlays_are_antialiased_on_top", WithRenderer(overlays_are_antialiased_on_top)),
