@@ -127,22 +127,27 @@ impl Converter {
                 *s = i32::try_from(p.stride).map_err(|_| Error::InvalidSize { width: dst_w, height: dst_h })?;
             }
         }
-        // SAFETY: source pointers/strides come from a valid decoded frame of (src_w, src_h, src_fmt),
-        // which is what the context was configured for; destination planes are sized for the
-        // configured output with padded strides.
-        let out_h = unsafe {
-            let f = &*src.as_ptr();
-            ffi::sws_scale(
-                self.sws,
-                f.data.as_ptr() as *const *const u8,
-                f.linesize.as_ptr(),
-                0,
-                src_h,
-                dst_ptrs.as_ptr(),
-                dst_strides.as_ptr(),
-            )
+        // SAFETY: the destination frame borrows our plane buffers through a reference with a no-op
+        // free, so swscale writes into them directly; the frame is freed before the buffers are
+        // touched again. The source is a valid decoded frame of the configured size and format.
+        let ret = unsafe {
+            let mut dst = ffi::av_frame_alloc();
+            if dst.is_null() {
+                return Err(Error::InvalidSize { width: dst_w, height: dst_h });
+            }
+            (*dst).width = w;
+            (*dst).height = h;
+            (*dst).format = dst_fmt as i32;
+            let frame = &mut *dst;
+            frame.data[..4].copy_from_slice(&dst_ptrs);
+            frame.linesize[..4].copy_from_slice(&dst_strides);
+            let first = planes.first_mut().map_or((ptr::null_mut(), 0), |p| (p.data.as_mut_ptr(), p.data.len()));
+            (*dst).buf[0] = ffi::av_buffer_create(first.0, first.1, Some(borrowed_buffer_free), ptr::null_mut(), 0);
+            let ret = if (*dst).buf[0].is_null() { -1 } else { ffi::sws_scale_frame(self.sws, dst, src.as_ptr()) };
+            ffi::av_frame_free(&mut dst);
+            ret
         };
-        if out_h != h {
+        if ret < 0 {
             return Err(Error::InvalidSize { width: dst_w, height: dst_h });
         }
         for p in &mut planes {
@@ -155,24 +160,33 @@ impl Converter {
         if self.key == Some(key) && !self.sws.is_null() {
             return Ok(());
         }
-        // SAFETY: the source format value came from FFmpeg itself (a decoded frame).
-        let src_fmt: ffi::AVPixelFormat = unsafe { std::mem::transmute::<i32, ffi::AVPixelFormat>(key.src_fmt) };
-        // SAFETY: sws_getCachedContext frees/reuses the old context and returns null on failure.
-        self.sws = unsafe {
-            ffi::sws_getCachedContext(
-                self.sws,
-                key.src_w,
-                key.src_h,
-                src_fmt,
-                key.dst_w,
-                key.dst_h,
-                dst_fmt,
-                SWS_FLAGS,
-                ptr::null_mut(),
-                ptr::null_mut(),
-                ptr::null(),
-            )
-        };
+        // SAFETY: a fresh context configured through its AVOptions, as vf_scale does; freed on failure.
+        // Slice threads ("threads" = 0: one per core) match the CLI's scale filter.
+        unsafe {
+            ffi::sws_freeContext(self.sws);
+            self.sws = ffi::sws_alloc_context();
+            if !self.sws.is_null() {
+                let obj = self.sws.cast::<std::ffi::c_void>();
+                let opts: [(&std::ffi::CStr, i64); 8] = [
+                    (c"srcw", i64::from(key.src_w)),
+                    (c"srch", i64::from(key.src_h)),
+                    (c"src_format", i64::from(key.src_fmt)),
+                    (c"dstw", i64::from(key.dst_w)),
+                    (c"dsth", i64::from(key.dst_h)),
+                    (c"dst_format", dst_fmt as i64),
+                    (c"sws_flags", i64::from(SWS_FLAGS)),
+                    (c"threads", 0),
+                ];
+                let mut ok = true;
+                for (name, value) in opts {
+                    ok &= ffi::av_opt_set_int(obj, name.as_ptr(), value, 0) >= 0;
+                }
+                if !ok || ffi::sws_init_context(self.sws, ptr::null_mut(), ptr::null_mut()) < 0 {
+                    ffi::sws_freeContext(self.sws);
+                    self.sws = ptr::null_mut();
+                }
+            }
+        }
         self.key = None;
         if self.sws.is_null() {
             return Err(Error::InvalidSize { width: key.dst_w as u32, height: key.dst_h as u32 });
@@ -202,6 +216,9 @@ impl Converter {
         Ok(())
     }
 }
+
+/// Free callback for buffers swscale borrows from our `Vec`s: the `Vec` owns the memory.
+unsafe extern "C" fn borrowed_buffer_free(_opaque: *mut std::ffi::c_void, _data: *mut u8) {}
 
 fn copy_yuv420(src: &AvFrame, w: u32, h: u32) -> Vec<Plane> {
     let (w, h) = (w as usize, h as usize);
