@@ -330,6 +330,19 @@ impl MaskScene {
         }
     }
 
+    /// The top-most visible object at frame pixel `(x, y)` (hover and click
+    /// hit-testing; map a screen point with [`crate::ViewTransform::screen_to_frame`]
+    /// and floor it). `None` outside the frame or where no mask is.
+    pub fn object_at(&mut self, x: i64, y: i64) -> Option<ObjectId> {
+        if x < 0 || y < 0 || x >= i64::from(self.width) || y >= i64::from(self.height) {
+            return None;
+        }
+        self.prepare();
+        let id = *self.ids.get(x as usize * self.height as usize + y as usize)?;
+        let slot = id.checked_sub(1)?;
+        Some(self.slots.get(slot as usize)?.as_ref()?.id)
+    }
+
     /// Repaints what changed and hands the change set to the renderer.
     pub(crate) fn flush(&mut self) -> Dirty {
         self.prepare();
@@ -532,6 +545,22 @@ mod tests {
         s.flush();
         assert_eq!(actual_ids(&s), expected_ids(&s));
         assert_eq!(s.objects().next().unwrap().0, ObjectId(100));
+    }
+
+    #[test]
+    fn object_at_hit_tests_the_top_visible_object() {
+        let mut s = MaskScene::new(20, 10).unwrap();
+        s.insert(ObjectId(1), rect(20, 10, 0, 0, 10, 10), MaskStyle::default()).unwrap();
+        s.insert(ObjectId(2), rect(20, 10, 5, 0, 15, 5), MaskStyle::default()).unwrap();
+        assert_eq!(s.object_at(6, 2), Some(ObjectId(2)));
+        assert_eq!(s.object_at(6, 7), Some(ObjectId(1)));
+        assert_eq!(s.object_at(17, 2), None);
+        assert_eq!(s.object_at(-1, 2), None);
+        assert_eq!(s.object_at(20, 2), None);
+        s.set_style(ObjectId(2), MaskStyle { hidden: true, ..MaskStyle::default() }).unwrap();
+        assert_eq!(s.object_at(6, 2), Some(ObjectId(1)));
+        s.remove(ObjectId(1)).unwrap();
+        assert_eq!(s.object_at(6, 7), None);
     }
 
     #[test]
