@@ -165,7 +165,8 @@ fn is_edge(labels: &[u32], w: usize, h: usize, x: usize, y: usize, label: u32, r
 
 fn draw_overlays(img: &mut RgbaImage, overlays: &[Overlay], view: &ViewTransform) {
     let (ow, oh) = (img.width(), img.height());
-    for prim in tessellate(overlays, view) {
+    let t = tessellate(overlays, view);
+    for prim in &t.primitives {
         let (lo, hi) = prim.bounds();
         let x0 = lo[0].floor().max(0.0) as u32;
         let y0 = lo[1].floor().max(0.0) as u32;
@@ -173,7 +174,7 @@ fn draw_overlays(img: &mut RgbaImage, overlays: &[Overlay], view: &ViewTransform
         let y1 = (hi[1].ceil().max(0.0) as u32).min(oh);
         for y in y0..y1 {
             for x in x0..x1 {
-                let a = prim.color[3] * prim.coverage([x as f32 + 0.5, y as f32 + 0.5]);
+                let a = prim.color[3] * prim.coverage(&t.edges, [x as f32 + 0.5, y as f32 + 0.5]);
                 if a <= 0.0 {
                     continue;
                 }

@@ -180,6 +180,8 @@ pub struct Renderer {
     target: Option<Target>,
     readback: Option<(wgpu::Buffer, u64)>,
     instances: Option<(wgpu::Buffer, u64)>,
+    /// Polygon edges of filled overlays (never empty: bindings need a buffer).
+    edges: (wgpu::Buffer, u64),
     stats: RenderStats,
 }
 
@@ -353,7 +355,7 @@ impl Renderer {
         });
         let overlay_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("overlay"),
-            entries: &[uniform_entry(0, wgpu::ShaderStages::VERTEX_FRAGMENT)],
+            entries: &[uniform_entry(0, wgpu::ShaderStages::VERTEX_FRAGMENT), storage_entry(1)],
         });
         let yuv_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("yuv"),
@@ -386,6 +388,12 @@ impl Renderer {
         let params = uniform("composite params", size_of::<CompositeParams>());
         let overlay_params = uniform("overlay params", size_of::<OverlayParams>());
         let yuv_params = uniform("yuv params", size_of::<YuvParams>());
+        let edges = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("overlay edges"),
+            size: 16,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
         let adapter = AdapterSummary::from_info(info);
         tracing::info!(%adapter, "renderer ready");
         Self {
@@ -411,6 +419,7 @@ impl Renderer {
             target: None,
             readback: None,
             instances: None,
+            edges: (edges, 16),
             stats: RenderStats::default(),
         }
     }
@@ -801,7 +810,22 @@ impl Renderer {
         let ov = OverlayParams { out_size: [width as f32, height as f32], out_srgb: srgb, _pad: 0 };
         self.queue.write_buffer(&self.overlay_params, 0, bytemuck::bytes_of(&ov));
 
-        let prims = tessellate(overlays, view);
+        let tess = tessellate(overlays, view);
+        if !tess.edges.is_empty() {
+            let bytes = (tess.edges.len() * 16) as u64;
+            if self.edges.1 < bytes {
+                let cap = bytes.next_power_of_two();
+                let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("overlay edges"),
+                    size: cap,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                self.edges = (buffer, cap);
+            }
+            self.queue.write_buffer(&self.edges.0, 0, bytemuck::cast_slice(&tess.edges));
+        }
+        let prims = tess.primitives;
         if !prims.is_empty() {
             let bytes = (prims.len() * size_of::<Primitive>()) as u64;
             if self.instances.as_ref().is_none_or(|(_, cap)| *cap < bytes) {
@@ -837,7 +861,10 @@ impl Renderer {
         let overlay_bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("overlay"),
             layout: &self.overlay_layout,
-            entries: &[wgpu::BindGroupEntry { binding: 0, resource: self.overlay_params.as_entire_binding() }],
+            entries: &[
+                wgpu::BindGroupEntry { binding: 0, resource: self.overlay_params.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 1, resource: self.edges.0.as_entire_binding() },
+            ],
         });
         let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
             label: Some("composite"),

@@ -353,6 +353,13 @@ fn overlays_are_antialiased_on_top(r: &mut Renderer) -> TestResult {
             },
             stroke: Stroke { color: [255, 255, 255, 180], width: 2.0 },
         },
+        Overlay::FilledPolygon {
+            polygon: Polygon {
+                exterior: vec![Point { x: 3.0, y: 20.0 }, Point { x: 28.0, y: 22.5 }, Point { x: 20.0, y: 44.0 }, Point { x: 5.5, y: 38.0 }],
+                holes: vec![vec![Point { x: 10.0, y: 27.0 }, Point { x: 18.0, y: 28.0 }, Point { x: 14.0, y: 35.0 }]],
+            },
+            fill: [0, 200, 255, 120],
+        },
         Overlay::Polyline {
             polyline: Polyline { points: vec![Point { x: 2.0, y: 45.0 }, Point { x: 30.0, y: 33.3 }, Point { x: 62.0, y: 46.0 }] },
             stroke: Stroke { color: [0, 0, 255, 255], width: 3.0 },
@@ -374,6 +381,13 @@ fn overlays_are_antialiased_on_top(r: &mut Renderer) -> TestResult {
             a != b && a != [0, 255, 0, 255] && a != [0, 0, 255, 255]
         })
         .count();
+    // The filled polygon tints its inside but not its hole.
+    if img.pixel(29, 43) == reference_no_overlays.pixel(29, 43) {
+        return Err("the filled polygon did not tint its inside".into());
+    }
+    if img.pixel(17, 43) != reference_no_overlays.pixel(17, 43) {
+        return Err("the filled polygon tinted its hole".into());
+    }
     if partial < 50 {
         return Err(format!("only {partial} blended overlay pixels; expected anti-aliased edges").into());
     }

@@ -7,9 +7,12 @@ struct OverlayParams {
 }
 
 @group(0) @binding(0) var<uniform> ov: OverlayParams;
+// Polygon edges (x0, y0, x1, y1) of filled polygons.
+@group(0) @binding(1) var<storage, read> edges: array<vec4<f32>>;
 
 struct Instance {
     @location(0) ab: vec4<f32>,
+    // half width, ring radius, first edge, edge count (fills)
     @location(1) shape: vec4<f32>,
     @location(2) color: vec4<f32>,
 }
@@ -40,18 +43,42 @@ fn vs_overlay(@builtin(vertex_index) vi: u32, inst: Instance) -> VOut {
     return out;
 }
 
-fn distance_to(p: vec2<f32>, ab: vec4<f32>, half_width: f32, ring: f32) -> f32 {
-    if ring > 0.0 {
-        return abs(length(p - ab.xy) - ring) - half_width;
-    }
-    let pa = p - ab.xy;
-    let ba = ab.zw - ab.xy;
+fn segment_distance(a: vec2<f32>, b: vec2<f32>, p: vec2<f32>) -> f32 {
+    let pa = p - a;
+    let ba = b - a;
     let bb = dot(ba, ba);
     var t = 0.0;
     if bb > 0.0 {
         t = clamp(dot(pa, ba) / bb, 0.0, 1.0);
     }
-    return length(pa - ba * t) - half_width;
+    return length(pa - ba * t);
+}
+
+// Even-odd fill: distance to the nearest edge, negative inside.
+fn fill_distance(p: vec2<f32>, first: u32, count: u32) -> f32 {
+    var inside = false;
+    var best = 3.0e38;
+    for (var i = 0u; i < count; i++) {
+        let e = edges[first + i];
+        best = min(best, segment_distance(e.xy, e.zw, p));
+        if (e.y > p.y) != (e.w > p.y) {
+            let x = e.x + (p.y - e.y) * (e.z - e.x) / (e.w - e.y);
+            if p.x < x {
+                inside = !inside;
+            }
+        }
+    }
+    return select(best, -best, inside);
+}
+
+fn distance_to(p: vec2<f32>, ab: vec4<f32>, shape: vec4<f32>) -> f32 {
+    if shape.w > 0.0 {
+        return fill_distance(p, u32(shape.z), u32(shape.w));
+    }
+    if shape.y > 0.0 {
+        return abs(length(p - ab.xy) - shape.y) - shape.x;
+    }
+    return segment_distance(ab.xy, ab.zw, p) - shape.x;
 }
 
 fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
@@ -62,7 +89,7 @@ fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
 
 @fragment
 fn fs_overlay(in: VOut) -> @location(0) vec4<f32> {
-    let d = distance_to(in.pos.xy, in.ab, in.shape.x, in.shape.y);
+    let d = distance_to(in.pos.xy, in.ab, in.shape);
     let coverage = clamp(0.5 - d, 0.0, 1.0);
     var rgb = in.color.rgb;
     if ov.out_srgb != 0u {
