@@ -961,15 +961,17 @@ impl Renderer {
         let gpu_err = |message: String| Error::Gpu { what: "reading the frame back".into(), message };
         self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| gpu_err(e.to_string()))?;
         rx.recv().map_err(|e| gpu_err(e.to_string()))?.map_err(|e| gpu_err(e.to_string()))?;
-        let mut pixels = Vec::with_capacity(w as usize * h as usize * 4);
-        {
-            let mapped = slice.get_mapped_range().map_err(|e| gpu_err(e.to_string()))?;
+        // Mapped from here on: unmap whatever happens, or the next copy into
+        // this buffer would fail.
+        let pixels = slice.get_mapped_range().map_err(|e| gpu_err(e.to_string())).map(|mapped| {
+            let mut pixels = Vec::with_capacity(w as usize * h as usize * 4);
             for row in mapped.chunks(padded as usize).take(h as usize) {
                 pixels.extend_from_slice(row.get(..w as usize * 4).unwrap_or(&[]));
             }
-        }
+            pixels
+        });
         buffer.unmap();
-        RgbaImage::from_vec(w, h, pixels)
+        RgbaImage::from_vec(w, h, pixels?)
     }
 
     /// Draws into a texture view the host owns (`format` must be renderable;
