@@ -239,6 +239,26 @@ fn zoom_and_pan_map_pixels(r: &mut Renderer) -> TestResult {
     Ok(())
 }
 
+/// Decoders hand out rows with padding; the upload must honour the stride.
+fn strided_frames_upload_row_by_row(r: &mut Renderer) -> TestResult {
+    let (w, h) = (29u32, 13u32);
+    let packed = gradient(w, h);
+    let stride = w as usize * 4 + 12;
+    let mut data = vec![0xAAu8; stride * h as usize];
+    for y in 0..h as usize {
+        let row = &packed.data()[y * w as usize * 4..(y + 1) * w as usize * 4];
+        data[y * stride..y * stride + row.len()].copy_from_slice(row);
+    }
+    let frame = argus_render::RgbaFrame { width: w, height: h, stride, data: &data };
+    let mut scene = MaskScene::new(w, h)?;
+    scene.insert(ObjectId(1), rect(w, h, 2, 2, 20, 10), style([255, 0, 0], 0.5, 1))?;
+    r.upload_frame(&FrameInput::Rgba(frame))?;
+    let out = OutputSpec::new(w, h);
+    let gpu = r.render(&mut scene, &[], &ViewTransform::IDENTITY, &out)?;
+    same(&gpu, &cpu::composite(&packed.as_frame(), &scene, &[], &ViewTransform::IDENTITY, &out)?)?;
+    expect_pixel(&gpu, 25, 12, frame_px(&packed, 25, 12))
+}
+
 /// Arbitrary zooms (in and out) and fractional pans: the GPU must pick the
 /// same frame pixel as the CPU everywhere, also on pixel boundaries.
 fn many_views_match_the_reference(r: &mut Renderer) -> TestResult {
@@ -601,6 +621,7 @@ const TESTS: &[(&str, GpuTest)] = &[
     ("selection_and_hover_change_the_look", WithRenderer(selection_and_hover_change_the_look)),
     ("zoom_and_pan_map_pixels", WithRenderer(zoom_and_pan_map_pixels)),
     ("many_views_match_the_reference", WithRenderer(many_views_match_the_reference)),
+    ("strided_frames_upload_row_by_row", WithRenderer(strided_frames_upload_row_by_row)),
     ("odd_widths_need_row_padding", WithRenderer(odd_widths_need_row_padding)),
     ("many_masks_and_incremental_edits", WithRenderer(many_masks_and_incremental_edits)),
     ("overlays_are_antialiased_on_top", WithRenderer(overlays_are_antialiased_on_top)),
