@@ -331,6 +331,30 @@ mod tests {
                 "{sh}x{sw} -> {h}x{w}"
             );
         }
+        // smooth masks (long runs), sizes with partial words, and NaN logits
+        let disk: Vec<f32> = (0..64 * 64)
+            .map(|i| {
+                20.0 - (((i % 64) as f32 - 30.0).powi(2) + ((i / 64) as f32 - 25.0).powi(2)).sqrt()
+            })
+            .collect();
+        for (h, w) in [(1080, 1920), (333, 250), (64, 130), (7, 65)] {
+            let got = upscale_to_rle(&disk, 64, 64, h as u32, w as u32).unwrap();
+            assert_eq!(
+                got,
+                reference(&naive_upscale(&disk, 64, 64, h, w), h, w),
+                "disk -> {h}x{w}"
+            );
+        }
+        let mut holes = disk.clone();
+        for v in holes.iter_mut().skip(64 * 20).take(200) {
+            *v = f32::NAN;
+        }
+        let got = upscale_to_rle(&holes, 64, 64, 200, 170).unwrap();
+        assert_eq!(
+            got,
+            reference(&naive_upscale(&holes, 64, 64, 200, 170), 200, 170),
+            "NaN"
+        );
         // identity size equals plain thresholding
         let l = logits(30, 40, 9);
         assert_eq!(
