@@ -4,14 +4,14 @@ use std::{io::BufRead, path::PathBuf};
 
 use anyhow::{Context, Result, anyhow};
 use argus_core::{
-    id::VideoId,
+    id::{TrackId, VideoId},
     model::{Colour, Geometry, Label, Project, ShapeKind},
 };
 use argus_store::{Command, Store};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
-use crate::output::Out;
+use crate::{media, output::Out};
 
 #[derive(Debug, Parser)]
 #[command(name = "argus-cli", version, about = "Headless Argus: projects, videos, shapes, undo/redo, scripted edits")]
@@ -48,6 +48,40 @@ enum Cmd {
         video: VideoId,
         #[arg(long)]
         frame: u64,
+    },
+    /// Add a video file to a project: probes it, counts its frames exactly
+    /// and hashes it (FFmpeg through argus-media).
+    ImportVideo {
+        /// Project id or name.
+        #[arg(long)]
+        project: String,
+        path: PathBuf,
+    },
+    /// Segment an object on one frame with SAM from clicks and/or a box, and
+    /// store the mask as a keyframe (argus-media decodes, argus-sam segments).
+    Segment {
+        #[arg(long)]
+        video: VideoId,
+        #[arg(long)]
+        frame: u64,
+        /// A click x,y (positive) or x,y,neg (negative), display pixels. Repeatable.
+        #[arg(long = "point")]
+        points: Vec<String>,
+        /// A box x,y,width,height around the object.
+        #[arg(long = "box")]
+        bbox: Option<String>,
+        /// Set the mask on this existing track ...
+        #[arg(long, conflicts_with = "label")]
+        track: Option<TrackId>,
+        /// ... or create a new track with this label (name).
+        #[arg(long, required_unless_present = "track")]
+        label: Option<String>,
+        /// Built-in model id (see argus-sam's manifests); its files must be in the model cache.
+        #[arg(long, default_value = "sam2.1-tiny")]
+        model: String,
+        /// A model manifest file to use instead of a built-in one.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
     },
     /// Undo the project's last edit.
     Undo {
@@ -185,6 +219,68 @@ async fn dispatch(store: &Store, out: Out, command: Cmd) -> Result<()> {
                     extent,
                 ]
             })
+        }
+        Cmd::ImportVideo { project, path } => {
+            let project = store.find_project(&project).await?;
+            let video = media::describe_video(project.id, &path).await?;
+            let video = store.add_video(video).await?;
+            out.one(&video, || {
+                format!(
+                    "imported '{}' as {}: {}x{}, {} frames at {} fps, {}",
+                    video.name, video.id, video.width, video.height, video.frame_count, video.frame_rate, video.codec
+                )
+            })
+        }
+        Cmd::Segment { video, frame, points, bbox, track, label, model, manifest } => {
+            let video = store.video(video).await?;
+            video.check_frame(frame)?;
+            let mut prompt = argus_sam::Prompt::default();
+            for p in &points {
+                let (x, y, positive) = media::parse_point(p)?;
+                prompt = prompt.with_click(x, y, positive);
+            }
+            if let Some(b) = &bbox {
+                prompt = prompt.with_box(media::parse_box(b)?);
+            }
+            if prompt.clicks.is_empty() && prompt.bbox.is_none() {
+                anyhow::bail!("give at least one --point or a --box");
+            }
+            let actor = store.actor(video.project_id, store.local_user()).await?;
+            // Resolve the target before the slow part, so a typo fails fast.
+            let target = match (track, label) {
+                (Some(t), _) => Ok(store.track(t).await?),
+                (None, Some(name)) => {
+                    let schema = store.schema(video.project_id).await?;
+                    let label = schema.label_by_name(&name).ok_or_else(|| {
+                        let names: Vec<&str> = schema.labels().iter().map(|l| l.name.as_str()).collect();
+                        anyhow!("no label '{name}' in the project; labels are {names:?}")
+                    })?;
+                    Err(media::new_track(video.id, label.id, actor.user))
+                }
+                (None, None) => anyhow::bail!("give --track or --label"),
+            };
+            let seg = media::segment(&video, frame, prompt, model, manifest).await?;
+            let (track_id, command) = match target {
+                Ok(t) => (t.id, Command::SetShape { shape: media::sam_shape(t.id, frame, &seg) }),
+                Err(new) => (new.id, Command::CreateTrack { shapes: vec![media::sam_shape(new.id, frame, &seg)], track: new }),
+            };
+            let applied = store.apply_in(video.project_id, &actor, command).await?;
+            let bbox = seg.mask.bbox();
+            out.one(
+                &serde_json::json!({
+                    "track_id": track_id, "frame": frame, "area": seg.mask.area(), "bbox": bbox,
+                    "score": seg.score, "model": seg.model, "provider": seg.provider, "changes": applied.changes,
+                }),
+                || {
+                    format!(
+                        "track {track_id}, frame {frame}: mask of {} px (score {:.3}) by {} on {}",
+                        seg.mask.area(),
+                        seg.score,
+                        seg.model,
+                        seg.provider
+                    )
+                },
+            )
         }
         Cmd::Undo { project } => {
             let project = store.find_project(&project).await?;

@@ -1,12 +1,14 @@
 //! `argus-cli`: the headless Argus command line.
 //!
 //! A thin shell over the same library crates the desktop app uses
-//! (argus-store for everything persistent), so scripts and end-to-end tests
-//! exercise the real code paths. Output is a readable table, or JSON lines
+//! (argus-store for everything persistent, argus-media to probe and decode,
+//! argus-sam to segment), so scripts and end-to-end tests exercise the real
+//! code paths. Output is a readable table, or JSON lines
 //! with `--json`; errors go to stderr with the library's message and a
 //! non-zero exit code.
 
 mod cli;
+mod media;
 mod output;
 
 use std::process::ExitCode;

@@ -187,5 +187,9 @@ async fn main() {
     let coco: usize = masks.iter().map(|m| serde_json::to_string(m).expect("json").len()).sum();
     println!("store.bytes_per_1000_masks: {blob} bytes");
     println!("store.bytes_per_1000_masks.ratio: {:.3} (vs COCO JSON)", blob as f64 / coco as f64);
+    // The whole stored shape record (ids, flags, times, mask) for the same masks.
+    let shapes = s.store.frame_shapes(s.video.id, 0).await.expect("query");
+    let records: usize = shapes.iter().map(|sh| argus_store::codec::encode_shape(sh).expect("encode").len()).sum();
+    println!("store.bytes_per_1000_shape_records: {records} bytes");
     s.store.close().await;
 }

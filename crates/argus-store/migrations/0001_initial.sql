@@ -73,30 +73,19 @@ CREATE TABLE tracks (
     UNIQUE (video_id, number)
 ) STRICT;
 
--- One row per track and frame. Masks are stored as raw COCO counts
--- (delta + zigzag + LEB128 varints, see codec.rs) in `mask`; other geometry
--- as JSON in `geometry`.
+-- One row per track and frame. `data` is the whole shape in the compact
+-- binary form of codec.rs (mask runs as delta + zigzag + LEB128 varints,
+-- other geometry as JSON): the frame query reads one column per shape. The
+-- other columns are the ones queries index or filter on.
 CREATE TABLE shapes (
-    id          TEXT PRIMARY KEY NOT NULL,
-    track_id    TEXT NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
-    video_id    TEXT NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
-    frame       INTEGER NOT NULL,
-    kind        TEXT NOT NULL,
-    mask_height INTEGER,
-    mask_width  INTEGER,
-    mask        BLOB,
-    geometry    TEXT,
-    keyframe    INTEGER NOT NULL,
-    source      TEXT NOT NULL,
-    occluded    INTEGER NOT NULL,
-    outside     INTEGER NOT NULL,
-    attributes  TEXT NOT NULL,
-    score       REAL,
-    author      TEXT,
-    created_at  INTEGER NOT NULL,
-    updated_at  INTEGER NOT NULL,
-    UNIQUE (track_id, frame),
-    CHECK ((mask IS NULL) <> (geometry IS NULL))
+    id       TEXT PRIMARY KEY NOT NULL,
+    track_id TEXT NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+    video_id TEXT NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+    frame    INTEGER NOT NULL,
+    kind     TEXT NOT NULL,
+    keyframe INTEGER NOT NULL,
+    data     BLOB NOT NULL,
+    UNIQUE (track_id, frame)
 ) STRICT;
 CREATE INDEX shapes_video_frame ON shapes(video_id, frame);
 

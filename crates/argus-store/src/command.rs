@@ -140,7 +140,7 @@ fn upsert(entity: Entity) -> ChangeOp {
 }
 
 async fn shapes_of(conn: &mut SqliteConnection, track: TrackId) -> Result<Vec<Shape>> {
-    let rows = sqlx::query("SELECT * FROM shapes WHERE track_id = ? ORDER BY frame")
+    let rows = sqlx::query("SELECT data FROM shapes WHERE track_id = ? ORDER BY frame")
         .bind(track.to_string())
         .fetch_all(&mut *conn)
         .await?;

@@ -84,7 +84,7 @@ impl Store {
 
     /// Every shape on one frame of a video, masks included.
     pub async fn frame_shapes(&self, video: VideoId, frame: u64) -> Result<Vec<Shape>> {
-        let rows = sqlx::query("SELECT * FROM shapes WHERE video_id = ? AND frame = ?")
+        let rows = sqlx::query("SELECT data FROM shapes WHERE video_id = ? AND frame = ?")
             .bind(video.to_string())
             .bind(frame_i64(frame)?)
             .fetch_all(&self.readers)
@@ -94,7 +94,7 @@ impl Store {
 
     /// All shapes of a track, in frame order.
     pub async fn track_shapes(&self, track: TrackId) -> Result<Vec<Shape>> {
-        let rows = sqlx::query("SELECT * FROM shapes WHERE track_id = ? ORDER BY frame")
+        let rows = sqlx::query("SELECT data FROM shapes WHERE track_id = ? ORDER BY frame")
             .bind(track.to_string())
             .fetch_all(&self.readers)
             .await?;

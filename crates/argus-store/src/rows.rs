@@ -11,8 +11,8 @@ use std::str::FromStr;
 use argus_core::{
     id::{LabelSchemaId, ProjectId, ReviewId, ShapeId, TrackId, VideoId},
     model::{
-        Attributes, ChangeOp, Comment, Entity, EntityKind, Geometry, Label, LabelSchema, Member, Project, Review,
-        ReviewScope, ReviewState, Role, Rotation, Shape, ShapeKind, ShapeSource, Timestamp, Track, Video,
+        Attributes, ChangeOp, Comment, Entity, EntityKind, Label, LabelSchema, Member, Project, Review,
+        ReviewScope, ReviewState, Role, Rotation, Shape, Timestamp, Track, Video,
     },
     time::Rational,
 };
@@ -140,30 +140,10 @@ pub(crate) fn track_from_row(row: &SqliteRow) -> Result<Track> {
     })
 }
 
+/// Decodes a shape from a row that has its `data` column.
 pub(crate) fn shape_from_row(row: &SqliteRow) -> Result<Shape> {
-    let kind: ShapeKind = str_enum(row.try_get("kind")?)?;
-    let geometry = if kind == ShapeKind::Mask {
-        let bytes: Vec<u8> = row.try_get("mask")?;
-        Geometry::Mask(codec::decode_mask(get_u32(row, "mask_height")?, get_u32(row, "mask_width")?, &bytes)?)
-    } else {
-        get_json::<Geometry>(row, "geometry")?
-    };
-    let score: Option<f64> = row.try_get("score")?;
-    Ok(Shape {
-        id: get_id(row, "id")?,
-        track_id: get_id(row, "track_id")?,
-        frame: get_u64(row, "frame")?,
-        geometry,
-        keyframe: row.try_get("keyframe")?,
-        source: str_enum::<ShapeSource>(row.try_get("source")?)?,
-        occluded: row.try_get("occluded")?,
-        outside: row.try_get("outside")?,
-        attributes: get_json(row, "attributes")?,
-        score: score.map(|s| s as f32),
-        author: get_opt_id(row, "author")?,
-        created_at: get_ts(row, "created_at")?,
-        updated_at: get_ts(row, "updated_at")?,
-    })
+    let data: &[u8] = row.try_get("data")?;
+    codec::decode_shape(data)
 }
 
 pub(crate) fn review_from_row(row: &SqliteRow) -> Result<Review> {
@@ -224,7 +204,7 @@ pub(crate) async fn load(conn: &mut SqliteConnection, project: ProjectId, kind: 
         }
         EntityKind::Video => ("SELECT * FROM videos WHERE id = ?", |r| video_from_row(r).map(Entity::Video)),
         EntityKind::Track => ("SELECT * FROM tracks WHERE id = ?", |r| track_from_row(r).map(Entity::Track)),
-        EntityKind::Shape => ("SELECT * FROM shapes WHERE id = ?", |r| shape_from_row(r).map(Entity::Shape)),
+        EntityKind::Shape => ("SELECT data FROM shapes WHERE id = ?", |r| shape_from_row(r).map(Entity::Shape)),
         EntityKind::Review => ("SELECT * FROM reviews WHERE id = ?", |r| review_from_row(r).map(Entity::Review)),
         EntityKind::Comment => ("SELECT * FROM comments WHERE id = ?", |r| comment_from_row(r).map(Entity::Comment)),
     };
@@ -367,39 +347,18 @@ pub(crate) async fn upsert(conn: &mut SqliteConnection, entity: &Entity) -> Resu
                 .fetch_optional(&mut *conn)
                 .await?
                 .ok_or_else(|| Error::not_found("track", s.track_id))?;
-            let (mask_h, mask_w, mask, geometry) = match &s.geometry {
-                Geometry::Mask(rle) => (Some(i64::from(rle.height())), Some(i64::from(rle.width())), Some(codec::encode_counts(rle.counts())), None),
-                other => (None, None, None, Some(serde_json::to_string(other)?)),
-            };
             sqlx::query(
-                "INSERT INTO shapes (id, track_id, video_id, frame, kind, mask_height, mask_width, mask, geometry, keyframe,
-                 source, occluded, outside, attributes, score, author, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                "INSERT INTO shapes (id, track_id, video_id, frame, kind, keyframe, data) VALUES (?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT(id) DO UPDATE SET track_id = excluded.track_id, video_id = excluded.video_id,
-                 frame = excluded.frame, kind = excluded.kind, mask_height = excluded.mask_height,
-                 mask_width = excluded.mask_width, mask = excluded.mask, geometry = excluded.geometry,
-                 keyframe = excluded.keyframe, source = excluded.source, occluded = excluded.occluded,
-                 outside = excluded.outside, attributes = excluded.attributes, score = excluded.score,
-                 author = excluded.author, updated_at = excluded.updated_at",
+                 frame = excluded.frame, kind = excluded.kind, keyframe = excluded.keyframe, data = excluded.data",
             )
             .bind(s.id.to_string())
             .bind(s.track_id.to_string())
             .bind(video_id)
             .bind(to_i64(s.frame, "frame")?)
             .bind(enum_str(&s.kind())?)
-            .bind(mask_h)
-            .bind(mask_w)
-            .bind(mask)
-            .bind(geometry)
             .bind(s.keyframe)
-            .bind(enum_str(&s.source)?)
-            .bind(s.occluded)
-            .bind(s.outside)
-            .bind(serde_json::to_string(&s.attributes)?)
-            .bind(s.score.map(f64::from))
-            .bind(opt_id(&s.author))
-            .bind(s.created_at.0)
-            .bind(s.updated_at.0)
+            .bind(codec::encode_shape(s)?)
             .execute(&mut *conn)
             .await?;
         }
@@ -461,7 +420,7 @@ pub(crate) async fn track(conn: &mut SqliteConnection, id: TrackId) -> Result<Tr
 }
 
 pub(crate) async fn shape(conn: &mut SqliteConnection, id: ShapeId) -> Result<Shape> {
-    let row = sqlx::query("SELECT * FROM shapes WHERE id = ?").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+    let row = sqlx::query("SELECT data FROM shapes WHERE id = ?").bind(id.to_string()).fetch_optional(&mut *conn).await?;
     row.map(|r| shape_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("shape", id))
 }
 
@@ -482,7 +441,7 @@ pub(crate) async fn schema(conn: &mut SqliteConnection, id: LabelSchemaId) -> Re
 
 /// The shape of `track` on `frame`, if any.
 pub(crate) async fn shape_at(conn: &mut SqliteConnection, track: TrackId, frame: u64) -> Result<Option<Shape>> {
-    let row = sqlx::query("SELECT * FROM shapes WHERE track_id = ? AND frame = ?")
+    let row = sqlx::query("SELECT data FROM shapes WHERE track_id = ? AND frame = ?")
         .bind(track.to_string())
         .bind(to_i64(frame, "frame")?)
         .fetch_optional(&mut *conn)

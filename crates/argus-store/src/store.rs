@@ -208,14 +208,7 @@ impl Store {
             .connect_with(connect.read_only(true))
             .await?;
         let store = Self { path, writer: Mutex::new(Writer { conn, clock }), readers, options, device, local_user };
-        if store.options.backups_kept > 0 {
-            let due = backup::newest(&store.path)
-                .and_then(|b| b.metadata().ok()?.modified().ok()?.elapsed().ok())
-                .is_none_or(|age| age >= store.options.backup_interval);
-            if due {
-                store.backup_now().await?;
-            }
-        }
+        store.backup_if_due().await?;
         Ok(store)
     }
 
@@ -244,6 +237,19 @@ impl Store {
             return Ok(Actor { user, role: argus_core::model::Role::Lead });
         }
         Err(Error::NotAMember { user: user.to_string(), project: project.to_string() })
+    }
+
+    /// Makes a backup when backups are on and the newest is older than
+    /// `backup_interval` (or there is none). Called on open; the app calls it
+    /// periodically too. Returns the new backup, if one was made.
+    pub async fn backup_if_due(&self) -> Result<Option<PathBuf>> {
+        if self.options.backups_kept == 0 {
+            return Ok(None);
+        }
+        let due = backup::newest(&self.path)
+            .and_then(|b| b.metadata().ok()?.modified().ok()?.elapsed().ok())
+            .is_none_or(|age| age >= self.options.backup_interval);
+        if due { self.backup_now().await.map(Some) } else { Ok(None) }
     }
 
     /// Writes a consistent copy of the database next to it (SQLite

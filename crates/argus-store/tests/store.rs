@@ -422,4 +422,12 @@ async fn backups_roll() {
     let list = argus_store::backup::list(&path);
     assert_eq!(list.len(), 3, "only the newest 3 are kept");
     assert_eq!(argus_store::backup::newest(&path).as_ref(), list.last());
+    assert_eq!(store.backup_if_due().await.expect("check"), None, "the newest backup is recent");
+    store.close().await;
+    let store = Store::open_with(&path, StoreOptions { backups_kept: 3, backup_interval: std::time::Duration::ZERO, ..Default::default() })
+        .await
+        .expect("reopen");
+    let newest = argus_store::backup::newest(&path).expect("a backup");
+    assert!(!list.contains(&newest), "opening made a new backup once the interval passed");
+    assert!(store.backup_if_due().await.expect("check").is_some());
 }

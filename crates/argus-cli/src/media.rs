@@ -1,0 +1,214 @@
+//! `import-video` and `segment`: the subcommands that need FFmpeg
+//! (argus-media) and ONNX Runtime (argus-sam). Their slow, blocking work
+//! runs on tokio's blocking pool.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use argus_core::{
+    geometry::BBox,
+    id::{ProjectId, ShapeId, TrackId, VideoId},
+    mask::Rle,
+    model::{Attributes, Geometry, Rotation, Shape, ShapeSource, Timestamp, Track, Video},
+    time::Rational,
+};
+use argus_media::{FrameRequest, IndexCache, SourceOptions, VideoIndex, VideoSource};
+use argus_sam::{LoadOptions, Prompt, SamModel, download::ModelStore};
+
+/// Probes and indexes `path` (exact frame count, content hash) and
+/// describes it as a video of `project`.
+pub async fn describe_video(project: ProjectId, path: &Path) -> Result<Video> {
+    let path = std::fs::canonicalize(path).with_context(|| format!("cannot open {}", path.display()))?;
+    tokio::task::spawn_blocking(move || describe_blocking(project, &path)).await.context("the import task failed")?
+}
+
+fn describe_blocking(project: ProjectId, path: &Path) -> Result<Video> {
+    let info = argus_media::probe(path)?;
+    let v = info.video.ok_or_else(|| anyhow!("there is no video stream in {}", path.display()))?;
+    let index = match IndexCache::user_default() {
+        Some(cache) => cache.load_or_build(path)?.0,
+        None => VideoIndex::build(path)?,
+    };
+    if let Some(damage) = &index.damage {
+        eprintln!("argus-cli: warning: the file is damaged after frame {} ({}); importing the frames before it", index.frame_count(), damage.message);
+    }
+    let frame_count = index.frame_count();
+    if frame_count == 0 {
+        bail!("no decodable frame in {}", path.display());
+    }
+    let rate = v.frame_rate.or(v.avg_frame_rate).ok_or_else(|| anyhow!("the frame rate of {} is unknown", path.display()))?;
+    let frame_rate = Rational::new(rate.num, rate.den)?;
+    let frames = i64::try_from(frame_count).context("too many frames")?;
+    let duration = Rational::new(frames.checked_mul(rate.den).context("duration overflows")?, rate.num)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "video".into());
+    Ok(Video {
+        id: VideoId::new(),
+        project_id: project,
+        name,
+        sha256: index.content_sha256.clone(),
+        width: v.width,
+        height: v.height,
+        frame_rate,
+        frame_count,
+        duration,
+        codec: v.codec.clone(),
+        rotation: Rotation::from_degrees(v.rotation)?,
+        local_path: Some(path.to_string_lossy().into_owned()),
+        object_key: None,
+        created_at: Timestamp(0),
+    })
+}
+
+/// A click `x,y` (positive) or `x,y,neg` (negative), in display pixels.
+pub fn parse_point(s: &str) -> Result<(f64, f64, bool)> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    let num = |p: &str| p.parse::<f64>().ok().filter(|v| v.is_finite());
+    match parts.as_slice() {
+        [x, y] => Ok((num(x).ok_or_else(|| bad_point(s))?, num(y).ok_or_else(|| bad_point(s))?, true)),
+        [x, y, sign] => {
+            let positive = match *sign {
+                "neg" | "-" | "0" => false,
+                "pos" | "+" | "1" => true,
+                _ => return Err(bad_point(s)),
+            };
+            Ok((num(x).ok_or_else(|| bad_point(s))?, num(y).ok_or_else(|| bad_point(s))?, positive))
+        }
+        _ => Err(bad_point(s)),
+    }
+}
+
+fn bad_point(s: &str) -> anyhow::Error {
+    anyhow!("'{s}' is not a point; write x,y or x,y,neg")
+}
+
+/// A box `x,y,width,height` in display pixels.
+pub fn parse_box(s: &str) -> Result<BBox> {
+    let v: Vec<f64> = s.split(',').map(|p| p.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| anyhow!("'{s}' is not a box; write x,y,width,height"))?;
+    match v.as_slice() {
+        [x, y, w, h] => Ok(BBox::new(*x, *y, *w, *h)?),
+        _ => bail!("'{s}' is not a box; write x,y,width,height"),
+    }
+}
+
+/// What `segment` computed.
+#[derive(Debug)]
+pub struct Segmented {
+    pub mask: Rle,
+    pub score: f32,
+    pub model: String,
+    pub provider: String,
+}
+
+/// Decodes `frame` of `video`, encodes it with SAM and decodes `prompt`.
+pub async fn segment(video: &Video, frame: u64, prompt: Prompt, model: String, manifest: Option<PathBuf>) -> Result<Segmented> {
+    let path = video.local_path.clone().map(PathBuf::from).ok_or_else(|| anyhow!("video {} has no local file on this machine", video.id))?;
+    let rotation = video.rotation;
+    tokio::task::spawn_blocking(move || segment_blocking(&path, rotation, frame, prompt, &model, manifest.as_deref()))
+        .await
+        .context("the segmentation task failed")?
+}
+
+fn segment_blocking(path: &Path, rotation: Rotation, frame: u64, prompt: Prompt, model: &str, manifest: Option<&Path>) -> Result<Segmented> {
+    let manifest = match manifest {
+        Some(p) => argus_sam::Manifest::from_path(p)?,
+        None => argus_sam::builtin_manifest(model)?,
+    };
+    let paths = ModelStore::default_location()?.locate(&manifest)?;
+    let mut source = VideoSource::open(path, SourceOptions::default())?;
+    let decoded = source.frame(frame, FrameRequest::RGBA)?;
+    let rgba = decoded.to_rgba_packed().ok_or_else(|| anyhow!("the decoder returned no RGBA pixels"))?;
+    let (rgba, width, height) = rotate_rgba(rgba, decoded.width, decoded.height, rotation);
+    let sam = SamModel::load(&manifest, &paths.encoder, &paths.decoder, LoadOptions::default())?;
+    let image = argus_sam::ImageView::packed(&rgba, width, height, argus_sam::PixelFormat::Rgba8)?;
+    let embedding = sam.encode(&image)?;
+    let prediction = sam.predict(&embedding, &prompt)?;
+    let score = prediction.candidates().first().map_or(0.0, |c| c.iou);
+    Ok(Segmented { mask: prediction.best_mask()?, score, model: manifest.id.clone(), provider: sam.provider().active })
+}
+
+/// Rotates packed RGBA clockwise by the video's display rotation, so the
+/// mask is in display pixels like every shape.
+fn rotate_rgba(src: Vec<u8>, w: u32, h: u32, rotation: Rotation) -> (Vec<u8>, u32, u32) {
+    let (w, h) = (w as usize, h as usize);
+    let px = |x: usize, y: usize| -> [u8; 4] {
+        let i = (y * w + x) * 4;
+        src.get(i..i + 4).and_then(|s| s.try_into().ok()).unwrap_or([0; 4])
+    };
+    let (ow, oh) = if rotation.swaps_axes() { (h, w) } else { (w, h) };
+    if rotation == Rotation::R0 {
+        return (src, w as u32, h as u32);
+    }
+    let mut out = vec![0u8; ow * oh * 4];
+    for (i, chunk) in out.chunks_exact_mut(4).enumerate() {
+        let (x, y) = (i % ow, i / ow);
+        let (sx, sy) = match rotation {
+            Rotation::R90 => (y, h - 1 - x),
+            Rotation::R180 => (w - 1 - x, h - 1 - y),
+            Rotation::R270 => (w - 1 - y, x),
+            Rotation::R0 => (x, y),
+        };
+        chunk.copy_from_slice(&px(sx, sy));
+    }
+    (out, ow as u32, oh as u32)
+}
+
+/// The shape `segment` stores: a SAM keyframe.
+pub fn sam_shape(track: TrackId, frame: u64, seg: &Segmented) -> Shape {
+    Shape {
+        id: ShapeId::new(),
+        track_id: track,
+        frame,
+        geometry: Geometry::Mask(seg.mask.clone()),
+        keyframe: true,
+        source: ShapeSource::Sam,
+        occluded: false,
+        outside: false,
+        attributes: Attributes::new(),
+        score: Some(seg.score),
+        author: None,
+        created_at: Timestamp(0),
+        updated_at: Timestamp(0),
+    }
+}
+
+/// A new track for `segment --label`.
+pub fn new_track(video: VideoId, label: argus_core::id::LabelId, author: argus_core::id::UserId) -> Track {
+    Track {
+        id: TrackId::new(),
+        video_id: video,
+        label_id: label,
+        number: 0,
+        attributes: Attributes::new(),
+        author: Some(author),
+        created_at: Timestamp(0),
+        updated_at: Timestamp(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_and_boxes_parse() {
+        assert_eq!(parse_point("10,20").expect("point"), (10.0, 20.0, true));
+        assert_eq!(parse_point("10.5, 2,neg").expect("point"), (10.5, 2.0, false));
+        assert!(parse_point("10").is_err() && parse_point("a,b").is_err() && parse_point("1,2,maybe").is_err());
+        assert_eq!(parse_box("1,2,3,4").expect("box"), BBox::new(1.0, 2.0, 3.0, 4.0).expect("box"));
+        assert!(parse_box("1,2,3").is_err() && parse_box("1,2,-3,4").is_err());
+    }
+
+    #[test]
+    fn rotation_moves_pixels_clockwise() {
+        // 2x1 image: red, green. Rotated 90 degrees clockwise it is 1x2: red on top.
+        let src = vec![255, 0, 0, 255, 0, 255, 0, 255];
+        let (out, w, h) = rotate_rgba(src.clone(), 2, 1, Rotation::R90);
+        assert_eq!((w, h), (1, 2));
+        assert_eq!(out, src);
+        let (out, w, h) = rotate_rgba(src.clone(), 2, 1, Rotation::R270);
+        assert_eq!((w, h), (1, 2));
+        assert_eq!(out, vec![0, 255, 0, 255, 255, 0, 0, 255], "green on top");
+        let (out, _, _) = rotate_rgba(src, 2, 1, Rotation::R180);
+        assert_eq!(out, vec![0, 255, 0, 255, 255, 0, 0, 255]);
+    }
+}
