@@ -22,11 +22,11 @@ use argus_core::mask::Rle;
 
 use crate::{Error, Result};
 
-/// Side of the uniformity tiles, in frame pixels. Also the widest outline.
-pub const TILE: u32 = 16;
-/// Widest `outline_width` accepted; wider values are clamped. Selection adds
-/// one pixel, so effective outlines stay within one [`TILE`].
-pub const MAX_OUTLINE_WIDTH: u32 = TILE - 1;
+/// Side of the uniformity tiles, in frame pixels.
+pub const TILE: u32 = 8;
+/// Widest `outline_width` accepted; wider values are clamped (selection adds
+/// one pixel on top).
+pub const MAX_OUTLINE_WIDTH: u32 = 15;
 /// Most objects one scene holds (ids are 32-bit; this bounds memory instead).
 pub const MAX_OBJECTS: usize = 1 << 22;
 /// Tile value meaning "more than one id in this tile".
@@ -514,7 +514,7 @@ mod tests {
         assert_eq!(ids[28 * 40 + 35], 0);
         s.set_style(ObjectId(2), MaskStyle { hidden: true, ..MaskStyle::default() }).unwrap();
         let d = s.flush();
-        assert_eq!(d.cols, Some(0..32), "only the hidden mask's columns, widened to tiles");
+        assert_eq!(d.cols, Some(8..32), "only the hidden mask's columns (10..30), widened to tiles");
         assert_eq!(actual_ids(&s)[15 * 40 + 15], 1);
         assert_eq!(actual_ids(&s), expected_ids(&s));
     }
@@ -576,8 +576,8 @@ mod tests {
     #[test]
     fn tiles_mark_uniform_and_mixed_regions() {
         let mut s = MaskScene::new(48, 32).unwrap();
-        s.insert(ObjectId(1), rect(48, 32, 0, 0, 16, 16), MaskStyle::default()).unwrap();
-        s.insert(ObjectId(2), rect(48, 32, 20, 0, 40, 10), MaskStyle::default()).unwrap();
+        s.insert(ObjectId(1), rect(48, 32, 0, 0, 8, 8), MaskStyle::default()).unwrap();
+        s.insert(ObjectId(2), rect(48, 32, 10, 0, 20, 5), MaskStyle::default()).unwrap();
         s.flush();
         let (_, th) = s.tile_grid();
         let tile = |tx: u32, ty: u32| s.tiles()[(tx * th + ty) as usize];
@@ -615,7 +615,7 @@ mod tests {
         let hov = MaskStyle { hovered: true, ..base }.resolve();
         assert!((hov.fill[3] - 0.65).abs() < 1e-6);
         let wide = MaskStyle { outline_width: 99, selected: true, ..base }.resolve();
-        assert_eq!(wide.outline_width, TILE);
+        assert_eq!(wide.outline_width, MAX_OUTLINE_WIDTH + 1);
     }
 
     #[test]

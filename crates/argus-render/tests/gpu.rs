@@ -125,7 +125,7 @@ fn tint_outline_and_frame_outside_masks(r: &mut Renderer) -> TestResult {
     Ok(())
 }
 
-/// Outlines are only searched near non-uniform tiles (16x16); a mask that
+/// Outlines are only searched near non-uniform tiles (8x8); a mask that
 /// fills whole tiles exactly has uniform tiles on both sides of its edge.
 fn outlines_on_tile_aligned_edges(r: &mut Renderer) -> TestResult {
     let (w, h) = (64, 48);
@@ -139,6 +139,13 @@ fn outlines_on_tile_aligned_edges(r: &mut Renderer) -> TestResult {
     }
     expect_pixel(&out, 18, 20, mixed(frame_px(&frame, 18, 20), [255, 0, 255], 0.4))?;
     expect_pixel(&out, 40, 32, mixed(frame_px(&frame, 40, 32), [0, 255, 0], 0.7))?;
+    // The widest outline (15, +1 when selected) spans several tiles.
+    let mut wide = MaskScene::new(w, h)?;
+    let style = MaskStyle { selected: true, ..style([255, 255, 0], 0.3, 40) };
+    wide.insert(ObjectId(1), rect(w, h, 8, 0, 64, 48), style)?;
+    let out = check(r, &frame, &mut wide, &[], &ViewTransform::IDENTITY, &OutputSpec::new(w, h))?;
+    expect_pixel(&out, 23, 20, [255, 255, 128, 255])?;
+    expect_pixel(&out, 24, 20, mixed(frame_px(&frame, 24, 20), [255, 255, 0], 0.3))?;
     Ok(())
 }
 
@@ -340,7 +347,8 @@ fn many_masks_and_incremental_edits(r: &mut Renderer) -> TestResult {
     let old_cols = scene_cols(&scene, ObjectId(5));
     scene.insert(ObjectId(5), rect(w, h, 100, 10, 140, 60), style([255, 255, 255], 0.7, 3))?;
     check(r, &frame, &mut scene, &[], &view, &out)?;
-    let (lo, hi) = (old_cols.0.min(100) / 16 * 16, (old_cols.1.max(140).div_ceil(16) * 16).min(w));
+    let tile = argus_render::scene::TILE;
+    let (lo, hi) = (old_cols.0.min(100) / tile * tile, (old_cols.1.max(140).div_ceil(tile) * tile).min(w));
     if r.stats().id_bytes_last_render != u64::from((hi - lo) * h * 4) {
         return Err(format!("one mask edit uploaded {:?}, expected columns {lo}..{hi}", r.stats()).into());
     }

@@ -21,7 +21,7 @@ struct Style {
     _p2: u32,
 }
 
-const TILE: i32 = 16;
+const TILE: i32 = 8;
 const MIXED: u32 = 0xffffffffu;
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -63,9 +63,9 @@ fn bilinear(f: vec2<f32>, size: vec2<i32>) -> vec3<f32> {
 }
 
 // Whether some pixel within Chebyshev distance w (inside the frame) shows
-// another id. The tiles the square [p - w, p + w] overlaps (at most 3x3, as
-// w <= TILE) are checked first: when all of them hold only `id`, the answer
-// is no without touching the id map, which is the case away from edges.
+// another id. The tiles the square [p - w, p + w] overlaps are checked
+// first: when all of them hold only `id`, the answer is no without touching
+// the id map, which is the case away from edges.
 fn is_edge(p: vec2<i32>, id: u32, w: i32, size: vec2<i32>) -> bool {
     let lo = max(p - vec2<i32>(w), vec2<i32>(0));
     let hi = min(p + vec2<i32>(w), size - 1);
