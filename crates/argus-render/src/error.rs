@@ -20,7 +20,7 @@ pub enum Error {
     DeviceLost { reason: String },
     #[error("the GPU ran out of memory while {what}; close other GPU programs or render a smaller view")]
     OutOfMemory { what: String },
-    #[error("GPU error while {what}: {message}")]
+    #[error("GPU error while {what}: {message}; this is a renderer or driver bug, please report it with the adapter name")]
     Gpu { what: String, message: String },
     #[error("{what} size {width}x{height} is invalid; both sides must be between 1 and {max}")]
     InvalidSize { what: &'static str, width: u32, height: u32, max: u32 },
