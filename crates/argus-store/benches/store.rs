@@ -180,6 +180,9 @@ async fn main() {
         times.push(start.elapsed());
         assert_eq!(shapes.len(), 1000);
     }
+    let mut sorted = times.clone();
+    sorted.sort();
+    println!("store.frame_query_median_1000objects: {:.2} ms", sorted[sorted.len() / 2].as_secs_f64() * 1000.0);
     println!("store.frame_query_p95_1000objects: {:.2} ms", p95(times));
 
     // Storage of those 1,000 masks: our varint BLOBs vs COCO JSON.

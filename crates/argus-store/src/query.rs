@@ -128,7 +128,7 @@ impl Store {
 
     /// Reviews of a project, oldest first, filtered.
     pub async fn review_queue(&self, project: ProjectId, filter: &ReviewFilter) -> Result<Vec<Review>> {
-        let state = filter.state.map(|s| serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned))).flatten();
+        let state = filter.state.and_then(|s| serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)));
         let rows = sqlx::query(
             "SELECT r.* FROM reviews r JOIN videos v ON v.id = r.video_id
              WHERE v.project_id = ?1 AND (?2 IS NULL OR r.video_id = ?2) AND (?3 IS NULL OR r.state = ?3)

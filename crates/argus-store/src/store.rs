@@ -205,7 +205,10 @@ impl Store {
         };
         let readers = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
-            .connect_with(connect.read_only(true))
+            // A frame query returns ~1,000 rows: let the SQLite worker thread
+            // hand them all over without waiting for the reader task to wake
+            // up between batches (the default buffer is 50 rows).
+            .connect_with(connect.read_only(true).row_buffer_size(4096))
             .await?;
         let store = Self { path, writer: Mutex::new(Writer { conn, clock }), readers, options, device, local_user };
         store.backup_if_due().await?;
