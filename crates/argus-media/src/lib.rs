@@ -17,9 +17,13 @@
 //!   user is moving, and drops work that a newer request made pointless.
 //! - Thumbnails and timeline strips ([`VideoSource::timeline_strip`]) decode only keyframes.
 //!
-//! Colour conversion uses swscale with the same flags and colour-matrix rules as the `ffmpeg` CLI's
-//! auto-inserted scaler, so output is pixel-identical to `ffmpeg -vf select=eq(n\,N) -pix_fmt rgba`.
-//! FFmpeg's log goes to `tracing` (target `ffmpeg`), never to stderr.
+//! Colour conversion uses swscale with the same flags, colour-matrix rules and slice threading as the
+//! `ffmpeg` CLI's auto-inserted scaler, writing straight into the caller's buffer, so output is
+//! pixel-identical to `ffmpeg -vf select=eq(n\,N) -pix_fmt rgba` at the CLI's speed. Frames are
+//! delivered unrotated; [`VideoInfo::rotation`] says how to turn them for display.
+//!
+//! FFmpeg's own log is routed into `tracing` (target `ffmpeg`) through `av_log_set_callback`, never
+//! to stderr; FFmpeg's explanation of an open failure also ends up in the typed [`Error`].
 //!
 //! Decoding uses frame threads by default and a hardware decoder when one works ([`HwAccel`]),
 //! falling back to software automatically.
