@@ -431,3 +431,33 @@ async fn backups_roll() {
     assert!(!list.contains(&newest), "opening made a new backup once the interval passed");
     assert!(store.backup_if_due().await.expect("check").is_some());
 }
+
+#[tokio::test]
+async fn roles_come_from_the_members_cache_and_apply_in_guards_the_project() {
+    let f = fixture().await;
+    let me = f.store.local_user();
+    assert_eq!(f.store.actor(f.project, me).await.expect("actor").role, Role::Lead, "a local-only project: the user leads");
+    let annotator = UserId::new();
+    let members = vec![
+        argus_core::model::Member { project_id: f.project, user_id: annotator, role: Role::Annotator, display_name: "Ann".into() },
+        argus_core::model::Member { project_id: f.project, user_id: me, role: Role::Reviewer, display_name: "Me".into() },
+    ];
+    f.store.replace_members(f.project, &members).await.expect("cache members");
+    assert_eq!(f.store.members(f.project).await.expect("members").len(), 2);
+    let ann = f.store.actor(f.project, annotator).await.expect("actor");
+    assert_eq!(ann.role, Role::Annotator);
+    assert!(matches!(f.store.actor(f.project, UserId::new()).await, Err(Error::NotAMember { .. })));
+    let review = Review::new(f.video.id, ReviewScope::Video, Timestamp(0)).expect("review");
+    assert!(matches!(
+        f.store.apply(&ann, Command::CreateReview { review: review.clone() }).await,
+        Err(Error::Invalid(ModelError::Forbidden { .. }))
+    ));
+
+    let (other, _) = f.store.create_project("Harbour", labels()).await.expect("second project");
+    let t = track(f.video.id, f.car());
+    let before = counts(&f.store, f.project).await;
+    let err = f.store.apply_in(other.id, &ann, Command::CreateTrack { track: t.clone(), shapes: vec![mask_shape(t.id, 0, 1)] }).await;
+    assert!(matches!(err, Err(Error::Conflict(_))), "{err:?}");
+    assert_eq!(counts(&f.store, f.project).await, before, "a command for another project changed nothing");
+    f.store.apply_in(f.project, &ann, Command::CreateTrack { track: t.clone(), shapes: vec![] }).await.expect("right project");
+}
