@@ -64,6 +64,8 @@ pub enum ModelError {
     InvalidSha256(String),
     #[error("video size {width}x{height} is invalid; both must be > 0")]
     InvalidVideoSize { width: u32, height: u32 },
+    #[error("frame rate {0} is invalid; it must be a positive number of frames per second")]
+    InvalidFrameRate(crate::time::Rational),
     #[error("rotation {0} is not one of 0, 90, 180, 270")]
     InvalidRotation(i32),
     #[error("frame range {start}..={end} is empty or reversed")]

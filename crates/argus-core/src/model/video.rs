@@ -97,10 +97,7 @@ impl Video {
             return Err(ModelError::InvalidVideoSize { width: self.width, height: self.height });
         }
         if !self.frame_rate.is_positive() {
-            return Err(ModelError::InvalidAttributeSpec {
-                attribute: "frame_rate".into(),
-                reason: format!("{} is not a positive frame rate", self.frame_rate),
-            });
+            return Err(ModelError::InvalidFrameRate(self.frame_rate));
         }
         Ok(())
     }
@@ -168,6 +165,9 @@ pub(crate) mod tests {
         let mut v = sample();
         v.width = 0;
         assert!(v.validate().is_err());
+        let mut v = sample();
+        v.frame_rate = Rational::new(-30, 1).expect("valid rational");
+        assert!(matches!(v.validate(), Err(ModelError::InvalidFrameRate(_))));
         let json = serde_json::to_string(&sample()).expect("json");
         assert!(serde_json::from_str::<Video>(&json).is_ok());
     }
