@@ -21,6 +21,17 @@ impl Weighed for ffmpeg_next::frame::Video {
     }
 }
 
+/// A new reference to the same decoded picture (no pixel copy).
+pub(crate) fn share(frame: &ffmpeg_next::frame::Video) -> Option<ffmpeg_next::frame::Video> {
+    let mut out = ffmpeg_next::frame::Video::empty();
+    // SAFETY: both frames are valid; av_frame_ref only adds references to `frame`'s buffers.
+    let ret = unsafe { ffmpeg_next::ffi::av_frame_ref(out.as_mut_ptr(), frame.as_ptr()) };
+    (ret >= 0).then_some(out)
+}
+
+/// The decoded-frame cache shared between a source and its prefetcher's callers.
+pub(crate) type SharedCache = std::sync::Arc<parking_lot::Mutex<FrameCache<ffmpeg_next::frame::Video>>>;
+
 /// LRU map from frame index to value with a byte budget. Always keeps at least the most recent entry.
 #[derive(Debug)]
 pub(crate) struct FrameCache<V> {

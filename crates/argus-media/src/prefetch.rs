@@ -14,7 +14,10 @@ use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::cache::{self, SharedCache};
+use crate::convert::Converter;
 use crate::frame::{Frame, FrameRequest};
+use crate::index::VideoIndex;
 use crate::source::VideoSource;
 use crate::{Error, Result};
 
@@ -24,6 +27,8 @@ const DEFAULT_AHEAD: u64 = 8;
 enum Command {
     Frame { index: u64, request: FrameRequest, generation: u64, reply: Sender<Result<Frame>> },
     WhenIdle { reply: Sender<Vec<u64>> },
+    /// The caller served frame `index` from the cache itself; keep prefetching in its direction.
+    Viewed { index: u64 },
     Shutdown,
 }
 
@@ -50,9 +55,15 @@ impl FrameTicket {
 }
 
 /// A background decoding thread owning one [`VideoSource`].
-#[derive(Debug)]
+///
+/// [`frame`](Self::frame) answers frames that are already decoded on the caller's thread (only a
+/// colour conversion), so a step never waits for look-ahead decoding in progress on the worker.
 pub struct FramePrefetcher {
     tx: Sender<Command>,
+    cache: SharedCache,
+    index: Arc<VideoIndex>,
+    size: (u32, u32),
+    converter: parking_lot::Mutex<Converter>,
     generation: Arc<AtomicU64>,
     worker: Option<JoinHandle<()>>,
     frame_count: u64,
@@ -64,6 +75,9 @@ impl FramePrefetcher {
         let (tx, rx) = mpsc::channel();
         let generation = Arc::new(AtomicU64::new(0));
         let frame_count = source.frame_count();
+        let cache = source.shared_cache();
+        let index = Arc::clone(source.index());
+        let size = (source.info().width, source.info().height);
         let gen2 = Arc::clone(&generation);
         let worker = std::thread::Builder::new()
             .name("argus-media-prefetch".into())
@@ -72,7 +86,7 @@ impl FramePrefetcher {
         if worker.is_none() {
             tracing::error!("could not start the prefetch thread; requests will fail with WorkerGone");
         }
-        FramePrefetcher { tx, generation, worker, frame_count }
+        FramePrefetcher { tx, cache, index, size, converter: parking_lot::Mutex::new(Converter::new()), generation, worker, frame_count }
     }
 
     /// Exact number of frames of the video.
@@ -90,8 +104,19 @@ impl FramePrefetcher {
         FrameTicket { rx }
     }
 
-    /// Requests frame `index` and waits for it.
+    /// Frame `index`: converted right here when it is already decoded (the worker keeps prefetching),
+    /// otherwise requested from the worker (cancelling older requests) and waited for.
     pub fn frame(&self, index: u64, request: FrameRequest) -> Result<Frame> {
+        let dims = request.size.resolve(self.size.0, self.size.1)?;
+        let picture = self.cache.lock().get(index).and_then(cache::share);
+        if let Some(picture) = picture {
+            // Decoded pictures can change size mid-stream; then deliver the real size.
+            let dims = if (picture.width(), picture.height()) == self.size { dims } else { (picture.width(), picture.height()) };
+            let pts = self.index.frame(index).map(|f| f.pts).unwrap_or_default();
+            let frame = self.converter.lock().convert(&picture, index, pts, self.index.time_base, request.format, dims, None)?;
+            let _ = self.tx.send(Command::Viewed { index });
+            return Ok(frame);
+        }
         self.request(index, request).wait()
     }
 
@@ -106,6 +131,15 @@ impl FramePrefetcher {
         let (reply, rx) = mpsc::channel();
         self.tx.send(Command::WhenIdle { reply }).map_err(|_| Error::WorkerGone)?;
         rx.recv().map_err(|_| Error::WorkerGone)
+    }
+}
+
+impl std::fmt::Debug for FramePrefetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FramePrefetcher")
+            .field("frame_count", &self.frame_count)
+            .field("generation", &self.generation.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
     }
 }
 
@@ -151,6 +185,7 @@ impl Worker {
             match command {
                 Some(Command::Shutdown) => return,
                 Some(Command::WhenIdle { reply }) => self.idle_waiters.push(reply),
+                Some(Command::Viewed { index }) => self.note(index),
                 Some(Command::Frame { index, request, generation, reply }) => self.serve(index, request, generation, reply),
                 None => self.prefetch_one(),
             }
@@ -166,6 +201,11 @@ impl Worker {
         let stop = || current.load(Ordering::Acquire) != generation;
         let result = self.source.frame_with_stop(index, request, &stop);
         let _ = reply.send(result);
+        self.note(index);
+    }
+
+    /// Records where the user is, and which way they are moving.
+    fn note(&mut self, index: u64) {
         if let Some(last) = self.last
             && index != last
         {

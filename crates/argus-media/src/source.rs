@@ -8,7 +8,7 @@ use ffmpeg_next::format::context::Input;
 use ffmpeg_next::frame::Video as AvFrame;
 use ffmpeg_next::{ffi, Packet};
 
-use crate::cache::FrameCache;
+use crate::cache::{self, FrameCache, SharedCache};
 use crate::convert::Converter;
 use crate::frame::{Frame, FrameRequest, OutputSize, PixelFormat};
 use crate::hw::{self, HwAccel, HwDevice};
@@ -72,7 +72,7 @@ pub struct VideoSource {
     hardware: Option<HwDevice>,
     threads: usize,
     thumb_decoder: Option<codec::decoder::Video>,
-    cache: FrameCache<AvFrame>,
+    cache: SharedCache,
     converter: Converter,
     /// Index the decoder will deliver next; `None` when a seek is needed first.
     position: Option<u64>,
@@ -91,7 +91,7 @@ impl std::fmt::Debug for VideoSource {
             .field("path", &self.path)
             .field("frames", &self.index.frame_count())
             .field("position", &self.position)
-            .field("cached", &self.cache.len())
+            .field("cached", &self.cache.lock().len())
             .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
@@ -149,7 +149,7 @@ impl VideoSource {
             hardware,
             threads: options.threads,
             thumb_decoder: None,
-            cache: FrameCache::new(options.cache_bytes),
+            cache: Arc::new(parking_lot::Mutex::new(FrameCache::new(options.cache_bytes))),
             converter: Converter::new(),
             position: Some(0),
             need_key: true,
@@ -190,17 +190,17 @@ impl VideoSource {
 
     /// Indices of the frames currently in the decoded-frame cache, ascending.
     pub fn cached_frames(&self) -> Vec<u64> {
-        self.cache.indices()
+        self.cache.lock().indices()
     }
 
     /// Bytes held by the decoded-frame cache.
     pub fn cache_bytes_used(&self) -> usize {
-        self.cache.used_bytes()
+        self.cache.lock().used_bytes()
     }
 
     /// Drops every cached frame (e.g. when the window is minimised).
     pub fn clear_cache(&mut self) {
-        self.cache.clear();
+        self.cache.lock().clear();
     }
 
     /// Exactly the `n`-th frame in presentation order, converted as requested.
@@ -223,7 +223,7 @@ impl VideoSource {
 
     fn frame_inner(&mut self, n: u64, request: FrameRequest, stop: &dyn Fn() -> bool, recycle: Option<Frame>) -> Result<Frame> {
         let size = request.size.resolve(self.info.width, self.info.height)?;
-        if self.cache.contains(n) {
+        if self.cache.lock().contains(n) {
             self.stats.cache_hits += 1;
         } else {
             self.decode_into_cache(n, stop)?;
@@ -234,7 +234,8 @@ impl VideoSource {
     fn convert_cached(&mut self, n: u64, format: PixelFormat, size: (u32, u32), recycle: Option<Frame>) -> Result<Frame> {
         let pts = self.index.frame(n).map(|f| f.pts).unwrap_or_default();
         let time_base = self.index.time_base;
-        let Some(picture) = self.cache.get(n) else {
+        let picture = self.cache.lock().get(n).and_then(cache::share);
+        let Some(picture) = picture else {
             return Err(self.undecodable(n, "the decoded frame was evicted before conversion"));
         };
         // Decoded pictures can change size mid-stream; honour the request against the real size.
@@ -243,12 +244,16 @@ impl VideoSource {
         } else {
             (picture.width(), picture.height())
         };
-        self.converter.convert(picture, n, pts, time_base, format, size, recycle)
+        self.converter.convert(&picture, n, pts, time_base, format, size, recycle)
     }
 
     /// Whether frame `n` is in the decoded-frame cache.
     pub fn is_cached(&self, n: u64) -> bool {
-        self.cache.contains(n)
+        self.cache.lock().contains(n)
+    }
+
+    pub(crate) fn shared_cache(&self) -> SharedCache {
+        Arc::clone(&self.cache)
     }
 
     /// Index of the frame the running decoder will produce next without seeking, if any.
@@ -372,7 +377,7 @@ impl VideoSource {
                     match ts.and_then(|ts| self.index.frame_at_pts(ts)) {
                         Some(i) => {
                             self.position = Some(i + 1);
-                            self.cache.insert(i, picture);
+                            self.cache.lock().insert(i, picture);
                             return Ok(Decoded::Frame(i));
                         }
                         None => {
@@ -485,7 +490,7 @@ impl VideoSource {
     /// Decodes just keyframe `k` with a separate single-picture decoder (send it, then drain).
     fn keyframe_picture(&mut self, k: u64, size: OutputSize) -> Result<Frame> {
         let dims = size.resolve(self.info.width, self.info.height)?;
-        if self.cache.contains(k) {
+        if self.cache.lock().contains(k) {
             self.stats.cache_hits += 1;
             return self.convert_cached(k, PixelFormat::Rgba, dims, None);
         }
@@ -529,7 +534,7 @@ impl VideoSource {
         self.position = None;
         match found {
             Some(picture) => {
-                self.cache.insert(k, picture);
+                self.cache.lock().insert(k, picture);
                 self.convert_cached(k, PixelFormat::Rgba, dims, None)
             }
             None => self.frame(k, FrameRequest::rgba(size)),
