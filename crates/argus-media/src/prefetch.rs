@@ -81,7 +81,7 @@ impl FramePrefetcher {
         let gen2 = Arc::clone(&generation);
         let worker = std::thread::Builder::new()
             .name("argus-media-prefetch".into())
-            .spawn(move || Worker { source, rx, generation: gen2, last: None, forward: true, ahead: DEFAULT_AHEAD, idle_waiters: Vec::new() }.run())
+            .spawn(move || Worker { source, rx, generation: gen2, last: None, forward: true, ahead: DEFAULT_AHEAD, attempted: Vec::new(), idle_waiters: Vec::new() }.run())
             .ok();
         if worker.is_none() {
             tracing::error!("could not start the prefetch thread; requests will fail with WorkerGone");
@@ -160,6 +160,9 @@ struct Worker {
     last: Option<u64>,
     forward: bool,
     ahead: u64,
+    /// Targets already prefetched since the user last moved: never decoded twice, even when a small
+    /// cache evicted them again (that would spin).
+    attempted: Vec<u64>,
     idle_waiters: Vec<Sender<Vec<u64>>>,
 }
 
@@ -211,6 +214,9 @@ impl Worker {
         {
             self.forward = index > last;
         }
+        if self.last != Some(index) {
+            self.attempted.clear();
+        }
         self.last = Some(index);
     }
 
@@ -220,16 +226,18 @@ impl Worker {
         let count = self.source.frame_count();
         (1..=self.ahead)
             .filter_map(|d| if self.forward { last.checked_add(d).filter(|&n| n < count) } else { last.checked_sub(d) })
-            .find(|&n| !self.source.is_cached(n))
+            .find(|&n| !self.source.is_cached(n) && !self.attempted.contains(&n))
     }
 
     fn prefetch_one(&mut self) {
         let Some(target) = self.next_prefetch_target() else { return };
+        self.attempted.push(target);
         let generation = self.generation.load(Ordering::Acquire);
         let current = &self.generation;
         let stop = || current.load(Ordering::Acquire) != generation;
         match self.source.decode_into_cache(target, &stop) {
-            Ok(()) | Err(Error::Cancelled) => {}
+            Ok(()) => {}
+            Err(Error::Cancelled) => self.attempted.retain(|&t| t != target),
             Err(e) => {
                 // Damaged data ahead: stop prefetching until the next request moves us.
                 tracing::debug!(error = %e, target, "prefetch stopped");

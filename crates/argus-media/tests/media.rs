@@ -540,6 +540,12 @@ fn check_prefetcher() -> TestResult {
     }
     let f = new.wait()?;
     rows_equal(&f, reference.get(3 * fb..4 * fb).ok_or("short")?)?;
+    // With a cache too small to hold the look-ahead, prefetching still comes to rest.
+    let tiny = FramePrefetcher::spawn(VideoSource::open(&path, SourceOptions { cache_bytes: 1, ..options(dir.path()) })?);
+    let f = tiny.frame(5, FrameRequest::RGBA)?;
+    rows_equal(&f, reference.get(5 * fb..6 * fb).ok_or("short")?)?;
+    let cached = tiny.wait_idle_and_cached()?;
+    ensure!(cached.len() == 1, "a 1-byte cache holds {} frames", cached.len());
     // Step backward: served from the cache / one GOP decode.
     for n in (0..3u64).rev() {
         let f = player.frame(n, FrameRequest::RGBA)?;
