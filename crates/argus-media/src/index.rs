@@ -129,12 +129,22 @@ impl VideoIndex {
         self.frame(index).map(|f| self.time_base.seconds(f.pts))
     }
 
+    /// Whether the invariants hold: pts strictly increasing, keyframes ascending, in range and
+    /// flagged. Indexes read from disk are checked, since the cache directory is just files.
+    pub fn is_consistent(&self) -> bool {
+        self.frames.windows(2).all(|w| matches!(w, [a, b] if a.pts < b.pts))
+            && self.keyframes.windows(2).all(|w| matches!(w, [a, b] if a < b))
+            && self.keyframes.iter().all(|&k| self.frame(k).is_some_and(|f| f.keyframe))
+            && self.frames.iter().filter(|f| f.keyframe).count() == self.keyframes.len()
+            && self.time_base.den != 0
+    }
+
     /// Longest distance between consecutive keyframes, in frames (the worst-case seek decode length).
     pub fn max_gop(&self) -> u64 {
         let mut prev = 0;
         let mut max = 0;
         for &k in self.keyframes.iter().chain(std::iter::once(&self.frame_count())) {
-            max = max.max(k - prev);
+            max = max.max(k.saturating_sub(prev));
             prev = k;
         }
         max
@@ -362,7 +372,7 @@ impl IndexCache {
             return None;
         }
         read_json::<VideoIndex>(&self.index_path(content_sha256))
-            .filter(|i| i.format_version == INDEX_FORMAT_VERSION && i.content_sha256 == content_sha256)
+            .filter(|i| i.format_version == INDEX_FORMAT_VERSION && i.content_sha256 == content_sha256 && i.is_consistent())
     }
 }
 
@@ -421,6 +431,21 @@ mod tests {
         assert_eq!(idx.max_gop(), 12);
         let late = index_with_keys(10, &[3]);
         assert_eq!(late.keyframe_at_or_before(2), None);
+    }
+
+    #[test]
+    fn consistency_check_rejects_tampered_indexes() {
+        let good = index_with_keys(30, &[0, 12, 24]);
+        assert!(good.is_consistent());
+        let mut unsorted = good.clone();
+        unsorted.keyframes = vec![12, 0, 24];
+        assert!(!unsorted.is_consistent());
+        let mut out_of_range = good.clone();
+        out_of_range.keyframes.push(99);
+        assert!(!out_of_range.is_consistent());
+        let mut pts = good;
+        pts.frames.swap(3, 4);
+        assert!(!pts.is_consistent());
     }
 
     #[test]

@@ -456,10 +456,11 @@ impl VideoSource {
         self.thumbnail(self.index.frame_count() / 10, size)
     }
 
-    /// `count` small frames for a timeline, decoding only keyframes (each at most once).
+    /// Up to `count` small frames for a timeline (never more than the video has frames), decoding
+    /// only keyframes, each at most once.
     pub fn timeline_strip(&mut self, count: usize, spacing: StripSpacing, size: OutputSize) -> Result<Vec<Frame>> {
         let total = self.index.frame_count();
-        let count_u = count as u64;
+        let count_u = u64::try_from(count).unwrap_or(u64::MAX).min(total);
         let targets: Vec<u64> = match spacing {
             StripSpacing::Even => (0..count_u)
                 .map(|i| {
