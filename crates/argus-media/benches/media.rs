@@ -16,11 +16,25 @@ fn dir() -> PathBuf {
 }
 
 fn ffmpeg_cmd(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ffmpeg").args(["-hide_banner", "-loglevel", "error", "-y"]).args(args).output().map_err(|e| e.to_string())?;
-    if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
 }
 
-fn generate(name: &str, size: &str, seconds: u32, gop: u32, preset: &str) -> Result<PathBuf, String> {
+fn generate(
+    name: &str,
+    size: &str,
+    seconds: u32,
+    gop: u32,
+    preset: &str,
+) -> Result<PathBuf, String> {
     let out = dir().join(format!("{name}.mp4"));
     if out.exists() {
         return Ok(out);
@@ -28,13 +42,33 @@ fn generate(name: &str, size: &str, seconds: u32, gop: u32, preset: &str) -> Res
     std::fs::create_dir_all(dir()).map_err(|e| e.to_string())?;
     let tmp = dir().join(format!("tmp-{name}.mp4"));
     let (gop, secs) = (gop.to_string(), seconds.to_string());
-    ffmpeg_cmd(&[
-        "-f", "lavfi", "-i", &format!("testsrc2=s={size}:r=30"), "-t", &secs, "-c:v", "libx264", "-preset", preset,
-        "-g", &gop, "-keyint_min", &gop, "-sc_threshold", "0", "-bf", "3", "-pix_fmt", "yuv420p",
-    ]
-    .into_iter()
-    .chain([tmp.to_str().unwrap_or_default()])
-    .collect::<Vec<_>>())?;
+    ffmpeg_cmd(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=s={size}:r=30"),
+            "-t",
+            &secs,
+            "-c:v",
+            "libx264",
+            "-preset",
+            preset,
+            "-g",
+            &gop,
+            "-keyint_min",
+            &gop,
+            "-sc_threshold",
+            "0",
+            "-bf",
+            "3",
+            "-pix_fmt",
+            "yuv420p",
+        ]
+        .into_iter()
+        .chain([tmp.to_str().unwrap_or_default()])
+        .collect::<Vec<_>>(),
+    )?;
     std::fs::rename(&tmp, &out).map_err(|e| e.to_string())?;
     Ok(out)
 }
@@ -50,13 +84,26 @@ fn ten_minutes() -> Result<PathBuf, String> {
     let line = format!("file '{}'\n", clip.display());
     std::fs::write(&list, line.repeat(60)).map_err(|e| e.to_string())?;
     let tmp = dir().join("tmp-ten.mp4");
-    ffmpeg_cmd(&["-f", "concat", "-safe", "0", "-i", list.to_str().unwrap_or_default(), "-c", "copy", tmp.to_str().unwrap_or_default()])?;
+    ffmpeg_cmd(&[
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        list.to_str().unwrap_or_default(),
+        "-c",
+        "copy",
+        tmp.to_str().unwrap_or_default(),
+    ])?;
     std::fs::rename(&tmp, &out).map_err(|e| e.to_string())?;
     Ok(out)
 }
 
 fn options() -> SourceOptions {
-    SourceOptions { index_cache: Some(IndexCache::new(dir().join("index-cache"))), ..SourceOptions::default() }
+    SourceOptions {
+        index_cache: Some(IndexCache::new(dir().join("index-cache"))),
+        ..SourceOptions::default()
+    }
 }
 
 fn secs(d: Duration) -> f64 {
@@ -72,7 +119,15 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 /// Seconds for `ffmpeg -i f -pix_fmt rgba -f null -`.
 fn cli_decode(path: &Path) -> Result<f64, String> {
     let t = Instant::now();
-    ffmpeg_cmd(&["-i", path.to_str().unwrap_or_default(), "-pix_fmt", "rgba", "-f", "null", "-"])?;
+    ffmpeg_cmd(&[
+        "-i",
+        path.to_str().unwrap_or_default(),
+        "-pix_fmt",
+        "rgba",
+        "-f",
+        "null",
+        "-",
+    ])?;
     Ok(secs(t.elapsed()))
 }
 
@@ -85,8 +140,15 @@ fn argus_decode(path: &Path) -> Result<(f64, u64), String> {
     // A player reuses its frame buffer; frame_into converts straight into it.
     let mut f = argus_media::Frame::default();
     for i in 0..n {
-        src.frame_into(i, FrameRequest::RGBA, &mut f).map_err(|e| e.to_string())?;
-        checksum = checksum.wrapping_add(u64::from(f.planes.first().and_then(|p| p.data.first()).copied().unwrap_or(0)));
+        src.frame_into(i, FrameRequest::RGBA, &mut f)
+            .map_err(|e| e.to_string())?;
+        checksum = checksum.wrapping_add(u64::from(
+            f.planes
+                .first()
+                .and_then(|p| p.data.first())
+                .copied()
+                .unwrap_or(0),
+        ));
     }
     std::hint::black_box(checksum);
     Ok((secs(t.elapsed()), n))
@@ -98,7 +160,10 @@ fn cpu_seconds() -> Option<(f64, f64)> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the parenthesised command name; utime is field 14 overall.
     let rest = stat.get(stat.rfind(')')? + 2..)?;
-    let f: Vec<f64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
     let tick = |i: usize| f.get(i).copied();
     // rest[0] is field 3 (state, not numeric, so filtered out): numeric fields start at field 4.
     let (ut, st, cut, cst) = (tick(10)?, tick(11)?, tick(12)?, tick(13)?);
@@ -126,9 +191,15 @@ fn decode_ratio(label: &str, path: &Path, reps: usize) -> Result<f64, String> {
     let (fps_cli, fps_argus) = (frames as f64 / best_cli, frames as f64 / best_argus);
     println!("media.decode_rgba_{label}_fps: {fps_argus:.1} fps");
     println!("media.decode_rgba_{label}_ffmpeg_cli_fps: {fps_cli:.1} fps");
-    println!("media.decode_rgba_{label}.ratio: {:.3} (vs ffmpeg -i f -pix_fmt rgba -f null -)", fps_argus / fps_cli);
+    println!(
+        "media.decode_rgba_{label}.ratio: {:.3} (vs ffmpeg -i f -pix_fmt rgba -f null -)",
+        fps_argus / fps_cli
+    );
     if cpu_argus > 0.0 && cpu_cli > 0.0 {
-        println!("media.decode_rgba_{label}_cpu.ratio: {:.3} (vs ffmpeg CLI CPU seconds for the same frames; >1 = Argus uses less CPU)", cpu_cli / cpu_argus);
+        println!(
+            "media.decode_rgba_{label}_cpu.ratio: {:.3} (vs ffmpeg CLI CPU seconds for the same frames; >1 = Argus uses less CPU)",
+            cpu_cli / cpu_argus
+        );
     }
     Ok(1.0 / fps_cli)
 }
@@ -145,10 +216,18 @@ impl GopFloor {
     fn new(path: &Path) -> Result<Self, String> {
         ffmpeg::init().map_err(|e| e.to_string())?;
         let ictx = ffmpeg::format::input(path).map_err(|e| e.to_string())?;
-        let st = ictx.streams().best(ffmpeg::media::Type::Video).ok_or("no video")?;
+        let st = ictx
+            .streams()
+            .best(ffmpeg::media::Type::Video)
+            .ok_or("no video")?;
         let stream = st.index();
-        let mut ctx = ffmpeg::codec::Context::from_parameters(st.parameters()).map_err(|e| e.to_string())?;
-        ctx.set_threading(ffmpeg::codec::threading::Config { kind: ffmpeg::codec::threading::Type::Frame, count: 0, ..Default::default() });
+        let mut ctx =
+            ffmpeg::codec::Context::from_parameters(st.parameters()).map_err(|e| e.to_string())?;
+        ctx.set_threading(ffmpeg::codec::threading::Config {
+            kind: ffmpeg::codec::threading::Type::Frame,
+            count: 0,
+            ..Default::default()
+        });
         let dec = ctx.decoder().video().map_err(|e| e.to_string())?;
         Ok(GopFloor { ictx, dec, stream })
     }
@@ -200,54 +279,85 @@ fn seek_and_step(path: &Path, frame_time: f64) -> Result<(), String> {
         }
         let i = xorshift(&mut s) % n;
         let t = Instant::now();
-        src.frame_into(i, FrameRequest::RGBA, &mut out).map_err(|e| e.to_string())?;
+        src.frame_into(i, FrameRequest::RGBA, &mut out)
+            .map_err(|e| e.to_string())?;
         lat.push(secs(t.elapsed()));
     }
     let p95 = percentile(&mut lat, 0.95);
     let floor_mean = floors.iter().sum::<f64>() / floors.len() as f64;
-    println!("media.seek_p50_1080p: {:.1} ms", percentile(&mut lat, 0.5) * 1000.0);
+    println!(
+        "media.seek_p50_1080p: {:.1} ms",
+        percentile(&mut lat, 0.5) * 1000.0
+    );
     println!("media.seek_p95_1080p: {:.1} ms", p95 * 1000.0);
     println!("media.gop_decode_1080p: {:.1} ms", floor_mean * 1000.0);
-    println!("media.seek_p95_1080p.ratio: {:.3} (vs mean decode of one 60-frame GOP from its keyframe)", p95 / floor_mean);
+    println!(
+        "media.seek_p95_1080p.ratio: {:.3} (vs mean decode of one 60-frame GOP from its keyframe)",
+        p95 / floor_mean
+    );
 
     // Stepping, one key press every 40 ms (a fast key repeat), the way the UI does it: through the
     // FramePrefetcher, which decodes ahead in the direction of travel while the user looks.
     let pace = Duration::from_millis(40);
     drop(src);
-    let player = FramePrefetcher::spawn(VideoSource::open(path, options()).map_err(|e| e.to_string())?);
+    let player =
+        FramePrefetcher::spawn(VideoSource::open(path, options()).map_err(|e| e.to_string())?);
     let step = |range: &mut dyn Iterator<Item = u64>| -> Result<Vec<f64>, String> {
         let mut v = Vec::new();
         for i in range {
             std::thread::sleep(pace);
             let t = Instant::now();
-            player.frame(i, FrameRequest::RGBA).map_err(|e| e.to_string())?;
+            player
+                .frame(i, FrameRequest::RGBA)
+                .map_err(|e| e.to_string())?;
             v.push(secs(t.elapsed()));
         }
         Ok(v)
     };
-    player.frame(120, FrameRequest::RGBA).map_err(|e| e.to_string())?;
+    player
+        .frame(120, FrameRequest::RGBA)
+        .map_err(|e| e.to_string())?;
     let mut fwd = step(&mut (121..201))?;
-    println!("media.step_forward_prefetcher_p95_1080p: {:.2} ms (40 ms between steps, through FramePrefetcher)", percentile(&mut fwd, 0.95) * 1000.0);
-    println!("media.frame_decode_time_1080p_ffmpeg_cli: {:.2} ms (1 / ffmpeg CLI rgba fps)", frame_time * 1000.0);
+    println!(
+        "media.step_forward_prefetcher_p95_1080p: {:.2} ms (40 ms between steps, through FramePrefetcher)",
+        percentile(&mut fwd, 0.95) * 1000.0
+    );
+    println!(
+        "media.frame_decode_time_1080p_ffmpeg_cli: {:.2} ms (1 / ffmpeg CLI rgba fps)",
+        frame_time * 1000.0
+    );
     let mut back = step(&mut (141..200).rev())?;
-    println!("media.step_back_p95_1080p: {:.2} ms (40 ms between steps, within the cached window, through FramePrefetcher)", percentile(&mut back, 0.95) * 1000.0);
+    println!(
+        "media.step_back_p95_1080p: {:.2} ms (40 ms between steps, within the cached window, through FramePrefetcher)",
+        percentile(&mut back, 0.95) * 1000.0
+    );
     // Backward across GOP boundaries from a jump: the prefetcher decodes the previous GOP ahead.
-    player.frame(420, FrameRequest::RGBA).map_err(|e| e.to_string())?;
+    player
+        .frame(420, FrameRequest::RGBA)
+        .map_err(|e| e.to_string())?;
     let mut back_far = step(&mut (300..420).rev())?;
-    println!("media.step_back_across_gops_p95_1080p: {:.2} ms (40 ms between steps, 120 steps back from a jump, through FramePrefetcher)", percentile(&mut back_far, 0.95) * 1000.0);
+    println!(
+        "media.step_back_across_gops_p95_1080p: {:.2} ms (40 ms between steps, 120 steps back from a jump, through FramePrefetcher)",
+        percentile(&mut back_far, 0.95) * 1000.0
+    );
     drop(player);
 
     // Without the prefetcher, straight on a VideoSource: the decoder is reused, no look-ahead.
     let mut src = VideoSource::open(path, options()).map_err(|e| e.to_string())?;
-    src.frame_into(120, FrameRequest::RGBA, &mut out).map_err(|e| e.to_string())?;
+    src.frame_into(120, FrameRequest::RGBA, &mut out)
+        .map_err(|e| e.to_string())?;
     let mut direct = Vec::new();
     for i in 121..201 {
         std::thread::sleep(pace);
         let t = Instant::now();
-        src.frame_into(i, FrameRequest::RGBA, &mut out).map_err(|e| e.to_string())?;
+        src.frame_into(i, FrameRequest::RGBA, &mut out)
+            .map_err(|e| e.to_string())?;
         direct.push(secs(t.elapsed()));
     }
-    println!("media.step_forward_p95_1080p: {:.2} ms (40 ms between steps, VideoSource reusing its running decoder)", percentile(&mut direct, 0.95) * 1000.0);
+    println!(
+        "media.step_forward_p95_1080p: {:.2} ms (40 ms between steps, VideoSource reusing its running decoder)",
+        percentile(&mut direct, 0.95) * 1000.0
+    );
     Ok(())
 }
 
@@ -267,7 +377,8 @@ fn rss_child(path: &Path, accesses: u64) -> Result<(), String> {
         s ^= s << 13;
         s ^= s >> 7;
         s ^= s << 17;
-        src.frame(s % n, FrameRequest::RGBA).map_err(|e| e.to_string())?;
+        src.frame(s % n, FrameRequest::RGBA)
+            .map_err(|e| e.to_string())?;
     }
     println!("{:.1} {n}", peak_rss_mib().unwrap_or(f64::NAN));
     Ok(())
@@ -283,15 +394,28 @@ fn run() -> Result<(), String> {
     // Warm the index cache so every figure below measures decoding, not the one-time index build.
     for p in [&hd, &uhd, &ten] {
         let t = Instant::now();
-        let idx = IndexCache::new(dir().join("index-cache")).load_or_build(p).map_err(|e| e.to_string())?;
+        let idx = IndexCache::new(dir().join("index-cache"))
+            .load_or_build(p)
+            .map_err(|e| e.to_string())?;
         if idx.1 == argus_media::IndexOrigin::Built {
-            println!("media.index_build_{}: {:.0} ms", p.file_stem().and_then(|s| s.to_str()).unwrap_or("?"), secs(t.elapsed()) * 1000.0);
+            println!(
+                "media.index_build_{}: {:.0} ms",
+                p.file_stem().and_then(|s| s.to_str()).unwrap_or("?"),
+                secs(t.elapsed()) * 1000.0
+            );
         }
     }
     // `cargo bench -p argus-media --bench media -- seek` runs only the sections whose name matches.
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
-    let frame_time = if wanted("decode") || wanted("step") { decode_ratio("1080p", &hd, 5)? } else { f64::NAN };
+    let frame_time = if wanted("decode") || wanted("step") {
+        decode_ratio("1080p", &hd, 5)?
+    } else {
+        f64::NAN
+    };
     if wanted("decode") {
         decode_ratio("2160p", &uhd, 2)?;
     }
@@ -304,13 +428,21 @@ fn run() -> Result<(), String> {
 
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let t = Instant::now();
-    let out = Command::new(exe).env("ARGUS_MEDIA_BENCH_RSS_CHILD", &ten).output().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .env("ARGUS_MEDIA_BENCH_RSS_CHILD", &ten)
+        .output()
+        .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut it = text.split_whitespace();
-    let rss = it.next().ok_or_else(|| format!("rss child failed: {}", String::from_utf8_lossy(&out.stderr)))?;
+    let rss = it
+        .next()
+        .ok_or_else(|| format!("rss child failed: {}", String::from_utf8_lossy(&out.stderr)))?;
     let frames = it.next().unwrap_or("?");
     println!("media.peak_rss_random_access_10min: {rss} MiB");
-    println!("media.random_access_10min_wall: {:.1} s ({frames} frames, 1000 accesses, default cache)", secs(t.elapsed()));
+    println!(
+        "media.random_access_10min_wall: {:.1} s ({frames} frames, 1000 accesses, default cache)",
+        secs(t.elapsed())
+    );
     Ok(())
 }
 

@@ -16,7 +16,12 @@ impl Weighed for ffmpeg_next::frame::Video {
         // SAFETY: reading the buffer references of a frame we own; unused slots are null.
         unsafe {
             let f = &*self.as_ptr();
-            f.buf.iter().filter(|b| !b.is_null()).map(|b| (**b).size).sum::<usize>().max(1)
+            f.buf
+                .iter()
+                .filter(|b| !b.is_null())
+                .map(|b| (**b).size)
+                .sum::<usize>()
+                .max(1)
         }
     }
 }
@@ -30,7 +35,8 @@ pub(crate) fn share(frame: &ffmpeg_next::frame::Video) -> Option<ffmpeg_next::fr
 }
 
 /// The decoded-frame cache shared between a source and its prefetcher's callers.
-pub(crate) type SharedCache = std::sync::Arc<parking_lot::Mutex<FrameCache<ffmpeg_next::frame::Video>>>;
+pub(crate) type SharedCache =
+    std::sync::Arc<parking_lot::Mutex<FrameCache<ffmpeg_next::frame::Video>>>;
 
 /// LRU map from frame index to value with a byte budget. Always keeps at least the most recent entry.
 #[derive(Debug)]
@@ -44,7 +50,13 @@ pub(crate) struct FrameCache<V> {
 
 impl<V: Weighed> FrameCache<V> {
     pub fn new(budget: usize) -> Self {
-        FrameCache { budget, used: 0, tick: 0, entries: HashMap::new(), by_age: BTreeMap::new() }
+        FrameCache {
+            budget,
+            used: 0,
+            tick: 0,
+            entries: HashMap::new(),
+            by_age: BTreeMap::new(),
+        }
     }
 
     pub fn get(&mut self, index: u64) -> Option<&V> {
@@ -72,7 +84,9 @@ impl<V: Weighed> FrameCache<V> {
         self.by_age.insert(self.tick, index);
         self.used += bytes;
         while self.used > self.budget && self.entries.len() > 1 {
-            let Some((_, oldest)) = self.by_age.pop_first() else { break };
+            let Some((_, oldest)) = self.by_age.pop_first() else {
+                break;
+            };
             if let Some((_, _, b)) = self.entries.remove(&oldest) {
                 self.used -= b;
             }

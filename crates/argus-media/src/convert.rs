@@ -53,7 +53,10 @@ impl Drop for Converter {
 
 impl Converter {
     pub fn new() -> Self {
-        Converter { sws: ptr::null_mut(), key: None }
+        Converter {
+            sws: ptr::null_mut(),
+            key: None,
+        }
     }
 
     /// Converts `src` (a decoded picture) into a [`Frame`], reusing `recycle`'s buffers when possible.
@@ -71,25 +74,55 @@ impl Converter {
         // SAFETY: reading plain fields of a decoded frame we hold a reference to.
         let (src_fmt, src_w, src_h, colorspace, range) = unsafe {
             let f = &*src.as_ptr();
-            (f.format, f.width, f.height, f.colorspace as i32, f.color_range as i32)
+            (
+                f.format,
+                f.width,
+                f.height,
+                f.colorspace as i32,
+                f.color_range as i32,
+            )
         };
         let (Ok(w), Ok(h)) = (i32::try_from(dst_w), i32::try_from(dst_h)) else {
-            return Err(Error::InvalidSize { width: dst_w, height: dst_h });
+            return Err(Error::InvalidSize {
+                width: dst_w,
+                height: dst_h,
+            });
         };
-        let yuv420 = [ffi::AVPixelFormat::AV_PIX_FMT_YUV420P as i32, ffi::AVPixelFormat::AV_PIX_FMT_YUVJ420P as i32];
+        let yuv420 = [
+            ffi::AVPixelFormat::AV_PIX_FMT_YUV420P as i32,
+            ffi::AVPixelFormat::AV_PIX_FMT_YUVJ420P as i32,
+        ];
         let full_range_src = range == ffi::AVColorRange::AVCOL_RANGE_JPEG as i32
             || src_fmt == ffi::AVPixelFormat::AV_PIX_FMT_YUVJ420P as i32;
 
         if format == PixelFormat::Yuv420p && yuv420.contains(&src_fmt) && (w, h) == (src_w, src_h) {
             let planes = copy_yuv420(src, dst_w, dst_h);
-            return Ok(Frame { index, pts, time_base, width: dst_w, height: dst_h, format, planes, full_range: full_range_src });
+            return Ok(Frame {
+                index,
+                pts,
+                time_base,
+                width: dst_w,
+                height: dst_h,
+                format,
+                planes,
+                full_range: full_range_src,
+            });
         }
 
         let dst_fmt = match format {
             PixelFormat::Rgba => ffi::AVPixelFormat::AV_PIX_FMT_RGBA,
             PixelFormat::Yuv420p => ffi::AVPixelFormat::AV_PIX_FMT_YUV420P,
         };
-        let key = Key { src_fmt, src_w, src_h, dst_fmt: dst_fmt as i32, dst_w: w, dst_h: h, colorspace, range };
+        let key = Key {
+            src_fmt,
+            src_w,
+            src_h,
+            dst_fmt: dst_fmt as i32,
+            dst_w: w,
+            dst_h: h,
+            colorspace,
+            range,
+        };
         self.prepare(key, dst_fmt)?;
 
         let (w_us, h_us) = (dst_w as usize, dst_h as usize);
@@ -101,7 +134,9 @@ impl Converter {
             }
         };
         // Buffers of a recycled frame are reused when large enough: no allocation, no zeroing.
-        let mut old: Vec<Vec<u8>> = recycle.map(|f| f.planes.into_iter().map(|p| p.data).collect()).unwrap_or_default();
+        let mut old: Vec<Vec<u8>> = recycle
+            .map(|f| f.planes.into_iter().map(|p| p.data).collect())
+            .unwrap_or_default();
         old.reverse();
         let mut planes: Vec<Plane> = shapes
             .iter()
@@ -116,7 +151,12 @@ impl Converter {
                     }
                     _ => vec![0u8; len],
                 };
-                Plane { data, stride, row_bytes, rows }
+                Plane {
+                    data,
+                    stride,
+                    row_bytes,
+                    rows,
+                }
             })
             .collect();
         let mut dst_ptrs = [ptr::null_mut::<u8>(); 4];
@@ -124,7 +164,10 @@ impl Converter {
         for (i, p) in planes.iter_mut().enumerate() {
             if let (Some(d), Some(s)) = (dst_ptrs.get_mut(i), dst_strides.get_mut(i)) {
                 *d = p.data.as_mut_ptr();
-                *s = i32::try_from(p.stride).map_err(|_| Error::InvalidSize { width: dst_w, height: dst_h })?;
+                *s = i32::try_from(p.stride).map_err(|_| Error::InvalidSize {
+                    width: dst_w,
+                    height: dst_h,
+                })?;
             }
         }
         // SAFETY: the destination frame borrows our plane buffers through a reference with a no-op
@@ -133,7 +176,10 @@ impl Converter {
         let ret = unsafe {
             let mut dst = ffi::av_frame_alloc();
             if dst.is_null() {
-                return Err(Error::InvalidSize { width: dst_w, height: dst_h });
+                return Err(Error::InvalidSize {
+                    width: dst_w,
+                    height: dst_h,
+                });
             }
             (*dst).width = w;
             (*dst).height = h;
@@ -141,19 +187,43 @@ impl Converter {
             let frame = &mut *dst;
             frame.data[..4].copy_from_slice(&dst_ptrs);
             frame.linesize[..4].copy_from_slice(&dst_strides);
-            let first = planes.first_mut().map_or((ptr::null_mut(), 0), |p| (p.data.as_mut_ptr(), p.data.len()));
-            (*dst).buf[0] = ffi::av_buffer_create(first.0, first.1, Some(borrowed_buffer_free), ptr::null_mut(), 0);
-            let ret = if (*dst).buf[0].is_null() { -1 } else { ffi::sws_scale_frame(self.sws, dst, src.as_ptr()) };
+            let first = planes.first_mut().map_or((ptr::null_mut(), 0), |p| {
+                (p.data.as_mut_ptr(), p.data.len())
+            });
+            (*dst).buf[0] = ffi::av_buffer_create(
+                first.0,
+                first.1,
+                Some(borrowed_buffer_free),
+                ptr::null_mut(),
+                0,
+            );
+            let ret = if (*dst).buf[0].is_null() {
+                -1
+            } else {
+                ffi::sws_scale_frame(self.sws, dst, src.as_ptr())
+            };
             ffi::av_frame_free(&mut dst);
             ret
         };
         if ret < 0 {
-            return Err(Error::InvalidSize { width: dst_w, height: dst_h });
+            return Err(Error::InvalidSize {
+                width: dst_w,
+                height: dst_h,
+            });
         }
         for p in &mut planes {
             p.data.truncate(p.stride * p.rows);
         }
-        Ok(Frame { index, pts, time_base, width: dst_w, height: dst_h, format, planes, full_range: false })
+        Ok(Frame {
+            index,
+            pts,
+            time_base,
+            width: dst_w,
+            height: dst_h,
+            format,
+            planes,
+            full_range: false,
+        })
     }
 
     fn prepare(&mut self, key: Key, dst_fmt: ffi::AVPixelFormat) -> Result<()> {
@@ -189,7 +259,10 @@ impl Converter {
         }
         self.key = None;
         if self.sws.is_null() {
-            return Err(Error::InvalidSize { width: key.dst_w as u32, height: key.dst_h as u32 });
+            return Err(Error::InvalidSize {
+                width: key.dst_w as u32,
+                height: key.dst_h as u32,
+            });
         }
         // Same colour handling as FFmpeg 5.x's vf_scale with its default `in_color_matrix=auto`.
         // SAFETY: `sws` is a valid context; the tables returned by sws_getCoefficients are static.
@@ -198,7 +271,14 @@ impl Converter {
             let mut table: *mut i32 = ptr::null_mut();
             let (mut in_full, mut out_full, mut bright, mut contrast, mut sat) = (0, 0, 0, 0, 0);
             let ret = ffi::sws_getColorspaceDetails(
-                self.sws, &mut inv_table, &mut in_full, &mut table, &mut out_full, &mut bright, &mut contrast, &mut sat,
+                self.sws,
+                &mut inv_table,
+                &mut in_full,
+                &mut table,
+                &mut out_full,
+                &mut bright,
+                &mut contrast,
+                &mut sat,
             );
             if ret >= 0 {
                 let mut cs = key.colorspace;
@@ -209,7 +289,9 @@ impl Converter {
                 if key.range != ffi::AVColorRange::AVCOL_RANGE_UNSPECIFIED as i32 {
                     in_full = i32::from(key.range == ffi::AVColorRange::AVCOL_RANGE_JPEG as i32);
                 }
-                ffi::sws_setColorspaceDetails(self.sws, coeffs, in_full, coeffs, out_full, bright, contrast, sat);
+                ffi::sws_setColorspaceDetails(
+                    self.sws, coeffs, in_full, coeffs, out_full, bright, contrast, sat,
+                );
             }
         }
         self.key = Some(key);
@@ -222,7 +304,11 @@ unsafe extern "C" fn borrowed_buffer_free(_opaque: *mut std::ffi::c_void, _data:
 
 fn copy_yuv420(src: &AvFrame, w: u32, h: u32) -> Vec<Plane> {
     let (w, h) = (w as usize, h as usize);
-    let shapes = [(w, h), (w.div_ceil(2), h.div_ceil(2)), (w.div_ceil(2), h.div_ceil(2))];
+    let shapes = [
+        (w, h),
+        (w.div_ceil(2), h.div_ceil(2)),
+        (w.div_ceil(2), h.div_ceil(2)),
+    ];
     shapes
         .iter()
         .enumerate()
@@ -233,7 +319,14 @@ fn copy_yuv420(src: &AvFrame, w: u32, h: u32) -> Vec<Plane> {
             // and `rows` rows; linesize may be negative (bottom-up), which pointer offsets handle.
             unsafe {
                 let f = &*src.as_ptr();
-                let (Some(&base), Some(&ls)) = (f.data.get(i), f.linesize.get(i)) else { return Plane { data, stride, row_bytes, rows } };
+                let (Some(&base), Some(&ls)) = (f.data.get(i), f.linesize.get(i)) else {
+                    return Plane {
+                        data,
+                        stride,
+                        row_bytes,
+                        rows,
+                    };
+                };
                 for (r, dst) in data.chunks_mut(stride).take(rows).enumerate() {
                     let row = base.offset(ls as isize * r as isize);
                     if let Some(d) = dst.get_mut(..row_bytes) {
@@ -241,7 +334,12 @@ fn copy_yuv420(src: &AvFrame, w: u32, h: u32) -> Vec<Plane> {
                     }
                 }
             }
-            Plane { data, stride, row_bytes, rows }
+            Plane {
+                data,
+                stride,
+                row_bytes,
+                rows,
+            }
         })
         .collect()
 }

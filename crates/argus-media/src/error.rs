@@ -20,7 +20,10 @@ pub enum Error {
 
     /// Any other I/O failure on the video file itself.
     #[error("could not read the video ({source}); check the disk and the path: {}", path.display())]
-    Io { source: std::io::Error, path: PathBuf },
+    Io {
+        source: std::io::Error,
+        path: PathBuf,
+    },
 
     /// The file is zero bytes long.
     #[error("the video file is empty (0 bytes); copy or export it again: {}", path.display())]
@@ -32,7 +35,11 @@ pub enum Error {
         "this is not a video FFmpeg can read ({detail}, container guessed: {demuxer}); \
          check that the file is a video and not damaged: {}", path.display()
     )]
-    UnrecognizedFormat { demuxer: String, detail: String, path: PathBuf },
+    UnrecognizedFormat {
+        demuxer: String,
+        detail: String,
+        path: PathBuf,
+    },
 
     /// The container has no (decodable-looking) video stream, e.g. an audio-only file.
     #[error("the file has no video stream (it contains: {streams}); choose a video file: {}", path.display())]
@@ -64,7 +71,12 @@ pub enum Error {
          earlier frames are still usable: {}",
         damaged_from.map_or_else(|| "?".to_owned(), |f| f.to_string()), path.display()
     )]
-    FrameUndecodable { index: u64, damaged_from: Option<u64>, detail: String, path: PathBuf },
+    FrameUndecodable {
+        index: u64,
+        damaged_from: Option<u64>,
+        detail: String,
+        path: PathBuf,
+    },
 
     /// The container's timestamps cannot address frames (e.g. a raw elementary stream).
     #[error(
@@ -74,7 +86,9 @@ pub enum Error {
     NoTimestamps { path: PathBuf },
 
     /// [`crate::HwAccel::Require`] named a device that cannot be used here.
-    #[error("hardware decoding with {device} is not available on this machine; use HwAccel::Auto to fall back to software")]
+    #[error(
+        "hardware decoding with {device} is not available on this machine; use HwAccel::Auto to fall back to software"
+    )]
     HardwareUnavailable { device: String },
 
     /// A requested output size of zero or absurd dimensions.
@@ -91,11 +105,19 @@ pub enum Error {
 
     /// An FFmpeg call failed in a way not covered by a more specific variant.
     #[error("FFmpeg failed while {action} ({source}); the file may be damaged: {}", path.display())]
-    Ffmpeg { action: &'static str, source: ffmpeg_next::Error, path: PathBuf },
+    Ffmpeg {
+        action: &'static str,
+        source: ffmpeg_next::Error,
+        path: PathBuf,
+    },
 
     /// Reading or writing the on-disk index cache failed. Decoding can go on without it.
     #[error("the video index cache could not be used ({action}: {source}); check free space and permissions: {}", path.display())]
-    IndexCache { action: &'static str, source: std::io::Error, path: PathBuf },
+    IndexCache {
+        action: &'static str,
+        source: std::io::Error,
+        path: PathBuf,
+    },
 }
 
 impl Error {

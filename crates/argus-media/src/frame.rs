@@ -67,27 +67,39 @@ impl OutputSize {
         let (w, h) = match self {
             OutputSize::Native => (src_w, src_h),
             OutputSize::Exact { width, height } => (width, height),
-            OutputSize::Fit { max_width, max_height } => {
+            OutputSize::Fit {
+                max_width,
+                max_height,
+            } => {
                 if max_width == 0 || max_height == 0 {
-                    return Err(Error::InvalidSize { width: max_width, height: max_height });
+                    return Err(Error::InvalidSize {
+                        width: max_width,
+                        height: max_height,
+                    });
                 }
                 if src_w <= max_width && src_h <= max_height {
                     (src_w, src_h)
                 } else {
                     // Scale by the tighter side; computed in u64 so it cannot overflow.
-                    let by_w = u64::from(max_width) * u64::from(src_h) <= u64::from(max_height) * u64::from(src_w);
+                    let by_w = u64::from(max_width) * u64::from(src_h)
+                        <= u64::from(max_height) * u64::from(src_w);
                     if by_w {
-                        let h = (u64::from(src_h) * u64::from(max_width) + u64::from(src_w) / 2) / u64::from(src_w.max(1));
+                        let h = (u64::from(src_h) * u64::from(max_width) + u64::from(src_w) / 2)
+                            / u64::from(src_w.max(1));
                         (max_width, u32::try_from(h.max(1)).unwrap_or(max_height))
                     } else {
-                        let w = (u64::from(src_w) * u64::from(max_height) + u64::from(src_h) / 2) / u64::from(src_h.max(1));
+                        let w = (u64::from(src_w) * u64::from(max_height) + u64::from(src_h) / 2)
+                            / u64::from(src_h.max(1));
                         (u32::try_from(w.max(1)).unwrap_or(max_width), max_height)
                     }
                 }
             }
         };
         if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
-            return Err(Error::InvalidSize { width: w, height: h });
+            return Err(Error::InvalidSize {
+                width: w,
+                height: h,
+            });
         }
         Ok((w, h))
     }
@@ -102,13 +114,22 @@ pub struct FrameRequest {
 
 impl FrameRequest {
     /// Native-size RGBA, the common case.
-    pub const RGBA: FrameRequest = FrameRequest { format: PixelFormat::Rgba, size: OutputSize::Native };
+    pub const RGBA: FrameRequest = FrameRequest {
+        format: PixelFormat::Rgba,
+        size: OutputSize::Native,
+    };
     /// Native-size YUV 4:2:0 planes, for conversion on the GPU.
-    pub const YUV: FrameRequest = FrameRequest { format: PixelFormat::Yuv420p, size: OutputSize::Native };
+    pub const YUV: FrameRequest = FrameRequest {
+        format: PixelFormat::Yuv420p,
+        size: OutputSize::Native,
+    };
 
     /// RGBA at the given size.
     pub fn rgba(size: OutputSize) -> Self {
-        FrameRequest { format: PixelFormat::Rgba, size }
+        FrameRequest {
+            format: PixelFormat::Rgba,
+            size,
+        }
     }
 }
 
@@ -136,13 +157,20 @@ impl std::fmt::Debug for Plane {
 impl Plane {
     /// The pixel rows without padding.
     pub fn rows(&self) -> impl Iterator<Item = &[u8]> {
-        self.data.chunks(self.stride.max(1)).take(self.rows).map(|r| r.get(..self.row_bytes).unwrap_or(r))
+        self.data
+            .chunks(self.stride.max(1))
+            .take(self.rows)
+            .map(|r| r.get(..self.row_bytes).unwrap_or(r))
     }
 
     /// The plane as one tightly packed buffer (`row_bytes * rows` bytes).
     pub fn to_packed(&self) -> Vec<u8> {
         if self.stride == self.row_bytes {
-            return self.data.get(..self.row_bytes * self.rows).unwrap_or(&self.data).to_vec();
+            return self
+                .data
+                .get(..self.row_bytes * self.rows)
+                .unwrap_or(&self.data)
+                .to_vec();
         }
         let mut out = Vec::with_capacity(self.row_bytes * self.rows);
         for row in self.rows() {
@@ -207,21 +235,71 @@ mod tests {
 
     #[test]
     fn fit_keeps_aspect_and_never_upscales() {
-        assert_eq!(OutputSize::Fit { max_width: 160, max_height: 160 }.resolve(1920, 1080).ok(), Some((160, 90)));
-        assert_eq!(OutputSize::Fit { max_width: 160, max_height: 90 }.resolve(1080, 1920).ok(), Some((51, 90)));
-        assert_eq!(OutputSize::Fit { max_width: 4000, max_height: 4000 }.resolve(320, 240).ok(), Some((320, 240)));
+        assert_eq!(
+            OutputSize::Fit {
+                max_width: 160,
+                max_height: 160
+            }
+            .resolve(1920, 1080)
+            .ok(),
+            Some((160, 90))
+        );
+        assert_eq!(
+            OutputSize::Fit {
+                max_width: 160,
+                max_height: 90
+            }
+            .resolve(1080, 1920)
+            .ok(),
+            Some((51, 90))
+        );
+        assert_eq!(
+            OutputSize::Fit {
+                max_width: 4000,
+                max_height: 4000
+            }
+            .resolve(320, 240)
+            .ok(),
+            Some((320, 240))
+        );
     }
 
     #[test]
     fn zero_sizes_are_rejected() {
-        assert!(matches!(OutputSize::Exact { width: 0, height: 10 }.resolve(10, 10), Err(Error::InvalidSize { .. })));
-        assert!(matches!(OutputSize::Fit { max_width: 0, max_height: 10 }.resolve(10, 10), Err(Error::InvalidSize { .. })));
-        assert!(OutputSize::Exact { width: 20_000, height: 10 }.resolve(10, 10).is_err());
+        assert!(matches!(
+            OutputSize::Exact {
+                width: 0,
+                height: 10
+            }
+            .resolve(10, 10),
+            Err(Error::InvalidSize { .. })
+        ));
+        assert!(matches!(
+            OutputSize::Fit {
+                max_width: 0,
+                max_height: 10
+            }
+            .resolve(10, 10),
+            Err(Error::InvalidSize { .. })
+        ));
+        assert!(
+            OutputSize::Exact {
+                width: 20_000,
+                height: 10
+            }
+            .resolve(10, 10)
+            .is_err()
+        );
     }
 
     #[test]
     fn packed_rows_drop_padding() {
-        let p = Plane { data: vec![1, 2, 0, 0, 3, 4, 0, 0], stride: 4, row_bytes: 2, rows: 2 };
+        let p = Plane {
+            data: vec![1, 2, 0, 0, 3, 4, 0, 0],
+            stride: 4,
+            row_bytes: 2,
+            rows: 2,
+        };
         assert_eq!(p.to_packed(), vec![1, 2, 3, 4]);
     }
 }

@@ -65,7 +65,11 @@ pub enum HwAccel {
 ///
 /// # Safety
 /// `ctx` must be a valid, unopened decoder context for `codec`.
-pub(crate) unsafe fn attach(ctx: *mut ffi::AVCodecContext, codec: *const ffi::AVCodec, accel: HwAccel) -> Result<Option<HwDevice>> {
+pub(crate) unsafe fn attach(
+    ctx: *mut ffi::AVCodecContext,
+    codec: *const ffi::AVCodec,
+    accel: HwAccel,
+) -> Result<Option<HwDevice>> {
     let candidates: &[HwDevice] = match accel {
         HwAccel::Off => return Ok(None),
         HwAccel::Auto => HwDevice::platform_candidates(),
@@ -73,10 +77,20 @@ pub(crate) unsafe fn attach(ctx: *mut ffi::AVCodecContext, codec: *const ffi::AV
     };
     for &device in candidates {
         // SAFETY: forwarded from the caller.
-        let Some(pix_fmt) = (unsafe { hw_pix_fmt(codec, device) }) else { continue };
+        let Some(pix_fmt) = (unsafe { hw_pix_fmt(codec, device) }) else {
+            continue;
+        };
         let mut device_ref: *mut ffi::AVBufferRef = ptr::null_mut();
         // SAFETY: creating a device with default options; on failure nothing is allocated.
-        let ret = unsafe { ffi::av_hwdevice_ctx_create(&mut device_ref, device.ffi_type(), ptr::null(), ptr::null_mut(), 0) };
+        let ret = unsafe {
+            ffi::av_hwdevice_ctx_create(
+                &mut device_ref,
+                device.ffi_type(),
+                ptr::null(),
+                ptr::null_mut(),
+                0,
+            )
+        };
         if ret < 0 || device_ref.is_null() {
             tracing::debug!(?device, "hardware device unavailable");
             continue;
@@ -92,7 +106,9 @@ pub(crate) unsafe fn attach(ctx: *mut ffi::AVCodecContext, codec: *const ffi::AV
         return Ok(Some(device));
     }
     match accel {
-        HwAccel::Require(device) => Err(Error::HardwareUnavailable { device: format!("{device:?}") }),
+        HwAccel::Require(device) => Err(Error::HardwareUnavailable {
+            device: format!("{device:?}"),
+        }),
         _ => Ok(None),
     }
 }
@@ -106,7 +122,9 @@ unsafe fn hw_pix_fmt(codec: *const ffi::AVCodec, device: HwDevice) -> Option<ffi
         }
         // SAFETY: non-null configurations are static.
         let config = unsafe { &*config };
-        if config.methods & ffi::AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX as i32 != 0 && config.device_type == device.ffi_type() {
+        if config.methods & ffi::AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX as i32 != 0
+            && config.device_type == device.ffi_type()
+        {
             return Some(config.pix_fmt);
         }
     }
@@ -114,7 +132,10 @@ unsafe fn hw_pix_fmt(codec: *const ffi::AVCodec, device: HwDevice) -> Option<ffi
 }
 
 /// FFmpeg's `get_format` callback: the hardware format if offered, else FFmpeg's software choice.
-unsafe extern "C" fn choose_format(ctx: *mut ffi::AVCodecContext, formats: *const ffi::AVPixelFormat) -> ffi::AVPixelFormat {
+unsafe extern "C" fn choose_format(
+    ctx: *mut ffi::AVCodecContext,
+    formats: *const ffi::AVPixelFormat,
+) -> ffi::AVPixelFormat {
     // SAFETY: FFmpeg passes its context and a list terminated by AV_PIX_FMT_NONE.
     unsafe {
         let wanted = (*ctx).opaque as isize as i32;
@@ -134,7 +155,8 @@ unsafe extern "C" fn choose_format(ctx: *mut ffi::AVCodecContext, formats: *cons
 pub(crate) fn is_hw_frame(frame: &AvFrame) -> bool {
     // SAFETY: reading the format of a decoded frame and its static descriptor.
     unsafe {
-        let fmt: ffi::AVPixelFormat = std::mem::transmute::<i32, ffi::AVPixelFormat>((*frame.as_ptr()).format);
+        let fmt: ffi::AVPixelFormat =
+            std::mem::transmute::<i32, ffi::AVPixelFormat>((*frame.as_ptr()).format);
         let desc = ffi::av_pix_fmt_desc_get(fmt);
         !desc.is_null() && ((*desc).flags & ffi::AV_PIX_FMT_FLAG_HWACCEL as u64) != 0
     }

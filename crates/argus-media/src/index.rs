@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use ffmpeg_next::codec::packet::Ref as _;
-use ffmpeg_next::{ffi, Packet};
+use ffmpeg_next::{Packet, ffi};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -72,7 +72,10 @@ impl VideoIndex {
             let hasher = scope.spawn(|| hash_file(path));
             let index = build_without_hash(path);
             let hash = hasher.join().unwrap_or_else(|_| {
-                Err(Error::Io { source: std::io::Error::other("hashing thread panicked"), path: path.to_path_buf() })
+                Err(Error::Io {
+                    source: std::io::Error::other("hashing thread panicked"),
+                    path: path.to_path_buf(),
+                })
             });
             let mut index = index?;
             index.content_sha256 = hash?;
@@ -92,7 +95,10 @@ impl VideoIndex {
 
     /// The frame whose presentation timestamp is exactly `pts`.
     pub fn frame_at_pts(&self, pts: i64) -> Option<u64> {
-        self.frames.binary_search_by_key(&pts, |f| f.pts).ok().map(|i| i as u64)
+        self.frames
+            .binary_search_by_key(&pts, |f| f.pts)
+            .ok()
+            .map(|i| i as u64)
     }
 
     /// The last frame shown at or before `pts` (what a player displays at that time).
@@ -105,13 +111,19 @@ impl VideoIndex {
     /// not start with a keyframe and `index` precedes the first one (decode from the file's start).
     pub fn keyframe_at_or_before(&self, index: u64) -> Option<u64> {
         let after = self.keyframes.partition_point(|&k| k <= index);
-        after.checked_sub(1).and_then(|i| self.keyframes.get(i)).copied()
+        after
+            .checked_sub(1)
+            .and_then(|i| self.keyframes.get(i))
+            .copied()
     }
 
     /// The keyframe closest to `index` (ties go to the earlier one).
     pub fn nearest_keyframe(&self, index: u64) -> Option<u64> {
         let after = self.keyframes.partition_point(|&k| k <= index);
-        let before = after.checked_sub(1).and_then(|i| self.keyframes.get(i)).copied();
+        let before = after
+            .checked_sub(1)
+            .and_then(|i| self.keyframes.get(i))
+            .copied();
         let next = self.keyframes.get(after).copied();
         match (before, next) {
             (Some(b), Some(n)) => Some(if index - b <= n - index { b } else { n }),
@@ -132,9 +144,17 @@ impl VideoIndex {
     /// Whether the invariants hold: pts strictly increasing, keyframes ascending, in range and
     /// flagged. Indexes read from disk are checked, since the cache directory is just files.
     pub fn is_consistent(&self) -> bool {
-        self.frames.windows(2).all(|w| matches!(w, [a, b] if a.pts < b.pts))
-            && self.keyframes.windows(2).all(|w| matches!(w, [a, b] if a < b))
-            && self.keyframes.iter().all(|&k| self.frame(k).is_some_and(|f| f.keyframe))
+        self.frames
+            .windows(2)
+            .all(|w| matches!(w, [a, b] if a.pts < b.pts))
+            && self
+                .keyframes
+                .windows(2)
+                .all(|w| matches!(w, [a, b] if a < b))
+            && self
+                .keyframes
+                .iter()
+                .all(|&k| self.frame(k).is_some_and(|f| f.keyframe))
             && self.frames.iter().filter(|f| f.keyframe).count() == self.keyframes.len()
             && self.time_base.den != 0
     }
@@ -143,7 +163,11 @@ impl VideoIndex {
     pub fn max_gop(&self) -> u64 {
         let mut prev = 0;
         let mut max = 0;
-        for &k in self.keyframes.iter().chain(std::iter::once(&self.frame_count())) {
+        for &k in self
+            .keyframes
+            .iter()
+            .chain(std::iter::once(&self.frame_count()))
+        {
             max = max.max(k.saturating_sub(prev));
             prev = k;
         }
@@ -155,7 +179,10 @@ fn build_without_hash(path: &Path) -> Result<VideoIndex> {
     let mut opened = open_input(path)?;
     let input = &mut opened.input;
     let Some(stream_index) = pick_video_stream(input) else {
-        return Err(Error::NoVideoStream { streams: describe_streams(input), path: path.to_path_buf() });
+        return Err(Error::NoVideoStream {
+            streams: describe_streams(input),
+            path: path.to_path_buf(),
+        });
     };
     let info = crate::probe::video_info(input, stream_index, path)?;
     // Skip reading other streams' data: the demuxer still parses them but drops the payload.
@@ -180,7 +207,8 @@ fn build_without_hash(path: &Path) -> Result<VideoIndex> {
             Err(ffmpeg_next::Error::Eof) => break,
             Err(e) => {
                 let pos = current_byte_offset(input);
-                let msg = crate::log::take_last_error().map_or_else(|| e.to_string(), |m| format!("{e}: {m}"));
+                let msg = crate::log::take_last_error()
+                    .map_or_else(|| e.to_string(), |m| format!("{e}: {m}"));
                 damage = Some((i64::MAX, pos, msg));
                 break;
             }
@@ -190,7 +218,8 @@ fn build_without_hash(path: &Path) -> Result<VideoIndex> {
         }
         // SAFETY: reading plain fields of a packet we own.
         let flags = unsafe { (*packet.as_ptr()).flags };
-        #[allow(clippy::unnecessary_cast)] // the constant's integer type differs between FFmpeg bindings
+        #[allow(clippy::unnecessary_cast)]
+        // the constant's integer type differs between FFmpeg bindings
         let discard = flags & ffi::AV_PKT_FLAG_DISCARD as i32 != 0;
         if discard {
             continue; // dropped by an edit list: decoded as a reference but never shown
@@ -216,7 +245,9 @@ fn build_without_hash(path: &Path) -> Result<VideoIndex> {
         });
     }
     if raw.is_empty() && missing_ts > 0 {
-        return Err(Error::NoTimestamps { path: path.to_path_buf() });
+        return Err(Error::NoTimestamps {
+            path: path.to_path_buf(),
+        });
     }
     raw.sort_by_key(|f| f.pts);
     let before = raw.len();
@@ -232,7 +263,12 @@ fn build_without_hash(path: &Path) -> Result<VideoIndex> {
     if raw.is_empty() && damage.is_none() {
         damage = Some((i64::MAX, Some(0), "no video packet could be read".into()));
     }
-    let keyframes = raw.iter().enumerate().filter(|(_, f)| f.keyframe).map(|(i, _)| i as u64).collect();
+    let keyframes = raw
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.keyframe)
+        .map(|(i, _)| i as u64)
+        .collect();
     let damage = damage.map(|(ts, byte_offset, message)| Damage {
         from_frame: raw.partition_point(|f| f.pts < ts) as u64,
         byte_offset,
@@ -254,7 +290,11 @@ fn current_byte_offset(input: &mut ffmpeg_next::format::context::Input) -> Optio
     // SAFETY: `pb` is the open input's I/O context (null only for custom demuxers without one).
     unsafe {
         let pb = (*input.as_mut_ptr()).pb;
-        if pb.is_null() { None } else { u64::try_from(ffi::avio_skip(pb, 0)).ok() }
+        if pb.is_null() {
+            None
+        } else {
+            u64::try_from(ffi::avio_skip(pb, 0)).ok()
+        }
     }
 }
 
@@ -310,7 +350,8 @@ impl IndexCache {
 
     /// The per-user cache directory (`~/.cache/argus/video-index` on Linux), if the OS has one.
     pub fn user_default() -> Option<Self> {
-        directories::ProjectDirs::from("", "", "argus").map(|d| IndexCache::new(d.cache_dir().join("video-index")))
+        directories::ProjectDirs::from("", "", "argus")
+            .map(|d| IndexCache::new(d.cache_dir().join("video-index")))
     }
 
     pub fn dir(&self) -> &Path {
@@ -334,7 +375,11 @@ impl IndexCache {
     pub fn load_or_build(&self, path: &Path) -> Result<(VideoIndex, IndexOrigin)> {
         let canonical = std::fs::canonicalize(path).map_err(|e| Error::from_io(e, path))?;
         let meta = std::fs::metadata(&canonical).map_err(|e| Error::from_io(e, path))?;
-        let mtime_ns = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
         let record_path = self.record_path(&canonical);
 
         if let Some(record) = read_json::<PathRecord>(&record_path)
@@ -359,7 +404,12 @@ impl IndexCache {
                 (index, IndexOrigin::Built)
             }
         };
-        let record = PathRecord { path: canonical, size: meta.len(), mtime_ns, content_sha256: sha };
+        let record = PathRecord {
+            path: canonical,
+            size: meta.len(),
+            mtime_ns,
+            content_sha256: sha,
+        };
         if let Err(e) = write_json_atomic(&record_path, &record) {
             tracing::warn!(error = %e, "could not store the video index path record");
         }
@@ -371,8 +421,11 @@ impl IndexCache {
         if content_sha256.len() != 64 || !content_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
-        read_json::<VideoIndex>(&self.index_path(content_sha256))
-            .filter(|i| i.format_version == INDEX_FORMAT_VERSION && i.content_sha256 == content_sha256 && i.is_consistent())
+        read_json::<VideoIndex>(&self.index_path(content_sha256)).filter(|i| {
+            i.format_version == INDEX_FORMAT_VERSION
+                && i.content_sha256 == content_sha256
+                && i.is_consistent()
+        })
     }
 }
 
@@ -388,10 +441,15 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
 }
 
 fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let cache_err = |action, source| Error::IndexCache { action, source, path: path.to_path_buf() };
+    let cache_err = |action, source| Error::IndexCache {
+        action,
+        source,
+        path: path.to_path_buf(),
+    };
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| cache_err("creating the cache directory", e))?;
-    let bytes = serde_json::to_vec(value).map_err(|e| cache_err("serialising", std::io::Error::other(e)))?;
+    let bytes = serde_json::to_vec(value)
+        .map_err(|e| cache_err("serialising", std::io::Error::other(e)))?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes).map_err(|e| cache_err("writing", e))?;
     std::fs::rename(&tmp, path).map_err(|e| {
@@ -412,7 +470,13 @@ mod tests {
             stream_index: 0,
             time_base: Rational { num: 1, den: 30 },
             frames: (0..n)
-                .map(|i| IndexedFrame { pts: i as i64 * 2, dts: None, pos: None, size: 1, keyframe: keys.contains(&i) })
+                .map(|i| IndexedFrame {
+                    pts: i as i64 * 2,
+                    dts: None,
+                    pos: None,
+                    size: 1,
+                    keyframe: keys.contains(&i),
+                })
                 .collect(),
             keyframes: keys.to_vec(),
             damage: None,

@@ -40,11 +40,13 @@ mod probe;
 mod source;
 
 pub use error::{Error, Result};
-pub use hw::{HwAccel, HwDevice};
 pub use frame::{Frame, FrameRequest, OutputSize, PixelFormat, Plane, Rational};
-pub use index::{hash_file, Damage, IndexCache, IndexOrigin, IndexedFrame, VideoIndex, INDEX_FORMAT_VERSION};
+pub use hw::{HwAccel, HwDevice};
+pub use index::{
+    Damage, INDEX_FORMAT_VERSION, IndexCache, IndexOrigin, IndexedFrame, VideoIndex, hash_file,
+};
 pub use prefetch::{FramePrefetcher, FrameTicket};
-pub use probe::{probe, MediaInfo, StreamInfo, StreamKind, VideoInfo};
+pub use probe::{MediaInfo, StreamInfo, StreamKind, VideoInfo, probe};
 pub use source::{DecodeStats, SourceOptions, StripSpacing, VideoSource};
 
 /// Initialises FFmpeg and routes its log into `tracing`. Idempotent; every entry point calls it.

@@ -9,7 +9,7 @@
 //! can carry FFmpeg's explanation (e.g. "moov atom not found") in its typed error.
 
 use std::cell::RefCell;
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::{CStr, c_char, c_int, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ffmpeg_next::ffi;
@@ -21,7 +21,15 @@ thread_local! {
 /// The address of `av_log_format_line2`, stored untyped so the generic callback can call it.
 static FORMAT_LINE: AtomicUsize = AtomicUsize::new(0);
 
-type FormatLine<VL> = unsafe extern "C" fn(*mut c_void, c_int, *const c_char, VL, *mut c_char, c_int, *mut c_int) -> c_int;
+type FormatLine<VL> = unsafe extern "C" fn(
+    *mut c_void,
+    c_int,
+    *const c_char,
+    VL,
+    *mut c_char,
+    c_int,
+    *mut c_int,
+) -> c_int;
 
 /// Installs the tracing bridge. FFmpeg messages more verbose than `info` are not even formatted.
 pub(crate) fn install() {
@@ -33,7 +41,9 @@ pub(crate) fn install() {
 }
 
 unsafe fn install_with<VL>(
-    set_callback: unsafe extern "C" fn(Option<unsafe extern "C" fn(*mut c_void, c_int, *const c_char, VL)>),
+    set_callback: unsafe extern "C" fn(
+        Option<unsafe extern "C" fn(*mut c_void, c_int, *const c_char, VL)>,
+    ),
     format_line: FormatLine<VL>,
 ) {
     FORMAT_LINE.store(format_line as usize, Ordering::Release);
@@ -54,11 +64,22 @@ unsafe extern "C" fn callback<VL>(avcl: *mut c_void, level: c_int, fmt: *const c
         return;
     }
     // SAFETY: `addr` was stored from a `FormatLine<VL>` with the same VL in `install_with`.
-    let format_line: FormatLine<VL> = unsafe { std::mem::transmute_copy::<usize, FormatLine<VL>>(&addr) };
+    let format_line: FormatLine<VL> =
+        unsafe { std::mem::transmute_copy::<usize, FormatLine<VL>>(&addr) };
     let mut buf = [0 as c_char; 1024];
     let mut print_prefix: c_int = 1;
     // SAFETY: `buf` is writable for its full length; FFmpeg NUL-terminates (truncating if needed).
-    unsafe { format_line(avcl, level, fmt, vl, buf.as_mut_ptr(), buf.len() as c_int, &mut print_prefix) };
+    unsafe {
+        format_line(
+            avcl,
+            level,
+            fmt,
+            vl,
+            buf.as_mut_ptr(),
+            buf.len() as c_int,
+            &mut print_prefix,
+        )
+    };
     // SAFETY: av_log_format_line2 always NUL-terminates within the buffer.
     let line = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy();
     let line = line.trim_end();

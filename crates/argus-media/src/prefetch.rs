@@ -9,9 +9,9 @@
 //! decoded pictures. Superseded requests are answered with [`Error::Cancelled`]: latest wins.
 //! Plain std threads and channels; no async runtime is needed.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
-use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::cache::{self, SharedCache};
@@ -25,10 +25,19 @@ use crate::{Error, Result};
 const DEFAULT_AHEAD: u64 = 8;
 
 enum Command {
-    Frame { index: u64, request: FrameRequest, generation: u64, reply: Sender<Result<Frame>> },
-    WhenIdle { reply: Sender<Vec<u64>> },
+    Frame {
+        index: u64,
+        request: FrameRequest,
+        generation: u64,
+        reply: Sender<Result<Frame>>,
+    },
+    WhenIdle {
+        reply: Sender<Vec<u64>>,
+    },
     /// The caller served frame `index` from the cache itself; keep prefetching in its direction.
-    Viewed { index: u64 },
+    Viewed {
+        index: u64,
+    },
     Shutdown,
 }
 
@@ -81,12 +90,35 @@ impl FramePrefetcher {
         let gen2 = Arc::clone(&generation);
         let worker = std::thread::Builder::new()
             .name("argus-media-prefetch".into())
-            .spawn(move || Worker { source, rx, generation: gen2, last: None, forward: true, ahead: DEFAULT_AHEAD, attempted: Vec::new(), idle_waiters: Vec::new() }.run())
+            .spawn(move || {
+                Worker {
+                    source,
+                    rx,
+                    generation: gen2,
+                    last: None,
+                    forward: true,
+                    ahead: DEFAULT_AHEAD,
+                    attempted: Vec::new(),
+                    idle_waiters: Vec::new(),
+                }
+                .run()
+            })
             .ok();
         if worker.is_none() {
-            tracing::error!("could not start the prefetch thread; requests will fail with WorkerGone");
+            tracing::error!(
+                "could not start the prefetch thread; requests will fail with WorkerGone"
+            );
         }
-        FramePrefetcher { tx, cache, index, size, converter: parking_lot::Mutex::new(Converter::new()), generation, worker, frame_count }
+        FramePrefetcher {
+            tx,
+            cache,
+            index,
+            size,
+            converter: parking_lot::Mutex::new(Converter::new()),
+            generation,
+            worker,
+            frame_count,
+        }
     }
 
     /// Exact number of frames of the video.
@@ -98,7 +130,16 @@ impl FramePrefetcher {
     pub fn request(&self, index: u64, request: FrameRequest) -> FrameTicket {
         let (reply, rx) = mpsc::channel();
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
-        if self.tx.send(Command::Frame { index, request, generation, reply }).is_err() {
+        if self
+            .tx
+            .send(Command::Frame {
+                index,
+                request,
+                generation,
+                reply,
+            })
+            .is_err()
+        {
             // The ticket's sender is dropped with the command, so `wait` reports WorkerGone.
         }
         FrameTicket { rx }
@@ -111,9 +152,21 @@ impl FramePrefetcher {
         let picture = self.cache.lock().get(index).and_then(cache::share);
         if let Some(picture) = picture {
             // Decoded pictures can change size mid-stream; then deliver the real size.
-            let dims = if (picture.width(), picture.height()) == self.size { dims } else { (picture.width(), picture.height()) };
+            let dims = if (picture.width(), picture.height()) == self.size {
+                dims
+            } else {
+                (picture.width(), picture.height())
+            };
             let pts = self.index.frame(index).map(|f| f.pts).unwrap_or_default();
-            let frame = self.converter.lock().convert(&picture, index, pts, self.index.time_base, request.format, dims, None)?;
+            let frame = self.converter.lock().convert(
+                &picture,
+                index,
+                pts,
+                self.index.time_base,
+                request.format,
+                dims,
+                None,
+            )?;
             let _ = self.tx.send(Command::Viewed { index });
             return Ok(frame);
         }
@@ -129,7 +182,9 @@ impl FramePrefetcher {
     /// the frames in its cache. Mostly for tests and diagnostics.
     pub fn wait_idle_and_cached(&self) -> Result<Vec<u64>> {
         let (reply, rx) = mpsc::channel();
-        self.tx.send(Command::WhenIdle { reply }).map_err(|_| Error::WorkerGone)?;
+        self.tx
+            .send(Command::WhenIdle { reply })
+            .map_err(|_| Error::WorkerGone)?;
         rx.recv().map_err(|_| Error::WorkerGone)
     }
 }
@@ -189,13 +244,24 @@ impl Worker {
                 Some(Command::Shutdown) => return,
                 Some(Command::WhenIdle { reply }) => self.idle_waiters.push(reply),
                 Some(Command::Viewed { index }) => self.note(index),
-                Some(Command::Frame { index, request, generation, reply }) => self.serve(index, request, generation, reply),
+                Some(Command::Frame {
+                    index,
+                    request,
+                    generation,
+                    reply,
+                }) => self.serve(index, request, generation, reply),
                 None => self.prefetch_one(),
             }
         }
     }
 
-    fn serve(&mut self, index: u64, request: FrameRequest, generation: u64, reply: Sender<Result<Frame>>) {
+    fn serve(
+        &mut self,
+        index: u64,
+        request: FrameRequest,
+        generation: u64,
+        reply: Sender<Result<Frame>>,
+    ) {
         let current = &self.generation;
         if current.load(Ordering::Acquire) != generation {
             let _ = reply.send(Err(Error::Cancelled));
@@ -225,12 +291,20 @@ impl Worker {
         let last = self.last?;
         let count = self.source.frame_count();
         (1..=self.ahead)
-            .filter_map(|d| if self.forward { last.checked_add(d).filter(|&n| n < count) } else { last.checked_sub(d) })
+            .filter_map(|d| {
+                if self.forward {
+                    last.checked_add(d).filter(|&n| n < count)
+                } else {
+                    last.checked_sub(d)
+                }
+            })
             .find(|&n| !self.source.is_cached(n) && !self.attempted.contains(&n))
     }
 
     fn prefetch_one(&mut self) {
-        let Some(target) = self.next_prefetch_target() else { return };
+        let Some(target) = self.next_prefetch_target() else {
+            return;
+        };
         self.attempted.push(target);
         let generation = self.generation.load(Ordering::Acquire);
         let current = &self.generation;

@@ -112,7 +112,16 @@ pub(crate) struct Opened {
 }
 
 /// Demuxers that accept any bytes given the right extension; a video is never one of these.
-const NONSENSE_DEMUXERS: &[&str] = &["tty", "bin", "xbin", "adf", "idf", "data", "subviewer", "txt"];
+const NONSENSE_DEMUXERS: &[&str] = &[
+    "tty",
+    "bin",
+    "xbin",
+    "adf",
+    "idf",
+    "data",
+    "subviewer",
+    "txt",
+];
 
 /// Opens the file, reads stream info and rejects non-videos with typed errors.
 pub(crate) fn open_input(path: &Path) -> Result<Opened> {
@@ -128,13 +137,16 @@ pub(crate) fn open_input(path: &Path) -> Result<Opened> {
     // Opening ourselves first gives exact NotFound / PermissionDenied errors instead of FFmpeg's.
     drop(std::fs::File::open(path).map_err(|e| Error::from_io(e, path))?);
     if meta.len() == 0 {
-        return Err(Error::EmptyFile { path: path.to_path_buf() });
+        return Err(Error::EmptyFile {
+            path: path.to_path_buf(),
+        });
     }
     let url = file_url(path)?;
     crate::log::take_last_error();
     let mut ps: *mut ffi::AVFormatContext = ptr::null_mut();
     // SAFETY: `ps` is null as required, `url` is a valid C string; on failure FFmpeg frees the context.
-    let ret = unsafe { ffi::avformat_open_input(&mut ps, url.as_ptr(), ptr::null(), ptr::null_mut()) };
+    let ret =
+        unsafe { ffi::avformat_open_input(&mut ps, url.as_ptr(), ptr::null(), ptr::null_mut()) };
     if ret < 0 {
         return Err(classify_open_failure(ret, path));
     }
@@ -146,10 +158,17 @@ pub(crate) fn open_input(path: &Path) -> Result<Opened> {
         return Err(classify_open_failure(ret, path));
     }
     let demuxer = input.format().name().to_owned();
-    if NONSENSE_DEMUXERS.iter().any(|d| demuxer.split(',').any(|n| n == *d)) || input.probe_score() <= 25 {
+    if NONSENSE_DEMUXERS
+        .iter()
+        .any(|d| demuxer.split(',').any(|n| n == *d))
+        || input.probe_score() <= 25
+    {
         return Err(Error::UnrecognizedFormat {
             demuxer,
-            detail: format!("FFmpeg only guessed the container from the file name (score {})", input.probe_score()),
+            detail: format!(
+                "FFmpeg only guessed the container from the file name (score {})",
+                input.probe_score()
+            ),
             path: path.to_path_buf(),
         });
     }
@@ -160,7 +179,10 @@ pub(crate) fn open_input(path: &Path) -> Result<Opened> {
             path: path.to_path_buf(),
         });
     }
-    Ok(Opened { input, file_size: meta.len() })
+    Ok(Opened {
+        input,
+        file_size: meta.len(),
+    })
 }
 
 /// `file:` + path, so names containing `:` are never taken for other protocols.
@@ -174,7 +196,9 @@ fn file_url(path: &Path) -> Result<CString> {
     let bytes = path.to_string_lossy().as_bytes().to_vec();
     let mut url = b"file:".to_vec();
     url.extend_from_slice(&bytes);
-    CString::new(url).map_err(|_| Error::NotFound { path: path.to_path_buf() })
+    CString::new(url).map_err(|_| Error::NotFound {
+        path: path.to_path_buf(),
+    })
 }
 
 fn classify_open_failure(code: i32, path: &Path) -> Error {
@@ -186,12 +210,27 @@ fn classify_open_failure(code: i32, path: &Path) -> Error {
     };
     match ff {
         ffmpeg_next::Error::InvalidData | ffmpeg_next::Error::Eof => match content_format(path) {
-            Some(name) => Error::Corrupt { detail: format!("{name} data: {detail}"), path: path.to_path_buf() },
-            None => Error::UnrecognizedFormat { demuxer: "none".into(), detail, path: path.to_path_buf() },
+            Some(name) => Error::Corrupt {
+                detail: format!("{name} data: {detail}"),
+                path: path.to_path_buf(),
+            },
+            None => Error::UnrecognizedFormat {
+                demuxer: "none".into(),
+                detail,
+                path: path.to_path_buf(),
+            },
         },
-        ffmpeg_next::Error::Other { errno } if errno == libc_enoent() => Error::NotFound { path: path.to_path_buf() },
-        ffmpeg_next::Error::Other { errno } if errno == libc_eacces() => Error::PermissionDenied { path: path.to_path_buf() },
-        source => Error::Ffmpeg { action: "opening the file", source, path: path.to_path_buf() },
+        ffmpeg_next::Error::Other { errno } if errno == libc_enoent() => Error::NotFound {
+            path: path.to_path_buf(),
+        },
+        ffmpeg_next::Error::Other { errno } if errno == libc_eacces() => Error::PermissionDenied {
+            path: path.to_path_buf(),
+        },
+        source => Error::Ffmpeg {
+            action: "opening the file",
+            source,
+            path: path.to_path_buf(),
+        },
     }
 }
 
@@ -227,7 +266,8 @@ fn content_format(path: &Path) -> Option<String> {
     let mut score = 0;
     // SAFETY: `pd.buf` holds `buf_size` bytes plus the zeroed padding FFmpeg requires.
     let fmt = unsafe { ffi::av_probe_input_format3(&pd, 1, &mut score) };
-    #[allow(clippy::unnecessary_cast)] // the constant's integer type differs between FFmpeg bindings
+    #[allow(clippy::unnecessary_cast)]
+    // the constant's integer type differs between FFmpeg bindings
     let by_extension_only = score <= ffi::AVPROBE_SCORE_EXTENSION as i32;
     if fmt.is_null() || by_extension_only {
         return None;
@@ -244,14 +284,20 @@ pub(crate) fn pick_video_stream(input: &Input) -> Option<usize> {
         .filter(|s| s.parameters().medium() == media::Type::Video && !is_attached_pic(s))
         .max_by_key(|s| {
             // SAFETY: codecpar is always set on an open input's streams.
-            let (w, h) = unsafe { ((*s.parameters().as_ptr()).width, (*s.parameters().as_ptr()).height) };
+            let (w, h) = unsafe {
+                (
+                    (*s.parameters().as_ptr()).width,
+                    (*s.parameters().as_ptr()).height,
+                )
+            };
             (i64::from(w) * i64::from(h), std::cmp::Reverse(s.index()))
         })
         .map(|s| s.index())
 }
 
 fn is_attached_pic(s: &ffmpeg_next::format::stream::Stream<'_>) -> bool {
-    s.disposition().contains(ffmpeg_next::format::stream::Disposition::ATTACHED_PIC)
+    s.disposition()
+        .contains(ffmpeg_next::format::stream::Disposition::ATTACHED_PIC)
 }
 
 pub(crate) fn stream_infos(input: &Input) -> Vec<StreamInfo> {
@@ -268,14 +314,26 @@ pub(crate) fn stream_infos(input: &Input) -> Vec<StreamInfo> {
                 media::Type::Attachment => StreamKind::Attachment,
                 _ => StreamKind::Unknown,
             };
-            StreamInfo { index: s.index(), kind, codec: par.id().name().to_owned(), time_base: Rational::from_ff(s.time_base()) }
+            StreamInfo {
+                index: s.index(),
+                kind,
+                codec: par.id().name().to_owned(),
+                time_base: Rational::from_ff(s.time_base()),
+            }
         })
         .collect()
 }
 
 pub(crate) fn describe_streams(input: &Input) -> String {
-    let list: Vec<String> = stream_infos(input).iter().map(|s| format!("{:?} {}", s.kind, s.codec).to_lowercase()).collect();
-    if list.is_empty() { "no streams".into() } else { list.join(", ") }
+    let list: Vec<String> = stream_infos(input)
+        .iter()
+        .map(|s| format!("{:?} {}", s.kind, s.codec).to_lowercase())
+        .collect();
+    if list.is_empty() {
+        "no streams".into()
+    } else {
+        list.join(", ")
+    }
 }
 
 pub(crate) fn video_info(input: &Input, index: usize, path: &Path) -> Result<VideoInfo> {
@@ -290,10 +348,16 @@ pub(crate) fn video_info(input: &Input, index: usize, path: &Path) -> Result<Vid
         (p.width, p.height, p.format, p.sample_aspect_ratio)
     };
     let (Ok(width), Ok(height)) = (u32::try_from(width), u32::try_from(height)) else {
-        return Err(Error::Corrupt { detail: "negative picture size in the header".into(), path: path.to_path_buf() });
+        return Err(Error::Corrupt {
+            detail: "negative picture size in the header".into(),
+            path: path.to_path_buf(),
+        });
     };
     if width == 0 || height == 0 {
-        return Err(Error::Corrupt { detail: "the video stream has no picture size".into(), path: path.to_path_buf() });
+        return Err(Error::Corrupt {
+            detail: "the video stream has no picture size".into(),
+            path: path.to_path_buf(),
+        });
     }
     let (pixel_format, bit_depth) = pixel_format_name(format);
     let time_base = Rational::from_ff(stream.time_base()).ok_or_else(|| Error::Corrupt {
@@ -302,9 +366,12 @@ pub(crate) fn video_info(input: &Input, index: usize, path: &Path) -> Result<Vid
     })?;
     let duration = stream.duration();
     let frames = stream.frames();
-    let sar = Rational::new(i64::from(sar.num), i64::from(sar.den)).filter(|r| r.num != 0 && r.num != r.den);
+    let sar = Rational::new(i64::from(sar.num), i64::from(sar.den))
+        .filter(|r| r.num != 0 && r.num != r.den);
     let codec = par.id();
-    let codec_long_name = ffmpeg_next::codec::decoder::find(codec).map(|c| c.description().to_owned()).unwrap_or_default();
+    let codec_long_name = ffmpeg_next::codec::decoder::find(codec)
+        .map(|c| c.description().to_owned())
+        .unwrap_or_default();
     Ok(VideoInfo {
         stream_index: index,
         codec: codec.name().to_owned(),
@@ -318,7 +385,8 @@ pub(crate) fn video_info(input: &Input, index: usize, path: &Path) -> Result<Vid
         avg_frame_rate: Rational::from_ff(stream.avg_frame_rate()).filter(|r| r.num > 0),
         time_base,
         sample_aspect_ratio: sar,
-        duration_seconds: (duration > 0 && duration != ffi::AV_NOPTS_VALUE).then(|| time_base.seconds(duration)),
+        duration_seconds: (duration > 0 && duration != ffi::AV_NOPTS_VALUE)
+            .then(|| time_base.seconds(duration)),
         header_frame_count: u64::try_from(frames).ok().filter(|f| *f > 0),
     })
 }
@@ -326,11 +394,23 @@ pub(crate) fn video_info(input: &Input, index: usize, path: &Path) -> Result<Vid
 fn pixel_format_name(format: i32) -> (String, u8) {
     // SAFETY: av_get_pix_fmt_name / av_pix_fmt_desc_get accept any value and return null for unknown.
     unsafe {
-        let fmt: ffi::AVPixelFormat = std::mem::transmute::<i32, ffi::AVPixelFormat>(format.clamp(-1, ffi::AVPixelFormat::AV_PIX_FMT_NB as i32 - 1));
+        let fmt: ffi::AVPixelFormat = std::mem::transmute::<i32, ffi::AVPixelFormat>(
+            format.clamp(-1, ffi::AVPixelFormat::AV_PIX_FMT_NB as i32 - 1),
+        );
         let name = ffi::av_get_pix_fmt_name(fmt);
-        let name = if name.is_null() { "none".to_owned() } else { std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned() };
+        let name = if name.is_null() {
+            "none".to_owned()
+        } else {
+            std::ffi::CStr::from_ptr(name)
+                .to_string_lossy()
+                .into_owned()
+        };
         let desc = ffi::av_pix_fmt_desc_get(fmt);
-        let depth = if desc.is_null() { 0 } else { u8::try_from((*desc).comp[0].depth).unwrap_or(0) };
+        let depth = if desc.is_null() {
+            0
+        } else {
+            u8::try_from((*desc).comp[0].depth).unwrap_or(0)
+        };
         (name, depth)
     }
 }
@@ -338,7 +418,9 @@ fn pixel_format_name(format: i32) -> (String, u8) {
 /// Clockwise display rotation in degrees from the display matrix side data.
 fn rotation_of(stream: &ffmpeg_next::format::stream::Stream<'_>) -> i32 {
     for sd in stream.side_data() {
-        if sd.kind() == ffmpeg_next::codec::packet::side_data::Type::DisplayMatrix && sd.data().len() >= 36 {
+        if sd.kind() == ffmpeg_next::codec::packet::side_data::Type::DisplayMatrix
+            && sd.data().len() >= 36
+        {
             // SAFETY: the display matrix is 9 i32 values; we checked the length. FFmpeg reads it unaligned-safe.
             let angle = unsafe { ffi::av_display_rotation_get(sd.data().as_ptr().cast::<i32>()) };
             if angle.is_finite() {

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use ffmpeg_next::codec::{self, threading};
 use ffmpeg_next::format::context::Input;
 use ffmpeg_next::frame::Video as AvFrame;
-use ffmpeg_next::{ffi, Packet};
+use ffmpeg_next::{Packet, ffi};
 
 use crate::cache::{self, FrameCache, SharedCache};
 use crate::convert::Converter;
 use crate::frame::{Frame, FrameRequest, OutputSize, PixelFormat};
 use crate::hw::{self, HwAccel, HwDevice};
 use crate::index::{IndexCache, VideoIndex};
-use crate::probe::{describe_streams, open_input, pick_video_stream, video_info, VideoInfo};
+use crate::probe::{VideoInfo, describe_streams, open_input, pick_video_stream, video_info};
 use crate::{Error, Result};
 
 /// How a [`VideoSource`] decodes and caches.
@@ -32,7 +32,12 @@ pub struct SourceOptions {
 
 impl Default for SourceOptions {
     fn default() -> Self {
-        SourceOptions { cache_bytes: 256 << 20, threads: 0, index_cache: IndexCache::user_default(), hw_accel: HwAccel::Auto }
+        SourceOptions {
+            cache_bytes: 256 << 20,
+            threads: 0,
+            index_cache: IndexCache::user_default(),
+            hw_accel: HwAccel::Auto,
+        }
     }
 }
 
@@ -117,7 +122,11 @@ impl VideoSource {
     }
 
     /// Opens a video with an index the caller already has (e.g. shared between several sources).
-    pub fn open_with_index(path: &Path, index: Arc<VideoIndex>, options: SourceOptions) -> Result<Self> {
+    pub fn open_with_index(
+        path: &Path,
+        index: Arc<VideoIndex>,
+        options: SourceOptions,
+    ) -> Result<Self> {
         let (input, info, decoder) = open_decoder(path, options.threads, options.hw_accel)?;
         Self::assemble(path, input, info, decoder, index, options)
     }
@@ -132,13 +141,20 @@ impl VideoSource {
     ) -> Result<Self> {
         if index.stream_index != info.stream_index {
             return Err(Error::Corrupt {
-                detail: "the cached index describes a different stream; delete the index cache".into(),
+                detail: "the cached index describes a different stream; delete the index cache"
+                    .into(),
                 path: path.to_path_buf(),
             });
         }
         if index.frames.is_empty() {
-            let detail = index.damage.as_ref().map_or_else(|| "the video stream has no frames".to_owned(), |d| d.message.clone());
-            return Err(Error::Corrupt { detail, path: path.to_path_buf() });
+            let detail = index.damage.as_ref().map_or_else(
+                || "the video stream has no frames".to_owned(),
+                |d| d.message.clone(),
+            );
+            return Err(Error::Corrupt {
+                detail,
+                path: path.to_path_buf(),
+            });
         }
         Ok(VideoSource {
             path: path.to_path_buf(),
@@ -149,7 +165,9 @@ impl VideoSource {
             hardware,
             threads: options.threads,
             thumb_decoder: None,
-            cache: Arc::new(parking_lot::Mutex::new(FrameCache::new(options.cache_bytes))),
+            cache: Arc::new(parking_lot::Mutex::new(FrameCache::new(
+                options.cache_bytes,
+            ))),
             converter: Converter::new(),
             position: Some(0),
             need_key: true,
@@ -217,11 +235,22 @@ impl VideoSource {
         Ok(())
     }
 
-    pub(crate) fn frame_with_stop(&mut self, n: u64, request: FrameRequest, stop: &dyn Fn() -> bool) -> Result<Frame> {
+    pub(crate) fn frame_with_stop(
+        &mut self,
+        n: u64,
+        request: FrameRequest,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Frame> {
         self.frame_inner(n, request, stop, None)
     }
 
-    fn frame_inner(&mut self, n: u64, request: FrameRequest, stop: &dyn Fn() -> bool, recycle: Option<Frame>) -> Result<Frame> {
+    fn frame_inner(
+        &mut self,
+        n: u64,
+        request: FrameRequest,
+        stop: &dyn Fn() -> bool,
+        recycle: Option<Frame>,
+    ) -> Result<Frame> {
         let size = request.size.resolve(self.info.width, self.info.height)?;
         if self.cache.lock().contains(n) {
             self.stats.cache_hits += 1;
@@ -231,7 +260,13 @@ impl VideoSource {
         self.convert_cached(n, request.format, size, recycle)
     }
 
-    fn convert_cached(&mut self, n: u64, format: PixelFormat, size: (u32, u32), recycle: Option<Frame>) -> Result<Frame> {
+    fn convert_cached(
+        &mut self,
+        n: u64,
+        format: PixelFormat,
+        size: (u32, u32),
+        recycle: Option<Frame>,
+    ) -> Result<Frame> {
         let pts = self.index.frame(n).map(|f| f.pts).unwrap_or_default();
         let time_base = self.index.time_base;
         let picture = self.cache.lock().get(n).and_then(cache::share);
@@ -244,7 +279,8 @@ impl VideoSource {
         } else {
             (picture.width(), picture.height())
         };
-        self.converter.convert(&picture, n, pts, time_base, format, size, recycle)
+        self.converter
+            .convert(&picture, n, pts, time_base, format, size, recycle)
     }
 
     /// Whether frame `n` is in the decoded-frame cache.
@@ -265,7 +301,10 @@ impl VideoSource {
     /// between decoded pictures; when it returns true the call ends with [`Error::Cancelled`].
     pub(crate) fn decode_into_cache(&mut self, n: u64, stop: &dyn Fn() -> bool) -> Result<()> {
         if n >= self.index.frame_count() {
-            return Err(Error::FrameOutOfRange { index: n, frame_count: self.index.frame_count() });
+            return Err(Error::FrameOutOfRange {
+                index: n,
+                frame_count: self.index.frame_count(),
+            });
         }
         let key = self.index.keyframe_at_or_before(n);
         let can_continue = match self.position {
@@ -297,7 +336,11 @@ impl VideoSource {
                     Decoded::Frame(i) if i == n => return Ok(()),
                     Decoded::Frame(i) if i > n => {
                         self.position = None;
-                        last_err = Some(self.undecodable(n, &format!("decoding went from before it to frame {i}")));
+                        last_err =
+                            Some(self.undecodable(
+                                n,
+                                &format!("decoding went from before it to frame {i}"),
+                            ));
                         if !(fresh && first) {
                             return Err(last_err.unwrap_or(Error::Cancelled));
                         }
@@ -306,7 +349,13 @@ impl VideoSource {
                     Decoded::Frame(_) => first = false,
                     Decoded::HwFailed => {
                         tracing::warn!(device = ?self.hardware, "hardware decoding failed; continuing in software");
-                        let (_, _, decoder) = open_decoder_on(&self.input, &self.path, self.index.stream_index, self.threads, HwAccel::Off)?;
+                        let (_, _, decoder) = open_decoder_on(
+                            &self.input,
+                            &self.path,
+                            self.index.stream_index,
+                            self.threads,
+                            HwAccel::Off,
+                        )?;
                         self.decoder = decoder.0;
                         self.hardware = None;
                         self.position = None;
@@ -342,7 +391,14 @@ impl VideoSource {
         let stream = i32::try_from(self.index.stream_index).unwrap_or(0);
         // SAFETY: the input context is open; the stream index exists (checked at open).
         let ret = unsafe {
-            ffi::avformat_seek_file(self.input.as_mut_ptr(), stream, i64::MIN, ts, ts, ffi::AVSEEK_FLAG_BACKWARD)
+            ffi::avformat_seek_file(
+                self.input.as_mut_ptr(),
+                stream,
+                i64::MIN,
+                ts,
+                ts,
+                ffi::AVSEEK_FLAG_BACKWARD,
+            )
         };
         if ret < 0 {
             // Some demuxers cannot seek; reopening reads from the start, which is always correct.
@@ -381,7 +437,10 @@ impl VideoSource {
                             return Ok(Decoded::Frame(i));
                         }
                         None => {
-                            tracing::debug!(?ts, "decoded a picture that is not in the index; skipped");
+                            tracing::debug!(
+                                ?ts,
+                                "decoded a picture that is not in the index; skipped"
+                            );
                             continue;
                         }
                     }
@@ -445,7 +504,10 @@ impl VideoSource {
     pub fn thumbnail(&mut self, near: u64, size: OutputSize) -> Result<Frame> {
         let count = self.index.frame_count();
         if near >= count {
-            return Err(Error::FrameOutOfRange { index: near, frame_count: count });
+            return Err(Error::FrameOutOfRange {
+                index: near,
+                frame_count: count,
+            });
         }
         let key = self.index.nearest_keyframe(near).unwrap_or(near);
         self.keyframe_picture(key, size)
@@ -458,14 +520,21 @@ impl VideoSource {
 
     /// Up to `count` small frames for a timeline (never more than the video has frames), decoding
     /// only keyframes, each at most once.
-    pub fn timeline_strip(&mut self, count: usize, spacing: StripSpacing, size: OutputSize) -> Result<Vec<Frame>> {
+    pub fn timeline_strip(
+        &mut self,
+        count: usize,
+        spacing: StripSpacing,
+        size: OutputSize,
+    ) -> Result<Vec<Frame>> {
         let total = self.index.frame_count();
         let count_u = u64::try_from(count).unwrap_or(u64::MAX).min(total);
         let targets: Vec<u64> = match spacing {
             StripSpacing::Even => (0..count_u)
                 .map(|i| {
                     let slot = (2 * i + 1) * total / (2 * count_u.max(1));
-                    self.index.nearest_keyframe(slot.min(total.saturating_sub(1))).unwrap_or(slot)
+                    self.index
+                        .nearest_keyframe(slot.min(total.saturating_sub(1)))
+                        .unwrap_or(slot)
                 })
                 .collect(),
             StripSpacing::Keyframes => {
@@ -474,7 +543,9 @@ impl VideoSource {
                 if k <= count_u {
                     keys.clone()
                 } else {
-                    (0..count_u).filter_map(|i| keys.get(usize::try_from(i * k / count_u).ok()?).copied()).collect()
+                    (0..count_u)
+                        .filter_map(|i| keys.get(usize::try_from(i * k / count_u).ok()?).copied())
+                        .collect()
                 }
             }
         };
@@ -501,7 +572,13 @@ impl VideoSource {
         let target_pts = self.index.frame(k).map(|f| f.pts).unwrap_or_default();
         self.seek(Some(k))?;
         if self.thumb_decoder.is_none() {
-            let (_, _, (dec, _)) = open_decoder_on(&self.input, &self.path, self.index.stream_index, 1, HwAccel::Off)?;
+            let (_, _, (dec, _)) = open_decoder_on(
+                &self.input,
+                &self.path,
+                self.index.stream_index,
+                1,
+                HwAccel::Off,
+            )?;
             self.thumb_decoder = Some(dec);
         }
         let mut found: Option<AvFrame> = None;
@@ -518,7 +595,9 @@ impl VideoSource {
             if pts.is_some_and(|p| p < target_pts) {
                 continue; // the demuxer landed on an earlier keyframe
             }
-            let Some(dec) = self.thumb_decoder.as_mut() else { break };
+            let Some(dec) = self.thumb_decoder.as_mut() else {
+                break;
+            };
             let _ = dec.send_packet(&packet);
             let _ = dec.send_eof();
             let mut picture = AvFrame::empty();
@@ -549,7 +628,11 @@ fn discard_other_streams(input: &mut Input, keep: usize) {
         let ctx = input.as_mut_ptr();
         for i in 0..(*ctx).nb_streams as usize {
             let st = *(*ctx).streams.add(i);
-            (*st).discard = if i == keep { ffi::AVDiscard::AVDISCARD_DEFAULT } else { ffi::AVDiscard::AVDISCARD_ALL };
+            (*st).discard = if i == keep {
+                ffi::AVDiscard::AVDISCARD_DEFAULT
+            } else {
+                ffi::AVDiscard::AVDISCARD_ALL
+            };
         }
     }
 }
@@ -557,11 +640,18 @@ fn discard_other_streams(input: &mut Input, keep: usize) {
 type OpenedDecoder = (codec::decoder::Video, Option<HwDevice>);
 
 /// Opens the input and a frame-threaded decoder for its best video stream.
-fn open_decoder(path: &Path, threads: usize, accel: HwAccel) -> Result<(Input, VideoInfo, OpenedDecoder)> {
+fn open_decoder(
+    path: &Path,
+    threads: usize,
+    accel: HwAccel,
+) -> Result<(Input, VideoInfo, OpenedDecoder)> {
     let opened = open_input(path)?;
     let mut input = opened.input;
     let Some(stream_index) = pick_video_stream(&input) else {
-        return Err(Error::NoVideoStream { streams: describe_streams(&input), path: path.to_path_buf() });
+        return Err(Error::NoVideoStream {
+            streams: describe_streams(&input),
+            path: path.to_path_buf(),
+        });
     };
     discard_other_streams(&mut input, stream_index);
     let (info, _, decoder) = open_decoder_on(&input, path, stream_index, threads, accel)?;
@@ -578,35 +668,55 @@ fn open_decoder_on(
     accel: HwAccel,
 ) -> Result<(VideoInfo, (), OpenedDecoder)> {
     let info = video_info(input, stream_index, path)?;
-    let stream = input.stream(stream_index).ok_or_else(|| Error::NoVideoStream {
-        streams: describe_streams(input),
-        path: path.to_path_buf(),
-    })?;
+    let stream = input
+        .stream(stream_index)
+        .ok_or_else(|| Error::NoVideoStream {
+            streams: describe_streams(input),
+            path: path.to_path_buf(),
+        })?;
     let par = stream.parameters();
     let id = par.id();
     let Some(codec) = codec::decoder::find(id) else {
-        return Err(Error::UnsupportedCodec { codec: id.name().to_owned(), path: path.to_path_buf() });
+        return Err(Error::UnsupportedCodec {
+            codec: id.name().to_owned(),
+            path: path.to_path_buf(),
+        });
     };
-    let mut ctx = codec::Context::from_parameters(par.clone())
-        .map_err(|source| Error::Ffmpeg { action: "reading the codec parameters", source, path: path.to_path_buf() })?;
+    let mut ctx = codec::Context::from_parameters(par.clone()).map_err(|source| Error::Ffmpeg {
+        action: "reading the codec parameters",
+        source,
+        path: path.to_path_buf(),
+    })?;
     if threads != 1 {
-        ctx.set_threading(threading::Config { kind: threading::Type::Frame, count: threads, ..Default::default() });
+        ctx.set_threading(threading::Config {
+            kind: threading::Type::Frame,
+            count: threads,
+            ..Default::default()
+        });
     }
     // SAFETY: setting fields of a not-yet-opened codec context we own.
     let hardware = unsafe {
         let tb = stream.time_base();
-        (*ctx.as_mut_ptr()).pkt_timebase = ffi::AVRational { num: tb.numerator(), den: tb.denominator() };
+        (*ctx.as_mut_ptr()).pkt_timebase = ffi::AVRational {
+            num: tb.numerator(),
+            den: tb.denominator(),
+        };
         hw::attach(ctx.as_mut_ptr(), codec.as_ptr(), accel)?
     };
     match ctx.decoder().video() {
         Ok(decoder) => Ok((info, (), (decoder, hardware))),
-        Err(ffmpeg_next::Error::DecoderNotFound) => {
-            Err(Error::UnsupportedCodec { codec: id.name().to_owned(), path: path.to_path_buf() })
-        }
+        Err(ffmpeg_next::Error::DecoderNotFound) => Err(Error::UnsupportedCodec {
+            codec: id.name().to_owned(),
+            path: path.to_path_buf(),
+        }),
         Err(e) if hardware.is_some() && !matches!(accel, HwAccel::Require(_)) => {
             tracing::warn!(error = %e, device = ?hardware, "the hardware decoder did not open; using software");
             open_decoder_on(input, path, stream_index, threads, HwAccel::Off)
         }
-        Err(source) => Err(Error::Ffmpeg { action: "opening the video decoder", source, path: path.to_path_buf() }),
+        Err(source) => Err(Error::Ffmpeg {
+            action: "opening the video decoder",
+            source,
+            path: path.to_path_buf(),
+        }),
     }
 }

@@ -13,8 +13,8 @@ mod fixtures;
 use std::path::{Path, PathBuf};
 
 use argus_media::{
-    probe, Error, FramePrefetcher, HwAccel, HwDevice, FrameRequest, IndexCache, IndexOrigin, OutputSize, PixelFormat, SourceOptions,
-    StripSpacing, VideoSource,
+    Error, FramePrefetcher, FrameRequest, HwAccel, HwDevice, IndexCache, IndexOrigin, OutputSize,
+    PixelFormat, SourceOptions, StripSpacing, VideoSource, probe,
 };
 use fixtures::*;
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -48,21 +48,52 @@ struct Case {
 }
 
 fn x264(extra: &[&'static str]) -> Vec<&'static str> {
-    let mut v = vec!["-c:v", "libx264", "-preset", "veryfast", "-g", "12", "-keyint_min", "12", "-sc_threshold", "0", "-bf", "3"];
+    let mut v = vec![
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-g",
+        "12",
+        "-keyint_min",
+        "12",
+        "-sc_threshold",
+        "0",
+        "-bf",
+        "3",
+    ];
     v.extend_from_slice(extra);
     v
 }
 
 fn av1_encoder() -> (&'static str, Vec<&'static str>) {
     if have_encoder("libsvtav1") {
-        ("libsvtav1", vec!["-c:v", "libsvtav1", "-preset", "12", "-g", "12"])
+        (
+            "libsvtav1",
+            vec!["-c:v", "libsvtav1", "-preset", "12", "-g", "12"],
+        )
     } else {
-        ("libaom-av1", vec!["-c:v", "libaom-av1", "-cpu-used", "8", "-usage", "realtime", "-g", "12"])
+        (
+            "libaom-av1",
+            vec![
+                "-c:v",
+                "libaom-av1",
+                "-cpu-used",
+                "8",
+                "-usage",
+                "realtime",
+                "-g",
+                "12",
+            ],
+        )
     }
 }
 
 fn av1_decoder() -> &'static str {
-    ["libdav1d", "libaom-av1", "av1"].into_iter().find(|d| have_decoder(d)).unwrap_or("libdav1d")
+    ["libdav1d", "libaom-av1", "av1"]
+        .into_iter()
+        .find(|d| have_decoder(d))
+        .unwrap_or("libdav1d")
 }
 
 fn cases() -> Vec<Case> {
@@ -81,11 +112,34 @@ fn cases() -> Vec<Case> {
     };
     let (av1_enc, av1_args) = av1_encoder();
     vec![
-        Case { name: "h264_bframes_moov_at_end", codec: x264(&["-pix_fmt", "yuv420p"]), ..base.clone() },
-        Case { name: "h264_faststart", codec: x264(&["-pix_fmt", "yuv420p", "-movflags", "+faststart"]), ..base.clone() },
+        Case {
+            name: "h264_bframes_moov_at_end",
+            codec: x264(&["-pix_fmt", "yuv420p"]),
+            ..base.clone()
+        },
+        Case {
+            name: "h264_faststart",
+            codec: x264(&["-pix_fmt", "yuv420p", "-movflags", "+faststart"]),
+            ..base.clone()
+        },
         Case {
             name: "hevc",
-            codec: vec!["-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1", "-x265-params", "keyint=12:min-keyint=12:bframes=3:log-level=error", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709"],
+            codec: vec![
+                "-c:v",
+                "libx265",
+                "-preset",
+                "ultrafast",
+                "-tag:v",
+                "hvc1",
+                "-x265-params",
+                "keyint=12:min-keyint=12:bframes=3:log-level=error",
+                "-colorspace",
+                "bt709",
+                "-color_primaries",
+                "bt709",
+                "-color_trc",
+                "bt709",
+            ],
             encoder: "libx265",
             decoder: "hevc",
             ..base.clone()
@@ -93,12 +147,38 @@ fn cases() -> Vec<Case> {
         Case {
             name: "vp9",
             ext: "webm",
-            codec: vec!["-c:v", "libvpx-vp9", "-deadline", "good", "-cpu-used", "8", "-g", "12", "-auto-alt-ref", "1", "-lag-in-frames", "8", "-b:v", "300k", "-colorspace", "bt709", "-color_range", "pc"],
+            codec: vec![
+                "-c:v",
+                "libvpx-vp9",
+                "-deadline",
+                "good",
+                "-cpu-used",
+                "8",
+                "-g",
+                "12",
+                "-auto-alt-ref",
+                "1",
+                "-lag-in-frames",
+                "8",
+                "-b:v",
+                "300k",
+                "-colorspace",
+                "bt709",
+                "-color_range",
+                "pc",
+            ],
             encoder: "libvpx-vp9",
             decoder: "vp9",
             ..base.clone()
         },
-        Case { name: "av1", ext: "mkv", codec: av1_args, encoder: av1_enc, decoder: av1_decoder(), ..base.clone() },
+        Case {
+            name: "av1",
+            ext: "mkv",
+            codec: av1_args,
+            encoder: av1_enc,
+            decoder: av1_decoder(),
+            ..base.clone()
+        },
         Case {
             name: "mpeg4_part2",
             codec: vec!["-c:v", "mpeg4", "-bf", "2", "-g", "12", "-q:v", "4"],
@@ -106,21 +186,42 @@ fn cases() -> Vec<Case> {
             decoder: "mpeg4",
             ..base.clone()
         },
-        Case { name: "h264_10bit", ext: "mkv", codec: x264(&["-pix_fmt", "yuv420p10le"]), ..base.clone() },
+        Case {
+            name: "h264_10bit",
+            ext: "mkv",
+            codec: x264(&["-pix_fmt", "yuv420p10le"]),
+            ..base.clone()
+        },
         Case {
             name: "odd_dimensions_1001x563",
             ext: "webm",
             width: 1001,
             height: 563,
             frames: 26,
-            codec: vec!["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-g", "12", "-b:v", "400k"],
+            codec: vec![
+                "-c:v",
+                "libvpx-vp9",
+                "-deadline",
+                "realtime",
+                "-cpu-used",
+                "8",
+                "-g",
+                "12",
+                "-b:v",
+                "400k",
+            ],
             encoder: "libvpx-vp9",
             decoder: "vp9",
             ..base.clone()
         },
         // Remuxed with a `rotate` tag, which FFmpeg 5.1's mp4 muxer turns into a display matrix that
         // the CLI's autorotate undoes with a counter-clockwise turn, i.e. 270 degrees clockwise.
-        Case { name: "rotation", codec: x264(&["-pix_fmt", "yuv420p"]), rotation: 270, ..base.clone() },
+        Case {
+            name: "rotation",
+            codec: x264(&["-pix_fmt", "yuv420p"]),
+            rotation: 270,
+            ..base.clone()
+        },
         Case {
             name: "variable_frame_rate",
             ext: "mkv",
@@ -134,18 +235,39 @@ fn cases() -> Vec<Case> {
 }
 
 fn make(case: &Case) -> Result<PathBuf, Failed> {
-    let args = pattern_args(case.width, case.height, case.frames, case.filter, &case.codec);
+    let args = pattern_args(
+        case.width,
+        case.height,
+        case.frames,
+        case.filter,
+        &case.codec,
+    );
     let path = generate(case.name, case.ext, &args)?;
     if case.rotation == 0 {
         return Ok(path);
     }
-    let remux: Vec<String> = vec!["-i".into(), path.to_string_lossy().into_owned(), "-c".into(), "copy".into(), "-metadata:s:v:0".into(), "rotate=90".into()];
-    Ok(generate(&format!("{}_tagged", case.name), case.ext, &remux)?)
+    let remux: Vec<String> = vec![
+        "-i".into(),
+        path.to_string_lossy().into_owned(),
+        "-c".into(),
+        "copy".into(),
+        "-metadata:s:v:0".into(),
+        "rotate=90".into(),
+    ];
+    Ok(generate(
+        &format!("{}_tagged", case.name),
+        case.ext,
+        &remux,
+    )?)
 }
 
 /// Turns packed RGBA clockwise by 90, 180 or 270 degrees.
 fn rotate_cw(rgba: &[u8], w: usize, h: usize, degrees: i32) -> Vec<u8> {
-    let px = |x: usize, y: usize| rgba.get((y * w + x) * 4..(y * w + x) * 4 + 4).unwrap_or(&[0; 4]).to_vec();
+    let px = |x: usize, y: usize| {
+        rgba.get((y * w + x) * 4..(y * w + x) * 4 + 4)
+            .unwrap_or(&[0; 4])
+            .to_vec()
+    };
     let mut out = Vec::with_capacity(rgba.len());
     match degrees {
         90 => (0..w).for_each(|y| (0..h).for_each(|x| out.extend(px(y, h - 1 - x)))),
@@ -157,7 +279,10 @@ fn rotate_cw(rgba: &[u8], w: usize, h: usize, degrees: i32) -> Vec<u8> {
 }
 
 fn options(dir: &Path) -> SourceOptions {
-    SourceOptions { index_cache: Some(IndexCache::new(dir)), ..SourceOptions::default() }
+    SourceOptions {
+        index_cache: Some(IndexCache::new(dir)),
+        ..SourceOptions::default()
+    }
 }
 
 /// Deterministic shuffle (xorshift) so failures reproduce.
@@ -178,8 +303,16 @@ fn rows_equal(frame: &argus_media::Frame, reference: &[u8]) -> Result<(), String
     let row = frame.width as usize * 4;
     for (y, (ours, theirs)) in plane.rows().zip(reference.chunks(row)).enumerate() {
         if ours != theirs {
-            let x = ours.iter().zip(theirs).position(|(a, b)| a != b).unwrap_or(0) / 4;
-            return Err(format!("frame {} differs from ffmpeg at x={x} y={y}", frame.index));
+            let x = ours
+                .iter()
+                .zip(theirs)
+                .position(|(a, b)| a != b)
+                .unwrap_or(0)
+                / 4;
+            return Err(format!(
+                "frame {} differs from ffmpeg at x={x} y={y}",
+                frame.index
+            ));
         }
     }
     Ok(())
@@ -189,16 +322,34 @@ fn check_frame_exact(case: &Case) -> TestResult {
     let path = make(case)?;
     let info = probe(&path)?;
     let video = info.video.ok_or("probe found no video")?;
-    ensure!((video.width, video.height) == (case.width, case.height), "size {}x{}", video.width, video.height);
-    ensure!(video.rotation == case.rotation, "rotation {} != {}", video.rotation, case.rotation);
+    ensure!(
+        (video.width, video.height) == (case.width, case.height),
+        "size {}x{}",
+        video.width,
+        video.height
+    );
+    ensure!(
+        video.rotation == case.rotation,
+        "rotation {} != {}",
+        video.rotation,
+        case.rotation
+    );
 
     let tmp = tempfile::tempdir()?;
     let mut src = VideoSource::open(&path, options(tmp.path()))?;
     let reference = cli_frames(&path, "rgba", None)?;
     let frame_bytes = (case.width * case.height * 4) as usize;
     let ref_count = (reference.len() / frame_bytes) as u64;
-    ensure!(src.frame_count() == ref_count, "frame count {} but ffmpeg decodes {ref_count}", src.frame_count());
-    ensure!(!src.index().keyframes.is_empty() && src.index().keyframes.len() < ref_count as usize, "keyframes {:?}", src.index().keyframes);
+    ensure!(
+        src.frame_count() == ref_count,
+        "frame count {} but ffmpeg decodes {ref_count}",
+        src.frame_count()
+    );
+    ensure!(
+        !src.index().keyframes.is_empty() && src.index().keyframes.len() < ref_count as usize,
+        "keyframes {:?}",
+        src.index().keyframes
+    );
 
     // A cold random access decodes from the keyframe at or before the target, not from further back.
     {
@@ -207,18 +358,33 @@ fn check_frame_exact(case: &Case) -> TestResult {
         let k = cold.index().keyframe_at_or_before(n).ok_or("no keyframe")?;
         cold.frame(n, FrameRequest::RGBA)?;
         let decoded = cold.stats().frames_decoded;
-        ensure!(decoded <= n - k + 3, "frame {n} (keyframe {k}) decoded {decoded} pictures");
+        ensure!(
+            decoded <= n - k + 3,
+            "frame {n} (keyframe {k}) decoded {decoded} pictures"
+        );
     }
 
     let check = |src: &mut VideoSource, n: u64| -> TestResult {
         let f = src.frame(n, FrameRequest::RGBA)?;
-        ensure!(f.index == n && (f.width, f.height) == (case.width, case.height), "wrong frame header {f:?}");
+        ensure!(
+            f.index == n && (f.width, f.height) == (case.width, case.height),
+            "wrong frame header {f:?}"
+        );
         let start = n as usize * frame_bytes;
-        rows_equal(&f, reference.get(start..start + frame_bytes).ok_or("reference too short")?)?;
+        rows_equal(
+            &f,
+            reference
+                .get(start..start + frame_bytes)
+                .ok_or("reference too short")?,
+        )?;
         let plane = f.planes.first().ok_or("no plane")?;
-        let number = read_pattern(&plane.data, plane.stride, f.width, f.height).ok_or("pattern unreadable")?;
+        let number = read_pattern(&plane.data, plane.stride, f.width, f.height)
+            .ok_or("pattern unreadable")?;
         if case.pattern_is_index {
-            ensure!(u64::from(number) == n % 256, "pixels say frame {number}, asked for {n}");
+            ensure!(
+                u64::from(number) == n % 256,
+                "pixels say frame {number}, asked for {n}"
+            );
         }
         Ok(())
     };
@@ -231,7 +397,11 @@ fn check_frame_exact(case: &Case) -> TestResult {
     for n in 0..ref_count {
         check(&mut src, n)?;
     }
-    ensure!(src.stats().seeks - seeks <= 1, "stepping forward seeked {} times", src.stats().seeks - seeks);
+    ensure!(
+        src.stats().seeks - seeks <= 1,
+        "stepping forward seeked {} times",
+        src.stats().seeks - seeks
+    );
     // Backward stepping.
     for n in (0..ref_count).rev() {
         check(&mut src, n)?;
@@ -249,16 +419,31 @@ fn check_frame_exact(case: &Case) -> TestResult {
             .args(["-frames:v", "1", "-pix_fmt", "rgba", "-f", "rawvideo", "-"])
             .output()?
             .stdout;
-        let ours = src.frame(0, FrameRequest::RGBA)?.to_rgba_packed().ok_or("not rgba")?;
-        let turned = rotate_cw(&ours, case.width as usize, case.height as usize, case.rotation);
-        ensure!(turned == shown, "rotation {} does not reproduce the CLI's autorotated picture", case.rotation);
+        let ours = src
+            .frame(0, FrameRequest::RGBA)?
+            .to_rgba_packed()
+            .ok_or("not rgba")?;
+        let turned = rotate_cw(
+            &ours,
+            case.width as usize,
+            case.height as usize,
+            case.rotation,
+        );
+        ensure!(
+            turned == shown,
+            "rotation {} does not reproduce the CLI's autorotated picture",
+            case.rotation
+        );
     }
     if !case.pattern_is_index {
         let pts: Vec<i64> = src.index().frames.iter().map(|f| f.pts).collect();
         let mut deltas: Vec<i64> = pts.windows(2).map(|w| w[1] - w[0]).collect();
         deltas.sort_unstable();
         deltas.dedup();
-        ensure!(deltas.len() > 1, "expected variable frame durations, got {deltas:?}");
+        ensure!(
+            deltas.len() > 1,
+            "expected variable frame durations, got {deltas:?}"
+        );
         // Pattern numbers increase strictly: frames come in presentation order.
         let mut last = None;
         for n in 0..ref_count {
@@ -282,20 +467,35 @@ fn check_yuv_and_scaled() -> TestResult {
     let yuv_size = w * h + 2 * (w.div_ceil(2) * h.div_ceil(2));
     for n in [0u64, 7, 13, 30] {
         let f = src.frame(n, FrameRequest::YUV)?;
-        ensure!(f.format == PixelFormat::Yuv420p && f.planes.len() == 3, "not yuv");
+        ensure!(
+            f.format == PixelFormat::Yuv420p && f.planes.len() == 3,
+            "not yuv"
+        );
         let packed: Vec<u8> = f.planes.iter().flat_map(|p| p.to_packed()).collect();
         let start = n as usize * yuv_size;
-        ensure!(packed == yuv.get(start..start + yuv_size).ok_or("short")?, "yuv frame {n} differs");
+        ensure!(
+            packed == yuv.get(start..start + yuv_size).ok_or("short")?,
+            "yuv frame {n} differs"
+        );
     }
     // frame_into reuses the caller's buffer.
     let mut out = argus_media::Frame::default();
     src.frame_into(5, FrameRequest::RGBA, &mut out)?;
     let buffer = out.planes.first().ok_or("plane")?.data.as_ptr();
     src.frame_into(6, FrameRequest::RGBA, &mut out)?;
-    ensure!(out.index == 6 && out.planes.first().ok_or("plane")?.data.as_ptr() == buffer, "buffer not reused");
+    ensure!(
+        out.index == 6 && out.planes.first().ok_or("plane")?.data.as_ptr() == buffer,
+        "buffer not reused"
+    );
     let scaled = cli_frames(&path, "rgba", Some((80, 60)))?;
     for n in [3u64, 25] {
-        let f = src.frame(n, FrameRequest::rgba(OutputSize::Exact { width: 80, height: 60 }))?;
+        let f = src.frame(
+            n,
+            FrameRequest::rgba(OutputSize::Exact {
+                width: 80,
+                height: 60,
+            }),
+        )?;
         let start = n as usize * 80 * 60 * 4;
         rows_equal(&f, scaled.get(start..start + 80 * 60 * 4).ok_or("short")?)?;
     }
@@ -303,7 +503,10 @@ fn check_yuv_and_scaled() -> TestResult {
 }
 
 fn check_10bit_yuv() -> TestResult {
-    let case = cases().into_iter().find(|c| c.name == "h264_10bit").ok_or("no case")?;
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "h264_10bit")
+        .ok_or("no case")?;
     let path = make(&case)?;
     let info = probe(&path)?.video.ok_or("no video")?;
     ensure!(info.bit_depth == 10, "bit depth {}", info.bit_depth);
@@ -314,7 +517,10 @@ fn check_10bit_yuv() -> TestResult {
     let size = w * h + 2 * (w.div_ceil(2) * h.div_ceil(2));
     let f = src.frame(17, FrameRequest::YUV)?;
     let packed: Vec<u8> = f.planes.iter().flat_map(|p| p.to_packed()).collect();
-    ensure!(packed == yuv.get(17 * size..18 * size).ok_or("short")?, "10-bit to 8-bit yuv differs");
+    ensure!(
+        packed == yuv.get(17 * size..18 * size).ok_or("short")?,
+        "10-bit to 8-bit yuv differs"
+    );
     Ok(())
 }
 
@@ -323,7 +529,12 @@ fn h264_path() -> Result<PathBuf, Failed> {
 }
 
 fn faststart_path() -> Result<PathBuf, Failed> {
-    make(&cases().into_iter().find(|c| c.name == "h264_faststart").ok_or("no case")?)
+    make(
+        &cases()
+            .into_iter()
+            .find(|c| c.name == "h264_faststart")
+            .ok_or("no case")?,
+    )
 }
 
 fn truncated_copy(src: &Path, name: &str, fraction: f64) -> Result<PathBuf, Failed> {
@@ -338,12 +549,24 @@ fn check_truncated_faststart() -> TestResult {
     let path = truncated_copy(&faststart_path()?, "truncated-faststart.mp4", 0.6)?;
     let tmp = tempfile::tempdir()?;
     let mut src = VideoSource::open(&path, options(tmp.path()))?;
-    let damage = src.index().damage.clone().ok_or("truncation not reported")?;
+    let damage = src
+        .index()
+        .damage
+        .clone()
+        .ok_or("truncation not reported")?;
     let count = src.frame_count();
     ensure!(count > 5 && count < 48, "frame count {count}");
     // The header still claims every frame; the index has the truth.
-    ensure!(src.info().header_frame_count == Some(48), "header count {:?}", src.info().header_frame_count);
-    ensure!(damage.from_frame <= count, "damage at {}", damage.from_frame);
+    ensure!(
+        src.info().header_frame_count == Some(48),
+        "header count {:?}",
+        src.info().header_frame_count
+    );
+    ensure!(
+        damage.from_frame <= count,
+        "damage at {}",
+        damage.from_frame
+    );
     let reference = cli_frames(&path, "rgba", None)?;
     let frame_bytes = 160 * 120 * 4;
     let ref_count = (reference.len() / frame_bytes) as u64;
@@ -353,7 +576,10 @@ fn check_truncated_faststart() -> TestResult {
             Ok(f) => {
                 if n < ref_count {
                     let start = n as usize * frame_bytes;
-                    rows_equal(&f, reference.get(start..start + frame_bytes).ok_or("short")?)?;
+                    rows_equal(
+                        &f,
+                        reference.get(start..start + frame_bytes).ok_or("short")?,
+                    )?;
                 }
                 good += 1;
             }
@@ -362,16 +588,31 @@ fn check_truncated_faststart() -> TestResult {
         }
     }
     ensure!(good >= count / 2, "only {good} of {count} frames decodable");
-    ensure!(matches!(src.frame(count, FrameRequest::RGBA), Err(Error::FrameOutOfRange { .. })), "no range error");
+    ensure!(
+        matches!(
+            src.frame(count, FrameRequest::RGBA),
+            Err(Error::FrameOutOfRange { .. })
+        ),
+        "no range error"
+    );
     Ok(())
 }
 
 fn check_truncated_moov_at_end() -> TestResult {
     let path = truncated_copy(&h264_path()?, "truncated-moov-at-end.mp4", 0.6)?;
-    match VideoSource::open(&path, SourceOptions { index_cache: None, ..SourceOptions::default() }) {
+    match VideoSource::open(
+        &path,
+        SourceOptions {
+            index_cache: None,
+            ..SourceOptions::default()
+        },
+    ) {
         Err(Error::Corrupt { detail, .. }) => {
             // FFmpeg's own explanation reaches the error through the log bridge.
-            ensure!(detail.contains("moov"), "detail lacks FFmpeg's reason: {detail}");
+            ensure!(
+                detail.contains("moov"),
+                "detail lacks FFmpeg's reason: {detail}"
+            );
             Ok(())
         }
         other => Err(format!("expected Corrupt, got {other:?}").into()),
@@ -381,12 +622,24 @@ fn check_truncated_moov_at_end() -> TestResult {
 fn check_errors() -> TestResult {
     let dir = tempfile::tempdir()?;
     let missing = dir.path().join("nope.mp4");
-    ensure!(matches!(probe(&missing), Err(Error::NotFound { .. })), "missing file");
-    ensure!(matches!(VideoSource::open(&missing, SourceOptions::default()), Err(Error::NotFound { .. })), "missing file open");
+    ensure!(
+        matches!(probe(&missing), Err(Error::NotFound { .. })),
+        "missing file"
+    );
+    ensure!(
+        matches!(
+            VideoSource::open(&missing, SourceOptions::default()),
+            Err(Error::NotFound { .. })
+        ),
+        "missing file open"
+    );
 
     let empty = dir.path().join("empty.mp4");
     std::fs::write(&empty, b"")?;
-    ensure!(matches!(probe(&empty), Err(Error::EmptyFile { .. })), "empty file");
+    ensure!(
+        matches!(probe(&empty), Err(Error::EmptyFile { .. })),
+        "empty file"
+    );
 
     // Random bytes with video extensions, including one that makes FFmpeg guess a text-art demuxer.
     let mut s = 0x1234_5678_9abc_def1u64;
@@ -398,49 +651,124 @@ fn check_errors() -> TestResult {
             (s >> 24) as u8
         })
         .collect();
-    for ext in ["mp4", "mkv", "avi", "mov", "webm", "ts", "mpg", "bin", "h264"] {
+    for ext in [
+        "mp4", "mkv", "avi", "mov", "webm", "ts", "mpg", "bin", "h264",
+    ] {
         let p = dir.path().join(format!("garbage.{ext}"));
         std::fs::write(&p, &garbage)?;
-        let r = VideoSource::open(&p, SourceOptions { index_cache: None, ..SourceOptions::default() });
+        let r = VideoSource::open(
+            &p,
+            SourceOptions {
+                index_cache: None,
+                ..SourceOptions::default()
+            },
+        );
         ensure!(
-            matches!(r, Err(Error::UnrecognizedFormat { .. }) | Err(Error::NoVideoStream { .. }) | Err(Error::Corrupt { .. })),
+            matches!(
+                r,
+                Err(Error::UnrecognizedFormat { .. })
+                    | Err(Error::NoVideoStream { .. })
+                    | Err(Error::Corrupt { .. })
+            ),
             "garbage.{ext}: {r:?}"
         );
     }
     let bin = dir.path().join("garbage.bin");
-    ensure!(matches!(probe(&bin), Err(Error::UnrecognizedFormat { .. })), "garbage .bin must be rejected: {:?}", probe(&bin));
+    ensure!(
+        matches!(probe(&bin), Err(Error::UnrecognizedFormat { .. })),
+        "garbage .bin must be rejected: {:?}",
+        probe(&bin)
+    );
 
     // Audio only.
-    let audio = generate("audio_only", "m4a", &["-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac"].map(String::from))?;
+    let audio = generate(
+        "audio_only",
+        "m4a",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=1",
+            "-c:a",
+            "aac",
+        ]
+        .map(String::from),
+    )?;
     let info = probe(&audio)?;
-    ensure!(info.video.is_none() && !info.streams.is_empty(), "audio probe {info:?}");
     ensure!(
-        matches!(VideoSource::open(&audio, SourceOptions { index_cache: None, ..SourceOptions::default() }), Err(Error::NoVideoStream { .. })),
+        info.video.is_none() && !info.streams.is_empty(),
+        "audio probe {info:?}"
+    );
+    ensure!(
+        matches!(
+            VideoSource::open(
+                &audio,
+                SourceOptions {
+                    index_cache: None,
+                    ..SourceOptions::default()
+                }
+            ),
+            Err(Error::NoVideoStream { .. })
+        ),
         "audio-only open"
     );
 
     // A codec the system FFmpeg cannot decode: an mkv whose codec id was overwritten.
-    let mkv = make(&cases().into_iter().find(|c| c.name == "h264_10bit").ok_or("case")?)?;
+    let mkv = make(
+        &cases()
+            .into_iter()
+            .find(|c| c.name == "h264_10bit")
+            .ok_or("case")?,
+    )?;
     let mut bytes = std::fs::read(&mkv)?;
-    let at = bytes.windows(15).position(|w| w == b"V_MPEG4/ISO/AVC").ok_or("codec id not found")?;
+    let at = bytes
+        .windows(15)
+        .position(|w| w == b"V_MPEG4/ISO/AVC")
+        .ok_or("codec id not found")?;
     bytes.splice(at..at + 15, b"V_ARGUS/UNKNOWN".iter().copied());
     let unknown = dir.path().join("unknown-codec.mkv");
     std::fs::write(&unknown, &bytes)?;
-    let r = VideoSource::open(&unknown, SourceOptions { index_cache: None, ..SourceOptions::default() });
-    ensure!(matches!(r, Err(Error::UnsupportedCodec { .. })), "unknown codec: {r:?}");
+    let r = VideoSource::open(
+        &unknown,
+        SourceOptions {
+            index_cache: None,
+            ..SourceOptions::default()
+        },
+    );
+    ensure!(
+        matches!(r, Err(Error::UnsupportedCodec { .. })),
+        "unknown codec: {r:?}"
+    );
 
     // Out of range and bad sizes.
     let mut src = VideoSource::open(&h264_path()?, options(dir.path()))?;
-    ensure!(matches!(src.frame(10_000, FrameRequest::RGBA), Err(Error::FrameOutOfRange { .. })), "range");
     ensure!(
-        matches!(src.frame(0, FrameRequest::rgba(OutputSize::Exact { width: 0, height: 5 })), Err(Error::InvalidSize { .. })),
+        matches!(
+            src.frame(10_000, FrameRequest::RGBA),
+            Err(Error::FrameOutOfRange { .. })
+        ),
+        "range"
+    );
+    ensure!(
+        matches!(
+            src.frame(
+                0,
+                FrameRequest::rgba(OutputSize::Exact {
+                    width: 0,
+                    height: 5
+                })
+            ),
+            Err(Error::InvalidSize { .. })
+        ),
         "size"
     );
     Ok(())
 }
 
 fn permission_denied_possible() -> bool {
-    let Ok(dir) = tempfile::tempdir() else { return false };
+    let Ok(dir) = tempfile::tempdir() else {
+        return false;
+    };
     let p = dir.path().join("locked");
     if std::fs::write(&p, b"x").is_err() {
         return false;
@@ -462,7 +790,10 @@ fn check_permission_denied() -> TestResult {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000))?;
     }
-    ensure!(matches!(probe(&p), Err(Error::PermissionDenied { .. })), "permission");
+    ensure!(
+        matches!(probe(&p), Err(Error::PermissionDenied { .. })),
+        "permission"
+    );
     Ok(())
 }
 
@@ -473,20 +804,44 @@ fn check_index_cache() -> TestResult {
     std::fs::copy(h264_path()?, &video)?;
     let (built, origin) = cache.load_or_build(&video)?;
     ensure!(origin == IndexOrigin::Built, "first load {origin:?}");
-    ensure!(built.content_sha256 == argus_media::hash_file(&video)?, "hash");
-    ensure!(built.frame_count() == 48 && built.keyframes == vec![0, 12, 24, 36], "index {:?}", built.keyframes);
+    ensure!(
+        built.content_sha256 == argus_media::hash_file(&video)?,
+        "hash"
+    );
+    ensure!(
+        built.frame_count() == 48 && built.keyframes == vec![0, 12, 24, 36],
+        "index {:?}",
+        built.keyframes
+    );
     let (again, origin) = cache.load_or_build(&video)?;
-    ensure!(origin == IndexOrigin::Cache && again == built, "second load {origin:?}");
+    ensure!(
+        origin == IndexOrigin::Cache && again == built,
+        "second load {origin:?}"
+    );
     // Same content, new mtime: rehash but no rebuild.
     let f = std::fs::File::options().append(true).open(&video)?;
     f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))?;
     drop(f);
     let (_, origin) = cache.load_or_build(&video)?;
-    ensure!(origin == IndexOrigin::CacheAfterRehash, "touched {origin:?}");
+    ensure!(
+        origin == IndexOrigin::CacheAfterRehash,
+        "touched {origin:?}"
+    );
     // Different content at the same path: rebuilt.
-    std::fs::copy(make(&cases().into_iter().find(|c| c.name == "variable_frame_rate").ok_or("case")?)?, &video)?;
+    std::fs::copy(
+        make(
+            &cases()
+                .into_iter()
+                .find(|c| c.name == "variable_frame_rate")
+                .ok_or("case")?,
+        )?,
+        &video,
+    )?;
     let (rebuilt, origin) = cache.load_or_build(&video)?;
-    ensure!(origin == IndexOrigin::Built && rebuilt.content_sha256 != built.content_sha256, "replaced {origin:?}");
+    ensure!(
+        origin == IndexOrigin::Built && rebuilt.content_sha256 != built.content_sha256,
+        "replaced {origin:?}"
+    );
     Ok(())
 }
 
@@ -494,7 +849,10 @@ fn check_thumbnails() -> TestResult {
     let path = h264_path()?;
     let dir = tempfile::tempdir()?;
     let mut src = VideoSource::open(&path, options(dir.path()))?;
-    let size = OutputSize::Fit { max_width: 64, max_height: 64 };
+    let size = OutputSize::Fit {
+        max_width: 64,
+        max_height: 64,
+    };
     let before = src.stats().frames_decoded;
     let strip = src.timeline_strip(4, StripSpacing::Even, size)?;
     let decoded = src.stats().frames_decoded - before;
@@ -502,17 +860,39 @@ fn check_thumbnails() -> TestResult {
     ensure!(decoded <= 4, "strip decoded {decoded} pictures");
     let mut fresh = VideoSource::open(&path, options(dir.path()))?;
     for f in &strip {
-        ensure!(src.index().is_keyframe(f.index), "tile {} is not a keyframe", f.index);
-        ensure!((f.width, f.height) == (64, 48), "tile size {}x{}", f.width, f.height);
+        ensure!(
+            src.index().is_keyframe(f.index),
+            "tile {} is not a keyframe",
+            f.index
+        );
+        ensure!(
+            (f.width, f.height) == (64, 48),
+            "tile size {}x{}",
+            f.width,
+            f.height
+        );
         let exact = fresh.frame(f.index, FrameRequest::rgba(size))?;
-        ensure!(exact.planes == f.planes, "tile {} differs from frame() at the same size", f.index);
+        ensure!(
+            exact.planes == f.planes,
+            "tile {} differs from frame() at the same size",
+            f.index
+        );
         let p = f.planes.first().ok_or("plane")?;
-        ensure!(read_pattern(&p.data, p.stride, f.width, f.height) == Some(f.index as u32), "tile pattern");
+        ensure!(
+            read_pattern(&p.data, p.stride, f.width, f.height) == Some(f.index as u32),
+            "tile pattern"
+        );
     }
     let keys = src.timeline_strip(10, StripSpacing::Keyframes, size)?;
-    ensure!(keys.iter().map(|f| f.index).collect::<Vec<_>>() == vec![0, 12, 24, 36], "keyframe strip");
+    ensure!(
+        keys.iter().map(|f| f.index).collect::<Vec<_>>() == vec![0, 12, 24, 36],
+        "keyframe strip"
+    );
     let poster = src.poster(OutputSize::Native)?;
-    ensure!(src.index().is_keyframe(poster.index) && poster.width == 160, "poster");
+    ensure!(
+        src.index().is_keyframe(poster.index) && poster.width == 160,
+        "poster"
+    );
     Ok(())
 }
 
@@ -525,10 +905,18 @@ fn check_prefetcher() -> TestResult {
     // Step forward: each frame exact; the prefetcher decodes ahead.
     for n in 20..26u64 {
         let f = player.frame(n, FrameRequest::RGBA)?;
-        rows_equal(&f, reference.get(n as usize * fb..(n as usize + 1) * fb).ok_or("short")?)?;
+        rows_equal(
+            &f,
+            reference
+                .get(n as usize * fb..(n as usize + 1) * fb)
+                .ok_or("short")?,
+        )?;
     }
     let ahead = player.wait_idle_and_cached()?;
-    ensure!(ahead.iter().any(|&i| i > 26), "nothing prefetched ahead: {ahead:?}");
+    ensure!(
+        ahead.iter().any(|&i| i > 26),
+        "nothing prefetched ahead: {ahead:?}"
+    );
     // A jump supersedes an outstanding request: the old one is cancelled or already done, the new
     // one is exact.
     let old = player.request(47, FrameRequest::RGBA);
@@ -541,15 +929,30 @@ fn check_prefetcher() -> TestResult {
     let f = new.wait()?;
     rows_equal(&f, reference.get(3 * fb..4 * fb).ok_or("short")?)?;
     // With a cache too small to hold the look-ahead, prefetching still comes to rest.
-    let tiny = FramePrefetcher::spawn(VideoSource::open(&path, SourceOptions { cache_bytes: 1, ..options(dir.path()) })?);
+    let tiny = FramePrefetcher::spawn(VideoSource::open(
+        &path,
+        SourceOptions {
+            cache_bytes: 1,
+            ..options(dir.path())
+        },
+    )?);
     let f = tiny.frame(5, FrameRequest::RGBA)?;
     rows_equal(&f, reference.get(5 * fb..6 * fb).ok_or("short")?)?;
     let cached = tiny.wait_idle_and_cached()?;
-    ensure!(cached.len() == 1, "a 1-byte cache holds {} frames", cached.len());
+    ensure!(
+        cached.len() == 1,
+        "a 1-byte cache holds {} frames",
+        cached.len()
+    );
     // Step backward: served from the cache / one GOP decode.
     for n in (0..3u64).rev() {
         let f = player.frame(n, FrameRequest::RGBA)?;
-        rows_equal(&f, reference.get(n as usize * fb..(n as usize + 1) * fb).ok_or("short")?)?;
+        rows_equal(
+            &f,
+            reference
+                .get(n as usize * fb..(n as usize + 1) * fb)
+                .ok_or("short")?,
+        )?;
     }
     Ok(())
 }
@@ -559,16 +962,39 @@ fn check_hw_fallback() -> TestResult {
     let dir = tempfile::tempdir()?;
     let reference = cli_frames(&path, "rgba", None)?;
     let fb = 160 * 120 * 4;
-    let device = *HwDevice::platform_candidates().first().ok_or("no candidates")?;
-    let required = VideoSource::open(&path, SourceOptions { hw_accel: HwAccel::Require(device), ..options(dir.path()) });
-    let mut auto = VideoSource::open(&path, SourceOptions { hw_accel: HwAccel::Auto, ..options(dir.path()) })?;
+    let device = *HwDevice::platform_candidates()
+        .first()
+        .ok_or("no candidates")?;
+    let required = VideoSource::open(
+        &path,
+        SourceOptions {
+            hw_accel: HwAccel::Require(device),
+            ..options(dir.path())
+        },
+    );
+    let mut auto = VideoSource::open(
+        &path,
+        SourceOptions {
+            hw_accel: HwAccel::Auto,
+            ..options(dir.path())
+        },
+    )?;
     match required {
         Err(Error::HardwareUnavailable { .. }) => {
             // No device: Auto must have fallen back to software and stay pixel-exact.
-            ensure!(auto.hardware().is_none(), "auto picked {:?} although {device:?} is unavailable", auto.hardware());
+            ensure!(
+                auto.hardware().is_none(),
+                "auto picked {:?} although {device:?} is unavailable",
+                auto.hardware()
+            );
             for n in [0u64, 17, 40] {
                 let f = auto.frame(n, FrameRequest::RGBA)?;
-                rows_equal(&f, reference.get(n as usize * fb..(n as usize + 1) * fb).ok_or("short")?)?;
+                rows_equal(
+                    &f,
+                    reference
+                        .get(n as usize * fb..(n as usize + 1) * fb)
+                        .ok_or("short")?,
+                )?;
             }
         }
         Ok(mut hw) => {
@@ -577,7 +1003,10 @@ fn check_hw_fallback() -> TestResult {
             for n in [0u64, 17, 40] {
                 let f = hw.frame(n, FrameRequest::RGBA)?;
                 let p = f.planes.first().ok_or("plane")?;
-                ensure!(read_pattern(&p.data, p.stride, f.width, f.height) == Some(n as u32), "hw frame {n} wrong");
+                ensure!(
+                    read_pattern(&p.data, p.stride, f.width, f.height) == Some(n as u32),
+                    "hw frame {n} wrong"
+                );
             }
         }
         Err(e) => return Err(format!("unexpected error requiring {device:?}: {e}").into()),
@@ -590,13 +1019,20 @@ fn main() {
     let mut trials = Vec::new();
     let ffmpeg = have_ffmpeg();
     for case in cases() {
-        let missing: Vec<&str> = [(!have_encoder(case.encoder)).then_some(case.encoder), (!have_decoder(case.decoder)).then_some(case.decoder)]
-            .into_iter()
-            .flatten()
-            .collect();
+        let missing: Vec<&str> = [
+            (!have_encoder(case.encoder)).then_some(case.encoder),
+            (!have_decoder(case.decoder)).then_some(case.decoder),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let skip = !ffmpeg || !missing.is_empty();
         let name = if skip {
-            format!("frame_exact::{} (SKIPPED: ffmpeg CLI or codec missing: {})", case.name, missing.join(", "))
+            format!(
+                "frame_exact::{} (SKIPPED: ffmpeg CLI or codec missing: {})",
+                case.name,
+                missing.join(", ")
+            )
         } else {
             format!("frame_exact::{}", case.name)
         };
@@ -604,23 +1040,43 @@ fn main() {
         trials.push(Trial::test(name, move || check_frame_exact(&c)).with_ignored_flag(skip));
     }
     let needs_x264 = !ffmpeg || !have_encoder("libx264");
-    let skip_name = |n: &str| if needs_x264 { format!("{n} (SKIPPED: ffmpeg CLI with libx264 missing)") } else { n.to_owned() };
+    let skip_name = |n: &str| {
+        if needs_x264 {
+            format!("{n} (SKIPPED: ffmpeg CLI with libx264 missing)")
+        } else {
+            n.to_owned()
+        }
+    };
     let simple: Vec<NamedCheck> = vec![
         ("yuv_and_scaled_output_match_ffmpeg", check_yuv_and_scaled),
         ("ten_bit_to_yuv420p_matches_ffmpeg", check_10bit_yuv),
-        ("truncated_faststart_decodes_up_to_the_break", check_truncated_faststart),
-        ("truncated_moov_at_end_is_corrupt", check_truncated_moov_at_end),
+        (
+            "truncated_faststart_decodes_up_to_the_break",
+            check_truncated_faststart,
+        ),
+        (
+            "truncated_moov_at_end_is_corrupt",
+            check_truncated_moov_at_end,
+        ),
         ("typed_errors", check_errors),
         ("index_cache_keyed_by_content", check_index_cache),
         ("thumbnails_decode_only_keyframes", check_thumbnails),
         ("prefetcher_steps_jumps_and_cancels", check_prefetcher),
-        ("hardware_decoding_falls_back_to_software", check_hw_fallback),
+        (
+            "hardware_decoding_falls_back_to_software",
+            check_hw_fallback,
+        ),
     ];
     for (name, f) in simple {
         trials.push(Trial::test(skip_name(name), f).with_ignored_flag(needs_x264));
     }
     let perm = permission_denied_possible();
-    let name = if perm { "permission_denied".to_owned() } else { "permission_denied (SKIPPED: running with privileges that ignore file permissions)".to_owned() };
+    let name = if perm {
+        "permission_denied".to_owned()
+    } else {
+        "permission_denied (SKIPPED: running with privileges that ignore file permissions)"
+            .to_owned()
+    };
     trials.push(Trial::test(name, check_permission_denied).with_ignored_flag(!perm || needs_x264));
     libtest_mimic::run(&args, trials).exit();
 }

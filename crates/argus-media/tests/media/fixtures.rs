@@ -35,7 +35,8 @@ pub fn have_ffmpeg() -> bool {
 }
 
 fn listed(list: &str, name: &str) -> bool {
-    list.lines().any(|l| l.split_whitespace().nth(1) == Some(name))
+    list.lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(name))
 }
 
 pub fn have_encoder(name: &str) -> bool {
@@ -95,37 +96,64 @@ pub fn generate(name: &str, ext: &str, args: &[String]) -> Result<PathBuf, Strin
         .output()
         .map_err(|e| format!("running ffmpeg: {e}"))?;
     if !status.status.success() {
-        return Err(format!("ffmpeg failed for {name}: {}", String::from_utf8_lossy(&status.stderr)));
+        return Err(format!(
+            "ffmpeg failed for {name}: {}",
+            String::from_utf8_lossy(&status.stderr)
+        ));
     }
     std::fs::rename(&tmp, &out).map_err(|e| e.to_string())?;
     Ok(out)
 }
 
 /// Standard generator arguments: the pattern at `w`x`h`, `frames` frames, extra filter, then codec args.
-pub fn pattern_args(w: u32, h: u32, frames: u32, extra_filter: &str, codec: &[&str]) -> Vec<String> {
+pub fn pattern_args(
+    w: u32,
+    h: u32,
+    frames: u32,
+    extra_filter: &str,
+    codec: &[&str],
+) -> Vec<String> {
     let mut filter = pattern_filter(w, h);
     if !extra_filter.is_empty() {
         filter.push(',');
         filter.push_str(extra_filter);
     }
-    let mut args: Vec<String> = vec!["-f".into(), "lavfi".into(), "-i".into(), filter, "-frames:v".into(), frames.to_string()];
+    let mut args: Vec<String> = vec![
+        "-f".into(),
+        "lavfi".into(),
+        "-i".into(),
+        filter,
+        "-frames:v".into(),
+        frames.to_string(),
+    ];
     args.extend(codec.iter().map(|s| s.to_string()));
     args
 }
 
 /// All frames of the first video stream as the ffmpeg CLI decodes them, as packed RGBA
 /// (or `pix_fmt`), optionally scaled. Rotation metadata is not applied (`-noautorotate`).
-pub fn cli_frames(path: &Path, pix_fmt: &str, scale: Option<(u32, u32)>) -> Result<Vec<u8>, String> {
+pub fn cli_frames(
+    path: &Path,
+    pix_fmt: &str,
+    scale: Option<(u32, u32)>,
+) -> Result<Vec<u8>, String> {
     let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-hide_banner", "-loglevel", "error", "-noautorotate", "-i"]).arg(path);
+    cmd.args(["-hide_banner", "-loglevel", "error", "-noautorotate", "-i"])
+        .arg(path);
     cmd.args(["-map", "0:v:0", "-vsync", "0"]);
     if let Some((w, h)) = scale {
-        cmd.args(["-vf", &format!("scale={w}:{h}:flags=bicubic,format={pix_fmt}")]);
+        cmd.args([
+            "-vf",
+            &format!("scale={w}:{h}:flags=bicubic,format={pix_fmt}"),
+        ]);
     }
     cmd.args(["-pix_fmt", pix_fmt, "-f", "rawvideo", "-"]);
     let out = cmd.output().map_err(|e| e.to_string())?;
     if !out.status.success() && out.stdout.is_empty() {
-        return Err(format!("ffmpeg reference decode failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "ffmpeg reference decode failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     Ok(out.stdout)
 }
@@ -135,11 +163,26 @@ pub fn cli_select_frame(path: &Path, n: u64) -> Result<Vec<u8>, String> {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-noautorotate", "-i"])
         .arg(path)
-        .args(["-map", "0:v:0", "-vf", &format!("select=eq(n\\,{n})"), "-vsync", "0", "-pix_fmt", "rgba", "-f", "rawvideo", "-"])
+        .args([
+            "-map",
+            "0:v:0",
+            "-vf",
+            &format!("select=eq(n\\,{n})"),
+            "-vsync",
+            "0",
+            "-pix_fmt",
+            "rgba",
+            "-f",
+            "rawvideo",
+            "-",
+        ])
         .output()
         .map_err(|e| e.to_string())?;
     if !out.status.success() {
-        return Err(format!("ffmpeg select failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "ffmpeg select failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     Ok(out.stdout)
 }
