@@ -1014,7 +1014,43 @@ fn check_hw_fallback() -> TestResult {
     Ok(())
 }
 
+/// Child mode of `ffmpeg_log_goes_to_tracing`: opens damaged files with a tracing subscriber that
+/// prints to stdout, so the parent can check FFmpeg wrote nothing to stderr itself.
+fn log_child(path: &Path) {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stdout)
+        .with_ansi(false)
+        .init();
+    let _ = VideoSource::open(
+        path,
+        SourceOptions {
+            index_cache: None,
+            ..SourceOptions::default()
+        },
+    );
+}
+
+fn check_log_routing() -> TestResult {
+    let path = truncated_copy(&h264_path()?, "truncated-for-log.mp4", 0.5)?;
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .env("ARGUS_MEDIA_LOG_CHILD", &path)
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(out.status.success(), "child failed: {stderr}");
+    ensure!(stderr.trim().is_empty(), "FFmpeg wrote to stderr: {stderr}");
+    ensure!(
+        stdout.contains("ffmpeg") && stdout.contains("moov atom not found"),
+        "no FFmpeg event in tracing: {stdout}"
+    );
+    Ok(())
+}
+
 fn main() {
+    if let Some(path) = std::env::var_os("ARGUS_MEDIA_LOG_CHILD") {
+        log_child(Path::new(&path));
+        return;
+    }
     let args = Arguments::from_args();
     let mut trials = Vec::new();
     let ffmpeg = have_ffmpeg();
@@ -1066,6 +1102,7 @@ fn main() {
             "hardware_decoding_falls_back_to_software",
             check_hw_fallback,
         ),
+        ("ffmpeg_log_goes_to_tracing_not_stderr", check_log_routing),
     ];
     for (name, f) in simple {
         trials.push(Trial::test(skip_name(name), f).with_ignored_flag(needs_x264));
