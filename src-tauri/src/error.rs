@@ -1,0 +1,131 @@
+//! The one error type every command returns across the IPC boundary.
+//!
+//! Library crates keep their own typed errors; here each is mapped once to a
+//! [`ErrorKind`] the UI can branch on and a message a person can act on.
+
+use serde::Serialize;
+use ts_rs::TS;
+
+/// What went wrong, coarsely, so the UI can choose how to show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export_to = "ErrorKind.ts")]
+pub enum ErrorKind {
+    /// The thing asked for does not exist (project, video, track, frame).
+    NotFound,
+    /// The request is malformed or breaks a rule (empty name, frame out of range).
+    Invalid,
+    /// It clashes with what is there (duplicate name, video already imported).
+    Conflict,
+    /// Undo or redo with nothing on the stack.
+    NothingToDo,
+    /// Decoding the video failed.
+    Media,
+    /// Rendering the frame failed.
+    Render,
+    /// SAM is not loaded or failed.
+    Sam,
+    /// The local database failed.
+    Store,
+    /// Anything else (I/O, a crashed worker).
+    Internal,
+}
+
+/// The error of every command: `{ "kind": "...", "message": "..." }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS, thiserror::Error)]
+#[error("{message}")]
+#[ts(export_to = "CommandError.ts")]
+pub struct CommandError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl CommandError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Invalid, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+}
+
+/// The result of every command.
+pub type CommandResult<T> = Result<T, CommandError>;
+
+impl From<argus_store::Error> for CommandError {
+    fn from(e: argus_store::Error) -> Self {
+        use argus_store::Error as E;
+        let kind = match &e {
+            E::NotFound { .. } => ErrorKind::NotFound,
+            E::Conflict(_) => ErrorKind::Conflict,
+            E::NothingTo(_) => ErrorKind::NothingToDo,
+            E::Invalid(_) => ErrorKind::Invalid,
+            E::NotAMember { .. } => ErrorKind::Invalid,
+            _ => ErrorKind::Store,
+        };
+        Self::new(kind, e.to_string())
+    }
+}
+
+impl From<argus_media::Error> for CommandError {
+    fn from(e: argus_media::Error) -> Self {
+        Self::new(ErrorKind::Media, e.to_string())
+    }
+}
+
+impl From<argus_render::Error> for CommandError {
+    fn from(e: argus_render::Error) -> Self {
+        Self::new(ErrorKind::Render, e.to_string())
+    }
+}
+
+impl From<argus_sam::Error> for CommandError {
+    fn from(e: argus_sam::Error) -> Self {
+        Self::new(ErrorKind::Sam, e.to_string())
+    }
+}
+
+impl From<argus_core::model::ModelError> for CommandError {
+    fn from(e: argus_core::model::ModelError) -> Self {
+        Self::new(ErrorKind::Invalid, e.to_string())
+    }
+}
+
+impl From<argus_core::TimeError> for CommandError {
+    fn from(e: argus_core::TimeError) -> Self {
+        Self::new(ErrorKind::Invalid, e.to_string())
+    }
+}
+
+impl From<argus_core::MaskError> for CommandError {
+    fn from(e: argus_core::MaskError) -> Self {
+        Self::new(ErrorKind::Invalid, e.to_string())
+    }
+}
+
+impl From<argus_core::GeometryError> for CommandError {
+    fn from(e: argus_core::GeometryError) -> Self {
+        Self::new(ErrorKind::Invalid, e.to_string())
+    }
+}
+
+impl From<tauri::Error> for CommandError {
+    fn from(e: tauri::Error) -> Self {
+        Self::internal(e.to_string())
+    }
+}
+
+impl From<tokio::task::JoinError> for CommandError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Self::internal(format!("a background task failed: {e}"))
+    }
+}

@@ -1,0 +1,230 @@
+//! Rendered frames for the frame view, served over the `frame://` URI scheme.
+//!
+//! The page asks for `frame://localhost/<video-id>/<n>?sel=<track-id>&preview=<rank>&rev=<r>`
+//! and gets the frame with its masks composited by argus-render, as raw RGBA
+//! (`application/octet-stream`, size in the `x-frame-width` / `x-frame-height`
+//! headers), which it puts into a canvas with `putImageData`. Raw RGBA costs
+//! no encode or decode on either side; the bytes cross the webview boundary
+//! once. Zoom and pan are applied by the page on that canvas, so panning never
+//! needs a round trip; only a new frame, a mask edit or a SAM preview does.
+//!
+//! Frames are rendered at display resolution with the identity view.
+
+use std::str::FromStr;
+
+use argus_core::id::{TrackId, VideoId};
+use argus_core::model::Geometry;
+use argus_core::Rle;
+use argus_render::{MaskScene, MaskStyle, ObjectId, OutputSpec, RgbaFrame, RgbaImage, ViewTransform};
+
+use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::state::{AppState, DisplayFrame};
+
+/// The URI scheme the frame view loads rendered frames from.
+pub const SCHEME: &str = "frame";
+
+/// Object id of the pending SAM preview in the scene (above every track).
+const PREVIEW_OBJECT: ObjectId = ObjectId(u64::MAX);
+
+/// What the frame view asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameQuery {
+    pub video: VideoId,
+    pub frame: u64,
+    /// Highlighted track.
+    pub selected: Option<TrackId>,
+    /// SAM candidate to overlay, if a prediction is pending on this frame.
+    pub preview: Option<usize>,
+}
+
+impl FrameQuery {
+    /// Parses the path and query of a `frame://` URL: `/<video>/<n>?sel=..&preview=..`.
+    /// Unknown query keys (such as the cache-busting `rev`) are ignored.
+    pub fn parse(path: &str, query: Option<&str>) -> CommandResult<Self> {
+        let bad = |why: &str| CommandError::invalid(format!("bad frame request ({why}): {path}"));
+        let mut parts = path.trim_start_matches('/').split('/');
+        let (Some(video), Some(frame), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad("expected /<video-id>/<frame>"));
+        };
+        let video = VideoId::from_str(video).map_err(|_| bad("the video id is not an id"))?;
+        let frame = frame.parse::<u64>().map_err(|_| bad("the frame is not a number"))?;
+        let mut q = Self { video, frame, selected: None, preview: None };
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "sel" if !value.is_empty() => {
+                    q.selected = Some(TrackId::from_str(value).map_err(|_| bad("sel is not a track id"))?);
+                }
+                "preview" if !value.is_empty() => {
+                    q.preview = Some(value.parse().map_err(|_| bad("preview is not a candidate rank"))?);
+                }
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+}
+
+/// Draws frames with masks: on the GPU through argus-render, or with
+/// argus-render's CPU reference when no adapter is usable (same pixels within
+/// ±2 per channel).
+pub enum Compositor {
+    Gpu(Box<argus_render::Renderer>),
+    Cpu { reason: String },
+}
+
+impl std::fmt::Debug for Compositor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Compositor {
+    /// A GPU renderer unless `ARGUS_RENDER=cpu` or no adapter works.
+    pub fn new() -> Self {
+        if std::env::var("ARGUS_RENDER").is_ok_and(|v| v.eq_ignore_ascii_case("cpu")) {
+            return Self::Cpu { reason: "ARGUS_RENDER=cpu".into() };
+        }
+        match argus_render::Renderer::new_headless() {
+            Ok(r) => Self::Gpu(Box::new(r)),
+            Err(e) => {
+                tracing::warn!("no GPU renderer, drawing on the CPU: {e}");
+                Self::Cpu { reason: e.to_string() }
+            }
+        }
+    }
+
+    /// One line for the About box and logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Gpu(r) => format!("GPU: {}", r.adapter().name),
+            Self::Cpu { reason } => format!("CPU reference ({reason})"),
+        }
+    }
+
+    fn composite(&mut self, frame: &DisplayFrame, scene: &mut MaskScene) -> CommandResult<RgbaImage> {
+        let input = RgbaFrame::packed(frame.width, frame.height, &frame.rgba);
+        let out = OutputSpec::new(frame.width, frame.height);
+        let view = ViewTransform::IDENTITY;
+        if let Self::Gpu(r) = self {
+            let drawn = r
+                .upload_frame(&argus_render::FrameInput::Rgba(input))
+                .and_then(|()| r.render(scene, &[], &view, &out));
+            match drawn {
+                Ok(img) => return Ok(img),
+                Err(e) => tracing::warn!("GPU render failed, using the CPU for this frame: {e}"),
+            }
+        }
+        Ok(argus_render::cpu::composite(&input, scene, &[], &view, &out)?)
+    }
+}
+
+impl Default for Compositor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn rgb(colour: &argus_core::model::Colour) -> [u8; 3] {
+    [colour.r, colour.g, colour.b]
+}
+
+/// Renders `query`: decodes the frame, composites its masks (and the SAM
+/// preview), returns RGBA at display size.
+pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaImage> {
+    let store = state.store();
+    let video = store.video(query.video).await?;
+    video.check_frame(query.frame)?;
+    let shapes = store.frame_shapes(video.id, query.frame).await?;
+    let tracks = store.tracks(video.id).await?;
+    let schema = store.schema(video.project_id).await?;
+    let mut masks: Vec<(ObjectId, Rle, MaskStyle)> = Vec::new();
+    for shape in shapes {
+        let Geometry::Mask(rle) = shape.geometry else { continue };
+        let Some((index, track)) = tracks.iter().enumerate().find(|(_, t)| t.id == shape.track_id) else { continue };
+        let colour = schema.label(track.label_id).map(|l| rgb(&l.colour)).unwrap_or([255, 64, 64]);
+        let style = MaskStyle { color: colour, selected: query.selected == Some(track.id), ..MaskStyle::default() };
+        masks.push((ObjectId(index as u64), rle, style));
+    }
+    if let Some(rank) = query.preview {
+        if let Some(rle) = state.sam.lock().preview_mask(query.video, query.frame, rank) {
+            let style = MaskStyle { color: [255, 255, 255], opacity: 0.5, outline_width: 2, selected: true, ..MaskStyle::default() };
+            masks.push((PREVIEW_OBJECT, rle, style));
+        }
+    }
+    let frame_index = query.frame;
+    state
+        .blocking(move |state| {
+        let frame = state.frame_rgba(&video, frame_index)?;
+        let mut scene = MaskScene::new(frame.width, frame.height)?;
+        for (id, rle, style) in masks {
+            scene.insert(id, rle, style)?;
+        }
+        scene.prepare();
+        let mut compositor = state.compositor.lock();
+        compositor.get_or_insert_with(Compositor::new).composite(&frame, &mut scene)
+    })
+    .await
+}
+
+/// The HTTP answer for a `frame://` request.
+pub async fn respond(state: &AppState, path: &str, query: Option<&str>) -> tauri::http::Response<Vec<u8>> {
+    let result = match FrameQuery::parse(path, query) {
+        Ok(q) => render(state, &q).await,
+        Err(e) => Err(e),
+    };
+    let builder = tauri::http::Response::builder().header("Access-Control-Allow-Origin", "*").header(
+        "Access-Control-Expose-Headers",
+        "x-frame-width, x-frame-height",
+    );
+    let response = match result {
+        Ok(img) => builder
+            .status(200)
+            .header("Content-Type", "application/octet-stream")
+            .header("x-frame-width", img.width().to_string())
+            .header("x-frame-height", img.height().to_string())
+            .body(img.into_vec()),
+        Err(e) => {
+            let status = match e.kind {
+                ErrorKind::NotFound => 404,
+                ErrorKind::Invalid => 400,
+                _ => 500,
+            };
+            let body = serde_json::to_vec(&e).unwrap_or_else(|_| e.message.clone().into_bytes());
+            builder.status(status).header("Content-Type", "application/json").body(body)
+        }
+    };
+    response.unwrap_or_else(|e| {
+        let mut r = tauri::http::Response::new(format!("could not build the frame response: {e}").into_bytes());
+        *r.status_mut() = tauri::http::StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}
+
+/// The answer while the app is still starting (no state yet).
+pub fn not_ready() -> tauri::http::Response<Vec<u8>> {
+    let mut r = tauri::http::Response::new(b"{\"kind\":\"internal\",\"message\":\"Argus is still starting; try again\"}".to_vec());
+    *r.status_mut() = tauri::http::StatusCode::SERVICE_UNAVAILABLE;
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_urls_parse() {
+        let v = VideoId::new();
+        let t = TrackId::new();
+        let q = FrameQuery::parse(&format!("/{v}/12"), Some(&format!("sel={t}&preview=1&rev=7"))).expect("parses");
+        assert_eq!(q, FrameQuery { video: v, frame: 12, selected: Some(t), preview: Some(1) });
+        let q = FrameQuery::parse(&format!("/{v}/0"), None).expect("parses");
+        assert_eq!((q.frame, q.selected, q.preview), (0, None, None));
+        for bad in [format!("/{v}"), format!("/{v}/x"), format!("/{v}/1/2"), "/nope/1".to_string()] {
+            let e = FrameQuery::parse(&bad, None).expect_err(&bad);
+            assert_eq!(e.kind, ErrorKind::Invalid, "{bad}");
+        }
+        assert!(FrameQuery::parse(&format!("/{v}/1"), Some("sel=zzz")).is_err());
+        assert!(FrameQuery::parse(&format!("/{v}/1"), Some("preview=-1")).is_err());
+    }
+}

@@ -1,0 +1,21 @@
+// Generated from src-tauri by ts-rs. Do not edit: run `argus --write-bindings`.
+export type { AcceptTarget } from "./AcceptTarget";
+export type { Accepted } from "./Accepted";
+export type { AppInfo } from "./AppInfo";
+export type { BoxPx } from "./BoxPx";
+export type { CommandError } from "./CommandError";
+export type { ErrorKind } from "./ErrorKind";
+export type { FrameDensity } from "./FrameDensity";
+export type { HistoryState } from "./HistoryState";
+export type { ImportProgress } from "./ImportProgress";
+export type { LabelInfo } from "./LabelInfo";
+export type { ProjectDetail } from "./ProjectDetail";
+export type { ProjectSummary } from "./ProjectSummary";
+export type { SamCandidate } from "./SamCandidate";
+export type { SamModelInfo } from "./SamModelInfo";
+export type { SamPoint } from "./SamPoint";
+export type { SamPreview } from "./SamPreview";
+export type { SamPrompt } from "./SamPrompt";
+export type { ShapeInfo } from "./ShapeInfo";
+export type { Timeline } from "./Timeline";
+export type { VideoSummary } from "./VideoSummary";
