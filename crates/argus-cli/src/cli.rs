@@ -5,7 +5,7 @@ use std::{io::BufRead, path::PathBuf};
 use anyhow::{Context, Result, anyhow};
 use argus_core::{
     id::{TrackId, VideoId},
-    model::{Colour, Geometry, Label, Project, ShapeKind},
+    model::{Colour, Geometry, Label, Project, ShapeKind, Timestamp, Track},
 };
 use argus_store::{Command, Store};
 use clap::{Parser, Subcommand};
@@ -255,7 +255,7 @@ async fn dispatch(store: &Store, out: Out, command: Cmd) -> Result<()> {
                         let names: Vec<&str> = schema.labels().iter().map(|l| l.name.as_str()).collect();
                         anyhow!("no label '{name}' in the project; labels are {names:?}")
                     })?;
-                    Err(media::new_track(video.id, label.id, actor.user))
+                    Err(Track::new(video.id, label.id, Some(actor.user), Timestamp(0)))
                 }
                 (None, None) => anyhow::bail!("give --track or --label"),
             };

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use argus_core::{
     geometry::BBox,
-    id::{ProjectId, ShapeId, TrackId, VideoId},
+    id::{ProjectId, TrackId, VideoId},
     mask::Rle,
-    model::{Attributes, Geometry, Rotation, Shape, ShapeSource, Timestamp, Track, Video},
+    model::{Geometry, Rotation, Shape, ShapeSource, Timestamp, Video},
     time::Rational,
 };
 use argus_media::{FrameRequest, IndexCache, SourceOptions, VideoIndex, VideoSource};
@@ -152,36 +152,11 @@ fn rotate_rgba(src: Vec<u8>, w: u32, h: u32, rotation: Rotation) -> (Vec<u8>, u3
     (out, ow as u32, oh as u32)
 }
 
-/// The shape `segment` stores: a SAM keyframe.
+/// The shape `segment` stores: a SAM keyframe with SAM's predicted IoU.
 pub fn sam_shape(track: TrackId, frame: u64, seg: &Segmented) -> Shape {
     Shape {
-        id: ShapeId::new(),
-        track_id: track,
-        frame,
-        geometry: Geometry::Mask(seg.mask.clone()),
-        keyframe: true,
-        source: ShapeSource::Sam,
-        occluded: false,
-        outside: false,
-        attributes: Attributes::new(),
         score: Some(seg.score),
-        author: None,
-        created_at: Timestamp(0),
-        updated_at: Timestamp(0),
-    }
-}
-
-/// A new track for `segment --label`.
-pub fn new_track(video: VideoId, label: argus_core::id::LabelId, author: argus_core::id::UserId) -> Track {
-    Track {
-        id: TrackId::new(),
-        video_id: video,
-        label_id: label,
-        number: 0,
-        attributes: Attributes::new(),
-        author: Some(author),
-        created_at: Timestamp(0),
-        updated_at: Timestamp(0),
+        ..Shape::keyframe(track, frame, Geometry::Mask(seg.mask.clone()), ShapeSource::Sam, Timestamp(0))
     }
 }
 

@@ -93,6 +93,21 @@ pub struct Track {
 }
 
 impl Track {
+    /// A new track with no attribute values set; the store numbers it
+    /// (`number: 0` means "next free number").
+    pub fn new(video_id: VideoId, label_id: LabelId, author: Option<UserId>, now: Timestamp) -> Self {
+        Self {
+            id: TrackId::new(),
+            video_id,
+            label_id,
+            number: 0,
+            attributes: Attributes::new(),
+            author,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Checks the label's track-scoped attributes.
     pub fn validate(&self, label: &Label) -> Result<(), ModelError> {
         if label.id != self.label_id {
@@ -139,6 +154,26 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// A new keyframe of `track` on `frame`, visible, with no per-frame
+    /// attribute values and no score.
+    pub fn keyframe(track_id: TrackId, frame: u64, geometry: Geometry, source: ShapeSource, now: Timestamp) -> Self {
+        Self {
+            id: ShapeId::new(),
+            track_id,
+            frame,
+            geometry,
+            keyframe: true,
+            source,
+            occluded: false,
+            outside: false,
+            attributes: Attributes::new(),
+            score: None,
+            author: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     pub fn kind(&self) -> ShapeKind {
         self.geometry.kind()
     }
@@ -178,21 +213,7 @@ mod tests {
     use crate::model::{AttributeKind, AttributeSpec, AttributeValue, Colour, video::tests::sample as sample_video};
 
     fn shape(frame: u64, geometry: Geometry) -> Shape {
-        Shape {
-            id: ShapeId::new(),
-            track_id: TrackId::new(),
-            frame,
-            geometry,
-            keyframe: true,
-            source: ShapeSource::Sam,
-            occluded: false,
-            outside: false,
-            attributes: Attributes::new(),
-            score: Some(0.93),
-            author: None,
-            created_at: Timestamp(1),
-            updated_at: Timestamp(1),
-        }
+        Shape { score: Some(0.93), ..Shape::keyframe(TrackId::new(), frame, geometry, ShapeSource::Sam, Timestamp(1)) }
     }
 
     #[test]
@@ -254,16 +275,7 @@ mod tests {
             kind: AttributeKind::Bool { default: false },
             per_frame: true,
         });
-        let mut t = Track {
-            id: TrackId::new(),
-            video_id: VideoId::new(),
-            label_id: label.id,
-            number: 1,
-            attributes: Attributes::new(),
-            author: None,
-            created_at: Timestamp(0),
-            updated_at: Timestamp(0),
-        };
+        let mut t = Track::new(VideoId::new(), label.id, None, Timestamp(0));
         t.validate(&label).expect("valid");
         t.attributes.insert("occluded".into(), AttributeValue::Bool(true));
         assert!(t.validate(&label).is_err(), "per-frame attributes are refused on tracks");
