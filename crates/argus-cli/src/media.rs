@@ -7,12 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use argus_core::{
     geometry::BBox,
-    id::{ProjectId, TrackId, VideoId},
+    id::{ProjectId, TrackId},
     mask::Rle,
     model::{Geometry, Rotation, Shape, ShapeSource, Timestamp, Video},
-    time::Rational,
 };
-use argus_media::{FrameRequest, IndexCache, SourceOptions, VideoIndex, VideoSource};
+use argus_media::{FrameRequest, IndexCache, SourceOptions, VideoSource};
 use argus_sam::{LoadOptions, Prompt, SamModel, download::ModelStore};
 
 /// Probes and indexes `path` (exact frame count, content hash) and
@@ -23,40 +22,15 @@ pub async fn describe_video(project: ProjectId, path: &Path) -> Result<Video> {
 }
 
 fn describe_blocking(project: ProjectId, path: &Path) -> Result<Video> {
-    let info = argus_media::probe(path)?;
-    let v = info.video.ok_or_else(|| anyhow!("there is no video stream in {}", path.display()))?;
-    let index = match IndexCache::user_default() {
-        Some(cache) => cache.load_or_build(path)?.0,
-        None => VideoIndex::build(path)?,
-    };
-    if let Some(damage) = &index.damage {
-        eprintln!("argus-cli: warning: the file is damaged after frame {} ({}); importing the frames before it", index.frame_count(), damage.message);
+    let cache = IndexCache::user_default();
+    let described = argus_media::describe_video(project, path, cache.as_ref(), Timestamp(0))?;
+    if let Some(damage) = &described.damage {
+        eprintln!(
+            "argus-cli: warning: the file is damaged from frame {} on ({}); importing the {} frames before it",
+            damage.from_frame, damage.message, described.video.frame_count
+        );
     }
-    let frame_count = index.frame_count();
-    if frame_count == 0 {
-        bail!("no decodable frame in {}", path.display());
-    }
-    let rate = v.frame_rate.or(v.avg_frame_rate).ok_or_else(|| anyhow!("the frame rate of {} is unknown", path.display()))?;
-    let frame_rate = Rational::new(rate.num, rate.den)?;
-    let frames = i64::try_from(frame_count).context("too many frames")?;
-    let duration = Rational::new(frames.checked_mul(rate.den).context("duration overflows")?, rate.num)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "video".into());
-    Ok(Video {
-        id: VideoId::new(),
-        project_id: project,
-        name,
-        sha256: index.content_sha256.clone(),
-        width: v.width,
-        height: v.height,
-        frame_rate,
-        frame_count,
-        duration,
-        codec: v.codec.clone(),
-        rotation: Rotation::from_degrees(v.rotation)?,
-        local_path: Some(path.to_string_lossy().into_owned()),
-        object_key: None,
-        created_at: Timestamp(0),
-    })
+    Ok(described.video)
 }
 
 /// A click `x,y` (positive) or `x,y,neg` (negative), in display pixels.
@@ -117,7 +91,7 @@ fn segment_blocking(path: &Path, rotation: Rotation, frame: u64, prompt: Prompt,
     let mut source = VideoSource::open(path, SourceOptions::default())?;
     let decoded = source.frame(frame, FrameRequest::RGBA)?;
     let rgba = decoded.to_rgba_packed().ok_or_else(|| anyhow!("the decoder returned no RGBA pixels"))?;
-    let (rgba, width, height) = rotate_rgba(rgba, decoded.width, decoded.height, rotation);
+    let (rgba, width, height) = argus_media::rotate_rgba(rgba, decoded.width, decoded.height, rotation);
     let sam = SamModel::load(&manifest, &paths.encoder, &paths.decoder, LoadOptions::default())?;
     let image = argus_sam::ImageView::packed(&rgba, width, height, argus_sam::PixelFormat::Rgba8)?;
     let embedding = sam.encode(&image)?;
@@ -126,31 +100,6 @@ fn segment_blocking(path: &Path, rotation: Rotation, frame: u64, prompt: Prompt,
     Ok(Segmented { mask: prediction.best_mask()?, score, model: manifest.id.clone(), provider: sam.provider().active })
 }
 
-/// Rotates packed RGBA clockwise by the video's display rotation, so the
-/// mask is in display pixels like every shape.
-fn rotate_rgba(src: Vec<u8>, w: u32, h: u32, rotation: Rotation) -> (Vec<u8>, u32, u32) {
-    let (w, h) = (w as usize, h as usize);
-    let px = |x: usize, y: usize| -> [u8; 4] {
-        let i = (y * w + x) * 4;
-        src.get(i..i + 4).and_then(|s| s.try_into().ok()).unwrap_or([0; 4])
-    };
-    let (ow, oh) = if rotation.swaps_axes() { (h, w) } else { (w, h) };
-    if rotation == Rotation::R0 {
-        return (src, w as u32, h as u32);
-    }
-    let mut out = vec![0u8; ow * oh * 4];
-    for (i, chunk) in out.chunks_exact_mut(4).enumerate() {
-        let (x, y) = (i % ow, i / ow);
-        let (sx, sy) = match rotation {
-            Rotation::R90 => (y, h - 1 - x),
-            Rotation::R180 => (w - 1 - x, h - 1 - y),
-            Rotation::R270 => (w - 1 - y, x),
-            Rotation::R0 => (x, y),
-        };
-        chunk.copy_from_slice(&px(sx, sy));
-    }
-    (out, ow as u32, oh as u32)
-}
 
 /// The shape `segment` stores: a SAM keyframe with SAM's predicted IoU.
 pub fn sam_shape(track: TrackId, frame: u64, seg: &Segmented) -> Shape {
@@ -177,13 +126,13 @@ mod tests {
     fn rotation_moves_pixels_clockwise() {
         // 2x1 image: red, green. Rotated 90 degrees clockwise it is 1x2: red on top.
         let src = vec![255, 0, 0, 255, 0, 255, 0, 255];
-        let (out, w, h) = rotate_rgba(src.clone(), 2, 1, Rotation::R90);
+        let (out, w, h) = argus_media::rotate_rgba(src.clone(), 2, 1, Rotation::R90);
         assert_eq!((w, h), (1, 2));
         assert_eq!(out, src);
-        let (out, w, h) = rotate_rgba(src.clone(), 2, 1, Rotation::R270);
+        let (out, w, h) = argus_media::rotate_rgba(src.clone(), 2, 1, Rotation::R270);
         assert_eq!((w, h), (1, 2));
         assert_eq!(out, vec![0, 255, 0, 255, 255, 0, 0, 255], "green on top");
-        let (out, _, _) = rotate_rgba(src, 2, 1, Rotation::R180);
+        let (out, _, _) = argus_media::rotate_rgba(src, 2, 1, Rotation::R180);
         assert_eq!(out, vec![0, 255, 0, 255, 255, 0, 0, 255]);
     }
 }

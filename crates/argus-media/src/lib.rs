@@ -37,6 +37,7 @@ mod index;
 mod log;
 mod prefetch;
 mod probe;
+mod record;
 mod source;
 
 pub use error::{Error, Result};
@@ -47,6 +48,7 @@ pub use index::{
 };
 pub use prefetch::{FramePrefetcher, FrameTicket};
 pub use probe::{MediaInfo, StreamInfo, StreamKind, VideoInfo, probe};
+pub use record::{Described, describe_video, rotate_rgba};
 pub use source::{DecodeStats, SourceOptions, StripSpacing, VideoSource};
 
 /// Initialises FFmpeg and routes its log into `tracing`. Idempotent; every entry point calls it.
