@@ -78,7 +78,12 @@ impl From<argus_store::Error> for CommandError {
 
 impl From<argus_media::Error> for CommandError {
     fn from(e: argus_media::Error) -> Self {
-        Self::new(ErrorKind::Media, e.to_string())
+        let kind = match &e {
+            argus_media::Error::NotFound { .. } => ErrorKind::NotFound,
+            argus_media::Error::FrameOutOfRange { .. } => ErrorKind::Invalid,
+            _ => ErrorKind::Media,
+        };
+        Self::new(kind, e.to_string())
     }
 }
 

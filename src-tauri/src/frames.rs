@@ -146,11 +146,10 @@ pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaI
         let style = MaskStyle { color: colour, selected: query.selected == Some(track.id), ..MaskStyle::default() };
         masks.push((ObjectId(index as u64), rle, style));
     }
-    if let Some(rank) = query.preview {
-        if let Some(rle) = state.sam.lock().preview_mask(query.video, query.frame, rank) {
-            let style = MaskStyle { color: [255, 255, 255], opacity: 0.5, outline_width: 2, selected: true, ..MaskStyle::default() };
-            masks.push((PREVIEW_OBJECT, rle, style));
-        }
+    let preview = query.preview.and_then(|rank| state.sam.lock().preview_mask(query.video, query.frame, rank));
+    if let Some(rle) = preview {
+        let style = MaskStyle { color: [255, 255, 255], opacity: 0.5, outline_width: 2, selected: true, ..MaskStyle::default() };
+        masks.push((PREVIEW_OBJECT, rle, style));
     }
     let frame_index = query.frame;
     state

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use argus_core::id::VideoId;
-use argus_core::model::{Rotation, Video};
+use argus_core::model::Video;
 use argus_media::{FrameRequest, SourceOptions, VideoSource};
 use argus_store::Store;
 use parking_lot::Mutex;
@@ -17,13 +17,16 @@ use crate::sam::SamState;
 /// Decoders kept open at once; the oldest is closed beyond this.
 const MAX_OPEN_SOURCES: usize = 4;
 
+/// One open decoder, shared between the frame view and SAM.
+type SharedSource = Arc<Mutex<VideoSource>>;
+
 /// The app's shared state. Cloning is cheap (shared handles), so blocking
 /// work can take its own copy onto a worker thread.
 #[derive(Clone)]
 pub struct AppState {
     store: Arc<Store>,
     data_dir: PathBuf,
-    sources: Arc<Mutex<Vec<(VideoId, Arc<Mutex<VideoSource>>)>>>,
+    sources: Arc<Mutex<Vec<(VideoId, SharedSource)>>>,
     pub(crate) compositor: Arc<Mutex<Option<Compositor>>>,
     pub(crate) sam: Arc<Mutex<SamState>>,
 }
@@ -76,7 +79,7 @@ impl AppState {
     }
 
     /// The open decoder of `video`, opening it on first use.
-    fn source(&self, video: &Video) -> CommandResult<Arc<Mutex<VideoSource>>> {
+    fn source(&self, video: &Video) -> CommandResult<SharedSource> {
         let mut sources = self.sources.lock();
         if let Some(pos) = sources.iter().position(|(id, _)| *id == video.id) {
             let entry = sources.remove(pos);
@@ -104,7 +107,8 @@ impl AppState {
         let rgba = decoded
             .to_rgba_packed()
             .ok_or_else(|| CommandError::internal("the decoder returned no RGBA pixels"))?;
-        Ok(rotate_rgba(rgba, decoded.width, decoded.height, video.rotation))
+        let (rgba, width, height) = argus_media::rotate_rgba(rgba, decoded.width, decoded.height, video.rotation);
+        Ok(DisplayFrame { rgba, width, height })
     }
 }
 
@@ -114,48 +118,4 @@ pub struct DisplayFrame {
     pub rgba: Vec<u8>,
     pub width: u32,
     pub height: u32,
-}
-
-/// Rotates packed RGBA clockwise by the video's display rotation, so the frame
-/// lines up with masks, which are in display pixels.
-fn rotate_rgba(src: Vec<u8>, w: u32, h: u32, rotation: Rotation) -> DisplayFrame {
-    if rotation == Rotation::R0 {
-        return DisplayFrame { rgba: src, width: w, height: h };
-    }
-    let (w, h) = (w as usize, h as usize);
-    let px = |x: usize, y: usize| -> [u8; 4] {
-        let i = (y * w + x) * 4;
-        src.get(i..i + 4).and_then(|s| s.try_into().ok()).unwrap_or([0; 4])
-    };
-    let (ow, oh) = if rotation.swaps_axes() { (h, w) } else { (w, h) };
-    let mut out = vec![0u8; ow * oh * 4];
-    for (i, chunk) in out.chunks_exact_mut(4).enumerate() {
-        let (x, y) = (i % ow, i / ow);
-        let (sx, sy) = match rotation {
-            Rotation::R90 => (y, h - 1 - x),
-            Rotation::R180 => (w - 1 - x, h - 1 - y),
-            Rotation::R270 => (w - 1 - y, x),
-            Rotation::R0 => (x, y),
-        };
-        chunk.copy_from_slice(&px(sx, sy));
-    }
-    DisplayFrame { rgba: out, width: ow as u32, height: oh as u32 }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rotation_moves_pixels_clockwise() {
-        // 2x1: red, green. Rotated 90 degrees clockwise it is 1x2 with red on top.
-        let src = vec![255, 0, 0, 255, 0, 255, 0, 255];
-        let r = rotate_rgba(src.clone(), 2, 1, Rotation::R90);
-        assert_eq!((r.width, r.height, r.rgba.clone()), (1, 2, src.clone()));
-        let r = rotate_rgba(src.clone(), 2, 1, Rotation::R270);
-        assert_eq!((r.width, r.height), (1, 2));
-        assert_eq!(r.rgba, vec![0, 255, 0, 255, 255, 0, 0, 255]);
-        let r = rotate_rgba(src, 2, 1, Rotation::R180);
-        assert_eq!(r.rgba, vec![0, 255, 0, 255, 255, 0, 0, 255]);
-    }
 }
