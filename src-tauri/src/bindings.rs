@@ -12,7 +12,8 @@ use crate::error;
 
 /// The first line of every generated file.
 /// (ts-rs writes its own "do not edit" note into the other files.)
-pub const HEADER: &str = "// Generated from src-tauri by ts-rs. Do not edit: run `argus --write-bindings`.\n";
+pub const HEADER: &str =
+    "// Generated from src-tauri by ts-rs. Do not edit: run `argus --write-bindings`.\n";
 
 /// Writes every binding (and an `index.ts` re-exporting them) into `dir`.
 /// Files already in `dir` are removed first (ts-rs would merge into them).

@@ -5,13 +5,16 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use argus_core::id::{LabelId, ProjectId, TrackId, VideoId};
-use argus_core::model::{Attributes, Colour, Geometry, Label, Shape, ShapeSource, Timestamp, Track};
+use argus_core::model::{
+    Attributes, Colour, Geometry, Label, Shape, ShapeSource, Timestamp, Track,
+};
 use argus_store::Command;
 use tauri::{AppHandle, Emitter, Runtime, State};
 
 use crate::dto::{
-    AcceptTarget, Accepted, AppInfo, FrameDensity, HistoryState, IMPORT_PROGRESS_EVENT, ImportProgress, ProjectDetail,
-    ProjectSummary, SamModelInfo, SamPreview, SamPrompt, ShapeInfo, Timeline, VideoSummary,
+    AcceptTarget, Accepted, AppInfo, FrameDensity, HistoryState, IMPORT_PROGRESS_EVENT,
+    ImportProgress, ProjectDetail, ProjectSummary, SamModelInfo, SamPreview, SamPrompt, ShapeInfo,
+    Timeline, VideoSummary,
 };
 use crate::error::{CommandError, CommandResult};
 use crate::state::AppState;
@@ -43,20 +46,39 @@ pub async fn list_projects(state: State<'_, AppState>) -> CommandResult<Vec<Proj
 
 /// Creates a project with one label per name, coloured from the palette.
 #[tauri::command]
-pub async fn create_project(state: State<'_, AppState>, name: String, labels: Vec<String>) -> CommandResult<ProjectSummary> {
-    let labels = labels.iter().enumerate().map(|(i, n)| Label::new(n, Colour::palette(i))).collect();
+pub async fn create_project(
+    state: State<'_, AppState>,
+    name: String,
+    labels: Vec<String>,
+) -> CommandResult<ProjectSummary> {
+    let labels = labels
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Label::new(n, Colour::palette(i)))
+        .collect();
     let (project, schema) = state.store().create_project(&name, labels).await?;
     Ok(ProjectSummary::new(&project, &schema))
 }
 
 #[tauri::command]
-pub async fn open_project(state: State<'_, AppState>, project_id: String) -> CommandResult<ProjectDetail> {
+pub async fn open_project(
+    state: State<'_, AppState>,
+    project_id: String,
+) -> CommandResult<ProjectDetail> {
     let id: ProjectId = parse_id("project", &project_id)?;
     let store = state.store();
     let project = store.project(id).await?;
     let schema = store.schema(id).await?;
-    let videos = store.videos(id).await?.iter().map(VideoSummary::from).collect();
-    Ok(ProjectDetail { project: ProjectSummary::new(&project, &schema), videos })
+    let videos = store
+        .videos(id)
+        .await?
+        .iter()
+        .map(VideoSummary::from)
+        .collect();
+    Ok(ProjectDetail {
+        project: ProjectSummary::new(&project, &schema),
+        videos,
+    })
 }
 
 /// Probes, indexes and adds a video file; progress goes out as `import-progress` events.
@@ -74,17 +96,29 @@ pub async fn import_video<R: Runtime>(
         }
     };
     report(ImportProgress::Indexing { path: path.clone() });
-    let result = import::import(&state, project, PathBuf::from(&path), || report(ImportProgress::Storing { path: path.clone() })).await;
+    let result = import::import(&state, project, PathBuf::from(&path), || {
+        report(ImportProgress::Storing { path: path.clone() })
+    })
+    .await;
     match &result {
-        Ok(video) => report(ImportProgress::Done { video: video.clone() }),
-        Err(e) => report(ImportProgress::Failed { path: path.clone(), message: e.message.clone() }),
+        Ok(video) => report(ImportProgress::Done {
+            video: video.clone(),
+        }),
+        Err(e) => report(ImportProgress::Failed {
+            path: path.clone(),
+            message: e.message.clone(),
+        }),
     }
     result
 }
 
 /// The shapes on one frame with their track and label (the object list).
 #[tauri::command]
-pub async fn frame_shapes(state: State<'_, AppState>, video_id: String, frame: u64) -> CommandResult<Vec<ShapeInfo>> {
+pub async fn frame_shapes(
+    state: State<'_, AppState>,
+    video_id: String,
+    frame: u64,
+) -> CommandResult<Vec<ShapeInfo>> {
     let id: VideoId = parse_id("video", &video_id)?;
     let store = state.store();
     let video = store.video(id).await?;
@@ -112,23 +146,42 @@ pub async fn timeline(state: State<'_, AppState>, video_id: String) -> CommandRe
         .frame_counts(id)
         .await?
         .into_iter()
-        .map(|c| FrameDensity { frame: c.frame, shapes: c.shapes, keyframes: c.keyframes })
+        .map(|c| FrameDensity {
+            frame: c.frame,
+            shapes: c.shapes,
+            keyframes: c.keyframes,
+        })
         .collect();
-    Ok(Timeline { frame_count: video.frame_count, frames })
+    Ok(Timeline {
+        frame_count: video.frame_count,
+        frames,
+    })
 }
 
 /// Loads a SAM model from its manifest (TOML) file.
 #[tauri::command]
-pub async fn load_sam_model(state: State<'_, AppState>, manifest_path: String) -> CommandResult<SamModelInfo> {
-    state.blocking(move |s| sam::load_model(s, std::path::Path::new(&manifest_path))).await
+pub async fn load_sam_model(
+    state: State<'_, AppState>,
+    manifest_path: String,
+) -> CommandResult<SamModelInfo> {
+    state
+        .blocking(move |s| sam::load_model(s, std::path::Path::new(&manifest_path)))
+        .await
 }
 
 /// Runs SAM on the clicks and box so far; the candidates become the live preview.
 #[tauri::command]
-pub async fn sam_predict(state: State<'_, AppState>, video_id: String, frame: u64, prompt: SamPrompt) -> CommandResult<SamPreview> {
+pub async fn sam_predict(
+    state: State<'_, AppState>,
+    video_id: String,
+    frame: u64,
+    prompt: SamPrompt,
+) -> CommandResult<SamPreview> {
     let id: VideoId = parse_id("video", &video_id)?;
     let video = state.store().video(id).await?;
-    state.blocking(move |s| sam::predict(s, &video, frame, &prompt)).await
+    state
+        .blocking(move |s| sam::predict(s, &video, frame, &prompt))
+        .await
 }
 
 /// Drops the pending preview.
@@ -154,8 +207,18 @@ pub async fn sam_accept(
     let actor = store.actor(video.project_id, store.local_user()).await?;
     let schema = store.schema(video.project_id).await?;
     let (track, is_new) = match &target {
-        AcceptTarget::Track { track_id } => (store.track(parse_id::<TrackId>("track", track_id)?).await?, false),
-        AcceptTarget::NewTrack { label_id } => (new_track(video.id, parse_id::<LabelId>("label", label_id)?, actor.user), true),
+        AcceptTarget::Track { track_id } => (
+            store.track(parse_id::<TrackId>("track", track_id)?).await?,
+            false,
+        ),
+        AcceptTarget::NewTrack { label_id } => (
+            new_track(
+                video.id,
+                parse_id::<LabelId>("label", label_id)?,
+                actor.user,
+            ),
+            true,
+        ),
     };
     let (mask, iou) = state.sam.lock().take(video.id, frame, rank as usize)?;
     let shape = Shape {
@@ -175,7 +238,10 @@ pub async fn sam_accept(
     };
     let info_shape = shape.clone();
     let command = if is_new {
-        Command::CreateTrack { track: track.clone(), shapes: vec![shape] }
+        Command::CreateTrack {
+            track: track.clone(),
+            shapes: vec![shape],
+        }
     } else {
         Command::SetShape { shape }
     };
@@ -186,7 +252,11 @@ pub async fn sam_accept(
     Ok(Accepted {
         track_id: track.id.to_string(),
         shape: ShapeInfo::new(&info_shape, Some(&stored_track), label),
-        history: HistoryState { summary: applied.summary, undo, redo },
+        history: HistoryState {
+            summary: applied.summary,
+            undo,
+            redo,
+        },
     })
 }
 
@@ -218,12 +288,23 @@ pub async fn redo(state: State<'_, AppState>, project_id: String) -> CommandResu
 }
 
 #[tauri::command]
-pub async fn history(state: State<'_, AppState>, project_id: String) -> CommandResult<HistoryState> {
+pub async fn history(
+    state: State<'_, AppState>,
+    project_id: String,
+) -> CommandResult<HistoryState> {
     let id: ProjectId = parse_id("project", &project_id)?;
     history_after(&state, id, String::new()).await
 }
 
-async fn history_after(state: &AppState, project: ProjectId, summary: String) -> CommandResult<HistoryState> {
+async fn history_after(
+    state: &AppState,
+    project: ProjectId,
+    summary: String,
+) -> CommandResult<HistoryState> {
     let (undo, redo) = state.store().history_depth(project).await?;
-    Ok(HistoryState { summary, undo, redo })
+    Ok(HistoryState {
+        summary,
+        undo,
+        redo,
+    })
 }

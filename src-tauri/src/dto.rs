@@ -212,11 +212,20 @@ pub struct SamModelInfo {
 #[ts(export_to = "ImportProgress.ts")]
 pub enum ImportProgress {
     /// Reading headers and indexing every packet (no decoding).
-    Indexing { path: String },
+    Indexing {
+        path: String,
+    },
     /// Writing the video into the project.
-    Storing { path: String },
-    Done { video: VideoSummary },
-    Failed { path: String, message: String },
+    Storing {
+        path: String,
+    },
+    Done {
+        video: VideoSummary,
+    },
+    Failed {
+        path: String,
+        message: String,
+    },
 }
 
 /// The event name of [`ImportProgress`].
@@ -238,7 +247,12 @@ impl ProjectSummary {
         Self {
             id: project.id.to_string(),
             name: project.name.clone(),
-            labels: schema.labels().iter().enumerate().map(|(i, l)| LabelInfo::from_label(l, i)).collect(),
+            labels: schema
+                .labels()
+                .iter()
+                .enumerate()
+                .map(|(i, l)| LabelInfo::from_label(l, i))
+                .collect(),
         }
     }
 }
@@ -262,20 +276,30 @@ impl From<&Video> for VideoSummary {
 
 impl From<argus_core::BBox> for BoxPx {
     fn from(b: argus_core::BBox) -> Self {
-        Self { x: b.x, y: b.y, width: b.width, height: b.height }
+        Self {
+            x: b.x,
+            y: b.y,
+            width: b.width,
+            height: b.height,
+        }
     }
 }
 
 impl ShapeInfo {
     pub fn new(shape: &Shape, track: Option<&Track>, label: Option<&Label>) -> Self {
-        let kind = serde_json::to_value(shape.kind()).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let kind = serde_json::to_value(shape.kind())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
         Self {
             id: shape.id.to_string(),
             track_id: shape.track_id.to_string(),
             track_number: track.map_or(0, |t| t.number),
             label_id: label.map(|l| l.id.to_string()).unwrap_or_default(),
             label_name: label.map(|l| l.name.clone()).unwrap_or_default(),
-            colour: label.map(|l| l.colour.to_string()).unwrap_or_else(|| "#ff4040".into()),
+            colour: label
+                .map(|l| l.colour.to_string())
+                .unwrap_or_else(|| "#ff4040".into()),
             frame: shape.frame,
             kind,
             keyframe: shape.keyframe,

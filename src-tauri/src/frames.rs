@@ -12,10 +12,12 @@
 
 use std::str::FromStr;
 
+use argus_core::Rle;
 use argus_core::id::{TrackId, VideoId};
 use argus_core::model::Geometry;
-use argus_core::Rle;
-use argus_render::{MaskScene, MaskStyle, ObjectId, OutputSpec, RgbaFrame, RgbaImage, ViewTransform};
+use argus_render::{
+    MaskScene, MaskStyle, ObjectId, OutputSpec, RgbaFrame, RgbaImage, ViewTransform,
+};
 
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::state::{AppState, DisplayFrame};
@@ -47,16 +49,28 @@ impl FrameQuery {
             return Err(bad("expected /<video-id>/<frame>"));
         };
         let video = VideoId::from_str(video).map_err(|_| bad("the video id is not an id"))?;
-        let frame = frame.parse::<u64>().map_err(|_| bad("the frame is not a number"))?;
-        let mut q = Self { video, frame, selected: None, preview: None };
+        let frame = frame
+            .parse::<u64>()
+            .map_err(|_| bad("the frame is not a number"))?;
+        let mut q = Self {
+            video,
+            frame,
+            selected: None,
+            preview: None,
+        };
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             match key {
                 "sel" if !value.is_empty() => {
-                    q.selected = Some(TrackId::from_str(value).map_err(|_| bad("sel is not a track id"))?);
+                    q.selected =
+                        Some(TrackId::from_str(value).map_err(|_| bad("sel is not a track id"))?);
                 }
                 "preview" if !value.is_empty() => {
-                    q.preview = Some(value.parse().map_err(|_| bad("preview is not a candidate rank"))?);
+                    q.preview = Some(
+                        value
+                            .parse()
+                            .map_err(|_| bad("preview is not a candidate rank"))?,
+                    );
                 }
                 _ => {}
             }
@@ -83,13 +97,17 @@ impl Compositor {
     /// A GPU renderer unless `ARGUS_RENDER=cpu` or no adapter works.
     pub fn new() -> Self {
         if std::env::var("ARGUS_RENDER").is_ok_and(|v| v.eq_ignore_ascii_case("cpu")) {
-            return Self::Cpu { reason: "ARGUS_RENDER=cpu".into() };
+            return Self::Cpu {
+                reason: "ARGUS_RENDER=cpu".into(),
+            };
         }
         match argus_render::Renderer::new_headless() {
             Ok(r) => Self::Gpu(Box::new(r)),
             Err(e) => {
                 tracing::warn!("no GPU renderer, drawing on the CPU: {e}");
-                Self::Cpu { reason: e.to_string() }
+                Self::Cpu {
+                    reason: e.to_string(),
+                }
             }
         }
     }
@@ -102,7 +120,11 @@ impl Compositor {
         }
     }
 
-    fn composite(&mut self, frame: &DisplayFrame, scene: &mut MaskScene) -> CommandResult<RgbaImage> {
+    fn composite(
+        &mut self,
+        frame: &DisplayFrame,
+        scene: &mut MaskScene,
+    ) -> CommandResult<RgbaImage> {
         let input = RgbaFrame::packed(frame.width, frame.height, &frame.rgba);
         let out = OutputSpec::new(frame.width, frame.height);
         let view = ViewTransform::IDENTITY;
@@ -115,7 +137,13 @@ impl Compositor {
                 Err(e) => tracing::warn!("GPU render failed, using the CPU for this frame: {e}"),
             }
         }
-        Ok(argus_render::cpu::composite(&input, scene, &[], &view, &out)?)
+        Ok(argus_render::cpu::composite(
+            &input,
+            scene,
+            &[],
+            &view,
+            &out,
+        )?)
     }
 }
 
@@ -140,42 +168,76 @@ pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaI
     let schema = store.schema(video.project_id).await?;
     let mut masks: Vec<(ObjectId, Rle, MaskStyle)> = Vec::new();
     for shape in shapes {
-        let Geometry::Mask(rle) = shape.geometry else { continue };
-        let Some((index, track)) = tracks.iter().enumerate().find(|(_, t)| t.id == shape.track_id) else { continue };
-        let colour = schema.label(track.label_id).map(|l| rgb(&l.colour)).unwrap_or([255, 64, 64]);
-        let style = MaskStyle { color: colour, selected: query.selected == Some(track.id), ..MaskStyle::default() };
+        let Geometry::Mask(rle) = shape.geometry else {
+            continue;
+        };
+        let Some((index, track)) = tracks
+            .iter()
+            .enumerate()
+            .find(|(_, t)| t.id == shape.track_id)
+        else {
+            continue;
+        };
+        let colour = schema
+            .label(track.label_id)
+            .map(|l| rgb(&l.colour))
+            .unwrap_or([255, 64, 64]);
+        let style = MaskStyle {
+            color: colour,
+            selected: query.selected == Some(track.id),
+            ..MaskStyle::default()
+        };
         masks.push((ObjectId(index as u64), rle, style));
     }
-    let preview = query.preview.and_then(|rank| state.sam.lock().preview_mask(query.video, query.frame, rank));
+    let preview = query.preview.and_then(|rank| {
+        state
+            .sam
+            .lock()
+            .preview_mask(query.video, query.frame, rank)
+    });
     if let Some(rle) = preview {
-        let style = MaskStyle { color: [255, 255, 255], opacity: 0.5, outline_width: 2, selected: true, ..MaskStyle::default() };
+        let style = MaskStyle {
+            color: [255, 255, 255],
+            opacity: 0.5,
+            outline_width: 2,
+            selected: true,
+            ..MaskStyle::default()
+        };
         masks.push((PREVIEW_OBJECT, rle, style));
     }
     let frame_index = query.frame;
     state
         .blocking(move |state| {
-        let frame = state.frame_rgba(&video, frame_index)?;
-        let mut scene = MaskScene::new(frame.width, frame.height)?;
-        for (id, rle, style) in masks {
-            scene.insert(id, rle, style)?;
-        }
-        scene.prepare();
-        let mut compositor = state.compositor.lock();
-        compositor.get_or_insert_with(Compositor::new).composite(&frame, &mut scene)
-    })
-    .await
+            let frame = state.frame_rgba(&video, frame_index)?;
+            let mut scene = MaskScene::new(frame.width, frame.height)?;
+            for (id, rle, style) in masks {
+                scene.insert(id, rle, style)?;
+            }
+            scene.prepare();
+            let mut compositor = state.compositor.lock();
+            compositor
+                .get_or_insert_with(Compositor::new)
+                .composite(&frame, &mut scene)
+        })
+        .await
 }
 
 /// The HTTP answer for a `frame://` request.
-pub async fn respond(state: &AppState, path: &str, query: Option<&str>) -> tauri::http::Response<Vec<u8>> {
+pub async fn respond(
+    state: &AppState,
+    path: &str,
+    query: Option<&str>,
+) -> tauri::http::Response<Vec<u8>> {
     let result = match FrameQuery::parse(path, query) {
         Ok(q) => render(state, &q).await,
         Err(e) => Err(e),
     };
-    let builder = tauri::http::Response::builder().header("Access-Control-Allow-Origin", "*").header(
-        "Access-Control-Expose-Headers",
-        "x-frame-width, x-frame-height",
-    );
+    let builder = tauri::http::Response::builder()
+        .header("Access-Control-Allow-Origin", "*")
+        .header(
+            "Access-Control-Expose-Headers",
+            "x-frame-width, x-frame-height",
+        );
     let response = match result {
         Ok(img) => builder
             .status(200)
@@ -190,11 +252,16 @@ pub async fn respond(state: &AppState, path: &str, query: Option<&str>) -> tauri
                 _ => 500,
             };
             let body = serde_json::to_vec(&e).unwrap_or_else(|_| e.message.clone().into_bytes());
-            builder.status(status).header("Content-Type", "application/json").body(body)
+            builder
+                .status(status)
+                .header("Content-Type", "application/json")
+                .body(body)
         }
     };
     response.unwrap_or_else(|e| {
-        let mut r = tauri::http::Response::new(format!("could not build the frame response: {e}").into_bytes());
+        let mut r = tauri::http::Response::new(
+            format!("could not build the frame response: {e}").into_bytes(),
+        );
         *r.status_mut() = tauri::http::StatusCode::INTERNAL_SERVER_ERROR;
         r
     })
@@ -202,7 +269,9 @@ pub async fn respond(state: &AppState, path: &str, query: Option<&str>) -> tauri
 
 /// The answer while the app is still starting (no state yet).
 pub fn not_ready() -> tauri::http::Response<Vec<u8>> {
-    let mut r = tauri::http::Response::new(b"{\"kind\":\"internal\",\"message\":\"Argus is still starting; try again\"}".to_vec());
+    let mut r = tauri::http::Response::new(
+        b"{\"kind\":\"internal\",\"message\":\"Argus is still starting; try again\"}".to_vec(),
+    );
     *r.status_mut() = tauri::http::StatusCode::SERVICE_UNAVAILABLE;
     r
 }
@@ -215,11 +284,28 @@ mod tests {
     fn frame_urls_parse() {
         let v = VideoId::new();
         let t = TrackId::new();
-        let q = FrameQuery::parse(&format!("/{v}/12"), Some(&format!("sel={t}&preview=1&rev=7"))).expect("parses");
-        assert_eq!(q, FrameQuery { video: v, frame: 12, selected: Some(t), preview: Some(1) });
+        let q = FrameQuery::parse(
+            &format!("/{v}/12"),
+            Some(&format!("sel={t}&preview=1&rev=7")),
+        )
+        .expect("parses");
+        assert_eq!(
+            q,
+            FrameQuery {
+                video: v,
+                frame: 12,
+                selected: Some(t),
+                preview: Some(1)
+            }
+        );
         let q = FrameQuery::parse(&format!("/{v}/0"), None).expect("parses");
         assert_eq!((q.frame, q.selected, q.preview), (0, None, None));
-        for bad in [format!("/{v}"), format!("/{v}/x"), format!("/{v}/1/2"), "/nope/1".to_string()] {
+        for bad in [
+            format!("/{v}"),
+            format!("/{v}/x"),
+            format!("/{v}/1/2"),
+            "/nope/1".to_string(),
+        ] {
             let e = FrameQuery::parse(&bad, None).expect_err(&bad);
             assert_eq!(e.kind, ErrorKind::Invalid, "{bad}");
         }

@@ -14,7 +14,12 @@ use crate::state::AppState;
 
 /// Imports `path` into `project`. `storing` is called once the file is
 /// indexed, before it is written to the store.
-pub async fn import(state: &AppState, project: ProjectId, path: PathBuf, storing: impl FnOnce()) -> CommandResult<VideoSummary> {
+pub async fn import(
+    state: &AppState,
+    project: ProjectId,
+    path: PathBuf,
+    storing: impl FnOnce(),
+) -> CommandResult<VideoSummary> {
     // Fail fast on a wrong project, before the slow indexing.
     state.store().project(project).await?;
     let video = state.blocking(move |s| describe(s, project, &path)).await?;
@@ -29,7 +34,12 @@ fn describe(state: &AppState, project: ProjectId, path: &Path) -> CommandResult<
     let cache = IndexCache::new(state.data_dir().join("index-cache"));
     let described = argus_media::describe_video(project, path, Some(&cache), Timestamp(0))?;
     if let Some(damage) = &described.damage {
-        tracing::warn!("the video is damaged after frame {} ({}); importing the frames before it: {}", described.video.frame_count, damage.message, path.display());
+        tracing::warn!(
+            "the video is damaged after frame {} ({}); importing the frames before it: {}",
+            described.video.frame_count,
+            damage.message,
+            path.display()
+        );
     }
     Ok(described.video)
 }

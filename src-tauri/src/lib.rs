@@ -34,7 +34,10 @@ pub use state::AppState;
 /// builder already manages an [`AppState`] (tests), that one is used;
 /// otherwise the database is opened in `ARGUS_DATA_DIR` or the platform's app
 /// data folder.
-pub fn run_app<R: Runtime>(builder: Builder<R>, context: Context<R>) -> tauri::Result<tauri::App<R>> {
+pub fn run_app<R: Runtime>(
+    builder: Builder<R>,
+    context: Context<R>,
+) -> tauri::Result<tauri::App<R>> {
     builder
         .setup(|app| {
             if app.try_state::<AppState>().is_none() {
@@ -82,11 +85,17 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, context: Context<R>) -> tauri::R
 /// TypeScript bindings into `web/src/lib/bindings/` and exits.
 pub fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .init();
     if std::env::args().any(|a| a == "--write-bindings") {
         match bindings::export_all(&bindings::committed_dir()) {
-            Ok(names) => println!("wrote {} bindings to {}", names.len(), bindings::committed_dir().display()),
+            Ok(names) => println!(
+                "wrote {} bindings to {}",
+                names.len(),
+                bindings::committed_dir().display()
+            ),
             Err(e) => {
                 eprintln!("argus: could not write the bindings: {e}");
                 std::process::exit(1);

@@ -36,8 +36,17 @@ struct Pending {
 impl std::fmt::Debug for SamState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SamState")
-            .field("model", &self.model.as_ref().map(|m| m.manifest().id.clone()))
-            .field("pending", &self.pending.as_ref().map(|p| (p.video, p.frame, p.masks.len())))
+            .field(
+                "model",
+                &self.model.as_ref().map(|m| m.manifest().id.clone()),
+            )
+            .field(
+                "pending",
+                &self
+                    .pending
+                    .as_ref()
+                    .map(|p| (p.video, p.frame, p.masks.len())),
+            )
             .field("revision", &self.revision)
             .finish_non_exhaustive()
     }
@@ -46,7 +55,10 @@ impl std::fmt::Debug for SamState {
 impl SamState {
     /// Candidate `rank` of the pending prediction, if it is on this frame.
     pub fn preview_mask(&self, video: VideoId, frame: u64, rank: usize) -> Option<Rle> {
-        let p = self.pending.as_ref().filter(|p| p.video == video && p.frame == frame)?;
+        let p = self
+            .pending
+            .as_ref()
+            .filter(|p| p.video == video && p.frame == frame)?;
         p.masks.get(rank).map(|(m, _)| m.clone())
     }
 
@@ -56,12 +68,16 @@ impl SamState {
             .pending
             .as_ref()
             .filter(|p| p.video == video && p.frame == frame)
-            .ok_or_else(|| sam_error("there is no SAM preview on this frame; click on the object first"))?;
-        let chosen = pending
-            .masks
-            .get(rank)
-            .cloned()
-            .ok_or_else(|| CommandError::invalid(format!("SAM offered {} candidate(s), not {}", pending.masks.len(), rank + 1)))?;
+            .ok_or_else(|| {
+                sam_error("there is no SAM preview on this frame; click on the object first")
+            })?;
+        let chosen = pending.masks.get(rank).cloned().ok_or_else(|| {
+            CommandError::invalid(format!(
+                "SAM offered {} candidate(s), not {}",
+                pending.masks.len(),
+                rank + 1
+            ))
+        })?;
         self.pending = None;
         Ok(chosen)
     }
@@ -71,7 +87,10 @@ impl SamState {
     }
 
     pub fn model_info(&self) -> Option<SamModelInfo> {
-        self.model.as_ref().map(|m| SamModelInfo { id: m.manifest().id.clone(), provider: m.provider().active })
+        self.model.as_ref().map(|m| SamModelInfo {
+            id: m.manifest().id.clone(),
+            provider: m.provider().active,
+        })
     }
 }
 
@@ -85,30 +104,59 @@ pub fn load_model(state: &AppState, manifest_path: &Path) -> CommandResult<SamMo
     let manifest = Manifest::from_path(manifest_path)?;
     let models = ModelStore::new(state.data_dir().join("models"));
     let paths = models.ensure(&manifest, &mut |_| true)?;
-    let model = SamModel::load(&manifest, &paths.encoder, &paths.decoder, LoadOptions::default())?;
+    let model = SamModel::load(
+        &manifest,
+        &paths.encoder,
+        &paths.decoder,
+        LoadOptions::default(),
+    )?;
     let mut sam = state.sam.lock();
-    *sam = SamState { model: Some(Arc::new(model)), revision: sam.revision, ..SamState::default() };
-    sam.model_info().ok_or_else(|| CommandError::internal("the SAM model vanished after loading"))
+    *sam = SamState {
+        model: Some(Arc::new(model)),
+        revision: sam.revision,
+        ..SamState::default()
+    };
+    sam.model_info()
+        .ok_or_else(|| CommandError::internal("the SAM model vanished after loading"))
 }
 
 /// Runs the prompt on frame `frame` of `video` (encoding the frame first if it
 /// is not the one already encoded) and keeps the candidates as the pending
 /// preview. Blocking.
-pub fn predict(state: &AppState, video: &Video, frame: u64, prompt: &SamPrompt) -> CommandResult<SamPreview> {
+pub fn predict(
+    state: &AppState,
+    video: &Video,
+    frame: u64,
+    prompt: &SamPrompt,
+) -> CommandResult<SamPreview> {
     if prompt.points.is_empty() && prompt.bbox.is_none() {
-        return Err(CommandError::invalid("give SAM at least one click or a box"));
+        return Err(CommandError::invalid(
+            "give SAM at least one click or a box",
+        ));
     }
     let (model, cached) = {
         let sam = state.sam.lock();
-        let model = sam.model.clone().ok_or_else(|| sam_error("no SAM model is loaded; load one from the SAM menu"))?;
-        let cached = sam.embedding.as_ref().filter(|(v, f, _)| *v == video.id && *f == frame).map(|(_, _, e)| e.clone());
+        let model = sam
+            .model
+            .clone()
+            .ok_or_else(|| sam_error("no SAM model is loaded; load one from the SAM menu"))?;
+        let cached = sam
+            .embedding
+            .as_ref()
+            .filter(|(v, f, _)| *v == video.id && *f == frame)
+            .map(|(_, _, e)| e.clone());
         (model, cached)
     };
     let embedding = match cached {
         Some(e) => e,
         None => {
             let pixels = state.frame_rgba(video, frame)?;
-            let image = argus_sam::ImageView::packed(&pixels.rgba, pixels.width, pixels.height, argus_sam::PixelFormat::Rgba8)?;
+            let image = argus_sam::ImageView::packed(
+                &pixels.rgba,
+                pixels.width,
+                pixels.height,
+                argus_sam::PixelFormat::Rgba8,
+            )?;
             let e = Arc::new(model.encode(&image)?);
             state.sam.lock().embedding = Some((video.id, frame, e.clone()));
             e
@@ -138,6 +186,15 @@ pub fn predict(state: &AppState, video: &Video, frame: u64, prompt: &SamPrompt) 
         .collect();
     let mut sam = state.sam.lock();
     sam.revision = sam.revision.wrapping_add(1);
-    sam.pending = Some(Pending { video: video.id, frame, masks });
-    Ok(SamPreview { video_id: video.id.to_string(), frame, candidates, revision: sam.revision })
+    sam.pending = Some(Pending {
+        video: video.id,
+        frame,
+        masks,
+    });
+    Ok(SamPreview {
+        video_id: video.id.to_string(),
+        frame,
+        candidates,
+        revision: sam.revision,
+    })
 }

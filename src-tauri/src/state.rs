@@ -33,7 +33,9 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("database", &self.store.path()).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("database", &self.store.path())
+            .finish_non_exhaustive()
     }
 }
 
@@ -41,7 +43,10 @@ impl AppState {
     /// Opens (creating if needed) the database `argus.db` in `data_dir`.
     pub async fn open(data_dir: &Path) -> CommandResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
-            CommandError::internal(format!("could not create the data folder ({e}): {}", data_dir.display()))
+            CommandError::internal(format!(
+                "could not create the data folder ({e}): {}",
+                data_dir.display()
+            ))
         })?;
         let store = Store::open(data_dir.join("argus.db")).await?;
         Ok(Self {
@@ -63,7 +68,10 @@ impl AppState {
 
     /// Which compositor draws frames ("not started yet" before the first frame).
     pub fn compositor_description(&self) -> String {
-        self.compositor.lock().as_ref().map_or_else(|| "not started yet".into(), |c| c.describe())
+        self.compositor
+            .lock()
+            .as_ref()
+            .map_or_else(|| "not started yet".into(), |c| c.describe())
     }
 
     /// Runs blocking work (decoding, rendering, SAM) on the blocking pool with
@@ -73,9 +81,9 @@ impl AppState {
         work: impl FnOnce(&AppState) -> CommandResult<T> + Send + 'static,
     ) -> CommandResult<T> {
         let state = self.clone();
-        tauri::async_runtime::spawn_blocking(move || work(&state)).await.map_err(|e| {
-            CommandError::internal(format!("a background task failed: {e}"))
-        })?
+        tauri::async_runtime::spawn_blocking(move || work(&state))
+            .await
+            .map_err(|e| CommandError::internal(format!("a background task failed: {e}")))?
     }
 
     /// The open decoder of `video`, opening it on first use.
@@ -88,9 +96,15 @@ impl AppState {
             return Ok(source);
         }
         let path = video.local_path.as_deref().ok_or_else(|| {
-            CommandError::not_found(format!("video '{}' has no local file on this machine; import it again", video.name))
+            CommandError::not_found(format!(
+                "video '{}' has no local file on this machine; import it again",
+                video.name
+            ))
         })?;
-        let source = Arc::new(Mutex::new(VideoSource::open(Path::new(path), SourceOptions::default())?));
+        let source = Arc::new(Mutex::new(VideoSource::open(
+            Path::new(path),
+            SourceOptions::default(),
+        )?));
         if sources.len() >= MAX_OPEN_SOURCES {
             sources.remove(0);
         }
@@ -107,8 +121,13 @@ impl AppState {
         let rgba = decoded
             .to_rgba_packed()
             .ok_or_else(|| CommandError::internal("the decoder returned no RGBA pixels"))?;
-        let (rgba, width, height) = argus_media::rotate_rgba(rgba, decoded.width, decoded.height, video.rotation);
-        Ok(DisplayFrame { rgba, width, height })
+        let (rgba, width, height) =
+            argus_media::rotate_rgba(rgba, decoded.width, decoded.height, video.rotation);
+        Ok(DisplayFrame {
+            rgba,
+            width,
+            height,
+        })
     }
 }
 

@@ -12,8 +12,12 @@ fn read_dir(dir: &Path) -> Result<BTreeMap<String, String>, String> {
     let mut files = BTreeMap::new();
     for entry in std::fs::read_dir(dir).map_err(|e| format!("listing {}: {e}", dir.display()))? {
         let path = entry.map_err(|e| e.to_string())?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))?;
         files.insert(name, text);
     }
     Ok(files)
@@ -31,8 +35,12 @@ fn no_drift() -> Result<(), Failed> {
     let fix = "run `UPDATE_BINDINGS=1 cargo test -p argus --test bindings` and commit web/src/lib/bindings";
     for (name, text) in &fresh {
         match committed.get(name) {
-            None => return Err(format!("{name} is missing from the committed bindings; {fix}").into()),
-            Some(c) if c != text => return Err(format!("{name} differs from what Rust generates; {fix}").into()),
+            None => {
+                return Err(format!("{name} is missing from the committed bindings; {fix}").into());
+            }
+            Some(c) if c != text => {
+                return Err(format!("{name} differs from what Rust generates; {fix}").into());
+            }
             Some(_) => {}
         }
     }
@@ -52,5 +60,12 @@ fn no_drift() -> Result<(), Failed> {
 
 fn main() {
     let args = Arguments::from_args();
-    libtest_mimic::run(&args, vec![Trial::test("bindings: committed TypeScript matches the Rust types", no_drift)]).exit();
+    libtest_mimic::run(
+        &args,
+        vec![Trial::test(
+            "bindings: committed TypeScript matches the Rust types",
+            no_drift,
+        )],
+    )
+    .exit();
 }
