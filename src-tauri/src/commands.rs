@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use argus_core::id::{LabelId, ProjectId, TrackId, VideoId};
 use argus_core::model::{
-    Attributes, Colour, Geometry, Label, Shape, ShapeSource, Timestamp, Track,
+    Colour, Geometry, Label, Shape, ShapeSource, Timestamp, Track,
 };
 use argus_store::Command;
 use tauri::{AppHandle, Emitter, Runtime, State};
@@ -212,29 +212,15 @@ pub async fn sam_accept(
             false,
         ),
         AcceptTarget::NewTrack { label_id } => (
-            new_track(
-                video.id,
-                parse_id::<LabelId>("label", label_id)?,
-                actor.user,
-            ),
+            Track::new(video.id, parse_id::<LabelId>("label", label_id)?, Some(actor.user), Timestamp(0)),
             true,
         ),
     };
     let (mask, iou) = state.sam.lock().take(video.id, frame, rank as usize)?;
     let shape = Shape {
-        id: argus_core::id::ShapeId::new(),
-        track_id: track.id,
-        frame,
-        geometry: Geometry::Mask(mask),
-        keyframe: true,
-        source: ShapeSource::Sam,
-        occluded: false,
-        outside: false,
-        attributes: Attributes::new(),
         score: Some(iou),
         author: Some(actor.user),
-        created_at: Timestamp(0),
-        updated_at: Timestamp(0),
+        ..Shape::keyframe(track.id, frame, Geometry::Mask(mask), ShapeSource::Sam, Timestamp(0))
     };
     let info_shape = shape.clone();
     let command = if is_new {
@@ -258,19 +244,6 @@ pub async fn sam_accept(
             redo,
         },
     })
-}
-
-fn new_track(video: VideoId, label: LabelId, author: argus_core::id::UserId) -> Track {
-    Track {
-        id: TrackId::new(),
-        video_id: video,
-        label_id: label,
-        number: 0,
-        attributes: Attributes::new(),
-        author: Some(author),
-        created_at: Timestamp(0),
-        updated_at: Timestamp(0),
-    }
 }
 
 #[tauri::command]
