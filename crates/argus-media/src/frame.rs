@@ -4,37 +4,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
-/// An exact rational number (frame rates, time bases). `den` is never zero in values this crate
-/// produces; FFmpeg's "unknown" (0/0 or x/0) is reported as `None` where it can occur.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Rational {
-    pub num: i64,
-    pub den: i64,
+/// Frame rates and time bases are argus-core's exact rationals, so the
+/// numbers a caller gets from a probe are the ones the domain model stores.
+pub use argus_core::time::Rational;
+
+/// FFmpeg's rational as ours; `None` for FFmpeg's "unknown" (x/0).
+pub(crate) fn rational_from_ff(r: ffmpeg_next::Rational) -> Option<Rational> {
+    Rational::new(i64::from(r.numerator()), i64::from(r.denominator())).ok()
 }
 
-impl Rational {
-    /// `None` when the denominator is zero (FFmpeg's way of saying "unknown").
-    pub fn new(num: i64, den: i64) -> Option<Self> {
-        (den != 0).then_some(Rational { num, den })
-    }
-
-    pub(crate) fn from_ff(r: ffmpeg_next::Rational) -> Option<Self> {
-        if r.numerator() == 0 && r.denominator() == 0 {
-            return None;
-        }
-        Self::new(i64::from(r.numerator()), i64::from(r.denominator()))
-    }
-
-    /// The value as a float, for display only.
-    pub fn as_f64(self) -> f64 {
-        // Frame rates and time bases are small; f64 is exact enough for display.
-        self.num as f64 / self.den as f64
-    }
-
-    /// `ts * self` in seconds, for a timestamp counted in this time base.
-    pub fn seconds(self, ts: i64) -> f64 {
-        ts as f64 * self.as_f64()
-    }
+/// `ts` ticks of `time_base` in seconds, for display and logging.
+pub(crate) fn seconds(time_base: Rational, ts: i64) -> f64 {
+    ts as f64 * time_base.to_f64()
 }
 
 /// The pixel layout of a returned [`Frame`].
@@ -204,7 +185,7 @@ impl Default for Frame {
         Frame {
             index: 0,
             pts: 0,
-            time_base: Rational { num: 1, den: 1 },
+            time_base: Rational::integer(1),
             width: 0,
             height: 0,
             format: PixelFormat::Rgba,
@@ -217,7 +198,7 @@ impl Default for Frame {
 impl Frame {
     /// Presentation time in seconds.
     pub fn seconds(&self) -> f64 {
-        self.time_base.seconds(self.pts)
+        seconds(self.time_base, self.pts)
     }
 
     /// RGBA pixels packed as `width * 4` bytes per row (copies only when rows are padded).

@@ -15,12 +15,12 @@ use ffmpeg_next::{Packet, ffi};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::frame::Rational;
+use crate::frame::{Rational, seconds};
 use crate::probe::{describe_streams, open_input, pick_video_stream};
 use crate::{Error, Result};
 
 /// Bumped whenever the index layout or the way it is built changes; older cache entries are rebuilt.
-pub const INDEX_FORMAT_VERSION: u32 = 1;
+pub const INDEX_FORMAT_VERSION: u32 = 2;
 
 /// One video frame's packet, in presentation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,7 +138,7 @@ impl VideoIndex {
 
     /// Presentation time of a frame in seconds.
     pub fn seconds(&self, index: u64) -> Option<f64> {
-        self.frame(index).map(|f| self.time_base.seconds(f.pts))
+        self.frame(index).map(|f| seconds(self.time_base, f.pts))
     }
 
     /// Whether the invariants hold: pts strictly increasing, keyframes ascending, in range and
@@ -156,7 +156,7 @@ impl VideoIndex {
                 .iter()
                 .all(|&k| self.frame(k).is_some_and(|f| f.keyframe))
             && self.frames.iter().filter(|f| f.keyframe).count() == self.keyframes.len()
-            && self.time_base.den != 0
+            && self.time_base.den() != 0
     }
 
     /// Longest distance between consecutive keyframes, in frames (the worst-case seek decode length).
@@ -468,7 +468,7 @@ mod tests {
             content_sha256: String::new(),
             file_size: 0,
             stream_index: 0,
-            time_base: Rational { num: 1, den: 30 },
+            time_base: Rational::new(1, 30).expect("valid"),
             frames: (0..n)
                 .map(|i| IndexedFrame {
                     pts: i as i64 * 2,

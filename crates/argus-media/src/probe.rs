@@ -13,7 +13,7 @@ use ffmpeg_next::format::context::Input;
 use ffmpeg_next::media;
 use serde::{Deserialize, Serialize};
 
-use crate::frame::Rational;
+use crate::frame::{Rational, rational_from_ff, seconds};
 use crate::{Error, Result};
 
 /// What a stream carries.
@@ -318,7 +318,7 @@ pub(crate) fn stream_infos(input: &Input) -> Vec<StreamInfo> {
                 index: s.index(),
                 kind,
                 codec: par.id().name().to_owned(),
-                time_base: Rational::from_ff(s.time_base()),
+                time_base: rational_from_ff(s.time_base()),
             }
         })
         .collect()
@@ -360,14 +360,15 @@ pub(crate) fn video_info(input: &Input, index: usize, path: &Path) -> Result<Vid
         });
     }
     let (pixel_format, bit_depth) = pixel_format_name(format);
-    let time_base = Rational::from_ff(stream.time_base()).ok_or_else(|| Error::Corrupt {
+    let time_base = rational_from_ff(stream.time_base()).ok_or_else(|| Error::Corrupt {
         detail: "the video stream has no time base".into(),
         path: path.to_path_buf(),
     })?;
     let duration = stream.duration();
     let frames = stream.frames();
     let sar = Rational::new(i64::from(sar.num), i64::from(sar.den))
-        .filter(|r| r.num != 0 && r.num != r.den);
+        .ok()
+        .filter(|r| r.num() != 0 && r.num() != r.den());
     let codec = par.id();
     let codec_long_name = ffmpeg_next::codec::decoder::find(codec)
         .map(|c| c.description().to_owned())
@@ -381,12 +382,12 @@ pub(crate) fn video_info(input: &Input, index: usize, path: &Path) -> Result<Vid
         pixel_format,
         bit_depth,
         rotation: rotation_of(&stream),
-        frame_rate: Rational::from_ff(stream.rate()).filter(|r| r.num > 0),
-        avg_frame_rate: Rational::from_ff(stream.avg_frame_rate()).filter(|r| r.num > 0),
+        frame_rate: rational_from_ff(stream.rate()).filter(Rational::is_positive),
+        avg_frame_rate: rational_from_ff(stream.avg_frame_rate()).filter(Rational::is_positive),
         time_base,
         sample_aspect_ratio: sar,
         duration_seconds: (duration > 0 && duration != ffi::AV_NOPTS_VALUE)
-            .then(|| time_base.seconds(duration)),
+            .then(|| seconds(time_base, duration)),
         header_frame_count: u64::try_from(frames).ok().filter(|f| *f > 0),
     })
 }

@@ -44,7 +44,6 @@ pub fn describe_video(project: ProjectId, path: &Path, cache: Option<&IndexCache
     let rate = v
         .frame_rate
         .or(v.avg_frame_rate)
-        .and_then(|r| Rational::new(r.num, r.den).ok())
         .filter(Rational::is_positive)
         .ok_or_else(|| Error::NoTimestamps { path: path.clone() })?;
     let duration = Rational::integer(i64::try_from(frame_count).map_err(|_| corrupt("too many frames".into()))?)
