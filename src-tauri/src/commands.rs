@@ -31,6 +31,7 @@ pub async fn app_info(state: State<'_, AppState>) -> CommandResult<AppInfo> {
         renderer: state.compositor_description(),
         sam_model: state.sam.lock().model_info().map(|m| m.id),
         database: state.store().path().display().to_string(),
+        sam_manifest_hint: std::env::var("ARGUS_SAM_MANIFEST").ok().filter(|s| !s.trim().is_empty()),
     })
 }
 

@@ -22,6 +22,9 @@ pub struct AppInfo {
     pub sam_model: Option<String>,
     /// Where the database lives.
     pub database: String,
+    /// A SAM manifest to load at start (`ARGUS_SAM_MANIFEST`; `make run` sets
+    /// it to the sample project's model).
+    pub sam_manifest_hint: Option<String>,
 }
 
 /// One label of a project, with the number key that picks it.

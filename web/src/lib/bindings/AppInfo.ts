@@ -15,4 +15,9 @@ sam_model: string | null,
 /**
  * Where the database lives.
  */
-database: string, };
+database: string, 
+/**
+ * A SAM manifest to load at start (`ARGUS_SAM_MANIFEST`; `make run` sets
+ * it to the sample project's model).
+ */
+sam_manifest_hint: string | null, };
