@@ -603,16 +603,7 @@ impl Renderer {
         let Some(frame) = &self.frame else { return Ok(()) };
         let mut encoder = self.device.create_command_encoder(&Default::default());
         {
-            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("yuv to rgb"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: &frame.view,
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations { load: wgpu::LoadOp::Clear(wgpu::Color::BLACK), store: wgpu::StoreOp::Store },
-                })],
-                ..Default::default()
-            });
+            let mut pass = begin_cleared_pass(&mut encoder, "yuv to rgb", &frame.view);
             pass.set_pipeline(&self.yuv_pipeline);
             pass.set_bind_group(0, &bind, &[]);
             pass.draw(0..3, 0..1);
@@ -866,16 +857,7 @@ impl Renderer {
                 wgpu::BindGroupEntry { binding: 1, resource: self.edges.0.as_entire_binding() },
             ],
         });
-        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("composite"),
-            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view: target,
-                depth_slice: None,
-                resolve_target: None,
-                ops: wgpu::Operations { load: wgpu::LoadOp::Clear(wgpu::Color::BLACK), store: wgpu::StoreOp::Store },
-            })],
-            ..Default::default()
-        });
+        let mut pass = begin_cleared_pass(encoder, "composite", target);
         pass.set_pipeline(&pipes.composite);
         pass.set_bind_group(0, &bind, &[]);
         pass.draw(0..3, 0..1);
@@ -1034,4 +1016,23 @@ mod tests {
         send_sync::<super::Renderer>();
         send_sync::<crate::MaskScene>();
     }
+}
+
+/// A render pass over one colour target, cleared to black first: every pass
+/// this renderer records draws a fullscreen triangle over its whole target.
+fn begin_cleared_pass<'e>(
+    encoder: &'e mut wgpu::CommandEncoder,
+    label: &str,
+    view: &wgpu::TextureView,
+) -> wgpu::RenderPass<'e> {
+    encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+        label: Some(label),
+        color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+            view,
+            depth_slice: None,
+            resolve_target: None,
+            ops: wgpu::Operations { load: wgpu::LoadOp::Clear(wgpu::Color::BLACK), store: wgpu::StoreOp::Store },
+        })],
+        ..Default::default()
+    })
 }
