@@ -285,6 +285,11 @@ fn options(dir: &Path) -> SourceOptions {
     }
 }
 
+/// Opens `path` without an on-disk index cache (error-path tests).
+fn open_uncached(path: impl AsRef<Path>) -> argus_media::Result<VideoSource> {
+    VideoSource::open(path.as_ref(), SourceOptions { index_cache: None, ..SourceOptions::default() })
+}
+
 /// Deterministic shuffle (xorshift) so failures reproduce.
 fn shuffled(n: u64, seed: u64) -> Vec<u64> {
     let mut v: Vec<u64> = (0..n).collect();
@@ -600,13 +605,7 @@ fn check_truncated_faststart() -> TestResult {
 
 fn check_truncated_moov_at_end() -> TestResult {
     let path = truncated_copy(&h264_path()?, "truncated-moov-at-end.mp4", 0.6)?;
-    match VideoSource::open(
-        &path,
-        SourceOptions {
-            index_cache: None,
-            ..SourceOptions::default()
-        },
-    ) {
+    match open_uncached(&path) {
         Err(Error::Corrupt { detail, .. }) => {
             // FFmpeg's own explanation reaches the error through the log bridge.
             ensure!(
@@ -656,13 +655,7 @@ fn check_errors() -> TestResult {
     ] {
         let p = dir.path().join(format!("garbage.{ext}"));
         std::fs::write(&p, &garbage)?;
-        let r = VideoSource::open(
-            &p,
-            SourceOptions {
-                index_cache: None,
-                ..SourceOptions::default()
-            },
-        );
+        let r = open_uncached(&p);
         ensure!(
             matches!(
                 r,
@@ -701,13 +694,7 @@ fn check_errors() -> TestResult {
     );
     ensure!(
         matches!(
-            VideoSource::open(
-                &audio,
-                SourceOptions {
-                    index_cache: None,
-                    ..SourceOptions::default()
-                }
-            ),
+            open_uncached(&audio),
             Err(Error::NoVideoStream { .. })
         ),
         "audio-only open"
@@ -728,13 +715,7 @@ fn check_errors() -> TestResult {
     bytes.splice(at..at + 15, b"V_ARGUS/UNKNOWN".iter().copied());
     let unknown = dir.path().join("unknown-codec.mkv");
     std::fs::write(&unknown, &bytes)?;
-    let r = VideoSource::open(
-        &unknown,
-        SourceOptions {
-            index_cache: None,
-            ..SourceOptions::default()
-        },
-    );
+    let r = open_uncached(&unknown);
     ensure!(
         matches!(r, Err(Error::UnsupportedCodec { .. })),
         "unknown codec: {r:?}"
@@ -1021,13 +1002,7 @@ fn log_child(path: &Path) {
         .with_writer(std::io::stdout)
         .with_ansi(false)
         .init();
-    let _ = VideoSource::open(
-        path,
-        SourceOptions {
-            index_cache: None,
-            ..SourceOptions::default()
-        },
-    );
+    let _ = open_uncached(path);
 }
 
 fn check_log_routing() -> TestResult {
