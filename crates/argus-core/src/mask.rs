@@ -26,6 +26,7 @@
 //! set operations, IoU, crop and paste (`ops`), and polygon rasterisation and
 //! contour tracing (`polygon`).
 
+mod brush;
 mod codec;
 mod compress;
 mod ops;
@@ -76,6 +77,8 @@ pub enum MaskError {
     },
     #[error("cannot merge an empty list of masks; pass at least one mask")]
     NothingToMerge,
+    #[error("invalid brush stroke: {reason}")]
+    InvalidBrush { reason: String },
     #[error(
         "region {width}x{height} at ({x}, {y}) is empty or not inside the {mask_height}x{mask_width} mask"
     )]
