@@ -1,0 +1,346 @@
+"""End to end: the real app under Xvfb, driven over WebDriver.
+
+One ordered scenario on the seeded sample project (a generated 1280x720
+video of three coloured boxes moving over a plain background):
+  1. the workspace opens on the sample project; the arrow keys step frames and
+     the painted frame follows;
+  2. a SAM click on the red box, Enter: one mask object, and the pixels inside
+     the red box are tinted while the background is unchanged;
+  3. Ctrl+Z removes it (the pixels come back); a box drawn with the box tool
+     over the yellow box gives one bbox object with a visible outline;
+  4. after a restart of the app, frame 2 still has the bbox, the undo history
+     survived (undo removes the box, redo brings it back).
+
+Screenshots go to the temporary dir; with ARGUS_SCREENSHOTS=1 they are also
+copied to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import ROOT, App  # noqa: E402
+from webdriver import WaitTimeout, save_png, wait_until  # noqa: E402
+
+FW, FH, FPS = 1280, 720, 30
+
+# Regions of the sample video in frame pixels at time t (seconds), inset a
+# little from the drawn boxes so the 16-px granularity of the sample SAM model
+# and anti-aliasing do not matter.
+def red_box(t: float) -> tuple[float, float, float, float]:
+    return (80 + 60 * t, 380, 340 + 60 * t, 520)
+
+
+def yellow_box(t: float) -> tuple[float, float, float, float]:
+    return (560, 60 + 25 * t, 720, 220 + 25 * t)
+
+
+def inset(box, d):
+    x0, y0, x1, y1 = box
+    return (x0 + d, y0 + d, x1 - d, y1 - d)
+
+
+# Far from every object at every frame: bottom right.
+BACKGROUND = (1060, 560, 1240, 700)
+BACKGROUND_RGB = (0x3A, 0x4A, 0x5A)
+
+SAM_TINT_MIN = 15.0  # L1 distance of mean RGB that counts as "tinted"
+SAME_MAX = 4.0  # L1 distance of mean RGB that counts as "unchanged"
+WORKSPACE = "[data-testid=workspace]"
+FRAME_VIEW = "[data-testid=frame-view]"
+CANVAS = "[data-testid=frame-canvas]"
+OBJECTS = "[data-testid=objects] [data-testid=object]"
+
+
+def mean_rgb(img, box, scale_x, scale_y):
+    import numpy as np
+
+    x0, y0, x1, y1 = box
+    a = img[int(round(y0 * scale_y)) : int(round(y1 * scale_y)), int(round(x0 * scale_x)) : int(round(x1 * scale_x))]
+    assert a.size > 0, f"empty region {box} in an image of {img.shape}"
+    return a.reshape(-1, 3).astype(np.float64).mean(axis=0)
+
+
+def l1(a, b) -> float:
+    return float(sum(abs(float(x) - float(y)) for x, y in zip(a, b)))
+
+
+class WorkspaceScenario(unittest.TestCase):
+    app: App
+
+    @classmethod
+    def setUpClass(cls):
+        t0 = time.monotonic()
+        cls.app = App.start()
+        print(f"\n(app started in {time.monotonic() - t0:.1f} s on display {cls.app.display})", file=sys.stderr)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.app.close()
+
+    # ---- helpers ---------------------------------------------------------
+    @property
+    def s(self):
+        return self.app.session
+
+    def ws(self, name: str) -> str | None:
+        return self.s.find(WORKSPACE).attribute(name)
+
+    def frame(self) -> int:
+        return int(self.ws("data-frame") or -1)
+
+    def blur(self):
+        """Keys go to the document, not to a button that a click focused (Enter would press it)."""
+        self.s.execute("if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();")
+
+    def press(self, *keys):
+        self.blur()
+        self.s.keys(*keys, pause_ms=30)
+
+    def pointer_away(self):
+        """Moves the pointer off the frame view so its crosshair is not in the screenshots."""
+        self.s.pointer([self.s.move(2, 2)])
+
+    def wait_painted(self, frame: int, timeout: float = 15.0):
+        self.s.wait_attribute(WORKSPACE, "data-frame", lambda v: v == str(frame), f"== {frame}", timeout=timeout)
+        self.s.wait_attribute(
+            FRAME_VIEW, "data-painted-frame", lambda v: v == str(frame), f"== {frame} (painted)", timeout=timeout
+        )
+
+    def settle_url(self, quiet: float = 0.5, timeout: float = 15.0) -> str:
+        """Waits until the frame view's loaded URL has not changed for `quiet` seconds."""
+        deadline = time.monotonic() + timeout
+        last, since = None, time.monotonic()
+        while True:
+            u = self.s.find(FRAME_VIEW).attribute("data-loaded-url")
+            now = time.monotonic()
+            if u != last:
+                last, since = u, now
+            elif now - since >= quiet:
+                return u or ""
+            if now > deadline:
+                raise WaitTimeout(f"the frame view kept reloading for {timeout} s; last url {u!r}")
+            time.sleep(0.1)
+
+    def canvas_shot(self):
+        """The canvas's pixels as shown, and the frame->image scale.
+
+        The window screenshot cropped to the canvas's getBoundingClientRect():
+        WebKitWebDriver's element screenshot of a CSS-transformed canvas is its
+        untransformed layout box, not what is on screen. Screenshots are taken
+        until two in a row agree (the first one can be stale)."""
+        import numpy as np
+
+        prev = None
+        for _ in range(6):
+            full = self.s.screenshot()
+            if prev is not None and np.array_equal(prev, full):
+                break
+            prev = full
+            time.sleep(0.2)
+        vw, dpr = self.s.execute("return [window.innerWidth, window.devicePixelRatio || 1];")
+        k = full.shape[1] / vw  # image pixels per CSS pixel
+        r = self.s.find(CANVAS).client_rect()
+        x0, y0 = int(round(r["left"] * k)), int(round(r["top"] * k))
+        x1, y1 = int(round((r["left"] + r["width"]) * k)), int(round((r["top"] + r["height"]) * k))
+        self.assertTrue(x0 >= 0 and y0 >= 0 and x1 <= full.shape[1] and y1 <= full.shape[0],
+                        f"the canvas {r} is not wholly in the window ({full.shape[1]}x{full.shape[0]} px, dpr {dpr})")
+        img = full[y0:y1, x0:x1]
+        return img, img.shape[1] / FW, img.shape[0] / FH
+
+    def to_viewport(self, fx: float, fy: float) -> tuple[float, float]:
+        r = self.s.find(CANVAS).client_rect()
+        return r["left"] + fx * r["width"] / FW, r["top"] + fy * r["height"] / FH
+
+    def save_window(self, name: str):
+        img = self.s.screenshot()
+        path = self.app.screenshots / name
+        save_png(str(path), img)
+        if os.environ.get("ARGUS_SCREENSHOTS") == "1":
+            out = ROOT / "docs" / "screenshots"
+            out.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, out / name)
+            print(f"(saved {out / name})", file=sys.stderr)
+
+    def objects(self):
+        return self.s.find_all(OBJECTS)
+
+    def wait_objects(self, n: int, kind: str | None = None, timeout: float = 15.0):
+        def probe():
+            return [(o.attribute("data-kind"), o.attribute("data-track")) for o in self.objects()]
+
+        def ok(v):
+            return len(v) == n and (kind is None or all(k == kind for k, _ in v))
+
+        return wait_until(f"{n} object(s) of kind {kind}", probe, ok, timeout=timeout)
+
+    # ---- the scenario ----------------------------------------------------
+    def test_workspace_scenario(self):
+        steps = [
+            ("1 open the sample project and step frames", self.step_open_and_step),
+            ("2 SAM click on the red box, accept", self.step_sam_mask),
+            ("3 undo, then draw a box", self.step_undo_and_box),
+            ("4 restart: the box and the history survived", self.step_restart),
+        ]
+        for name, fn in steps:
+            t0 = time.monotonic()
+            try:
+                fn()
+            except BaseException:
+                print(f"\n==== step {name} FAILED; logs:\n{self.app.log_tails()}", file=sys.stderr)
+                raise
+            print(f"(step {name}: {time.monotonic() - t0:.1f} s)", file=sys.stderr)
+
+    def open_workspace(self):
+        def which():
+            if self.s.find_all(WORKSPACE):
+                return "workspace"
+            if self.s.find_all("[data-testid=start]"):
+                return "start"
+            return None
+
+        seen = wait_until("the workspace or the start page", which, timeout=30)
+        if seen == "start":
+            # Auto-open may still be under way; give it a moment before clicking.
+            try:
+                self.s.wait_for(WORKSPACE, timeout=3)
+            except WaitTimeout:
+                buttons = [b for b in self.s.find_all("[data-testid=open-project]") if b.text.strip() == "Sample"]
+                self.assertTrue(buttons, "the start page lists no 'Sample' project")
+                buttons[0].click()
+        self.s.wait_for(WORKSPACE, timeout=30)
+        f = int(self.s.wait_attribute(WORKSPACE, "data-frame", lambda v: bool(v), "set", timeout=20))
+        self.wait_painted(f, timeout=30)
+        return f
+
+    def step_open_and_step(self):
+        f0 = self.open_workspace()
+        self.assertEqual(f0, 0, "the sample video opens at frame 0")
+        for _ in range(3):
+            self.press("ArrowRight")
+        self.wait_painted(3)
+        self.assertEqual(self.ws("data-frame"), "3")
+        self.press("ArrowLeft")
+        self.wait_painted(2)
+
+    def step_sam_mask(self):
+        self.s.wait_attribute("[data-testid=sam-status]", "data-model", lambda v: bool(v), "non-empty", timeout=60)
+        self.press("s")
+        self.s.wait_attribute(WORKSPACE, "data-tool", lambda v: v == "sam", "== sam")
+        self.pointer_away()
+        self.wait_painted(2)
+        self.settle_url()
+        t = 2 / FPS
+        red, bg = inset(red_box(t), 20), BACKGROUND
+        before, sx, sy = self.canvas_shot()
+        self.before_sam, self.scale = before, (sx, sy)
+        red_before = mean_rgb(before, red, sx, sy)
+        self.assertLess(l1(mean_rgb(before, bg, sx, sy), BACKGROUND_RGB), 12, "the background is the sample's 0x3a4a5a")
+        self.assertLess(l1(red_before, (0xD2, 0x3C, 0x3C)), 30, "the red box is where the sample draws it")
+
+        x0, y0, x1, y1 = red_box(t)
+        self.s.click_at(*self.to_viewport((x0 + x1) / 2, (y0 + y1) / 2))
+        self.s.wait_for("[data-testid=candidates]", timeout=30)
+        self.pointer_away()
+        url = self.settle_url()
+        self.press("Enter")
+        self.wait_objects(1, "mask")
+        self.s.wait_gone("[data-testid=candidates]")
+        wait_until("a repaint after accepting", lambda: self.s.find(FRAME_VIEW).attribute("data-loaded-url"),
+                   lambda u: u != url, timeout=15)
+        self.wait_painted(2)
+        self.settle_url()
+
+        def tinted():
+            img, _, _ = self.canvas_shot()
+            return img, l1(mean_rgb(img, red, sx, sy), red_before), l1(mean_rgb(img, bg, sx, sy), mean_rgb(before, bg, sx, sy))
+
+        img, red_d, bg_d = wait_until(
+            f"the red box tinted (mean RGB L1 change >= {SAM_TINT_MIN}) with the background unchanged",
+            tinted, lambda v: v[1] >= SAM_TINT_MIN and v[2] <= SAME_MAX, timeout=10,
+        )[0:3]
+        print(f"(SAM mask: red box mean RGB {red_before.round(1)} -> {mean_rgb(img, red, sx, sy).round(1)}, "
+              f"L1 {red_d:.1f}; background L1 {bg_d:.2f})", file=sys.stderr)
+        self.save_window("workspace-sam.png")
+
+    def step_undo_and_box(self):
+        import numpy as np
+
+        t = 2 / FPS
+        sx, sy = self.scale
+        red = inset(red_box(t), 20)
+        red_before = mean_rgb(self.before_sam, red, sx, sy)
+        self.press(["Control", "z"])
+        self.wait_objects(0)
+        self.pointer_away()
+
+        def restored():
+            img, _, _ = self.canvas_shot()
+            return img, l1(mean_rgb(img, red, sx, sy), red_before)
+
+        wait_until(f"the red box back to its pre-SAM pixels (mean RGB L1 <= {SAME_MAX})", restored,
+                   lambda v: v[1] <= SAME_MAX, timeout=15)
+
+        self.press("r")
+        self.s.wait_attribute(WORKSPACE, "data-tool", lambda v: v == "box", "== box")
+        self.wait_painted(2)
+        before, _, _ = self.canvas_shot()
+        x0, y0, x1, y1 = yellow_box(t)
+        self.s.drag(*self.to_viewport(x0, y0), *self.to_viewport(x1, y1), steps=6)
+        self.pointer_away()
+        objs = self.wait_objects(1, "bbox")
+        self.box_track = objs[0][1]
+        self.wait_painted(2)
+        self.settle_url()
+
+        # The outline: pixels along the drawn top and left edges change; a
+        # background region does not.
+        def outline():
+            img, _, _ = self.canvas_shot()
+            diff = np.abs(img.astype(np.int32) - before.astype(np.int32)).sum(axis=2)
+            band = 4  # screen pixels either side of the edge
+            top = diff[max(0, int(y0 * sy) - band) : int(y0 * sy) + band + 1, int((x0 + 20) * sx) : int((x1 - 20) * sx)]
+            left = diff[int((y0 + 20) * sy) : int((y1 - 20) * sy), max(0, int(x0 * sx) - band) : int(x0 * sx) + band + 1]
+            # Per position along the edge: does any pixel across the band change?
+            top_hit = float((top.max(axis=0) >= 40).mean())
+            left_hit = float((left.max(axis=1) >= 40).mean())
+            bg_d = l1(mean_rgb(img, BACKGROUND, sx, sy), mean_rgb(before, BACKGROUND, sx, sy))
+            return img, top_hit, left_hit, bg_d
+
+        _, top_hit, left_hit, bg_d = wait_until(
+            "the box outline along the top and left edges (>= 90% of positions changed) and the background unchanged",
+            outline, lambda v: v[1] >= 0.9 and v[2] >= 0.9 and v[3] <= SAME_MAX, timeout=10,
+        )
+        print(f"(box outline: top {top_hit:.0%}, left {left_hit:.0%} of edge positions changed; background L1 {bg_d:.2f})",
+              file=sys.stderr)
+        self.save_window("workspace-box.png")
+
+    def step_restart(self):
+        undo_before = int(self.ws("data-undo") or 0)
+        self.app.restart()
+        self.open_workspace()
+        start = self.frame()
+        key = "ArrowRight" if start < 2 else "ArrowLeft"
+        for _ in range(abs(2 - start)):
+            self.press(key)
+        self.wait_painted(2)
+        objs = self.wait_objects(1, "bbox")
+        self.assertEqual(objs[0][1], self.box_track, "the same track as before the restart")
+        undo = int(self.ws("data-undo") or 0)
+        self.assertGreaterEqual(undo, 1, "the undo history survived the restart")
+        print(f"(undo depth {undo_before} before the restart, {undo} after)", file=sys.stderr)
+        self.press(["Control", "z"])
+        self.wait_objects(0)
+        self.press(["Control", "Shift", "z"])
+        self.wait_objects(1, "bbox")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
