@@ -70,12 +70,7 @@ fn main() -> Result<(), String> {
     let decode_ms = t0.elapsed().as_secs_f64() * 1000.0 / FRAMES as f64;
 
     // Warm up the compositor (adapter and pipelines) once.
-    let q = |frame| FrameQuery {
-        video: video_id,
-        frame,
-        selected: None,
-        preview: None,
-    };
+    let q = |frame| FrameQuery::new(video_id, frame);
     tauri::async_runtime::block_on(frames::render(&state, &q(0))).map_err(|e| e.message)?;
     let t0 = Instant::now();
     let mut bytes = 0usize;

@@ -54,6 +54,13 @@ pub fn export_all(dir: &Path) -> Result<Vec<String>, String> {
         dto::Accepted,
         dto::SamModelInfo,
         dto::ImportProgress,
+        dto::PointPx,
+        dto::DrawnShape,
+        dto::BrushStroke,
+        dto::Edited,
+        dto::SamModelChoice,
+        dto::ModelProgress,
+        dto::SamCache,
     );
     names.sort();
     let mut index = String::from(HEADER);

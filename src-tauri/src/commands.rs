@@ -2,27 +2,23 @@
 //! payload types are in [`crate::dto`] and errors are [`CommandError`].
 
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use argus_core::id::{LabelId, ProjectId, TrackId, VideoId};
-use argus_core::model::{
-    Colour, Geometry, Label, Shape, ShapeSource, Timestamp, Track,
-};
+use argus_core::model::{Colour, Geometry, Label, ShapeSource};
 use argus_store::Command;
 use tauri::{AppHandle, Emitter, Runtime, State};
 
 use crate::dto::{
-    AcceptTarget, Accepted, AppInfo, FrameDensity, HistoryState, IMPORT_PROGRESS_EVENT,
-    ImportProgress, ProjectDetail, ProjectSummary, SamModelInfo, SamPreview, SamPrompt, ShapeInfo,
-    Timeline, VideoSummary,
+    AcceptTarget, Accepted, AppInfo, BrushStroke, DrawnShape, Edited, FrameDensity, HistoryState,
+    IMPORT_PROGRESS_EVENT, ImportProgress, MODEL_PROGRESS_EVENT, PointPx, ProjectDetail, ProjectSummary, SamCache, SamModelChoice, SamModelInfo,
+    SamPreview, SamPrompt, ShapeInfo, Timeline, VideoSummary,
 };
+use crate::edit::{self, Target};
 use crate::error::{CommandError, CommandResult};
 use crate::state::AppState;
 use crate::{import, sam};
 
-fn parse_id<T: FromStr>(what: &str, s: &str) -> CommandResult<T> {
-    T::from_str(s).map_err(|_| CommandError::invalid(format!("'{s}' is not a valid {what} id")))
-}
+use edit::parse_id;
 
 #[tauri::command]
 pub async fn app_info(state: State<'_, AppState>) -> CommandResult<AppInfo> {
@@ -159,15 +155,57 @@ pub async fn timeline(state: State<'_, AppState>, video_id: String) -> CommandRe
     })
 }
 
-/// Loads a SAM model from its manifest (TOML) file.
+/// Loads a SAM model: `manifest_path` is a manifest (TOML) file or the id of
+/// a shipped model. Missing files are downloaded first; progress goes out as
+/// `model-progress` events.
 #[tauri::command]
-pub async fn load_sam_model(
+pub async fn load_sam_model<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     manifest_path: String,
 ) -> CommandResult<SamModelInfo> {
     state
-        .blocking(move |s| sam::load_model(s, std::path::Path::new(&manifest_path)))
+        .blocking(move |s| {
+            sam::load_model(s, &manifest_path, &mut |p| {
+                if let Err(e) = app.emit(MODEL_PROGRESS_EVENT, p) {
+                    tracing::warn!("could not send model progress: {e}");
+                }
+            })
+        })
         .await
+}
+
+/// The shipped SAM models, and which are downloaded already.
+#[tauri::command]
+pub async fn list_sam_models(state: State<'_, AppState>) -> CommandResult<Vec<SamModelChoice>> {
+    state.blocking(|s| Ok(sam::choices(s))).await
+}
+
+/// The system's file dialog for picking videos to import; empty when cancelled.
+#[tauri::command]
+pub async fn choose_video_files<R: Runtime>(app: AppHandle<R>) -> CommandResult<Vec<String>> {
+    use tauri_plugin_dialog::DialogExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Import videos")
+        .add_filter(
+            "Videos",
+            &["mp4", "mov", "mkv", "webm", "avi", "m4v", "mpg", "mpeg", "ts", "mts", "wmv", "flv"],
+        )
+        .add_filter("All files", &["*"])
+        .pick_files(move |files| {
+            let _ = tx.send(files);
+        });
+    let files = rx
+        .await
+        .map_err(|_| CommandError::internal("the file dialog closed without an answer"))?;
+    Ok(files
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|f| f.into_path().ok())
+        .map(|p| p.display().to_string())
+        .collect())
 }
 
 /// Runs SAM on the clicks and box so far; the candidates become the live preview.
@@ -182,6 +220,28 @@ pub async fn sam_predict(
     let video = state.store().video(id).await?;
     state
         .blocking(move |s| sam::predict(s, &video, frame, &prompt))
+        .await
+}
+
+/// Pre-encodes the frames around `frame` in the background (when a model is
+/// loaded) and says which of them are ready, for the SAM indicator.
+#[tauri::command]
+pub async fn sam_prefetch(
+    state: State<'_, AppState>,
+    video_id: String,
+    frame: u64,
+    start: bool,
+) -> CommandResult<SamCache> {
+    let id: VideoId = parse_id("video", &video_id)?;
+    let video = state.store().video(id).await?;
+    video.check_frame(frame)?;
+    state
+        .blocking(move |s| {
+            if start && s.sam.lock().model_info().is_some() {
+                sam::prefetch(s, &video, frame)?;
+            }
+            Ok(sam::cache_state(s, &video, frame))
+        })
         .await
 }
 
@@ -202,49 +262,211 @@ pub async fn sam_accept(
     rank: u32,
     target: AcceptTarget,
 ) -> CommandResult<Accepted> {
+    let target = Target::resolve(&state, &video_id, &target).await?;
+    let (mask, iou) = state.sam.lock().take(target.video.id, frame, rank as usize)?;
+    let edited = target
+        .store(&state, frame, Geometry::Mask(mask), ShapeSource::Sam, Some(iou))
+        .await?;
+    match (edited.track_id, edited.shape) {
+        (Some(track_id), Some(shape)) => Ok(Accepted {
+            track_id,
+            shape,
+            history: edited.history,
+        }),
+        _ => Err(CommandError::internal("the accepted mask was not stored")),
+    }
+}
+
+/// Stores a shape drawn with the polygon, box, polyline or points tool as a
+/// keyframe of an existing track (replacing its shape on this frame) or of a
+/// new one. One undo step.
+#[tauri::command]
+pub async fn draw_shape(
+    state: State<'_, AppState>,
+    video_id: String,
+    frame: u64,
+    target: AcceptTarget,
+    shape: DrawnShape,
+) -> CommandResult<Edited> {
+    let geometry = edit::geometry(&shape)?;
+    let target = Target::resolve(&state, &video_id, &target).await?;
+    target
+        .store(&state, frame, geometry, ShapeSource::Manual, None)
+        .await
+}
+
+/// Paints (or erases) one brush stroke on the target's mask on this frame. A
+/// polygon or box becomes a mask; erasing everything deletes the shape. One
+/// undo step.
+#[tauri::command]
+pub async fn brush_stroke(
+    state: State<'_, AppState>,
+    video_id: String,
+    frame: u64,
+    target: AcceptTarget,
+    stroke: BrushStroke,
+) -> CommandResult<Edited> {
+    let target = Target::resolve(&state, &video_id, &target).await?;
+    target.video.check_frame(frame)?;
+    let (width, height) = target.video.display_size();
+    let existing = target.shape_on(&state, frame).await?;
+    match edit::brushed(existing.as_ref().map(|s| &s.geometry), &stroke, height, width)? {
+        Some(mask) => {
+            target
+                .store(&state, frame, Geometry::Mask(mask), ShapeSource::Manual, None)
+                .await
+        }
+        None => {
+            let shape_id = existing.map(|s| s.id).ok_or_else(|| {
+                CommandError::internal("erased a shape that was not there")
+            })?;
+            edit::apply(
+                &state,
+                &target.video,
+                &target.actor,
+                Command::DeleteShape { shape_id },
+                None,
+            )
+            .await
+        }
+    }
+}
+
+/// Cuts `ring` out of the track's shape on this frame: a hole in a polygon,
+/// or pixels removed from a mask. One undo step.
+#[tauri::command]
+pub async fn cut_hole(
+    state: State<'_, AppState>,
+    video_id: String,
+    frame: u64,
+    track_id: String,
+    ring: Vec<PointPx>,
+) -> CommandResult<Edited> {
+    let target = Target::resolve(&state, &video_id, &AcceptTarget::Track { track_id }).await?;
+    let existing = target.shape_on(&state, frame).await?.ok_or_else(|| {
+        CommandError::not_found("the selected object has no shape on this frame to cut a hole into")
+    })?;
+    let (width, height) = target.video.display_size();
+    let geometry = edit::with_hole(&existing.geometry, &ring, height, width)?;
+    target
+        .store(&state, frame, geometry, existing.source, existing.score)
+        .await
+}
+
+/// Copies the track's shape on `frame` to `frame + 1` as a keyframe
+/// (replacing what is there). One undo step.
+#[tauri::command]
+pub async fn copy_to_next_frame(
+    state: State<'_, AppState>,
+    video_id: String,
+    frame: u64,
+    track_id: String,
+) -> CommandResult<Edited> {
+    let target = Target::resolve(&state, &video_id, &AcceptTarget::Track { track_id }).await?;
+    let next = frame + 1;
+    if next >= target.video.frame_count {
+        return Err(CommandError::invalid(format!(
+            "frame {frame} is the last frame; there is no next frame to copy to"
+        )));
+    }
+    let shape = target.shape_on(&state, frame).await?.ok_or_else(|| {
+        CommandError::not_found(format!("the selected object has no shape on frame {frame}"))
+    })?;
+    target
+        .store(&state, next, shape.geometry, ShapeSource::Manual, None)
+        .await
+}
+
+/// Deletes the track's shape on one frame. One undo step.
+#[tauri::command]
+pub async fn delete_shape(
+    state: State<'_, AppState>,
+    video_id: String,
+    frame: u64,
+    track_id: String,
+) -> CommandResult<Edited> {
+    let target = Target::resolve(&state, &video_id, &AcceptTarget::Track { track_id }).await?;
+    let shape = target.shape_on(&state, frame).await?.ok_or_else(|| {
+        CommandError::not_found(format!("the object has no shape on frame {frame}"))
+    })?;
+    edit::apply(
+        &state,
+        &target.video,
+        &target.actor,
+        Command::DeleteShape { shape_id: shape.id },
+        None,
+    )
+    .await
+}
+
+/// Deletes a whole object (the track and its shapes on every frame). One undo step.
+#[tauri::command]
+pub async fn delete_track(
+    state: State<'_, AppState>,
+    video_id: String,
+    track_id: String,
+) -> CommandResult<Edited> {
+    let target = Target::resolve(&state, &video_id, &AcceptTarget::Track { track_id }).await?;
+    let command = Command::DeleteTrack {
+        track_id: target.track.id,
+    };
+    edit::apply(&state, &target.video, &target.actor, command, None).await
+}
+
+/// Moves an object to another label. One undo step.
+#[tauri::command]
+pub async fn change_label(
+    state: State<'_, AppState>,
+    video_id: String,
+    frame: u64,
+    track_id: String,
+    label_id: String,
+) -> CommandResult<Edited> {
+    let target = Target::resolve(&state, &video_id, &AcceptTarget::Track { track_id }).await?;
+    let command = Command::ChangeLabel {
+        track_id: target.track.id,
+        label_id: edit::parse_id::<LabelId>("label", &label_id)?,
+        attributes: None,
+    };
+    let shape = target.shape_on(&state, frame).await?;
+    edit::apply(
+        &state,
+        &target.video,
+        &target.actor,
+        command,
+        shape.map(|s| (target.track.id, s)),
+    )
+    .await
+}
+
+/// The object under `(x, y)` on this frame (frame pixels): the topmost, i.e.
+/// the most recently created track whose shape covers the point, skipping
+/// `hidden` tracks.
+#[tauri::command]
+pub async fn pick_object(
+    state: State<'_, AppState>,
+    video_id: String,
+    frame: u64,
+    x: f64,
+    y: f64,
+    hidden: Option<Vec<String>>,
+) -> CommandResult<Option<String>> {
     let id: VideoId = parse_id("video", &video_id)?;
     let store = state.store();
-    let video = store.video(id).await?;
-    let actor = store.actor(video.project_id, store.local_user()).await?;
-    let schema = store.schema(video.project_id).await?;
-    let (track, is_new) = match &target {
-        AcceptTarget::Track { track_id } => (
-            store.track(parse_id::<TrackId>("track", track_id)?).await?,
-            false,
-        ),
-        AcceptTarget::NewTrack { label_id } => (
-            Track::new(video.id, parse_id::<LabelId>("label", label_id)?, Some(actor.user), Timestamp(0)),
-            true,
-        ),
-    };
-    let (mask, iou) = state.sam.lock().take(video.id, frame, rank as usize)?;
-    let shape = Shape {
-        score: Some(iou),
-        author: Some(actor.user),
-        ..Shape::keyframe(track.id, frame, Geometry::Mask(mask), ShapeSource::Sam, Timestamp(0))
-    };
-    let info_shape = shape.clone();
-    let command = if is_new {
-        Command::CreateTrack {
-            track: track.clone(),
-            shapes: vec![shape],
+    let tracks = store.tracks(id).await?;
+    let shapes = store.frame_shapes(id, frame).await?;
+    let hidden = hidden.unwrap_or_default();
+    let mut hit: Option<(usize, TrackId)> = None;
+    for s in &shapes {
+        if hidden.iter().any(|h| *h == s.track_id.to_string()) || !edit::hits(&s.geometry, x, y) {
+            continue;
         }
-    } else {
-        Command::SetShape { shape }
-    };
-    let applied = store.apply_in(video.project_id, &actor, command).await?;
-    let stored_track = store.track(track.id).await?;
-    let label = schema.label(stored_track.label_id).ok();
-    let (undo, redo) = store.history_depth(video.project_id).await?;
-    Ok(Accepted {
-        track_id: track.id.to_string(),
-        shape: ShapeInfo::new(&info_shape, Some(&stored_track), label),
-        history: HistoryState {
-            summary: applied.summary,
-            undo,
-            redo,
-        },
-    })
+        let order = tracks.iter().position(|t| t.id == s.track_id).unwrap_or(0);
+        if hit.is_none_or(|(o, _)| order >= o) {
+            hit = Some((order, s.track_id));
+        }
+    }
+    Ok(hit.map(|(_, t)| t.to_string()))
 }
 
 #[tauri::command]

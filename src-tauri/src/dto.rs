@@ -209,6 +209,104 @@ pub struct SamModelInfo {
     pub provider: String,
 }
 
+/// A point in frame pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export_to = "PointPx.ts")]
+pub struct PointPx {
+    pub x: f64,
+    pub y: f64,
+}
+
+/// A shape drawn by hand with the polygon, box, polyline or points tool, in
+/// frame pixels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[ts(export_to = "DrawnShape.ts")]
+pub enum DrawnShape {
+    /// An outline (at least 3 points) with optional holes.
+    Polygon {
+        exterior: Vec<PointPx>,
+        #[serde(default)]
+        holes: Vec<Vec<PointPx>>,
+    },
+    Bbox { bbox: BoxPx },
+    /// An open line of at least 2 points.
+    Polyline { points: Vec<PointPx> },
+    /// One or more keypoints.
+    Points { points: Vec<PointPx> },
+}
+
+/// One drag of the brush or eraser, in frame pixels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export_to = "BrushStroke.ts")]
+pub struct BrushStroke {
+    /// The path of the brush centre; one point is a dab.
+    pub points: Vec<PointPx>,
+    /// Brush radius in frame pixels.
+    pub radius: f64,
+    /// Erase instead of paint.
+    #[serde(default)]
+    pub erase: bool,
+}
+
+/// What an edit did: the track and shape it touched (none after a delete)
+/// and the undo depth after it.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "Edited.ts")]
+pub struct Edited {
+    pub track_id: Option<String>,
+    pub shape: Option<ShapeInfo>,
+    pub history: HistoryState,
+}
+
+/// A SAM model the app knows: one of the shipped manifests.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "SamModelChoice.ts")]
+pub struct SamModelChoice {
+    pub id: String,
+    pub name: String,
+    pub licence: String,
+    /// Every file is already in the model folder (no download needed).
+    pub downloaded: bool,
+    /// Bytes to download when known from the manifest.
+    #[ts(type = "number | null")]
+    pub download_bytes: Option<u64>,
+}
+
+/// Which frames around the current one SAM can answer at once (their
+/// embedding is ready); the pre-encoder fills them in the background.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export_to = "SamCache.ts")]
+pub struct SamCache {
+    /// The frame `ready[0]` is about.
+    #[ts(type = "number")]
+    pub first: u64,
+    pub ready: Vec<bool>,
+}
+
+/// Stages of loading a SAM model, sent as `model-progress` events.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+#[ts(export_to = "ModelProgress.ts")]
+pub enum ModelProgress {
+    /// Bytes of one file arriving (resumed bytes included).
+    Downloading {
+        model: String,
+        file: String,
+        #[ts(type = "number")]
+        downloaded: u64,
+        #[ts(type = "number | null")]
+        total: Option<u64>,
+    },
+    /// Files present and verified; creating the ONNX Runtime sessions.
+    Loading { model: String },
+    Ready { model: SamModelInfo },
+    Failed { model: String, message: String },
+}
+
+/// The event name of [`ModelProgress`].
+pub const MODEL_PROGRESS_EVENT: &str = "model-progress";
+
 /// Stages of a video import, sent as `import-progress` events.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(tag = "stage", rename_all = "snake_case")]

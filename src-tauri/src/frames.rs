@@ -1,7 +1,8 @@
 //! Rendered frames for the frame view, served over the `frame://` URI scheme.
 //!
-//! The page asks for `frame://localhost/<video-id>/<n>?sel=<track-id>&preview=<rank>&rev=<r>`
-//! and gets the frame with its masks composited by argus-render, as raw RGBA
+//! The page asks for `frame://localhost/<video-id>/<n>?sel=<track-id>&hide=<ids>&preview=<rank>&rev=<r>`
+//! and gets the frame with its masks and vector shapes (polygons, boxes,
+//! polylines, points) composited by argus-render, as raw RGBA
 //! (`application/octet-stream`, size in the `x-frame-width` / `x-frame-height`
 //! headers), which it puts into a canvas with `putImageData`. Raw RGBA costs
 //! no encode or decode on either side; the bytes cross the webview boundary
@@ -16,7 +17,8 @@ use argus_core::Rle;
 use argus_core::id::{TrackId, VideoId};
 use argus_core::model::Geometry;
 use argus_render::{
-    MaskScene, MaskStyle, ObjectId, OutputSpec, RgbaFrame, RgbaImage, ViewTransform,
+    MaskScene, MaskStyle, ObjectId, OutputSpec, Overlay, RgbaFrame, RgbaImage, Stroke,
+    ViewTransform,
 };
 
 use crate::error::{CommandError, CommandResult, ErrorKind};
@@ -37,9 +39,22 @@ pub struct FrameQuery {
     pub selected: Option<TrackId>,
     /// SAM candidate to overlay, if a prediction is pending on this frame.
     pub preview: Option<usize>,
+    /// Tracks not to draw (hidden in the object list).
+    pub hidden: Vec<TrackId>,
 }
 
 impl FrameQuery {
+    /// Frame `frame` of `video`, nothing selected, hidden or previewed.
+    pub fn new(video: VideoId, frame: u64) -> Self {
+        Self {
+            video,
+            frame,
+            selected: None,
+            preview: None,
+            hidden: Vec::new(),
+        }
+    }
+
     /// Parses the path and query of a `frame://` URL: `/<video>/<n>?sel=..&preview=..`.
     /// Unknown query keys (such as the cache-busting `rev`) are ignored.
     pub fn parse(path: &str, query: Option<&str>) -> CommandResult<Self> {
@@ -52,18 +67,20 @@ impl FrameQuery {
         let frame = frame
             .parse::<u64>()
             .map_err(|_| bad("the frame is not a number"))?;
-        let mut q = Self {
-            video,
-            frame,
-            selected: None,
-            preview: None,
-        };
+        let mut q = Self::new(video, frame);
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             match key {
                 "sel" if !value.is_empty() => {
                     q.selected =
                         Some(TrackId::from_str(value).map_err(|_| bad("sel is not a track id"))?);
+                }
+                "hide" => {
+                    for id in value.split(',').filter(|v| !v.is_empty()) {
+                        q.hidden.push(
+                            TrackId::from_str(id).map_err(|_| bad("hide is not a list of track ids"))?,
+                        );
+                    }
                 }
                 "preview" if !value.is_empty() => {
                     q.preview = Some(
@@ -124,6 +141,7 @@ impl Compositor {
         &mut self,
         frame: &DisplayFrame,
         scene: &mut MaskScene,
+        overlays: &[Overlay],
     ) -> CommandResult<RgbaImage> {
         let input = RgbaFrame::packed(frame.width, frame.height, &frame.rgba);
         let out = OutputSpec::new(frame.width, frame.height);
@@ -131,7 +149,7 @@ impl Compositor {
         if let Self::Gpu(r) = self {
             let drawn = r
                 .upload_frame(&argus_render::FrameInput::Rgba(input))
-                .and_then(|()| r.render(scene, &[], &view, &out));
+                .and_then(|()| r.render(scene, overlays, &view, &out));
             match drawn {
                 Ok(img) => return Ok(img),
                 Err(e) => tracing::warn!("GPU render failed, using the CPU for this frame: {e}"),
@@ -140,7 +158,7 @@ impl Compositor {
         Ok(argus_render::cpu::composite(
             &input,
             scene,
-            &[],
+            overlays,
             &view,
             &out,
         )?)
@@ -167,10 +185,11 @@ pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaI
     let tracks = store.tracks(video.id).await?;
     let schema = store.schema(video.project_id).await?;
     let mut masks: Vec<(ObjectId, Rle, MaskStyle)> = Vec::new();
+    let mut overlays: Vec<Overlay> = Vec::new();
     for shape in shapes {
-        let Geometry::Mask(rle) = shape.geometry else {
+        if query.hidden.contains(&shape.track_id) {
             continue;
-        };
+        }
         let Some((index, track)) = tracks
             .iter()
             .enumerate()
@@ -182,12 +201,35 @@ pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaI
             .label(track.label_id)
             .map(|l| rgb(&l.colour))
             .unwrap_or([255, 64, 64]);
-        let style = MaskStyle {
-            color: colour,
-            selected: query.selected == Some(track.id),
-            ..MaskStyle::default()
+        let selected = query.selected == Some(track.id);
+        let stroke = Stroke {
+            color: [colour[0], colour[1], colour[2], 255],
+            width: if selected { 3.5 } else { 2.0 },
         };
-        masks.push((ObjectId(index as u64), rle, style));
+        match shape.geometry {
+            Geometry::Mask(rle) => {
+                let style = MaskStyle {
+                    color: colour,
+                    selected,
+                    ..MaskStyle::default()
+                };
+                masks.push((ObjectId(index as u64), rle, style));
+            }
+            Geometry::Polygon(polygon) => {
+                overlays.push(Overlay::FilledPolygon {
+                    polygon: polygon.clone(),
+                    fill: [colour[0], colour[1], colour[2], if selected { 110 } else { 70 }],
+                });
+                overlays.push(Overlay::Polygon { polygon, stroke });
+            }
+            Geometry::BBox(bbox) => overlays.push(Overlay::Box { bbox, stroke }),
+            Geometry::Polyline(polyline) => overlays.push(Overlay::Polyline { polyline, stroke }),
+            Geometry::Points(points) => overlays.push(Overlay::Points {
+                points,
+                radius: if selected { 5.0 } else { 4.0 },
+                color: stroke.color,
+            }),
+        }
     }
     let preview = query.preview.and_then(|rank| {
         state
@@ -217,7 +259,7 @@ pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaI
             let mut compositor = state.compositor.lock();
             compositor
                 .get_or_insert_with(Compositor::new)
-                .composite(&frame, &mut scene)
+                .composite(&frame, &mut scene, &overlays)
         })
         .await
 }
@@ -295,7 +337,8 @@ mod tests {
                 video: v,
                 frame: 12,
                 selected: Some(t),
-                preview: Some(1)
+                preview: Some(1),
+                hidden: Vec::new(),
             }
         );
         let q = FrameQuery::parse(&format!("/{v}/0"), None).expect("parses");
@@ -310,6 +353,10 @@ mod tests {
             assert_eq!(e.kind, ErrorKind::Invalid, "{bad}");
         }
         assert!(FrameQuery::parse(&format!("/{v}/1"), Some("sel=zzz")).is_err());
+        let h = TrackId::new();
+        let q = FrameQuery::parse(&format!("/{v}/1"), Some(&format!("hide={t},{h}"))).expect("parses");
+        assert_eq!(q.hidden, vec![t, h]);
+        assert!(FrameQuery::parse(&format!("/{v}/1"), Some("hide=zzz")).is_err());
         assert!(FrameQuery::parse(&format!("/{v}/1"), Some("preview=-1")).is_err());
     }
 }

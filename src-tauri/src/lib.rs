@@ -17,6 +17,7 @@
 pub mod bindings;
 pub mod commands;
 pub mod dto;
+pub mod edit;
 pub mod error;
 pub mod frames;
 pub mod import;
@@ -39,6 +40,7 @@ pub fn run_app<R: Runtime>(
     context: Context<R>,
 ) -> tauri::Result<tauri::App<R>> {
     builder
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             if app.try_state::<AppState>().is_none() {
                 let dir = match std::env::var_os("ARGUS_DATA_DIR") {
@@ -73,7 +75,18 @@ pub fn run_app<R: Runtime>(
             commands::load_sam_model,
             commands::sam_predict,
             commands::sam_clear,
+            commands::sam_prefetch,
             commands::sam_accept,
+            commands::draw_shape,
+            commands::brush_stroke,
+            commands::cut_hole,
+            commands::copy_to_next_frame,
+            commands::delete_shape,
+            commands::delete_track,
+            commands::change_label,
+            commands::pick_object,
+            commands::list_sam_models,
+            commands::choose_video_files,
             commands::undo,
             commands::redo,
             commands::history,

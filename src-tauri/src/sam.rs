@@ -1,6 +1,7 @@
-//! The interactive SAM session: the loaded model, the embedding of the frame
-//! being annotated, and the pending prediction shown as the live preview
-//! until the user accepts it (Enter) or clears it (Escape).
+//! The interactive SAM session: the loaded model, its embedding cache (memory
+//! in front of disk), the background pre-encoder of the frames around the one
+//! being annotated, and the pending prediction shown as the live preview until
+//! the user accepts it (Enter) or clears it (Escape).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,21 +9,68 @@ use std::sync::Arc;
 use argus_core::id::VideoId;
 use argus_core::model::Video;
 use argus_core::{BBox, Rle};
+use argus_media::{FrameRequest, SourceOptions, VideoSource};
+use argus_sam::cache::{DiskCache, EmbeddingCache, EmbeddingKey, FrameSource, OwnedFrame, Prefetcher};
 use argus_sam::download::ModelStore;
-use argus_sam::{Embedding, LoadOptions, Manifest, Prompt, SamModel};
+use argus_sam::{LoadOptions, Manifest, PixelFormat, Prompt, SamModel};
+use parking_lot::Mutex;
 
-use crate::dto::{BoxPx, SamCandidate, SamModelInfo, SamPreview, SamPrompt};
+use crate::dto::{
+    BoxPx, ModelProgress, SamCache, SamCandidate, SamModelChoice, SamModelInfo, SamPreview,
+    SamPrompt,
+};
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::state::AppState;
+
+/// Embeddings kept in memory (a SAM 1 embedding is 4 MiB, SAM 2 about 16).
+const MEMORY_CACHE_BYTES: usize = 512 << 20;
+
+/// Frames pre-encoded on each side of the current one.
+pub const PREFETCH_RADIUS: u64 = 2;
 
 /// SAM's state between clicks.
 #[derive(Default)]
 pub struct SamState {
     model: Option<Arc<SamModel>>,
-    /// The embedding of the last encoded frame.
-    embedding: Option<(VideoId, u64, Arc<Embedding>)>,
+    /// Embeddings by (video hash, frame, model).
+    cache: Option<Arc<EmbeddingCache>>,
+    /// The pre-encoder, for one video at a time.
+    prefetch: Option<(VideoId, Prefetcher)>,
     pending: Option<Pending>,
     revision: u32,
+}
+
+/// Frames for the pre-encoder, from its own decoder (so it never moves the
+/// frame view's decoder around).
+struct PrefetchFrames {
+    source: Mutex<VideoSource>,
+    video: Video,
+}
+
+impl FrameSource for PrefetchFrames {
+    fn frame(&self, index: u64) -> argus_sam::Result<OwnedFrame> {
+        let fail = |e: &dyn std::fmt::Display| {
+            argus_sam::Error::InvalidInput(format!("could not decode frame {index} to pre-encode: {e}"))
+        };
+        let decoded = self.source.lock().frame(index, FrameRequest::RGBA).map_err(|e| fail(&e))?;
+        let rgba = decoded.to_rgba_packed().ok_or_else(|| fail(&"no RGBA pixels"))?;
+        let (data, width, height) =
+            argus_media::rotate_rgba(rgba, decoded.width, decoded.height, self.video.rotation);
+        Ok(OwnedFrame {
+            data,
+            width,
+            height,
+            format: PixelFormat::Rgba8,
+        })
+    }
+}
+
+fn embedding_key(model: &SamModel, video: &Video, frame: u64) -> EmbeddingKey {
+    EmbeddingKey {
+        video_hash: video.sha256.clone(),
+        frame,
+        model_id: model.manifest().id.clone(),
+    }
 }
 
 /// A prediction on one frame, waiting to be accepted.
@@ -98,26 +146,101 @@ fn sam_error(message: impl Into<String>) -> CommandError {
     CommandError::new(ErrorKind::Sam, message)
 }
 
-/// Loads the model a manifest describes: its files are fetched (or checked)
-/// into the app's model folder first. Blocking.
-pub fn load_model(state: &AppState, manifest_path: &Path) -> CommandResult<SamModelInfo> {
-    let manifest = Manifest::from_path(manifest_path)?;
-    let models = ModelStore::new(state.data_dir().join("models"));
-    let paths = models.ensure(&manifest, &mut |_| true)?;
+/// The manifest named by `manifest`: a path to a manifest file, or the id of
+/// one of the shipped models (`sam-vit-b`, `sam2.1-tiny`, ...).
+pub fn resolve_manifest(manifest: &str) -> CommandResult<Manifest> {
+    let path = Path::new(manifest);
+    if path.exists() || manifest.ends_with(".toml") || manifest.contains(std::path::MAIN_SEPARATOR) {
+        return Ok(Manifest::from_path(path)?);
+    }
+    Ok(argus_sam::builtin_manifest(manifest)?)
+}
+
+/// The app's model folder.
+pub fn model_store(state: &AppState) -> ModelStore {
+    ModelStore::new(state.data_dir().join("models"))
+}
+
+/// The shipped models and whether each is already downloaded.
+pub fn choices(state: &AppState) -> Vec<SamModelChoice> {
+    let models = model_store(state);
+    argus_sam::builtin_manifests()
+        .into_iter()
+        .map(|m| SamModelChoice {
+            downloaded: models.locate(&m).is_ok(),
+            download_bytes: m.files().map(|f| f.size).sum(),
+            id: m.id.clone(),
+            name: m.name.clone(),
+            licence: m.licence.clone(),
+        })
+        .collect()
+}
+
+/// Loads the model `manifest` names (see [`resolve_manifest`]): its files are
+/// fetched (or checked) into the app's model folder first, with `report`
+/// told of every stage and of download progress. Blocking.
+pub fn load_model(
+    state: &AppState,
+    manifest: &str,
+    report: &mut dyn FnMut(ModelProgress),
+) -> CommandResult<SamModelInfo> {
+    let result = load_inner(state, manifest, report);
+    if let Err(e) = &result {
+        report(ModelProgress::Failed {
+            model: manifest.to_owned(),
+            message: e.message.clone(),
+        });
+    }
+    result
+}
+
+fn load_inner(
+    state: &AppState,
+    manifest: &str,
+    report: &mut dyn FnMut(ModelProgress),
+) -> CommandResult<SamModelInfo> {
+    let manifest = resolve_manifest(manifest)?;
+    let id = manifest.id.clone();
+    // At most ~20 progress events a second, plus the last byte of each file.
+    let mut last = std::time::Instant::now() - std::time::Duration::from_secs(1);
+    let paths = model_store(state).ensure(&manifest, &mut |p| {
+        let done = p.total.is_some_and(|t| p.downloaded >= t);
+        if done || last.elapsed() >= std::time::Duration::from_millis(50) {
+            last = std::time::Instant::now();
+            report(ModelProgress::Downloading {
+                model: id.clone(),
+                file: p.file.clone(),
+                downloaded: p.downloaded,
+                total: p.total,
+            });
+        }
+        true
+    })?;
+    report(ModelProgress::Loading { model: id.clone() });
     let model = SamModel::load(
         &manifest,
         &paths.encoder,
         &paths.decoder,
         LoadOptions::default(),
     )?;
-    let mut sam = state.sam.lock();
-    *sam = SamState {
-        model: Some(Arc::new(model)),
-        revision: sam.revision,
-        ..SamState::default()
+    let info = {
+        let mut sam = state.sam.lock();
+        *sam = SamState {
+            model: Some(Arc::new(model)),
+            cache: Some(Arc::new(EmbeddingCache::new(
+                MEMORY_CACHE_BYTES,
+                Some(DiskCache::new(state.data_dir().join("embeddings"))),
+            ))),
+            revision: sam.revision,
+            ..SamState::default()
+        };
+        sam.model_info()
+            .ok_or_else(|| CommandError::internal("the SAM model vanished after loading"))?
     };
-    sam.model_info()
-        .ok_or_else(|| CommandError::internal("the SAM model vanished after loading"))
+    report(ModelProgress::Ready {
+        model: info.clone(),
+    });
+    Ok(info)
 }
 
 /// Runs the prompt on frame `frame` of `video` (encoding the frame first if it
@@ -134,20 +257,9 @@ pub fn predict(
             "give SAM at least one click or a box",
         ));
     }
-    let (model, cached) = {
-        let sam = state.sam.lock();
-        let model = sam
-            .model
-            .clone()
-            .ok_or_else(|| sam_error("no SAM model is loaded; load one from the SAM menu"))?;
-        let cached = sam
-            .embedding
-            .as_ref()
-            .filter(|(v, f, _)| *v == video.id && *f == frame)
-            .map(|(_, _, e)| e.clone());
-        (model, cached)
-    };
-    let embedding = match cached {
+    let (model, cache) = loaded(state)?;
+    let key = embedding_key(&model, video, frame);
+    let embedding = match cache.get(&key) {
         Some(e) => e,
         None => {
             let pixels = state.frame_rgba(video, frame)?;
@@ -158,10 +270,14 @@ pub fn predict(
                 argus_sam::PixelFormat::Rgba8,
             )?;
             let e = Arc::new(model.encode(&image)?);
-            state.sam.lock().embedding = Some((video.id, frame, e.clone()));
+            cache.insert(key, e.clone());
             e
         }
     };
+    // Get the neighbours ready for the next clicks.
+    if let Err(e) = prefetch(state, video, frame) {
+        tracing::warn!("pre-encoding not started: {}", e.message);
+    }
     let mut p = Prompt::default();
     for click in &prompt.points {
         p = p.with_click(click.x, click.y, click.positive);
@@ -197,4 +313,54 @@ pub fn predict(
         candidates,
         revision: sam.revision,
     })
+}
+
+/// The loaded model and its cache, or the error saying to load one.
+fn loaded(state: &AppState) -> CommandResult<(Arc<SamModel>, Arc<EmbeddingCache>)> {
+    let sam = state.sam.lock();
+    match (&sam.model, &sam.cache) {
+        (Some(m), Some(c)) => Ok((m.clone(), c.clone())),
+        _ => Err(sam_error(
+            "no SAM model is loaded; pick one under SAM model on the left",
+        )),
+    }
+}
+
+/// Starts (or moves) pre-encoding around `frame` of `video`. Blocking only
+/// for opening the decoder the first time for a video.
+pub fn prefetch(state: &AppState, video: &Video, frame: u64) -> CommandResult<()> {
+    let (model, cache) = loaded(state)?;
+    let mut sam = state.sam.lock();
+    if sam.prefetch.as_ref().is_none_or(|(v, _)| *v != video.id) {
+        let path = video.local_path.as_deref().ok_or_else(|| {
+            CommandError::not_found(format!("video '{}' has no local file on this machine", video.name))
+        })?;
+        let source = VideoSource::open(Path::new(path), SourceOptions::default())?;
+        let frames = Arc::new(PrefetchFrames {
+            source: Mutex::new(source),
+            video: video.clone(),
+        });
+        // Dropping the old prefetcher cancels it and joins its thread.
+        sam.prefetch = Some((video.id, Prefetcher::new(model, cache, frames)?));
+    }
+    if let Some((_, p)) = &sam.prefetch {
+        p.request(&video.sha256, frame, PREFETCH_RADIUS, video.frame_count);
+    }
+    Ok(())
+}
+
+/// Which frames around `frame` have their embedding ready (in memory).
+pub fn cache_state(state: &AppState, video: &Video, frame: u64) -> SamCache {
+    let sam = state.sam.lock();
+    let (Some(model), Some(cache)) = (&sam.model, &sam.cache) else {
+        return SamCache { first: frame, ready: Vec::new() };
+    };
+    let first = frame.saturating_sub(PREFETCH_RADIUS);
+    let last = (frame + PREFETCH_RADIUS).min(video.frame_count.saturating_sub(1));
+    SamCache {
+        first,
+        ready: (first..=last)
+            .map(|f| cache.memory().contains(&embedding_key(model, video, f)))
+            .collect(),
+    }
 }

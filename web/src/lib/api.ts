@@ -7,11 +7,18 @@ import type {
   AcceptTarget,
   Accepted,
   AppInfo,
+  BrushStroke,
   CommandError,
+  DrawnShape,
+  Edited,
   HistoryState,
   ImportProgress,
+  ModelProgress,
+  PointPx,
   ProjectDetail,
   ProjectSummary,
+  SamCache,
+  SamModelChoice,
   SamModelInfo,
   SamPreview,
   SamPrompt,
@@ -39,9 +46,26 @@ export const api = {
   timeline: (videoId: string) => invoke<Timeline>("timeline", { videoId }),
   loadSamModel: (manifestPath: string) => invoke<SamModelInfo>("load_sam_model", { manifestPath }),
   samPredict: (videoId: string, frame: number, prompt: SamPrompt) => invoke<SamPreview>("sam_predict", { videoId, frame, prompt }),
+  samPrefetch: (videoId: string, frame: number, start: boolean) => invoke<SamCache>("sam_prefetch", { videoId, frame, start }),
   samClear: () => invoke<null>("sam_clear"),
   samAccept: (videoId: string, frame: number, rank: number, target: AcceptTarget) =>
     invoke<Accepted>("sam_accept", { videoId, frame, rank, target }),
+  drawShape: (videoId: string, frame: number, target: AcceptTarget, shape: DrawnShape) =>
+    invoke<Edited>("draw_shape", { videoId, frame, target, shape }),
+  brushStroke: (videoId: string, frame: number, target: AcceptTarget, stroke: BrushStroke) =>
+    invoke<Edited>("brush_stroke", { videoId, frame, target, stroke }),
+  cutHole: (videoId: string, frame: number, trackId: string, ring: PointPx[]) =>
+    invoke<Edited>("cut_hole", { videoId, frame, trackId, ring }),
+  copyToNextFrame: (videoId: string, frame: number, trackId: string) =>
+    invoke<Edited>("copy_to_next_frame", { videoId, frame, trackId }),
+  deleteShape: (videoId: string, frame: number, trackId: string) => invoke<Edited>("delete_shape", { videoId, frame, trackId }),
+  deleteTrack: (videoId: string, trackId: string) => invoke<Edited>("delete_track", { videoId, trackId }),
+  changeLabel: (videoId: string, frame: number, trackId: string, labelId: string) =>
+    invoke<Edited>("change_label", { videoId, frame, trackId, labelId }),
+  pickObject: (videoId: string, frame: number, x: number, y: number, hidden: string[]) =>
+    invoke<string | null>("pick_object", { videoId, frame, x, y, hidden }),
+  listSamModels: () => invoke<SamModelChoice[]>("list_sam_models"),
+  chooseVideoFiles: () => invoke<string[]>("choose_video_files"),
   undo: (projectId: string) => invoke<HistoryState>("undo", { projectId }),
   redo: (projectId: string) => invoke<HistoryState>("redo", { projectId }),
   history: (projectId: string) => invoke<HistoryState>("history", { projectId }),
@@ -49,4 +73,8 @@ export const api = {
 
 export function onImportProgress(handler: (p: ImportProgress) => void): Promise<UnlistenFn> {
   return listen<ImportProgress>("import-progress", (e) => handler(e.payload));
+}
+
+export function onModelProgress(handler: (p: ModelProgress) => void): Promise<UnlistenFn> {
+  return listen<ModelProgress>("model-progress", (e) => handler(e.payload));
 }

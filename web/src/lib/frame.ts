@@ -8,6 +8,8 @@ export interface FrameRequest {
   frame: number;
   selectedTrack?: string | null;
   preview?: number | null;
+  /** Tracks hidden in the object list. */
+  hidden?: string[];
   /** Changes whenever masks or the SAM preview change, so the URL is new. */
   revision?: number;
 }
@@ -26,6 +28,7 @@ export function schemeBase(userAgent: string): string {
 export function frameUrl(base: string, r: FrameRequest): string {
   const q = new URLSearchParams();
   if (r.selectedTrack) q.set("sel", r.selectedTrack);
+  if (r.hidden && r.hidden.length > 0) q.set("hide", r.hidden.join(","));
   if (r.preview !== undefined && r.preview !== null) q.set("preview", String(r.preview));
   if (r.revision !== undefined) q.set("rev", String(r.revision));
   const query = q.toString();

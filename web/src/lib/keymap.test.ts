@@ -46,6 +46,26 @@ describe("keymap", () => {
     expect(actionFor({ key: "?" })).toEqual({ type: "help" });
   });
 
+  it("editing keys", () => {
+    expect(actionFor({ key: "v" })).toEqual({ type: "tool", tool: "select" });
+    expect(actionFor({ key: "Backspace" })).toEqual({ type: "removeVertex" });
+    expect(actionFor({ key: "Delete" })).toEqual({ type: "deleteShape" });
+    expect(actionFor({ key: "Delete", shiftKey: true })).toEqual({ type: "deleteObject" });
+    expect(actionFor({ key: "," })).toEqual({ type: "brushSize", direction: -1 });
+    expect(actionFor({ key: "." })).toEqual({ type: "brushSize", direction: 1 });
+    expect(actionFor({ key: "h" })).toEqual({ type: "toggleHole" });
+    expect(actionFor({ key: "c" })).toEqual({ type: "copyToNext" });
+    expect(actionFor({ key: "o" })).toEqual({ type: "toggleHidden" });
+    expect(actionFor({ key: "x" })).toEqual({ type: "toggleLock" });
+    expect(actionFor({ key: "o", ctrlKey: true })).toEqual({ type: "importDialog" });
+  });
+
+  it("Shift + digit relabels by physical key, whatever the layout prints", () => {
+    expect(actionFor({ key: "!", code: "Digit1", shiftKey: true })).toEqual({ type: "relabel", index: 0 });
+    expect(actionFor({ key: "&", code: "Digit7", shiftKey: true })).toEqual({ type: "relabel", index: 6 });
+    expect(actionFor({ key: "1", code: "Digit1" })).toEqual({ type: "label", index: 0 });
+  });
+
   it("text fields keep their keys", () => {
     expect(isTyping({ tagName: "input" })).toBe(true);
     expect(isTyping({ tagName: "TEXTAREA" })).toBe(true);

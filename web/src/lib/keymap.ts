@@ -16,13 +16,27 @@ export type Action =
   | { type: "nextCandidate" }
   | { type: "tool"; tool: Tool }
   | { type: "label"; index: number }
-  | { type: "help" };
+  | { type: "help" }
+  | { type: "removeVertex" }
+  | { type: "brushSize"; direction: 1 | -1 }
+  | { type: "toggleHole" }
+  | { type: "copyToNext" }
+  | { type: "deleteShape" }
+  | { type: "deleteObject" }
+  | { type: "relabel"; index: number }
+  | { type: "toggleHidden" }
+  | { type: "toggleLock" }
+  | { type: "importDialog" };
 
-export type Tool = "sam" | "brush" | "eraser" | "polygon" | "box" | "points" | "polyline";
+export type Tool = "select" | "sam" | "brush" | "eraser" | "polygon" | "box" | "points" | "polyline";
+
+export const TOOLS: Tool[] = ["select", "sam", "brush", "eraser", "polygon", "box", "points", "polyline"];
 
 /** The parts of a KeyboardEvent the map looks at. */
 export interface KeyInput {
   key: string;
+  /** The physical key (`Digit1`), for Shift+digit on any layout. */
+  code?: string;
   ctrlKey?: boolean;
   metaKey?: boolean;
   shiftKey?: boolean;
@@ -43,15 +57,26 @@ export const BINDINGS: Binding[] = [
   { keys: "F / 0", description: "fit / 1:1" },
   { keys: "+ / -", description: "zoom in / out" },
   { keys: "Ctrl+Z / Ctrl+Shift+Z, Ctrl+Y", description: "undo / redo" },
-  { keys: "S B E P R K L", description: "tools: SAM, brush, eraser, polygon, box, points, polyline" },
-  { keys: "Enter", description: "accept the SAM mask" },
+  { keys: "V S B E P R K L", description: "tools: select, SAM, brush, eraser, polygon, box, points, polyline" },
+  { keys: "Enter", description: "accept the SAM mask / finish the polygon, polyline or points" },
   { keys: "Tab", description: "next SAM candidate" },
-  { keys: "Esc", description: "cancel the current prompt" },
+  { keys: "Esc", description: "cancel the current prompt or drawing" },
+  { keys: "Backspace", description: "remove the last vertex while drawing" },
+  { keys: ", / .", description: "brush smaller / larger" },
+  { keys: "H", description: "polygon tool: the next polygon cuts a hole in the selected object" },
+  { keys: "Ctrl+click", description: "select the object under the cursor (any tool)" },
+  { keys: "C", description: "copy the selected object's shape to the next frame (and go there)" },
+  { keys: "Delete", description: "delete the selected object's shape on this frame" },
+  { keys: "Shift+Delete", description: "delete the selected object on every frame" },
   { keys: "1 … 9", description: "pick a label" },
+  { keys: "Shift+1 … 9", description: "move the selected object to that label" },
+  { keys: "O / X", description: "hide / lock the selected object" },
+  { keys: "Ctrl+O", description: "import videos (file dialog)" },
   { keys: "?", description: "this help" },
 ];
 
 const TOOL_KEYS: Record<string, Tool> = {
+  v: "select",
   s: "sam",
   b: "brush",
   e: "eraser",
@@ -69,9 +94,12 @@ export function actionFor(e: KeyInput): Action | null {
   if (mod) {
     if (lower === "z") return e.shiftKey ? { type: "redo" } : { type: "undo" };
     if (lower === "y") return { type: "redo" };
+    if (lower === "o") return { type: "importDialog" };
     return null;
   }
   if (e.altKey) return null;
+  const digit = /^Digit([1-9])$/.exec(e.code ?? "");
+  if (e.shiftKey && digit) return { type: "relabel", index: Number(digit[1]) - 1 };
   switch (key) {
     case "ArrowRight":
       return { type: "step", delta: e.shiftKey ? 10 : 1 };
@@ -92,6 +120,14 @@ export function actionFor(e: KeyInput): Action | null {
       return { type: "zoomOut" };
     case "Enter":
       return { type: "accept" };
+    case "Backspace":
+      return { type: "removeVertex" };
+    case "Delete":
+      return e.shiftKey ? { type: "deleteObject" } : { type: "deleteShape" };
+    case ",":
+      return { type: "brushSize", direction: -1 };
+    case ".":
+      return { type: "brushSize", direction: 1 };
     case "Escape":
       return { type: "cancel" };
     case "Tab":
@@ -101,6 +137,10 @@ export function actionFor(e: KeyInput): Action | null {
   }
   if (/^[1-9]$/.test(key)) return { type: "label", index: Number(key) - 1 };
   if (lower === "f") return { type: "zoomFit" };
+  if (lower === "h") return { type: "toggleHole" };
+  if (lower === "c") return { type: "copyToNext" };
+  if (lower === "o") return { type: "toggleHidden" };
+  if (lower === "x") return { type: "toggleLock" };
   const tool = TOOL_KEYS[lower];
   if (tool) return { type: "tool", tool };
   return null;
