@@ -139,6 +139,7 @@ class App:
         self.manifest = ""
         self.port = 0
         self.starts = 0
+        self.timings: dict[str, float] = {}
 
     # ---- life cycle ------------------------------------------------------
     @classmethod
@@ -149,11 +150,10 @@ class App:
             raise unittest.SkipTest("end-to-end prerequisites missing: " + "; ".join(missing))
         app = cls(pre)
         try:
-            app._make_home()
-            app._seed()
-            app._start_xvfb()
-            app._start_driver()
-            app._open_session()
+            for step in (app._make_home, app._seed, app._start_xvfb, app._start_driver, app._open_session):
+                t0 = time.monotonic()
+                step()
+                app.timings[step.__name__.strip("_")] = time.monotonic() - t0
         except BaseException:
             print(app.log_tails())
             app.close()
@@ -179,7 +179,10 @@ class App:
                     self._terminate(self.xvfb, "Xvfb", group=False)
                     self.xvfb = None
             finally:
-                shutil.rmtree(self.tmp, ignore_errors=True)
+                if os.environ.get("ARGUS_E2E_KEEP") == "1":
+                    print(f"(ARGUS_E2E_KEEP=1: kept {self.tmp})", file=sys.stderr)
+                else:
+                    shutil.rmtree(self.tmp, ignore_errors=True)
 
     # ---- pieces ----------------------------------------------------------
     def _make_home(self) -> None:
@@ -199,9 +202,10 @@ class App:
         env = dict(os.environ)
         env["CARGO_TARGET_DIR"] = str(_target_dir())
         env["ARGUS_PYTHON"] = self.pre.python
+        script = os.environ.get("ARGUS_SAMPLE_PROJECT") or str(ROOT / "scripts" / "sample-project")
         with open(self.tmp / "seed.log", "wb") as log:
             r = subprocess.run(
-                [str(ROOT / "scripts" / "sample-project"), str(self.data_dir)],
+                [script, str(self.data_dir)],
                 cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, timeout=600,
             )
         if r.returncode != 0:
@@ -210,6 +214,30 @@ class App:
         if not lines or not os.path.isfile(lines[-1].strip()):
             raise RuntimeError(f"scripts/sample-project printed no manifest path: {r.stdout!r}")
         self.manifest = lines[-1].strip()
+        self._check_sample_video()
+
+    def _check_sample_video(self) -> None:
+        """The scenario clicks on the sample's coloured boxes: make sure the
+        generated video has them (frame 0: red at 80..340 x 380..520, yellow at
+        560..720 x 60..220, green at 900..990 x 180..420, on 0x3a4a5a)."""
+        import cv2
+
+        video = self.data_dir / "sample" / "street-sample.mp4"
+        cap = cv2.VideoCapture(str(video))
+        ok, bgr = cap.read()
+        cap.release()
+        if not ok:
+            raise RuntimeError(f"cannot decode the sample video {video}")
+        expect = {"red": ((450, 210), (0xD2, 0x3C, 0x3C)), "yellow": ((140, 640), (0xF0, 0xC8, 0x28)),
+                  "green": ((300, 945), (0x3C, 0xC8, 0x5A)), "background": ((700, 1200), (0x3A, 0x4A, 0x5A))}
+        wrong = []
+        for name, ((y, x), rgb) in expect.items():
+            got = tuple(int(v) for v in bgr[y, x][::-1])
+            if sum(abs(a - b) for a, b in zip(got, rgb)) > 30:
+                wrong.append(f"{name} at frame pixel ({x}, {y}) is {got}, expected about {rgb}")
+        if wrong:
+            raise RuntimeError("the sample video (scripts/sample-project) lacks the moving boxes the scenario "
+                               "uses: " + "; ".join(wrong))
 
     def _start_xvfb(self) -> None:
         # -displayfd: Xvfb picks a free display number and writes it to the pipe.
@@ -267,6 +295,7 @@ class App:
             "#!/bin/sh\n"
             f"echo $$ > '{self.app_pid_file}'\n"
             f"echo \"==== app start $(date +%T) ====\" >> '{app_log}'\n"
+            "export RUST_BACKTRACE=1\n"
             f"exec '{self.pre.app}' \"$@\" >> '{app_log}' 2>&1\n"
         )
         self.wrapper.chmod(0o755)
@@ -277,7 +306,7 @@ class App:
             self.driver = subprocess.Popen(
                 [str(self.pre.tauri_driver), "--port", str(self.port), "--native-port", str(native_port),
                  "--native-driver", str(self.pre.native_driver)],
-                cwd=self.tmp, env=self._app_env(), stdin=subprocess.DEVNULL, stdout=log,
+                cwd=self.tmp, env={**self._app_env(), "RUST_BACKTRACE": "0"}, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )
         finally:

@@ -79,7 +79,8 @@ class WorkspaceScenario(unittest.TestCase):
     def setUpClass(cls):
         t0 = time.monotonic()
         cls.app = App.start()
-        print(f"\n(app started in {time.monotonic() - t0:.1f} s on display {cls.app.display})", file=sys.stderr)
+        parts = ", ".join(f"{k} {v:.1f} s" for k, v in cls.app.timings.items())
+        print(f"\n(app started in {time.monotonic() - t0:.1f} s on display {cls.app.display}: {parts})", file=sys.stderr)
 
     @classmethod
     def tearDownClass(cls):
@@ -194,7 +195,18 @@ class WorkspaceScenario(unittest.TestCase):
             try:
                 fn()
             except BaseException:
-                print(f"\n==== step {name} FAILED; logs:\n{self.app.log_tails()}", file=sys.stderr)
+                try:
+                    shot = self.app.screenshots / "failure.png"
+                    save_png(str(shot), self.s.screenshot())
+                    where = f" (window: {shot})"
+                except Exception as e:  # noqa: BLE001  (diagnostics only)
+                    where = f" (no screenshot: {e})"
+                try:
+                    banner = " | ".join(e.text for e in self.s.find_all("[data-testid=error]"))
+                    where += f"; the app shows the error: {banner!r}" if banner else ""
+                except Exception:  # noqa: BLE001
+                    pass
+                print(f"\n==== step {name} FAILED{where}; logs:\n{self.app.log_tails()}", file=sys.stderr)
                 raise
             print(f"(step {name}: {time.monotonic() - t0:.1f} s)", file=sys.stderr)
 
@@ -234,6 +246,8 @@ class WorkspaceScenario(unittest.TestCase):
         self.s.wait_attribute("[data-testid=sam-status]", "data-model", lambda v: bool(v), "non-empty", timeout=60)
         self.press("s")
         self.s.wait_attribute(WORKSPACE, "data-tool", lambda v: v == "sam", "== sam")
+        # Label 3, "sign" (purple): its tint shows clearly on the red box.
+        self.press("3")
         self.pointer_away()
         self.wait_painted(2)
         self.settle_url()

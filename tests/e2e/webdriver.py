@@ -11,7 +11,9 @@ for and the last value it saw.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -162,13 +164,25 @@ class Session:
         data = None if body is None else json.dumps(body, default=self._encode).encode()
         req = urllib.request.Request(self.base_url + path, data=data, method=method)
         req.add_header("Content-Type", "application/json; charset=utf-8")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout or self.request_timeout) as resp:
-                payload = resp.read()
-                status = resp.status
-        except urllib.error.HTTPError as e:
-            payload = e.read()
-            status = e.code
+        for attempt in range(1, 4):
+            try:
+                with urllib.request.urlopen(req, timeout=timeout or self.request_timeout) as resp:
+                    payload = resp.read()
+                    status = resp.status
+                break
+            except urllib.error.HTTPError as e:
+                payload = e.read()
+                status = e.code
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError) as e:
+                # tauri-driver sometimes forwards a request over a pooled
+                # connection that WebKitWebDriver has just closed, and answers by
+                # closing ours ("client error (SendRequest)"): the request never
+                # reached the browser, so sending it again is safe.
+                if attempt == 3:
+                    raise
+                print(f"(webdriver: {method} {path}: {type(e).__name__}; retrying)", file=sys.stderr)
+                time.sleep(0.2 * attempt)
         try:
             answer = json.loads(payload or b"{}")
         except ValueError:
