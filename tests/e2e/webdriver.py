@@ -269,6 +269,11 @@ class Session:
                 actions.append({"type": "pause", "duration": pause_ms})
         self.perform({"type": "key", "id": "keyboard", "actions": actions})
 
+    def send_keys(self, text: str, to: Element | None = None) -> None:
+        """Element Send Keys: `text` (W3C key code points allowed, see KEYS)
+        typed into `to`, by default the focused element (the body when none)."""
+        (to or self.active_element()).send_keys(text)
+
     def pointer(self, steps: Iterable[dict]) -> None:
         """Runs mouse pointer actions; see move(), down(), up()."""
         self.perform(
