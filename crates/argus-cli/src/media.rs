@@ -87,7 +87,18 @@ fn segment_blocking(path: &Path, rotation: Rotation, frame: u64, prompt: Prompt,
         Some(p) => argus_sam::Manifest::from_path(p)?,
         None => argus_sam::builtin_manifest(model)?,
     };
-    let paths = ModelStore::default_location()?.locate(&manifest)?;
+    // Fetches missing files (file:// or http(s)://), with progress on stderr.
+    let mut last = std::time::Instant::now();
+    let paths = ModelStore::default_location()?.ensure(&manifest, &mut |p| {
+        if last.elapsed() >= std::time::Duration::from_secs(1) {
+            last = std::time::Instant::now();
+            match p.total {
+                Some(t) if t > 0 => eprintln!("downloading {}: {:.0}%", p.file, p.downloaded as f64 * 100.0 / t as f64),
+                _ => eprintln!("downloading {}: {:.1} MB", p.file, p.downloaded as f64 / 1e6),
+            }
+        }
+        true
+    })?;
     let mut source = VideoSource::open(path, SourceOptions::default())?;
     let decoded = source.frame(frame, FrameRequest::RGBA)?;
     let rgba = decoded.to_rgba_packed().ok_or_else(|| anyhow!("the decoder returned no RGBA pixels"))?;
