@@ -9,11 +9,15 @@
 //! once. Zoom and pan are applied by the page on that canvas, so panning never
 //! needs a round trip; only a new frame, a mask edit or a SAM preview does.
 //!
-//! Frames are rendered at display resolution with the identity view.
+//! Frames are rendered at `scale` times display resolution (the page asks
+//! for the level of detail it shows). A frame with nothing to draw over it is
+//! scaled by the decoder and sent as is; otherwise argus-render composites the
+//! full frame into the scaled output.
 
 use std::str::FromStr;
 
 use argus_core::Rle;
+use argus_core::geometry::{BBox, Point, Polygon, Polyline};
 use argus_core::id::{TrackId, VideoId};
 use argus_core::model::Geometry;
 use argus_render::{
@@ -31,7 +35,7 @@ pub const SCHEME: &str = "frame";
 const PREVIEW_OBJECT: ObjectId = ObjectId(u64::MAX);
 
 /// What the frame view asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FrameQuery {
     pub video: VideoId,
     pub frame: u64,
@@ -41,6 +45,10 @@ pub struct FrameQuery {
     pub preview: Option<usize>,
     /// Tracks not to draw (hidden in the object list).
     pub hidden: Vec<TrackId>,
+    /// Output size as a fraction of the display size, in (0, 1]: the frame
+    /// view asks for what it shows (half size when the frame is fitted at
+    /// 50%), so decoding, compositing and moving pixels cost less.
+    pub scale: f64,
 }
 
 impl FrameQuery {
@@ -52,7 +60,14 @@ impl FrameQuery {
             selected: None,
             preview: None,
             hidden: Vec::new(),
+            scale: 1.0,
         }
+    }
+
+    /// The output size for a frame of `width` x `height` display pixels.
+    pub fn output_size(&self, width: u32, height: u32) -> (u32, u32) {
+        let s = |v: u32| ((f64::from(v) * self.scale).round() as u32).clamp(1, v.max(1));
+        (s(width), s(height))
     }
 
     /// Parses the path and query of a `frame://` URL: `/<video>/<n>?sel=..&preview=..`.
@@ -81,6 +96,13 @@ impl FrameQuery {
                             TrackId::from_str(id).map_err(|_| bad("hide is not a list of track ids"))?,
                         );
                     }
+                }
+                "scale" if !value.is_empty() => {
+                    let scale: f64 = value.parse().map_err(|_| bad("scale is not a number"))?;
+                    if !(scale > 0.0 && scale <= 1.0) {
+                        return Err(bad("scale must be in (0, 1]"));
+                    }
+                    q.scale = scale;
                 }
                 "preview" if !value.is_empty() => {
                     q.preview = Some(
@@ -142,10 +164,15 @@ impl Compositor {
         frame: &DisplayFrame,
         scene: &mut MaskScene,
         overlays: &[Overlay],
+        (out_w, out_h): (u32, u32),
     ) -> CommandResult<RgbaImage> {
         let input = RgbaFrame::packed(frame.width, frame.height, &frame.rgba);
-        let out = OutputSpec::new(frame.width, frame.height);
-        let view = ViewTransform::IDENTITY;
+        let out = OutputSpec::new(out_w, out_h);
+        let view = if (out_w, out_h) == (frame.width, frame.height) {
+            ViewTransform::IDENTITY
+        } else {
+            ViewTransform::new(out_w as f32 / frame.width.max(1) as f32, 0.0, 0.0)?
+        };
         if let Self::Gpu(r) = self {
             let drawn = r
                 .upload_frame(&argus_render::FrameInput::Rgba(input))
@@ -178,6 +205,7 @@ fn rgb(colour: &argus_core::model::Colour) -> [u8; 3] {
 /// Renders `query`: decodes the frame, composites its masks (and the SAM
 /// preview), returns RGBA at display size.
 pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaImage> {
+    let t_start = std::time::Instant::now();
     let store = state.store();
     let video = store.video(query.video).await?;
     video.check_frame(query.frame)?;
@@ -248,20 +276,90 @@ pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaI
         masks.push((PREVIEW_OBJECT, rle, style));
     }
     let frame_index = query.frame;
+    let (dw, dh) = video.display_size();
+    let out_size = query.output_size(dw, dh);
+    let t_queries = t_start.elapsed();
+    if masks.is_empty() && overlays.is_empty() {
+        // Nothing to draw over the frame: the decoder scales it, no compositing.
+        return state
+            .blocking(move |state| {
+                let t0 = std::time::Instant::now();
+                let frame = state.frame_rgba_sized(&video, frame_index, out_size)?;
+                tracing::debug!(
+                    frame = frame_index,
+                    queries_ms = t_queries.as_secs_f64() * 1e3,
+                    decode_ms = t0.elapsed().as_secs_f64() * 1e3,
+                    "frame served without overlays"
+                );
+                Ok(RgbaImage::from_vec(frame.width, frame.height, frame.rgba)?)
+            })
+            .await;
+    }
+    // Everything at the output size: the decoder scales the frame, masks are
+    // resampled on their runs and overlays scaled, so compositing, read-back
+    // and the transfer to the page shrink with the view.
+    let (sx, sy) = (
+        f64::from(out_size.0) / f64::from(dw.max(1)),
+        f64::from(out_size.1) / f64::from(dh.max(1)),
+    );
+    let overlays: Vec<Overlay> = if out_size == (dw, dh) {
+        overlays
+    } else {
+        overlays.into_iter().map(|o| scale_overlay(o, sx, sy)).collect()
+    };
     state
         .blocking(move |state| {
-            let frame = state.frame_rgba(&video, frame_index)?;
+            let t0 = std::time::Instant::now();
+            let frame = state.frame_rgba_sized(&video, frame_index, out_size)?;
+            let t_decode = t0.elapsed();
             let mut scene = MaskScene::new(frame.width, frame.height)?;
             for (id, rle, style) in masks {
-                scene.insert(id, rle, style)?;
+                scene.insert(id, rle.resample(frame.height, frame.width)?, style)?;
             }
             scene.prepare();
             let mut compositor = state.compositor.lock();
-            compositor
+            let out = compositor
                 .get_or_insert_with(Compositor::new)
-                .composite(&frame, &mut scene, &overlays)
+                .composite(&frame, &mut scene, &overlays, (frame.width, frame.height));
+            tracing::debug!(
+                frame = frame_index,
+                queries_ms = t_queries.as_secs_f64() * 1e3,
+                decode_ms = t_decode.as_secs_f64() * 1e3,
+                composite_ms = (t0.elapsed() - t_decode).as_secs_f64() * 1e3,
+                "frame rendered"
+            );
+            out
         })
         .await
+}
+
+/// An overlay in a frame scaled by `(sx, sy)` (line widths are in output
+/// pixels already and stay).
+fn scale_overlay(o: Overlay, sx: f64, sy: f64) -> Overlay {
+    let p = |q: &Point| Point::new(q.x * sx, q.y * sy).unwrap_or(*q);
+    let ring = |r: &[Point]| r.iter().map(p).collect::<Vec<_>>();
+    let polygon = |g: &Polygon| Polygon {
+        exterior: ring(&g.exterior),
+        holes: g.holes.iter().map(|h| ring(h)).collect(),
+    };
+    match o {
+        Overlay::Polygon { polygon: g, stroke } => Overlay::Polygon { polygon: polygon(&g), stroke },
+        Overlay::FilledPolygon { polygon: g, fill } => Overlay::FilledPolygon { polygon: polygon(&g), fill },
+        Overlay::Box { bbox, stroke } => Overlay::Box {
+            bbox: BBox::new(bbox.x * sx, bbox.y * sy, bbox.width * sx, bbox.height * sy).unwrap_or(bbox),
+            stroke,
+        },
+        Overlay::Points { points, radius, color } => Overlay::Points { points: ring(&points), radius, color },
+        Overlay::Polyline { polyline, stroke } => Overlay::Polyline {
+            polyline: Polyline { points: ring(&polyline.points) },
+            stroke,
+        },
+        Overlay::BrushCursor { center, radius, stroke } => Overlay::BrushCursor {
+            center: p(&center),
+            radius: radius * sx,
+            stroke,
+        },
+    }
 }
 
 /// The HTTP answer for a `frame://` request.
@@ -339,6 +437,7 @@ mod tests {
                 selected: Some(t),
                 preview: Some(1),
                 hidden: Vec::new(),
+                scale: 1.0,
             }
         );
         let q = FrameQuery::parse(&format!("/{v}/0"), None).expect("parses");
@@ -357,6 +456,12 @@ mod tests {
         let q = FrameQuery::parse(&format!("/{v}/1"), Some(&format!("hide={t},{h}"))).expect("parses");
         assert_eq!(q.hidden, vec![t, h]);
         assert!(FrameQuery::parse(&format!("/{v}/1"), Some("hide=zzz")).is_err());
+        let q = FrameQuery::parse(&format!("/{v}/1"), Some("scale=0.5")).expect("parses");
+        assert_eq!(q.output_size(1920, 1080), (960, 540));
+        assert_eq!(q.output_size(1, 1), (1, 1));
+        for bad in ["scale=0", "scale=1.5", "scale=-1", "scale=x", "scale=NaN"] {
+            assert!(FrameQuery::parse(&format!("/{v}/1"), Some(bad)).is_err(), "{bad}");
+        }
         assert!(FrameQuery::parse(&format!("/{v}/1"), Some("preview=-1")).is_err());
     }
 }

@@ -257,6 +257,7 @@ pub fn predict(
             "give SAM at least one click or a box",
         ));
     }
+    let t0 = std::time::Instant::now();
     let (model, cache) = loaded(state)?;
     let key = embedding_key(&model, video, frame);
     let embedding = match cache.get(&key) {
@@ -285,11 +286,21 @@ pub fn predict(
     if let Some(b) = prompt.bbox {
         p = p.with_box(BBox::new(b.x, b.y, b.width, b.height)?);
     }
+    let t_embed = t0.elapsed();
     let prediction = model.predict(&embedding, &p)?;
+    let t_predict = t0.elapsed();
     let mut masks = Vec::new();
     for (rank, c) in prediction.candidates().iter().enumerate() {
         masks.push((prediction.mask(rank)?, c.iou));
     }
+    tracing::debug!(
+        frame,
+        embedding_ms = t_embed.as_secs_f64() * 1e3,
+        decoder_ms = (t_predict - t_embed).as_secs_f64() * 1e3,
+        masks_ms = (t0.elapsed() - t_predict).as_secs_f64() * 1e3,
+        candidates = masks.len(),
+        "SAM prediction"
+    );
     let candidates = masks
         .iter()
         .enumerate()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use argus_core::id::VideoId;
 use argus_core::model::Video;
-use argus_media::{FrameRequest, SourceOptions, VideoSource};
+use argus_media::{FrameRequest, OutputSize, SourceOptions, VideoSource};
 use argus_store::Store;
 use parking_lot::Mutex;
 
@@ -115,9 +115,36 @@ impl AppState {
     /// Frame `n` of `video` as packed RGBA in display orientation. Blocking:
     /// call from a blocking task.
     pub fn frame_rgba(&self, video: &Video, n: u64) -> CommandResult<DisplayFrame> {
+        self.decode(video, n, FrameRequest::RGBA)
+    }
+
+    /// Frame `n` scaled by the decoder to `(width, height)` display pixels.
+    pub fn frame_rgba_sized(
+        &self,
+        video: &Video,
+        n: u64,
+        (width, height): (u32, u32),
+    ) -> CommandResult<DisplayFrame> {
+        if (width, height) == video.display_size() {
+            return self.frame_rgba(video, n);
+        }
+        // The decoder works in coded orientation.
+        let (width, height) = if video.rotation.swaps_axes() {
+            (height, width)
+        } else {
+            (width, height)
+        };
+        self.decode(
+            video,
+            n,
+            FrameRequest::rgba(OutputSize::Exact { width, height }),
+        )
+    }
+
+    fn decode(&self, video: &Video, n: u64, request: FrameRequest) -> CommandResult<DisplayFrame> {
         video.check_frame(n)?;
         let source = self.source(video)?;
-        let decoded = source.lock().frame(n, FrameRequest::RGBA)?;
+        let decoded = source.lock().frame(n, request)?;
         let rgba = decoded
             .to_rgba_packed()
             .ok_or_else(|| CommandError::internal("the decoder returned no RGBA pixels"))?;

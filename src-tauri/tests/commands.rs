@@ -426,6 +426,22 @@ fn frame_protocol() -> TestResult {
         ok.body().len()
     );
 
+    // Scaled down; a mask drawn on the frame shows at its scaled place.
+    let get = |q: &str| tauri::async_runtime::block_on(frames::respond(&state, &format!("/{id}/3"), Some(q)));
+    let half = get("scale=0.5");
+    ensure!(half.status() == 200 && half.body().len() == (80 * 60 * 4) as usize, "half-size raw body: {}", half.body().len());
+    ensure!(half.headers().get("x-frame-width").is_some_and(|v| v == "80"), "half-size headers");
+    let labels = t.ok("list_projects", json!({}))?;
+    let label = labels[0]["labels"][0]["id"].as_str().ok_or("label")?.to_owned();
+    t.ok("brush_stroke", json!({ "videoId": id, "frame": 3, "target": { "to": "new_track", "label_id": label },
+        "stroke": { "points": [{ "x": 130.0, "y": 90.0 }], "radius": 12.0 } }))?;
+    let masked = get("scale=0.5&rev=2");
+    let px_at = |r: &tauri::http::Response<Vec<u8>>, x: usize, y: usize| -> Vec<u8> {
+        r.body().get((y * 80 + x) * 4..(y * 80 + x) * 4 + 3).map(<[u8]>::to_vec).unwrap_or_default()
+    };
+    ensure!(px_at(&masked, 65, 45) != px_at(&half, 65, 45), "the mask is drawn at half scale (65, 45)");
+    ensure!(px_at(&masked, 10, 10) == px_at(&half, 10, 10), "and nowhere else (10, 10)");
+
     let bad = tauri::async_runtime::block_on(frames::respond(&state, "/not-an-id/3", None));
     ensure!(bad.status() == 400, "bad id is 400, got {}", bad.status());
     let e: Value = serde_json::from_slice(bad.body()).map_err(|e| e.to_string())?;

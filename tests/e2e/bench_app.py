@@ -104,6 +104,16 @@ def trace(s, kind: str) -> list[float]:
     return [e["ms"] for e in entries if e.get("kind") == kind]
 
 
+def phases(s, kind: str) -> str:
+    """Median time from the action to each phase (stderr diagnostics)."""
+    entries = [e for e in (s.execute("return window.__argusTrace.entries;") or []) if e.get("kind") == kind]
+    names = sorted({k for e in entries for k in (e.get("phases") or {})}, key=lambda k: percentile(
+        [e["phases"][k] for e in entries if k in (e.get("phases") or {})], 50))
+    parts = [f"{k} {percentile([e['phases'][k] for e in entries if k in (e.get('phases') or {})], 50):.0f}" for k in names]
+    parts.append(f"on screen {percentile([e['ms'] for e in entries], 50):.0f}")
+    return ", ".join(parts) + " ms (medians)"
+
+
 def painted(s) -> int:
     v = s.find("[data-testid=frame-view]").attribute("data-painted-frame")
     return int(v) if v not in (None, "") else -1
@@ -174,11 +184,13 @@ def main() -> int:
         steps = step_run(s, STEPS, 0)
         if len(steps) < STEPS * 0.9:
             raise RuntimeError(f"only {len(steps)} of {STEPS} steps were timed")
+        log(f"step phases: {phases(s, 'step')}")
 
         log(f"stepping {MASKED_COUNT - 1} frames with 3 masks each")
         goto(s, MASKED_FIRST)
         time.sleep(0.3)
         masked = step_run(s, MASKED_COUNT - 1, MASKED_FIRST)
+        log(f"step phases with masks: {phases(s, 'step')}")
 
         # SAM on a frame without an embedding yet (the first click encodes it),
         # then single clicks on it with the embedding cached.

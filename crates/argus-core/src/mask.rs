@@ -31,6 +31,7 @@ mod codec;
 mod compress;
 mod ops;
 mod polygon;
+mod resample;
 
 use serde::{Deserialize, Serialize};
 

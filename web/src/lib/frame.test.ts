@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeFrame, frameError, frameUrl, schemeBase } from "./frame";
+import { decodeFrame, frameError, frameUrl, scaledUrl, schemeBase } from "./frame";
 
 describe("frame transport", () => {
   it("picks the scheme form of the platform", () => {
@@ -26,5 +26,13 @@ describe("frame transport", () => {
   it("shows the shell's error message", () => {
     expect(frameError(404, JSON.stringify({ kind: "not_found", message: "no video abc" }))).toBe("no video abc");
     expect(frameError(500, "boom")).toBe("frame request failed (500): boom");
+  });
+});
+
+describe("scaled frames", () => {
+  it("asks for a scaled frame only when scaled down", () => {
+    expect(scaledUrl("frame://localhost/v/3?rev=1", 1)).toBe("frame://localhost/v/3?rev=1");
+    expect(scaledUrl("frame://localhost/v/3?rev=1", 0.5)).toBe("frame://localhost/v/3?rev=1&scale=0.5");
+    expect(scaledUrl("frame://localhost/v/3", 0.25)).toBe("frame://localhost/v/3?scale=0.25");
   });
 });

@@ -64,3 +64,9 @@ export async function fetchFrame(url: string): Promise<RgbaFrame> {
   if (!res.ok) throw new Error(frameError(res.status, await res.text()));
   return decodeFrame(res.headers.get("x-frame-width"), res.headers.get("x-frame-height"), await res.arrayBuffer());
 }
+
+/** The URL the view fetches: `url` at `scale` of full size (raw RGBA either way). */
+export function scaledUrl(url: string, scale: number): string {
+  if (!(scale < 1)) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}scale=${scale}`;
+}

@@ -30,6 +30,17 @@ describe("tracer", () => {
     expect(t.entries).toHaveLength(1);
   });
 
+  it("keeps the phases relative to the action", () => {
+    const c = clock();
+    const t = new Tracer(c.now, c.nextFrame);
+    c.advance(100);
+    t.start("step", 1);
+    t.painted(1, { requested: 102, received: 130 });
+    c.advance(40);
+    c.flush();
+    expect(t.entries).toEqual([{ kind: "step", frame: 1, ms: 40, phases: { requested: 2, received: 30 } }]);
+  });
+
   it("a newer action replaces an unfinished one, and the list is bounded", () => {
     const c = clock();
     const t = new Tracer(c.now, c.nextFrame, 3);

@@ -9,6 +9,8 @@ export interface TraceEntry {
   frame: number;
   /** Milliseconds from the action to the first animation frame after the paint. */
   ms: number;
+  /** Milliseconds from the action to named steps on the way (frame requested, received, drawn). */
+  phases?: Record<string, number>;
 }
 
 type Now = () => number;
@@ -30,12 +32,15 @@ export class Tracer {
   }
 
   /** `frame` was drawn into the canvas; the entry is recorded once it is on screen. */
-  painted(frame: number) {
+  painted(frame: number, marks?: Record<string, number>) {
     const p = this.pending;
     if (!p || p.frame !== frame) return;
     this.pending = null;
+    const phases = marks
+      ? Object.fromEntries(Object.entries(marks).map(([k, t]) => [k, t - p.t0]))
+      : undefined;
     this.nextFrame(() => {
-      this.entries.push({ kind: p.kind, frame, ms: this.now() - p.t0 });
+      this.entries.push({ kind: p.kind, frame, ms: this.now() - p.t0, ...(phases ? { phases } : {}) });
       if (this.entries.length > this.limit) this.entries.splice(0, this.entries.length - this.limit);
     });
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fit, frameToScreen, oneToOne, panBy, pixelAt, screenToFrame, zoomAbout, MAX_ZOOM, MIN_ZOOM, cssTransform } from "./view";
+import { detailScale, fit, frameToScreen, oneToOne, panBy, pixelAt, screenToFrame, zoomAbout, MAX_ZOOM, MIN_ZOOM, cssTransform } from "./view";
 
 describe("view transform", () => {
   it("fits a wide frame into a tall viewport, centred", () => {
@@ -55,5 +55,17 @@ describe("view transform", () => {
     const v = panBy({ zoom: 2, panX: 1, panY: 2 }, 10, -5);
     expect(frameToScreen(v, { x: 0, y: 0 })).toEqual({ x: 11, y: -3 });
     expect(cssTransform(v)).toBe("translate(11px, -3px) scale(2)");
+  });
+
+  it("asks for the detail the screen shows, in powers of two", () => {
+    expect(detailScale(1)).toBe(1);
+    expect(detailScale(3)).toBe(1);
+    expect(detailScale(0.47)).toBe(0.5);
+    expect(detailScale(0.5)).toBe(0.5);
+    expect(detailScale(0.51)).toBe(1);
+    expect(detailScale(0.2)).toBe(0.25);
+    expect(detailScale(0.01)).toBe(0.125);
+    expect(detailScale(0.47, 2)).toBe(1);
+    expect(detailScale(Number.NaN)).toBe(1);
   });
 });

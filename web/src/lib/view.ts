@@ -78,3 +78,13 @@ export function panBy(view: View, dx: number, dy: number): View {
 export function cssTransform(view: View): string {
   return `translate(${view.panX}px, ${view.panY}px) scale(${view.zoom})`;
 }
+
+/** The level of detail to ask the shell for: the power of two at or above
+ *  what the screen shows (zoom times device pixels), at most 1 (full size),
+ *  at least 1/8. A fitted 1080p frame in a 1000-px view gets 1/2. */
+export function detailScale(zoom: number, devicePixelRatio = 1): number {
+  const want = zoom * (devicePixelRatio > 0 ? devicePixelRatio : 1);
+  if (!Number.isFinite(want) || want >= 1) return 1;
+  const level = 2 ** Math.ceil(Math.log2(Math.max(want, 1 / 8)));
+  return Math.min(1, level);
+}
