@@ -38,6 +38,7 @@ pub fn export_all(dir: &Path) -> Result<Vec<String>, String> {
         error::ErrorKind,
         dto::AppInfo,
         dto::LabelInfo,
+        dto::AttributeInfo,
         dto::ProjectSummary,
         dto::VideoSummary,
         dto::ProjectDetail,

@@ -428,13 +428,55 @@ pub async fn change_label(
         label_id: edit::parse_id::<LabelId>("label", &label_id)?,
         attributes: None,
     };
-    let shape = target.shape_on(&state, frame).await?;
     edit::apply(
         &state,
         &target.video,
         &target.actor,
         command,
-        shape.map(|s| (target.track.id, s)),
+        Some((target.track.id, frame)),
+    )
+    .await
+}
+
+/// Sets one attribute of an object: on the object, or on its shape on this
+/// frame for a per-frame attribute. The value is checked against the label.
+/// One undo step.
+#[tauri::command]
+pub async fn set_attribute(
+    state: State<'_, AppState>,
+    video_id: String,
+    frame: u64,
+    track_id: String,
+    name: String,
+    value: serde_json::Value,
+) -> CommandResult<Edited> {
+    let target = Target::resolve(&state, &video_id, &AcceptTarget::Track { track_id }).await?;
+    let schema = state.store().schema(target.video.project_id).await?;
+    let label = schema.label(target.track.label_id)?;
+    let shape = target.shape_on(&state, frame).await?;
+    let (attributes, per_frame) = edit::set_attribute(
+        label,
+        &target.track.attributes,
+        shape.as_ref().map(|s| &s.attributes),
+        &name,
+        value,
+    )?;
+    let command = match (per_frame, &shape) {
+        (true, Some(s)) => Command::SetShapeAttributes {
+            shape_id: s.id,
+            attributes,
+        },
+        _ => Command::SetTrackAttributes {
+            track_id: target.track.id,
+            attributes,
+        },
+    };
+    edit::apply(
+        &state,
+        &target.video,
+        &target.actor,
+        command,
+        Some((target.track.id, frame)),
     )
     .await
 }

@@ -9,7 +9,9 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use argus_core::model::{Geometry, Label, LabelSchema, Project, Shape, Track, Video};
+use argus_core::model::{
+    AttributeKind, AttributeSpec, Geometry, Label, LabelSchema, Project, Shape, Track, Video,
+};
 
 /// What the app runs on.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
@@ -37,6 +39,27 @@ pub struct LabelInfo {
     pub colour: String,
     /// `1`..`9` for the first nine labels, then none.
     pub hotkey: Option<u8>,
+    /// The shape kinds the label may be drawn with (`mask`, `polygon`, ...).
+    pub kinds: Vec<String>,
+    pub attributes: Vec<AttributeInfo>,
+}
+
+/// One attribute of a label, for its editor in the object list.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "AttributeInfo.ts")]
+pub struct AttributeInfo {
+    pub name: String,
+    /// `bool`, `enum`, `text` or `number`.
+    pub kind: String,
+    /// The choices of an `enum`.
+    pub options: Vec<String>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub step: Option<f64>,
+    /// The value may change from frame to frame (else one per object).
+    pub per_frame: bool,
+    #[ts(type = "boolean | number | string")]
+    pub default: serde_json::Value,
 }
 
 /// A project and its label palette.
@@ -106,6 +129,10 @@ pub struct ShapeInfo {
     #[ts(type = "number | null")]
     pub area: Option<u64>,
     pub score: Option<f32>,
+    /// Every attribute of the label: the object's and this frame's values,
+    /// defaults where none is set.
+    #[ts(type = "Record<string, boolean | number | string>")]
+    pub attributes: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// How many shapes and keyframes one frame has (timeline density).
@@ -332,6 +359,10 @@ pub enum ImportProgress {
 /// The event name of [`ImportProgress`].
 pub const IMPORT_PROGRESS_EVENT: &str = "import-progress";
 
+fn json_of<T: Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
 impl LabelInfo {
     pub fn from_label(label: &Label, index: usize) -> Self {
         Self {
@@ -339,6 +370,33 @@ impl LabelInfo {
             name: label.name.clone(),
             colour: label.colour.to_string(),
             hotkey: u8::try_from(index + 1).ok().filter(|k| *k <= 9),
+            kinds: label
+                .kinds
+                .iter()
+                .filter_map(|k| json_of(k).as_str().map(str::to_owned))
+                .collect(),
+            attributes: label.attributes.iter().map(AttributeInfo::from).collect(),
+        }
+    }
+}
+
+impl From<&AttributeSpec> for AttributeInfo {
+    fn from(a: &AttributeSpec) -> Self {
+        let (kind, options, range) = match &a.kind {
+            AttributeKind::Bool { .. } => ("bool", Vec::new(), None),
+            AttributeKind::Enum { options, .. } => ("enum", options.clone(), None),
+            AttributeKind::Text { .. } => ("text", Vec::new(), None),
+            AttributeKind::Number { min, max, step, .. } => ("number", Vec::new(), Some((*min, *max, *step))),
+        };
+        Self {
+            name: a.name.clone(),
+            kind: kind.into(),
+            options,
+            min: range.map(|r| r.0),
+            max: range.map(|r| r.1),
+            step: range.map(|r| r.2),
+            per_frame: a.per_frame,
+            default: json_of(&a.default_value()),
         }
     }
 }
@@ -410,6 +468,22 @@ impl ShapeInfo {
                 _ => None,
             },
             score: shape.score,
+            attributes: label
+                .map(|l| {
+                    l.attributes
+                        .iter()
+                        .map(|a| {
+                            let set = if a.per_frame {
+                                shape.attributes.get(&a.name)
+                            } else {
+                                track.and_then(|t| t.attributes.get(&a.name))
+                            };
+                            let value = set.cloned().unwrap_or_else(|| a.default_value());
+                            (a.name.clone(), json_of(&value))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }

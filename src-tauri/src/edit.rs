@@ -107,36 +107,37 @@ impl Target {
             ..Shape::keyframe(self.track.id, frame, geometry, source, Timestamp(0))
         };
         let command = if self.is_new {
-            Command::CreateTrack { track: self.track.clone(), shapes: vec![shape.clone()] }
+            Command::CreateTrack { track: self.track.clone(), shapes: vec![shape] }
         } else {
-            Command::SetShape { shape: shape.clone() }
+            Command::SetShape { shape }
         };
-        apply(state, &self.video, &self.actor, command, Some((self.track.id, shape))).await
+        apply(state, &self.video, &self.actor, command, Some((self.track.id, frame))).await
     }
 }
 
 /// Applies `command` and describes the result (`touched`: the track and
-/// shape to report back).
+/// the frame whose shape to report back, as stored after the command).
 pub async fn apply(
     state: &AppState,
     video: &Video,
     actor: &Actor,
     command: Command,
-    touched: Option<(TrackId, Shape)>,
+    touched: Option<(TrackId, u64)>,
 ) -> CommandResult<Edited> {
     let store = state.store();
     let applied = store.apply_in(video.project_id, actor, command).await?;
     let (undo, redo) = store.history_depth(video.project_id).await?;
     let history = HistoryState { summary: applied.summary, undo, redo };
-    let Some((track_id, shape)) = touched else {
+    let Some((track_id, frame)) = touched else {
         return Ok(Edited { track_id: None, shape: None, history });
     };
     let track = store.track(track_id).await?;
     let schema = store.schema(video.project_id).await?;
     let label = schema.label(track.label_id).ok();
+    let shape = store.frame_shapes(video.id, frame).await?.into_iter().find(|s| s.track_id == track_id);
     Ok(Edited {
         track_id: Some(track_id.to_string()),
-        shape: Some(ShapeInfo::new(&shape, Some(&track), label)),
+        shape: shape.map(|s| ShapeInfo::new(&s, Some(&track), label)),
         history,
     })
 }
@@ -321,4 +322,32 @@ mod tests {
         assert!(hits(&pts, 13.0, 13.0));
         assert!(!hits(&pts, 20.0, 20.0));
     }
+}
+
+/// The attributes after setting `name` to `value` (the object's own, or this
+/// frame's for a per-frame attribute), and whether it is per frame.
+pub fn set_attribute(
+    label: &argus_core::model::Label,
+    track_attributes: &argus_core::model::Attributes,
+    shape_attributes: Option<&argus_core::model::Attributes>,
+    name: &str,
+    value: serde_json::Value,
+) -> CommandResult<(argus_core::model::Attributes, bool)> {
+    let spec = label.attribute(name).ok_or_else(|| {
+        CommandError::invalid(format!("label '{}' has no attribute '{name}'", label.name))
+    })?;
+    let value: argus_core::model::AttributeValue = serde_json::from_value(value)
+        .map_err(|_| CommandError::invalid(format!("'{name}' takes a boolean, a number or a text")))?;
+    let mut attributes = if spec.per_frame {
+        shape_attributes.cloned().ok_or_else(|| {
+            CommandError::not_found(format!(
+                "'{name}' is set per frame, and the object has no shape on this frame; draw it here first"
+            ))
+        })?
+    } else {
+        track_attributes.clone()
+    };
+    attributes.insert(name.to_owned(), value);
+    label.check_attributes(&attributes)?;
+    Ok((attributes, spec.per_frame))
 }

@@ -84,6 +84,7 @@ pub fn run_app<R: Runtime>(
             commands::delete_shape,
             commands::delete_track,
             commands::change_label,
+            commands::set_attribute,
             commands::pick_object,
             commands::list_sam_models,
             commands::choose_video_files,

@@ -42,6 +42,10 @@ fn main() {
             typed_errors,
         ),
         Trial::test(
+            "attributes: per object and per frame, defaults, typed checks, one undo step",
+            attributes,
+        ),
+        Trial::test(
             "edits: polygon with a hole, box, points, polyline, brush and eraser, copy, relabel, delete, pick; one undo step each",
             edits,
         ),
@@ -805,5 +809,56 @@ fn sam_models() -> TestResult {
     let (kind, message) = t.err("load_sam_model", json!({ "manifestPath": "no-such-model" }))?;
     ensure!(kind == "sam" || kind == "not_found" || kind == "invalid", "unknown model, got {kind}: {message}");
     ensure!(events.lock().last().is_some_and(|e| e["stage"] == "failed"), "failure reported: {:?}", events.lock());
+    Ok(())
+}
+
+fn attributes() -> TestResult {
+    use argus_core::model::{AttributeKind, AttributeSpec, Colour, Label};
+    let t = TestApp::new()?;
+    let label = Label::new("car", Colour::palette(0))
+        .with_attribute(AttributeSpec { name: "parked".into(), kind: AttributeKind::Bool { default: false }, per_frame: false })
+        .with_attribute(AttributeSpec {
+            name: "light".into(),
+            kind: AttributeKind::Enum { options: vec!["off".into(), "on".into()], default: "off".into() },
+            per_frame: true,
+        });
+    let (project, _) = tauri::async_runtime::block_on(t.state().store().create_project("attrs", vec![label]))
+        .map_err(|e| e.to_string())?;
+    let pid = project.id.to_string();
+    let path = util::make_video(t.dir.path())?;
+    let video = t.ok("import_video", json!({ "projectId": pid, "path": path }))?;
+    let vid = str_of(&video, "id")?;
+    let detail = t.ok("open_project", json!({ "projectId": pid }))?;
+    let info = &detail["project"]["labels"][0];
+    ensure!(info["attributes"].as_array().map(Vec::len) == Some(2), "the label lists its attributes: {info}");
+    ensure!(info["attributes"][1]["options"] == json!(["off", "on"]) && info["attributes"][1]["per_frame"] == true, "{info}");
+    let label_id = info["id"].as_str().ok_or("label id")?;
+    let box_at = |frame: u64| json!({ "videoId": vid, "frame": frame, "target": { "to": "new_track", "label_id": label_id },
+        "shape": { "kind": "bbox", "bbox": { "x": 1.0, "y": 1.0, "width": 9.0, "height": 9.0 } } });
+    let drawn = t.ok("draw_shape", box_at(2))?;
+    let track = drawn["track_id"].as_str().ok_or("track")?.to_owned();
+    ensure!(drawn["shape"]["attributes"] == json!({ "parked": false, "light": "off" }), "defaults: {drawn}");
+    t.ok("copy_to_next_frame", json!({ "videoId": vid, "frame": 2, "trackId": track }))?;
+
+    let set = |frame: u64, name: &str, value: Value| t.call("set_attribute", json!({ "videoId": vid, "frame": frame, "trackId": track, "name": name, "value": value }));
+    let parked = set(2, "parked", json!(true)).map_err(|e| e.to_string())?;
+    ensure!(parked["shape"]["attributes"]["parked"] == true, "set on the object: {parked}");
+    let lit = set(3, "light", json!("on")).map_err(|e| e.to_string())?;
+    ensure!(lit["shape"]["attributes"] == json!({ "parked": true, "light": "on" }), "per frame on frame 3: {lit}");
+    let f2 = t.ok("frame_shapes", json!({ "videoId": vid, "frame": 2 }))?;
+    ensure!(f2[0]["attributes"] == json!({ "parked": true, "light": "off" }), "object-wide on every frame, per-frame only on 3: {f2}");
+    for (frame, name, value, want) in [
+        (2, "light", json!("blinking"), "invalid"),
+        (2, "parked", json!("yes"), "invalid"),
+        (2, "colour", json!(true), "invalid"),
+        (9, "light", json!("on"), "not_found"),
+    ] {
+        let e = set(frame, name, value.clone()).err().ok_or_else(|| format!("{name}={value} accepted"))?;
+        ensure!(e["kind"] == want, "{name}={value} on frame {frame}: {e}");
+    }
+    ensure!(lit["history"]["undo"].as_u64() == Some(4), "one undo step each: {lit}");
+    t.ok("undo", json!({ "projectId": pid }))?;
+    let f3 = t.ok("frame_shapes", json!({ "videoId": vid, "frame": 3 }))?;
+    ensure!(f3[0]["attributes"]["light"] == "off", "undo restores the frame's value: {f3}");
     Ok(())
 }

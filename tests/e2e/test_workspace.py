@@ -5,7 +5,8 @@ video of three coloured boxes moving over a plain background):
   1. the workspace opens on the sample project; the arrow keys step frames and
      the painted frame follows;
   2. a SAM click on the red box, Enter: one mask object, and the pixels inside
-     the red box are tinted while the background is unchanged;
+     the red box are tinted while the background is unchanged; the object's
+     text attribute is set in the object list (one undo step) and undone;
   3. Ctrl+Z removes it (the pixels come back); a box drawn with the box tool
      over the yellow box gives one bbox object with a visible outline;
   4. after a restart of the app, frame 2 still has the bbox, the undo history
@@ -282,6 +283,19 @@ class WorkspaceScenario(unittest.TestCase):
         )[0:3]
         print(f"(SAM mask: red box mean RGB {red_before.round(1)} -> {mean_rgb(img, red, sx, sy).round(1)}, "
               f"L1 {red_d:.1f}; background L1 {bg_d:.2f})", file=sys.stderr)
+
+        # The new object is selected: its label's attributes are editable in the object list.
+        undo_before = int(self.ws("data-undo") or 0)
+        field = self.s.wait_for("[data-testid=attributes] input[type=text]", timeout=10)
+        field.send_keys("STOP")
+        self.blur()  # commits the field (change event)
+        wait_until("the sign's text attribute stored", lambda: self.s.find(OBJECTS).attribute("data-attributes"),
+                   lambda v: '"text":"STOP"' in (v or ""), timeout=10)
+        wait_until("one more undo step", lambda: int(self.ws("data-undo") or 0), lambda v: v == undo_before + 1, timeout=10)
+        self.press(["Control", "z"])
+        wait_until("the attribute undone", lambda: self.s.find(OBJECTS).attribute("data-attributes"),
+                   lambda v: '"text":""' in (v or ""), timeout=10)
+        self.pointer_away()
         self.save_window("workspace-sam.png")
 
     def step_undo_and_box(self):

@@ -5,7 +5,7 @@ use std::{io::BufRead, path::PathBuf};
 use anyhow::{Context, Result, anyhow};
 use argus_core::{
     id::{TrackId, VideoId},
-    model::{Colour, Geometry, Label, Project, ShapeKind, Timestamp, Track},
+    model::{AttributeKind, AttributeSpec, Colour, Geometry, Label, Project, ShapeKind, Timestamp, Track},
 };
 use argus_store::{Command, Store};
 use clap::{Parser, Subcommand};
@@ -111,6 +111,10 @@ enum ProjectCmd {
         /// A label as NAME or NAME:KIND,KIND (kinds: mask, polygon, bbox, polyline, points). Repeatable.
         #[arg(long = "label", required = true)]
         labels: Vec<String>,
+        /// An attribute as LABEL.NAME=TYPE, TYPE one of bool, text, number(MIN..MAX) or
+        /// enum(A|B|C); append @frame for a value per frame (else one per object). Repeatable.
+        #[arg(long = "attribute")]
+        attributes: Vec<String>,
     },
     /// List projects.
     List,
@@ -150,6 +154,37 @@ fn parse_label(spec: &str, index: usize) -> Result<Label> {
     Ok(label)
 }
 
+/// `LABEL.NAME=TYPE[@frame]`, TYPE one of `bool`, `text`, `number(MIN..MAX)`, `enum(A|B|C)`.
+fn parse_attribute(spec: &str) -> Result<(String, AttributeSpec)> {
+    let bad = || {
+        anyhow!("attribute '{spec}': write LABEL.NAME=TYPE[@frame], TYPE one of bool, text, number(MIN..MAX), enum(A|B|C)")
+    };
+    let (target, ty) = spec.split_once('=').ok_or_else(bad)?;
+    let (label, name) = target.split_once('.').ok_or_else(bad)?;
+    let (ty, per_frame) = match ty.trim().strip_suffix("@frame") {
+        Some(t) => (t.trim(), true),
+        None => (ty.trim(), false),
+    };
+    let inner = |prefix: &str| ty.strip_prefix(prefix).and_then(|t| t.strip_suffix(')'));
+    let kind = if ty == "bool" {
+        AttributeKind::Bool { default: false }
+    } else if ty == "text" {
+        AttributeKind::Text { default: String::new() }
+    } else if let Some(range) = inner("number(") {
+        let (min, max) = range.split_once("..").ok_or_else(bad)?;
+        let min: f64 = min.trim().parse().map_err(|_| bad())?;
+        let max: f64 = max.trim().parse().map_err(|_| bad())?;
+        AttributeKind::Number { min, max, step: 1.0, default: min }
+    } else if let Some(options) = inner("enum(") {
+        let options: Vec<String> = options.split('|').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
+        let default = options.first().cloned().ok_or_else(bad)?;
+        AttributeKind::Enum { options, default }
+    } else {
+        return Err(bad());
+    };
+    Ok((label.trim().to_owned(), AttributeSpec { name: name.trim().to_owned(), kind, per_frame }))
+}
+
 fn short(id: impl ToString) -> String {
     let s = id.to_string();
     s.get(s.len().saturating_sub(8)..).unwrap_or(&s).to_owned()
@@ -172,8 +207,16 @@ pub async fn run(args: Args) -> Result<()> {
 
 async fn dispatch(store: &Store, out: Out, command: Cmd) -> Result<()> {
     match command {
-        Cmd::Project(ProjectCmd::New { name, labels }) => {
-            let labels = labels.iter().enumerate().map(|(i, l)| parse_label(l, i)).collect::<Result<Vec<_>>>()?;
+        Cmd::Project(ProjectCmd::New { name, labels, attributes }) => {
+            let mut labels = labels.iter().enumerate().map(|(i, l)| parse_label(l, i)).collect::<Result<Vec<_>>>()?;
+            for a in &attributes {
+                let (label, spec) = parse_attribute(a)?;
+                let target = labels
+                    .iter_mut()
+                    .find(|l| l.name == label)
+                    .ok_or_else(|| anyhow!("attribute '{a}': there is no label '{label}' (give it with --label first)"))?;
+                target.attributes.push(spec);
+            }
             let (project, schema) = store.create_project(&name, labels).await?;
             out.one(&serde_json::json!({ "project": project, "schema": schema }), || {
                 format!("created project '{}' ({}) with {} label(s)", project.name, project.id, schema.labels().len())

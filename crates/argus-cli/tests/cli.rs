@@ -249,6 +249,23 @@ async fn project_shapes_undo_redo_through_the_cli() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     let out = cli(&db, &["project", "new", "X", "--label", "car:triangle"]);
     assert!(!out.status.success());
+    // Attributes: per object and per frame, each type; bad ones are refused with the grammar.
+    let out = cli(&db, &["--json", "project", "new", "Attrs", "--label", "car", "--attribute", "car.parked=bool",
+        "--attribute", "car.colour=enum(red|blue|other)@frame", "--attribute", "car.doors=number(2..5)",
+        "--attribute", "car.plate=text"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let created: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
+    let attrs = &created["schema"]["labels"][0]["attributes"];
+    assert_eq!(attrs.as_array().map(Vec::len), Some(4), "{created}");
+    assert_eq!(attrs[1]["per_frame"], true);
+    assert_eq!(attrs[1]["options"], serde_json::json!(["red", "blue", "other"]));
+    assert_eq!(attrs[2]["min"], 2.0);
+    for bad in ["car.x=colour", "car=bool", "truck.x=bool", "car.x=enum()", "car.x=number(a..b)"] {
+        let out = cli(&db, &["project", "new", &format!("Bad {bad}"), "--label", "car", "--attribute", bad]);
+        assert!(!out.status.success(), "{bad} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("LABEL.NAME=TYPE") || err.contains("no label"), "{bad}: {err}");
+    }
     let mut bad = new_shape(track, FRAMES + 1, 1);
     bad.track_id = track;
     let mut child = Proc::new(BIN)

@@ -62,6 +62,8 @@ export const api = {
   deleteTrack: (videoId: string, trackId: string) => invoke<Edited>("delete_track", { videoId, trackId }),
   changeLabel: (videoId: string, frame: number, trackId: string, labelId: string) =>
     invoke<Edited>("change_label", { videoId, frame, trackId, labelId }),
+  setAttribute: (videoId: string, frame: number, trackId: string, name: string, value: boolean | number | string) =>
+    invoke<Edited>("set_attribute", { videoId, frame, trackId, name, value }),
   pickObject: (videoId: string, frame: number, x: number, y: number, hidden: string[]) =>
     invoke<string | null>("pick_object", { videoId, frame, x, y, hidden }),
   listSamModels: () => invoke<SamModelChoice[]>("list_sam_models"),

@@ -12,4 +12,9 @@ kind: string, keyframe: boolean, bbox: BoxPx | null,
 /**
  * Pixels covered, for masks.
  */
-area: number | null, score: number | null, };
+area: number | null, score: number | null, 
+/**
+ * Every attribute of the label: the object's and this frame's values,
+ * defaults where none is set.
+ */
+attributes: Record<string, boolean | number | string>, };

@@ -2,6 +2,7 @@
 export type { AcceptTarget } from "./AcceptTarget";
 export type { Accepted } from "./Accepted";
 export type { AppInfo } from "./AppInfo";
+export type { AttributeInfo } from "./AttributeInfo";
 export type { BoxPx } from "./BoxPx";
 export type { BrushStroke } from "./BrushStroke";
 export type { CommandError } from "./CommandError";
