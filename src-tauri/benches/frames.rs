@@ -1,6 +1,8 @@
 //! Frame transport figures: what one `frame://` answer costs in the shell
-//! (decode + composite with masks + readback, raw RGBA out), against decoding
-//! alone with argus-media, on a generated 1280x720 H.264 video.
+//! (store queries, decode, and with masks composite + readback; raw RGBA
+//! out), against decoding alone with argus-media, on a generated 1920x1080
+//! H.264 video: at full size and at the half size a fitted view asks for,
+//! without and with three masks per frame.
 //! Prints `frames.<name>: <value> <unit>` lines.
 
 use std::process::Command;
@@ -12,7 +14,7 @@ use argus_app::frames::{self, FrameQuery};
 use argus_core::id::VideoId;
 use argus_media::{FrameRequest, SourceOptions, VideoSource};
 
-const FRAMES: u64 = 30;
+const FRAMES: u64 = 40;
 
 fn main() -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -26,7 +28,7 @@ fn main() -> Result<(), String> {
             "-f",
             "lavfi",
             "-i",
-            "testsrc2=s=1280x720:r=25",
+            "testsrc2=s=1920x1080:r=25",
         ])
         .args([
             "-frames:v",
@@ -47,7 +49,10 @@ fn main() -> Result<(), String> {
     let state = tauri::async_runtime::block_on(AppState::open(&dir.path().join("data")))
         .map_err(|e| e.message)?;
     let (project, _) =
-        tauri::async_runtime::block_on(state.store().create_project("bench", vec![]))
+        tauri::async_runtime::block_on(state.store().create_project(
+            "bench",
+            vec![argus_core::model::Label::new("object", argus_core::model::Colour::palette(0))],
+        ))
             .map_err(|e| e.to_string())?;
     let video = tauri::async_runtime::block_on(argus_app::import::import(
         &state,
@@ -68,29 +73,74 @@ fn main() -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     let decode_ms = t0.elapsed().as_secs_f64() * 1000.0 / FRAMES as f64;
+    drop(source);
 
-    // Warm up the compositor (adapter and pipelines) once.
-    let q = |frame| FrameQuery::new(video_id, frame);
-    tauri::async_runtime::block_on(frames::render(&state, &q(0))).map_err(|e| e.message)?;
-    let t0 = Instant::now();
-    let mut bytes = 0usize;
-    for n in 0..FRAMES {
-        let r = tauri::async_runtime::block_on(frames::respond(
-            &state,
-            &format!("/{video_id}/{n}"),
-            None,
-        ));
-        bytes = r.body().len();
+    // Three masks on every frame of the second half of the video.
+    let masked_from = FRAMES / 2;
+    for n in masked_from..FRAMES {
+        for i in 0..3u32 {
+            let rle = argus_core::Rle::from_stroke(
+                1080,
+                1920,
+                &[
+                    argus_core::geometry::Point::new(300.0 + 500.0 * f64::from(i), 400.0).map_err(|e| e.to_string())?,
+                    argus_core::geometry::Point::new(500.0 + 500.0 * f64::from(i), 600.0).map_err(|e| e.to_string())?,
+                ],
+                120.0,
+            )
+            .map_err(|e| e.to_string())?;
+            add_mask(&state, video_id, n, i, rle)?;
+        }
     }
-    let serve_ms = t0.elapsed().as_secs_f64() * 1000.0 / FRAMES as f64;
+
+    let serve = |first: u64, last: u64, query: &str| -> Result<(f64, usize), String> {
+        // Warm up the compositor (adapter and pipelines) and the decoder once.
+        tauri::async_runtime::block_on(frames::render(
+            &state,
+            &FrameQuery::parse(&format!("/{video_id}/{first}"), Some(query)).map_err(|e| e.message)?,
+        ))
+        .map_err(|e| e.message)?;
+        let t0 = Instant::now();
+        let mut bytes = 0usize;
+        for n in first + 1..last {
+            let r = tauri::async_runtime::block_on(frames::respond(&state, &format!("/{video_id}/{n}"), Some(query)));
+            if r.status() != 200 {
+                return Err(format!("frame {n}: status {}", r.status()));
+            }
+            bytes = r.body().len();
+        }
+        Ok((t0.elapsed().as_secs_f64() * 1000.0 / (last - first - 1) as f64, bytes))
+    };
+    let (full_ms, full_bytes) = serve(0, masked_from, "")?;
+    let (half_ms, half_bytes) = serve(0, masked_from, "scale=0.5")?;
+    let (masks_ms, _) = serve(masked_from, FRAMES, "scale=0.5")?;
     let renderer = state.compositor_description();
     println!("frames.renderer: {renderer}");
-    println!("frames.decode_rgba_720p: {decode_ms:.2} ms");
-    println!("frames.serve_720p: {serve_ms:.2} ms");
-    println!(
-        "frames.serve_720p.ratio: {:.2} (vs decode_rgba_720p)",
-        serve_ms / decode_ms
-    );
-    println!("frames.answer_bytes_720p: {bytes} bytes");
+    println!("frames.decode_rgba_1080p: {decode_ms:.2} ms");
+    println!("frames.serve_1080p: {full_ms:.2} ms");
+    println!("frames.serve_1080p.ratio: {:.2} (vs decode_rgba_1080p)", full_ms / decode_ms);
+    println!("frames.serve_half_1080p: {half_ms:.2} ms");
+    println!("frames.serve_half_3masks_1080p: {masks_ms:.2} ms");
+    println!("frames.answer_bytes_1080p: {full_bytes} bytes");
+    println!("frames.answer_bytes_half_1080p: {half_bytes} bytes");
     Ok(())
+}
+
+/// Stores `rle` as a new track's keyframe on frame `n`.
+fn add_mask(state: &AppState, video: VideoId, n: u64, i: u32, rle: argus_core::Rle) -> Result<(), String> {
+    use argus_core::model::{Geometry, Shape, ShapeSource, Timestamp, Track};
+    let store = state.store();
+    tauri::async_runtime::block_on(async {
+        let v = store.video(video).await.map_err(|e| e.to_string())?;
+        let schema = store.schema(v.project_id).await.map_err(|e| e.to_string())?;
+        let label = schema.labels().get(i as usize % schema.labels().len().max(1)).ok_or("no label")?.id;
+        let actor = store.actor(v.project_id, store.local_user()).await.map_err(|e| e.to_string())?;
+        let track = Track::new(video, label, None, Timestamp(0));
+        let shape = Shape::keyframe(track.id, n, Geometry::Mask(rle), ShapeSource::Manual, Timestamp(0));
+        store
+            .apply_in(v.project_id, &actor, argus_store::Command::CreateTrack { track, shapes: vec![shape] })
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<(), String>(())
+    })
 }
