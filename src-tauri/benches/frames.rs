@@ -48,12 +48,14 @@ fn main() -> Result<(), String> {
     }
     let state = tauri::async_runtime::block_on(AppState::open(&dir.path().join("data")))
         .map_err(|e| e.message)?;
-    let (project, _) =
-        tauri::async_runtime::block_on(state.store().create_project(
-            "bench",
-            vec![argus_core::model::Label::new("object", argus_core::model::Colour::palette(0))],
-        ))
-            .map_err(|e| e.to_string())?;
+    let (project, _) = tauri::async_runtime::block_on(state.store().create_project(
+        "bench",
+        vec![argus_core::model::Label::new(
+            "object",
+            argus_core::model::Colour::palette(0),
+        )],
+    ))
+    .map_err(|e| e.to_string())?;
     let video = tauri::async_runtime::block_on(argus_app::import::import(
         &state,
         project.id,
@@ -83,8 +85,10 @@ fn main() -> Result<(), String> {
                 1080,
                 1920,
                 &[
-                    argus_core::geometry::Point::new(300.0 + 500.0 * f64::from(i), 400.0).map_err(|e| e.to_string())?,
-                    argus_core::geometry::Point::new(500.0 + 500.0 * f64::from(i), 600.0).map_err(|e| e.to_string())?,
+                    argus_core::geometry::Point::new(300.0 + 500.0 * f64::from(i), 400.0)
+                        .map_err(|e| e.to_string())?,
+                    argus_core::geometry::Point::new(500.0 + 500.0 * f64::from(i), 600.0)
+                        .map_err(|e| e.to_string())?,
                 ],
                 120.0,
             )
@@ -97,19 +101,27 @@ fn main() -> Result<(), String> {
         // Warm up the compositor (adapter and pipelines) and the decoder once.
         tauri::async_runtime::block_on(frames::render(
             &state,
-            &FrameQuery::parse(&format!("/{video_id}/{first}"), Some(query)).map_err(|e| e.message)?,
+            &FrameQuery::parse(&format!("/{video_id}/{first}"), Some(query))
+                .map_err(|e| e.message)?,
         ))
         .map_err(|e| e.message)?;
         let t0 = Instant::now();
         let mut bytes = 0usize;
         for n in first + 1..last {
-            let r = tauri::async_runtime::block_on(frames::respond(&state, &format!("/{video_id}/{n}"), Some(query)));
+            let r = tauri::async_runtime::block_on(frames::respond(
+                &state,
+                &format!("/{video_id}/{n}"),
+                Some(query),
+            ));
             if r.status() != 200 {
                 return Err(format!("frame {n}: status {}", r.status()));
             }
             bytes = r.body().len();
         }
-        Ok((t0.elapsed().as_secs_f64() * 1000.0 / (last - first - 1) as f64, bytes))
+        Ok((
+            t0.elapsed().as_secs_f64() * 1000.0 / (last - first - 1) as f64,
+            bytes,
+        ))
     };
     let (full_ms, full_bytes) = serve(0, masked_from, "")?;
     let (half_ms, half_bytes) = serve(0, masked_from, "scale=0.5")?;
@@ -118,7 +130,10 @@ fn main() -> Result<(), String> {
     println!("frames.renderer: {renderer}");
     println!("frames.decode_rgba_1080p: {decode_ms:.2} ms");
     println!("frames.serve_1080p: {full_ms:.2} ms");
-    println!("frames.serve_1080p.ratio: {:.2} (vs decode_rgba_1080p)", full_ms / decode_ms);
+    println!(
+        "frames.serve_1080p.ratio: {:.2} (vs decode_rgba_1080p)",
+        full_ms / decode_ms
+    );
     println!("frames.serve_half_1080p: {half_ms:.2} ms");
     println!("frames.serve_half_3masks_1080p: {masks_ms:.2} ms");
     println!("frames.answer_bytes_1080p: {full_bytes} bytes");
@@ -127,18 +142,47 @@ fn main() -> Result<(), String> {
 }
 
 /// Stores `rle` as a new track's keyframe on frame `n`.
-fn add_mask(state: &AppState, video: VideoId, n: u64, i: u32, rle: argus_core::Rle) -> Result<(), String> {
+fn add_mask(
+    state: &AppState,
+    video: VideoId,
+    n: u64,
+    i: u32,
+    rle: argus_core::Rle,
+) -> Result<(), String> {
     use argus_core::model::{Geometry, Shape, ShapeSource, Timestamp, Track};
     let store = state.store();
     tauri::async_runtime::block_on(async {
         let v = store.video(video).await.map_err(|e| e.to_string())?;
-        let schema = store.schema(v.project_id).await.map_err(|e| e.to_string())?;
-        let label = schema.labels().get(i as usize % schema.labels().len().max(1)).ok_or("no label")?.id;
-        let actor = store.actor(v.project_id, store.local_user()).await.map_err(|e| e.to_string())?;
+        let schema = store
+            .schema(v.project_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let label = schema
+            .labels()
+            .get(i as usize % schema.labels().len().max(1))
+            .ok_or("no label")?
+            .id;
+        let actor = store
+            .actor(v.project_id, store.local_user())
+            .await
+            .map_err(|e| e.to_string())?;
         let track = Track::new(video, label, None, Timestamp(0));
-        let shape = Shape::keyframe(track.id, n, Geometry::Mask(rle), ShapeSource::Manual, Timestamp(0));
+        let shape = Shape::keyframe(
+            track.id,
+            n,
+            Geometry::Mask(rle),
+            ShapeSource::Manual,
+            Timestamp(0),
+        );
         store
-            .apply_in(v.project_id, &actor, argus_store::Command::CreateTrack { track, shapes: vec![shape] })
+            .apply_in(
+                v.project_id,
+                &actor,
+                argus_store::Command::CreateTrack {
+                    track,
+                    shapes: vec![shape],
+                },
+            )
             .await
             .map_err(|e| e.to_string())?;
         Ok::<(), String>(())

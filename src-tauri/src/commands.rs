@@ -10,8 +10,9 @@ use tauri::{AppHandle, Emitter, Runtime, State};
 
 use crate::dto::{
     AcceptTarget, Accepted, AppInfo, BrushStroke, DrawnShape, Edited, FrameDensity, HistoryState,
-    IMPORT_PROGRESS_EVENT, ImportProgress, MODEL_PROGRESS_EVENT, PointPx, ProjectDetail, ProjectSummary, SamCache, SamModelChoice, SamModelInfo,
-    SamPreview, SamPrompt, ShapeInfo, Timeline, VideoSummary,
+    IMPORT_PROGRESS_EVENT, ImportProgress, MODEL_PROGRESS_EVENT, PointPx, ProjectDetail,
+    ProjectSummary, SamCache, SamModelChoice, SamModelInfo, SamPreview, SamPrompt, ShapeInfo,
+    Timeline, VideoSummary,
 };
 use crate::edit::{self, Target};
 use crate::error::{CommandError, CommandResult};
@@ -27,7 +28,9 @@ pub async fn app_info(state: State<'_, AppState>) -> CommandResult<AppInfo> {
         renderer: state.compositor_description(),
         sam_model: state.sam.lock().model_info().map(|m| m.id),
         database: state.store().path().display().to_string(),
-        sam_manifest_hint: std::env::var("ARGUS_SAM_MANIFEST").ok().filter(|s| !s.trim().is_empty()),
+        sam_manifest_hint: std::env::var("ARGUS_SAM_MANIFEST")
+            .ok()
+            .filter(|s| !s.trim().is_empty()),
     })
 }
 
@@ -191,7 +194,9 @@ pub async fn choose_video_files<R: Runtime>(app: AppHandle<R>) -> CommandResult<
         .set_title("Import videos")
         .add_filter(
             "Videos",
-            &["mp4", "mov", "mkv", "webm", "avi", "m4v", "mpg", "mpeg", "ts", "mts", "wmv", "flv"],
+            &[
+                "mp4", "mov", "mkv", "webm", "avi", "m4v", "mpg", "mpeg", "ts", "mts", "wmv", "flv",
+            ],
         )
         .add_filter("All files", &["*"])
         .pick_files(move |files| {
@@ -263,9 +268,18 @@ pub async fn sam_accept(
     target: AcceptTarget,
 ) -> CommandResult<Accepted> {
     let target = Target::resolve(&state, &video_id, &target).await?;
-    let (mask, iou) = state.sam.lock().take(target.video.id, frame, rank as usize)?;
+    let (mask, iou) = state
+        .sam
+        .lock()
+        .take(target.video.id, frame, rank as usize)?;
     let edited = target
-        .store(&state, frame, Geometry::Mask(mask), ShapeSource::Sam, Some(iou))
+        .store(
+            &state,
+            frame,
+            Geometry::Mask(mask),
+            ShapeSource::Sam,
+            Some(iou),
+        )
         .await?;
     match (edited.track_id, edited.shape) {
         (Some(track_id), Some(shape)) => Ok(Accepted {
@@ -310,24 +324,30 @@ pub async fn brush_stroke(
     target.video.check_frame(frame)?;
     let (width, height) = target.video.display_size();
     let existing = target.shape_on(&state, frame).await?;
-    match edit::brushed(existing.as_ref().map(|s| &s.geometry), &stroke, height, width)? {
+    match edit::brushed(
+        existing.as_ref().map(|s| &s.geometry),
+        &stroke,
+        height,
+        width,
+    )? {
         Some(mask) => {
             target
-                .store(&state, frame, Geometry::Mask(mask), ShapeSource::Manual, None)
+                .store(
+                    &state,
+                    frame,
+                    Geometry::Mask(mask),
+                    ShapeSource::Manual,
+                    None,
+                )
                 .await
         }
         None => {
-            let shape_id = existing.map(|s| s.id).ok_or_else(|| {
-                CommandError::internal("erased a shape that was not there")
-            })?;
-            edit::apply(
-                &state,
-                &target.video,
-                &target.actor,
-                Command::DeleteShape { shape_id },
-                None,
-            )
-            .await
+            let shape_id = existing
+                .map(|s| s.id)
+                .ok_or_else(|| CommandError::internal("erased a shape that was not there"))?;
+            target
+                .apply(&state, Command::DeleteShape { shape_id }, None)
+                .await
         }
     }
 }
@@ -342,10 +362,10 @@ pub async fn cut_hole(
     track_id: String,
     ring: Vec<PointPx>,
 ) -> CommandResult<Edited> {
-    let target = Target::resolve(&state, &video_id, &AcceptTarget::Track { track_id }).await?;
-    let existing = target.shape_on(&state, frame).await?.ok_or_else(|| {
-        CommandError::not_found("the selected object has no shape on this frame to cut a hole into")
-    })?;
+    let target = Target::track(&state, &video_id, track_id).await?;
+    let existing = target
+        .shape_needed(&state, frame, "to cut a hole into")
+        .await?;
     let (width, height) = target.video.display_size();
     let geometry = edit::with_hole(&existing.geometry, &ring, height, width)?;
     target
@@ -362,16 +382,14 @@ pub async fn copy_to_next_frame(
     frame: u64,
     track_id: String,
 ) -> CommandResult<Edited> {
-    let target = Target::resolve(&state, &video_id, &AcceptTarget::Track { track_id }).await?;
+    let target = Target::track(&state, &video_id, track_id).await?;
     let next = frame + 1;
     if next >= target.video.frame_count {
         return Err(CommandError::invalid(format!(
             "frame {frame} is the last frame; there is no next frame to copy to"
         )));
     }
-    let shape = target.shape_on(&state, frame).await?.ok_or_else(|| {
-        CommandError::not_found(format!("the selected object has no shape on frame {frame}"))
-    })?;
+    let shape = target.shape_needed(&state, frame, "to copy").await?;
     target
         .store(&state, next, shape.geometry, ShapeSource::Manual, None)
         .await
@@ -385,18 +403,11 @@ pub async fn delete_shape(
     frame: u64,
     track_id: String,
 ) -> CommandResult<Edited> {
-    let target = Target::resolve(&state, &video_id, &AcceptTarget::Track { track_id }).await?;
-    let shape = target.shape_on(&state, frame).await?.ok_or_else(|| {
-        CommandError::not_found(format!("the object has no shape on frame {frame}"))
-    })?;
-    edit::apply(
-        &state,
-        &target.video,
-        &target.actor,
-        Command::DeleteShape { shape_id: shape.id },
-        None,
-    )
-    .await
+    let target = Target::track(&state, &video_id, track_id).await?;
+    let shape = target.shape_needed(&state, frame, "to delete").await?;
+    target
+        .apply(&state, Command::DeleteShape { shape_id: shape.id }, None)
+        .await
 }
 
 /// Deletes a whole object (the track and its shapes on every frame). One undo step.
@@ -406,11 +417,11 @@ pub async fn delete_track(
     video_id: String,
     track_id: String,
 ) -> CommandResult<Edited> {
-    let target = Target::resolve(&state, &video_id, &AcceptTarget::Track { track_id }).await?;
+    let target = Target::track(&state, &video_id, track_id).await?;
     let command = Command::DeleteTrack {
         track_id: target.track.id,
     };
-    edit::apply(&state, &target.video, &target.actor, command, None).await
+    target.apply(&state, command, None).await
 }
 
 /// Moves an object to another label. One undo step.
@@ -422,20 +433,13 @@ pub async fn change_label(
     track_id: String,
     label_id: String,
 ) -> CommandResult<Edited> {
-    let target = Target::resolve(&state, &video_id, &AcceptTarget::Track { track_id }).await?;
+    let target = Target::track(&state, &video_id, track_id).await?;
     let command = Command::ChangeLabel {
         track_id: target.track.id,
         label_id: edit::parse_id::<LabelId>("label", &label_id)?,
         attributes: None,
     };
-    edit::apply(
-        &state,
-        &target.video,
-        &target.actor,
-        command,
-        Some((target.track.id, frame)),
-    )
-    .await
+    target.apply(&state, command, Some(frame)).await
 }
 
 /// Sets one attribute of an object: on the object, or on its shape on this
@@ -450,7 +454,7 @@ pub async fn set_attribute(
     name: String,
     value: serde_json::Value,
 ) -> CommandResult<Edited> {
-    let target = Target::resolve(&state, &video_id, &AcceptTarget::Track { track_id }).await?;
+    let target = Target::track(&state, &video_id, track_id).await?;
     let schema = state.store().schema(target.video.project_id).await?;
     let label = schema.label(target.track.label_id)?;
     let shape = target.shape_on(&state, frame).await?;
@@ -471,14 +475,7 @@ pub async fn set_attribute(
             attributes,
         },
     };
-    edit::apply(
-        &state,
-        &target.video,
-        &target.actor,
-        command,
-        Some((target.track.id, frame)),
-    )
-    .await
+    target.apply(&state, command, Some(frame)).await
 }
 
 /// The object under `(x, y)` on this frame (frame pixels): the topmost, i.e.

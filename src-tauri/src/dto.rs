@@ -256,11 +256,17 @@ pub enum DrawnShape {
         #[serde(default)]
         holes: Vec<Vec<PointPx>>,
     },
-    Bbox { bbox: BoxPx },
+    Bbox {
+        bbox: BoxPx,
+    },
     /// An open line of at least 2 points.
-    Polyline { points: Vec<PointPx> },
+    Polyline {
+        points: Vec<PointPx>,
+    },
     /// One or more keypoints.
-    Points { points: Vec<PointPx> },
+    Points {
+        points: Vec<PointPx>,
+    },
 }
 
 /// One drag of the brush or eraser, in frame pixels.
@@ -326,9 +332,16 @@ pub enum ModelProgress {
         total: Option<u64>,
     },
     /// Files present and verified; creating the ONNX Runtime sessions.
-    Loading { model: String },
-    Ready { model: SamModelInfo },
-    Failed { model: String, message: String },
+    Loading {
+        model: String,
+    },
+    Ready {
+        model: SamModelInfo,
+    },
+    Failed {
+        model: String,
+        message: String,
+    },
 }
 
 /// The event name of [`ModelProgress`].
@@ -386,7 +399,9 @@ impl From<&AttributeSpec> for AttributeInfo {
             AttributeKind::Bool { .. } => ("bool", Vec::new(), None),
             AttributeKind::Enum { options, .. } => ("enum", options.clone(), None),
             AttributeKind::Text { .. } => ("text", Vec::new(), None),
-            AttributeKind::Number { min, max, step, .. } => ("number", Vec::new(), Some((*min, *max, *step))),
+            AttributeKind::Number { min, max, step, .. } => {
+                ("number", Vec::new(), Some((*min, *max, *step)))
+            }
         };
         Self {
             name: a.name.clone(),

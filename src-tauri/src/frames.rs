@@ -93,7 +93,8 @@ impl FrameQuery {
                 "hide" => {
                     for id in value.split(',').filter(|v| !v.is_empty()) {
                         q.hidden.push(
-                            TrackId::from_str(id).map_err(|_| bad("hide is not a list of track ids"))?,
+                            TrackId::from_str(id)
+                                .map_err(|_| bad("hide is not a list of track ids"))?,
                         );
                     }
                 }
@@ -183,11 +184,7 @@ impl Compositor {
             }
         }
         Ok(argus_render::cpu::composite(
-            &input,
-            scene,
-            overlays,
-            &view,
-            &out,
+            &input, scene, overlays, &view, &out,
         )?)
     }
 }
@@ -246,7 +243,12 @@ pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaI
             Geometry::Polygon(polygon) => {
                 overlays.push(Overlay::FilledPolygon {
                     polygon: polygon.clone(),
-                    fill: [colour[0], colour[1], colour[2], if selected { 110 } else { 70 }],
+                    fill: [
+                        colour[0],
+                        colour[1],
+                        colour[2],
+                        if selected { 110 } else { 70 },
+                    ],
                 });
                 overlays.push(Overlay::Polygon { polygon, stroke });
             }
@@ -305,7 +307,10 @@ pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaI
     let overlays: Vec<Overlay> = if out_size == (dw, dh) {
         overlays
     } else {
-        overlays.into_iter().map(|o| scale_overlay(o, sx, sy)).collect()
+        overlays
+            .into_iter()
+            .map(|o| scale_overlay(o, sx, sy))
+            .collect()
     };
     state
         .blocking(move |state| {
@@ -318,9 +323,12 @@ pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaI
             }
             scene.prepare();
             let mut compositor = state.compositor.lock();
-            let out = compositor
-                .get_or_insert_with(Compositor::new)
-                .composite(&frame, &mut scene, &overlays, (frame.width, frame.height));
+            let out = compositor.get_or_insert_with(Compositor::new).composite(
+                &frame,
+                &mut scene,
+                &overlays,
+                (frame.width, frame.height),
+            );
             tracing::debug!(
                 frame = frame_index,
                 queries_ms = t_queries.as_secs_f64() * 1e3,
@@ -343,18 +351,39 @@ fn scale_overlay(o: Overlay, sx: f64, sy: f64) -> Overlay {
         holes: g.holes.iter().map(|h| ring(h)).collect(),
     };
     match o {
-        Overlay::Polygon { polygon: g, stroke } => Overlay::Polygon { polygon: polygon(&g), stroke },
-        Overlay::FilledPolygon { polygon: g, fill } => Overlay::FilledPolygon { polygon: polygon(&g), fill },
+        Overlay::Polygon { polygon: g, stroke } => Overlay::Polygon {
+            polygon: polygon(&g),
+            stroke,
+        },
+        Overlay::FilledPolygon { polygon: g, fill } => Overlay::FilledPolygon {
+            polygon: polygon(&g),
+            fill,
+        },
         Overlay::Box { bbox, stroke } => Overlay::Box {
-            bbox: BBox::new(bbox.x * sx, bbox.y * sy, bbox.width * sx, bbox.height * sy).unwrap_or(bbox),
+            bbox: BBox::new(bbox.x * sx, bbox.y * sy, bbox.width * sx, bbox.height * sy)
+                .unwrap_or(bbox),
             stroke,
         },
-        Overlay::Points { points, radius, color } => Overlay::Points { points: ring(&points), radius, color },
+        Overlay::Points {
+            points,
+            radius,
+            color,
+        } => Overlay::Points {
+            points: ring(&points),
+            radius,
+            color,
+        },
         Overlay::Polyline { polyline, stroke } => Overlay::Polyline {
-            polyline: Polyline { points: ring(&polyline.points) },
+            polyline: Polyline {
+                points: ring(&polyline.points),
+            },
             stroke,
         },
-        Overlay::BrushCursor { center, radius, stroke } => Overlay::BrushCursor {
+        Overlay::BrushCursor {
+            center,
+            radius,
+            stroke,
+        } => Overlay::BrushCursor {
             center: p(&center),
             radius: radius * sx,
             stroke,
@@ -453,14 +482,18 @@ mod tests {
         }
         assert!(FrameQuery::parse(&format!("/{v}/1"), Some("sel=zzz")).is_err());
         let h = TrackId::new();
-        let q = FrameQuery::parse(&format!("/{v}/1"), Some(&format!("hide={t},{h}"))).expect("parses");
+        let q =
+            FrameQuery::parse(&format!("/{v}/1"), Some(&format!("hide={t},{h}"))).expect("parses");
         assert_eq!(q.hidden, vec![t, h]);
         assert!(FrameQuery::parse(&format!("/{v}/1"), Some("hide=zzz")).is_err());
         let q = FrameQuery::parse(&format!("/{v}/1"), Some("scale=0.5")).expect("parses");
         assert_eq!(q.output_size(1920, 1080), (960, 540));
         assert_eq!(q.output_size(1, 1), (1, 1));
         for bad in ["scale=0", "scale=1.5", "scale=-1", "scale=x", "scale=NaN"] {
-            assert!(FrameQuery::parse(&format!("/{v}/1"), Some(bad)).is_err(), "{bad}");
+            assert!(
+                FrameQuery::parse(&format!("/{v}/1"), Some(bad)).is_err(),
+                "{bad}"
+            );
         }
         assert!(FrameQuery::parse(&format!("/{v}/1"), Some("preview=-1")).is_err());
     }

@@ -100,7 +100,8 @@ pub fn run_app<R: Runtime>(
 pub fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,ort=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,ort=warn".into()),
         )
         .init();
     if std::env::args().any(|a| a == "--write-bindings") {

@@ -10,7 +10,9 @@ use argus_core::id::VideoId;
 use argus_core::model::Video;
 use argus_core::{BBox, Rle};
 use argus_media::{FrameRequest, SourceOptions, VideoSource};
-use argus_sam::cache::{DiskCache, EmbeddingCache, EmbeddingKey, FrameSource, OwnedFrame, Prefetcher};
+use argus_sam::cache::{
+    DiskCache, EmbeddingCache, EmbeddingKey, FrameSource, OwnedFrame, Prefetcher,
+};
 use argus_sam::download::ModelStore;
 use argus_sam::{LoadOptions, Manifest, PixelFormat, Prompt, SamModel};
 use parking_lot::Mutex;
@@ -50,10 +52,18 @@ struct PrefetchFrames {
 impl FrameSource for PrefetchFrames {
     fn frame(&self, index: u64) -> argus_sam::Result<OwnedFrame> {
         let fail = |e: &dyn std::fmt::Display| {
-            argus_sam::Error::InvalidInput(format!("could not decode frame {index} to pre-encode: {e}"))
+            argus_sam::Error::InvalidInput(format!(
+                "could not decode frame {index} to pre-encode: {e}"
+            ))
         };
-        let decoded = self.source.lock().frame(index, FrameRequest::RGBA).map_err(|e| fail(&e))?;
-        let rgba = decoded.to_rgba_packed().ok_or_else(|| fail(&"no RGBA pixels"))?;
+        let decoded = self
+            .source
+            .lock()
+            .frame(index, FrameRequest::RGBA)
+            .map_err(|e| fail(&e))?;
+        let rgba = decoded
+            .to_rgba_packed()
+            .ok_or_else(|| fail(&"no RGBA pixels"))?;
         let (data, width, height) =
             argus_media::rotate_rgba(rgba, decoded.width, decoded.height, self.video.rotation);
         Ok(OwnedFrame {
@@ -150,7 +160,8 @@ fn sam_error(message: impl Into<String>) -> CommandError {
 /// one of the shipped models (`sam-vit-b`, `sam2.1-tiny`, ...).
 pub fn resolve_manifest(manifest: &str) -> CommandResult<Manifest> {
     let path = Path::new(manifest);
-    if path.exists() || manifest.ends_with(".toml") || manifest.contains(std::path::MAIN_SEPARATOR) {
+    if path.exists() || manifest.ends_with(".toml") || manifest.contains(std::path::MAIN_SEPARATOR)
+    {
         return Ok(Manifest::from_path(path)?);
     }
     Ok(argus_sam::builtin_manifest(manifest)?)
@@ -344,7 +355,10 @@ pub fn prefetch(state: &AppState, video: &Video, frame: u64) -> CommandResult<()
     let mut sam = state.sam.lock();
     if sam.prefetch.as_ref().is_none_or(|(v, _)| *v != video.id) {
         let path = video.local_path.as_deref().ok_or_else(|| {
-            CommandError::not_found(format!("video '{}' has no local file on this machine", video.name))
+            CommandError::not_found(format!(
+                "video '{}' has no local file on this machine",
+                video.name
+            ))
         })?;
         let source = VideoSource::open(Path::new(path), SourceOptions::default())?;
         let frames = Arc::new(PrefetchFrames {
@@ -364,7 +378,10 @@ pub fn prefetch(state: &AppState, video: &Video, frame: u64) -> CommandResult<()
 pub fn cache_state(state: &AppState, video: &Video, frame: u64) -> SamCache {
     let sam = state.sam.lock();
     let (Some(model), Some(cache)) = (&sam.model, &sam.cache) else {
-        return SamCache { first: frame, ready: Vec::new() };
+        return SamCache {
+            first: frame,
+            ready: Vec::new(),
+        };
     };
     let first = frame.saturating_sub(PREFETCH_RADIUS);
     let last = (frame + PREFETCH_RADIUS).min(video.frame_count.saturating_sub(1));

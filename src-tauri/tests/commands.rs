@@ -431,20 +431,46 @@ fn frame_protocol() -> TestResult {
     );
 
     // Scaled down; a mask drawn on the frame shows at its scaled place.
-    let get = |q: &str| tauri::async_runtime::block_on(frames::respond(&state, &format!("/{id}/3"), Some(q)));
+    let get = |q: &str| {
+        tauri::async_runtime::block_on(frames::respond(&state, &format!("/{id}/3"), Some(q)))
+    };
     let half = get("scale=0.5");
-    ensure!(half.status() == 200 && half.body().len() == (80 * 60 * 4) as usize, "half-size raw body: {}", half.body().len());
-    ensure!(half.headers().get("x-frame-width").is_some_and(|v| v == "80"), "half-size headers");
+    ensure!(
+        half.status() == 200 && half.body().len() == (80 * 60 * 4) as usize,
+        "half-size raw body: {}",
+        half.body().len()
+    );
+    ensure!(
+        half.headers()
+            .get("x-frame-width")
+            .is_some_and(|v| v == "80"),
+        "half-size headers"
+    );
     let labels = t.ok("list_projects", json!({}))?;
-    let label = labels[0]["labels"][0]["id"].as_str().ok_or("label")?.to_owned();
-    t.ok("brush_stroke", json!({ "videoId": id, "frame": 3, "target": { "to": "new_track", "label_id": label },
-        "stroke": { "points": [{ "x": 130.0, "y": 90.0 }], "radius": 12.0 } }))?;
+    let label = labels[0]["labels"][0]["id"]
+        .as_str()
+        .ok_or("label")?
+        .to_owned();
+    t.ok(
+        "brush_stroke",
+        json!({ "videoId": id, "frame": 3, "target": { "to": "new_track", "label_id": label },
+        "stroke": { "points": [{ "x": 130.0, "y": 90.0 }], "radius": 12.0 } }),
+    )?;
     let masked = get("scale=0.5&rev=2");
     let px_at = |r: &tauri::http::Response<Vec<u8>>, x: usize, y: usize| -> Vec<u8> {
-        r.body().get((y * 80 + x) * 4..(y * 80 + x) * 4 + 3).map(<[u8]>::to_vec).unwrap_or_default()
+        r.body()
+            .get((y * 80 + x) * 4..(y * 80 + x) * 4 + 3)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default()
     };
-    ensure!(px_at(&masked, 65, 45) != px_at(&half, 65, 45), "the mask is drawn at half scale (65, 45)");
-    ensure!(px_at(&masked, 10, 10) == px_at(&half, 10, 10), "and nowhere else (10, 10)");
+    ensure!(
+        px_at(&masked, 65, 45) != px_at(&half, 65, 45),
+        "the mask is drawn at half scale (65, 45)"
+    );
+    ensure!(
+        px_at(&masked, 10, 10) == px_at(&half, 10, 10),
+        "and nowhere else (10, 10)"
+    );
 
     let bad = tauri::async_runtime::block_on(frames::respond(&state, "/not-an-id/3", None));
     ensure!(bad.status() == 400, "bad id is 400, got {}", bad.status());
@@ -584,22 +610,42 @@ fn sam_flow() -> TestResult {
     // The click started pre-encoding of the neighbours: frames 2..=6 become ready.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let cache = t.ok("sam_prefetch", json!({ "videoId": vid, "frame": 4, "start": false }))?;
-        ensure!(cache["first"] == json!(2), "the window starts 2 frames back: {cache}");
+        let cache = t.ok(
+            "sam_prefetch",
+            json!({ "videoId": vid, "frame": 4, "start": false }),
+        )?;
+        ensure!(
+            cache["first"] == json!(2),
+            "the window starts 2 frames back: {cache}"
+        );
         let ready = cache["ready"].as_array().ok_or("ready")?;
-        ensure!(ready.len() == 5 && ready[2] == json!(true), "the clicked frame is ready: {cache}");
+        ensure!(
+            ready.len() == 5 && ready[2] == json!(true),
+            "the clicked frame is ready: {cache}"
+        );
         if ready.iter().all(|r| r == &json!(true)) {
             break;
         }
-        ensure!(std::time::Instant::now() < deadline, "neighbours never pre-encoded: {cache}");
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "neighbours never pre-encoded: {cache}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let on_disk = std::fs::read_dir(t.dir.path().join("data/embeddings"))
         .map(|d| d.count())
         .unwrap_or(0);
     ensure!(on_disk > 0, "embeddings are cached on disk too");
-    let far = t.ok("sam_prefetch", json!({ "videoId": vid, "frame": 15, "start": false }))?;
-    ensure!(far["ready"].as_array().is_some_and(|r| r.iter().all(|x| x == &json!(false))), "far frames are not encoded: {far}");
+    let far = t.ok(
+        "sam_prefetch",
+        json!({ "videoId": vid, "frame": 15, "start": false }),
+    )?;
+    ensure!(
+        far["ready"]
+            .as_array()
+            .is_some_and(|r| r.iter().all(|x| x == &json!(false))),
+        "far frames are not encoded: {far}"
+    );
 
     // The preview is drawn into the frame.
     let video_id = VideoId::from_str(vid).map_err(|e| e.to_string())?;
@@ -648,10 +694,12 @@ fn sam_flow() -> TestResult {
 }
 
 fn shapes_on(t: &TestApp, vid: &str, frame: u64) -> Result<Vec<Value>, String> {
-    Ok(t.ok("frame_shapes", json!({ "videoId": vid, "frame": frame }))?
-        .as_array()
-        .cloned()
-        .unwrap_or_default())
+    Ok(
+        t.ok("frame_shapes", json!({ "videoId": vid, "frame": frame }))?
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+    )
 }
 
 fn undo_depth(edited: &Value) -> u64 {
@@ -674,96 +722,244 @@ fn edits() -> TestResult {
     let plain = render(&t, &FrameQuery::new(video_id, 3))?;
 
     // A polygon on a new track: stored, drawn into the frame, one undo step.
-    let poly = t.ok("draw_shape", json!({ "videoId": vid, "frame": 3, "target": new_track(label0),
-        "shape": { "kind": "polygon", "exterior": square(100.0, 60.0, 40.0) } }))?;
-    ensure!(poly["shape"]["kind"] == "polygon" && undo_depth(&poly) == 1, "polygon stored: {poly}");
+    let poly = t.ok(
+        "draw_shape",
+        json!({ "videoId": vid, "frame": 3, "target": new_track(label0),
+        "shape": { "kind": "polygon", "exterior": square(100.0, 60.0, 40.0) } }),
+    )?;
+    ensure!(
+        poly["shape"]["kind"] == "polygon" && undo_depth(&poly) == 1,
+        "polygon stored: {poly}"
+    );
     let track = poly["track_id"].as_str().ok_or("track id")?.to_owned();
     let drawn = render(&t, &FrameQuery::new(video_id, 3))?;
-    ensure!(!close(px(&drawn, 120, 80)?, px(&plain, 120, 80)?, 8), "the polygon is filled in the frame");
-    ensure!(close(px(&drawn, 10, 10)?, px(&plain, 10, 10)?, 2), "pixels away from it are untouched");
+    ensure!(
+        !close(px(&drawn, 120, 80)?, px(&plain, 120, 80)?, 8),
+        "the polygon is filled in the frame"
+    );
+    ensure!(
+        close(px(&drawn, 10, 10)?, px(&plain, 10, 10)?, 2),
+        "pixels away from it are untouched"
+    );
     let tid = TrackId::from_str(&track).map_err(|e| e.to_string())?;
-    let hidden = render(&t, &FrameQuery { hidden: vec![tid], ..FrameQuery::new(video_id, 3) })?;
-    ensure!(close(px(&hidden, 120, 80)?, px(&plain, 120, 80)?, 2), "a hidden object is not drawn");
-    let pick = |x: f64, y: f64| t.ok("pick_object", json!({ "videoId": vid, "frame": 3, "x": x, "y": y }));
-    ensure!(pick(120.0, 80.0)? == json!(track), "picking inside the polygon finds it");
+    let hidden = render(
+        &t,
+        &FrameQuery {
+            hidden: vec![tid],
+            ..FrameQuery::new(video_id, 3)
+        },
+    )?;
+    ensure!(
+        close(px(&hidden, 120, 80)?, px(&plain, 120, 80)?, 2),
+        "a hidden object is not drawn"
+    );
+    let pick = |x: f64, y: f64| {
+        t.ok(
+            "pick_object",
+            json!({ "videoId": vid, "frame": 3, "x": x, "y": y }),
+        )
+    };
+    ensure!(
+        pick(120.0, 80.0)? == json!(track),
+        "picking inside the polygon finds it"
+    );
 
     // A hole: the middle is no longer part of the object.
-    let holed = t.ok("cut_hole", json!({ "videoId": vid, "frame": 3, "trackId": track, "ring": square(110.0, 70.0, 20.0) }))?;
-    ensure!(holed["shape"]["kind"] == "polygon" && undo_depth(&holed) == 2, "hole cut: {holed}");
-    ensure!(pick(120.0, 80.0)? == Value::Null, "the hole is empty: {}", pick(120.0, 80.0)?);
-    ensure!(pick(104.0, 64.0)? == json!(track), "the ring around the hole is still the object");
+    let holed = t.ok(
+        "cut_hole",
+        json!({ "videoId": vid, "frame": 3, "trackId": track, "ring": square(110.0, 70.0, 20.0) }),
+    )?;
+    ensure!(
+        holed["shape"]["kind"] == "polygon" && undo_depth(&holed) == 2,
+        "hole cut: {holed}"
+    );
+    ensure!(
+        pick(120.0, 80.0)? == Value::Null,
+        "the hole is empty: {}",
+        pick(120.0, 80.0)?
+    );
+    ensure!(
+        pick(104.0, 64.0)? == json!(track),
+        "the ring around the hole is still the object"
+    );
     let hole_px = render(&t, &FrameQuery::new(video_id, 3))?;
-    ensure!(close(px(&hole_px, 120, 80)?, px(&plain, 120, 80)?, 2), "the hole shows the frame");
+    ensure!(
+        close(px(&hole_px, 120, 80)?, px(&plain, 120, 80)?, 2),
+        "the hole shows the frame"
+    );
 
     // A box, points and a polyline on new tracks; degenerate ones are refused.
     let bbox = t.ok("draw_shape", json!({ "videoId": vid, "frame": 3, "target": new_track(label1),
         "shape": { "kind": "bbox", "bbox": { "x": 5.0, "y": 5.0, "width": 20.0, "height": 10.0 } } }))?;
-    ensure!(bbox["shape"]["kind"] == "bbox" && bbox["shape"]["bbox"]["width"] == json!(20.0), "box: {bbox}");
+    ensure!(
+        bbox["shape"]["kind"] == "bbox" && bbox["shape"]["bbox"]["width"] == json!(20.0),
+        "box: {bbox}"
+    );
     let pts = t.ok("draw_shape", json!({ "videoId": vid, "frame": 3, "target": new_track(label0),
         "shape": { "kind": "points", "points": [{ "x": 150.0, "y": 10.0 }, { "x": 150.0, "y": 20.0 }] } }))?;
     ensure!(pts["shape"]["kind"] == "points", "points: {pts}");
     let line = t.ok("draw_shape", json!({ "videoId": vid, "frame": 3, "target": new_track(label0),
         "shape": { "kind": "polyline", "points": [{ "x": 10.0, "y": 110.0 }, { "x": 60.0, "y": 110.0 }] } }))?;
-    ensure!(line["shape"]["kind"] == "polyline" && undo_depth(&line) == 5, "polyline: {line}");
-    ensure!(pick(30.0, 112.0)? == line["track_id"], "a click near the line picks it");
-    ensure!(pick(150.0, 21.0)? == pts["track_id"], "a click near a keypoint picks it");
+    ensure!(
+        line["shape"]["kind"] == "polyline" && undo_depth(&line) == 5,
+        "polyline: {line}"
+    );
+    ensure!(
+        pick(30.0, 112.0)? == line["track_id"],
+        "a click near the line picks it"
+    );
+    ensure!(
+        pick(150.0, 21.0)? == pts["track_id"],
+        "a click near a keypoint picks it"
+    );
     for bad in [
         json!({ "kind": "polyline", "points": [{ "x": 1.0, "y": 1.0 }] }),
         json!({ "kind": "polygon", "exterior": [{ "x": 1.0, "y": 1.0 }, { "x": 2.0, "y": 2.0 }] }),
         json!({ "kind": "points", "points": [] }),
     ] {
-        let (kind, message) = t.err("draw_shape", json!({ "videoId": vid, "frame": 3, "target": new_track(label0), "shape": bad }))?;
-        ensure!(kind == "invalid" && !message.is_empty(), "{bad} refused as invalid, got {kind}: {message}");
+        let (kind, message) = t.err(
+            "draw_shape",
+            json!({ "videoId": vid, "frame": 3, "target": new_track(label0), "shape": bad }),
+        )?;
+        ensure!(
+            kind == "invalid" && !message.is_empty(),
+            "{bad} refused as invalid, got {kind}: {message}"
+        );
     }
     ensure!(shapes_on(&t, vid, 3)?.len() == 4, "four objects on frame 3");
 
     // Brush: a new mask, painted onto, then erased away entirely.
     let stroke = |erase: bool| json!({ "points": [{ "x": 60.0, "y": 90.0 }, { "x": 80.0, "y": 90.0 }], "radius": 4.0, "erase": erase });
-    let painted = t.ok("brush_stroke", json!({ "videoId": vid, "frame": 3, "target": new_track(label1), "stroke": stroke(false) }))?;
+    let painted = t.ok(
+        "brush_stroke",
+        json!({ "videoId": vid, "frame": 3, "target": new_track(label1), "stroke": stroke(false) }),
+    )?;
     let area = painted["shape"]["area"].as_u64().ok_or("area")?;
-    ensure!(painted["shape"]["kind"] == "mask" && (150..=250).contains(&area), "a 20x8 capsule: {painted}");
+    ensure!(
+        painted["shape"]["kind"] == "mask" && (150..=250).contains(&area),
+        "a 20x8 capsule: {painted}"
+    );
     let brush_track = json!({ "to": "track", "track_id": painted["track_id"] });
-    let more = t.ok("brush_stroke", json!({ "videoId": vid, "frame": 3, "target": brush_track,
-        "stroke": { "points": [{ "x": 70.0, "y": 100.0 }], "radius": 3.0 } }))?;
-    ensure!(more["shape"]["area"].as_u64().is_some_and(|a| a > area), "painting adds: {more}");
-    let gone = t.ok("brush_stroke", json!({ "videoId": vid, "frame": 3, "target": brush_track,
-        "stroke": { "points": [{ "x": 70.0, "y": 95.0 }], "radius": 30.0, "erase": true } }))?;
-    ensure!(gone["shape"] == Value::Null, "erasing everything deletes the shape: {gone}");
-    ensure!(shapes_on(&t, vid, 3)?.len() == 4, "the brushed object is gone from frame 3");
-    let (kind, _) = t.err("brush_stroke", json!({ "videoId": vid, "frame": 3, "target": new_track(label1), "stroke": stroke(true) }))?;
+    let more = t.ok(
+        "brush_stroke",
+        json!({ "videoId": vid, "frame": 3, "target": brush_track,
+        "stroke": { "points": [{ "x": 70.0, "y": 100.0 }], "radius": 3.0 } }),
+    )?;
+    ensure!(
+        more["shape"]["area"].as_u64().is_some_and(|a| a > area),
+        "painting adds: {more}"
+    );
+    let gone = t.ok(
+        "brush_stroke",
+        json!({ "videoId": vid, "frame": 3, "target": brush_track,
+        "stroke": { "points": [{ "x": 70.0, "y": 95.0 }], "radius": 30.0, "erase": true } }),
+    )?;
+    ensure!(
+        gone["shape"] == Value::Null,
+        "erasing everything deletes the shape: {gone}"
+    );
+    ensure!(
+        shapes_on(&t, vid, 3)?.len() == 4,
+        "the brushed object is gone from frame 3"
+    );
+    let (kind, _) = t.err(
+        "brush_stroke",
+        json!({ "videoId": vid, "frame": 3, "target": new_track(label1), "stroke": stroke(true) }),
+    )?;
     ensure!(kind == "invalid", "erasing nothing is refused, got {kind}");
     // Painting onto the polygon turns it into a mask that keeps its hole.
-    let merged = t.ok("brush_stroke", json!({ "videoId": vid, "frame": 3, "target": { "to": "track", "track_id": track },
-        "stroke": { "points": [{ "x": 145.0, "y": 80.0 }], "radius": 3.0 } }))?;
-    ensure!(merged["shape"]["kind"] == "mask" && merged["shape"]["area"].as_u64().is_some_and(|a| a > 1200 && a < 1300),
-        "1600 - 400 hole + a dab outside: {merged}");
-    ensure!(pick(120.0, 80.0)? == Value::Null && pick(145.0, 80.0)? == json!(track), "hole kept, dab added");
+    let merged = t.ok(
+        "brush_stroke",
+        json!({ "videoId": vid, "frame": 3, "target": { "to": "track", "track_id": track },
+        "stroke": { "points": [{ "x": 145.0, "y": 80.0 }], "radius": 3.0 } }),
+    )?;
+    ensure!(
+        merged["shape"]["kind"] == "mask"
+            && merged["shape"]["area"]
+                .as_u64()
+                .is_some_and(|a| a > 1200 && a < 1300),
+        "1600 - 400 hole + a dab outside: {merged}"
+    );
+    ensure!(
+        pick(120.0, 80.0)? == Value::Null && pick(145.0, 80.0)? == json!(track),
+        "hole kept, dab added"
+    );
 
     // Copy to the next frame, relabel, delete the copy, delete the object.
-    let copied = t.ok("copy_to_next_frame", json!({ "videoId": vid, "frame": 3, "trackId": track }))?;
-    ensure!(copied["shape"]["frame"] == json!(4) && copied["shape"]["kind"] == "mask", "copied: {copied}");
+    let copied = t.ok(
+        "copy_to_next_frame",
+        json!({ "videoId": vid, "frame": 3, "trackId": track }),
+    )?;
+    ensure!(
+        copied["shape"]["frame"] == json!(4) && copied["shape"]["kind"] == "mask",
+        "copied: {copied}"
+    );
     let f3 = shapes_on(&t, vid, 3)?;
     let f4 = shapes_on(&t, vid, 4)?;
-    let area3 = f3.iter().find(|s| s["track_id"] == json!(track)).map(|s| s["area"].clone());
-    ensure!(f4.len() == 1 && Some(f4[0]["area"].clone()) == area3, "frame 4 has the same mask: {f4:?}");
+    let area3 = f3
+        .iter()
+        .find(|s| s["track_id"] == json!(track))
+        .map(|s| s["area"].clone());
+    ensure!(
+        f4.len() == 1 && Some(f4[0]["area"].clone()) == area3,
+        "frame 4 has the same mask: {f4:?}"
+    );
     let last = VIDEO_FRAMES - 1;
-    t.ok("copy_to_next_frame", json!({ "videoId": vid, "frame": 4, "trackId": track }))?;
-    let (kind, _) = t.err("copy_to_next_frame", json!({ "videoId": vid, "frame": last, "trackId": track }))?;
-    ensure!(kind == "invalid" || kind == "not_found", "nothing after the last frame, got {kind}");
-    let relabelled = t.ok("change_label", json!({ "videoId": vid, "frame": 3, "trackId": track, "labelId": label1 }))?;
-    ensure!(relabelled["shape"]["label_id"] == json!(label1), "relabelled: {relabelled}");
-    let deleted = t.ok("delete_shape", json!({ "videoId": vid, "frame": 4, "trackId": track }))?;
-    ensure!(deleted["shape"] == Value::Null && shapes_on(&t, vid, 4)?.is_empty(), "copy deleted: {deleted}");
+    t.ok(
+        "copy_to_next_frame",
+        json!({ "videoId": vid, "frame": 4, "trackId": track }),
+    )?;
+    let (kind, _) = t.err(
+        "copy_to_next_frame",
+        json!({ "videoId": vid, "frame": last, "trackId": track }),
+    )?;
+    ensure!(
+        kind == "invalid" || kind == "not_found",
+        "nothing after the last frame, got {kind}"
+    );
+    let relabelled = t.ok(
+        "change_label",
+        json!({ "videoId": vid, "frame": 3, "trackId": track, "labelId": label1 }),
+    )?;
+    ensure!(
+        relabelled["shape"]["label_id"] == json!(label1),
+        "relabelled: {relabelled}"
+    );
+    let deleted = t.ok(
+        "delete_shape",
+        json!({ "videoId": vid, "frame": 4, "trackId": track }),
+    )?;
+    ensure!(
+        deleted["shape"] == Value::Null && shapes_on(&t, vid, 4)?.is_empty(),
+        "copy deleted: {deleted}"
+    );
     ensure!(shapes_on(&t, vid, 5)?.len() == 1, "frame 5 keeps its copy");
-    let (kind, _) = t.err("delete_shape", json!({ "videoId": vid, "frame": 4, "trackId": track }))?;
+    let (kind, _) = t.err(
+        "delete_shape",
+        json!({ "videoId": vid, "frame": 4, "trackId": track }),
+    )?;
     ensure!(kind == "not_found", "deleting twice, got {kind}");
-    let depth = t.ok("history", json!({ "projectId": pid }))?["undo"].as_u64().ok_or("undo depth")?;
+    let depth = t.ok("history", json!({ "projectId": pid }))?["undo"]
+        .as_u64()
+        .ok_or("undo depth")?;
     let removed = t.ok("delete_track", json!({ "videoId": vid, "trackId": track }))?;
-    ensure!(undo_depth(&removed) == depth + 1, "one undo step for the whole object");
-    ensure!(shapes_on(&t, vid, 3)?.len() == 3 && shapes_on(&t, vid, 5)?.is_empty(), "the object is gone from every frame");
+    ensure!(
+        undo_depth(&removed) == depth + 1,
+        "one undo step for the whole object"
+    );
+    ensure!(
+        shapes_on(&t, vid, 3)?.len() == 3 && shapes_on(&t, vid, 5)?.is_empty(),
+        "the object is gone from every frame"
+    );
     t.ok("undo", json!({ "projectId": pid }))?;
-    ensure!(shapes_on(&t, vid, 3)?.len() == 4 && shapes_on(&t, vid, 5)?.len() == 1, "undo brings it back everywhere");
-    let (kind, _) = t.err("change_label", json!({ "videoId": vid, "frame": 3, "trackId": track, "labelId": "nope" }))?;
+    ensure!(
+        shapes_on(&t, vid, 3)?.len() == 4 && shapes_on(&t, vid, 5)?.len() == 1,
+        "undo brings it back everywhere"
+    );
+    let (kind, _) = t.err(
+        "change_label",
+        json!({ "videoId": vid, "frame": 3, "trackId": track, "labelId": "nope" }),
+    )?;
     ensure!(kind == "invalid", "a bad label id, got {kind}");
     Ok(())
 }
@@ -772,9 +968,18 @@ fn sam_models() -> TestResult {
     let t = TestApp::new()?;
     let shipped = t.ok("list_sam_models", json!({}))?;
     let shipped = shipped.as_array().ok_or("a list")?;
-    ensure!(shipped.len() >= 8, "the shipped manifests are listed: {shipped:?}");
-    ensure!(shipped.iter().all(|m| m["downloaded"] == false), "none downloaded in a new data folder");
-    ensure!(shipped.iter().any(|m| m["id"] == "sam-vit-b"), "SAM ViT-B is one: {shipped:?}");
+    ensure!(
+        shipped.len() >= 8,
+        "the shipped manifests are listed: {shipped:?}"
+    );
+    ensure!(
+        shipped.iter().all(|m| m["downloaded"] == false),
+        "none downloaded in a new data folder"
+    );
+    ensure!(
+        shipped.iter().any(|m| m["id"] == "sam-vit-b"),
+        "SAM ViT-B is one: {shipped:?}"
+    );
 
     let events = std::sync::Arc::new(parking_lot::Mutex::new(Vec::<Value>::new()));
     let sink = events.clone();
@@ -787,28 +992,55 @@ fn sam_models() -> TestResult {
     let info = t.ok("load_sam_model", json!({ "manifestPath": manifest }))?;
     let seen = events.lock().clone();
     let stages: Vec<&str> = seen.iter().filter_map(|e| e["stage"].as_str()).collect();
-    ensure!(stages.first() == Some(&"downloading"), "the files are fetched with progress: {stages:?}");
-    ensure!(stages.ends_with(&["loading", "ready"]), "then loaded: {stages:?}");
-    let files: std::collections::BTreeSet<&str> = seen.iter().filter_map(|e| e["file"].as_str()).collect();
-    ensure!(files.len() == 2, "encoder and decoder both reported: {files:?}");
+    ensure!(
+        stages.first() == Some(&"downloading"),
+        "the files are fetched with progress: {stages:?}"
+    );
+    ensure!(
+        stages.ends_with(&["loading", "ready"]),
+        "then loaded: {stages:?}"
+    );
+    let files: std::collections::BTreeSet<&str> =
+        seen.iter().filter_map(|e| e["file"].as_str()).collect();
+    ensure!(
+        files.len() == 2,
+        "encoder and decoder both reported: {files:?}"
+    );
     for e in seen.iter().filter(|e| e["stage"] == "downloading") {
         if let (Some(d), Some(total)) = (e["downloaded"].as_u64(), e["total"].as_u64()) {
             ensure!(d <= total, "progress never passes the total: {e}");
         }
     }
-    ensure!(seen.last().is_some_and(|e| e["model"]["id"] == info["id"]), "ready names the model: {seen:?}");
+    ensure!(
+        seen.last().is_some_and(|e| e["model"]["id"] == info["id"]),
+        "ready names the model: {seen:?}"
+    );
 
     // Loading again verifies what is there: no download.
     events.lock().clear();
     t.ok("load_sam_model", json!({ "manifestPath": manifest }))?;
-    let stages: Vec<String> = events.lock().iter().filter_map(|e| e["stage"].as_str().map(str::to_owned)).collect();
-    ensure!(stages == ["loading", "ready"], "cached model, no download: {stages:?}");
+    let stages: Vec<String> = events
+        .lock()
+        .iter()
+        .filter_map(|e| e["stage"].as_str().map(str::to_owned))
+        .collect();
+    ensure!(
+        stages == ["loading", "ready"],
+        "cached model, no download: {stages:?}"
+    );
 
     // A broken manifest and an unknown id fail with a reason, also as an event.
     events.lock().clear();
     let (kind, message) = t.err("load_sam_model", json!({ "manifestPath": "no-such-model" }))?;
-    ensure!(kind == "sam" || kind == "not_found" || kind == "invalid", "unknown model, got {kind}: {message}");
-    ensure!(events.lock().last().is_some_and(|e| e["stage"] == "failed"), "failure reported: {:?}", events.lock());
+    ensure!(
+        kind == "sam" || kind == "not_found" || kind == "invalid",
+        "unknown model, got {kind}: {message}"
+    );
+    ensure!(
+        events.lock().last().is_some_and(|e| e["stage"] == "failed"),
+        "failure reported: {:?}",
+        events.lock()
+    );
     Ok(())
 }
 
@@ -816,49 +1048,91 @@ fn attributes() -> TestResult {
     use argus_core::model::{AttributeKind, AttributeSpec, Colour, Label};
     let t = TestApp::new()?;
     let label = Label::new("car", Colour::palette(0))
-        .with_attribute(AttributeSpec { name: "parked".into(), kind: AttributeKind::Bool { default: false }, per_frame: false })
+        .with_attribute(AttributeSpec {
+            name: "parked".into(),
+            kind: AttributeKind::Bool { default: false },
+            per_frame: false,
+        })
         .with_attribute(AttributeSpec {
             name: "light".into(),
-            kind: AttributeKind::Enum { options: vec!["off".into(), "on".into()], default: "off".into() },
+            kind: AttributeKind::Enum {
+                options: vec!["off".into(), "on".into()],
+                default: "off".into(),
+            },
             per_frame: true,
         });
-    let (project, _) = tauri::async_runtime::block_on(t.state().store().create_project("attrs", vec![label]))
-        .map_err(|e| e.to_string())?;
+    let (project, _) =
+        tauri::async_runtime::block_on(t.state().store().create_project("attrs", vec![label]))
+            .map_err(|e| e.to_string())?;
     let pid = project.id.to_string();
     let path = util::make_video(t.dir.path())?;
     let video = t.ok("import_video", json!({ "projectId": pid, "path": path }))?;
     let vid = str_of(&video, "id")?;
     let detail = t.ok("open_project", json!({ "projectId": pid }))?;
     let info = &detail["project"]["labels"][0];
-    ensure!(info["attributes"].as_array().map(Vec::len) == Some(2), "the label lists its attributes: {info}");
-    ensure!(info["attributes"][1]["options"] == json!(["off", "on"]) && info["attributes"][1]["per_frame"] == true, "{info}");
+    ensure!(
+        info["attributes"].as_array().map(Vec::len) == Some(2),
+        "the label lists its attributes: {info}"
+    );
+    ensure!(
+        info["attributes"][1]["options"] == json!(["off", "on"])
+            && info["attributes"][1]["per_frame"] == true,
+        "{info}"
+    );
     let label_id = info["id"].as_str().ok_or("label id")?;
-    let box_at = |frame: u64| json!({ "videoId": vid, "frame": frame, "target": { "to": "new_track", "label_id": label_id },
-        "shape": { "kind": "bbox", "bbox": { "x": 1.0, "y": 1.0, "width": 9.0, "height": 9.0 } } });
+    let box_at = |frame: u64| {
+        json!({ "videoId": vid, "frame": frame, "target": { "to": "new_track", "label_id": label_id },
+        "shape": { "kind": "bbox", "bbox": { "x": 1.0, "y": 1.0, "width": 9.0, "height": 9.0 } } })
+    };
     let drawn = t.ok("draw_shape", box_at(2))?;
     let track = drawn["track_id"].as_str().ok_or("track")?.to_owned();
-    ensure!(drawn["shape"]["attributes"] == json!({ "parked": false, "light": "off" }), "defaults: {drawn}");
-    t.ok("copy_to_next_frame", json!({ "videoId": vid, "frame": 2, "trackId": track }))?;
+    ensure!(
+        drawn["shape"]["attributes"] == json!({ "parked": false, "light": "off" }),
+        "defaults: {drawn}"
+    );
+    t.ok(
+        "copy_to_next_frame",
+        json!({ "videoId": vid, "frame": 2, "trackId": track }),
+    )?;
 
-    let set = |frame: u64, name: &str, value: Value| t.call("set_attribute", json!({ "videoId": vid, "frame": frame, "trackId": track, "name": name, "value": value }));
+    let set = |frame: u64, name: &str, value: Value| {
+        t.call("set_attribute", json!({ "videoId": vid, "frame": frame, "trackId": track, "name": name, "value": value }))
+    };
     let parked = set(2, "parked", json!(true)).map_err(|e| e.to_string())?;
-    ensure!(parked["shape"]["attributes"]["parked"] == true, "set on the object: {parked}");
+    ensure!(
+        parked["shape"]["attributes"]["parked"] == true,
+        "set on the object: {parked}"
+    );
     let lit = set(3, "light", json!("on")).map_err(|e| e.to_string())?;
-    ensure!(lit["shape"]["attributes"] == json!({ "parked": true, "light": "on" }), "per frame on frame 3: {lit}");
+    ensure!(
+        lit["shape"]["attributes"] == json!({ "parked": true, "light": "on" }),
+        "per frame on frame 3: {lit}"
+    );
     let f2 = t.ok("frame_shapes", json!({ "videoId": vid, "frame": 2 }))?;
-    ensure!(f2[0]["attributes"] == json!({ "parked": true, "light": "off" }), "object-wide on every frame, per-frame only on 3: {f2}");
+    ensure!(
+        f2[0]["attributes"] == json!({ "parked": true, "light": "off" }),
+        "object-wide on every frame, per-frame only on 3: {f2}"
+    );
     for (frame, name, value, want) in [
         (2, "light", json!("blinking"), "invalid"),
         (2, "parked", json!("yes"), "invalid"),
         (2, "colour", json!(true), "invalid"),
         (9, "light", json!("on"), "not_found"),
     ] {
-        let e = set(frame, name, value.clone()).err().ok_or_else(|| format!("{name}={value} accepted"))?;
+        let e = set(frame, name, value.clone())
+            .err()
+            .ok_or_else(|| format!("{name}={value} accepted"))?;
         ensure!(e["kind"] == want, "{name}={value} on frame {frame}: {e}");
     }
-    ensure!(lit["history"]["undo"].as_u64() == Some(4), "one undo step each: {lit}");
+    ensure!(
+        lit["history"]["undo"].as_u64() == Some(4),
+        "one undo step each: {lit}"
+    );
     t.ok("undo", json!({ "projectId": pid }))?;
     let f3 = t.ok("frame_shapes", json!({ "videoId": vid, "frame": 3 }))?;
-    ensure!(f3[0]["attributes"]["light"] == "off", "undo restores the frame's value: {f3}");
+    ensure!(
+        f3[0]["attributes"]["light"] == "off",
+        "undo restores the frame's value: {f3}"
+    );
     Ok(())
 }
