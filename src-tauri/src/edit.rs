@@ -13,6 +13,11 @@ use crate::dto::{AcceptTarget, BrushStroke, DrawnShape, Edited, HistoryState, Po
 use crate::error::{CommandError, CommandResult};
 use crate::state::AppState;
 
+/// The most brush positions one stroke may have (the page thins a drag to
+/// one position per quarter radius, so a stroke across a 4K frame has a few
+/// thousand at most).
+pub const MAX_STROKE_POINTS: usize = 20_000;
+
 /// How close (frame pixels) a click must be to a line or keypoint to pick it.
 pub const PICK_TOLERANCE: f64 = 6.0;
 
@@ -229,6 +234,12 @@ pub fn brushed(
     height: u32,
     width: u32,
 ) -> CommandResult<Option<Rle>> {
+    if stroke.points.len() > MAX_STROKE_POINTS {
+        return Err(CommandError::invalid(format!(
+            "a brush stroke of {} points is too long (at most {MAX_STROKE_POINTS}); release the button and go on with a new stroke",
+            stroke.points.len()
+        )));
+    }
     let dab = Rle::from_stroke(height, width, &points(&stroke.points)?, stroke.radius)
         .map_err(|e| CommandError::invalid(e.to_string()))?;
     let base = match existing {
@@ -456,6 +467,15 @@ mod tests {
         assert!(
             brushed(None, &stroke(true), 40, 40).is_err(),
             "nothing to erase"
+        );
+        let long = BrushStroke {
+            points: vec![p(1.0, 1.0); MAX_STROKE_POINTS + 1],
+            radius: 2.0,
+            erase: false,
+        };
+        assert_eq!(
+            brushed(None, &long, 40, 40).expect_err("too long").kind,
+            crate::ErrorKind::Invalid
         );
         let line = Geometry::Polyline(
             Polyline::new(vec![
