@@ -300,9 +300,30 @@ pub fn predict(
     let t_embed = t0.elapsed();
     let prediction = model.predict(&embedding, &p)?;
     let t_predict = t0.elapsed();
+    // Each candidate is a full-resolution threshold + RLE pass: two at a time.
+    let (odd, even): (Vec<usize>, Vec<usize>) =
+        (0..prediction.candidates().len()).partition(|r| *r % 2 == 1);
+    let prediction_ref = &prediction;
+    let built: Vec<argus_sam::Result<Rle>> = std::thread::scope(|scope| {
+        let odd_ref = &odd;
+        let helper = scope.spawn(move || {
+            odd_ref
+                .iter()
+                .map(|r| (*r, prediction_ref.mask(*r)))
+                .collect::<Vec<_>>()
+        });
+        let mut all: Vec<(usize, argus_sam::Result<Rle>)> =
+            even.iter().map(|r| (*r, prediction.mask(*r))).collect();
+        match helper.join() {
+            Ok(more) => all.extend(more),
+            Err(_) => all.extend(odd.iter().map(|r| (*r, prediction.mask(*r)))),
+        }
+        all.sort_by_key(|(r, _)| *r);
+        all.into_iter().map(|(_, m)| m).collect()
+    });
     let mut masks = Vec::new();
-    for (rank, c) in prediction.candidates().iter().enumerate() {
-        masks.push((prediction.mask(rank)?, c.iou));
+    for (c, mask) in prediction.candidates().iter().zip(built) {
+        masks.push((mask?, c.iou));
     }
     tracing::debug!(
         frame,
