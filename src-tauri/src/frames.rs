@@ -160,20 +160,17 @@ impl Compositor {
         }
     }
 
+    /// Draws the scene and overlays over `frame`, at the frame's size (the
+    /// frame, masks and overlays are already at the size the view asked for).
     fn composite(
         &mut self,
         frame: &DisplayFrame,
         scene: &mut MaskScene,
         overlays: &[Overlay],
-        (out_w, out_h): (u32, u32),
     ) -> CommandResult<RgbaImage> {
         let input = RgbaFrame::packed(frame.width, frame.height, &frame.rgba);
-        let out = OutputSpec::new(out_w, out_h);
-        let view = if (out_w, out_h) == (frame.width, frame.height) {
-            ViewTransform::IDENTITY
-        } else {
-            ViewTransform::new(out_w as f32 / frame.width.max(1) as f32, 0.0, 0.0)?
-        };
+        let out = OutputSpec::new(frame.width, frame.height);
+        let view = ViewTransform::IDENTITY;
         if let Self::Gpu(r) = self {
             let drawn = r
                 .upload_frame(&argus_render::FrameInput::Rgba(input))
@@ -323,12 +320,9 @@ pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaI
             }
             scene.prepare();
             let mut compositor = state.compositor.lock();
-            let out = compositor.get_or_insert_with(Compositor::new).composite(
-                &frame,
-                &mut scene,
-                &overlays,
-                (frame.width, frame.height),
-            );
+            let out = compositor
+                .get_or_insert_with(Compositor::new)
+                .composite(&frame, &mut scene, &overlays);
             tracing::debug!(
                 frame = frame_index,
                 queries_ms = t_queries.as_secs_f64() * 1e3,
