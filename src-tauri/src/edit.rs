@@ -309,59 +309,10 @@ fn kind_name(g: &Geometry) -> String {
         .unwrap_or_default()
 }
 
-/// Whether `(x, y)` is on the shape: inside a mask, polygon or box, or within
-/// [`PICK_TOLERANCE`] of a polyline or keypoint.
+/// Whether `(x, y)` (frame pixels, from the page) is on the shape, with
+/// [`PICK_TOLERANCE`] for lines and keypoints; a non-finite point hits nothing.
 pub fn hits(geometry: &Geometry, x: f64, y: f64) -> bool {
-    match geometry {
-        Geometry::Mask(m) => {
-            if x < 0.0 || y < 0.0 || x >= f64::from(m.width()) || y >= f64::from(m.height()) {
-                return false;
-            }
-            let index = (x.floor() as u64) * u64::from(m.height()) + y.floor() as u64;
-            let mut at = 0u64;
-            for (i, run) in m.counts().iter().enumerate() {
-                at += u64::from(*run);
-                if index < at {
-                    return i % 2 == 1;
-                }
-            }
-            false
-        }
-        Geometry::Polygon(p) => inside_polygon(p, x, y),
-        Geometry::BBox(b) => x >= b.x && y >= b.y && x <= b.x + b.width && y <= b.y + b.height,
-        Geometry::Polyline(l) => l
-            .points
-            .windows(2)
-            .any(|w| segment_distance(w[0], w[1], x, y) <= PICK_TOLERANCE),
-        Geometry::Points(ps) => ps
-            .iter()
-            .any(|p| (p.x - x).hypot(p.y - y) <= PICK_TOLERANCE),
-    }
-}
-
-fn inside_polygon(p: &Polygon, x: f64, y: f64) -> bool {
-    let mut inside = false;
-    for ring in std::iter::once(&p.exterior).chain(&p.holes) {
-        let n = ring.len();
-        for i in 0..n {
-            let (a, b) = (ring[i], ring[(i + 1) % n]);
-            if (a.y > y) != (b.y > y) && x < a.x + (y - a.y) * (b.x - a.x) / (b.y - a.y) {
-                inside = !inside;
-            }
-        }
-    }
-    inside
-}
-
-fn segment_distance(a: Point, b: Point, x: f64, y: f64) -> f64 {
-    let (dx, dy) = (b.x - a.x, b.y - a.y);
-    let l2 = dx * dx + dy * dy;
-    let t = if l2 > 0.0 {
-        (((x - a.x) * dx + (y - a.y) * dy) / l2).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    (x - a.x - t * dx).hypot(y - a.y - t * dy)
+    Point::new(x, y).is_ok_and(|p| geometry.hits(p, PICK_TOLERANCE))
 }
 
 /// The attributes after setting `name` to `value` (the object's own, or this

@@ -152,6 +152,22 @@ struct PolygonRepr {
 }
 
 impl Polygon {
+    /// Whether `p` is inside by the even-odd rule over all rings (so a point
+    /// in a hole is outside). Points exactly on an edge may go either way.
+    pub fn contains(&self, p: Point) -> bool {
+        let mut inside = false;
+        for ring in std::iter::once(&self.exterior).chain(&self.holes) {
+            let n = ring.len();
+            for i in 0..n {
+                let (a, b) = (ring[i], ring[(i + 1) % n]);
+                if (a.y > p.y) != (b.y > p.y) && p.x < a.x + (p.y - a.y) * (b.x - a.x) / (b.y - a.y) {
+                    inside = !inside;
+                }
+            }
+        }
+        inside
+    }
+
     /// A polygon whose every ring has at least 3 (finite) points.
     pub fn new(exterior: Vec<Point>, holes: Vec<Vec<Point>>) -> Result<Self, GeometryError> {
         check_ring(&exterior)?;
@@ -224,6 +240,14 @@ pub fn points_from_flat(flat: &[f64]) -> Result<Vec<Point>, GeometryError> {
 }
 
 /// The tight bounding box of a set of points, `None` when it has no area.
+/// Distance from `p` to the segment `a..b` (to `a` when the segment is a point).
+pub fn segment_distance(p: Point, a: Point, b: Point) -> f64 {
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 > 0.0 { (((p.x - a.x) * dx + (p.y - a.y) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
+    (p.x - a.x - t * dx).hypot(p.y - a.y - t * dy)
+}
+
 pub fn bbox_of(points: &[Point]) -> Option<BBox> {
     let first = points.first()?;
     let (mut x0, mut y0, mut x1, mut y1) = (first.x, first.y, first.x, first.y);

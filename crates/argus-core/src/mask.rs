@@ -216,6 +216,22 @@ impl Rle {
     }
 
     /// Number of set pixels.
+    /// Whether pixel `(x, y)` is set; `false` outside the mask.
+    pub fn get(&self, x: u32, y: u32) -> bool {
+        if x >= self.width || y >= self.height {
+            return false;
+        }
+        let index = u64::from(x) * u64::from(self.height) + u64::from(y);
+        let mut end = 0u64;
+        for (i, run) in self.counts.iter().enumerate() {
+            end += u64::from(*run);
+            if index < end {
+                return i % 2 == 1;
+            }
+        }
+        false
+    }
+
     pub fn area(&self) -> u64 {
         self.counts
             .iter()

@@ -37,7 +37,7 @@ use std::collections::HashMap;
 
 use super::codec::for_each_column_segment;
 use super::{MaskError, Rle, RunBuilder};
-use crate::geometry::{BBox, Point, Polygon};
+use crate::geometry::{BBox, Point, Polygon, segment_distance};
 
 impl Rle {
     /// Rasterises one polygon with holes (see the module docs for the exact
@@ -429,24 +429,6 @@ fn dist2(a: Point, b: Point) -> f64 {
     (a.x - b.x).powi(2) + (a.y - b.y).powi(2)
 }
 
-/// Distance from `p` to the segment `a..b`.
-fn segment_distance(p: Point, a: Point, b: Point) -> f64 {
-    let (dx, dy) = (b.x - a.x, b.y - a.y);
-    let len2 = dx * dx + dy * dy;
-    let t = if len2 > 0.0 {
-        (((p.x - a.x) * dx + (p.y - a.y) * dy) / len2).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    dist2(
-        p,
-        Point {
-            x: a.x + t * dx,
-            y: a.y + t * dy,
-        },
-    )
-    .sqrt()
-}
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Attributes, Label, ModelError, Timestamp, Video};
 use crate::{
-    geometry::{BBox, Point, Polygon, Polyline, bbox_of},
+    geometry::{BBox, Point, Polygon, Polyline, bbox_of, segment_distance},
     id::{LabelId, ShapeId, TrackId, UserId, VideoId},
     mask::Rle,
 };
@@ -44,6 +44,19 @@ impl Geometry {
             Geometry::BBox(_) => ShapeKind::BBox,
             Geometry::Polyline(_) => ShapeKind::Polyline,
             Geometry::Points(_) => ShapeKind::Points,
+        }
+    }
+
+    /// Whether `p` (frame pixels) is on the shape: in a set mask pixel, inside
+    /// a polygon (not in its holes) or box, or within `tolerance` pixels of a
+    /// polyline or keypoint. What a click on the canvas selects.
+    pub fn hits(&self, p: Point, tolerance: f64) -> bool {
+        match self {
+            Geometry::Mask(m) => p.x >= 0.0 && p.y >= 0.0 && m.get(p.x.floor() as u32, p.y.floor() as u32),
+            Geometry::Polygon(g) => g.contains(p),
+            Geometry::BBox(b) => p.x >= b.x && p.y >= b.y && p.x <= b.x + b.width && p.y <= b.y + b.height,
+            Geometry::Polyline(l) => l.points.windows(2).any(|w| segment_distance(p, w[0], w[1]) <= tolerance),
+            Geometry::Points(ps) => ps.iter().any(|q| segment_distance(p, *q, *q) <= tolerance),
         }
     }
 
@@ -210,6 +223,25 @@ impl Shape {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hit_testing_follows_each_kind() {
+        let pt = |x: f64, y: f64| Point::new(x, y).expect("finite");
+        let square = |x: f64, side: f64| vec![pt(x, x), pt(x + side, x), pt(x + side, x + side), pt(x, x + side)];
+        let holed = Geometry::Polygon(Polygon::new(square(0.0, 20.0), vec![square(5.0, 10.0)]).expect("polygon"));
+        assert!(holed.hits(pt(2.0, 2.0), 0.0));
+        assert!(!holed.hits(pt(10.0, 10.0), 0.0), "the hole is not the shape");
+        assert!(!holed.hits(pt(30.0, 2.0), 0.0));
+        let mask = Geometry::Mask(Rle::from_bbox(10, 10, &BBox::new(2.0, 3.0, 4.0, 2.0).expect("box")).expect("mask"));
+        assert!(mask.hits(pt(2.5, 3.5), 0.0) && mask.hits(pt(5.9, 4.9), 0.0));
+        assert!(!mask.hits(pt(6.0, 3.5), 0.0) && !mask.hits(pt(-0.5, 3.5), 0.0) && !mask.hits(pt(50.0, 3.5), 0.0));
+        let line = Geometry::Polyline(Polyline::new(vec![pt(0.0, 0.0), pt(100.0, 0.0)]).expect("line"));
+        assert!(line.hits(pt(50.0, 4.0), 6.0) && !line.hits(pt(50.0, 10.0), 6.0));
+        let points = Geometry::Points(vec![pt(10.0, 10.0)]);
+        assert!(points.hits(pt(13.0, 13.0), 6.0) && !points.hits(pt(20.0, 20.0), 6.0));
+        let bbox = Geometry::BBox(BBox::new(1.0, 1.0, 4.0, 4.0).expect("box"));
+        assert!(bbox.hits(pt(5.0, 5.0), 0.0) && !bbox.hits(pt(5.1, 5.0), 0.0));
+    }
     use crate::model::{AttributeKind, AttributeSpec, AttributeValue, Colour, video::tests::sample as sample_video};
 
     fn shape(frame: u64, geometry: Geometry) -> Shape {
