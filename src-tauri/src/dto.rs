@@ -386,7 +386,7 @@ impl LabelInfo {
             kinds: label
                 .kinds
                 .iter()
-                .filter_map(|k| json_of(k).as_str().map(str::to_owned))
+                .map(|k| k.name().to_owned())
                 .collect(),
             attributes: label.attributes.iter().map(AttributeInfo::from).collect(),
         }
@@ -461,10 +461,7 @@ impl From<argus_core::BBox> for BoxPx {
 
 impl ShapeInfo {
     pub fn new(shape: &Shape, track: Option<&Track>, label: Option<&Label>) -> Self {
-        let kind = serde_json::to_value(shape.kind())
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let kind = shape.kind().name().to_owned();
         Self {
             id: shape.id.to_string(),
             track_id: shape.track_id.to_string(),

@@ -302,11 +302,8 @@ pub fn with_hole(
     }
 }
 
-fn kind_name(g: &Geometry) -> String {
-    serde_json::to_value(g.kind())
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+fn kind_name(g: &Geometry) -> &'static str {
+    g.kind().name()
 }
 
 /// Whether `(x, y)` (frame pixels, from the page) is on the shape, with

@@ -256,7 +256,7 @@ async fn dispatch(store: &Store, out: Out, command: Cmd) -> Result<()> {
                 vec![
                     short(s.id),
                     short(s.track_id),
-                    serde_json::to_value(s.kind()).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                    s.kind().name().to_owned(),
                     if s.keyframe { "yes".into() } else { "no".into() },
                     serde_json::to_value(s.source).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
                     extent,

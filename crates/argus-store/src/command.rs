@@ -107,8 +107,8 @@ impl Command {
     }
 }
 
-fn kind_name(shape: &Shape) -> String {
-    serde_json::to_value(shape.kind()).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+fn kind_name(shape: &Shape) -> &'static str {
+    shape.kind().name()
 }
 
 /// The ops a validated command turns into, and the project they belong to.

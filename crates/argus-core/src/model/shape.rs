@@ -20,6 +20,17 @@ pub enum ShapeKind {
 }
 
 impl ShapeKind {
+    /// The name used in files and messages (`mask`, `polygon`, `bbox`, `polyline`, `points`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ShapeKind::Mask => "mask",
+            ShapeKind::Polygon => "polygon",
+            ShapeKind::BBox => "bbox",
+            ShapeKind::Polyline => "polyline",
+            ShapeKind::Points => "points",
+        }
+    }
+
     pub const ALL: [ShapeKind; 5] =
         [ShapeKind::Mask, ShapeKind::Polygon, ShapeKind::BBox, ShapeKind::Polyline, ShapeKind::Points];
 }
@@ -223,6 +234,13 @@ impl Shape {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_names_match_serde() {
+        for k in ShapeKind::ALL {
+            assert_eq!(serde_json::to_value(k).expect("json"), serde_json::Value::String(k.name().into()));
+        }
+    }
 
     #[test]
     fn hit_testing_follows_each_kind() {
