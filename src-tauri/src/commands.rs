@@ -6,23 +6,27 @@ use std::path::PathBuf;
 use argus_core::id::{LabelId, ProjectId, TrackId, VideoId};
 use argus_core::model::{Colour, Geometry, Label, ShapeSource};
 use argus_store::Command;
-use tauri::{AppHandle, Emitter, Runtime, State};
+use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
 use crate::dto::{
     AcceptTarget, Accepted, AppInfo, BrushStroke, DrawnShape, Edited, FrameDensity, HistoryState,
     IMPORT_PROGRESS_EVENT, ImportProgress, MODEL_PROGRESS_EVENT, PointPx, ProjectDetail,
-    ProjectSummary, SamCache, SamModelChoice, SamModelInfo, SamPreview, SamPrompt, ShapeInfo,
+    ProjectSummary, SamCache, SamCandidate, SamModelChoice, SamModelInfo, SamPreview, SamPrompt, ShapeInfo,
     Timeline, VideoSummary,
 };
 use crate::edit::{self, Target};
 use crate::error::{CommandError, CommandResult};
+use crate::frame_server::FrameServer;
 use crate::state::AppState;
 use crate::{import, sam};
 
 use edit::parse_id;
 
 #[tauri::command]
-pub async fn app_info(state: State<'_, AppState>) -> CommandResult<AppInfo> {
+pub async fn app_info<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> CommandResult<AppInfo> {
     Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION").into(),
         renderer: state.compositor_description(),
@@ -31,6 +35,7 @@ pub async fn app_info(state: State<'_, AppState>) -> CommandResult<AppInfo> {
         sam_manifest_hint: std::env::var("ARGUS_SAM_MANIFEST")
             .ok()
             .filter(|s| !s.trim().is_empty()),
+        frame_base: app.try_state::<FrameServer>().map(|s| s.base.clone()),
     })
 }
 
@@ -225,6 +230,21 @@ pub async fn sam_predict(
     let video = state.store().video(id).await?;
     state
         .blocking(move |s| sam::predict(s, &video, frame, &prompt))
+        .await
+}
+
+/// Candidate `rank` of the pending SAM prediction with its area and box
+/// (the click itself builds only the best candidate's mask).
+#[tauri::command]
+pub async fn sam_candidate(
+    state: State<'_, AppState>,
+    video_id: String,
+    frame: u64,
+    rank: u32,
+) -> CommandResult<SamCandidate> {
+    let id: VideoId = parse_id("video", &video_id)?;
+    state
+        .blocking(move |s| s.sam.lock().candidate(id, frame, rank as usize))
         .await
 }
 

@@ -27,6 +27,9 @@ pub struct AppInfo {
     /// A SAM manifest to load at start (`ARGUS_SAM_MANIFEST`; `make run` sets
     /// it to the sample project's model).
     pub sam_manifest_hint: Option<String>,
+    /// Where the page fetches rendered frames: the loopback frame server's
+    /// `http://127.0.0.1:<port>/<token>/`, or none for the `frame://` scheme.
+    pub frame_base: Option<String>,
 }
 
 /// One label of a project, with the number key that picks it.
@@ -192,8 +195,10 @@ pub struct SamCandidate {
     /// 0 is the best predicted IoU.
     pub rank: u32,
     pub iou: f32,
-    #[ts(type = "number")]
-    pub area: u64,
+    /// Mask area and box in frame pixels: known for the best candidate at
+    /// once, for the others once shown (`sam_candidate`).
+    #[ts(type = "number | null")]
+    pub area: Option<u64>,
     pub bbox: Option<BoxPx>,
 }
 

@@ -1,6 +1,7 @@
 //! Rendered frames for the frame view, served over the `frame://` URI scheme.
 //!
-//! The page asks for `frame://localhost/<video-id>/<n>?sel=<track-id>&hide=<ids>&preview=<rank>&rev=<r>`
+//! The page asks for `frame://localhost/<video-id>/<n>?sel=<track-id>&hide=<ids>&preview=<rank>&rev=<r>&scale=<s>&ahead=1`
+//! (or the same path under the loopback frame server, see [`crate::frame_server`])
 //! and gets the frame with its masks and vector shapes (polygons, boxes,
 //! polylines, points) composited by argus-render, as raw RGBA
 //! (`application/octet-stream`, size in the `x-frame-width` / `x-frame-height`
@@ -49,6 +50,9 @@ pub struct FrameQuery {
     /// view asks for what it shows (half size when the frame is fitted at
     /// 50%), so decoding, compositing and moving pixels cost less.
     pub scale: f64,
+    /// The frame view is stepping through the video (`ahead=1`): decode on
+    /// its decode-ahead decoder. Other requests (posters) use the shared one.
+    pub ahead: bool,
 }
 
 impl FrameQuery {
@@ -61,6 +65,7 @@ impl FrameQuery {
             preview: None,
             hidden: Vec::new(),
             scale: 1.0,
+            ahead: false,
         }
     }
 
@@ -85,6 +90,9 @@ impl FrameQuery {
         let mut q = Self::new(video, frame);
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            // URLSearchParams encodes ',' in `hide` as %2C.
+            let value = percent_decode(value).ok_or_else(|| bad("a query value is not valid UTF-8 after %-decoding"))?;
+            let value = value.as_str();
             match key {
                 "sel" if !value.is_empty() => {
                     q.selected =
@@ -105,6 +113,7 @@ impl FrameQuery {
                     }
                     q.scale = scale;
                 }
+                "ahead" => q.ahead = value == "1",
                 "preview" if !value.is_empty() => {
                     q.preview = Some(
                         value
@@ -117,6 +126,34 @@ impl FrameQuery {
         }
         Ok(q)
     }
+}
+
+/// Decodes `%XX` escapes and `+` (form encoding's space); `None` when the
+/// result is not UTF-8. A `%` not followed by two hex digits stays as is.
+fn percent_decode(s: &str) -> Option<String> {
+    if !s.contains(['%', '+']) {
+        return Some(s.to_owned());
+    }
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => match (bytes.get(i + 1).and_then(|&b| hex(b)), bytes.get(i + 2).and_then(|&b| hex(b))) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Draws frames with masks: on the GPU through argus-render, or with
@@ -275,6 +312,7 @@ pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaI
         masks.push((PREVIEW_OBJECT, rle, style));
     }
     let frame_index = query.frame;
+    let ahead = query.ahead;
     let (dw, dh) = video.display_size();
     let out_size = query.output_size(dw, dh);
     let t_queries = t_start.elapsed();
@@ -283,7 +321,7 @@ pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaI
         return state
             .blocking(move |state| {
                 let t0 = std::time::Instant::now();
-                let frame = state.frame_rgba_sized(&video, frame_index, out_size)?;
+                let frame = state.frame_for(&video, frame_index, out_size, ahead)?;
                 tracing::debug!(
                     frame = frame_index,
                     queries_ms = t_queries.as_secs_f64() * 1e3,
@@ -312,7 +350,7 @@ pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaI
     state
         .blocking(move |state| {
             let t0 = std::time::Instant::now();
-            let frame = state.frame_rgba_sized(&video, frame_index, out_size)?;
+            let frame = state.frame_for(&video, frame_index, out_size, ahead)?;
             let t_decode = t0.elapsed();
             let mut scene = MaskScene::new(frame.width, frame.height)?;
             for (id, rle, style) in masks {
@@ -461,8 +499,10 @@ mod tests {
                 preview: Some(1),
                 hidden: Vec::new(),
                 scale: 1.0,
+                ahead: false,
             }
         );
+        assert!(FrameQuery::parse(&format!("/{v}/1"), Some("ahead=1")).expect("parses").ahead);
         let q = FrameQuery::parse(&format!("/{v}/0"), None).expect("parses");
         assert_eq!((q.frame, q.selected, q.preview), (0, None, None));
         for bad in [
@@ -480,6 +520,13 @@ mod tests {
             FrameQuery::parse(&format!("/{v}/1"), Some(&format!("hide={t},{h}"))).expect("parses");
         assert_eq!(q.hidden, vec![t, h]);
         assert!(FrameQuery::parse(&format!("/{v}/1"), Some("hide=zzz")).is_err());
+        // As URLSearchParams writes it.
+        let q = FrameQuery::parse(&format!("/{v}/1"), Some(&format!("hide={t}%2C{h}")))
+            .expect("parses");
+        assert_eq!(q.hidden, vec![t, h]);
+        assert_eq!(percent_decode("a%2cb+c%"), Some("a,b c%".into()));
+        assert_eq!(percent_decode("%zz%4"), Some("%zz%4".into()));
+        assert_eq!(percent_decode("%ff"), None);
         let q = FrameQuery::parse(&format!("/{v}/1"), Some("scale=0.5")).expect("parses");
         assert_eq!(q.output_size(1920, 1080), (960, 540));
         assert_eq!(q.output_size(1, 1), (1, 1));

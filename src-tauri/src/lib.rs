@@ -19,6 +19,7 @@ pub mod commands;
 pub mod dto;
 pub mod edit;
 pub mod error;
+pub mod frame_server;
 pub mod frames;
 pub mod import;
 pub mod sam;
@@ -50,6 +51,19 @@ pub fn run_app<R: Runtime>(
                 let state = tauri::async_runtime::block_on(AppState::open(&dir))?;
                 app.manage(state);
             }
+            // Frames go to the page over loopback HTTP unless turned off;
+            // the `frame://` scheme below stays as the fallback.
+            if !frame_server::disabled_by_env() {
+                let state = app.state::<AppState>().inner().clone();
+                match frame_server::start(state) {
+                    Ok(server) => {
+                        app.manage(server);
+                    }
+                    Err(e) => tracing::warn!(
+                        "no loopback frame server ({e}); frames go through the frame:// scheme"
+                    ),
+                }
+            }
             Ok(())
         })
         .register_asynchronous_uri_scheme_protocol(frames::SCHEME, |ctx, request, responder| {
@@ -74,6 +88,7 @@ pub fn run_app<R: Runtime>(
             commands::timeline,
             commands::load_sam_model,
             commands::sam_predict,
+            commands::sam_candidate,
             commands::sam_clear,
             commands::sam_prefetch,
             commands::sam_accept,

@@ -14,7 +14,7 @@ use argus_sam::cache::{
     DiskCache, EmbeddingCache, EmbeddingKey, FrameSource, OwnedFrame, Prefetcher,
 };
 use argus_sam::download::ModelStore;
-use argus_sam::{LoadOptions, Manifest, PixelFormat, Prompt, SamModel};
+use argus_sam::{LoadOptions, Manifest, PixelFormat, Prediction, Prompt, SamModel};
 use parking_lot::Mutex;
 
 use crate::dto::{
@@ -87,8 +87,38 @@ fn embedding_key(model: &SamModel, video: &Video, frame: u64) -> EmbeddingKey {
 struct Pending {
     video: VideoId,
     frame: u64,
-    /// Candidate masks, best predicted IoU first.
-    masks: Vec<(Rle, f32)>,
+    prediction: Prediction,
+    /// Full-resolution masks by rank (best predicted IoU first), built when
+    /// first shown or accepted: a click builds only the best one.
+    masks: Vec<Option<Rle>>,
+}
+
+impl Pending {
+    /// Candidate `rank`'s frame-resolution mask, built on first use.
+    fn mask(&mut self, rank: usize) -> CommandResult<&Rle> {
+        let count = self.masks.len();
+        let slot = self.masks.get_mut(rank).ok_or_else(|| {
+            CommandError::invalid(format!("SAM offered {count} candidate(s), not {}", rank + 1))
+        })?;
+        if slot.is_none() {
+            *slot = Some(self.prediction.mask(rank)?);
+        }
+        slot.as_ref()
+            .ok_or_else(|| CommandError::internal("a SAM candidate mask went missing"))
+    }
+
+    /// What the candidate panel shows of candidate `rank` (area and box only
+    /// once its mask is built).
+    fn describe(&self, rank: usize) -> Option<SamCandidate> {
+        let c = self.prediction.candidates().get(rank)?;
+        let mask = self.masks.get(rank).and_then(Option::as_ref);
+        Some(SamCandidate {
+            rank: rank as u32,
+            iou: c.iou,
+            area: mask.map(Rle::area),
+            bbox: mask.and_then(|m| m.bbox().map(BoxPx::from)),
+        })
+    }
 }
 
 impl std::fmt::Debug for SamState {
@@ -111,33 +141,44 @@ impl std::fmt::Debug for SamState {
 }
 
 impl SamState {
-    /// Candidate `rank` of the pending prediction, if it is on this frame.
-    pub fn preview_mask(&self, video: VideoId, frame: u64, rank: usize) -> Option<Rle> {
-        let p = self
-            .pending
-            .as_ref()
-            .filter(|p| p.video == video && p.frame == frame)?;
-        p.masks.get(rank).map(|(m, _)| m.clone())
+    /// Candidate `rank` of the pending prediction, if it is on this frame
+    /// (its mask is built here the first time it is shown).
+    pub fn preview_mask(&mut self, video: VideoId, frame: u64, rank: usize) -> Option<Rle> {
+        let p = self.pending_on(video, frame).ok()?;
+        match p.mask(rank) {
+            Ok(m) => Some(m.clone()),
+            Err(e) => {
+                tracing::warn!("SAM candidate {rank} could not be shown: {}", e.message);
+                None
+            }
+        }
+    }
+
+    /// Candidate `rank` of the pending prediction with its area and box
+    /// (building its mask if it was not shown yet).
+    pub fn candidate(&mut self, video: VideoId, frame: u64, rank: usize) -> CommandResult<SamCandidate> {
+        let p = self.pending_on(video, frame)?;
+        p.mask(rank)?;
+        p.describe(rank)
+            .ok_or_else(|| CommandError::internal("a SAM candidate went missing"))
     }
 
     /// Takes candidate `rank` of the pending prediction on this frame (accepting it).
     pub fn take(&mut self, video: VideoId, frame: u64, rank: usize) -> CommandResult<(Rle, f32)> {
-        let pending = self
-            .pending
-            .as_ref()
+        let pending = self.pending_on(video, frame)?;
+        let mask = pending.mask(rank)?.clone();
+        let iou = pending.prediction.candidates()[rank].iou;
+        self.pending = None;
+        Ok((mask, iou))
+    }
+
+    fn pending_on(&mut self, video: VideoId, frame: u64) -> CommandResult<&mut Pending> {
+        self.pending
+            .as_mut()
             .filter(|p| p.video == video && p.frame == frame)
             .ok_or_else(|| {
                 sam_error("there is no SAM preview on this frame; click on the object first")
-            })?;
-        let chosen = pending.masks.get(rank).cloned().ok_or_else(|| {
-            CommandError::invalid(format!(
-                "SAM offered {} candidate(s), not {}",
-                pending.masks.len(),
-                rank + 1
-            ))
-        })?;
-        self.pending = None;
-        Ok(chosen)
+            })
     }
 
     pub fn clear(&mut self) {
@@ -300,56 +341,31 @@ pub fn predict(
     let t_embed = t0.elapsed();
     let prediction = model.predict(&embedding, &p)?;
     let t_predict = t0.elapsed();
-    // Each candidate is a full-resolution threshold + RLE pass: two at a time.
-    let (odd, even): (Vec<usize>, Vec<usize>) =
-        (0..prediction.candidates().len()).partition(|r| *r % 2 == 1);
-    let prediction_ref = &prediction;
-    let built: Vec<argus_sam::Result<Rle>> = std::thread::scope(|scope| {
-        let odd_ref = &odd;
-        let helper = scope.spawn(move || {
-            odd_ref
-                .iter()
-                .map(|r| (*r, prediction_ref.mask(*r)))
-                .collect::<Vec<_>>()
-        });
-        let mut all: Vec<(usize, argus_sam::Result<Rle>)> =
-            even.iter().map(|r| (*r, prediction.mask(*r))).collect();
-        match helper.join() {
-            Ok(more) => all.extend(more),
-            Err(_) => all.extend(odd.iter().map(|r| (*r, prediction.mask(*r)))),
-        }
-        all.sort_by_key(|(r, _)| *r);
-        all.into_iter().map(|(_, m)| m).collect()
-    });
-    let mut masks = Vec::new();
-    for (c, mask) in prediction.candidates().iter().zip(built) {
-        masks.push((mask?, c.iou));
+    // Only the best candidate's full-resolution mask now (the preview shows
+    // it); the others are built if the user switches to them.
+    let mut pending = Pending {
+        video: video.id,
+        frame,
+        masks: vec![None; prediction.candidates().len()],
+        prediction,
+    };
+    if !pending.masks.is_empty() {
+        pending.mask(0)?;
     }
     tracing::debug!(
         frame,
         embedding_ms = t_embed.as_secs_f64() * 1e3,
         decoder_ms = (t_predict - t_embed).as_secs_f64() * 1e3,
-        masks_ms = (t0.elapsed() - t_predict).as_secs_f64() * 1e3,
-        candidates = masks.len(),
+        mask_ms = (t0.elapsed() - t_predict).as_secs_f64() * 1e3,
+        candidates = pending.masks.len(),
         "SAM prediction"
     );
-    let candidates = masks
-        .iter()
-        .enumerate()
-        .map(|(rank, (m, iou))| SamCandidate {
-            rank: rank as u32,
-            iou: *iou,
-            area: m.area(),
-            bbox: m.bbox().map(BoxPx::from),
-        })
+    let candidates = (0..pending.masks.len())
+        .filter_map(|rank| pending.describe(rank))
         .collect();
     let mut sam = state.sam.lock();
     sam.revision = sam.revision.wrapping_add(1);
-    sam.pending = Some(Pending {
-        video: video.id,
-        frame,
-        masks,
-    });
+    sam.pending = Some(pending);
     Ok(SamPreview {
         video_id: video.id.to_string(),
         frame,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use argus_core::id::VideoId;
 use argus_core::model::Video;
-use argus_media::{FrameRequest, OutputSize, SourceOptions, VideoSource};
+use argus_media::{Frame, FramePrefetcher, FrameRequest, OutputSize, SourceOptions, VideoSource};
 use argus_store::Store;
 use parking_lot::Mutex;
 
@@ -17,7 +17,11 @@ use crate::sam::SamState;
 /// Decoders kept open at once; the oldest is closed beyond this.
 const MAX_OPEN_SOURCES: usize = 4;
 
-/// One open decoder, shared between the frame view and SAM.
+/// Frame-view decoders kept at once (each decodes ahead on its own thread).
+const MAX_VIEW_DECODERS: usize = 2;
+
+/// One open decoder, shared by everything but the frame view (SAM, posters'
+/// fallback, exports).
 type SharedSource = Arc<Mutex<VideoSource>>;
 
 /// The app's shared state. Cloning is cheap (shared handles), so blocking
@@ -27,6 +31,9 @@ pub struct AppState {
     store: Arc<Store>,
     data_dir: PathBuf,
     sources: Arc<Mutex<Vec<(VideoId, SharedSource)>>>,
+    /// The frame view's decoders: they decode ahead in the direction the
+    /// user steps, so the next frame is usually ready before it is asked for.
+    views: Arc<Mutex<Vec<(VideoId, Arc<FramePrefetcher>)>>>,
     pub(crate) compositor: Arc<Mutex<Option<Compositor>>>,
     pub(crate) sam: Arc<Mutex<SamState>>,
 }
@@ -53,6 +60,7 @@ impl AppState {
             store: Arc::new(store),
             data_dir: data_dir.to_path_buf(),
             sources: Arc::new(Mutex::new(Vec::new())),
+            views: Arc::new(Mutex::new(Vec::new())),
             compositor: Arc::new(Mutex::new(None)),
             sam: Arc::new(Mutex::new(SamState::default())),
         })
@@ -123,39 +131,111 @@ impl AppState {
         &self,
         video: &Video,
         n: u64,
-        (width, height): (u32, u32),
+        size: (u32, u32),
     ) -> CommandResult<DisplayFrame> {
-        if (width, height) == video.display_size() {
-            return self.frame_rgba(video, n);
-        }
-        // The decoder works in coded orientation.
-        let (width, height) = if video.rotation.swaps_axes() {
-            (height, width)
+        self.decode(video, n, sized_request(video, size))
+    }
+
+    /// Frame `n` at `size`: from the frame view's decode-ahead decoder when
+    /// `ahead`, else from the shared one.
+    pub fn frame_for(
+        &self,
+        video: &Video,
+        n: u64,
+        size: (u32, u32),
+        ahead: bool,
+    ) -> CommandResult<DisplayFrame> {
+        if ahead {
+            self.view_frame_sized(video, n, size)
         } else {
-            (width, height)
+            self.frame_rgba_sized(video, n, size)
+        }
+    }
+
+    /// Frame `n` for the frame view, like [`Self::frame_rgba_sized`] but from
+    /// the view's decode-ahead decoder: stepping through a video finds the
+    /// next frame already decoded (only the colour conversion and scaling are
+    /// left). When another view request took the decoder over mid-decode
+    /// (requests are latest-wins there), the frame comes from the shared
+    /// decoder instead, so every request is answered.
+    pub fn view_frame_sized(
+        &self,
+        video: &Video,
+        n: u64,
+        size: (u32, u32),
+    ) -> CommandResult<DisplayFrame> {
+        video.check_frame(n)?;
+        let request = sized_request(video, size);
+        let decoder = self.view_decoder(video)?;
+        match decoder.frame(n, request) {
+            Ok(frame) => display(video, frame),
+            Err(argus_media::Error::Cancelled) => {
+                tracing::debug!(frame = n, "view decoder busy with a newer frame; decoding here");
+                self.decode(video, n, request)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The frame view's decoder of `video`, started on first use with the
+    /// shared decoder's index.
+    fn view_decoder(&self, video: &Video) -> CommandResult<Arc<FramePrefetcher>> {
+        if let Some((_, d)) = self.views.lock().iter().find(|(id, _)| *id == video.id) {
+            return Ok(d.clone());
+        }
+        let shared = self.source(video)?;
+        let (path, index) = {
+            let s = shared.lock();
+            (s.path().to_path_buf(), s.index().clone())
         };
-        self.decode(
-            video,
-            n,
-            FrameRequest::rgba(OutputSize::Exact { width, height }),
-        )
+        let source = VideoSource::open_with_index(&path, index, SourceOptions::default())?;
+        let decoder = Arc::new(FramePrefetcher::spawn(source));
+        let mut views = self.views.lock();
+        // Another request may have opened one meanwhile: keep the first.
+        if let Some((_, d)) = views.iter().find(|(id, _)| *id == video.id) {
+            return Ok(d.clone());
+        }
+        if views.len() >= MAX_VIEW_DECODERS {
+            views.remove(0);
+        }
+        views.push((video.id, decoder.clone()));
+        Ok(decoder)
     }
 
     fn decode(&self, video: &Video, n: u64, request: FrameRequest) -> CommandResult<DisplayFrame> {
         video.check_frame(n)?;
         let source = self.source(video)?;
         let decoded = source.lock().frame(n, request)?;
-        let rgba = decoded
-            .to_rgba_packed()
-            .ok_or_else(|| CommandError::internal("the decoder returned no RGBA pixels"))?;
-        let (rgba, width, height) =
-            argus_media::rotate_rgba(rgba, decoded.width, decoded.height, video.rotation);
-        Ok(DisplayFrame {
-            rgba,
-            width,
-            height,
-        })
+        display(video, decoded)
     }
+}
+
+/// A decoder request for `size` display pixels (the decoder works in coded
+/// orientation).
+fn sized_request(video: &Video, (width, height): (u32, u32)) -> FrameRequest {
+    if (width, height) == video.display_size() {
+        return FrameRequest::RGBA;
+    }
+    let (width, height) = if video.rotation.swaps_axes() {
+        (height, width)
+    } else {
+        (width, height)
+    };
+    FrameRequest::rgba(OutputSize::Exact { width, height })
+}
+
+/// A decoded frame as packed RGBA in display orientation.
+fn display(video: &Video, decoded: Frame) -> CommandResult<DisplayFrame> {
+    let rgba = decoded
+        .to_rgba_packed()
+        .ok_or_else(|| CommandError::internal("the decoder returned no RGBA pixels"))?;
+    let (rgba, width, height) =
+        argus_media::rotate_rgba(rgba, decoded.width, decoded.height, video.rotation);
+    Ok(DisplayFrame {
+        rgba,
+        width,
+        height,
+    })
 }
 
 /// Packed RGBA pixels of one frame, as shown.

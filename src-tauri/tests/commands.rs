@@ -38,6 +38,10 @@ fn main() {
             frame_protocol,
         ),
         Trial::test(
+            "frame server: loopback HTTP answers as frame:// does, keep-alive, token, bad requests",
+            frame_server,
+        ),
+        Trial::test(
             "errors: every command failure is a typed CommandError",
             typed_errors,
         ),
@@ -581,8 +585,35 @@ fn sam_flow() -> TestResult {
         ious.windows(2).all(|w| w[0] >= w[1]),
         "ranked by predicted IoU: {ious:?}"
     );
+    // The click builds the best candidate's mask only; the others come
+    // with their area and box once asked for.
+    ensure!(
+        candidates[0]["area"].as_u64().is_some_and(|a| a > 0) && candidates[0]["bbox"].is_object(),
+        "the best candidate is built: {preview}"
+    );
+    ensure!(
+        candidates[1..].iter().all(|c| c["area"].is_null()),
+        "the others wait: {preview}"
+    );
+    let mut described = Vec::new();
+    for c in candidates {
+        let d = t.ok(
+            "sam_candidate",
+            json!({ "videoId": vid, "frame": 4, "rank": c["rank"] }),
+        )?;
+        ensure!(
+            d["rank"] == c["rank"] && d["iou"] == c["iou"] && d["area"].as_u64().is_some(),
+            "candidate described: {d}"
+        );
+        described.push(d);
+    }
+    let (kind, _) = t.err(
+        "sam_candidate",
+        json!({ "videoId": vid, "frame": 4, "rank": candidates.len() }),
+    )?;
+    ensure!(kind == "invalid", "a rank past the end is invalid, got {kind}");
     // The candidate whose box matches the red box best must match it well.
-    let best = candidates
+    let best = described
         .iter()
         .filter_map(|c| {
             let b = &c["bbox"];
@@ -1130,6 +1161,151 @@ fn attributes() -> TestResult {
     ensure!(
         f3[0]["attributes"]["light"] == "off",
         "undo restores the frame's value: {f3}"
+    );
+    Ok(())
+}
+
+/// One HTTP/1.1 exchange on `conn`: status, lower-cased headers, body.
+fn http_get(
+    conn: &mut std::net::TcpStream,
+    request: &str,
+) -> Result<(u16, std::collections::HashMap<String, String>, Vec<u8>), String> {
+    use std::io::{BufRead, Read, Write};
+    conn.write_all(request.as_bytes())
+        .map_err(|e| format!("send: {e}"))?;
+    let mut reader = std::io::BufReader::new(conn);
+    let mut line = String::new();
+    reader
+        .read_line(&mut line)
+        .map_err(|e| format!("status line: {e}"))?;
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad status line {line:?}"))?;
+    let mut headers = std::collections::HashMap::new();
+    loop {
+        line.clear();
+        reader
+            .read_line(&mut line)
+            .map_err(|e| format!("header: {e}"))?;
+        let h = line.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':').ok_or_else(|| format!("bad header {h:?}"))?;
+        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+    }
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .ok_or("no Content-Length")?;
+    let mut body = vec![0; len];
+    reader
+        .read_exact(&mut body)
+        .map_err(|e| format!("body: {e}"))?;
+    Ok((status, headers, body))
+}
+
+fn frame_server() -> TestResult {
+    use std::io::{Read, Write};
+    let t = TestApp::new()?;
+    let (_, video) = project_with_video(&t)?;
+    let id = str_of(&video, "id")?;
+    let info = t.ok("app_info", json!({}))?;
+    let base = str_of(&info, "frame_base")?.to_owned();
+    let rest = base
+        .strip_prefix("http://127.0.0.1:")
+        .ok_or_else(|| format!("a loopback base: {base}"))?;
+    let (port, token) = rest.split_once('/').ok_or("base has a token")?;
+    let token = token.trim_end_matches('/');
+    ensure!(token.len() == 32, "a 128-bit token: {token}");
+    let addr = format!("127.0.0.1:{port}");
+    let connect = || {
+        let c = std::net::TcpStream::connect(&addr).map_err(|e| format!("connect: {e}"))?;
+        c.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(c)
+    };
+    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: tauri://localhost\r\n\r\n");
+
+    // The same bytes as the frame:// scheme, twice on one connection.
+    let mut conn = connect()?;
+    let direct = tauri::async_runtime::block_on(frames::respond(
+        &t.state(),
+        &format!("/{id}/3"),
+        Some("scale=0.5"),
+    ));
+    for round in 0..2 {
+        let (status, headers, body) = http_get(&mut conn, &get(&format!("/{token}/{id}/3?scale=0.5")))?;
+        ensure!(status == 200, "round {round}: status {status}");
+        ensure!(
+            headers.get("x-frame-width").map(String::as_str) == Some("80")
+                && headers.get("x-frame-height").map(String::as_str) == Some("60"),
+            "size headers: {headers:?}"
+        );
+        ensure!(
+            headers.get("access-control-allow-origin").map(String::as_str) == Some("*")
+                && headers
+                    .get("access-control-expose-headers")
+                    .is_some_and(|v| v.contains("x-frame-width")),
+            "the page may read it: {headers:?}"
+        );
+        ensure!(
+            headers.get("connection").map(String::as_str) == Some("keep-alive"),
+            "kept alive: {headers:?}"
+        );
+        ensure!(body == direct.body().as_slice(), "round {round}: same pixels as frame://");
+    }
+    // Errors come as the scheme's JSON CommandError.
+    let (status, _, body) = http_get(&mut conn, &get(&format!("/{token}/{id}/{VIDEO_FRAMES}")))?;
+    ensure!(status == 400, "frame past the end is 400, got {status}");
+    let e: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+    ensure!(e["kind"] == "invalid", "JSON CommandError body: {e}");
+    // No token or the wrong one: nothing here.
+    for path in [format!("/{id}/3"), format!("/{}/{id}/3", "0".repeat(32))] {
+        let (status, _, _) = http_get(&mut conn, &get(&path))?;
+        ensure!(status == 404, "{path}: 404, got {status}");
+    }
+    let (status, _, _) = http_get(
+        &mut conn,
+        &format!("POST /{token}/{id}/3 HTTP/1.1\r\nHost: {addr}\r\n\r\n"),
+    )?;
+    ensure!(status == 405, "POST is 405, got {status}");
+    // HEAD: the headers of the GET, no body.
+    let mut head = connect()?;
+    head.write_all(format!("HEAD /{token}/{id}/3 HTTP/1.1\r\nConnection: close\r\n\r\n").as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    head.read_to_string(&mut answer).map_err(|e| e.to_string())?;
+    ensure!(
+        answer.starts_with("HTTP/1.1 200")
+            && answer.to_ascii_lowercase().contains(&format!("content-length: {}", VIDEO_W * VIDEO_H * 4))
+            && answer.ends_with("\r\n\r\n"),
+        "HEAD answers headers only: {answer:?}"
+    );
+
+    // Garbage gets a 400 and the connection is closed.
+    let mut junk = connect()?;
+    let (status, headers, _) = http_get(&mut junk, "HELLO\r\n\r\n")?;
+    ensure!(status == 400, "junk is 400, got {status}");
+    ensure!(headers.get("connection").map(String::as_str) == Some("close"), "closed: {headers:?}");
+    let mut rest = Vec::new();
+    let _ = junk.read_to_end(&mut rest);
+    ensure!(rest.is_empty(), "nothing after the 400");
+
+    // A client that leaves mid-answer (the page aborting a superseded
+    // frame) does not stop the server.
+    let mut leaver = connect()?;
+    leaver
+        .write_all(get(&format!("/{token}/{id}/5")).as_bytes())
+        .map_err(|e| e.to_string())?;
+    drop(leaver);
+    let (status, _, body) = http_get(&mut connect()?, &get(&format!("/{token}/{id}/4")))?;
+    ensure!(
+        status == 200 && body.len() == (VIDEO_W * VIDEO_H * 4) as usize,
+        "still serving: {status}, {} bytes",
+        body.len()
     );
     Ok(())
 }

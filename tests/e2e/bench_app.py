@@ -12,6 +12,8 @@ Prints, one per line:
   app.step_frame_p50_1080p / app.step_frame_p95_1080p: ms, ArrowRight -> next frame painted
   app.step_frame_p95_1080p.ratio: vs the 50 ms target
   app.step_frame_masks_p95_1080p: the same over frames that carry 3 SAM masks
+  app.step_frame_scheme_p50_1080p / _p95_1080p: stepping with frames over the frame:// scheme
+    instead of the loopback frame server (the comparison for the transport choice)
   app.sam_click_p50_1080p / app.sam_click_p95_1080p: ms, SAM click -> mask painted (embedding cached)
   app.sam_click_p95_1080p.ratio: vs the 100 ms target
   app.sam_first_click_1080p: ms, the first click on a frame (encoder included)
@@ -55,6 +57,8 @@ def percentile(values: list[float], p: float) -> float:
 
 
 MASKED_FIRST, MASKED_COUNT = 100, 10
+# The frame:// comparison steps over frames SCHEME_FIRST.. (no masks, away from the SAM frame 200).
+SCHEME_FIRST = 220
 
 
 class BenchApp(App):
@@ -180,11 +184,22 @@ def main() -> int:
         s.find("[data-testid=tool-select]").click()
         time.sleep(1.0)
 
+        base = s.execute("return window.__argusTransport();")
+        log(f"frames from {base.split('//')[0]}//{'<loopback server>' if base.startswith('http://127.') else base}")
         log(f"stepping {STEPS} frames")
         steps = step_run(s, STEPS, 0)
         if len(steps) < STEPS * 0.9:
             raise RuntimeError(f"only {len(steps)} of {STEPS} steps were timed")
         log(f"step phases: {phases(s, 'step')}")
+
+        # The same steps with frames over the frame:// custom scheme.
+        s.execute("window.__argusTransport('scheme');")
+        goto(s, SCHEME_FIRST)
+        time.sleep(0.3)
+        log(f"stepping {STEPS} frames over frame://")
+        scheme_steps = step_run(s, STEPS, SCHEME_FIRST)
+        log(f"step phases over frame://: {phases(s, 'step')}")
+        s.execute("window.__argusTransport('http');")
 
         log(f"stepping {MASKED_COUNT - 1} frames with 3 masks each")
         goto(s, MASKED_FIRST)
@@ -219,6 +234,10 @@ def main() -> int:
         print(f"app.step_frame_p95_1080p: {p95:.1f} ms")
         print(f"app.step_frame_p95_1080p.ratio: {p95 / STEP_TARGET_MS:.2f} (vs the {STEP_TARGET_MS:.0f} ms target)")
         print(f"app.step_frame_masks_p95_1080p: {percentile(masked, 95):.1f} ms")
+        print(f"app.step_frame_scheme_p50_1080p: {percentile(scheme_steps, 50):.1f} ms")
+        sp95 = percentile(scheme_steps, 95)
+        print(f"app.step_frame_scheme_p95_1080p: {sp95:.1f} ms")
+        print(f"app.step_frame_p95_1080p.vs_scheme: {p95 / sp95:.2f} (loopback server vs frame://)")
         c50, c95 = percentile(clicks, 50), percentile(clicks, 95)
         print(f"app.sam_click_p50_1080p: {c50:.1f} ms")
         print(f"app.sam_click_p95_1080p: {c95:.1f} ms")

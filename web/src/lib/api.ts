@@ -18,6 +18,7 @@ import type {
   ProjectDetail,
   ProjectSummary,
   SamCache,
+  SamCandidate,
   SamModelChoice,
   SamModelInfo,
   SamPreview,
@@ -46,6 +47,7 @@ export const api = {
   timeline: (videoId: string) => invoke<Timeline>("timeline", { videoId }),
   loadSamModel: (manifestPath: string) => invoke<SamModelInfo>("load_sam_model", { manifestPath }),
   samPredict: (videoId: string, frame: number, prompt: SamPrompt) => invoke<SamPreview>("sam_predict", { videoId, frame, prompt }),
+  samCandidate: (videoId: string, frame: number, rank: number) => invoke<SamCandidate>("sam_candidate", { videoId, frame, rank }),
   samPrefetch: (videoId: string, frame: number, start: boolean) => invoke<SamCache>("sam_prefetch", { videoId, frame, start }),
   samClear: () => invoke<null>("sam_clear"),
   samAccept: (videoId: string, frame: number, rank: number, target: AcceptTarget) =>

@@ -16,6 +16,13 @@ describe("frame transport", () => {
     expect(frameUrl(base, { videoId: "v1", frame: 0, preview: null, selectedTrack: null })).toBe("frame://localhost/v1/0");
   });
 
+  it("asks the loopback server the same paths, with hidden objects and decode-ahead", () => {
+    const base = "http://127.0.0.1:4242/0123abcd/";
+    expect(frameUrl(base, { videoId: "v1", frame: 5, hidden: ["a", "b"], ahead: true })).toBe(
+      "http://127.0.0.1:4242/0123abcd/v1/5?hide=a%2Cb&ahead=1",
+    );
+  });
+
   it("decodes RGBA answers and rejects wrong sizes", () => {
     const f = decodeFrame("2", "1", new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]).buffer);
     expect([f.width, f.height, Array.from(f.data)]).toEqual([2, 1, [1, 2, 3, 4, 5, 6, 7, 8]]);

@@ -1,5 +1,7 @@
-// Rendered frames come from the shell's `frame://` URI scheme as raw RGBA
-// (size in the x-frame-width / x-frame-height headers); see src-tauri/src/frames.rs.
+// Rendered frames come from the shell as raw RGBA (size in the x-frame-width /
+// x-frame-height headers): from its loopback frame server when it runs (see
+// src-tauri/src/frame_server.rs), else from the `frame://` URI scheme (see
+// src-tauri/src/frames.rs). Both answer the same paths.
 
 import type { CommandError } from "./bindings";
 
@@ -12,6 +14,8 @@ export interface FrameRequest {
   hidden?: string[];
   /** Changes whenever masks or the SAM preview change, so the URL is new. */
   revision?: number;
+  /** The frame view stepping through the video: the shell decodes ahead of it. */
+  ahead?: boolean;
 }
 
 export interface RgbaFrame {
@@ -31,6 +35,7 @@ export function frameUrl(base: string, r: FrameRequest): string {
   if (r.hidden && r.hidden.length > 0) q.set("hide", r.hidden.join(","));
   if (r.preview !== undefined && r.preview !== null) q.set("preview", String(r.preview));
   if (r.revision !== undefined) q.set("rev", String(r.revision));
+  if (r.ahead) q.set("ahead", "1");
   const query = q.toString();
   return `${base}${encodeURIComponent(r.videoId)}/${Math.trunc(r.frame)}${query ? `?${query}` : ""}`;
 }
@@ -59,8 +64,9 @@ export function frameError(status: number, text: string): string {
   return `frame request failed (${status}): ${text || "no details"}`;
 }
 
-export async function fetchFrame(url: string): Promise<RgbaFrame> {
-  const res = await fetch(url);
+/** Fetches a rendered frame; `signal` drops it when a newer one is wanted. */
+export async function fetchFrame(url: string, signal?: AbortSignal): Promise<RgbaFrame> {
+  const res = await fetch(url, { signal });
   if (!res.ok) throw new Error(frameError(res.status, await res.text()));
   return decodeFrame(res.headers.get("x-frame-width"), res.headers.get("x-frame-height"), await res.arrayBuffer());
 }

@@ -20,4 +20,9 @@ database: string,
  * A SAM manifest to load at start (`ARGUS_SAM_MANIFEST`; `make run` sets
  * it to the sample project's model).
  */
-sam_manifest_hint: string | null, };
+sam_manifest_hint: string | null, 
+/**
+ * Where the page fetches rendered frames: the loopback frame server's
+ * `http://127.0.0.1:<port>/<token>/`, or none for the `frame://` scheme.
+ */
+frame_base: string | null, };

@@ -8,4 +8,9 @@ export type SamCandidate = {
 /**
  * 0 is the best predicted IoU.
  */
-rank: number, iou: number, area: number, bbox: BoxPx | null, };
+rank: number, iou: number, 
+/**
+ * Mask area and box in frame pixels: known for the best candidate at
+ * once, for the others once shown (`sam_candidate`).
+ */
+area: number | null, bbox: BoxPx | null, };
