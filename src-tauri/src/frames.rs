@@ -157,8 +157,12 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 /// Draws frames with masks: on the GPU through argus-render, or with
-/// argus-render's CPU reference when no adapter is usable (same pixels within
-/// ±2 per channel).
+/// argus-render's fast CPU path (`cpu::composite_in_place`, the same pixels)
+/// when there is no hardware adapter. On a software rasteriser (Mesa
+/// lavapipe or llvmpipe) the GPU path shades every pixel on the CPU and costs
+/// tens of milliseconds a frame, while the CPU path touches only the pixels
+/// under masks, so it is the default there (`ARGUS_RENDER=gpu` forces wgpu,
+/// `ARGUS_RENDER=cpu` the CPU path).
 pub enum Compositor {
     Gpu(Box<argus_render::Renderer>),
     Cpu { reason: String },
@@ -171,14 +175,21 @@ impl std::fmt::Debug for Compositor {
 }
 
 impl Compositor {
-    /// A GPU renderer unless `ARGUS_RENDER=cpu` or no adapter works.
+    /// The GPU renderer on a hardware adapter, else the CPU path (see the type).
     pub fn new() -> Self {
-        if std::env::var("ARGUS_RENDER").is_ok_and(|v| v.eq_ignore_ascii_case("cpu")) {
+        let choice = std::env::var("ARGUS_RENDER").unwrap_or_default();
+        if choice.eq_ignore_ascii_case("cpu") {
             return Self::Cpu {
                 reason: "ARGUS_RENDER=cpu".into(),
             };
         }
         match argus_render::Renderer::new_headless() {
+            Ok(r) if r.adapter().is_cpu && !choice.eq_ignore_ascii_case("gpu") => Self::Cpu {
+                reason: format!(
+                    "{} is a software rasteriser, slower than compositing on the CPU; ARGUS_RENDER=gpu uses it anyway",
+                    r.adapter().name
+                ),
+            },
             Ok(r) => Self::Gpu(Box::new(r)),
             Err(e) => {
                 tracing::warn!("no GPU renderer, drawing on the CPU: {e}");
@@ -193,7 +204,7 @@ impl Compositor {
     pub fn describe(&self) -> String {
         match self {
             Self::Gpu(r) => format!("GPU: {}", r.adapter().name),
-            Self::Cpu { reason } => format!("CPU reference ({reason})"),
+            Self::Cpu { reason } => format!("CPU ({reason})"),
         }
     }
 
@@ -201,25 +212,24 @@ impl Compositor {
     /// frame, masks and overlays are already at the size the view asked for).
     fn composite(
         &mut self,
-        frame: &DisplayFrame,
+        frame: DisplayFrame,
         scene: &mut MaskScene,
         overlays: &[Overlay],
     ) -> CommandResult<RgbaImage> {
-        let input = RgbaFrame::packed(frame.width, frame.height, &frame.rgba);
-        let out = OutputSpec::new(frame.width, frame.height);
-        let view = ViewTransform::IDENTITY;
         if let Self::Gpu(r) = self {
+            let input = RgbaFrame::packed(frame.width, frame.height, &frame.rgba);
+            let out = OutputSpec::new(frame.width, frame.height);
             let drawn = r
                 .upload_frame(&argus_render::FrameInput::Rgba(input))
-                .and_then(|()| r.render(scene, overlays, &view, &out));
+                .and_then(|()| r.render(scene, overlays, &ViewTransform::IDENTITY, &out));
             match drawn {
                 Ok(img) => return Ok(img),
                 Err(e) => tracing::warn!("GPU render failed, using the CPU for this frame: {e}"),
             }
         }
-        Ok(argus_render::cpu::composite(
-            &input, scene, overlays, &view, &out,
-        )?)
+        let mut img = RgbaImage::from_vec(frame.width, frame.height, frame.rgba)?;
+        argus_render::cpu::composite_in_place(&mut img, scene, overlays)?;
+        Ok(img)
     }
 }
 
@@ -360,7 +370,7 @@ pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaI
             let mut compositor = state.compositor.lock();
             let out = compositor
                 .get_or_insert_with(Compositor::new)
-                .composite(&frame, &mut scene, &overlays);
+                .composite(frame, &mut scene, &overlays);
             tracing::debug!(
                 frame = frame_index,
                 queries_ms = t_queries.as_secs_f64() * 1e3,

@@ -152,9 +152,30 @@ def wait_painted(s, frame: int, timeout_ms: int = 20000) -> None:
         raise RuntimeError(f"frame {frame} was not painted within {timeout_ms} ms")
 
 
+def fetch_phases(s) -> str:
+    """Medians of the frame fetches' Resource Timing (stderr diagnostics): waiting for a connection,
+    the shell's answer (first byte; the loopback server's own render time from Server-Timing), and
+    the body's transfer."""
+    rows = s.execute("""
+        return performance.getEntriesByType('resource')
+          .filter((e) => e.name.includes('ahead=1'))
+          .map((e) => [e.requestStart - e.startTime, e.responseStart - e.requestStart,
+                       e.responseEnd - e.responseStart,
+                       (e.serverTiming || []).find((t) => t.name === 'render')?.duration ?? -1]);""") or []
+    if not rows:
+        return "no resource timings"
+    names = ["to request", "to first byte", "body"]
+    parts = [f"{n} {percentile([r[i] for r in rows], 50):.1f}" for i, n in enumerate(names)]
+    renders = [r[3] for r in rows if r[3] >= 0]
+    if renders:
+        parts.append(f"(server render {percentile(renders, 50):.1f})")
+    return f"{len(rows)} fetches: " + ", ".join(parts) + " ms (medians)"
+
+
 def step_run(s, n: int, first: int) -> list[float]:
     """Presses ArrowRight n times from `first`, each once the previous frame is painted."""
-    s.execute("window.__argusTrace.clear();")
+    s.execute("window.__argusTrace.clear(); performance.setResourceTimingBufferSize(10000);"
+              " performance.clearResourceTimings();")
     for i in range(n):
         want = first + i + 1
         s.keys("ArrowRight")
@@ -191,6 +212,7 @@ def main() -> int:
         if len(steps) < STEPS * 0.9:
             raise RuntimeError(f"only {len(steps)} of {STEPS} steps were timed")
         log(f"step phases: {phases(s, 'step')}")
+        log(f"frame fetches: {fetch_phases(s)}")
 
         # The same steps with frames over the frame:// custom scheme.
         s.execute("window.__argusTransport('scheme');")
@@ -199,6 +221,7 @@ def main() -> int:
         log(f"stepping {STEPS} frames over frame://")
         scheme_steps = step_run(s, STEPS, SCHEME_FIRST)
         log(f"step phases over frame://: {phases(s, 'step')}")
+        log(f"frame fetches over frame://: {fetch_phases(s)}")
         s.execute("window.__argusTransport('http');")
 
         log(f"stepping {MASKED_COUNT - 1} frames with 3 masks each")
@@ -206,6 +229,7 @@ def main() -> int:
         time.sleep(0.3)
         masked = step_run(s, MASKED_COUNT - 1, MASKED_FIRST)
         log(f"step phases with masks: {phases(s, 'step')}")
+        log(f"frame fetches with masks: {fetch_phases(s)}")
 
         # SAM on a frame without an embedding yet (the first click encodes it),
         # then single clicks on it with the embedding cached.

@@ -6,6 +6,9 @@
 //! anchor is the CPU reference compositor on the same inputs in the same run.
 //! `.ratio` is CPU time / GPU time (above 1: the GPU path is faster). On a CPU
 //! adapter (lavapipe) this only shows overhead; see docs/benchmarks/render.md.
+//! `render.cpu_in_place_*` is the fast CPU path (`cpu::composite_in_place`)
+//! the app uses without a hardware adapter; its `.ratio` is against the GPU
+//! path on the same adapter (below 1: the CPU path is faster).
 
 use std::time::Instant;
 
@@ -122,6 +125,29 @@ fn main() {
             let ms = median(times);
             println!("render.composite_1080p_{n}masks: {ms:.2} ms");
             gpu_ms = Some(ms);
+        }
+        {
+            // The fast CPU path the app uses without a hardware adapter: the
+            // same scene rebuilt and drawn into a copy of the frame.
+            let mut times = Vec::new();
+            for i in 0..=iterations.max(4) {
+                let mut img = frames[i % 2].clone();
+                let start = Instant::now();
+                scene.clear();
+                for (id, rle, style) in &objects {
+                    scene.insert(*id, rle.clone(), *style).expect("insert");
+                }
+                cpu::composite_in_place(&mut img, &mut scene, &[]).expect("in place");
+                std::hint::black_box(img);
+                if i > 0 {
+                    times.push(start.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+            let ms = median(times);
+            println!("render.cpu_in_place_1080p_{n}masks: {ms:.2} ms");
+            if let Some(g) = gpu_ms {
+                println!("render.cpu_in_place_1080p_{n}masks.ratio: {:.2} (vs the GPU path on this adapter)", ms / g);
+            }
         }
         if n == 1000 {
             // The CPU share of a frame step: painting the id and tile maps.
