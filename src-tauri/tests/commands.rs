@@ -476,6 +476,21 @@ fn frame_protocol() -> TestResult {
         "and nowhere else (10, 10)"
     );
 
+    // The frame view's decode-ahead decoder gives the same pixels as the
+    // shared one, stepping forward, back and jumping.
+    for n in [0u64, 1, 2, 3, 7, 6, 2, VIDEO_FRAMES - 1, 5] {
+        let at = |q: &str| {
+            tauri::async_runtime::block_on(frames::respond(&state, &format!("/{id}/{n}"), Some(q)))
+        };
+        let (ahead, shared) = (at("ahead=1&scale=0.5"), at("scale=0.5"));
+        ensure!(
+            ahead.status() == 200 && ahead.body() == shared.body(),
+            "frame {n}: decode-ahead answer differs ({} vs {})",
+            ahead.status(),
+            shared.status()
+        );
+    }
+
     let bad = tauri::async_runtime::block_on(frames::respond(&state, "/not-an-id/3", None));
     ensure!(bad.status() == 400, "bad id is 400, got {}", bad.status());
     let e: Value = serde_json::from_slice(bad.body()).map_err(|e| e.to_string())?;

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -66,10 +67,32 @@ class BenchApp(App):
     masks on frames MASKED_FIRST.. (made with argus-cli and the same model)."""
 
     def _seed(self) -> None:
+        # ARGUS_BENCH_SEED_CACHE=<dir> keeps the seeded project (video, model, database) there and
+        # reuses it on the next run of the same build: for iterating on the app, not for figures
+        # that go into docs/benchmarks.md (those start from scratch).
+        cache = os.environ.get("ARGUS_BENCH_SEED_CACHE")
+        if not cache:
+            self._seed_into(self.data_dir)
+            return
+        where = Path(cache)
+        marker = where / "seeded"
+        if not marker.exists():
+            shutil.rmtree(where, ignore_errors=True)
+            where.mkdir(parents=True)
+            self._seed_into(where)
+            marker.write_text("ok\n")
+        else:
+            log(f"reusing the seeded project in {where}")
+        for db in where.glob("argus.db*"):
+            if db.is_file():
+                shutil.copy(db, self.data_dir / db.name)
+        self.manifest = str(where / "model" / "sam1.toml")
+
+    def _seed_into(self, where: Path) -> None:
         env = dict(os.environ)
         env["CARGO_TARGET_DIR"] = str(harness._target_dir())
         env["ARGUS_MODEL_DIR"] = str(self.tmp / "cli-models")
-        video = self.tmp / "bench-1080p.mp4"
+        video = where / "bench-1080p.mp4"
         x0, y0, x1, y1 = BOX
         vf = (
             f"drawbox=x={x0}:y={y0}:w={x1 - x0}:h={y1 - y0}:color=0xd23c3c:t=fill,"
@@ -81,11 +104,11 @@ class BenchApp(App):
              "-vf", vf, "-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-pix_fmt", "yuv420p", str(video)],
             check=True, timeout=300,
         )
-        model = self.data_dir / "model"
+        model = where / "model"
         subprocess.run([self.pre.python, str(ROOT / "crates/argus-sam/scripts/make_test_model.py"), str(model)],
                        check=True, stdout=subprocess.DEVNULL, timeout=300)
         self.manifest = str(model / "sam1.toml")
-        db = self.data_dir / "argus.db"
+        db = where / "argus.db"
         cli = ["cargo", "run", "-q", "-p", "argus-cli", "--", "--db", str(db)]
 
         def run(*args: str) -> str:
