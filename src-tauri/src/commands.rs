@@ -11,12 +11,12 @@ use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 use crate::dto::{
     AcceptTarget, Accepted, AppInfo, BrushStroke, DrawnShape, Edited, FrameDensity, HistoryState,
     IMPORT_PROGRESS_EVENT, ImportProgress, MODEL_PROGRESS_EVENT, PointPx, ProjectDetail,
-    ProjectSummary, SamCache, SamCandidate, SamModelChoice, SamModelInfo, SamPreview, SamPrompt, ShapeInfo,
-    Timeline, VideoSummary,
+    ProjectSummary, SamCache, SamCandidate, SamModelChoice, SamModelInfo, SamPreview, SamPrompt,
+    ShapeInfo, Timeline, VideoSummary,
 };
 use crate::edit::{self, Target};
 use crate::error::{CommandError, CommandResult};
-use crate::frame_server::FrameServer;
+use crate::frame_server::FrameServerCell;
 use crate::state::AppState;
 use crate::{import, sam};
 
@@ -35,7 +35,9 @@ pub async fn app_info<R: Runtime>(
         sam_manifest_hint: std::env::var("ARGUS_SAM_MANIFEST")
             .ok()
             .filter(|s| !s.trim().is_empty()),
-        frame_base: app.try_state::<FrameServer>().map(|s| s.base.clone()),
+        frame_base: app
+            .try_state::<FrameServerCell>()
+            .and_then(|cell| cell.base(&state)),
     })
 }
 

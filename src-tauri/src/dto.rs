@@ -388,11 +388,7 @@ impl LabelInfo {
             name: label.name.clone(),
             colour: label.colour.to_string(),
             hotkey: u8::try_from(index + 1).ok().filter(|k| *k <= 9),
-            kinds: label
-                .kinds
-                .iter()
-                .map(|k| k.name().to_owned())
-                .collect(),
+            kinds: label.kinds.iter().map(|k| k.name().to_owned()).collect(),
             attributes: label.attributes.iter().map(AttributeInfo::from).collect(),
         }
     }

@@ -36,6 +36,32 @@ pub struct FrameServer {
     pub base: String,
 }
 
+/// The app's frame server, started once on first use; `None` inside when it
+/// is turned off or could not start (the page then uses `frame://`).
+#[derive(Debug, Default)]
+pub struct FrameServerCell(std::sync::OnceLock<Option<FrameServer>>);
+
+impl FrameServerCell {
+    /// The server's base URL, starting it on the first call.
+    pub fn base(&self, state: &AppState) -> Option<String> {
+        self.0
+            .get_or_init(|| {
+                if disabled_by_env() {
+                    return None;
+                }
+                start(state.clone())
+                    .map_err(|e| {
+                        tracing::warn!(
+                            "no loopback frame server ({e}); frames go through the frame:// scheme"
+                        );
+                    })
+                    .ok()
+            })
+            .as_ref()
+            .map(|s| s.base.clone())
+    }
+}
+
 /// Whether the environment asks for the `frame://` scheme instead.
 pub fn disabled_by_env() -> bool {
     std::env::var("ARGUS_FRAME_TRANSPORT").is_ok_and(|v| v.trim().eq_ignore_ascii_case("scheme"))
@@ -117,7 +143,9 @@ fn read_head(reader: &mut impl BufRead) -> Result<Head, HeadError> {
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(HeadError::Bad("the request line is not 'METHOD target HTTP/1.x'"));
+        return Err(HeadError::Bad(
+            "the request line is not 'METHOD target HTTP/1.x'",
+        ));
     };
     let http11 = match version {
         "HTTP/1.1" => true,
@@ -173,7 +201,8 @@ fn serve_connection(stream: TcpStream, state: &AppState, prefix: &str) {
             Ok(h) => h,
             Err(HeadError::Closed) => return,
             Err(HeadError::Bad(why)) => {
-                let _ = write_response(&mut writer, &plain(400, why), false, true);
+                let _ = write_response(&mut writer, &plain(400, why), true, true);
+                close_after_error(reader.get_ref());
                 return;
             }
         };
@@ -181,9 +210,10 @@ fn serve_connection(stream: TcpStream, state: &AppState, prefix: &str) {
             let _ = write_response(
                 &mut writer,
                 &plain(400, "request bodies are not accepted"),
-                false,
+                true,
                 true,
             );
+            close_after_error(reader.get_ref());
             return;
         }
         let started = std::time::Instant::now();
@@ -203,6 +233,25 @@ fn serve_connection(stream: TcpStream, state: &AppState, prefix: &str) {
             // The page gave up on this frame (a newer one was asked for) or
             // the connection is done.
             return;
+        }
+    }
+}
+
+/// Ends a connection after an error answer without losing it: closing a
+/// socket with unread request bytes makes the OS reset the connection, which
+/// can discard the answer before the client reads it. So the write side is
+/// shut first and what the client still sends is drained (briefly).
+fn close_after_error(stream: &TcpStream) {
+    use std::io::Read;
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(250)));
+    let mut sink = [0u8; 4096];
+    let mut left: usize = 64 * 1024;
+    let mut s = stream;
+    while left > 0 {
+        match s.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
         }
     }
 }
@@ -312,9 +361,17 @@ mod tests {
                 content_length: 0
             }
         );
-        assert!(!head("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap().keep_alive);
+        assert!(
+            !head("GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+                .unwrap()
+                .keep_alive
+        );
         assert!(!head("GET / HTTP/1.0\r\n\r\n").unwrap().keep_alive);
-        assert!(head("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").unwrap().keep_alive);
+        assert!(
+            head("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
+                .unwrap()
+                .keep_alive
+        );
         assert_eq!(head("\r\nGET / HTTP/1.1\r\n\r\n").unwrap().target, "/");
         assert_eq!(head(""), Err(HeadError::Closed));
         for bad in [
@@ -328,6 +385,9 @@ mod tests {
             assert!(matches!(head(bad), Err(HeadError::Bad(_))), "{bad:?}");
         }
         let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_HEAD_BYTES));
-        assert_eq!(head(&long), Err(HeadError::Bad("the request head is too long")));
+        assert_eq!(
+            head(&long),
+            Err(HeadError::Bad("the request head is too long"))
+        );
     }
 }

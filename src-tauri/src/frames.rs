@@ -91,7 +91,8 @@ impl FrameQuery {
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             // URLSearchParams encodes ',' in `hide` as %2C.
-            let value = percent_decode(value).ok_or_else(|| bad("a query value is not valid UTF-8 after %-decoding"))?;
+            let value = percent_decode(value)
+                .ok_or_else(|| bad("a query value is not valid UTF-8 after %-decoding"))?;
             let value = value.as_str();
             match key {
                 "sel" if !value.is_empty() => {
@@ -140,7 +141,10 @@ fn percent_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' => match (bytes.get(i + 1).and_then(|&b| hex(b)), bytes.get(i + 2).and_then(|&b| hex(b))) {
+            b'%' => match (
+                bytes.get(i + 1).and_then(|&b| hex(b)),
+                bytes.get(i + 2).and_then(|&b| hex(b)),
+            ) {
                 (Some(h), Some(l)) => {
                     out.push(h << 4 | l);
                     i += 3;
@@ -512,7 +516,11 @@ mod tests {
                 ahead: false,
             }
         );
-        assert!(FrameQuery::parse(&format!("/{v}/1"), Some("ahead=1")).expect("parses").ahead);
+        assert!(
+            FrameQuery::parse(&format!("/{v}/1"), Some("ahead=1"))
+                .expect("parses")
+                .ahead
+        );
         let q = FrameQuery::parse(&format!("/{v}/0"), None).expect("parses");
         assert_eq!((q.frame, q.selected, q.preview), (0, None, None));
         for bad in [

@@ -42,6 +42,8 @@ pub fn run_app<R: Runtime>(
 ) -> tauri::Result<tauri::App<R>> {
     builder
         .plugin(tauri_plugin_dialog::init())
+        // Started on first use (the page's `app_info` at start).
+        .manage(frame_server::FrameServerCell::default())
         .setup(|app| {
             if app.try_state::<AppState>().is_none() {
                 let dir = match std::env::var_os("ARGUS_DATA_DIR") {
@@ -50,19 +52,6 @@ pub fn run_app<R: Runtime>(
                 };
                 let state = tauri::async_runtime::block_on(AppState::open(&dir))?;
                 app.manage(state);
-            }
-            // Frames go to the page over loopback HTTP unless turned off;
-            // the `frame://` scheme below stays as the fallback.
-            if !frame_server::disabled_by_env() {
-                let state = app.state::<AppState>().inner().clone();
-                match frame_server::start(state) {
-                    Ok(server) => {
-                        app.manage(server);
-                    }
-                    Err(e) => tracing::warn!(
-                        "no loopback frame server ({e}); frames go through the frame:// scheme"
-                    ),
-                }
             }
             Ok(())
         })

@@ -98,7 +98,10 @@ impl Pending {
     fn mask(&mut self, rank: usize) -> CommandResult<&Rle> {
         let count = self.masks.len();
         let slot = self.masks.get_mut(rank).ok_or_else(|| {
-            CommandError::invalid(format!("SAM offered {count} candidate(s), not {}", rank + 1))
+            CommandError::invalid(format!(
+                "SAM offered {count} candidate(s), not {}",
+                rank + 1
+            ))
         })?;
         if slot.is_none() {
             *slot = Some(self.prediction.mask(rank)?);
@@ -156,7 +159,12 @@ impl SamState {
 
     /// Candidate `rank` of the pending prediction with its area and box
     /// (building its mask if it was not shown yet).
-    pub fn candidate(&mut self, video: VideoId, frame: u64, rank: usize) -> CommandResult<SamCandidate> {
+    pub fn candidate(
+        &mut self,
+        video: VideoId,
+        frame: u64,
+        rank: usize,
+    ) -> CommandResult<SamCandidate> {
         let p = self.pending_on(video, frame)?;
         p.mask(rank)?;
         p.describe(rank)

@@ -126,18 +126,13 @@ impl AppState {
         self.decode(video, n, FrameRequest::RGBA)
     }
 
-    /// Frame `n` scaled by the decoder to `(width, height)` display pixels.
-    pub fn frame_rgba_sized(
-        &self,
-        video: &Video,
-        n: u64,
-        size: (u32, u32),
-    ) -> CommandResult<DisplayFrame> {
-        self.decode(video, n, sized_request(video, size))
-    }
-
-    /// Frame `n` at `size`: from the frame view's decode-ahead decoder when
-    /// `ahead`, else from the shared one.
+    /// Frame `n` scaled by the decoder to `size` display pixels. With
+    /// `ahead` (the frame view stepping through the video) it comes from the
+    /// view's decode-ahead decoder, which usually has the next frame decoded
+    /// already (only the colour conversion and scaling are left). When
+    /// another view request took that decoder over mid-decode (requests are
+    /// latest-wins there), or without `ahead`, the shared decoder decodes it,
+    /// so every request is answered.
     pub fn frame_for(
         &self,
         video: &Video,
@@ -145,36 +140,21 @@ impl AppState {
         size: (u32, u32),
         ahead: bool,
     ) -> CommandResult<DisplayFrame> {
-        if ahead {
-            self.view_frame_sized(video, n, size)
-        } else {
-            self.frame_rgba_sized(video, n, size)
-        }
-    }
-
-    /// Frame `n` for the frame view, like [`Self::frame_rgba_sized`] but from
-    /// the view's decode-ahead decoder: stepping through a video finds the
-    /// next frame already decoded (only the colour conversion and scaling are
-    /// left). When another view request took the decoder over mid-decode
-    /// (requests are latest-wins there), the frame comes from the shared
-    /// decoder instead, so every request is answered.
-    pub fn view_frame_sized(
-        &self,
-        video: &Video,
-        n: u64,
-        size: (u32, u32),
-    ) -> CommandResult<DisplayFrame> {
         video.check_frame(n)?;
         let request = sized_request(video, size);
-        let decoder = self.view_decoder(video)?;
-        match decoder.frame(n, request) {
-            Ok(frame) => display(video, frame),
-            Err(argus_media::Error::Cancelled) => {
-                tracing::debug!(frame = n, "view decoder busy with a newer frame; decoding here");
-                self.decode(video, n, request)
+        if ahead {
+            match self.view_decoder(video)?.frame(n, request) {
+                Ok(frame) => return display(video, frame),
+                Err(argus_media::Error::Cancelled) => {
+                    tracing::debug!(
+                        frame = n,
+                        "view decoder busy with a newer frame; decoding here"
+                    );
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => Err(e.into()),
         }
+        self.decode(video, n, request)
     }
 
     /// The frame view's decoder of `video`, started on first use with the

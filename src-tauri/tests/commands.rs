@@ -626,7 +626,10 @@ fn sam_flow() -> TestResult {
         "sam_candidate",
         json!({ "videoId": vid, "frame": 4, "rank": candidates.len() }),
     )?;
-    ensure!(kind == "invalid", "a rank past the end is invalid, got {kind}");
+    ensure!(
+        kind == "invalid",
+        "a rank past the end is invalid, got {kind}"
+    );
     // The candidate whose box matches the red box best must match it well.
     let best = described
         .iter()
@@ -959,7 +962,10 @@ fn edits() -> TestResult {
         "copy_to_next_frame",
         json!({ "videoId": vid, "frame": last, "trackId": track }),
     )?;
-    ensure!(kind == "invalid", "nothing after the last frame, got {kind}");
+    ensure!(
+        kind == "invalid",
+        "nothing after the last frame, got {kind}"
+    );
     let relabelled = t.ok(
         "change_label",
         json!({ "videoId": vid, "frame": 3, "trackId": track, "labelId": label1 }),
@@ -1208,7 +1214,9 @@ fn http_get(
         if h.is_empty() {
             break;
         }
-        let (k, v) = h.split_once(':').ok_or_else(|| format!("bad header {h:?}"))?;
+        let (k, v) = h
+            .split_once(':')
+            .ok_or_else(|| format!("bad header {h:?}"))?;
         headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
     }
     let len: usize = headers
@@ -1218,7 +1226,7 @@ fn http_get(
     let mut body = vec![0; len];
     reader
         .read_exact(&mut body)
-        .map_err(|e| format!("body: {e}"))?;
+        .map_err(|e| format!("body of {len} bytes for {:?}: {e}", request.lines().next()))?;
     Ok((status, headers, body))
 }
 
@@ -1242,7 +1250,9 @@ fn frame_server() -> TestResult {
             .map_err(|e| e.to_string())?;
         Ok::<_, String>(c)
     };
-    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: tauri://localhost\r\n\r\n");
+    let get = |path: &str| {
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: tauri://localhost\r\n\r\n")
+    };
 
     // The same bytes as the frame:// scheme, twice on one connection.
     let mut conn = connect()?;
@@ -1252,7 +1262,8 @@ fn frame_server() -> TestResult {
         Some("scale=0.5"),
     ));
     for round in 0..2 {
-        let (status, headers, body) = http_get(&mut conn, &get(&format!("/{token}/{id}/3?scale=0.5")))?;
+        let (status, headers, body) =
+            http_get(&mut conn, &get(&format!("/{token}/{id}/3?scale=0.5")))?;
         ensure!(status == 200, "round {round}: status {status}");
         ensure!(
             headers.get("x-frame-width").map(String::as_str) == Some("80")
@@ -1260,7 +1271,10 @@ fn frame_server() -> TestResult {
             "size headers: {headers:?}"
         );
         ensure!(
-            headers.get("access-control-allow-origin").map(String::as_str) == Some("*")
+            headers
+                .get("access-control-allow-origin")
+                .map(String::as_str)
+                == Some("*")
                 && headers
                     .get("access-control-expose-headers")
                     .is_some_and(|v| v.contains("x-frame-width")),
@@ -1270,7 +1284,10 @@ fn frame_server() -> TestResult {
             headers.get("connection").map(String::as_str) == Some("keep-alive"),
             "kept alive: {headers:?}"
         );
-        ensure!(body == direct.body().as_slice(), "round {round}: same pixels as frame://");
+        ensure!(
+            body == direct.body().as_slice(),
+            "round {round}: same pixels as frame://"
+        );
     }
     // Errors come as the scheme's JSON CommandError.
     let (status, _, body) = http_get(&mut conn, &get(&format!("/{token}/{id}/{VIDEO_FRAMES}")))?;
@@ -1289,13 +1306,18 @@ fn frame_server() -> TestResult {
     ensure!(status == 405, "POST is 405, got {status}");
     // HEAD: the headers of the GET, no body.
     let mut head = connect()?;
-    head.write_all(format!("HEAD /{token}/{id}/3 HTTP/1.1\r\nConnection: close\r\n\r\n").as_bytes())
-        .map_err(|e| e.to_string())?;
+    head.write_all(
+        format!("HEAD /{token}/{id}/3 HTTP/1.1\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .map_err(|e| e.to_string())?;
     let mut answer = String::new();
-    head.read_to_string(&mut answer).map_err(|e| e.to_string())?;
+    head.read_to_string(&mut answer)
+        .map_err(|e| e.to_string())?;
     ensure!(
         answer.starts_with("HTTP/1.1 200")
-            && answer.to_ascii_lowercase().contains(&format!("content-length: {}", VIDEO_W * VIDEO_H * 4))
+            && answer
+                .to_ascii_lowercase()
+                .contains(&format!("content-length: {}", VIDEO_W * VIDEO_H * 4))
             && answer.ends_with("\r\n\r\n"),
         "HEAD answers headers only: {answer:?}"
     );
@@ -1304,7 +1326,10 @@ fn frame_server() -> TestResult {
     let mut junk = connect()?;
     let (status, headers, _) = http_get(&mut junk, "HELLO\r\n\r\n")?;
     ensure!(status == 400, "junk is 400, got {status}");
-    ensure!(headers.get("connection").map(String::as_str) == Some("close"), "closed: {headers:?}");
+    ensure!(
+        headers.get("connection").map(String::as_str) == Some("close"),
+        "closed: {headers:?}"
+    );
     let mut rest = Vec::new();
     let _ = junk.read_to_end(&mut rest);
     ensure!(rest.is_empty(), "nothing after the 400");
