@@ -160,6 +160,32 @@ class App:
             raise
         return app
 
+    def screen(self):
+        """What the window shows, as an RGB numpy array (H, W, 3) of the page's viewport, grabbed
+        from the X server (ffmpeg's x11grab), not through WebDriver: WebKitWebDriver's screenshot
+        hangs when the webview draws without GL compositing, which is what the app picks on a
+        machine without a GPU. There is no window manager, so the window has no frame and its
+        client area starts at (screenX, screenY)."""
+        import cv2
+        import numpy as np
+
+        x, y, w, h = self.session.execute(
+            "return [window.screenX, window.screenY, window.innerWidth, window.innerHeight];")
+        sw, sh = (int(v) for v in SCREEN.split("x")[:2])
+        r = subprocess.run(
+            ["ffmpeg", "-v", "error", "-f", "x11grab", "-draw_mouse", "0", "-video_size", f"{sw}x{sh}", "-i", self.display,
+             "-frames:v", "1", "-f", "image2pipe", "-vcodec", "png", "-"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30,
+            env={**os.environ, "DISPLAY": self.display},
+        )
+        if r.returncode != 0 or not r.stdout:
+            raise RuntimeError(f"could not grab the X screen {self.display}: {r.stderr.decode(errors='replace')}")
+        bgr = cv2.imdecode(np.frombuffer(r.stdout, dtype=np.uint8), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise RuntimeError("the X screen grab is not a decodable PNG")
+        x, y = max(0, int(x)), max(0, int(y))
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[y:y + int(h), x:x + int(w)]
+
     def restart(self) -> None:
         """Ends the app (its WebDriver session) and starts a new one on the same data dir."""
         self._close_session()

@@ -134,7 +134,8 @@ class WorkspaceScenario(unittest.TestCase):
     def canvas_shot(self):
         """The canvas's pixels as shown, and the frame->image scale.
 
-        The window screenshot cropped to the canvas's getBoundingClientRect():
+        The window's pixels (grabbed from the X server, see App.screen) cropped to the canvas's
+        getBoundingClientRect():
         WebKitWebDriver's element screenshot of a CSS-transformed canvas is its
         untransformed layout box, not what is on screen. Screenshots are taken
         until two in a row agree (the first one can be stale)."""
@@ -142,7 +143,7 @@ class WorkspaceScenario(unittest.TestCase):
 
         prev = None
         for _ in range(6):
-            full = self.s.screenshot()
+            full = self.app.screen()
             if prev is not None and np.array_equal(prev, full):
                 break
             prev = full
@@ -162,7 +163,7 @@ class WorkspaceScenario(unittest.TestCase):
         return r["left"] + fx * r["width"] / FW, r["top"] + fy * r["height"] / FH
 
     def save_window(self, name: str):
-        img = self.s.screenshot()
+        img = self.app.screen()
         path = self.app.screenshots / name
         save_png(str(path), img)
         if os.environ.get("ARGUS_SCREENSHOTS") == "1":
@@ -198,7 +199,7 @@ class WorkspaceScenario(unittest.TestCase):
             except BaseException:
                 try:
                     shot = self.app.screenshots / "failure.png"
-                    save_png(str(shot), self.s.screenshot())
+                    save_png(str(shot), self.app.screen())
                     where = f" (window: {shot})"
                 except Exception as e:  # noqa: BLE001  (diagnostics only)
                     where = f" (no screenshot: {e})"

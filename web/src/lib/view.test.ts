@@ -57,15 +57,18 @@ describe("view transform", () => {
     expect(cssTransform(v)).toBe("translate(11px, -3px) scale(2)");
   });
 
-  it("asks for the detail the screen shows, in powers of two", () => {
+  it("asks for the detail the screen shows, in sixteenths", () => {
     expect(detailScale(1)).toBe(1);
     expect(detailScale(3)).toBe(1);
     expect(detailScale(0.47)).toBe(0.5);
     expect(detailScale(0.5)).toBe(0.5);
-    expect(detailScale(0.51)).toBe(1);
+    expect(detailScale(0.51)).toBe(9 / 16);
+    expect(detailScale(0.43)).toBe(7 / 16);
     expect(detailScale(0.2)).toBe(0.25);
-    expect(detailScale(0.01)).toBe(0.125);
+    expect(detailScale(0.01)).toBe(1 / 16);
+    expect(detailScale(0.45, 2)).toBe(15 / 16);
     expect(detailScale(0.47, 2)).toBe(1);
+    expect(detailScale(0.6, 2)).toBe(1);
     expect(detailScale(Number.NaN)).toBe(1);
   });
 });

@@ -79,12 +79,18 @@ export function cssTransform(view: View): string {
   return `translate(${view.panX}px, ${view.panY}px) scale(${view.zoom})`;
 }
 
-/** The level of detail to ask the shell for: the power of two at or above
+/** Steps of the level of detail: fine enough that the shell sends little more
+ *  than the screen shows, coarse enough that zooming refetches only now and then. */
+export const DETAIL_STEP = 1 / 16;
+
+/** The level of detail to ask the shell for: the multiple of 1/16 at or above
  *  what the screen shows (zoom times device pixels), at most 1 (full size),
- *  at least 1/8. A fitted 1080p frame in a 1000-px view gets 1/2. */
+ *  at least 1/16. A 1080p frame fitted at 43% gets 7/16 (840x473 pixels to
+ *  move instead of 960x540 at the next power of two). */
 export function detailScale(zoom: number, devicePixelRatio = 1): number {
   const want = zoom * (devicePixelRatio > 0 ? devicePixelRatio : 1);
   if (!Number.isFinite(want) || want >= 1) return 1;
-  const level = 2 ** Math.ceil(Math.log2(Math.max(want, 1 / 8)));
-  return Math.min(1, level);
+  // The epsilon keeps exact steps (0.5) from rounding up through float noise.
+  const steps = Math.ceil(want / DETAIL_STEP - 1e-9);
+  return Math.min(1, Math.max(1, steps) * DETAIL_STEP);
 }
