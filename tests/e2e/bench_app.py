@@ -276,6 +276,7 @@ def main() -> int:
             s.click_at(*viewport(s, fx, fy))
             clicks.append(wait_until(f"SAM preview {i} painted", lambda: trace(s, "sam"), timeout=30)[0])
 
+        log(f"SAM click phases: {phases(s, 'sam')} (the last click)")
         p50, p95 = percentile(steps, 50), percentile(steps, 95)
         print(f"app.step_frame_p50_1080p: {p50:.1f} ms")
         print(f"app.step_frame_p95_1080p: {p95:.1f} ms")
