@@ -5,9 +5,7 @@ use std::{io::BufRead, path::PathBuf};
 use anyhow::{Context, Result, anyhow};
 use argus_core::{
     id::{TrackId, VideoId},
-    model::{
-        AttributeKind, AttributeSpec, Colour, Geometry, Label, Project, ShapeKind, Timestamp, Track,
-    },
+    model::{AttributeKind, AttributeSpec, Colour, Geometry, Label, Project, ShapeKind, Timestamp, Track},
 };
 use argus_store::{Command, Store};
 use clap::{Parser, Subcommand};
@@ -16,11 +14,7 @@ use serde::Serialize;
 use crate::{media, output::Out};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "argus-cli",
-    version,
-    about = "Headless Argus: projects, videos, shapes, undo/redo, scripted edits"
-)]
+#[command(name = "argus-cli", version, about = "Headless Argus: projects, videos, shapes, undo/redo, scripted edits")]
 pub struct Args {
     /// The database file. Defaults to $ARGUS_DB, else argus.db in the user's data folder.
     #[arg(long, global = true, env = "ARGUS_DB")]
@@ -138,8 +132,7 @@ async fn open(db: Option<PathBuf>) -> Result<Store> {
         None => default_db()?,
     };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("could not create the folder {}", parent.display()))?;
+        std::fs::create_dir_all(parent).with_context(|| format!("could not create the folder {}", parent.display()))?;
     }
     Ok(Store::open(&path).await?)
 }
@@ -153,13 +146,9 @@ fn parse_label(spec: &str, index: usize) -> Result<Label> {
     if let Some(kinds) = kinds {
         let kinds = kinds
             .split(',')
-            .map(|k| {
-                serde_json::from_value::<ShapeKind>(serde_json::Value::String(k.trim().to_owned()))
-            })
+            .map(|k| serde_json::from_value::<ShapeKind>(serde_json::Value::String(k.trim().to_owned())))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| {
-                anyhow!("label '{spec}': kinds are mask, polygon, bbox, polyline, points")
-            })?;
+            .map_err(|_| anyhow!("label '{spec}': kinds are mask, polygon, bbox, polyline, points"))?;
         label = label.with_kinds(&kinds);
     }
     Ok(label)
@@ -168,9 +157,7 @@ fn parse_label(spec: &str, index: usize) -> Result<Label> {
 /// `LABEL.NAME=TYPE[@frame]`, TYPE one of `bool`, `text`, `number(MIN..MAX)`, `enum(A|B|C)`.
 fn parse_attribute(spec: &str) -> Result<(String, AttributeSpec)> {
     let bad = || {
-        anyhow!(
-            "attribute '{spec}': write LABEL.NAME=TYPE[@frame], TYPE one of bool, text, number(MIN..MAX), enum(A|B|C)"
-        )
+        anyhow!("attribute '{spec}': write LABEL.NAME=TYPE[@frame], TYPE one of bool, text, number(MIN..MAX), enum(A|B|C)")
     };
     let (target, ty) = spec.split_once('=').ok_or_else(bad)?;
     let (label, name) = target.split_once('.').ok_or_else(bad)?;
@@ -182,38 +169,20 @@ fn parse_attribute(spec: &str) -> Result<(String, AttributeSpec)> {
     let kind = if ty == "bool" {
         AttributeKind::Bool { default: false }
     } else if ty == "text" {
-        AttributeKind::Text {
-            default: String::new(),
-        }
+        AttributeKind::Text { default: String::new() }
     } else if let Some(range) = inner("number(") {
         let (min, max) = range.split_once("..").ok_or_else(bad)?;
         let min: f64 = min.trim().parse().map_err(|_| bad())?;
         let max: f64 = max.trim().parse().map_err(|_| bad())?;
-        AttributeKind::Number {
-            min,
-            max,
-            step: 1.0,
-            default: min,
-        }
+        AttributeKind::Number { min, max, step: 1.0, default: min }
     } else if let Some(options) = inner("enum(") {
-        let options: Vec<String> = options
-            .split('|')
-            .map(|o| o.trim().to_owned())
-            .filter(|o| !o.is_empty())
-            .collect();
+        let options: Vec<String> = options.split('|').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
         let default = options.first().cloned().ok_or_else(bad)?;
         AttributeKind::Enum { options, default }
     } else {
         return Err(bad());
     };
-    Ok((
-        label.trim().to_owned(),
-        AttributeSpec {
-            name: name.trim().to_owned(),
-            kind,
-            per_frame,
-        },
-    ))
+    Ok((label.trim().to_owned(), AttributeSpec { name: name.trim().to_owned(), kind, per_frame }))
 }
 
 fn short(id: impl ToString) -> String {
@@ -238,37 +207,20 @@ pub async fn run(args: Args) -> Result<()> {
 
 async fn dispatch(store: &Store, out: Out, command: Cmd) -> Result<()> {
     match command {
-        Cmd::Project(ProjectCmd::New {
-            name,
-            labels,
-            attributes,
-        }) => {
-            let mut labels = labels
-                .iter()
-                .enumerate()
-                .map(|(i, l)| parse_label(l, i))
-                .collect::<Result<Vec<_>>>()?;
+        Cmd::Project(ProjectCmd::New { name, labels, attributes }) => {
+            let mut labels = labels.iter().enumerate().map(|(i, l)| parse_label(l, i)).collect::<Result<Vec<_>>>()?;
             for a in &attributes {
                 let (label, spec) = parse_attribute(a)?;
-                let target = labels.iter_mut().find(|l| l.name == label).ok_or_else(|| {
-                    anyhow!(
-                        "attribute '{a}': there is no label '{label}' (give it with --label first)"
-                    )
-                })?;
+                let target = labels
+                    .iter_mut()
+                    .find(|l| l.name == label)
+                    .ok_or_else(|| anyhow!("attribute '{a}': there is no label '{label}' (give it with --label first)"))?;
                 target.attributes.push(spec);
             }
             let (project, schema) = store.create_project(&name, labels).await?;
-            out.one(
-                &serde_json::json!({ "project": project, "schema": schema }),
-                || {
-                    format!(
-                        "created project '{}' ({}) with {} label(s)",
-                        project.name,
-                        project.id,
-                        schema.labels().len()
-                    )
-                },
-            )
+            out.one(&serde_json::json!({ "project": project, "schema": schema }), || {
+                format!("created project '{}' ({}) with {} label(s)", project.name, project.id, schema.labels().len())
+            })
         }
         Cmd::Project(ProjectCmd::List) => {
             let projects = store.projects().await?;
@@ -280,68 +232,36 @@ async fn dispatch(store: &Store, out: Out, command: Cmd) -> Result<()> {
             let project = store.find_project(&project).await?;
             let videos = store.videos(project.id).await?;
             out.rows(&["ID", "NAME", "SIZE", "FRAMES", "FPS"], &videos, |v| {
-                vec![
-                    v.id.to_string(),
-                    v.name.clone(),
-                    format!("{}x{}", v.width, v.height),
-                    v.frame_count.to_string(),
-                    v.frame_rate.to_string(),
-                ]
+                vec![v.id.to_string(), v.name.clone(), format!("{}x{}", v.width, v.height), v.frame_count.to_string(), v.frame_rate.to_string()]
             })
         }
         Cmd::Tracks { video } => {
             let tracks = store.tracks(video).await?;
-            out.rows(&["ID", "NUMBER", "LABEL"], &tracks, |t| {
-                vec![
-                    t.id.to_string(),
-                    t.number.to_string(),
-                    t.label_id.to_string(),
-                ]
-            })
+            out.rows(&["ID", "NUMBER", "LABEL"], &tracks, |t| vec![t.id.to_string(), t.number.to_string(), t.label_id.to_string()])
         }
         Cmd::Shapes { video, frame } => {
             store.video(video).await?;
             let shapes = store.frame_shapes(video, frame).await?;
             let rows: Vec<ShapeRow> = shapes
                 .iter()
-                .map(|s| ShapeRow {
-                    shape: s,
-                    area: if let Geometry::Mask(m) = &s.geometry {
-                        Some(m.area())
-                    } else {
-                        None
-                    },
-                })
+                .map(|s| ShapeRow { shape: s, area: if let Geometry::Mask(m) = &s.geometry { Some(m.area()) } else { None } })
                 .collect();
-            out.rows(
-                &["SHAPE", "TRACK", "KIND", "KEY", "SOURCE", "AREA/BBOX"],
-                &rows,
-                |r| {
-                    let s = r.shape;
-                    let extent = match (r.area, s.geometry.bbox()) {
-                        (Some(a), _) => format!("{a} px"),
-                        (None, Some(b)) => {
-                            format!("{:.1},{:.1} {:.1}x{:.1}", b.x, b.y, b.width, b.height)
-                        }
-                        (None, None) => "-".into(),
-                    };
-                    vec![
-                        short(s.id),
-                        short(s.track_id),
-                        s.kind().name().to_owned(),
-                        if s.keyframe {
-                            "yes".into()
-                        } else {
-                            "no".into()
-                        },
-                        serde_json::to_value(s.source)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default(),
-                        extent,
-                    ]
-                },
-            )
+            out.rows(&["SHAPE", "TRACK", "KIND", "KEY", "SOURCE", "AREA/BBOX"], &rows, |r| {
+                let s = r.shape;
+                let extent = match (r.area, s.geometry.bbox()) {
+                    (Some(a), _) => format!("{a} px"),
+                    (None, Some(b)) => format!("{:.1},{:.1} {:.1}x{:.1}", b.x, b.y, b.width, b.height),
+                    (None, None) => "-".into(),
+                };
+                vec![
+                    short(s.id),
+                    short(s.track_id),
+                    s.kind().name().to_owned(),
+                    if s.keyframe { "yes".into() } else { "no".into() },
+                    serde_json::to_value(s.source).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                    extent,
+                ]
+            })
         }
         Cmd::ImportVideo { project, path } => {
             let project = store.find_project(&project).await?;
@@ -350,26 +270,11 @@ async fn dispatch(store: &Store, out: Out, command: Cmd) -> Result<()> {
             out.one(&video, || {
                 format!(
                     "imported '{}' as {}: {}x{}, {} frames at {} fps, {}",
-                    video.name,
-                    video.id,
-                    video.width,
-                    video.height,
-                    video.frame_count,
-                    video.frame_rate,
-                    video.codec
+                    video.name, video.id, video.width, video.height, video.frame_count, video.frame_rate, video.codec
                 )
             })
         }
-        Cmd::Segment {
-            video,
-            frame,
-            points,
-            bbox,
-            track,
-            label,
-            model,
-            manifest,
-        } => {
+        Cmd::Segment { video, frame, points, bbox, track, label, model, manifest } => {
             let video = store.video(video).await?;
             video.check_frame(frame)?;
             let mut prompt = argus_sam::Prompt::default();
@@ -390,34 +295,17 @@ async fn dispatch(store: &Store, out: Out, command: Cmd) -> Result<()> {
                 (None, Some(name)) => {
                     let schema = store.schema(video.project_id).await?;
                     let label = schema.label_by_name(&name).ok_or_else(|| {
-                        let names: Vec<&str> =
-                            schema.labels().iter().map(|l| l.name.as_str()).collect();
+                        let names: Vec<&str> = schema.labels().iter().map(|l| l.name.as_str()).collect();
                         anyhow!("no label '{name}' in the project; labels are {names:?}")
                     })?;
-                    Err(Track::new(
-                        video.id,
-                        label.id,
-                        Some(actor.user),
-                        Timestamp(0),
-                    ))
+                    Err(Track::new(video.id, label.id, Some(actor.user), Timestamp(0)))
                 }
                 (None, None) => anyhow::bail!("give --track or --label"),
             };
             let seg = media::segment(&video, frame, prompt, model, manifest).await?;
             let (track_id, command) = match target {
-                Ok(t) => (
-                    t.id,
-                    Command::SetShape {
-                        shape: media::sam_shape(t.id, frame, &seg),
-                    },
-                ),
-                Err(new) => (
-                    new.id,
-                    Command::CreateTrack {
-                        shapes: vec![media::sam_shape(new.id, frame, &seg)],
-                        track: new,
-                    },
-                ),
+                Ok(t) => (t.id, Command::SetShape { shape: media::sam_shape(t.id, frame, &seg) }),
+                Err(new) => (new.id, Command::CreateTrack { shapes: vec![media::sam_shape(new.id, frame, &seg)], track: new }),
             };
             let applied = store.apply_in(video.project_id, &actor, command).await?;
             let bbox = seg.mask.bbox();
@@ -440,16 +328,12 @@ async fn dispatch(store: &Store, out: Out, command: Cmd) -> Result<()> {
         Cmd::Undo { project } => {
             let project = store.find_project(&project).await?;
             let applied = store.undo(project.id).await?;
-            out.one(&applied, || {
-                format!("undid: {} ({} change(s))", applied.summary, applied.changes)
-            })
+            out.one(&applied, || format!("undid: {} ({} change(s))", applied.summary, applied.changes))
         }
         Cmd::Redo { project } => {
             let project = store.find_project(&project).await?;
             let applied = store.redo(project.id).await?;
-            out.one(&applied, || {
-                format!("redid: {} ({} change(s))", applied.summary, applied.changes)
-            })
+            out.one(&applied, || format!("redid: {} ({} change(s))", applied.summary, applied.changes))
         }
         Cmd::Apply { project } => {
             let project = store.find_project(&project).await?;
@@ -480,21 +364,11 @@ async fn apply_lines(
         if line.trim().is_empty() {
             continue;
         }
-        let cmd: Command =
-            serde_json::from_str(&line).with_context(|| format!("line {n} is not a command"))?;
-        let applied = store
-            .apply_in(project, actor, cmd)
-            .await
-            .with_context(|| format!("line {n}"))?;
-        out.one(
-            &Ack {
-                line: n,
-                ok: true,
-                changes: applied.changes,
-                summary: applied.summary.clone(),
-            },
-            || format!("{n}: {} ({} change(s))", applied.summary, applied.changes),
-        )?;
+        let cmd: Command = serde_json::from_str(&line).with_context(|| format!("line {n} is not a command"))?;
+        let applied = store.apply_in(project, actor, cmd).await.with_context(|| format!("line {n}"))?;
+        out.one(&Ack { line: n, ok: true, changes: applied.changes, summary: applied.summary.clone() }, || {
+            format!("{n}: {} ({} change(s))", applied.summary, applied.changes)
+        })?;
     }
     Ok(())
 }

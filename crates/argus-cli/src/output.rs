@@ -14,12 +14,7 @@ pub struct Out {
 impl Out {
     /// Prints rows: each as one JSON line, or as a table with `headers`
     /// whose cells come from `cells`.
-    pub fn rows<T: Serialize>(
-        &self,
-        headers: &[&str],
-        rows: &[T],
-        cells: impl Fn(&T) -> Vec<String>,
-    ) -> Result<()> {
+    pub fn rows<T: Serialize>(&self, headers: &[&str], rows: &[T], cells: impl Fn(&T) -> Vec<String>) -> Result<()> {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         if self.json {
@@ -36,20 +31,9 @@ impl Out {
             }
         }
         let line = |cells: Vec<String>| -> String {
-            cells
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect::<Vec<_>>()
-                .join("  ")
-                .trim_end()
-                .to_owned()
+            cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_owned()
         };
-        writeln!(
-            out,
-            "{}",
-            line(headers.iter().map(|h| (*h).to_owned()).collect())
-        )?;
+        writeln!(out, "{}", line(headers.iter().map(|h| (*h).to_owned()).collect()))?;
         for row in table {
             writeln!(out, "{}", line(row))?;
         }

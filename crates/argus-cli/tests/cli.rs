@@ -27,12 +27,7 @@ const H: u32 = 24;
 const FRAMES: u64 = 100;
 
 fn cli(db: &Path, args: &[&str]) -> std::process::Output {
-    Proc::new(BIN)
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .output()
-        .expect("run argus-cli")
+    Proc::new(BIN).arg("--db").arg(db).args(args).output().expect("run argus-cli")
 }
 
 fn stdout(o: &std::process::Output) -> String {
@@ -42,29 +37,11 @@ fn stdout(o: &std::process::Output) -> String {
 /// Creates a project via the CLI and adds a small video through the store
 /// (the CLI's import-video needs FFmpeg and a real file).
 async fn setup(db: &Path) -> (ProjectId, VideoId, argus_core::id::LabelId) {
-    let out = cli(
-        db,
-        &[
-            "--json",
-            "project",
-            "new",
-            "Street",
-            "--label",
-            "car:mask,bbox",
-            "--label",
-            "person",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cli(db, &["--json", "project", "new", "Street", "--label", "car:mask,bbox", "--label", "person"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let created: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
-    let project: ProjectId =
-        serde_json::from_value(created["project"]["id"].clone()).expect("project id");
-    let label =
-        serde_json::from_value(created["schema"]["labels"][0]["id"].clone()).expect("label id");
+    let project: ProjectId = serde_json::from_value(created["project"]["id"].clone()).expect("project id");
+    let label = serde_json::from_value(created["schema"]["labels"][0]["id"].clone()).expect("label id");
     let store = Store::open(db).await.expect("open");
     let video = store
         .add_video(Video {
@@ -126,10 +103,7 @@ fn edit(video: VideoId, label: argus_core::id::LabelId, i: u64) -> (TrackId, Com
         created_at: Timestamp(0),
         updated_at: Timestamp(0),
     };
-    let shapes = vec![
-        new_shape(track.id, i % FRAMES, i),
-        new_shape(track.id, (i + 1) % FRAMES, i + 7),
-    ];
+    let shapes = vec![new_shape(track.id, i % FRAMES, i), new_shape(track.id, (i + 1) % FRAMES, i + 7)];
     (track.id, Command::CreateTrack { track, shapes })
 }
 
@@ -148,11 +122,7 @@ async fn kill9_never_loses_an_acknowledged_edit_nor_half_applies_one() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("argus.db");
     let (project, video, label) = setup(&db).await;
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1)
-        | 1;
+    let seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) | 1;
     eprintln!("kill9 seed {seed}");
     let mut rng = XorShift(seed);
     let mut acked_tracks: Vec<TrackId> = Vec::new();
@@ -160,8 +130,7 @@ async fn kill9_never_loses_an_acknowledged_edit_nor_half_applies_one() {
 
     for round in 0..20u64 {
         let base = round * 1000;
-        let edits: Vec<(TrackId, Command)> =
-            (0..1000).map(|i| edit(video, label, base + i)).collect();
+        let edits: Vec<(TrackId, Command)> = (0..1000).map(|i| edit(video, label, base + i)).collect();
         let mut input = String::new();
         for (_, cmd) in &edits {
             input.push_str(&serde_json::to_string(cmd).expect("json"));
@@ -210,43 +179,21 @@ async fn kill9_never_loses_an_acknowledged_edit_nor_half_applies_one() {
         let tracks = store.tracks(video).await.expect("tracks");
         let present: std::collections::HashSet<TrackId> = tracks.iter().map(|t| t.id).collect();
         for t in &acked_tracks {
-            assert!(
-                present.contains(t),
-                "round {round}: acknowledged track {t} is missing (seed {seed})"
-            );
+            assert!(present.contains(t), "round {round}: acknowledged track {t} is missing (seed {seed})");
         }
         // At most one unacknowledged edit (committed, killed before its ack) may be there.
-        assert!(
-            tracks.len() <= acked_tracks.len() + (round as usize + 1),
-            "round {round}: unexpected tracks"
-        );
+        assert!(tracks.len() <= acked_tracks.len() + (round as usize + 1), "round {round}: unexpected tracks");
         for t in &tracks {
-            assert_eq!(
-                store.keyframes(t.id).await.expect("shapes").len(),
-                2,
-                "round {round}: track {} is half-applied",
-                t.id
-            );
+            assert_eq!(store.keyframes(t.id).await.expect("shapes").len(), 2, "round {round}: track {} is half-applied", t.id);
         }
         let (undo, _) = store.history_depth(project).await.expect("history");
         // One undo entry per applied edit, up to the default depth of 1000.
-        assert_eq!(
-            undo,
-            tracks.len().min(1000) as u64,
-            "round {round}: undo entries"
-        );
+        assert_eq!(undo, tracks.len().min(1000) as u64, "round {round}: undo entries");
         // project + schema + video, then 3 changes per edit.
-        assert_eq!(
-            store.pending_count(project).await.expect("outbox"),
-            3 + 3 * tracks.len() as u64,
-            "round {round}: outbox"
-        );
+        assert_eq!(store.pending_count(project).await.expect("outbox"), 3 + 3 * tracks.len() as u64, "round {round}: outbox");
         store.close().await;
     }
-    assert!(
-        killed_mid_stream >= 15,
-        "most rounds must be killed mid-stream ({killed_mid_stream}/20)"
-    );
+    assert!(killed_mid_stream >= 15, "most rounds must be killed mid-stream ({killed_mid_stream}/20)");
 }
 
 #[tokio::test]
@@ -258,10 +205,7 @@ async fn project_shapes_undo_redo_through_the_cli() {
     let out = cli(&db, &["project", "list"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    assert!(
-        text.starts_with("ID") && text.contains("Street") && text.contains(&project.to_string()),
-        "{text}"
-    );
+    assert!(text.starts_with("ID") && text.contains("Street") && text.contains(&project.to_string()), "{text}");
 
     let (track, cmd) = edit(video, label, 3);
     let mut child = Proc::new(BIN)
@@ -272,78 +216,29 @@ async fn project_shapes_undo_redo_through_the_cli() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn");
-    writeln!(
-        child.stdin.take().expect("stdin"),
-        "{}",
-        serde_json::to_string(&cmd).expect("json")
-    )
-    .expect("write");
+    writeln!(child.stdin.take().expect("stdin"), "{}", serde_json::to_string(&cmd).expect("json")).expect("write");
     let out = child.wait_with_output().expect("apply");
     assert!(out.status.success());
     let ack: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("ack");
-    assert_eq!(
-        (
-            ack["line"].as_u64(),
-            ack["ok"].as_bool(),
-            ack["changes"].as_u64()
-        ),
-        (Some(1), Some(true), Some(3))
-    );
+    assert_eq!((ack["line"].as_u64(), ack["ok"].as_bool(), ack["changes"].as_u64()), (Some(1), Some(true), Some(3)));
 
-    let out = cli(
-        &db,
-        &[
-            "--json",
-            "shapes",
-            "--video",
-            &video.to_string(),
-            "--frame",
-            "3",
-        ],
-    );
+    let out = cli(&db, &["--json", "shapes", "--video", &video.to_string(), "--frame", "3"]);
     assert!(out.status.success());
-    let rows: Vec<serde_json::Value> = stdout(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("row"))
-        .collect();
+    let rows: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).expect("row")).collect();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["track_id"], serde_json::json!(track.to_string()));
     assert_eq!(rows[0]["area"].as_u64(), Some(mask(3).area()));
-    assert_eq!(
-        rows[0]["geometry"]["data"]["size"],
-        serde_json::json!([H, W])
-    );
+    assert_eq!(rows[0]["geometry"]["data"]["size"], serde_json::json!([H, W]));
 
     let out = cli(&db, &["undo", "--project", &project.to_string()]);
     assert!(out.status.success());
-    assert!(
-        stdout(&out).contains("undid: create track"),
-        "{}",
-        stdout(&out)
-    );
-    let out = cli(
-        &db,
-        &[
-            "--json",
-            "shapes",
-            "--video",
-            &video.to_string(),
-            "--frame",
-            "3",
-        ],
-    );
+    assert!(stdout(&out).contains("undid: create track"), "{}", stdout(&out));
+    let out = cli(&db, &["--json", "shapes", "--video", &video.to_string(), "--frame", "3"]);
     assert!(stdout(&out).trim().is_empty());
     let out = cli(&db, &["redo", "--project", "Street"]);
     assert!(out.status.success());
-    let out = cli(
-        &db,
-        &["shapes", "--video", &video.to_string(), "--frame", "4"],
-    );
-    assert!(
-        stdout(&out).contains("mask") && stdout(&out).contains(" px"),
-        "{}",
-        stdout(&out)
-    );
+    let out = cli(&db, &["shapes", "--video", &video.to_string(), "--frame", "4"]);
+    assert!(stdout(&out).contains("mask") && stdout(&out).contains(" px"), "{}", stdout(&out));
 
     // Errors: typed message on stderr, non-zero exit, nothing changed.
     let out = cli(&db, &["redo", "--project", "Street"]);
@@ -355,64 +250,21 @@ async fn project_shapes_undo_redo_through_the_cli() {
     let out = cli(&db, &["project", "new", "X", "--label", "car:triangle"]);
     assert!(!out.status.success());
     // Attributes: per object and per frame, each type; bad ones are refused with the grammar.
-    let out = cli(
-        &db,
-        &[
-            "--json",
-            "project",
-            "new",
-            "Attrs",
-            "--label",
-            "car",
-            "--attribute",
-            "car.parked=bool",
-            "--attribute",
-            "car.colour=enum(red|blue|other)@frame",
-            "--attribute",
-            "car.doors=number(2..5)",
-            "--attribute",
-            "car.plate=text",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cli(&db, &["--json", "project", "new", "Attrs", "--label", "car", "--attribute", "car.parked=bool",
+        "--attribute", "car.colour=enum(red|blue|other)@frame", "--attribute", "car.doors=number(2..5)",
+        "--attribute", "car.plate=text"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let created: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
     let attrs = &created["schema"]["labels"][0]["attributes"];
     assert_eq!(attrs.as_array().map(Vec::len), Some(4), "{created}");
     assert_eq!(attrs[1]["per_frame"], true);
-    assert_eq!(
-        attrs[1]["options"],
-        serde_json::json!(["red", "blue", "other"])
-    );
+    assert_eq!(attrs[1]["options"], serde_json::json!(["red", "blue", "other"]));
     assert_eq!(attrs[2]["min"], 2.0);
-    for bad in [
-        "car.x=colour",
-        "car=bool",
-        "truck.x=bool",
-        "car.x=enum()",
-        "car.x=number(a..b)",
-    ] {
-        let out = cli(
-            &db,
-            &[
-                "project",
-                "new",
-                &format!("Bad {bad}"),
-                "--label",
-                "car",
-                "--attribute",
-                bad,
-            ],
-        );
+    for bad in ["car.x=colour", "car=bool", "truck.x=bool", "car.x=enum()", "car.x=number(a..b)"] {
+        let out = cli(&db, &["project", "new", &format!("Bad {bad}"), "--label", "car", "--attribute", bad]);
         assert!(!out.status.success(), "{bad} accepted");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains("LABEL.NAME=TYPE") || err.contains("no label"),
-            "{bad}: {err}"
-        );
+        assert!(err.contains("LABEL.NAME=TYPE") || err.contains("no label"), "{bad}: {err}");
     }
     let mut bad = new_shape(track, FRAMES + 1, 1);
     bad.track_id = track;
@@ -425,17 +277,10 @@ async fn project_shapes_undo_redo_through_the_cli() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    writeln!(
-        child.stdin.take().expect("stdin"),
-        "{}",
-        serde_json::to_string(&Command::SetShape { shape: bad }).expect("json")
-    )
-    .expect("write");
+    writeln!(child.stdin.take().expect("stdin"), "{}", serde_json::to_string(&Command::SetShape { shape: bad }).expect("json"))
+        .expect("write");
     let out = child.wait_with_output().expect("apply");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("line 1") && err.contains("past the end of the video"),
-        "{err}"
-    );
+    assert!(err.contains("line 1") && err.contains("past the end of the video"), "{err}");
 }

@@ -30,11 +30,7 @@ fn run(db: &Path, args: &[&str], envs: &[(&str, &Path)]) -> Result<(bool, String
         cmd.env(k, v);
     }
     let out = cmd.output().map_err(|e| format!("run argus-cli: {e}"))?;
-    Ok((
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
+    Ok((out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned()))
 }
 
 fn ffmpeg_available() -> Result<(), String> {
@@ -48,28 +44,15 @@ fn make_video(dir: &Path) -> Result<PathBuf, Failed> {
     let path = dir.join("box.mkv");
     let (x, y, w, h) = BOX;
     let out = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
         .arg(format!("color=c=0x808080:s={VW}x{VH}:r=10:d=1.2"))
         .arg("-vf")
-        .arg(format!(
-            "drawbox=x={x}:y={y}:w={w}:h={h}:color=0xff0000:t=fill,format=yuv444p"
-        ))
+        .arg(format!("drawbox=x={x}:y={y}:w={w}:h={h}:color=0xff0000:t=fill,format=yuv444p"))
         .args(["-frames:v", &FRAMES.to_string(), "-c:v", "ffv1"])
         .arg(&path)
         .output()
         .map_err(|e| format!("ffmpeg: {e}"))?;
-    check(
-        out.status.success(),
-        format!("ffmpeg failed: {}", String::from_utf8_lossy(&out.stderr)),
-    )?;
+    check(out.status.success(), format!("ffmpeg failed: {}", String::from_utf8_lossy(&out.stderr)))?;
     Ok(path)
 }
 
@@ -77,26 +60,11 @@ fn make_video(dir: &Path) -> Result<PathBuf, Failed> {
 fn setup(dir: &Path) -> Result<(PathBuf, String, PathBuf), Failed> {
     let db = dir.join("argus.db");
     let video = make_video(dir)?;
-    let (ok, _, err) = run(
-        &db,
-        &["project", "new", "Boxes", "--label", "box:mask,bbox"],
-        &[],
-    )?;
+    let (ok, _, err) = run(&db, &["project", "new", "Boxes", "--label", "box:mask,bbox"], &[])?;
     check(ok, format!("project new: {err}"))?;
-    let (ok, out, err) = run(
-        &db,
-        &[
-            "--json",
-            "import-video",
-            "--project",
-            "Boxes",
-            video.to_str().ok_or("path")?,
-        ],
-        &[("XDG_CACHE_HOME", dir)],
-    )?;
+    let (ok, out, err) = run(&db, &["--json", "import-video", "--project", "Boxes", video.to_str().ok_or("path")?], &[("XDG_CACHE_HOME", dir)])?;
     check(ok, format!("import-video: {err}"))?;
-    let v: serde_json::Value =
-        serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
+    let v: serde_json::Value = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
     Ok((db, v["id"].as_str().ok_or("video id")?.to_owned(), video))
 }
 
@@ -106,274 +74,96 @@ fn import_video(dir: &Path) -> Result<(), Failed> {
     let (ok, _, err) = run(&db, &["project", "new", "Boxes", "--label", "box"], &[])?;
     check(ok, format!("project new: {err}"))?;
     let path = video.to_str().ok_or("path")?;
-    let (ok, out, err) = run(
-        &db,
-        &["--json", "import-video", "--project", "Boxes", path],
-        &[("XDG_CACHE_HOME", dir)],
-    )?;
+    let (ok, out, err) = run(&db, &["--json", "import-video", "--project", "Boxes", path], &[("XDG_CACHE_HOME", dir)])?;
     check(ok, format!("import-video: {err}"))?;
-    let v: serde_json::Value =
-        serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
-    let sha = hex::encode(Sha256::digest(
-        std::fs::read(&video).map_err(|e| e.to_string())?,
-    ));
-    check(
-        v["sha256"] == serde_json::json!(sha),
-        format!("sha256 {} != {sha}", v["sha256"]),
-    )?;
-    check(
-        v["frame_count"].as_u64() == Some(FRAMES),
-        format!("frame_count {}", v["frame_count"]),
-    )?;
-    check(
-        v["width"].as_u64() == Some(u64::from(VW)) && v["height"].as_u64() == Some(u64::from(VH)),
-        format!("size {out}"),
-    )?;
-    check(
-        v["frame_rate"] == serde_json::json!([10, 1]),
-        format!("frame_rate {}", v["frame_rate"]),
-    )?;
-    check(
-        v["duration"] == serde_json::json!([6, 5]),
-        format!("duration {}", v["duration"]),
-    )?;
+    let v: serde_json::Value = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
+    let sha = hex::encode(Sha256::digest(std::fs::read(&video).map_err(|e| e.to_string())?));
+    check(v["sha256"] == serde_json::json!(sha), format!("sha256 {} != {sha}", v["sha256"]))?;
+    check(v["frame_count"].as_u64() == Some(FRAMES), format!("frame_count {}", v["frame_count"]))?;
+    check(v["width"].as_u64() == Some(u64::from(VW)) && v["height"].as_u64() == Some(u64::from(VH)), format!("size {out}"))?;
+    check(v["frame_rate"] == serde_json::json!([10, 1]), format!("frame_rate {}", v["frame_rate"]))?;
+    check(v["duration"] == serde_json::json!([6, 5]), format!("duration {}", v["duration"]))?;
 
     let (ok, out, _) = run(&db, &["videos", "--project", "Boxes"], &[])?;
-    check(
-        ok && out.contains("box.mkv") && out.contains(&format!("{VW}x{VH}")),
-        format!("videos: {out}"),
-    )?;
-    let (ok, _, err) = run(
-        &db,
-        &["import-video", "--project", "Boxes", path],
-        &[("XDG_CACHE_HOME", dir)],
-    )?;
-    check(
-        !ok && err.contains("already in the project"),
-        format!("second import: {err}"),
-    )?;
+    check(ok && out.contains("box.mkv") && out.contains(&format!("{VW}x{VH}")), format!("videos: {out}"))?;
+    let (ok, _, err) = run(&db, &["import-video", "--project", "Boxes", path], &[("XDG_CACHE_HOME", dir)])?;
+    check(!ok && err.contains("already in the project"), format!("second import: {err}"))?;
     let junk = dir.join("junk.mp4");
     std::fs::write(&junk, b"not a video at all").map_err(|e| e.to_string())?;
-    let (ok, _, err) = run(
-        &db,
-        &[
-            "import-video",
-            "--project",
-            "Boxes",
-            junk.to_str().ok_or("path")?,
-        ],
-        &[("XDG_CACHE_HOME", dir)],
-    )?;
-    check(
-        !ok && !err.is_empty(),
-        "a file that is not a video is refused",
-    )?;
+    let (ok, _, err) = run(&db, &["import-video", "--project", "Boxes", junk.to_str().ok_or("path")?], &[("XDG_CACHE_HOME", dir)])?;
+    check(!ok && !err.is_empty(), "a file that is not a video is refused")?;
     Ok(())
 }
 
 fn python() -> PathBuf {
-    std::env::var_os("ARGUS_PYTHON")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "python3".into())
+    std::env::var_os("ARGUS_PYTHON").filter(|p| !p.is_empty()).map(PathBuf::from).unwrap_or_else(|| "python3".into())
 }
 
 fn sam_available() -> Result<(), String> {
     ffmpeg_available()?;
     argus_sam::runtime::environment().map_err(|e| format!("ONNX Runtime is not available: {e}"))?;
-    let ok = Command::new(python())
-        .args(["-c", "import onnx, numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} cannot import onnx and numpy (set ARGUS_PYTHON)",
-            python().display()
-        ))
-    }
+    let ok = Command::new(python()).args(["-c", "import onnx, numpy"]).output().is_ok_and(|o| o.status.success());
+    if ok { Ok(()) } else { Err(format!("{} cannot import onnx and numpy (set ARGUS_PYTHON)", python().display())) }
 }
 
 fn segment(dir: &Path) -> Result<(), Failed> {
     // The generated SAM-contract model (crates/argus-sam/scripts), installed
     // into a model cache the CLI finds through ARGUS_MODEL_DIR.
     let models = dir.join("generated");
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../argus-sam/scripts/make_test_model.py");
-    let out = Command::new(python())
-        .arg(&script)
-        .arg(&models)
-        .output()
-        .map_err(|e| format!("python: {e}"))?;
-    check(
-        out.status.success(),
-        format!(
-            "make_test_model.py: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../argus-sam/scripts/make_test_model.py");
+    let out = Command::new(python()).arg(&script).arg(&models).output().map_err(|e| format!("python: {e}"))?;
+    check(out.status.success(), format!("make_test_model.py: {}", String::from_utf8_lossy(&out.stderr)))?;
     let manifest_path = models.join("sam1.toml");
     let manifest = Manifest::from_path(&manifest_path).map_err(|e| e.to_string())?;
     let model_dir = dir.join("models");
-    ModelStore::new(&model_dir)
-        .ensure(&manifest, &mut |_| true)
-        .map_err(|e| e.to_string())?;
+    ModelStore::new(&model_dir).ensure(&manifest, &mut |_| true).map_err(|e| e.to_string())?;
 
     let (db, video, _) = setup(dir)?;
     let (x, y, w, h) = BOX;
     let point = format!("{},{}", x + w / 2, y + h / 2);
-    let envs = [
-        ("ARGUS_MODEL_DIR", model_dir.as_path()),
-        ("XDG_CACHE_HOME", dir),
-    ];
+    let envs = [("ARGUS_MODEL_DIR", model_dir.as_path()), ("XDG_CACHE_HOME", dir)];
     let m = manifest_path.to_str().ok_or("path")?;
-    let (ok, out, err) = run(
-        &db,
-        &[
-            "--json",
-            "segment",
-            "--video",
-            &video,
-            "--frame",
-            "3",
-            "--point",
-            &point,
-            "--label",
-            "box",
-            "--manifest",
-            m,
-        ],
-        &envs,
-    )?;
+    let (ok, out, err) =
+        run(&db, &["--json", "segment", "--video", &video, "--frame", "3", "--point", &point, "--label", "box", "--manifest", m], &envs)?;
     check(ok, format!("segment: {err}"))?;
-    let r: serde_json::Value =
-        serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
+    let r: serde_json::Value = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
     let area = r["area"].as_u64().ok_or("area")?;
     let truth = u64::from(w * h);
     // The generated model pools colours into 2-pixel cells at this frame
     // size, so edges may move by a pixel: allow 15%.
-    check(
-        area.abs_diff(truth) * 100 <= truth * 15,
-        format!("mask area {area} should be close to the box's {truth}"),
-    )?;
+    check(area.abs_diff(truth) * 100 <= truth * 15, format!("mask area {area} should be close to the box's {truth}"))?;
     // The box serialises as COCO's [x, y, width, height].
     let bbox = &r["bbox"];
-    let near = |i: usize, v: u32| {
-        bbox[i]
-            .as_f64()
-            .is_some_and(|b| (b - f64::from(v)).abs() <= 2.0)
-    };
-    check(
-        near(0, x) && near(1, y) && near(2, w) && near(3, h),
-        format!("bbox {bbox} vs {BOX:?}"),
-    )?;
+    let near = |i: usize, v: u32| bbox[i].as_f64().is_some_and(|b| (b - f64::from(v)).abs() <= 2.0);
+    check(near(0, x) && near(1, y) && near(2, w) && near(3, h), format!("bbox {bbox} vs {BOX:?}"))?;
 
     // The mask is stored as a SAM keyframe of a new track; a second segment
     // on the same track replaces it, and undo brings the first back.
     let track = r["track_id"].as_str().ok_or("track id")?.to_owned();
-    let (ok, out, _) = run(
-        &db,
-        &["--json", "shapes", "--video", &video, "--frame", "3"],
-        &[],
-    )?;
-    let rows: Vec<serde_json::Value> = out
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let (ok, out, _) = run(&db, &["--json", "shapes", "--video", &video, "--frame", "3"], &[])?;
+    let rows: Vec<serde_json::Value> = out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     check(ok && rows.len() == 1, format!("shapes: {out}"))?;
     let row = rows.first().ok_or("row")?;
-    check(
-        row["source"] == "sam" && row["keyframe"] == true && row["area"].as_u64() == Some(area),
-        format!("stored shape: {row}"),
-    )?;
+    check(row["source"] == "sam" && row["keyframe"] == true && row["area"].as_u64() == Some(area), format!("stored shape: {row}"))?;
     let outside = format!("{},{},neg", x + 2, y + 2);
-    let (ok, out, err) = run(
-        &db,
-        &[
-            "--json",
-            "segment",
-            "--video",
-            &video,
-            "--frame",
-            "3",
-            "--point",
-            &point,
-            "--point",
-            &outside,
-            "--track",
-            &track,
-            "--manifest",
-            m,
-        ],
-        &envs,
-    )?;
+    let (ok, out, err) =
+        run(&db, &["--json", "segment", "--video", &video, "--frame", "3", "--point", &point, "--point", &outside, "--track", &track, "--manifest", m], &envs)?;
     check(ok, format!("second segment: {err}"))?;
-    let r2: serde_json::Value =
-        serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
+    let r2: serde_json::Value = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
     check(r2["track_id"] == serde_json::json!(track), "same track")?;
     let (ok, _, err) = run(&db, &["undo", "--project", "Boxes"], &[])?;
     check(ok, format!("undo: {err}"))?;
-    let (_, out, _) = run(
-        &db,
-        &["--json", "shapes", "--video", &video, "--frame", "3"],
-        &[],
-    )?;
-    check(
-        out.contains(&format!("\"area\":{area}")),
-        format!("undo restores the first mask: {out}"),
-    )?;
+    let (_, out, _) = run(&db, &["--json", "shapes", "--video", &video, "--frame", "3"], &[])?;
+    check(out.contains(&format!("\"area\":{area}")), format!("undo restores the first mask: {out}"))?;
 
-    let (ok, _, err) = run(
-        &db,
-        &[
-            "segment",
-            "--video",
-            &video,
-            "--frame",
-            "99",
-            "--point",
-            &point,
-            "--label",
-            "box",
-            "--manifest",
-            m,
-        ],
-        &envs,
-    )?;
-    check(
-        !ok && err.contains("past the end"),
-        format!("frame past the end: {err}"),
-    )?;
-    let (ok, _, err) = run(
-        &db,
-        &[
-            "segment",
-            "--video",
-            &video,
-            "--frame",
-            "1",
-            "--point",
-            &point,
-            "--label",
-            "cat",
-            "--manifest",
-            m,
-        ],
-        &envs,
-    )?;
-    check(
-        !ok && err.contains("no label 'cat'"),
-        format!("unknown label: {err}"),
-    )?;
+    let (ok, _, err) = run(&db, &["segment", "--video", &video, "--frame", "99", "--point", &point, "--label", "box", "--manifest", m], &envs)?;
+    check(!ok && err.contains("past the end"), format!("frame past the end: {err}"))?;
+    let (ok, _, err) = run(&db, &["segment", "--video", &video, "--frame", "1", "--point", &point, "--label", "cat", "--manifest", m], &envs)?;
+    check(!ok && err.contains("no label 'cat'"), format!("unknown label: {err}"))?;
     Ok(())
 }
 
-fn trial(
-    name: &str,
-    available: Result<(), String>,
-    test: fn(&Path) -> Result<(), Failed>,
-) -> Trial {
+fn trial(name: &str, available: Result<(), String>, test: fn(&Path) -> Result<(), Failed>) -> Trial {
     match available {
         Ok(()) => Trial::test(name, move || {
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -388,9 +178,6 @@ fn trial(
 
 fn main() {
     let args = Arguments::from_args();
-    let trials = vec![
-        trial("import_video", ffmpeg_available(), import_video),
-        trial("segment", sam_available(), segment),
-    ];
+    let trials = vec![trial("import_video", ffmpeg_available(), import_video), trial("segment", sam_available(), segment)];
     libtest_mimic::run(&args, trials).exit();
 }

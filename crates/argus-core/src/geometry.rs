@@ -55,11 +55,7 @@ impl From<Point> for [f64; 2] {
 }
 
 fn check_finite(value: f64) -> Result<(), GeometryError> {
-    if value.is_finite() {
-        Ok(())
-    } else {
-        Err(GeometryError::NonFinite { value })
-    }
+    if value.is_finite() { Ok(()) } else { Err(GeometryError::NonFinite { value }) }
 }
 
 /// An axis-aligned box in COCO's `[x, y, width, height]` form.
@@ -80,36 +76,20 @@ impl BBox {
         if !(width.is_finite() && height.is_finite() && width > 0.0 && height > 0.0) {
             return Err(GeometryError::InvalidBoxSize { width, height });
         }
-        Ok(Self {
-            x,
-            y,
-            width,
-            height,
-        })
+        Ok(Self { x, y, width, height })
     }
 
     /// The box spanned by two opposite corners, in any order.
     pub fn from_corners(a: Point, b: Point) -> Result<Self, GeometryError> {
-        Self::new(
-            a.x.min(b.x),
-            a.y.min(b.y),
-            (a.x - b.x).abs(),
-            (a.y - b.y).abs(),
-        )
+        Self::new(a.x.min(b.x), a.y.min(b.y), (a.x - b.x).abs(), (a.y - b.y).abs())
     }
 
     pub fn min(&self) -> Point {
-        Point {
-            x: self.x,
-            y: self.y,
-        }
+        Point { x: self.x, y: self.y }
     }
 
     pub fn max(&self) -> Point {
-        Point {
-            x: self.x + self.width,
-            y: self.y + self.height,
-        }
+        Point { x: self.x + self.width, y: self.y + self.height }
     }
 
     pub fn area(&self) -> f64 {
@@ -180,8 +160,7 @@ impl Polygon {
             let n = ring.len();
             for i in 0..n {
                 let (a, b) = (ring[i], ring[(i + 1) % n]);
-                if (a.y > p.y) != (b.y > p.y) && p.x < a.x + (p.y - a.y) * (b.x - a.x) / (b.y - a.y)
-                {
+                if (a.y > p.y) != (b.y > p.y) && p.x < a.x + (p.y - a.y) * (b.x - a.x) / (b.y - a.y) {
                     inside = !inside;
                 }
             }
@@ -221,11 +200,7 @@ impl Polygon {
     /// Area enclosed by the exterior minus the holes.
     pub fn area(&self) -> f64 {
         Self::ring_signed_area(&self.exterior).abs()
-            - self
-                .holes
-                .iter()
-                .map(|h| Self::ring_signed_area(h).abs())
-                .sum::<f64>()
+            - self.holes.iter().map(|h| Self::ring_signed_area(h).abs()).sum::<f64>()
     }
 
     /// The tight bounding box of the exterior, or `None` for a degenerate ring.
@@ -243,10 +218,7 @@ impl TryFrom<PolygonRepr> for Polygon {
 
 impl From<Polygon> for PolygonRepr {
     fn from(p: Polygon) -> Self {
-        PolygonRepr {
-            exterior: p.exterior,
-            holes: p.holes,
-        }
+        PolygonRepr { exterior: p.exterior, holes: p.holes }
     }
 }
 
@@ -264,9 +236,7 @@ fn check_ring(ring: &[Point]) -> Result<(), GeometryError> {
 /// Points from a flat `[x0, y0, x1, y1, ...]` list; an odd trailing value is
 /// ignored, as pycocotools does.
 pub fn points_from_flat(flat: &[f64]) -> Result<Vec<Point>, GeometryError> {
-    flat.chunks_exact(2)
-        .map(|c| Point::new(c[0], c[1]))
-        .collect()
+    flat.chunks_exact(2).map(|c| Point::new(c[0], c[1])).collect()
 }
 
 /// The tight bounding box of a set of points, `None` when it has no area.
@@ -274,11 +244,7 @@ pub fn points_from_flat(flat: &[f64]) -> Result<Vec<Point>, GeometryError> {
 pub fn segment_distance(p: Point, a: Point, b: Point) -> f64 {
     let (dx, dy) = (b.x - a.x, b.y - a.y);
     let len2 = dx * dx + dy * dy;
-    let t = if len2 > 0.0 {
-        (((p.x - a.x) * dx + (p.y - a.y) * dy) / len2).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
+    let t = if len2 > 0.0 { (((p.x - a.x) * dx + (p.y - a.y) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
     (p.x - a.x - t * dx).hypot(p.y - a.y - t * dy)
 }
 
@@ -315,10 +281,7 @@ impl Polyline {
 
     /// Total length along the chain.
     pub fn length(&self) -> f64 {
-        self.points
-            .windows(2)
-            .map(|w| (w[1].x - w[0].x).hypot(w[1].y - w[0].y))
-            .sum()
+        self.points.windows(2).map(|w| (w[1].x - w[0].x).hypot(w[1].y - w[0].y)).sum()
     }
 }
 
@@ -345,25 +308,13 @@ mod tests {
 
     #[test]
     fn refuses_non_finite_and_short_rings() {
-        assert!(matches!(
-            Point::new(f64::NAN, 0.0),
-            Err(GeometryError::NonFinite { .. })
-        ));
-        assert!(matches!(
-            Point::new(0.0, f64::INFINITY),
-            Err(GeometryError::NonFinite { .. })
-        ));
+        assert!(matches!(Point::new(f64::NAN, 0.0), Err(GeometryError::NonFinite { .. })));
+        assert!(matches!(Point::new(0.0, f64::INFINITY), Err(GeometryError::NonFinite { .. })));
         assert_eq!(
             Polygon::new(vec![pt(0.0, 0.0), pt(1.0, 0.0)], vec![]),
             Err(GeometryError::TooFewPoints { got: 2 })
         );
-        assert!(
-            Polygon::new(
-                vec![pt(0.0, 0.0), pt(1.0, 0.0), pt(1.0, 1.0)],
-                vec![vec![pt(0.0, 0.0)]]
-            )
-            .is_err()
-        );
+        assert!(Polygon::new(vec![pt(0.0, 0.0), pt(1.0, 0.0), pt(1.0, 1.0)], vec![vec![pt(0.0, 0.0)]]).is_err());
         assert!(BBox::new(0.0, 0.0, 0.0, 1.0).is_err());
         assert!(BBox::new(0.0, 0.0, -1.0, 1.0).is_err());
         assert!(BBox::new(0.0, 0.0, f64::NAN, 1.0).is_err());
@@ -374,14 +325,10 @@ mod tests {
     fn deserialising_validates() {
         assert!(serde_json::from_str::<BBox>("[0, 0, -3, 4]").is_err());
         assert!(serde_json::from_str::<Polygon>(r#"{"exterior": [[0,0],[1,1]]}"#).is_err());
-        let p: Polygon =
-            serde_json::from_str(r#"{"exterior": [[0,0],[4,0],[4,4],[0,4]]}"#).expect("valid");
+        let p: Polygon = serde_json::from_str(r#"{"exterior": [[0,0],[4,0],[4,4],[0,4]]}"#).expect("valid");
         assert_eq!(p.area(), 16.0);
         let back = serde_json::to_string(&p).expect("serialise");
-        assert_eq!(
-            serde_json::from_str::<Polygon>(&back).expect("round trip"),
-            p
-        );
+        assert_eq!(serde_json::from_str::<Polygon>(&back).expect("round trip"), p);
     }
 
     #[test]
@@ -390,10 +337,7 @@ mod tests {
         let hole = vec![pt(2.0, 2.0), pt(2.0, 4.0), pt(4.0, 4.0), pt(4.0, 2.0)];
         let p = Polygon::new(outer, vec![hole]).expect("valid");
         assert_eq!(p.area(), 96.0);
-        assert_eq!(
-            p.bbox(),
-            Some(BBox::new(0.0, 0.0, 10.0, 10.0).expect("valid"))
-        );
+        assert_eq!(p.bbox(), Some(BBox::new(0.0, 0.0, 10.0, 10.0).expect("valid")));
     }
 
     #[test]

@@ -43,24 +43,16 @@ impl PartialOrd for Hlc {
 /// TEXT column and compared by the database.
 impl fmt::Display for Hlc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:016x}-{:08x}-{}",
-            self.wall_ms, self.counter, self.device
-        )
+        write!(f, "{:016x}-{:08x}-{}", self.wall_ms, self.counter, self.device)
     }
 }
 
 /// Why an HLC was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HlcError {
-    #[error(
-        "'{0}' is not an HLC timestamp (expected 16 hex digits, '-', 8 hex digits, '-', a UUID)"
-    )]
+    #[error("'{0}' is not an HLC timestamp (expected 16 hex digits, '-', 8 hex digits, '-', a UUID)")]
     Malformed(String),
-    #[error(
-        "remote timestamp is {ahead_ms} ms ahead of this clock, more than the {max_ms} ms allowed; check the system clock"
-    )]
+    #[error("remote timestamp is {ahead_ms} ms ahead of this clock, more than the {max_ms} ms allowed; check the system clock")]
     TooFarAhead { ahead_ms: u64, max_ms: u64 },
     #[error("the logical counter overflowed; the wall clock has not advanced for too long")]
     CounterOverflow,
@@ -96,23 +88,13 @@ impl HlcClock {
     pub const DEFAULT_MAX_DRIFT_MS: u64 = 5 * 60 * 1000;
 
     pub fn new(device: DeviceId) -> Self {
-        Self {
-            last: Hlc {
-                wall_ms: 0,
-                counter: 0,
-                device,
-            },
-            max_drift_ms: Self::DEFAULT_MAX_DRIFT_MS,
-        }
+        Self { last: Hlc { wall_ms: 0, counter: 0, device }, max_drift_ms: Self::DEFAULT_MAX_DRIFT_MS }
     }
 
     /// Resumes from the last timestamp this device issued (e.g. read back
     /// from the local store after a restart), so time never goes backwards.
     pub fn resume(last: Hlc) -> Self {
-        Self {
-            last,
-            max_drift_ms: Self::DEFAULT_MAX_DRIFT_MS,
-        }
+        Self { last, max_drift_ms: Self::DEFAULT_MAX_DRIFT_MS }
     }
 
     pub fn with_max_drift_ms(mut self, ms: u64) -> Self {
@@ -128,22 +110,10 @@ impl HlcClock {
     /// greater than every timestamp issued or received before.
     pub fn tick(&mut self, now_ms: u64) -> Result<Hlc, HlcError> {
         let next = if now_ms > self.last.wall_ms {
-            Hlc {
-                wall_ms: now_ms,
-                counter: 0,
-                device: self.last.device,
-            }
+            Hlc { wall_ms: now_ms, counter: 0, device: self.last.device }
         } else {
-            let counter = self
-                .last
-                .counter
-                .checked_add(1)
-                .ok_or(HlcError::CounterOverflow)?;
-            Hlc {
-                wall_ms: self.last.wall_ms,
-                counter,
-                device: self.last.device,
-            }
+            let counter = self.last.counter.checked_add(1).ok_or(HlcError::CounterOverflow)?;
+            Hlc { wall_ms: self.last.wall_ms, counter, device: self.last.device }
         };
         self.last = next;
         Ok(next)
@@ -153,10 +123,7 @@ impl HlcClock {
     /// `now_ms`; the returned timestamp is greater than both.
     pub fn receive(&mut self, remote: Hlc, now_ms: u64) -> Result<Hlc, HlcError> {
         if remote.wall_ms > now_ms.saturating_add(self.max_drift_ms) {
-            return Err(HlcError::TooFarAhead {
-                ahead_ms: remote.wall_ms - now_ms,
-                max_ms: self.max_drift_ms,
-            });
+            return Err(HlcError::TooFarAhead { ahead_ms: remote.wall_ms - now_ms, max_ms: self.max_drift_ms });
         }
         let wall = now_ms.max(self.last.wall_ms).max(remote.wall_ms);
         let counter = if wall == self.last.wall_ms && wall == remote.wall_ms {
@@ -169,11 +136,7 @@ impl HlcClock {
             Some(0)
         }
         .ok_or(HlcError::CounterOverflow)?;
-        self.last = Hlc {
-            wall_ms: wall,
-            counter,
-            device: self.last.device,
-        };
+        self.last = Hlc { wall_ms: wall, counter, device: self.last.device };
         Ok(self.last)
     }
 }
@@ -204,39 +167,20 @@ mod tests {
         assert!(l > r);
         let t = local.tick(9_500).expect("tick");
         assert!(t > l);
-        let far = Hlc {
-            wall_ms: 10_000_000,
-            counter: 0,
-            device: DeviceId::new(),
-        };
-        assert!(matches!(
-            local.receive(far, 9_000),
-            Err(HlcError::TooFarAhead { .. })
-        ));
+        let far = Hlc { wall_ms: 10_000_000, counter: 0, device: DeviceId::new() };
+        assert!(matches!(local.receive(far, 9_000), Err(HlcError::TooFarAhead { .. })));
         assert_eq!(local.last(), t, "a refused timestamp changes nothing");
     }
 
     #[test]
     fn text_form_round_trips_and_sorts_like_the_timestamps() {
         let dev = DeviceId::new();
-        let a = Hlc {
-            wall_ms: 0x1234,
-            counter: 2,
-            device: dev,
-        };
-        let b = Hlc {
-            wall_ms: 0x1234,
-            counter: 10,
-            device: dev,
-        };
+        let a = Hlc { wall_ms: 0x1234, counter: 2, device: dev };
+        let b = Hlc { wall_ms: 0x1234, counter: 10, device: dev };
         assert_eq!(a.to_string().parse::<Hlc>().expect("parse"), a);
         assert!(a.to_string() < b.to_string());
         assert!("zz".parse::<Hlc>().is_err());
-        assert!(
-            "0000000000001234-0000000g-00000000-0000-0000-0000-000000000000"
-                .parse::<Hlc>()
-                .is_err()
-        );
+        assert!("0000000000001234-0000000g-00000000-0000-0000-0000-000000000000".parse::<Hlc>().is_err());
     }
 
     proptest! {

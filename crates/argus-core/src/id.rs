@@ -106,10 +106,7 @@ mod tests {
         assert_eq!(s.parse::<TrackId>().expect("parse"), a);
         let json = serde_json::to_string(&a).expect("serialise");
         assert_eq!(json, format!("\"{s}\""));
-        assert_eq!(
-            serde_json::from_str::<TrackId>(&json).expect("deserialise"),
-            a
-        );
+        assert_eq!(serde_json::from_str::<TrackId>(&json).expect("deserialise"), a);
         assert!("not-a-uuid".parse::<TrackId>().is_err());
     }
 }

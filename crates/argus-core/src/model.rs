@@ -19,9 +19,7 @@ pub use change::{Change, ChangeOp, Entity, EntityKind};
 pub use project::{Member, Project};
 pub use review::{Comment, Review, ReviewScope, ReviewState};
 pub use role::{Permission, Role};
-pub use schema::{
-    AttributeKind, AttributeSpec, AttributeValue, Attributes, Colour, Label, LabelSchema,
-};
+pub use schema::{AttributeKind, AttributeSpec, AttributeValue, Attributes, Colour, Label, LabelSchema};
 pub use shape::{Geometry, Shape, ShapeKind, ShapeSource, Track};
 pub use video::{Rotation, Video};
 
@@ -29,9 +27,7 @@ use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch, UTC. The core reads no clock: callers
 /// pass the time in.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 
@@ -41,11 +37,7 @@ pub enum ModelError {
     #[error("{what} must not be empty")]
     Empty { what: &'static str },
     #[error("{what} is {len} characters long; at most {max} are allowed")]
-    TooLong {
-        what: &'static str,
-        len: usize,
-        max: usize,
-    },
+    TooLong { what: &'static str, len: usize, max: usize },
     #[error("label '{0}' appears twice in the schema; label names must be unique")]
     DuplicateLabel(String),
     #[error("attribute '{attribute}' appears twice on label '{label}'")]
@@ -57,30 +49,17 @@ pub enum ModelError {
     #[error("attribute '{attribute}' is not defined for label '{label}'")]
     UnknownAttribute { label: String, attribute: String },
     #[error("attribute '{attribute}' expects {expected}, got {got}")]
-    AttributeType {
-        attribute: String,
-        expected: String,
-        got: String,
-    },
+    AttributeType { attribute: String, expected: String, got: String },
     #[error("'{0}' is not a colour; use #rrggbb")]
     InvalidColour(String),
     #[error("label {0} is not in the project's schema")]
     UnknownLabel(crate::id::LabelId),
     #[error("label '{label}' does not allow {kind:?} shapes (it allows {allowed:?})")]
-    ShapeKindNotAllowed {
-        label: String,
-        kind: ShapeKind,
-        allowed: Vec<ShapeKind>,
-    },
+    ShapeKindNotAllowed { label: String, kind: ShapeKind, allowed: Vec<ShapeKind> },
     #[error("frame {frame} is past the end of the video ({frame_count} frames)")]
     FrameOutOfRange { frame: u64, frame_count: u64 },
     #[error("mask is {mask_width}x{mask_height} but the video frame is {width}x{height}")]
-    MaskSizeMismatch {
-        mask_width: u32,
-        mask_height: u32,
-        width: u32,
-        height: u32,
-    },
+    MaskSizeMismatch { mask_width: u32, mask_height: u32, width: u32, height: u32 },
     #[error("'{0}' is not a sha256 digest; expected 64 lowercase hex digits")]
     InvalidSha256(String),
     #[error("video size {width}x{height} is invalid; both must be > 0")]

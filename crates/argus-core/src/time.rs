@@ -21,9 +21,7 @@ pub enum TimeError {
     NonPositiveRate(Rational),
     #[error("time base {0} must be positive")]
     NonPositiveTimeBase(Rational),
-    #[error(
-        "time base {time_base} is coarser than one frame at {rate} fps, so frames cannot be told apart by pts"
-    )]
+    #[error("time base {time_base} is coarser than one frame at {rate} fps, so frames cannot be told apart by pts")]
     TimeBaseTooCoarse { rate: Rational, time_base: Rational },
     #[error("{0} seconds is not a finite, non-negative time")]
     InvalidSeconds(f64),
@@ -51,10 +49,7 @@ impl Rational {
             n = -n;
             d = -d;
         }
-        Ok(Self {
-            num: i64::try_from(n).map_err(|_| TimeError::Overflow)?,
-            den: i64::try_from(d).map_err(|_| TimeError::Overflow)?,
-        })
+        Ok(Self { num: i64::try_from(n).map_err(|_| TimeError::Overflow)?, den: i64::try_from(d).map_err(|_| TimeError::Overflow)? })
     }
 
     pub const fn integer(n: i64) -> Self {
@@ -83,16 +78,12 @@ impl Rational {
     }
 
     pub fn checked_mul(&self, other: &Self) -> Result<Self, TimeError> {
-        from_i128(
-            i128::from(self.num) * i128::from(other.num),
-            i128::from(self.den) * i128::from(other.den),
-        )
+        from_i128(i128::from(self.num) * i128::from(other.num), i128::from(self.den) * i128::from(other.den))
     }
 
     pub fn checked_add(&self, other: &Self) -> Result<Self, TimeError> {
         from_i128(
-            i128::from(self.num) * i128::from(other.den)
-                + i128::from(other.num) * i128::from(self.den),
+            i128::from(self.num) * i128::from(other.den) + i128::from(other.num) * i128::from(self.den),
             i128::from(self.den) * i128::from(other.den),
         )
     }
@@ -108,10 +99,7 @@ fn from_i128(num: i128, den: i128) -> Result<Rational, TimeError> {
         n = -n;
         d = -d;
     }
-    Ok(Rational {
-        num: i64::try_from(n).map_err(|_| TimeError::Overflow)?,
-        den: i64::try_from(d).map_err(|_| TimeError::Overflow)?,
-    })
+    Ok(Rational { num: i64::try_from(n).map_err(|_| TimeError::Overflow)?, den: i64::try_from(d).map_err(|_| TimeError::Overflow)? })
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
@@ -133,18 +121,13 @@ impl PartialOrd for Rational {
 
 impl Ord for Rational {
     fn cmp(&self, other: &Self) -> Ordering {
-        (i128::from(self.num) * i128::from(other.den))
-            .cmp(&(i128::from(other.num) * i128::from(self.den)))
+        (i128::from(self.num) * i128::from(other.den)).cmp(&(i128::from(other.num) * i128::from(self.den)))
     }
 }
 
 impl fmt::Display for Rational {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.den == 1 {
-            write!(f, "{}", self.num)
-        } else {
-            write!(f, "{}/{}", self.num, self.den)
-        }
+        if self.den == 1 { write!(f, "{}", self.num) } else { write!(f, "{}/{}", self.num, self.den) }
     }
 }
 
@@ -189,16 +172,10 @@ impl FrameTime {
             return Err(TimeError::NonPositiveTimeBase(time_base));
         }
         // Ticks per frame = 1 / (rate * time_base) must be >= 1.
-        if i128::from(rate.num) * i128::from(time_base.num)
-            > i128::from(rate.den) * i128::from(time_base.den)
-        {
+        if i128::from(rate.num) * i128::from(time_base.num) > i128::from(rate.den) * i128::from(time_base.den) {
             return Err(TimeError::TimeBaseTooCoarse { rate, time_base });
         }
-        Ok(Self {
-            rate,
-            time_base,
-            start_pts,
-        })
+        Ok(Self { rate, time_base, start_pts })
     }
 
     pub fn rate(&self) -> Rational {
@@ -224,9 +201,7 @@ impl FrameTime {
     /// The pts of `frame`, rounded to the nearest tick.
     pub fn pts_of(&self, frame: u64) -> Result<i64, TimeError> {
         let (n, d) = self.ticks_per_frame();
-        let ticks = i128::from(frame)
-            .checked_mul(n)
-            .ok_or(TimeError::Overflow)?;
+        let ticks = i128::from(frame).checked_mul(n).ok_or(TimeError::Overflow)?;
         let pts = div_round(ticks, d) + i128::from(self.start_pts);
         i64::try_from(pts).map_err(|_| TimeError::Overflow)
     }
@@ -242,10 +217,7 @@ impl FrameTime {
 
     /// The exact presentation time of `frame` in seconds since frame 0.
     pub fn seconds_of(&self, frame: u64) -> Result<Rational, TimeError> {
-        from_i128(
-            i128::from(frame) * i128::from(self.rate.den),
-            i128::from(self.rate.num),
-        )
+        from_i128(i128::from(frame) * i128::from(self.rate.den), i128::from(self.rate.num))
     }
 
     /// The frame on screen at `seconds` (since frame 0): the last frame that
@@ -261,8 +233,7 @@ impl FrameTime {
         }
         let micros = micros as i128;
         // frame = floor((micros + 1) * rate / 1e6)
-        let frame = ((micros + 1) * i128::from(self.rate.num))
-            .div_euclid(1_000_000 * i128::from(self.rate.den));
+        let frame = ((micros + 1) * i128::from(self.rate.num)).div_euclid(1_000_000 * i128::from(self.rate.den));
         u64::try_from(frame).map_err(|_| TimeError::Overflow)
     }
 
@@ -300,10 +271,7 @@ mod tests {
         assert!(r(30000, 1001) < r(30, 1));
         assert!(Rational::new(1, 0).is_err());
         assert_eq!(r(30000, 1001).to_string(), "30000/1001");
-        assert_eq!(
-            serde_json::to_string(&r(30000, 1001)).expect("json"),
-            "[30000,1001]"
-        );
+        assert_eq!(serde_json::to_string(&r(30000, 1001)).expect("json"), "[30000,1001]");
         assert!(serde_json::from_str::<Rational>("[1,0]").is_err());
         assert_eq!(r(1, 2).checked_add(&r(1, 3)).expect("add"), r(5, 6));
     }
@@ -315,10 +283,7 @@ mod tests {
         let last = 1_078_920u64;
         assert_eq!(ft.pts_of(last).expect("pts"), 3_239_996_760);
         for f in [0, 1, 2, 1000, 107_892, last] {
-            assert_eq!(
-                ft.frame_at_pts(ft.pts_of(f).expect("pts")).expect("frame"),
-                f
-            );
+            assert_eq!(ft.frame_at_pts(ft.pts_of(f).expect("pts")).expect("frame"), f);
             let secs = ft.seconds_of(f).expect("secs").to_f64();
             assert_eq!(ft.frame_at_seconds(secs).expect("frame"), f);
         }
@@ -333,18 +298,9 @@ mod tests {
         assert_eq!(ft.pts_of(0).expect("pts"), 500);
         assert_eq!(ft.pts_of(3).expect("pts"), 620);
         assert_eq!(ft.frame_at_pts(0).expect("clamped"), 0);
-        assert!(matches!(
-            FrameTime::new(r(0, 1), r(1, 1000), 0),
-            Err(TimeError::NonPositiveRate(_))
-        ));
-        assert!(matches!(
-            FrameTime::new(r(30, 1), r(-1, 1000), 0),
-            Err(TimeError::NonPositiveTimeBase(_))
-        ));
-        assert!(matches!(
-            FrameTime::new(r(30, 1), r(1, 10), 0),
-            Err(TimeError::TimeBaseTooCoarse { .. })
-        ));
+        assert!(matches!(FrameTime::new(r(0, 1), r(1, 1000), 0), Err(TimeError::NonPositiveRate(_))));
+        assert!(matches!(FrameTime::new(r(30, 1), r(-1, 1000), 0), Err(TimeError::NonPositiveTimeBase(_))));
+        assert!(matches!(FrameTime::new(r(30, 1), r(1, 10), 0), Err(TimeError::TimeBaseTooCoarse { .. })));
         assert!(ft.frame_at_seconds(f64::NAN).is_err());
         assert!(ft.frame_at_seconds(-1.0).is_err());
         assert!(ft.frame_at_seconds(1e300).is_err());

@@ -25,21 +25,11 @@ pub struct Described {
 
 /// Probes and indexes `path` (demux only; uses `cache` when given) and
 /// describes it as a new video of `project`, with `created_at` = `now`.
-pub fn describe_video(
-    project: ProjectId,
-    path: &Path,
-    cache: Option<&IndexCache>,
-    now: Timestamp,
-) -> Result<Described> {
+pub fn describe_video(project: ProjectId, path: &Path, cache: Option<&IndexCache>, now: Timestamp) -> Result<Described> {
     let path = std::fs::canonicalize(path).map_err(|e| Error::from_io(e, path))?;
     let info = probe(&path)?;
     let v = info.video.ok_or_else(|| Error::NoVideoStream {
-        streams: info
-            .streams
-            .iter()
-            .map(|s| format!("{:?}", s.kind))
-            .collect::<Vec<_>>()
-            .join(", "),
+        streams: info.streams.iter().map(|s| format!("{:?}", s.kind)).collect::<Vec<_>>().join(", "),
         path: path.clone(),
     })?;
     let index = match cache {
@@ -47,10 +37,7 @@ pub fn describe_video(
         None => VideoIndex::build(&path)?,
     };
     let frame_count = index.frame_count();
-    let corrupt = |detail: String| Error::Corrupt {
-        detail,
-        path: path.clone(),
-    };
+    let corrupt = |detail: String| Error::Corrupt { detail, path: path.clone() };
     if frame_count == 0 {
         return Err(corrupt("no frame could be read".into()));
     }
@@ -59,19 +46,10 @@ pub fn describe_video(
         .or(v.avg_frame_rate)
         .filter(Rational::is_positive)
         .ok_or_else(|| Error::NoTimestamps { path: path.clone() })?;
-    let duration = Rational::integer(
-        i64::try_from(frame_count).map_err(|_| corrupt("too many frames".into()))?,
-    )
-    .checked_mul(
-        &rate
-            .recip()
-            .map_err(|_| corrupt("zero frame rate".into()))?,
-    )
-    .map_err(|_| corrupt("the duration overflows".into()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "video".into());
+    let duration = Rational::integer(i64::try_from(frame_count).map_err(|_| corrupt("too many frames".into()))?)
+        .checked_mul(&rate.recip().map_err(|_| corrupt("zero frame rate".into()))?)
+        .map_err(|_| corrupt("the duration overflows".into()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "video".into());
     let video = Video {
         id: VideoId::new(),
         project_id: project,
@@ -90,30 +68,18 @@ pub fn describe_video(
         object_key: None,
         created_at: now,
     };
-    Ok(Described {
-        video,
-        damage: index.damage.clone(),
-    })
+    Ok(Described { video, damage: index.damage.clone() })
 }
 
 /// Turns a packed RGBA image (`width * height * 4` bytes, as decoded) into
 /// display orientation by rotating it clockwise; masks and clicks are in
 /// display pixels. Returns the pixels and the new width and height.
-pub fn rotate_rgba(
-    src: Vec<u8>,
-    width: u32,
-    height: u32,
-    rotation: Rotation,
-) -> (Vec<u8>, u32, u32) {
+pub fn rotate_rgba(src: Vec<u8>, width: u32, height: u32, rotation: Rotation) -> (Vec<u8>, u32, u32) {
     let (w, h) = (width as usize, height as usize);
     if rotation == Rotation::R0 || src.len() < w * h * 4 {
         return (src, width, height);
     }
-    let (ow, oh) = if rotation.swaps_axes() {
-        (h, w)
-    } else {
-        (w, h)
-    };
+    let (ow, oh) = if rotation.swaps_axes() { (h, w) } else { (w, h) };
     let mut out = vec![0u8; ow * oh * 4];
     for (i, px) in out.chunks_exact_mut(4).enumerate() {
         let (x, y) = (i % ow, i / ow);

@@ -287,13 +287,7 @@ fn options(dir: &Path) -> SourceOptions {
 
 /// Opens `path` without an on-disk index cache (error-path tests).
 fn open_uncached(path: impl AsRef<Path>) -> argus_media::Result<VideoSource> {
-    VideoSource::open(
-        path.as_ref(),
-        SourceOptions {
-            index_cache: None,
-            ..SourceOptions::default()
-        },
-    )
+    VideoSource::open(path.as_ref(), SourceOptions { index_cache: None, ..SourceOptions::default() })
 }
 
 /// Deterministic shuffle (xorshift) so failures reproduce.
@@ -699,7 +693,10 @@ fn check_errors() -> TestResult {
         "audio probe {info:?}"
     );
     ensure!(
-        matches!(open_uncached(&audio), Err(Error::NoVideoStream { .. })),
+        matches!(
+            open_uncached(&audio),
+            Err(Error::NoVideoStream { .. })
+        ),
         "audio-only open"
     );
 

@@ -13,9 +13,7 @@
 use std::time::Instant;
 
 use argus_core::mask::Rle;
-use argus_render::{
-    FrameInput, MaskScene, MaskStyle, ObjectId, OutputSpec, Renderer, RgbaImage, ViewTransform, cpu,
-};
+use argus_render::{FrameInput, MaskScene, MaskStyle, ObjectId, OutputSpec, Renderer, RgbaImage, ViewTransform, cpu};
 
 const W: u32 = 1920;
 const H: u32 = 1080;
@@ -23,10 +21,7 @@ const H: u32 = 1080;
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self, n: u32) -> u32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         ((self.0 >> 33) % u64::from(n.max(1))) as u32
     }
 }
@@ -59,18 +54,10 @@ fn masks(n: usize) -> Vec<(ObjectId, Rle, MaskStyle)> {
     let mut rng = Lcg(42);
     (0..n)
         .map(|i| {
-            let r = if n == 1 {
-                300
-            } else {
-                8 + i64::from(rng.next(40))
-            };
+            let r = if n == 1 { 300 } else { 8 + i64::from(rng.next(40)) };
             let (cx, cy) = (i64::from(rng.next(W)), i64::from(rng.next(H)));
             let style = MaskStyle {
-                color: [
-                    rng.next(256) as u8,
-                    rng.next(256) as u8,
-                    rng.next(256) as u8,
-                ],
+                color: [rng.next(256) as u8, rng.next(256) as u8, rng.next(256) as u8],
                 opacity: 0.45,
                 outline_width: 2,
                 selected: i == 0,
@@ -86,12 +73,7 @@ fn frame(seed: u8) -> RgbaImage {
     let mut data = Vec::with_capacity((W * H * 4) as usize);
     for y in 0..H {
         for x in 0..W {
-            data.extend_from_slice(&[
-                (x / 8) as u8 ^ seed,
-                (y / 5) as u8,
-                seed.wrapping_mul(3),
-                255,
-            ]);
+            data.extend_from_slice(&[(x / 8) as u8 ^ seed, (y / 5) as u8, seed.wrapping_mul(3), 255]);
         }
     }
     RgbaImage::from_vec(W, H, data).expect("frame size")
@@ -129,8 +111,7 @@ fn main() {
             for i in 0..=iterations {
                 let start = Instant::now();
                 let f = &frames[i % 2];
-                r.upload_frame(&FrameInput::Rgba(f.as_frame()))
-                    .expect("upload");
+                r.upload_frame(&FrameInput::Rgba(f.as_frame())).expect("upload");
                 scene.clear();
                 for (id, rle, style) in &objects {
                     scene.insert(*id, rle.clone(), *style).expect("insert");
@@ -165,10 +146,7 @@ fn main() {
             let ms = median(times);
             println!("render.cpu_in_place_1080p_{n}masks: {ms:.2} ms");
             if let Some(g) = gpu_ms {
-                println!(
-                    "render.cpu_in_place_1080p_{n}masks.ratio: {:.2} (vs the GPU path on this adapter)",
-                    ms / g
-                );
+                println!("render.cpu_in_place_1080p_{n}masks.ratio: {:.2} (vs the GPU path on this adapter)", ms / g);
             }
         }
         if n == 1000 {
@@ -183,25 +161,18 @@ fn main() {
                 scene.prepare();
                 times.push(start.elapsed().as_secs_f64() * 1e3);
             }
-            println!(
-                "render.scene_rebuild_1080p_1000masks: {:.2} ms",
-                median(times)
-            );
+            println!("render.scene_rebuild_1080p_1000masks: {:.2} ms", median(times));
             let mut times = Vec::new();
             for i in 0..3 {
                 let start = Instant::now();
-                let img = cpu::composite(&frames[i % 2].as_frame(), &scene, &[], &view, &out)
-                    .expect("cpu composite");
+                let img = cpu::composite(&frames[i % 2].as_frame(), &scene, &[], &view, &out).expect("cpu composite");
                 std::hint::black_box(img);
                 times.push(start.elapsed().as_secs_f64() * 1e3);
             }
             let cpu_ms = median(times);
             println!("render.cpu_composite_1080p_1000masks: {cpu_ms:.2} ms");
             if let Some(g) = gpu_ms {
-                println!(
-                    "render.composite_1080p_1000masks.ratio: {:.2} (vs cpu::composite)",
-                    cpu_ms / g
-                );
+                println!("render.composite_1080p_1000masks.ratio: {:.2} (vs cpu::composite)", cpu_ms / g);
             }
             if let Some(r) = renderer.as_mut() {
                 // Hovering another object: a style change and a redraw, no mask upload.
@@ -210,15 +181,7 @@ fn main() {
                     let start = Instant::now();
                     let id = ObjectId((i % objects.len()) as u64);
                     if let Some(s) = scene.style(id).copied() {
-                        scene
-                            .set_style(
-                                id,
-                                MaskStyle {
-                                    hovered: !s.hovered,
-                                    ..s
-                                },
-                            )
-                            .expect("style");
+                        scene.set_style(id, MaskStyle { hovered: !s.hovered, ..s }).expect("style");
                     }
                     std::hint::black_box(r.render(&mut scene, &[], &view, &out).expect("render"));
                     if i > 0 {

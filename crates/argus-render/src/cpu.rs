@@ -48,11 +48,7 @@ pub struct OutputSpec {
 
 impl OutputSpec {
     pub fn new(width: u32, height: u32) -> Self {
-        Self {
-            width,
-            height,
-            background: [24, 24, 24],
-        }
+        Self { width, height, background: [24, 24, 24] }
     }
 }
 
@@ -81,11 +77,7 @@ pub fn composite(
         let i = x * 4;
         let row = frame.row(y as u32);
         match row.get(i..i + 3) {
-            Some(p) => [
-                f32::from(p[0]) / 255.0,
-                f32::from(p[1]) / 255.0,
-                f32::from(p[2]) / 255.0,
-            ],
+            Some(p) => [f32::from(p[0]) / 255.0, f32::from(p[1]) / 255.0, f32::from(p[2]) / 255.0],
             None => [0.0; 3],
         }
     };
@@ -96,24 +88,13 @@ pub fn composite(
         if !(fx >= 0.0 && fy >= 0.0 && fx < w as f32 && fy < h as f32) {
             continue;
         }
-        let (x, y) = (
-            (fx.floor() as usize).min(w - 1),
-            (fy.floor() as usize).min(h - 1),
-        );
-        let mut color = if view.is_nearest() {
-            texel(x, y)
-        } else {
-            bilinear(&texel, w, h, fx, fy)
-        };
+        let (x, y) = ((fx.floor() as usize).min(w - 1), (fy.floor() as usize).min(h - 1));
+        let mut color = if view.is_nearest() { texel(x, y) } else { bilinear(&texel, w, h, fx, fy) };
         let label = labels.get(y * w + x).copied().unwrap_or(0);
         if let Some(style) = label.checked_sub(1).and_then(|l| styles.get(l as usize)) {
-            let edge = style.outline_width > 0
-                && is_edge(&labels, w, h, x, y, label, style.outline_width as usize);
+            let edge = style.outline_width > 0 && is_edge(&labels, w, h, x, y, label, style.outline_width as usize);
             let (rgb, a) = if edge {
-                (
-                    [style.outline[0], style.outline[1], style.outline[2]],
-                    style.outline[3],
-                )
+                ([style.outline[0], style.outline[1], style.outline[2]], style.outline[3])
             } else {
                 ([style.fill[0], style.fill[1], style.fill[2]], style.fill[3])
             };
@@ -133,11 +114,7 @@ pub fn composite(
 /// under the identity view: the pixels [`composite`] draws for an output of
 /// the frame's size, touching only tiles that masks cover (and the overlays'
 /// bounds).
-pub fn composite_in_place(
-    frame: &mut RgbaImage,
-    scene: &mut MaskScene,
-    overlays: &[Overlay],
-) -> Result<()> {
+pub fn composite_in_place(frame: &mut RgbaImage, scene: &mut MaskScene, overlays: &[Overlay]) -> Result<()> {
     if frame.width() != scene.width() || frame.height() != scene.height() {
         return Err(Error::SceneFrameMismatch {
             scene_width: scene.width(),
@@ -169,10 +146,7 @@ pub fn composite_in_place(
                     let r = style.outline_width as usize;
                     let edge = r > 0 && tiled_edge(ids, tiles, (w, h, th), x, y, id, r);
                     let (rgb, a) = if edge {
-                        (
-                            [style.outline[0], style.outline[1], style.outline[2]],
-                            style.outline[3],
-                        )
+                        ([style.outline[0], style.outline[1], style.outline[2]], style.outline[3])
                     } else {
                         ([style.fill[0], style.fill[1], style.fill[2]], style.fill[3])
                     };
@@ -192,20 +166,11 @@ pub fn composite_in_place(
 
 /// [`is_edge`] on the scene's column-major id map, answering "no" at once
 /// when every tile the square overlaps holds only `id` (as the GPU shader does).
-fn tiled_edge(
-    ids: &[u32],
-    tiles: &[u32],
-    (w, h, th): (usize, usize, usize),
-    x: usize,
-    y: usize,
-    id: u32,
-    r: usize,
-) -> bool {
+fn tiled_edge(ids: &[u32], tiles: &[u32], (w, h, th): (usize, usize, usize), x: usize, y: usize, id: u32, r: usize) -> bool {
     let (x0, x1) = (x.saturating_sub(r), (x + r).min(w - 1));
     let (y0, y1) = (y.saturating_sub(r), (y + r).min(h - 1));
     let t = TILE as usize;
-    let uniform = (x0 / t..=x1 / t)
-        .all(|tx| (y0 / t..=y1 / t).all(|ty| tiles.get(tx * th + ty).copied() == Some(id)));
+    let uniform = (x0 / t..=x1 / t).all(|tx| (y0 / t..=y1 / t).all(|ty| tiles.get(tx * th + ty).copied() == Some(id)));
     if uniform {
         return false;
     }
@@ -219,13 +184,7 @@ pub(crate) fn mix(a: f32, b: f32, t: f32) -> f32 {
     a + (b - a) * t
 }
 
-fn bilinear(
-    texel: &impl Fn(usize, usize) -> [f32; 3],
-    w: usize,
-    h: usize,
-    fx: f32,
-    fy: f32,
-) -> [f32; 3] {
+fn bilinear(texel: &impl Fn(usize, usize) -> [f32; 3], w: usize, h: usize, fx: f32, fy: f32) -> [f32; 3] {
     let (sx, sy) = (fx - 0.5, fy - 0.5);
     let (x0, y0) = (sx.floor(), sy.floor());
     let (tx, ty) = (sx - x0, sy - y0);
@@ -332,23 +291,9 @@ mod tests {
     fn tint_outline_and_outside() {
         let frame = grey(20, 20);
         let mut scene = MaskScene::new(20, 20).unwrap();
-        let style = MaskStyle {
-            color: [200, 0, 0],
-            opacity: 0.5,
-            outline_width: 1,
-            ..MaskStyle::default()
-        };
-        scene
-            .insert(ObjectId(1), rect(20, 20, 5, 5, 15, 15), style)
-            .unwrap();
-        let out = composite(
-            &frame.as_frame(),
-            &scene,
-            &[],
-            &ViewTransform::IDENTITY,
-            &OutputSpec::new(20, 20),
-        )
-        .unwrap();
+        let style = MaskStyle { color: [200, 0, 0], opacity: 0.5, outline_width: 1, ..MaskStyle::default() };
+        scene.insert(ObjectId(1), rect(20, 20, 5, 5, 15, 15), style).unwrap();
+        let out = composite(&frame.as_frame(), &scene, &[], &ViewTransform::IDENTITY, &OutputSpec::new(20, 20)).unwrap();
         assert_eq!(out.pixel(0, 0), Some([100, 100, 100, 255]));
         // Inside: 100/255 mixed halfway to 200/255 = 150.
         assert_eq!(out.pixel(10, 10), Some([150, 50, 50, 255]));
@@ -362,50 +307,16 @@ mod tests {
     fn overlaps_follow_z_order_and_hidden_is_skipped() {
         let frame = grey(10, 10);
         let mut scene = MaskScene::new(10, 10).unwrap();
-        let red = MaskStyle {
-            color: [255, 0, 0],
-            opacity: 1.0,
-            outline_width: 0,
-            ..MaskStyle::default()
-        };
-        let blue = MaskStyle {
-            color: [0, 0, 255],
-            ..red
-        };
-        scene
-            .insert(ObjectId(1), rect(10, 10, 0, 0, 6, 6), red)
-            .unwrap();
-        scene
-            .insert(ObjectId(2), rect(10, 10, 4, 4, 10, 10), blue)
-            .unwrap();
+        let red = MaskStyle { color: [255, 0, 0], opacity: 1.0, outline_width: 0, ..MaskStyle::default() };
+        let blue = MaskStyle { color: [0, 0, 255], ..red };
+        scene.insert(ObjectId(1), rect(10, 10, 0, 0, 6, 6), red).unwrap();
+        scene.insert(ObjectId(2), rect(10, 10, 4, 4, 10, 10), blue).unwrap();
         let view = ViewTransform::IDENTITY;
-        let out = composite(
-            &frame.as_frame(),
-            &scene,
-            &[],
-            &view,
-            &OutputSpec::new(10, 10),
-        )
-        .unwrap();
+        let out = composite(&frame.as_frame(), &scene, &[], &view, &OutputSpec::new(10, 10)).unwrap();
         assert_eq!(out.pixel(5, 5), Some([0, 0, 255, 255]));
         assert_eq!(out.pixel(1, 1), Some([255, 0, 0, 255]));
-        scene
-            .set_style(
-                ObjectId(2),
-                MaskStyle {
-                    hidden: true,
-                    ..blue
-                },
-            )
-            .unwrap();
-        let out = composite(
-            &frame.as_frame(),
-            &scene,
-            &[],
-            &view,
-            &OutputSpec::new(10, 10),
-        )
-        .unwrap();
+        scene.set_style(ObjectId(2), MaskStyle { hidden: true, ..blue }).unwrap();
+        let out = composite(&frame.as_frame(), &scene, &[], &view, &OutputSpec::new(10, 10)).unwrap();
         assert_eq!(out.pixel(5, 5), Some([255, 0, 0, 255]));
         assert_eq!(out.pixel(8, 8), Some([100, 100, 100, 255]));
     }
@@ -464,41 +375,18 @@ mod tests {
                     hovered: g.next(4) == 0,
                     hidden: g.next(5) == 0,
                 };
-                scene
-                    .insert(ObjectId(u64::from(id)), rect(w, h, x0, y0, x1, y1), style)
-                    .unwrap();
+                scene.insert(ObjectId(u64::from(id)), rect(w, h, x0, y0, x1, y1), style).unwrap();
             }
             let overlays = if g.next(2) == 0 {
-                let bbox = BBox {
-                    x: g.next(w) as f64,
-                    y: g.next(h) as f64,
-                    width: 1.0 + g.next(w) as f64,
-                    height: 1.0 + g.next(h) as f64,
-                };
-                vec![Overlay::Box {
-                    bbox,
-                    stroke: Stroke {
-                        color: [0, 255, 0, 200],
-                        width: 1.5,
-                    },
-                }]
+                let bbox = BBox { x: g.next(w) as f64, y: g.next(h) as f64, width: 1.0 + g.next(w) as f64, height: 1.0 + g.next(h) as f64 };
+                vec![Overlay::Box { bbox, stroke: Stroke { color: [0, 255, 0, 200], width: 1.5 } }]
             } else {
                 Vec::new()
             };
-            let reference = composite(
-                &frame.as_frame(),
-                &scene,
-                &overlays,
-                &ViewTransform::IDENTITY,
-                &OutputSpec::new(w, h),
-            )
-            .unwrap();
+            let reference =
+                composite(&frame.as_frame(), &scene, &overlays, &ViewTransform::IDENTITY, &OutputSpec::new(w, h)).unwrap();
             composite_in_place(&mut frame, &mut scene, &overlays).unwrap();
-            assert!(
-                frame.data() == reference.data(),
-                "seed {seed}: {w}x{h}, {} objects",
-                scene.len()
-            );
+            assert!(frame.data() == reference.data(), "seed {seed}: {w}x{h}, {} objects", scene.len());
         }
         let mut wrong = RgbaImage::filled(4, 4, [0, 0, 0, 255]).unwrap();
         assert!(composite_in_place(&mut wrong, &mut MaskScene::new(5, 4).unwrap(), &[]).is_err());
@@ -508,39 +396,12 @@ mod tests {
     fn overlays_blend_on_top() {
         let frame = grey(20, 20);
         let scene = MaskScene::new(20, 20).unwrap();
-        let bbox = BBox {
-            x: 4.0,
-            y: 4.0,
-            width: 10.0,
-            height: 10.0,
-        };
-        let ov = [Overlay::Box {
-            bbox,
-            stroke: Stroke {
-                color: [0, 255, 0, 255],
-                width: 2.0,
-            },
-        }];
-        let out = composite(
-            &frame.as_frame(),
-            &scene,
-            &ov,
-            &ViewTransform::IDENTITY,
-            &OutputSpec::new(20, 20),
-        )
-        .unwrap();
+        let bbox = BBox { x: 4.0, y: 4.0, width: 10.0, height: 10.0 };
+        let ov = [Overlay::Box { bbox, stroke: Stroke { color: [0, 255, 0, 255], width: 2.0 } }];
+        let out = composite(&frame.as_frame(), &scene, &ov, &ViewTransform::IDENTITY, &OutputSpec::new(20, 20)).unwrap();
         assert_eq!(out.pixel(8, 4), Some([0, 255, 0, 255]));
         assert_eq!(out.pixel(8, 3), Some([0, 255, 0, 255]));
         assert_eq!(out.pixel(8, 9), Some([100, 100, 100, 255]));
-        assert!(
-            composite(
-                &grey(5, 5).as_frame(),
-                &scene,
-                &[],
-                &ViewTransform::IDENTITY,
-                &OutputSpec::new(5, 5)
-            )
-            .is_err()
-        );
+        assert!(composite(&grey(5, 5).as_frame(), &scene, &[], &ViewTransform::IDENTITY, &OutputSpec::new(5, 5)).is_err());
     }
 }

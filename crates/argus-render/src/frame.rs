@@ -19,31 +19,18 @@ pub struct RgbaFrame<'a> {
 impl<'a> RgbaFrame<'a> {
     /// A tightly packed frame (`stride = width * 4`).
     pub fn packed(width: u32, height: u32, data: &'a [u8]) -> Self {
-        Self {
-            width,
-            height,
-            stride: width as usize * 4,
-            data,
-        }
+        Self { width, height, stride: width as usize * 4, data }
     }
 
     pub(crate) fn validate(&self) -> Result<()> {
         check_size("frame", self.width, self.height)?;
-        check_plane(
-            "RGBA plane",
-            self.data,
-            self.stride,
-            self.width as usize * 4,
-            self.height as usize,
-        )
+        check_plane("RGBA plane", self.data, self.stride, self.width as usize * 4, self.height as usize)
     }
 
     /// Row `y` without the stride padding. Call after `validate`.
     pub(crate) fn row(&self, y: u32) -> &'a [u8] {
         let start = y as usize * self.stride;
-        self.data
-            .get(start..start + self.width as usize * 4)
-            .unwrap_or(&[])
+        self.data.get(start..start + self.width as usize * 4).unwrap_or(&[])
     }
 }
 
@@ -89,11 +76,7 @@ impl RgbaImage {
     /// An image filled with one colour.
     pub fn filled(width: u32, height: u32, rgba: [u8; 4]) -> Result<Self> {
         check_size("image", width, height)?;
-        Ok(Self {
-            width,
-            height,
-            data: rgba.repeat(width as usize * height as usize),
-        })
+        Ok(Self { width, height, data: rgba.repeat(width as usize * height as usize) })
     }
 
     /// Wraps packed pixels; `data.len()` must be `width * height * 4`.
@@ -109,11 +92,7 @@ impl RgbaImage {
                 rows: height as usize,
             });
         }
-        Ok(Self {
-            width,
-            height,
-            data,
-        })
+        Ok(Self { width, height, data })
     }
 
     /// Copies a (possibly strided) frame.
@@ -123,11 +102,7 @@ impl RgbaImage {
         for y in 0..frame.height {
             data.extend_from_slice(frame.row(y));
         }
-        Ok(Self {
-            width: frame.width,
-            height: frame.height,
-            data,
-        })
+        Ok(Self { width: frame.width, height: frame.height, data })
     }
 
     pub fn width(&self) -> u32 {
@@ -184,43 +159,18 @@ impl RgbaImage {
 
 pub(crate) fn check_size(what: &'static str, width: u32, height: u32) -> Result<()> {
     if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
-        return Err(Error::InvalidSize {
-            what,
-            width,
-            height,
-            max: MAX_SIDE,
-        });
+        return Err(Error::InvalidSize { what, width, height, max: MAX_SIDE });
     }
     Ok(())
 }
 
-pub(crate) fn check_plane(
-    what: &'static str,
-    data: &[u8],
-    stride: usize,
-    row_bytes: usize,
-    rows: usize,
-) -> Result<()> {
+pub(crate) fn check_plane(what: &'static str, data: &[u8], stride: usize, row_bytes: usize, rows: usize) -> Result<()> {
     if stride < row_bytes {
-        return Err(Error::StrideTooSmall {
-            what,
-            stride,
-            row_bytes,
-        });
+        return Err(Error::StrideTooSmall { what, stride, row_bytes });
     }
-    let expected = if rows == 0 {
-        0
-    } else {
-        stride * (rows - 1) + row_bytes
-    };
+    let expected = if rows == 0 { 0 } else { stride * (rows - 1) + row_bytes };
     if data.len() < expected {
-        return Err(Error::PlaneTooSmall {
-            what,
-            expected,
-            actual: data.len(),
-            stride,
-            rows,
-        });
+        return Err(Error::PlaneTooSmall { what, expected, actual: data.len(), stride, rows });
     }
     Ok(())
 }
@@ -233,37 +183,16 @@ mod tests {
     #[test]
     fn strided_frames_are_validated_and_unpadded() {
         let data: Vec<u8> = (0..(3 * 12 + 8) as u8).collect();
-        let f = RgbaFrame {
-            width: 2,
-            height: 4,
-            stride: 12,
-            data: &data,
-        };
+        let f = RgbaFrame { width: 2, height: 4, stride: 12, data: &data };
         let img = RgbaImage::from_frame(&f).unwrap();
         assert_eq!(&img.data()[0..8], &data[0..8]);
         assert_eq!(&img.data()[8..16], &data[12..20]);
         assert_eq!(img.pixel(1, 3), Some([40, 41, 42, 43]));
         assert_eq!(img.pixel(2, 0), None);
-        let short = RgbaFrame {
-            width: 2,
-            height: 4,
-            stride: 12,
-            data: &data[..43],
-        };
-        assert!(matches!(
-            RgbaImage::from_frame(&short),
-            Err(Error::PlaneTooSmall { expected: 44, .. })
-        ));
-        let narrow = RgbaFrame {
-            width: 4,
-            height: 1,
-            stride: 12,
-            data: &data,
-        };
-        assert!(matches!(
-            RgbaImage::from_frame(&narrow),
-            Err(Error::StrideTooSmall { .. })
-        ));
+        let short = RgbaFrame { width: 2, height: 4, stride: 12, data: &data[..43] };
+        assert!(matches!(RgbaImage::from_frame(&short), Err(Error::PlaneTooSmall { expected: 44, .. })));
+        let narrow = RgbaFrame { width: 4, height: 1, stride: 12, data: &data };
+        assert!(matches!(RgbaImage::from_frame(&narrow), Err(Error::StrideTooSmall { .. })));
         assert!(RgbaImage::filled(0, 1, [0; 4]).is_err());
     }
 }

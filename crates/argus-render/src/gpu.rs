@@ -23,11 +23,8 @@ const OVERLAY_WGSL: &str = include_str!("shaders/overlay.wgsl");
 const YUV_WGSL: &str = include_str!("shaders/yuv.wgsl");
 
 /// Every shader of the crate, by file name (for validation tests and tools).
-pub const SHADERS: &[(&str, &str)] = &[
-    ("composite.wgsl", COMPOSITE_WGSL),
-    ("overlay.wgsl", OVERLAY_WGSL),
-    ("yuv.wgsl", YUV_WGSL),
-];
+pub const SHADERS: &[(&str, &str)] =
+    &[("composite.wgsl", COMPOSITE_WGSL), ("overlay.wgsl", OVERLAY_WGSL), ("yuv.wgsl", YUV_WGSL)];
 
 /// Format of the offscreen target and the frame texture.
 const OFFSCREEN_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
@@ -84,12 +81,7 @@ struct GpuStyle {
 
 impl From<ResolvedStyle> for GpuStyle {
     fn from(s: ResolvedStyle) -> Self {
-        Self {
-            fill: s.fill,
-            outline: s.outline,
-            width: s.outline_width,
-            _pad: [0; 3],
-        }
+        Self { fill: s.fill, outline: s.outline, width: s.outline_width, _pad: [0; 3] }
     }
 }
 
@@ -117,10 +109,7 @@ struct Health {
 
 impl Health {
     fn lost_reason(&self) -> Option<String> {
-        self.lost
-            .lock()
-            .map(|g| g.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+        self.lost.lock().map(|g| g.clone()).unwrap_or_else(|p| p.into_inner().clone())
     }
 }
 
@@ -229,11 +218,7 @@ fn texture_entry(binding: u32, sample_type: wgpu::TextureSampleType) -> wgpu::Bi
     wgpu::BindGroupLayoutEntry {
         binding,
         visibility: wgpu::ShaderStages::FRAGMENT,
-        ty: wgpu::BindingType::Texture {
-            sample_type,
-            view_dimension: wgpu::TextureViewDimension::D2,
-            multisampled: false,
-        },
+        ty: wgpu::BindingType::Texture { sample_type, view_dimension: wgpu::TextureViewDimension::D2, multisampled: false },
         count: None,
     }
 }
@@ -274,11 +259,7 @@ fn fullscreen_pipeline(
             module,
             entry_point: Some("fs_main"),
             compilation_options: Default::default(),
-            targets: &[Some(wgpu::ColorTargetState {
-                format,
-                blend: None,
-                write_mask: wgpu::ColorWrites::ALL,
-            })],
+            targets: &[Some(wgpu::ColorTargetState { format, blend: None, write_mask: wgpu::ColorWrites::ALL })],
         }),
         multiview_mask: None,
         cache: None,
@@ -292,8 +273,7 @@ pub fn probe() -> Result<AdapterSummary> {
 }
 
 fn headless_adapter() -> Result<wgpu::Adapter> {
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     pollster::block_on(wgpu::util::initialize_adapter_from_env(&instance, None))
         .or_else(|_| {
             pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
@@ -303,20 +283,13 @@ fn headless_adapter() -> Result<wgpu::Adapter> {
                 ..Default::default()
             }))
         })
-        .map_err(|e| Error::NoAdapter {
-            tried: e.to_string(),
-        })
+        .map_err(|e| Error::NoAdapter { tried: e.to_string() })
 }
 
 fn map_scope_error(what: &str, e: wgpu::Error) -> Error {
     match e {
-        wgpu::Error::OutOfMemory { .. } => Error::OutOfMemory {
-            what: what.to_owned(),
-        },
-        other => Error::Gpu {
-            what: what.to_owned(),
-            message: other.to_string(),
-        },
+        wgpu::Error::OutOfMemory { .. } => Error::OutOfMemory { what: what.to_owned() },
+        other => Error::Gpu { what: what.to_owned(), message: other.to_string() },
     }
 }
 
@@ -337,10 +310,7 @@ impl Renderer {
             required_limits: limits,
             ..Default::default()
         }))
-        .map_err(|e| Error::RequestDevice {
-            adapter: info.name.clone(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| Error::RequestDevice { adapter: info.name.clone(), reason: e.to_string() })?;
         Ok(Self::from_device(&info, device, queue))
     }
 
@@ -385,10 +355,7 @@ impl Renderer {
         });
         let overlay_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("overlay"),
-            entries: &[
-                uniform_entry(0, wgpu::ShaderStages::VERTEX_FRAGMENT),
-                storage_entry(1),
-            ],
+            entries: &[uniform_entry(0, wgpu::ShaderStages::VERTEX_FRAGMENT), storage_entry(1)],
         });
         let yuv_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("yuv"),
@@ -409,13 +376,7 @@ impl Renderer {
         let composite_pipeline_layout = pipeline_layout("composite", &composite_layout);
         let overlay_pipeline_layout = pipeline_layout("overlay", &overlay_layout);
         let yuv_pipeline_layout = pipeline_layout("yuv", &yuv_layout);
-        let yuv_pipeline = fullscreen_pipeline(
-            &device,
-            "yuv",
-            &yuv_pipeline_layout,
-            &yuv_module,
-            OFFSCREEN_FORMAT,
-        );
+        let yuv_pipeline = fullscreen_pipeline(&device, "yuv", &yuv_pipeline_layout, &yuv_module, OFFSCREEN_FORMAT);
         let uniform = |label, size: usize| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
@@ -512,22 +473,14 @@ impl Renderer {
     }
 
     fn max_side(&self) -> u32 {
-        self.device
-            .limits()
-            .max_texture_dimension_2d
-            .min(crate::frame::MAX_SIDE)
+        self.device.limits().max_texture_dimension_2d.min(crate::frame::MAX_SIDE)
     }
 
     fn check_gpu_size(&self, what: &'static str, width: u32, height: u32) -> Result<()> {
         check_size(what, width, height)?;
         let max = self.max_side();
         if width > max || height > max {
-            return Err(Error::InvalidSize {
-                what,
-                width,
-                height,
-                max,
-            });
+            return Err(Error::InvalidSize { what, width, height, max });
         }
         Ok(())
     }
@@ -564,11 +517,7 @@ impl Renderer {
     }
 
     fn ensure_frame_texture(&mut self, width: u32, height: u32) {
-        if self
-            .frame
-            .as_ref()
-            .is_some_and(|f| f.width == width && f.height == height)
-        {
+        if self.frame.as_ref().is_some_and(|f| f.width == width && f.height == height) {
             return;
         }
         let texture = self.device.create_texture(&wgpu::TextureDescriptor {
@@ -584,12 +533,7 @@ impl Renderer {
             view_formats: &[],
         });
         let view = texture.create_view(&Default::default());
-        self.frame = Some(FrameTex {
-            texture,
-            view,
-            width,
-            height,
-        });
+        self.frame = Some(FrameTex { texture, view, width, height });
         self.stats.frame_textures_created += 1;
     }
 
@@ -609,42 +553,25 @@ impl Renderer {
     fn convert_yuv(&mut self, f: &YuvFrame<'_>) -> Result<()> {
         let (cw, ch) = f.chroma_size();
         let nv12 = matches!(f.planes, YuvPlanes::Nv12 { .. });
-        let fits = self
-            .yuv
-            .as_ref()
-            .is_some_and(|t| t.width == f.width && t.height == f.height && t.v.is_none() == nv12);
+        let fits = self.yuv.as_ref().is_some_and(|t| t.width == f.width && t.height == f.height && t.v.is_none() == nv12);
         if !fits {
             let y = self.plane_texture("Y plane", f.width, f.height);
             let (u, v) = if nv12 {
                 (self.plane_texture("UV plane", cw * 2, ch), None)
             } else {
-                (
-                    self.plane_texture("U plane", cw, ch),
-                    Some(self.plane_texture("V plane", cw, ch)),
-                )
+                (self.plane_texture("U plane", cw, ch), Some(self.plane_texture("V plane", cw, ch)))
             };
-            self.yuv = Some(YuvTex {
-                y,
-                u,
-                v,
-                width: f.width,
-                height: f.height,
-            });
+            self.yuv = Some(YuvTex { y, u, v, width: f.width, height: f.height });
         }
         let Some(tex) = &self.yuv else { return Ok(()) };
-        let write =
-            |texture: &wgpu::Texture, data: &[u8], stride: usize, width: u32, height: u32| {
-                self.queue.write_texture(
-                    texture.as_image_copy(),
-                    data,
-                    wgpu::TexelCopyBufferLayout {
-                        offset: 0,
-                        bytes_per_row: Some(stride as u32),
-                        rows_per_image: Some(height),
-                    },
-                    extent(width, height),
-                );
-            };
+        let write = |texture: &wgpu::Texture, data: &[u8], stride: usize, width: u32, height: u32| {
+            self.queue.write_texture(
+                texture.as_image_copy(),
+                data,
+                wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(stride as u32), rows_per_image: Some(height) },
+                extent(width, height),
+            );
+        };
         match f.planes {
             YuvPlanes::I420 { y, u, v } => {
                 write(&tex.y, y.data, y.stride, f.width, f.height);
@@ -658,45 +585,22 @@ impl Renderer {
                 write(&tex.u, uv.data, uv.stride, cw * 2, ch);
             }
         }
-        let params = YuvParams {
-            m: f.matrix.coefficients(),
-            nv12: u32::from(nv12),
-            _pad: [0; 3],
-        };
-        self.queue
-            .write_buffer(&self.yuv_params, 0, bytemuck::bytes_of(&params));
+        let params = YuvParams { m: f.matrix.coefficients(), nv12: u32::from(nv12), _pad: [0; 3] };
+        self.queue.write_buffer(&self.yuv_params, 0, bytemuck::bytes_of(&params));
         let yv = tex.y.create_view(&Default::default());
         let uv = tex.u.create_view(&Default::default());
-        let vv = tex
-            .v
-            .as_ref()
-            .unwrap_or(&tex.u)
-            .create_view(&Default::default());
+        let vv = tex.v.as_ref().unwrap_or(&tex.u).create_view(&Default::default());
         let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("yuv"),
             layout: &self.yuv_layout,
             entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: self.yuv_params.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: wgpu::BindingResource::TextureView(&yv),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: wgpu::BindingResource::TextureView(&uv),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: wgpu::BindingResource::TextureView(&vv),
-                },
+                wgpu::BindGroupEntry { binding: 0, resource: self.yuv_params.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 1, resource: wgpu::BindingResource::TextureView(&yv) },
+                wgpu::BindGroupEntry { binding: 2, resource: wgpu::BindingResource::TextureView(&uv) },
+                wgpu::BindGroupEntry { binding: 3, resource: wgpu::BindingResource::TextureView(&vv) },
             ],
         });
-        let Some(frame) = &self.frame else {
-            return Ok(());
-        };
+        let Some(frame) = &self.frame else { return Ok(()) };
         let mut encoder = self.device.create_command_encoder(&Default::default());
         {
             let mut pass = begin_cleared_pass(&mut encoder, "yuv to rgb", &frame.view);
@@ -712,10 +616,7 @@ impl Renderer {
     /// dirty columns of the id map and tile map, and the style table.
     fn sync_scene(&mut self, scene: &mut MaskScene) -> Result<()> {
         let (w, h) = (scene.width(), scene.height());
-        let same_size = self
-            .masks
-            .as_ref()
-            .is_some_and(|m| m.width == w && m.height == h);
+        let same_size = self.masks.as_ref().is_some_and(|m| m.width == w && m.height == h);
         if !same_size {
             // Stored transposed: `height` texels per row, one row per column.
             self.check_gpu_size("mask scene", w, h)?;
@@ -741,19 +642,9 @@ impl Renderer {
             });
             let styles = self.style_buffer(64);
             self.stats.mask_maps_created += 1;
-            self.masks = Some(MaskTex {
-                ids,
-                tiles,
-                styles,
-                style_capacity: 64,
-                scene_uid: 0,
-                width: w,
-                height: h,
-            });
+            self.masks = Some(MaskTex { ids, tiles, styles, style_capacity: 64, scene_uid: 0, width: w, height: h });
         }
-        let Some(masks) = &mut self.masks else {
-            return Ok(());
-        };
+        let Some(masks) = &mut self.masks else { return Ok(()) };
         if masks.scene_uid != scene.uid() {
             scene.mark_all_dirty();
             masks.scene_uid = scene.uid();
@@ -764,10 +655,7 @@ impl Renderer {
             && cols.start < cols.end
         {
             let hh = h as usize;
-            let ids = scene
-                .ids()
-                .get(cols.start as usize * hh..cols.end as usize * hh)
-                .unwrap_or(&[]);
+            let ids = scene.ids().get(cols.start as usize * hh..cols.end as usize * hh).unwrap_or(&[]);
             let bytes = (ids.len() * 4) as u64;
             self.stats.id_bytes_uploaded += bytes;
             self.stats.id_bytes_last_render = bytes;
@@ -775,42 +663,20 @@ impl Renderer {
                 wgpu::TexelCopyTextureInfo {
                     texture: &masks.ids,
                     mip_level: 0,
-                    origin: wgpu::Origin3d {
-                        x: 0,
-                        y: cols.start,
-                        z: 0,
-                    },
+                    origin: wgpu::Origin3d { x: 0, y: cols.start, z: 0 },
                     aspect: wgpu::TextureAspect::All,
                 },
                 bytemuck::cast_slice(ids),
-                wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(h * 4),
-                    rows_per_image: None,
-                },
+                wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(h * 4), rows_per_image: None },
                 extent(h, cols.end - cols.start),
             );
             let (_, th) = scene.tile_grid();
-            let (t0, t1) = (
-                cols.start / crate::scene::TILE,
-                cols.end.div_ceil(crate::scene::TILE),
-            );
-            let tiles = scene
-                .tiles()
-                .get((t0 * th) as usize..(t1 * th) as usize)
-                .unwrap_or(&[]);
-            self.queue.write_buffer(
-                &masks.tiles,
-                u64::from(t0 * th) * 4,
-                bytemuck::cast_slice(tiles),
-            );
+            let (t0, t1) = (cols.start / crate::scene::TILE, cols.end.div_ceil(crate::scene::TILE));
+            let tiles = scene.tiles().get((t0 * th) as usize..(t1 * th) as usize).unwrap_or(&[]);
+            self.queue.write_buffer(&masks.tiles, u64::from(t0 * th) * 4, bytemuck::cast_slice(tiles));
         }
         if dirty.styles {
-            let styles: Vec<GpuStyle> = scene
-                .slot_styles()
-                .into_iter()
-                .map(GpuStyle::from)
-                .collect();
+            let styles: Vec<GpuStyle> = scene.slot_styles().into_iter().map(GpuStyle::from).collect();
             if styles.len() > masks.style_capacity {
                 let capacity = styles.len().next_power_of_two();
                 masks.styles = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -822,8 +688,7 @@ impl Renderer {
                 masks.style_capacity = capacity;
             }
             if !styles.is_empty() {
-                self.queue
-                    .write_buffer(&masks.styles, 0, bytemuck::cast_slice(&styles));
+                self.queue.write_buffer(&masks.styles, 0, bytemuck::cast_slice(&styles));
             }
         }
         Ok(())
@@ -840,12 +705,8 @@ impl Renderer {
 
     fn pipelines(&mut self, format: wgpu::TextureFormat) -> &Pipelines {
         let device = &self.device;
-        let (cl, cm, ol, om) = (
-            &self.composite_pipeline_layout,
-            &self.composite_module,
-            &self.overlay_pipeline_layout,
-            &self.overlay_module,
-        );
+        let (cl, cm, ol, om) =
+            (&self.composite_pipeline_layout, &self.composite_module, &self.overlay_pipeline_layout, &self.overlay_module);
         self.pipelines.entry(format).or_insert_with(|| {
             let composite = fullscreen_pipeline(device, "composite", cl, cm, format);
             let blend = wgpu::BlendState {
@@ -936,15 +797,9 @@ impl Renderer {
             has_masks: u32::from(!scene.is_empty()),
             _pad: [0; 2],
         };
-        self.queue
-            .write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
-        let ov = OverlayParams {
-            out_size: [width as f32, height as f32],
-            out_srgb: srgb,
-            _pad: 0,
-        };
-        self.queue
-            .write_buffer(&self.overlay_params, 0, bytemuck::bytes_of(&ov));
+        self.queue.write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
+        let ov = OverlayParams { out_size: [width as f32, height as f32], out_srgb: srgb, _pad: 0 };
+        self.queue.write_buffer(&self.overlay_params, 0, bytemuck::bytes_of(&ov));
 
         let tess = tessellate(overlays, view);
         if !tess.edges.is_empty() {
@@ -959,8 +814,7 @@ impl Renderer {
                 });
                 self.edges = (buffer, cap);
             }
-            self.queue
-                .write_buffer(&self.edges.0, 0, bytemuck::cast_slice(&tess.edges));
+            self.queue.write_buffer(&self.edges.0, 0, bytemuck::cast_slice(&tess.edges));
         }
         let prims = tess.primitives;
         if !prims.is_empty() {
@@ -976,14 +830,11 @@ impl Renderer {
                 self.instances = Some((buffer, cap));
             }
             if let Some((buffer, _)) = &self.instances {
-                self.queue
-                    .write_buffer(buffer, 0, bytemuck::cast_slice(&prims));
+                self.queue.write_buffer(buffer, 0, bytemuck::cast_slice(&prims));
             }
         }
         self.pipelines(format);
-        let (Some(frame), Some(masks), Some(pipes)) =
-            (&self.frame, &self.masks, self.pipelines.get(&format))
-        else {
+        let (Some(frame), Some(masks), Some(pipes)) = (&self.frame, &self.masks, self.pipelines.get(&format)) else {
             return Err(Error::NoFrame);
         };
         let ids_view = masks.ids.create_view(&Default::default());
@@ -991,40 +842,19 @@ impl Renderer {
             label: Some("composite"),
             layout: &self.composite_layout,
             entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: self.params.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: wgpu::BindingResource::TextureView(&frame.view),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: wgpu::BindingResource::TextureView(&ids_view),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: masks.tiles.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 4,
-                    resource: masks.styles.as_entire_binding(),
-                },
+                wgpu::BindGroupEntry { binding: 0, resource: self.params.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 1, resource: wgpu::BindingResource::TextureView(&frame.view) },
+                wgpu::BindGroupEntry { binding: 2, resource: wgpu::BindingResource::TextureView(&ids_view) },
+                wgpu::BindGroupEntry { binding: 3, resource: masks.tiles.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 4, resource: masks.styles.as_entire_binding() },
             ],
         });
         let overlay_bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("overlay"),
             layout: &self.overlay_layout,
             entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: self.overlay_params.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: self.edges.0.as_entire_binding(),
-                },
+                wgpu::BindGroupEntry { binding: 0, resource: self.overlay_params.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 1, resource: self.edges.0.as_entire_binding() },
             ],
         });
         let mut pass = begin_cleared_pass(encoder, "composite", target);
@@ -1053,9 +883,7 @@ impl Renderer {
         out: &OutputSpec,
     ) -> Result<RgbaImage> {
         self.check_gpu_size("output", out.width, out.height)?;
-        self.scoped("rendering offscreen", |r| {
-            r.render_offscreen(scene, overlays, view, out)
-        })
+        self.scoped("rendering offscreen", |r| r.render_offscreen(scene, overlays, view, out))
     }
 
     fn render_offscreen(
@@ -1066,11 +894,7 @@ impl Renderer {
         out: &OutputSpec,
     ) -> Result<RgbaImage> {
         let (w, h) = (out.width, out.height);
-        if !self
-            .target
-            .as_ref()
-            .is_some_and(|t| t.width == w && t.height == h)
-        {
+        if !self.target.as_ref().is_some_and(|t| t.width == w && t.height == h) {
             let texture = self.device.create_texture(&wgpu::TextureDescriptor {
                 label: Some("offscreen target"),
                 size: extent(w, h),
@@ -1082,18 +906,10 @@ impl Renderer {
                 view_formats: &[],
             });
             let view = texture.create_view(&Default::default());
-            self.target = Some(Target {
-                texture,
-                view,
-                width: w,
-                height: h,
-            });
+            self.target = Some(Target { texture, view, width: w, height: h });
             self.stats.targets_created += 1;
         }
-        let padded = u64::from(
-            (w * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT)
-                * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT,
-        );
+        let padded = u64::from((w * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
         let size = padded * u64::from(h);
         if self.readback.as_ref().is_none_or(|(_, s)| *s != size) {
             let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -1104,34 +920,17 @@ impl Renderer {
             });
             self.readback = Some((buffer, size));
         }
-        let Some(target) = self.target.take() else {
-            return Err(Error::NoFrame);
-        };
+        let Some(target) = self.target.take() else { return Err(Error::NoFrame) };
         let mut encoder = self.device.create_command_encoder(&Default::default());
-        let drawn = self.encode(
-            &mut encoder,
-            &target.view,
-            OFFSCREEN_FORMAT,
-            (w, h),
-            scene,
-            overlays,
-            view,
-            out.background,
-        );
+        let drawn = self.encode(&mut encoder, &target.view, OFFSCREEN_FORMAT, (w, h), scene, overlays, view, out.background);
         self.target = Some(target);
         drawn?;
-        let (Some(target), Some((buffer, _))) = (&self.target, &self.readback) else {
-            return Err(Error::NoFrame);
-        };
+        let (Some(target), Some((buffer, _))) = (&self.target, &self.readback) else { return Err(Error::NoFrame) };
         encoder.copy_texture_to_buffer(
             target.texture.as_image_copy(),
             wgpu::TexelCopyBufferInfo {
                 buffer,
-                layout: wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(padded as u32),
-                    rows_per_image: Some(h),
-                },
+                layout: wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(padded as u32), rows_per_image: Some(h) },
             },
             extent(w, h),
         );
@@ -1141,28 +940,18 @@ impl Renderer {
         slice.map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);
         });
-        let gpu_err = |message: String| Error::Gpu {
-            what: "reading the frame back".into(),
-            message,
-        };
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| gpu_err(e.to_string()))?;
-        rx.recv()
-            .map_err(|e| gpu_err(e.to_string()))?
-            .map_err(|e| gpu_err(e.to_string()))?;
+        let gpu_err = |message: String| Error::Gpu { what: "reading the frame back".into(), message };
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| gpu_err(e.to_string()))?;
+        rx.recv().map_err(|e| gpu_err(e.to_string()))?.map_err(|e| gpu_err(e.to_string()))?;
         // Mapped from here on: unmap whatever happens, or the next copy into
         // this buffer would fail.
-        let pixels = slice
-            .get_mapped_range()
-            .map_err(|e| gpu_err(e.to_string()))
-            .map(|mapped| {
-                let mut pixels = Vec::with_capacity(w as usize * h as usize * 4);
-                for row in mapped.chunks(padded as usize).take(h as usize) {
-                    pixels.extend_from_slice(row.get(..w as usize * 4).unwrap_or(&[]));
-                }
-                pixels
-            });
+        let pixels = slice.get_mapped_range().map_err(|e| gpu_err(e.to_string())).map(|mapped| {
+            let mut pixels = Vec::with_capacity(w as usize * h as usize * 4);
+            for row in mapped.chunks(padded as usize).take(h as usize) {
+                pixels.extend_from_slice(row.get(..w as usize * 4).unwrap_or(&[]));
+            }
+            pixels
+        });
         buffer.unmap();
         RgbaImage::from_vec(w, h, pixels?)
     }
@@ -1183,16 +972,7 @@ impl Renderer {
         self.check_gpu_size("output", size.0, size.1)?;
         self.scoped("rendering to a host texture", |r| {
             let mut encoder = r.device.create_command_encoder(&Default::default());
-            r.encode(
-                &mut encoder,
-                target,
-                format,
-                size,
-                scene,
-                overlays,
-                view,
-                background,
-            )?;
+            r.encode(&mut encoder, target, format, size, scene, overlays, view, background)?;
             r.queue.submit([encoder.finish()]);
             Ok(())
         })
@@ -1209,26 +989,11 @@ impl Renderer {
         background: [u8; 3],
     ) -> Result<()> {
         let texture = match surface.get_current_texture() {
-            wgpu::CurrentSurfaceTexture::Success(t)
-            | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
-            wgpu::CurrentSurfaceTexture::Timeout | wgpu::CurrentSurfaceTexture::Occluded => {
-                return Ok(());
-            }
-            wgpu::CurrentSurfaceTexture::Outdated => {
-                return Err(Error::Surface {
-                    reason: "outdated".into(),
-                });
-            }
-            wgpu::CurrentSurfaceTexture::Lost => {
-                return Err(Error::Surface {
-                    reason: "lost".into(),
-                });
-            }
-            wgpu::CurrentSurfaceTexture::Validation => {
-                return Err(Error::Surface {
-                    reason: "validation error".into(),
-                });
-            }
+            wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
+            wgpu::CurrentSurfaceTexture::Timeout | wgpu::CurrentSurfaceTexture::Occluded => return Ok(()),
+            wgpu::CurrentSurfaceTexture::Outdated => return Err(Error::Surface { reason: "outdated".into() }),
+            wgpu::CurrentSurfaceTexture::Lost => return Err(Error::Surface { reason: "lost".into() }),
+            wgpu::CurrentSurfaceTexture::Validation => return Err(Error::Surface { reason: "validation error".into() }),
         };
         let format = texture.texture.format();
         let size = (texture.texture.width(), texture.texture.height());
@@ -1240,11 +1005,7 @@ impl Renderer {
 }
 
 fn extent(width: u32, height: u32) -> wgpu::Extent3d {
-    wgpu::Extent3d {
-        width,
-        height,
-        depth_or_array_layers: 1,
-    }
+    wgpu::Extent3d { width, height, depth_or_array_layers: 1 }
 }
 
 #[cfg(test)]
@@ -1270,10 +1031,7 @@ fn begin_cleared_pass<'e>(
             view,
             depth_slice: None,
             resolve_target: None,
-            ops: wgpu::Operations {
-                load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                store: wgpu::StoreOp::Store,
-            },
+            ops: wgpu::Operations { load: wgpu::LoadOp::Clear(wgpu::Color::BLACK), store: wgpu::StoreOp::Store },
         })],
         ..Default::default()
     })

@@ -26,35 +26,15 @@ pub struct Stroke {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
     /// Outline of the exterior and every hole.
-    Polygon {
-        polygon: Polygon,
-        stroke: Stroke,
-    },
+    Polygon { polygon: Polygon, stroke: Stroke },
     /// Translucent fill (even-odd, holes left open), e.g. while drawing.
-    FilledPolygon {
-        polygon: Polygon,
-        fill: [u8; 4],
-    },
-    Box {
-        bbox: BBox,
-        stroke: Stroke,
-    },
+    FilledPolygon { polygon: Polygon, fill: [u8; 4] },
+    Box { bbox: BBox, stroke: Stroke },
     /// Filled dots of `radius` output pixels (keypoints, polygon vertices).
-    Points {
-        points: Vec<Point>,
-        radius: f32,
-        color: [u8; 4],
-    },
-    Polyline {
-        polyline: Polyline,
-        stroke: Stroke,
-    },
+    Points { points: Vec<Point>, radius: f32, color: [u8; 4] },
+    Polyline { polyline: Polyline, stroke: Stroke },
     /// Circle outline of `radius` frame pixels around `center`.
-    BrushCursor {
-        center: Point,
-        radius: f64,
-        stroke: Stroke,
-    },
+    BrushCursor { center: Point, radius: f64, stroke: Stroke },
 }
 
 /// One GPU instance, all in output pixels: a capsule `a`-`b`
@@ -103,11 +83,7 @@ pub fn fill_distance(edges: &[[f32; 4]], p: [f32; 2]) -> f32 {
 fn segment_distance(a: [f32; 2], b: [f32; 2], p: [f32; 2]) -> f32 {
     let (pa, ba) = ([p[0] - a[0], p[1] - a[1]], [b[0] - a[0], b[1] - a[1]]);
     let bb = ba[0] * ba[0] + ba[1] * ba[1];
-    let t = if bb > 0.0 {
-        ((pa[0] * ba[0] + pa[1] * ba[1]) / bb).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
+    let t = if bb > 0.0 { ((pa[0] * ba[0] + pa[1] * ba[1]) / bb).clamp(0.0, 1.0) } else { 0.0 };
     let (dx, dy) = (pa[0] - ba[0] * t, pa[1] - ba[1] * t);
     (dx * dx + dy * dy).sqrt()
 }
@@ -154,33 +130,13 @@ fn to_screen(view: &ViewTransform, p: Point) -> [f32; 2] {
 
 fn segment(a: [f32; 2], b: [f32; 2], stroke: &Stroke) -> Option<Primitive> {
     let half = stroke.width / 2.0;
-    let ok = a.iter().chain(&b).all(|v| v.is_finite())
-        && half.is_finite()
-        && half > 0.0
-        && stroke.color[3] > 0;
-    ok.then(|| Primitive {
-        a,
-        b,
-        half_width: half,
-        ring_radius: 0.0,
-        edges: [0.0; 2],
-        color: rgba(stroke.color),
-    })
+    let ok = a.iter().chain(&b).all(|v| v.is_finite()) && half.is_finite() && half > 0.0 && stroke.color[3] > 0;
+    ok.then(|| Primitive { a, b, half_width: half, ring_radius: 0.0, edges: [0.0; 2], color: rgba(stroke.color) })
 }
 
-fn ring(
-    out: &mut Vec<Primitive>,
-    view: &ViewTransform,
-    pts: &[Point],
-    closed: bool,
-    stroke: &Stroke,
-) {
+fn ring(out: &mut Vec<Primitive>, view: &ViewTransform, pts: &[Point], closed: bool, stroke: &Stroke) {
     let screen: Vec<[f32; 2]> = pts.iter().map(|&p| to_screen(view, p)).collect();
-    out.extend(
-        screen
-            .windows(2)
-            .filter_map(|w| segment(w[0], w[1], stroke)),
-    );
+    out.extend(screen.windows(2).filter_map(|w| segment(w[0], w[1], stroke)));
     if closed
         && screen.len() > 2
         && let (Some(&last), Some(&first)) = (screen.last(), screen.first())
@@ -227,10 +183,7 @@ pub fn tessellate(overlays: &[Overlay], view: &ViewTransform) -> Tessellation {
     for o in overlays {
         let out = &mut t.primitives;
         match o {
-            Overlay::FilledPolygon {
-                polygon,
-                fill: color,
-            } => fill(&mut t, view, polygon, *color),
+            Overlay::FilledPolygon { polygon, fill: color } => fill(&mut t, view, polygon, *color),
             Overlay::Polygon { polygon, stroke } => {
                 ring(out, view, &polygon.exterior, true, stroke);
                 for hole in &polygon.holes {
@@ -239,50 +192,24 @@ pub fn tessellate(overlays: &[Overlay], view: &ViewTransform) -> Tessellation {
             }
             Overlay::Box { bbox, stroke } => {
                 let corners = [
-                    Point {
-                        x: bbox.x,
-                        y: bbox.y,
-                    },
-                    Point {
-                        x: bbox.x + bbox.width,
-                        y: bbox.y,
-                    },
-                    Point {
-                        x: bbox.x + bbox.width,
-                        y: bbox.y + bbox.height,
-                    },
-                    Point {
-                        x: bbox.x,
-                        y: bbox.y + bbox.height,
-                    },
+                    Point { x: bbox.x, y: bbox.y },
+                    Point { x: bbox.x + bbox.width, y: bbox.y },
+                    Point { x: bbox.x + bbox.width, y: bbox.y + bbox.height },
+                    Point { x: bbox.x, y: bbox.y + bbox.height },
                 ];
                 ring(out, view, &corners, true, stroke);
             }
-            Overlay::Points {
-                points,
-                radius,
-                color,
-            } => {
-                let stroke = Stroke {
-                    color: *color,
-                    width: radius * 2.0,
-                };
+            Overlay::Points { points, radius, color } => {
+                let stroke = Stroke { color: *color, width: radius * 2.0 };
                 out.extend(points.iter().filter_map(|&p| {
                     let s = to_screen(view, p);
                     segment(s, s, &stroke)
                 }));
             }
-            Overlay::Polyline { polyline, stroke } => {
-                ring(out, view, &polyline.points, false, stroke)
-            }
-            Overlay::BrushCursor {
-                center,
-                radius,
-                stroke,
-            } => {
+            Overlay::Polyline { polyline, stroke } => ring(out, view, &polyline.points, false, stroke),
+            Overlay::BrushCursor { center, radius, stroke } => {
                 let r = (*radius * f64::from(view.zoom())) as f32;
-                if let Some(mut p) =
-                    segment(to_screen(view, *center), to_screen(view, *center), stroke)
+                if let Some(mut p) = segment(to_screen(view, *center), to_screen(view, *center), stroke)
                     && r.is_finite()
                     && r > 0.0
                 {
@@ -300,10 +227,7 @@ pub fn tessellate(overlays: &[Overlay], view: &ViewTransform) -> Tessellation {
 mod tests {
     use super::*;
 
-    const RED: Stroke = Stroke {
-        color: [255, 0, 0, 255],
-        width: 2.0,
-    };
+    const RED: Stroke = Stroke { color: [255, 0, 0, 255], width: 2.0 };
 
     #[test]
     fn capsule_distance_and_coverage() {
@@ -329,90 +253,30 @@ mod tests {
     #[test]
     fn shapes_lower_to_segments_in_screen_space() {
         let view = ViewTransform::new(2.0, 5.0, 0.0).unwrap();
-        let bbox = BBox {
-            x: 1.0,
-            y: 1.0,
-            width: 3.0,
-            height: 2.0,
-        };
+        let bbox = BBox { x: 1.0, y: 1.0, width: 3.0, height: 2.0 };
         let prims = tessellate(&[Overlay::Box { bbox, stroke: RED }], &view).primitives;
         assert_eq!(prims.len(), 4);
         assert_eq!(prims[0].a, [7.0, 2.0]);
         assert_eq!(prims[0].b, [13.0, 2.0]);
         assert_eq!(prims[3].b, [7.0, 2.0]);
-        let line = Polyline {
-            points: vec![
-                Point { x: 0.0, y: 0.0 },
-                Point { x: 1.0, y: 0.0 },
-                Point { x: 1.0, y: 1.0 },
-            ],
-        };
-        assert_eq!(
-            tessellate(
-                &[Overlay::Polyline {
-                    polyline: line,
-                    stroke: RED
-                }],
-                &view
-            )
-            .primitives
-            .len(),
-            2
-        );
-        let cursor = Overlay::BrushCursor {
-            center: Point { x: 3.0, y: 3.0 },
-            radius: 4.0,
-            stroke: RED,
-        };
+        let line = Polyline { points: vec![Point { x: 0.0, y: 0.0 }, Point { x: 1.0, y: 0.0 }, Point { x: 1.0, y: 1.0 }] };
+        assert_eq!(tessellate(&[Overlay::Polyline { polyline: line, stroke: RED }], &view).primitives.len(), 2);
+        let cursor = Overlay::BrushCursor { center: Point { x: 3.0, y: 3.0 }, radius: 4.0, stroke: RED };
         let c = tessellate(&[cursor], &view).primitives;
         assert_eq!((c[0].a, c[0].ring_radius), ([11.0, 6.0], 8.0));
-        let invisible = Stroke {
-            color: [1, 2, 3, 0],
-            width: 2.0,
-        };
-        assert!(
-            tessellate(
-                &[Overlay::Box {
-                    bbox,
-                    stroke: invisible
-                }],
-                &view
-            )
-            .primitives
-            .is_empty()
-        );
-        let dots = Overlay::Points {
-            points: vec![Point { x: 0.0, y: 0.0 }],
-            radius: 3.0,
-            color: [0, 0, 255, 255],
-        };
+        let invisible = Stroke { color: [1, 2, 3, 0], width: 2.0 };
+        assert!(tessellate(&[Overlay::Box { bbox, stroke: invisible }], &view).primitives.is_empty());
+        let dots = Overlay::Points { points: vec![Point { x: 0.0, y: 0.0 }], radius: 3.0, color: [0, 0, 255, 255] };
         assert_eq!(tessellate(&[dots], &view).primitives[0].half_width, 3.0);
     }
 
     #[test]
     fn filled_polygons_use_even_odd_with_holes() {
         let square = |x0: f64, y0: f64, s: f64| {
-            vec![
-                Point { x: x0, y: y0 },
-                Point { x: x0 + s, y: y0 },
-                Point {
-                    x: x0 + s,
-                    y: y0 + s,
-                },
-                Point { x: x0, y: y0 + s },
-            ]
+            vec![Point { x: x0, y: y0 }, Point { x: x0 + s, y: y0 }, Point { x: x0 + s, y: y0 + s }, Point { x: x0, y: y0 + s }]
         };
-        let polygon = Polygon {
-            exterior: square(0.0, 0.0, 10.0),
-            holes: vec![square(4.0, 4.0, 2.0)],
-        };
-        let t = tessellate(
-            &[Overlay::FilledPolygon {
-                polygon,
-                fill: [0, 0, 255, 128],
-            }],
-            &ViewTransform::IDENTITY,
-        );
+        let polygon = Polygon { exterior: square(0.0, 0.0, 10.0), holes: vec![square(4.0, 4.0, 2.0)] };
+        let t = tessellate(&[Overlay::FilledPolygon { polygon, fill: [0, 0, 255, 128] }], &ViewTransform::IDENTITY);
         assert_eq!(t.edges.len(), 8);
         let p = t.primitives[0];
         assert_eq!((p.a, p.b, p.edges), ([0.0, 0.0], [10.0, 10.0], [0.0, 8.0]));

@@ -60,14 +60,7 @@ pub struct MaskStyle {
 
 impl Default for MaskStyle {
     fn default() -> Self {
-        Self {
-            color: [255, 64, 64],
-            opacity: 0.4,
-            outline_width: 1,
-            selected: false,
-            hovered: false,
-            hidden: false,
-        }
+        Self { color: [255, 64, 64], opacity: 0.4, outline_width: 1, selected: false, hovered: false, hidden: false }
     }
 }
 
@@ -87,11 +80,7 @@ pub struct ResolvedStyle {
 impl MaskStyle {
     pub fn resolve(&self) -> ResolvedStyle {
         let rgb = self.color.map(|c| f32::from(c) / 255.0);
-        let mut opacity = if self.opacity.is_finite() {
-            self.opacity.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let mut opacity = if self.opacity.is_finite() { self.opacity.clamp(0.0, 1.0) } else { 0.0 };
         if self.hovered {
             opacity = (opacity + HOVER_OPACITY_BOOST).min(1.0);
         }
@@ -159,12 +148,7 @@ impl MaskScene {
     pub fn new(width: u32, height: u32) -> Result<Self> {
         let max = 1 << 15;
         if width == 0 || height == 0 || width > max || height > max {
-            return Err(Error::InvalidSize {
-                what: "mask scene",
-                width,
-                height,
-                max,
-            });
+            return Err(Error::InvalidSize { what: "mask scene", width, height, max });
         }
         let (tw, th) = (width.div_ceil(TILE), height.div_ceil(TILE));
         Ok(Self {
@@ -178,10 +162,7 @@ impl MaskScene {
             ids: vec![0; width as usize * height as usize],
             tiles: vec![0; tw as usize * th as usize],
             unpainted: None,
-            dirty: Dirty {
-                cols: None,
-                styles: true,
-            },
+            dirty: Dirty { cols: None, styles: true },
         })
     }
 
@@ -207,10 +188,7 @@ impl MaskScene {
 
     /// Objects bottom to top, as drawn.
     pub fn objects(&self) -> impl Iterator<Item = (ObjectId, &Rle, &MaskStyle)> {
-        self.order
-            .iter()
-            .filter_map(|&s| self.slots.get(s as usize)?.as_ref())
-            .map(|o| (o.id, &o.rle, &o.style))
+        self.order.iter().filter_map(|&s| self.slots.get(s as usize)?.as_ref()).map(|o| (o.id, &o.rle, &o.style))
     }
 
     pub fn style(&self, id: ObjectId) -> Option<&MaskStyle> {
@@ -231,28 +209,16 @@ impl MaskScene {
             });
         }
         let cols = column_span(&rle);
-        let new = Object {
-            id,
-            rle,
-            style,
-            cols: cols.clone(),
-        };
+        let new = Object { id, rle, style, cols: cols.clone() };
         if let Some(&slot) = self.index.get(&id) {
-            let old_cols = self
-                .slots
-                .get(slot as usize)
-                .and_then(|o| o.as_ref())
-                .and_then(|o| o.cols.clone());
+            let old_cols = self.slots.get(slot as usize).and_then(|o| o.as_ref()).and_then(|o| o.cols.clone());
             if let Some(entry) = self.slots.get_mut(slot as usize) {
                 *entry = Some(new);
             }
             self.mark_cols(old_cols);
         } else {
             if self.order.len() >= MAX_OBJECTS {
-                return Err(Error::TooManyObjects {
-                    count: self.order.len() + 1,
-                    max: MAX_OBJECTS,
-                });
+                return Err(Error::TooManyObjects { count: self.order.len() + 1, max: MAX_OBJECTS });
             }
             let slot = match self.free.pop() {
                 Some(s) => {
@@ -292,11 +258,7 @@ impl MaskScene {
     /// object's columns.
     pub fn set_style(&mut self, id: ObjectId, style: MaskStyle) -> Result<()> {
         let slot = *self.index.get(&id).ok_or(Error::UnknownObject { id })?;
-        let obj = self
-            .slots
-            .get_mut(slot as usize)
-            .and_then(|o| o.as_mut())
-            .ok_or(Error::UnknownObject { id })?;
+        let obj = self.slots.get_mut(slot as usize).and_then(|o| o.as_mut()).ok_or(Error::UnknownObject { id })?;
         let visibility_changed = obj.style.hidden != style.hidden;
         obj.style = style;
         let cols = obj.cols.clone();
@@ -310,10 +272,7 @@ impl MaskScene {
     /// Sets the z-order, bottom to top; `order` must list every object once.
     /// Repaints the whole map.
     pub fn set_order(&mut self, order: &[ObjectId]) -> Result<()> {
-        let invalid = Error::InvalidOrder {
-            listed: order.len(),
-            actual: self.order.len(),
-        };
+        let invalid = Error::InvalidOrder { listed: order.len(), actual: self.order.len() };
         if order.len() != self.order.len() {
             return Err(invalid);
         }
@@ -379,9 +338,7 @@ impl MaskScene {
             return None;
         }
         self.prepare();
-        let id = *self
-            .ids
-            .get(x as usize * self.height as usize + y as usize)?;
+        let id = *self.ids.get(x as usize * self.height as usize + y as usize)?;
         let slot = id.checked_sub(1)?;
         Some(self.slots.get(slot as usize)?.as_ref()?.id)
     }
@@ -422,11 +379,7 @@ impl MaskScene {
             .iter()
             .map(|s| match s {
                 Some(o) => o.style.resolve(),
-                None => ResolvedStyle {
-                    fill: [0.0; 4],
-                    outline: [0.0; 4],
-                    outline_width: 0,
-                },
+                None => ResolvedStyle { fill: [0.0; 4], outline: [0.0; 4], outline_width: 0 },
             })
             .collect()
     }
@@ -438,9 +391,7 @@ impl MaskScene {
             region.fill(0);
         }
         for &slot in &self.order {
-            let Some(Some(obj)) = self.slots.get(slot as usize) else {
-                continue;
-            };
+            let Some(Some(obj)) = self.slots.get(slot as usize) else { continue };
             if obj.style.hidden {
                 continue;
             }
@@ -479,9 +430,7 @@ impl MaskScene {
                 let x1 = (x0 + t).min(self.width as usize);
                 let first = self.ids.get(x0 * h + y0).copied().unwrap_or(0);
                 let uniform = (x0..x1).all(|x| {
-                    self.ids
-                        .get(x * h + y0..x * h + y1)
-                        .is_some_and(|col| col.iter().all(|&v| v == first))
+                    self.ids.get(x * h + y0..x * h + y1).is_some_and(|col| col.iter().all(|&v| v == first))
                 });
                 if let Some(tile) = self.tiles.get_mut(tx as usize * th as usize + ty) {
                     *tile = if uniform { first } else { MIXED_TILE };
@@ -556,37 +505,16 @@ mod tests {
     #[test]
     fn later_masks_paint_over_earlier_and_hidden_are_skipped() {
         let mut s = MaskScene::new(40, 30).unwrap();
-        s.insert(
-            ObjectId(1),
-            rect(40, 30, 0, 0, 20, 20),
-            MaskStyle::default(),
-        )
-        .unwrap();
-        s.insert(
-            ObjectId(2),
-            rect(40, 30, 10, 10, 30, 25),
-            MaskStyle::default(),
-        )
-        .unwrap();
+        s.insert(ObjectId(1), rect(40, 30, 0, 0, 20, 20), MaskStyle::default()).unwrap();
+        s.insert(ObjectId(2), rect(40, 30, 10, 10, 30, 25), MaskStyle::default()).unwrap();
         s.flush();
         let ids = actual_ids(&s);
         assert_eq!(ids[15 * 40 + 15], 2);
         assert_eq!(ids[5 * 40 + 5], 1);
         assert_eq!(ids[28 * 40 + 35], 0);
-        s.set_style(
-            ObjectId(2),
-            MaskStyle {
-                hidden: true,
-                ..MaskStyle::default()
-            },
-        )
-        .unwrap();
+        s.set_style(ObjectId(2), MaskStyle { hidden: true, ..MaskStyle::default() }).unwrap();
         let d = s.flush();
-        assert_eq!(
-            d.cols,
-            Some(8..32),
-            "only the hidden mask's columns (10..30), widened to tiles"
-        );
+        assert_eq!(d.cols, Some(8..32), "only the hidden mask's columns (10..30), widened to tiles");
         assert_eq!(actual_ids(&s)[15 * 40 + 15], 1);
         assert_eq!(actual_ids(&s), expected_ids(&s));
     }
@@ -598,27 +526,17 @@ mod tests {
         for i in 0..12u32 {
             let x0 = (i * 7) % 50;
             let y0 = (i * 5) % 30;
-            s.insert(
-                ObjectId(u64::from(i)),
-                rect(w, h, x0, y0, x0 + 15, y0 + 12),
-                MaskStyle::default(),
-            )
-            .unwrap();
+            s.insert(ObjectId(u64::from(i)), rect(w, h, x0, y0, x0 + 15, y0 + 12), MaskStyle::default()).unwrap();
         }
         s.flush();
         assert_eq!(actual_ids(&s), expected_ids(&s));
-        s.insert(ObjectId(3), rect(w, h, 60, 2, 68, 40), MaskStyle::default())
-            .unwrap();
+        s.insert(ObjectId(3), rect(w, h, 60, 2, 68, 40), MaskStyle::default()).unwrap();
         let d = s.flush();
         let cols = d.cols.unwrap();
-        assert!(
-            cols.start <= 21 && cols.end >= 68 && cols.end <= 70,
-            "{cols:?}"
-        );
+        assert!(cols.start <= 21 && cols.end >= 68 && cols.end <= 70, "{cols:?}");
         assert_eq!(actual_ids(&s), expected_ids(&s));
         s.remove(ObjectId(5)).unwrap();
-        s.insert(ObjectId(100), rect(w, h, 0, 0, 3, 3), MaskStyle::default())
-            .unwrap();
+        s.insert(ObjectId(100), rect(w, h, 0, 0, 3, 3), MaskStyle::default()).unwrap();
         s.flush();
         assert_eq!(actual_ids(&s), expected_ids(&s));
         let mut order: Vec<_> = s.objects().map(|(id, _, _)| id).collect();
@@ -632,27 +550,14 @@ mod tests {
     #[test]
     fn object_at_hit_tests_the_top_visible_object() {
         let mut s = MaskScene::new(20, 10).unwrap();
-        s.insert(
-            ObjectId(1),
-            rect(20, 10, 0, 0, 10, 10),
-            MaskStyle::default(),
-        )
-        .unwrap();
-        s.insert(ObjectId(2), rect(20, 10, 5, 0, 15, 5), MaskStyle::default())
-            .unwrap();
+        s.insert(ObjectId(1), rect(20, 10, 0, 0, 10, 10), MaskStyle::default()).unwrap();
+        s.insert(ObjectId(2), rect(20, 10, 5, 0, 15, 5), MaskStyle::default()).unwrap();
         assert_eq!(s.object_at(6, 2), Some(ObjectId(2)));
         assert_eq!(s.object_at(6, 7), Some(ObjectId(1)));
         assert_eq!(s.object_at(17, 2), None);
         assert_eq!(s.object_at(-1, 2), None);
         assert_eq!(s.object_at(20, 2), None);
-        s.set_style(
-            ObjectId(2),
-            MaskStyle {
-                hidden: true,
-                ..MaskStyle::default()
-            },
-        )
-        .unwrap();
+        s.set_style(ObjectId(2), MaskStyle { hidden: true, ..MaskStyle::default() }).unwrap();
         assert_eq!(s.object_at(6, 2), Some(ObjectId(1)));
         s.remove(ObjectId(1)).unwrap();
         assert_eq!(s.object_at(6, 7), None);
@@ -661,38 +566,18 @@ mod tests {
     #[test]
     fn style_only_changes_do_not_repaint() {
         let mut s = MaskScene::new(32, 32).unwrap();
-        s.insert(ObjectId(7), rect(32, 32, 1, 1, 5, 5), MaskStyle::default())
-            .unwrap();
+        s.insert(ObjectId(7), rect(32, 32, 1, 1, 5, 5), MaskStyle::default()).unwrap();
         s.flush();
-        s.set_style(
-            ObjectId(7),
-            MaskStyle {
-                selected: true,
-                ..MaskStyle::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(
-            s.flush(),
-            Dirty {
-                cols: None,
-                styles: true
-            }
-        );
+        s.set_style(ObjectId(7), MaskStyle { selected: true, ..MaskStyle::default() }).unwrap();
+        assert_eq!(s.flush(), Dirty { cols: None, styles: true });
         assert_eq!(s.flush(), Dirty::default());
     }
 
     #[test]
     fn tiles_mark_uniform_and_mixed_regions() {
         let mut s = MaskScene::new(48, 32).unwrap();
-        s.insert(ObjectId(1), rect(48, 32, 0, 0, 8, 8), MaskStyle::default())
-            .unwrap();
-        s.insert(
-            ObjectId(2),
-            rect(48, 32, 10, 0, 20, 5),
-            MaskStyle::default(),
-        )
-        .unwrap();
+        s.insert(ObjectId(1), rect(48, 32, 0, 0, 8, 8), MaskStyle::default()).unwrap();
+        s.insert(ObjectId(2), rect(48, 32, 10, 0, 20, 5), MaskStyle::default()).unwrap();
         s.flush();
         let (_, th) = s.tile_grid();
         let tile = |tx: u32, ty: u32| s.tiles()[(tx * th + ty) as usize];
@@ -709,53 +594,27 @@ mod tests {
             s.insert(ObjectId(1), rect(11, 10, 0, 0, 1, 1), MaskStyle::default()),
             Err(Error::MaskSize { .. })
         ));
-        assert_eq!(
-            s.remove(ObjectId(9)),
-            Err(Error::UnknownObject { id: ObjectId(9) })
-        );
-        s.insert(ObjectId(1), rect(10, 10, 0, 0, 1, 1), MaskStyle::default())
-            .unwrap();
-        s.insert(ObjectId(2), rect(10, 10, 0, 0, 1, 1), MaskStyle::default())
-            .unwrap();
-        assert!(matches!(
-            s.set_order(&[ObjectId(1), ObjectId(1)]),
-            Err(Error::InvalidOrder { .. })
-        ));
+        assert_eq!(s.remove(ObjectId(9)), Err(Error::UnknownObject { id: ObjectId(9) }));
+        s.insert(ObjectId(1), rect(10, 10, 0, 0, 1, 1), MaskStyle::default()).unwrap();
+        s.insert(ObjectId(2), rect(10, 10, 0, 0, 1, 1), MaskStyle::default()).unwrap();
+        assert!(matches!(s.set_order(&[ObjectId(1), ObjectId(1)]), Err(Error::InvalidOrder { .. })));
         assert!(MaskScene::new(0, 5).is_err());
     }
 
     #[test]
     fn resolve_defines_selection_and_hover() {
-        let base = MaskStyle {
-            color: [200, 0, 100],
-            opacity: 0.4,
-            outline_width: 2,
-            ..MaskStyle::default()
-        };
+        let base = MaskStyle { color: [200, 0, 100], opacity: 0.4, outline_width: 2, ..MaskStyle::default() };
         let r = base.resolve();
         assert_eq!(r.fill[3], 0.4);
         assert!((r.outline[3] - 0.7).abs() < 1e-6);
         assert_eq!(r.outline_width, 2);
-        let sel = MaskStyle {
-            selected: true,
-            ..base
-        }
-        .resolve();
+        let sel = MaskStyle { selected: true, ..base }.resolve();
         assert_eq!(sel.outline_width, 3);
         assert_eq!(sel.outline[3], 1.0);
         assert!(sel.outline[0] > r.outline[0] && sel.outline[1] > r.outline[1]);
-        let hov = MaskStyle {
-            hovered: true,
-            ..base
-        }
-        .resolve();
+        let hov = MaskStyle { hovered: true, ..base }.resolve();
         assert!((hov.fill[3] - 0.65).abs() < 1e-6);
-        let wide = MaskStyle {
-            outline_width: 99,
-            selected: true,
-            ..base
-        }
-        .resolve();
+        let wide = MaskStyle { outline_width: 99, selected: true, ..base }.resolve();
         assert_eq!(wide.outline_width, MAX_OUTLINE_WIDTH + 1);
     }
 

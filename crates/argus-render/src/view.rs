@@ -27,24 +27,16 @@ pub const MAX_ZOOM: f32 = 1024.0;
 
 impl ViewTransform {
     /// Frame pixel `(x, y)` at output pixel `(x, y)`.
-    pub const IDENTITY: Self = Self {
-        zoom: 1.0,
-        pan_x: 0.0,
-        pan_y: 0.0,
-    };
+    pub const IDENTITY: Self = Self { zoom: 1.0, pan_x: 0.0, pan_y: 0.0 };
 
     /// `screen = frame * zoom + (pan_x, pan_y)`; zoom must be finite and in
     /// [`MIN_ZOOM`, `MAX_ZOOM`], pans finite.
     pub fn new(zoom: f32, pan_x: f32, pan_y: f32) -> Result<Self> {
         if !zoom.is_finite() || !(MIN_ZOOM..=MAX_ZOOM).contains(&zoom) {
-            return Err(Error::InvalidView {
-                reason: format!("zoom {zoom} is outside {MIN_ZOOM}..={MAX_ZOOM}"),
-            });
+            return Err(Error::InvalidView { reason: format!("zoom {zoom} is outside {MIN_ZOOM}..={MAX_ZOOM}") });
         }
         if !pan_x.is_finite() || !pan_y.is_finite() {
-            return Err(Error::InvalidView {
-                reason: format!("pan ({pan_x}, {pan_y}) is not finite"),
-            });
+            return Err(Error::InvalidView { reason: format!("pan ({pan_x}, {pan_y}) is not finite") });
         }
         Ok(Self { zoom, pan_x, pan_y })
     }
@@ -54,28 +46,15 @@ impl ViewTransform {
         let (fw, fh) = (frame_width.max(1) as f32, frame_height.max(1) as f32);
         let (ow, oh) = (out_width.max(1) as f32, out_height.max(1) as f32);
         let zoom = (ow / fw).min(oh / fh).clamp(MIN_ZOOM, MAX_ZOOM);
-        Self {
-            zoom,
-            pan_x: (ow - fw * zoom) / 2.0,
-            pan_y: (oh - fh * zoom) / 2.0,
-        }
+        Self { zoom, pan_x: (ow - fw * zoom) / 2.0, pan_y: (oh - fh * zoom) / 2.0 }
     }
 
     /// One frame pixel per output pixel, centred, on whole-pixel offsets so
     /// nothing is resampled.
-    pub fn one_to_one(
-        frame_width: u32,
-        frame_height: u32,
-        out_width: u32,
-        out_height: u32,
-    ) -> Self {
+    pub fn one_to_one(frame_width: u32, frame_height: u32, out_width: u32, out_height: u32) -> Self {
         let pan_x = ((i64::from(out_width) - i64::from(frame_width)) / 2) as f32;
         let pan_y = ((i64::from(out_height) - i64::from(frame_height)) / 2) as f32;
-        Self {
-            zoom: 1.0,
-            pan_x,
-            pan_y,
-        }
+        Self { zoom: 1.0, pan_x, pan_y }
     }
 
     pub fn zoom(&self) -> f32 {
@@ -99,20 +78,14 @@ impl ViewTransform {
 
     /// Frame coordinates to output coordinates.
     pub fn frame_to_screen(&self, p: Point) -> Point {
-        Point {
-            x: p.x * f64::from(self.zoom) + f64::from(self.pan_x),
-            y: p.y * f64::from(self.zoom) + f64::from(self.pan_y),
-        }
+        Point { x: p.x * f64::from(self.zoom) + f64::from(self.pan_x), y: p.y * f64::from(self.zoom) + f64::from(self.pan_y) }
     }
 
     /// Output coordinates (e.g. a click) to frame coordinates. The frame
     /// pixel under the click is `(floor(x), floor(y))` when that lies inside
     /// the frame.
     pub fn screen_to_frame(&self, p: Point) -> Point {
-        Point {
-            x: (p.x - f64::from(self.pan_x)) / f64::from(self.zoom),
-            y: (p.y - f64::from(self.pan_y)) / f64::from(self.zoom),
-        }
+        Point { x: (p.x - f64::from(self.pan_x)) / f64::from(self.zoom), y: (p.y - f64::from(self.pan_y)) / f64::from(self.zoom) }
     }
 
     /// The frame pixel shown at the centre of output pixel `(ox, oy)`, exactly
@@ -126,20 +99,13 @@ impl ViewTransform {
     /// same `f32` arithmetic as the shader.
     pub(crate) fn sample_point(&self, ox: u32, oy: u32) -> (f32, f32) {
         let inv = self.inv_zoom();
-        (
-            (ox as f32 + 0.5 - self.pan_x) * inv,
-            (oy as f32 + 0.5 - self.pan_y) * inv,
-        )
+        ((ox as f32 + 0.5 - self.pan_x) * inv, (oy as f32 + 0.5 - self.pan_y) * inv)
     }
 
     /// Zooms by `factor` keeping the frame point under `anchor` (output
     /// coordinates, e.g. the mouse) fixed. The zoom is clamped to the allowed range.
     pub fn zoomed_about(&self, anchor: Point, factor: f32) -> Self {
-        let factor = if factor.is_finite() && factor > 0.0 {
-            factor
-        } else {
-            1.0
-        };
+        let factor = if factor.is_finite() && factor > 0.0 { factor } else { 1.0 };
         let zoom = (self.zoom * factor).clamp(MIN_ZOOM, MAX_ZOOM);
         let f = self.screen_to_frame(anchor);
         Self {
@@ -151,15 +117,8 @@ impl ViewTransform {
 
     /// Moves the frame by `(dx, dy)` output pixels.
     pub fn panned(&self, dx: f32, dy: f32) -> Self {
-        let (dx, dy) = (
-            if dx.is_finite() { dx } else { 0.0 },
-            if dy.is_finite() { dy } else { 0.0 },
-        );
-        Self {
-            zoom: self.zoom,
-            pan_x: self.pan_x + dx,
-            pan_y: self.pan_y + dy,
-        }
+        let (dx, dy) = (if dx.is_finite() { dx } else { 0.0 }, if dy.is_finite() { dy } else { 0.0 });
+        Self { zoom: self.zoom, pan_x: self.pan_x + dx, pan_y: self.pan_y + dy }
     }
 }
 
@@ -183,10 +142,7 @@ mod tests {
         let v = ViewTransform::new(2.5, -13.0, 7.25).unwrap();
         for &(x, y) in &[(0.0, 0.0), (10.5, 3.25), (-4.0, 1000.0)] {
             let back = v.screen_to_frame(v.frame_to_screen(pt(x, y)));
-            assert!(
-                (back.x - x).abs() < 1e-9 && (back.y - y).abs() < 1e-9,
-                "{back:?} vs ({x}, {y})"
-            );
+            assert!((back.x - x).abs() < 1e-9 && (back.y - y).abs() < 1e-9, "{back:?} vs ({x}, {y})");
         }
         let s = v.frame_to_screen(pt(4.0, 2.0));
         assert_eq!((s.x, s.y), (4.0 * 2.5 - 13.0, 2.0 * 2.5 + 7.25));
@@ -242,9 +198,6 @@ mod tests {
         assert!(ViewTransform::new(0.0, 0.0, 0.0).is_err());
         assert!(ViewTransform::new(f32::INFINITY, 0.0, 0.0).is_err());
         assert!(ViewTransform::new(1.0, f32::NAN, 0.0).is_err());
-        assert_eq!(
-            ViewTransform::IDENTITY.panned(3.0, f32::NAN).pan(),
-            (3.0, 0.0)
-        );
+        assert_eq!(ViewTransform::IDENTITY.panned(3.0, f32::NAN).pan(), (3.0, 0.0));
     }
 }

@@ -5,10 +5,10 @@
 //! and the same chroma siting (each chroma sample covers a 2x2 block,
 //! nearest, no interpolation), so [`to_rgba`] is its reference.
 
+use crate::frame::{RgbaImage, check_plane, check_size};
+use crate::Result;
 #[cfg(test)]
 use crate::Error;
-use crate::Result;
-use crate::frame::{RgbaImage, check_plane, check_size};
 
 /// Which YUV -> RGB matrix; both limited ("TV") range, Y in 16..=235.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,14 +33,7 @@ impl YuvMatrix {
         let gu = -2.0 * kb * (1.0 - kb) / kg * cs;
         let gv = -2.0 * kr * (1.0 - kr) / kg * cs;
         let bu = 2.0 * (1.0 - kb) * cs;
-        let row = |u: f64, v: f64| {
-            [
-                ys as f32,
-                u as f32,
-                v as f32,
-                (-16.0 * ys - 128.0 * (u + v)) as f32,
-            ]
-        };
+        let row = |u: f64, v: f64| [ys as f32, u as f32, v as f32, (-16.0 * ys - 128.0 * (u + v)) as f32];
         [row(0.0, rv), row(gu, gv), row(bu, 0.0)]
     }
 }
@@ -56,11 +49,7 @@ pub struct Plane<'a> {
 #[derive(Debug, Clone, Copy)]
 pub enum YuvPlanes<'a> {
     /// Three planes: Y, U (Cb), V (Cr).
-    I420 {
-        y: Plane<'a>,
-        u: Plane<'a>,
-        v: Plane<'a>,
-    },
+    I420 { y: Plane<'a>, u: Plane<'a>, v: Plane<'a> },
     /// Y plus one interleaved UV plane.
     Nv12 { y: Plane<'a>, uv: Plane<'a> },
 }
@@ -98,17 +87,10 @@ impl YuvFrame<'_> {
 
     /// `(y, u, v)` bytes at pixel `(x, y)`; call after `validate`.
     fn sample(&self, x: usize, y: usize) -> (u8, u8, u8) {
-        let at =
-            |p: &Plane<'_>, x: usize, y: usize| p.data.get(y * p.stride + x).copied().unwrap_or(0);
+        let at = |p: &Plane<'_>, x: usize, y: usize| p.data.get(y * p.stride + x).copied().unwrap_or(0);
         match &self.planes {
-            YuvPlanes::I420 { y: yp, u, v } => {
-                (at(yp, x, y), at(u, x / 2, y / 2), at(v, x / 2, y / 2))
-            }
-            YuvPlanes::Nv12 { y: yp, uv } => (
-                at(yp, x, y),
-                at(uv, x / 2 * 2, y / 2),
-                at(uv, x / 2 * 2 + 1, y / 2),
-            ),
+            YuvPlanes::I420 { y: yp, u, v } => (at(yp, x, y), at(u, x / 2, y / 2), at(v, x / 2, y / 2)),
+            YuvPlanes::Nv12 { y: yp, uv } => (at(yp, x, y), at(uv, x / 2 * 2, y / 2), at(uv, x / 2 * 2 + 1, y / 2)),
         }
     }
 }
@@ -144,21 +126,15 @@ mod tests {
     fn limited_range_black_white_and_primaries() {
         for matrix in [YuvMatrix::Bt601, YuvMatrix::Bt709] {
             let m = matrix.coefficients();
-            let rgb = |y: f32, u: f32, v: f32| {
-                m.map(|r| unit_to_byte(r[0] * y + r[1] * u + r[2] * v + r[3]))
-            };
+            let rgb = |y: f32, u: f32, v: f32| m.map(|r| unit_to_byte(r[0] * y + r[1] * u + r[2] * v + r[3]));
             assert_eq!(rgb(16.0, 128.0, 128.0), [0, 0, 0]);
             assert_eq!(rgb(235.0, 128.0, 128.0), [255, 255, 255]);
             assert_eq!(rgb(126.0, 128.0, 128.0), [128, 128, 128]);
         }
         // BT.601 pure red is (81, 90, 240); BT.709 pure red is (63, 102, 240).
-        let r601 = YuvMatrix::Bt601
-            .coefficients()
-            .map(|r| unit_to_byte(r[0] * 81.0 + r[1] * 90.0 + r[2] * 240.0 + r[3]));
+        let r601 = YuvMatrix::Bt601.coefficients().map(|r| unit_to_byte(r[0] * 81.0 + r[1] * 90.0 + r[2] * 240.0 + r[3]));
         assert!(r601[0] >= 253 && r601[1] <= 2 && r601[2] <= 2, "{r601:?}");
-        let r709 = YuvMatrix::Bt709
-            .coefficients()
-            .map(|r| unit_to_byte(r[0] * 63.0 + r[1] * 102.0 + r[2] * 240.0 + r[3]));
+        let r709 = YuvMatrix::Bt709.coefficients().map(|r| unit_to_byte(r[0] * 63.0 + r[1] * 102.0 + r[2] * 240.0 + r[3]));
         assert!(r709[0] >= 253 && r709[1] <= 2 && r709[2] <= 2, "{r709:?}");
     }
 
@@ -172,61 +148,17 @@ mod tests {
         let i420 = YuvFrame {
             width: w,
             height: h,
-            planes: YuvPlanes::I420 {
-                y: Plane {
-                    data: &y,
-                    stride: 5,
-                },
-                u: Plane {
-                    data: &u,
-                    stride: 3,
-                },
-                v: Plane {
-                    data: &v,
-                    stride: 3,
-                },
-            },
+            planes: YuvPlanes::I420 { y: Plane { data: &y, stride: 5 }, u: Plane { data: &u, stride: 3 }, v: Plane { data: &v, stride: 3 } },
             matrix: YuvMatrix::Bt709,
         };
-        let nv12 = YuvFrame {
-            planes: YuvPlanes::Nv12 {
-                y: Plane {
-                    data: &y,
-                    stride: 5,
-                },
-                uv: Plane {
-                    data: &uv,
-                    stride: 6,
-                },
-            },
-            ..i420
-        };
+        let nv12 = YuvFrame { planes: YuvPlanes::Nv12 { y: Plane { data: &y, stride: 5 }, uv: Plane { data: &uv, stride: 6 } }, ..i420 };
         let a = to_rgba(&i420).unwrap();
         assert_eq!(a, to_rgba(&nv12).unwrap());
         // Pixel (3, 2) uses chroma sample (1, 1) = u[4], v[4].
         let m = YuvMatrix::Bt709.coefficients();
-        let want =
-            m.map(|r| unit_to_byte(r[0] * f32::from(y[13]) + r[1] * 180.0 + r[2] * 170.0 + r[3]));
+        let want = m.map(|r| unit_to_byte(r[0] * f32::from(y[13]) + r[1] * 180.0 + r[2] * 170.0 + r[3]));
         assert_eq!(&a.pixel(3, 2).unwrap()[..3], &want);
-        let short = YuvFrame {
-            planes: YuvPlanes::Nv12 {
-                y: Plane {
-                    data: &y,
-                    stride: 5,
-                },
-                uv: Plane {
-                    data: &uv[..10],
-                    stride: 6,
-                },
-            },
-            ..i420
-        };
-        assert!(matches!(
-            to_rgba(&short),
-            Err(Error::PlaneTooSmall {
-                what: "UV plane",
-                ..
-            })
-        ));
+        let short = YuvFrame { planes: YuvPlanes::Nv12 { y: Plane { data: &y, stride: 5 }, uv: Plane { data: &uv[..10], stride: 6 } }, ..i420 };
+        assert!(matches!(to_rgba(&short), Err(Error::PlaneTooSmall { what: "UV plane", .. })));
     }
 }

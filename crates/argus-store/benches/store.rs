@@ -7,10 +7,7 @@ use std::time::{Duration, Instant};
 use argus_core::{
     id::{ShapeId, TrackId, UserId, VideoId},
     mask::Rle,
-    model::{
-        Attributes, Colour, Geometry, Label, Role, Rotation, Shape, ShapeSource, Timestamp, Track,
-        Video,
-    },
+    model::{Attributes, Colour, Geometry, Label, Role, Rotation, Shape, ShapeSource, Timestamp, Track, Video},
     time::Rational,
 };
 use argus_store::{Actor, Command, Durability, Store, StoreOptions};
@@ -103,65 +100,24 @@ struct Setup {
 
 async fn setup(durability: Durability, frames: u64) -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open_with(
-        dir.path().join("bench.db"),
-        StoreOptions {
-            durability,
-            backups_kept: 0,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("open");
-    let (project, schema) = store
-        .create_project("Bench", vec![Label::new("car", Colour::palette(0))])
+    let store = Store::open_with(dir.path().join("bench.db"), StoreOptions { durability, backups_kept: 0, ..Default::default() })
         .await
-        .expect("project");
-    let video = store
-        .add_video(video(project.id, frames))
-        .await
-        .expect("video");
+        .expect("open");
+    let (project, schema) = store.create_project("Bench", vec![Label::new("car", Colour::palette(0))]).await.expect("project");
+    let video = store.add_video(video(project.id, frames)).await.expect("video");
     let label = schema.labels()[0].clone();
-    Setup {
-        _dir: dir,
-        store,
-        video,
-        label,
-        actor: Actor {
-            user: UserId::new(),
-            role: Role::Lead,
-        },
-    }
+    Setup { _dir: dir, store, video, label, actor: Actor { user: UserId::new(), role: Role::Lead } }
 }
 
 /// Single durable edits per second: each `apply` commits before the next.
 async fn edit_rate(durability: Durability, edits: u64) -> f64 {
     let s = setup(durability, 10_000).await;
     let t = track(s.video.id, &s.label);
-    s.store
-        .apply(
-            &s.actor,
-            Command::CreateTrack {
-                track: t.clone(),
-                shapes: vec![],
-            },
-        )
-        .await
-        .expect("track");
-    let masks: Vec<Rle> = (0..edits)
-        .map(|i| ellipse(400.0 + i as f64, 500.0, 120.0, 80.0))
-        .collect();
+    s.store.apply(&s.actor, Command::CreateTrack { track: t.clone(), shapes: vec![] }).await.expect("track");
+    let masks: Vec<Rle> = (0..edits).map(|i| ellipse(400.0 + i as f64, 500.0, 120.0, 80.0)).collect();
     let start = Instant::now();
     for (i, m) in masks.into_iter().enumerate() {
-        s.store
-            .apply(
-                &s.actor,
-                Command::SetShape {
-                    shape: shape(t.id, i as u64, m),
-                },
-            )
-            .await
-            .expect("edit");
+        s.store.apply(&s.actor, Command::SetShape { shape: shape(t.id, i as u64, m) }).await.expect("edit");
     }
     edits as f64 / start.elapsed().as_secs_f64()
 }
@@ -179,10 +135,7 @@ async fn main() {
     let normal = edit_rate(Durability::Normal, 300).await;
     println!("store.edit_rate: {full:.0} edits/s");
     println!("store.edit_rate_sync_normal: {normal:.0} edits/s");
-    println!(
-        "store.edit_rate.ratio: {:.2} (vs synchronous=NORMAL)",
-        full / normal
-    );
+    println!("store.edit_rate.ratio: {:.2} (vs synchronous=NORMAL)", full / normal);
 
     // One bulk command of 500 propagated 1080p masks, and its undo.
     let s = setup(Durability::Full, 1000).await;
@@ -190,30 +143,11 @@ async fn main() {
     let mut undo_ms = Vec::new();
     for run in 0..3 {
         let t = track(s.video.id, &s.label);
-        s.store
-            .apply(
-                &s.actor,
-                Command::CreateTrack {
-                    track: t.clone(),
-                    shapes: vec![],
-                },
-            )
-            .await
-            .expect("track");
-        let shapes: Vec<Shape> = (0..500)
-            .map(|f| {
-                shape(
-                    t.id,
-                    f,
-                    ellipse(300.0 + f as f64 * 2.0 + run as f64, 540.0, 200.0, 150.0),
-                )
-            })
-            .collect();
+        s.store.apply(&s.actor, Command::CreateTrack { track: t.clone(), shapes: vec![] }).await.expect("track");
+        let shapes: Vec<Shape> =
+            (0..500).map(|f| shape(t.id, f, ellipse(300.0 + f as f64 * 2.0 + run as f64, 540.0, 200.0, 150.0))).collect();
         let start = Instant::now();
-        s.store
-            .apply(&s.actor, Command::SetShapes { shapes })
-            .await
-            .expect("bulk");
+        s.store.apply(&s.actor, Command::SetShapes { shapes }).await.expect("bulk");
         bulk_ms.push(start.elapsed().as_secs_f64() * 1000.0);
         let start = Instant::now();
         s.store.undo(s.video.project_id).await.expect("undo");
@@ -237,16 +171,7 @@ async fn main() {
         );
         masks.push(m.clone());
         let sh = shape(t.id, 0, m);
-        s.store
-            .apply(
-                &s.actor,
-                Command::CreateTrack {
-                    track: t,
-                    shapes: vec![sh],
-                },
-            )
-            .await
-            .expect("object");
+        s.store.apply(&s.actor, Command::CreateTrack { track: t, shapes: vec![sh] }).await.expect("object");
     }
     let mut times = Vec::new();
     for _ in 0..200 {
@@ -257,32 +182,17 @@ async fn main() {
     }
     let mut sorted = times.clone();
     sorted.sort();
-    println!(
-        "store.frame_query_median_1000objects: {:.2} ms",
-        sorted[sorted.len() / 2].as_secs_f64() * 1000.0
-    );
+    println!("store.frame_query_median_1000objects: {:.2} ms", sorted[sorted.len() / 2].as_secs_f64() * 1000.0);
     println!("store.frame_query_p95_1000objects: {:.2} ms", p95(times));
 
     // Storage of those 1,000 masks: our varint BLOBs vs COCO JSON.
-    let blob: usize = masks
-        .iter()
-        .map(|m| argus_store::codec::encode_counts(m.counts()).len())
-        .sum();
-    let coco: usize = masks
-        .iter()
-        .map(|m| serde_json::to_string(m).expect("json").len())
-        .sum();
+    let blob: usize = masks.iter().map(|m| argus_store::codec::encode_counts(m.counts()).len()).sum();
+    let coco: usize = masks.iter().map(|m| serde_json::to_string(m).expect("json").len()).sum();
     println!("store.bytes_per_1000_masks: {blob} bytes");
-    println!(
-        "store.bytes_per_1000_masks.ratio: {:.3} (vs COCO JSON)",
-        blob as f64 / coco as f64
-    );
+    println!("store.bytes_per_1000_masks.ratio: {:.3} (vs COCO JSON)", blob as f64 / coco as f64);
     // The whole stored shape record (ids, flags, times, mask) for the same masks.
     let shapes = s.store.frame_shapes(s.video.id, 0).await.expect("query");
-    let records: usize = shapes
-        .iter()
-        .map(|sh| argus_store::codec::encode_shape(sh).expect("encode").len())
-        .sum();
+    let records: usize = shapes.iter().map(|sh| argus_store::codec::encode_shape(sh).expect("encode").len()).sum();
     println!("store.bytes_per_1000_shape_records: {records} bytes");
     s.store.close().await;
 }

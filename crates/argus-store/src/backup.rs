@@ -34,11 +34,7 @@ pub fn list(db: &Path) -> Vec<PathBuf> {
     };
     let mut found: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("backup-") && n.ends_with(".sqlite"))
-        })
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("backup-") && n.ends_with(".sqlite")))
         .collect();
     found.sort();
     found
@@ -53,11 +49,7 @@ pub(crate) fn prune(db: &Path, keep: usize) -> Result<()> {
     let all = list(db);
     let excess = all.len().saturating_sub(keep);
     for old in all.into_iter().take(excess) {
-        std::fs::remove_file(&old).map_err(|source| Error::Io {
-            action: "remove an old backup",
-            path: old.clone(),
-            source,
-        })?;
+        std::fs::remove_file(&old).map_err(|source| Error::Io { action: "remove an old backup", path: old.clone(), source })?;
     }
     Ok(())
 }
@@ -71,11 +63,7 @@ pub fn restore(db: &Path, backup: &Path) -> Result<PathBuf> {
     name.push(format!(".damaged-{}", now_ms()));
     let damaged = db.with_file_name(name);
     if db.exists() {
-        std::fs::rename(db, &damaged).map_err(|source| Error::Io {
-            action: "move the damaged database aside",
-            path: db.to_path_buf(),
-            source,
-        })?;
+        std::fs::rename(db, &damaged).map_err(|source| Error::Io { action: "move the damaged database aside", path: db.to_path_buf(), source })?;
     }
     for suffix in ["-wal", "-shm"] {
         let mut side = db.as_os_str().to_os_string();
@@ -84,17 +72,9 @@ pub fn restore(db: &Path, backup: &Path) -> Result<PathBuf> {
         if side.exists() {
             let mut to = damaged.as_os_str().to_os_string();
             to.push(suffix);
-            std::fs::rename(&side, PathBuf::from(to)).map_err(|source| Error::Io {
-                action: "move the damaged journal aside",
-                path: side.clone(),
-                source,
-            })?;
+            std::fs::rename(&side, PathBuf::from(to)).map_err(|source| Error::Io { action: "move the damaged journal aside", path: side.clone(), source })?;
         }
     }
-    std::fs::copy(backup, db).map_err(|source| Error::Io {
-        action: "copy the backup into place",
-        path: backup.to_path_buf(),
-        source,
-    })?;
+    std::fs::copy(backup, db).map_err(|source| Error::Io { action: "copy the backup into place", path: backup.to_path_buf(), source })?;
     Ok(damaged)
 }

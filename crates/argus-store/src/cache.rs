@@ -23,9 +23,7 @@ fn i64_of(v: u64, what: &str) -> Result<i64> {
     i64::try_from(v).map_err(|_| Error::Conflict(format!("{what} {v} is out of range")))
 }
 
-fn entry(
-    (video, model, frame, path, bytes): (String, String, i64, String, i64),
-) -> Result<CacheEntry> {
+fn entry((video, model, frame, path, bytes): (String, String, i64, String, i64)) -> Result<CacheEntry> {
     Ok(CacheEntry {
         video: crate::rows::parse(&video, "video_id")?,
         model,
@@ -58,12 +56,7 @@ impl Store {
     }
 
     /// The cached output for a frame, if recorded.
-    pub async fn cache_get(
-        &self,
-        video: VideoId,
-        model: &str,
-        frame: u64,
-    ) -> Result<Option<CacheEntry>> {
+    pub async fn cache_get(&self, video: VideoId, model: &str, frame: u64) -> Result<Option<CacheEntry>> {
         let row: Option<(String, String, i64, String, i64)> = sqlx::query_as(
             "SELECT video_id, model, frame, path, bytes FROM model_cache WHERE video_id = ? AND model = ? AND frame = ?",
         )
@@ -78,23 +71,19 @@ impl Store {
     /// Marks an entry as just used (it is trimmed last).
     pub async fn cache_touch(&self, video: VideoId, model: &str, frame: u64) -> Result<()> {
         let mut w = self.writer.lock().await;
-        sqlx::query(
-            "UPDATE model_cache SET used_at = ? WHERE video_id = ? AND model = ? AND frame = ?",
-        )
-        .bind(now_ms() as i64)
-        .bind(video.to_string())
-        .bind(model)
-        .bind(i64_of(frame, "frame")?)
-        .execute(&mut w.conn)
-        .await?;
+        sqlx::query("UPDATE model_cache SET used_at = ? WHERE video_id = ? AND model = ? AND frame = ?")
+            .bind(now_ms() as i64)
+            .bind(video.to_string())
+            .bind(model)
+            .bind(i64_of(frame, "frame")?)
+            .execute(&mut w.conn)
+            .await?;
         Ok(())
     }
 
     /// Total bytes the index accounts for.
     pub async fn cache_bytes(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(bytes), 0) FROM model_cache")
-            .fetch_one(&self.readers)
-            .await?;
+        let n: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(bytes), 0) FROM model_cache").fetch_one(&self.readers).await?;
         Ok(n.max(0) as u64)
     }
 

@@ -103,9 +103,7 @@ struct BitReader<'a> {
 impl BitReader<'_> {
     fn refill(&mut self) {
         while self.avail <= 56 {
-            let Some((&b, rest)) = self.bytes.split_first() else {
-                break;
-            };
+            let Some((&b, rest)) = self.bytes.split_first() else { break };
             self.acc |= u64::from(b) << (56 - self.avail);
             self.avail += 8;
             self.bytes = rest;
@@ -140,17 +138,9 @@ impl BitReader<'_> {
 pub fn encode_counts(counts: &[u32]) -> Vec<u8> {
     let mut head = Vec::with_capacity(counts.len() / 2 + 4);
     put_uvarint(&mut head, counts.len() as u64);
-    let mut w = BitWriter {
-        out: head,
-        acc: 0,
-        n: 0,
-    };
+    let mut w = BitWriter { out: head, acc: 0, n: 0 };
     for (i, &c) in counts.iter().enumerate() {
-        let prev = if i >= 2 {
-            counts.get(i - 2).copied().unwrap_or(0)
-        } else {
-            0
-        };
+        let prev = if i >= 2 { counts.get(i - 2).copied().unwrap_or(0) } else { 0 };
         w.exp_golomb(zigzag(i64::from(c) - i64::from(prev)));
     }
     w.finish()
@@ -166,21 +156,12 @@ pub fn decode_counts(bytes: &[u8]) -> Result<Vec<u32>> {
         return Err(Error::decode("mask data is shorter than its run count"));
     }
     let mut counts: Vec<u32> = Vec::with_capacity(n as usize);
-    let mut bits = BitReader {
-        bytes: r.bytes,
-        acc: 0,
-        avail: 0,
-    };
+    let mut bits = BitReader { bytes: r.bytes, acc: 0, avail: 0 };
     for i in 0..n as usize {
         let delta = unzigzag(bits.exp_golomb()?);
-        let prev = if i >= 2 {
-            counts.get(i - 2).copied().unwrap_or(0)
-        } else {
-            0
-        };
+        let prev = if i >= 2 { counts.get(i - 2).copied().unwrap_or(0) } else { 0 };
         let value = i64::from(prev) + delta;
-        let value = u32::try_from(value)
-            .map_err(|_| Error::decode(format!("mask run {value} is out of range")))?;
+        let value = u32::try_from(value).map_err(|_| Error::decode(format!("mask run {value} is out of range")))?;
         counts.push(value);
     }
     Ok(counts)
@@ -224,21 +205,16 @@ impl<'a> Reader<'a> {
 
     fn u32(&mut self) -> Result<u32> {
         let v = self.uvarint()?;
-        u32::try_from(v)
-            .map_err(|_| Error::decode(format!("{v} is out of range in a shape record")))
+        u32::try_from(v).map_err(|_| Error::decode(format!("{v} is out of range in a shape record")))
     }
 
     fn uuid(&mut self) -> Result<Uuid> {
-        let b: [u8; 16] = self
-            .take(16)?
-            .try_into()
-            .map_err(|_| Error::decode("bad id in shape record"))?;
+        let b: [u8; 16] = self.take(16)?.try_into().map_err(|_| Error::decode("bad id in shape record"))?;
         Ok(Uuid::from_bytes(b))
     }
 
     fn bytes(&mut self) -> Result<&'a [u8]> {
-        let n =
-            usize::try_from(self.uvarint()?).map_err(|_| Error::decode("length out of range"))?;
+        let n = usize::try_from(self.uvarint()?).map_err(|_| Error::decode("length out of range"))?;
         self.take(n)
     }
 }
@@ -281,13 +257,7 @@ pub fn encode_shape(s: &Shape) -> Result<Vec<u8>> {
     out.extend_from_slice(s.track_id.as_uuid().as_bytes());
     put_uvarint(&mut out, s.frame);
     let mut flags = 0;
-    for (on, bit) in [
-        (s.keyframe, KEYFRAME),
-        (s.occluded, OCCLUDED),
-        (s.outside, OUTSIDE),
-        (s.score.is_some(), HAS_SCORE),
-        (s.author.is_some(), HAS_AUTHOR),
-    ] {
+    for (on, bit) in [(s.keyframe, KEYFRAME), (s.occluded, OCCLUDED), (s.outside, OUTSIDE), (s.score.is_some(), HAS_SCORE), (s.author.is_some(), HAS_AUTHOR)] {
         if on {
             flags |= bit;
         }
@@ -329,9 +299,7 @@ pub fn decode_shape(bytes: &[u8]) -> Result<Shape> {
     let mut r = Reader { bytes };
     let format = r.u8()?;
     if format != SHAPE_FORMAT {
-        return Err(Error::decode(format!(
-            "shape record format {format} is unknown; a newer Argus wrote it"
-        )));
+        return Err(Error::decode(format!("shape record format {format} is unknown; a newer Argus wrote it")));
     }
     let id = ShapeId::from_uuid(r.uuid()?);
     let track_id = TrackId::from_uuid(r.uuid()?);
@@ -339,27 +307,16 @@ pub fn decode_shape(bytes: &[u8]) -> Result<Shape> {
     let flags = r.u8()?;
     let source = source_of(r.u8()?)?;
     let score = if flags & HAS_SCORE != 0 {
-        let b: [u8; 4] = r
-            .take(4)?
-            .try_into()
-            .map_err(|_| Error::decode("bad score"))?;
+        let b: [u8; 4] = r.take(4)?.try_into().map_err(|_| Error::decode("bad score"))?;
         Some(f32::from_le_bytes(b))
     } else {
         None
     };
-    let author = if flags & HAS_AUTHOR != 0 {
-        Some(UserId::from_uuid(r.uuid()?))
-    } else {
-        None
-    };
+    let author = if flags & HAS_AUTHOR != 0 { Some(UserId::from_uuid(r.uuid()?)) } else { None };
     let created_at = Timestamp(unzigzag(r.uvarint()?));
     let updated_at = Timestamp(unzigzag(r.uvarint()?));
     let attrs = r.bytes()?;
-    let attributes: Attributes = if attrs.is_empty() {
-        Attributes::new()
-    } else {
-        serde_json::from_slice(attrs)?
-    };
+    let attributes: Attributes = if attrs.is_empty() { Attributes::new() } else { serde_json::from_slice(attrs)? };
     let geometry = match r.u8()? {
         0 => {
             let height = r.u32()?;
@@ -398,29 +355,17 @@ mod tests {
         let bytes = vec![3, 0b1000_0000, 0b0010_0101, 0b1001_0001, 0b0110_0000];
         assert_eq!(encode_counts(&[0, 300, 5]), bytes);
         assert_eq!(decode_counts(&bytes).expect("valid"), vec![0, 300, 5]);
-        assert_eq!(
-            decode_counts(&encode_counts(&[])).expect("valid"),
-            Vec::<u32>::new()
-        );
+        assert_eq!(decode_counts(&encode_counts(&[])).expect("valid"), Vec::<u32>::new());
     }
 
     #[test]
     fn malformed_bytes_are_errors() {
         assert!(decode_counts(&[0x80]).is_err(), "truncated count");
         assert!(decode_counts(&[2, 0x80]).is_err(), "second run missing");
-        assert!(
-            decode_counts(&[1, 0, 0, 0, 0, 0, 0]).is_err(),
-            "overlong code"
-        );
+        assert!(decode_counts(&[1, 0, 0, 0, 0, 0, 0]).is_err(), "overlong code");
         assert!(decode_counts(&[100, 0xff]).is_err(), "more runs than bits");
-        assert!(
-            decode_counts(&[1, 0b0100_0000]).is_err(),
-            "negative run (zigzag 1 = -1)"
-        );
-        assert!(
-            decode_mask(2, 2, &encode_counts(&[1, 2])).is_err(),
-            "runs do not cover the mask"
-        );
+        assert!(decode_counts(&[1, 0b0100_0000]).is_err(), "negative run (zigzag 1 = -1)");
+        assert!(decode_mask(2, 2, &encode_counts(&[1, 2])).is_err(), "runs do not cover the mask");
     }
 
     #[test]
@@ -445,23 +390,13 @@ mod tests {
         let bytes = encode_shape(&shape).expect("encode");
         assert_eq!(decode_shape(&bytes).expect("decode"), shape);
         for cut in 0..bytes.len() - 1 {
-            assert!(
-                decode_shape(&bytes[..cut]).is_err(),
-                "a record cut at {cut} must not decode"
-            );
+            assert!(decode_shape(&bytes[..cut]).is_err(), "a record cut at {cut} must not decode");
         }
-        shape
-            .attributes
-            .insert("parked".into(), AttributeValue::Bool(true));
-        shape.geometry = Geometry::Points(vec![
-            argus_core::geometry::Point::new(1.0, 2.0).expect("point"),
-        ]);
+        shape.attributes.insert("parked".into(), AttributeValue::Bool(true));
+        shape.geometry = Geometry::Points(vec![argus_core::geometry::Point::new(1.0, 2.0).expect("point")]);
         shape.score = None;
         shape.author = None;
-        assert_eq!(
-            decode_shape(&encode_shape(&shape).expect("encode")).expect("decode"),
-            shape
-        );
+        assert_eq!(decode_shape(&encode_shape(&shape).expect("encode")).expect("decode"), shape);
         let mut future = encode_shape(&shape).expect("encode");
         future[0] = 9;
         assert!(decode_shape(&future).is_err());

@@ -13,8 +13,8 @@ use std::collections::BTreeSet;
 use argus_core::{
     id::{LabelId, ProjectId, ReviewId, ShapeId, TrackId, UserId},
     model::{
-        Attributes, ChangeOp, Comment, Entity, EntityKind, Label, LabelSchema, ModelError,
-        Permission, Review, ReviewScope, ReviewState, Role, Shape, Timestamp, Track, Video,
+        Attributes, ChangeOp, Comment, Entity, EntityKind, Label, LabelSchema, ModelError, Permission, Review,
+        ReviewScope, ReviewState, Role, Shape, Timestamp, Track, Video,
     },
 };
 use serde::{Deserialize, Serialize};
@@ -43,21 +43,13 @@ pub enum Command {
         shapes: Vec<Shape>,
     },
     /// Deletes a track and all its shapes.
-    DeleteTrack {
-        track_id: TrackId,
-    },
+    DeleteTrack { track_id: TrackId },
     /// Sets the shape of a track on a frame (set a mask, edit a polygon, move
     /// a box): replaces the shape already on that frame, if any.
-    SetShape {
-        shape: Shape,
-    },
+    SetShape { shape: Shape },
     /// Sets many shapes at once (e.g. propagated masks): one undo step.
-    SetShapes {
-        shapes: Vec<Shape>,
-    },
-    DeleteShape {
-        shape_id: ShapeId,
-    },
+    SetShapes { shapes: Vec<Shape> },
+    DeleteShape { shape_id: ShapeId },
     /// Moves a track to another label. Shape attributes the new label does
     /// not define are dropped; track attributes become `attributes` or the
     /// new label's defaults.
@@ -67,45 +59,29 @@ pub enum Command {
         #[serde(default)]
         attributes: Option<Attributes>,
     },
-    SetTrackAttributes {
-        track_id: TrackId,
-        attributes: Attributes,
-    },
-    SetShapeAttributes {
-        shape_id: ShapeId,
-        attributes: Attributes,
-    },
+    SetTrackAttributes { track_id: TrackId, attributes: Attributes },
+    SetShapeAttributes { shape_id: ShapeId, attributes: Attributes },
     /// Opens a review (it starts pending).
-    CreateReview {
-        review: Review,
-    },
+    CreateReview { review: Review },
     Approve {
         review_id: ReviewId,
         #[serde(default)]
         comment: Option<String>,
     },
     /// Sends work back; the comment says what to fix.
-    Reject {
-        review_id: ReviewId,
-        comment: String,
-    },
+    Reject { review_id: ReviewId, comment: String },
     /// Puts a decided review back to pending (resubmit or reopen).
-    Reopen {
-        review_id: ReviewId,
-    },
-    AddComment {
-        comment: Comment,
-    },
+    Reopen { review_id: ReviewId },
+    AddComment { comment: Comment },
 }
 
 impl Command {
     /// The permission this command needs.
     pub fn permission(&self) -> Permission {
         match self {
-            Command::Approve { .. }
-            | Command::Reject { .. }
-            | Command::Reopen { .. }
-            | Command::CreateReview { .. } => Permission::Review,
+            Command::Approve { .. } | Command::Reject { .. } | Command::Reopen { .. } | Command::CreateReview { .. } => {
+                Permission::Review
+            }
             Command::AddComment { .. } => Permission::Comment,
             _ => Permission::EditAnnotations,
         }
@@ -114,13 +90,9 @@ impl Command {
     /// A short description for the undo history ("Undo set 500 shapes").
     pub fn summary(&self) -> String {
         match self {
-            Command::CreateTrack { shapes, .. } => {
-                format!("create track with {} shape(s)", shapes.len())
-            }
+            Command::CreateTrack { shapes, .. } => format!("create track with {} shape(s)", shapes.len()),
             Command::DeleteTrack { .. } => "delete track".into(),
-            Command::SetShape { shape } => {
-                format!("set {} on frame {}", kind_name(shape), shape.frame)
-            }
+            Command::SetShape { shape } => format!("set {} on frame {}", kind_name(shape), shape.frame),
             Command::SetShapes { shapes } => format!("set {} shapes", shapes.len()),
             Command::DeleteShape { .. } => "delete shape".into(),
             Command::ChangeLabel { .. } => "change label".into(),
@@ -151,10 +123,7 @@ struct Ctx {
 }
 
 impl Ctx {
-    async fn for_video(
-        conn: &mut SqliteConnection,
-        video_id: argus_core::id::VideoId,
-    ) -> Result<Self> {
+    async fn for_video(conn: &mut SqliteConnection, video_id: argus_core::id::VideoId) -> Result<Self> {
         let video = rows::video(conn, video_id).await?;
         let project = rows::project(conn, video.project_id).await?;
         let schema = rows::schema(conn, project.schema_id).await?;
@@ -180,13 +149,7 @@ async fn shapes_of(conn: &mut SqliteConnection, track: TrackId) -> Result<Vec<Sh
 
 /// Validates `shapes` for `track` and returns the upserts, reusing the id of
 /// a shape already on the same frame so "set" replaces it.
-async fn plan_shapes(
-    conn: &mut SqliteConnection,
-    ctx: &Ctx,
-    track: &Track,
-    shapes: Vec<Shape>,
-    now: Timestamp,
-) -> Result<Vec<ChangeOp>> {
+async fn plan_shapes(conn: &mut SqliteConnection, ctx: &Ctx, track: &Track, shapes: Vec<Shape>, now: Timestamp) -> Result<Vec<ChangeOp>> {
     let label = ctx.label(track.label_id)?;
     let mut frames = BTreeSet::new();
     let mut ops = Vec::with_capacity(shapes.len());
@@ -198,10 +161,7 @@ async fn plan_shapes(
             )));
         }
         if !frames.insert(shape.frame) {
-            return Err(Error::Conflict(format!(
-                "frame {} is given twice; give one shape per frame",
-                shape.frame
-            )));
+            return Err(Error::Conflict(format!("frame {} is given twice; give one shape per frame", shape.frame)));
         }
         shape.validate(&ctx.video, label)?;
         shape.created_at = now;
@@ -210,10 +170,7 @@ async fn plan_shapes(
             shape.created_at = existing.created_at;
         } else if let Ok(existing) = rows::shape(conn, shape.id).await {
             if existing.track_id != track.id {
-                return Err(Error::Conflict(format!(
-                    "shape {} belongs to another track; give it a new id",
-                    shape.id
-                )));
+                return Err(Error::Conflict(format!("shape {} belongs to another track; give it a new id", shape.id)));
             }
             shape.created_at = existing.created_at;
         }
@@ -225,42 +182,28 @@ async fn plan_shapes(
 
 /// Validates `cmd` and turns it into ops. Reads go through `conn`, which is
 /// inside the transaction that will apply the ops.
-pub(crate) async fn plan(
-    conn: &mut SqliteConnection,
-    actor: &Actor,
-    cmd: Command,
-    now: Timestamp,
-) -> Result<Plan> {
+pub(crate) async fn plan(conn: &mut SqliteConnection, actor: &Actor, cmd: Command, now: Timestamp) -> Result<Plan> {
     actor.role.require(cmd.permission())?;
     match cmd {
         Command::CreateTrack { mut track, shapes } => {
             let ctx = Ctx::for_video(conn, track.video_id).await?;
             if rows::track(conn, track.id).await.is_ok() {
-                return Err(Error::Conflict(format!(
-                    "track {} already exists; give the new track a new id",
-                    track.id
-                )));
+                return Err(Error::Conflict(format!("track {} already exists; give the new track a new id", track.id)));
             }
             if track.number == 0 {
-                let max: Option<i64> =
-                    sqlx::query_scalar("SELECT MAX(number) FROM tracks WHERE video_id = ?")
-                        .bind(track.video_id.to_string())
-                        .fetch_one(&mut *conn)
-                        .await?;
-                track.number = u32::try_from(max.unwrap_or(0) + 1)
-                    .map_err(|_| Error::Conflict("too many tracks in this video".into()))?;
+                let max: Option<i64> = sqlx::query_scalar("SELECT MAX(number) FROM tracks WHERE video_id = ?")
+                    .bind(track.video_id.to_string())
+                    .fetch_one(&mut *conn)
+                    .await?;
+                track.number = u32::try_from(max.unwrap_or(0) + 1).map_err(|_| Error::Conflict("too many tracks in this video".into()))?;
             } else {
-                let taken: Option<String> =
-                    sqlx::query_scalar("SELECT id FROM tracks WHERE video_id = ? AND number = ?")
-                        .bind(track.video_id.to_string())
-                        .bind(i64::from(track.number))
-                        .fetch_optional(&mut *conn)
-                        .await?;
+                let taken: Option<String> = sqlx::query_scalar("SELECT id FROM tracks WHERE video_id = ? AND number = ?")
+                    .bind(track.video_id.to_string())
+                    .bind(i64::from(track.number))
+                    .fetch_optional(&mut *conn)
+                    .await?;
                 if taken.is_some() {
-                    return Err(Error::Conflict(format!(
-                        "track number {} is taken in this video; use 0 for the next free one",
-                        track.number
-                    )));
+                    return Err(Error::Conflict(format!("track number {} is taken in this video; use 0 for the next free one", track.number)));
                 }
             }
             track.validate(ctx.label(track.label_id)?)?;
@@ -269,17 +212,11 @@ pub(crate) async fn plan(
             let mut ops = vec![upsert(Entity::Track(track.clone()))];
             for s in &shapes {
                 if rows::shape(conn, s.id).await.is_ok() {
-                    return Err(Error::Conflict(format!(
-                        "shape {} already exists; give new shapes new ids",
-                        s.id
-                    )));
+                    return Err(Error::Conflict(format!("shape {} already exists; give new shapes new ids", s.id)));
                 }
             }
             ops.extend(plan_shapes(conn, &ctx, &track, shapes, now).await?);
-            Ok(Plan {
-                project: ctx.video.project_id,
-                ops,
-            })
+            Ok(Plan { project: ctx.video.project_id, ops })
         }
         Command::DeleteTrack { track_id } => {
             let track = rows::track(conn, track_id).await?;
@@ -287,19 +224,10 @@ pub(crate) async fn plan(
             let mut ops: Vec<ChangeOp> = shapes_of(conn, track_id)
                 .await?
                 .into_iter()
-                .map(|s| ChangeOp::Delete {
-                    kind: EntityKind::Shape,
-                    id: *s.id.as_uuid(),
-                })
+                .map(|s| ChangeOp::Delete { kind: EntityKind::Shape, id: *s.id.as_uuid() })
                 .collect();
-            ops.push(ChangeOp::Delete {
-                kind: EntityKind::Track,
-                id: *track_id.as_uuid(),
-            });
-            Ok(Plan {
-                project: video.project_id,
-                ops,
-            })
+            ops.push(ChangeOp::Delete { kind: EntityKind::Track, id: *track_id.as_uuid() });
+            Ok(Plan { project: video.project_id, ops })
         }
         Command::SetShape { shape } => plan_set_shapes(conn, vec![shape], now).await,
         Command::SetShapes { shapes } => plan_set_shapes(conn, shapes, now).await,
@@ -307,19 +235,9 @@ pub(crate) async fn plan(
             let shape = rows::shape(conn, shape_id).await?;
             let track = rows::track(conn, shape.track_id).await?;
             let video = rows::video(conn, track.video_id).await?;
-            Ok(Plan {
-                project: video.project_id,
-                ops: vec![ChangeOp::Delete {
-                    kind: EntityKind::Shape,
-                    id: *shape_id.as_uuid(),
-                }],
-            })
+            Ok(Plan { project: video.project_id, ops: vec![ChangeOp::Delete { kind: EntityKind::Shape, id: *shape_id.as_uuid() }] })
         }
-        Command::ChangeLabel {
-            track_id,
-            label_id,
-            attributes,
-        } => {
+        Command::ChangeLabel { track_id, label_id, attributes } => {
             let mut track = rows::track(conn, track_id).await?;
             let ctx = Ctx::for_video(conn, track.video_id).await?;
             let label = ctx.label(label_id)?;
@@ -330,68 +248,45 @@ pub(crate) async fn plan(
             let mut ops = vec![upsert(Entity::Track(track))];
             for mut shape in shapes_of(conn, track_id).await? {
                 let before = shape.attributes.len();
-                shape.attributes.retain(|name, value| {
-                    label
-                        .attribute(name)
-                        .is_some_and(|spec| spec.per_frame && spec.check(value).is_ok())
-                });
+                shape
+                    .attributes
+                    .retain(|name, value| label.attribute(name).is_some_and(|spec| spec.per_frame && spec.check(value).is_ok()));
                 shape.validate(&ctx.video, label)?;
                 if shape.attributes.len() != before {
                     shape.updated_at = now;
                     ops.push(upsert(Entity::Shape(shape)));
                 }
             }
-            Ok(Plan {
-                project: ctx.video.project_id,
-                ops,
-            })
+            Ok(Plan { project: ctx.video.project_id, ops })
         }
-        Command::SetTrackAttributes {
-            track_id,
-            attributes,
-        } => {
+        Command::SetTrackAttributes { track_id, attributes } => {
             let mut track = rows::track(conn, track_id).await?;
             let ctx = Ctx::for_video(conn, track.video_id).await?;
             track.attributes = attributes;
             track.updated_at = now;
             track.validate(ctx.label(track.label_id)?)?;
-            Ok(Plan {
-                project: ctx.video.project_id,
-                ops: vec![upsert(Entity::Track(track))],
-            })
+            Ok(Plan { project: ctx.video.project_id, ops: vec![upsert(Entity::Track(track))] })
         }
-        Command::SetShapeAttributes {
-            shape_id,
-            attributes,
-        } => {
+        Command::SetShapeAttributes { shape_id, attributes } => {
             let mut shape = rows::shape(conn, shape_id).await?;
             let track = rows::track(conn, shape.track_id).await?;
             let ctx = Ctx::for_video(conn, track.video_id).await?;
             shape.attributes = attributes;
             shape.updated_at = now;
             shape.validate(&ctx.video, ctx.label(track.label_id)?)?;
-            Ok(Plan {
-                project: ctx.video.project_id,
-                ops: vec![upsert(Entity::Shape(shape))],
-            })
+            Ok(Plan { project: ctx.video.project_id, ops: vec![upsert(Entity::Shape(shape))] })
         }
         Command::CreateReview { review } => {
             let video = rows::video(conn, review.video_id).await?;
             if rows::review(conn, review.id).await.is_ok() {
-                return Err(Error::Conflict(format!(
-                    "review {} already exists; give it a new id",
-                    review.id
-                )));
+                return Err(Error::Conflict(format!("review {} already exists; give it a new id", review.id)));
             }
             match review.scope {
                 ReviewScope::Video => {}
                 ReviewScope::Track { track_id } => {
                     let track = rows::track(conn, track_id).await?;
                     if track.video_id != video.id {
-                        return Err(Error::Conflict(format!(
-                            "track {track_id} is not in video {}",
-                            video.id
-                        )));
+                        return Err(Error::Conflict(format!("track {track_id} is not in video {}", video.id)));
                     }
                 }
                 ReviewScope::Frames { start, end } => {
@@ -403,46 +298,20 @@ pub(crate) async fn plan(
             }
             let mut fresh = Review::new(review.video_id, review.scope, now)?;
             fresh.id = review.id;
-            Ok(Plan {
-                project: video.project_id,
-                ops: vec![upsert(Entity::Review(fresh))],
-            })
+            Ok(Plan { project: video.project_id, ops: vec![upsert(Entity::Review(fresh))] })
         }
-        Command::Approve { review_id, comment } => {
-            decide(conn, actor, review_id, ReviewState::Approved, comment, now).await
-        }
-        Command::Reject { review_id, comment } => {
-            decide(
-                conn,
-                actor,
-                review_id,
-                ReviewState::Rejected,
-                Some(comment),
-                now,
-            )
-            .await
-        }
-        Command::Reopen { review_id } => {
-            decide(conn, actor, review_id, ReviewState::Pending, None, now).await
-        }
+        Command::Approve { review_id, comment } => decide(conn, actor, review_id, ReviewState::Approved, comment, now).await,
+        Command::Reject { review_id, comment } => decide(conn, actor, review_id, ReviewState::Rejected, Some(comment), now).await,
+        Command::Reopen { review_id } => decide(conn, actor, review_id, ReviewState::Pending, None, now).await,
         Command::AddComment { comment } => {
             let review = rows::review(conn, comment.review_id).await?;
             let video = rows::video(conn, review.video_id).await?;
             if let Some(frame) = comment.frame {
                 video.check_frame(frame)?;
             }
-            let mut fresh = Comment::new(
-                comment.review_id,
-                actor.user,
-                &comment.body,
-                comment.frame,
-                now,
-            )?;
+            let mut fresh = Comment::new(comment.review_id, actor.user, &comment.body, comment.frame, now)?;
             fresh.id = comment.id;
-            Ok(Plan {
-                project: video.project_id,
-                ops: vec![upsert(Entity::Comment(fresh))],
-            })
+            Ok(Plan { project: video.project_id, ops: vec![upsert(Entity::Comment(fresh))] })
         }
     }
 }
@@ -458,25 +327,15 @@ async fn decide(
     let mut review = rows::review(conn, review_id).await?;
     let video = rows::video(conn, review.video_id).await?;
     review.transition(to, actor.user, comment, now)?;
-    Ok(Plan {
-        project: video.project_id,
-        ops: vec![upsert(Entity::Review(review))],
-    })
+    Ok(Plan { project: video.project_id, ops: vec![upsert(Entity::Review(review))] })
 }
 
-async fn plan_set_shapes(
-    conn: &mut SqliteConnection,
-    shapes: Vec<Shape>,
-    now: Timestamp,
-) -> Result<Plan> {
+async fn plan_set_shapes(conn: &mut SqliteConnection, shapes: Vec<Shape>, now: Timestamp) -> Result<Plan> {
     let Some(first) = shapes.first() else {
         return Err(Error::NothingTo("set: the command has no shapes"));
     };
     let track = rows::track(conn, first.track_id).await?;
     let ctx = Ctx::for_video(conn, track.video_id).await?;
     let ops = plan_shapes(conn, &ctx, &track, shapes, now).await?;
-    Ok(Plan {
-        project: ctx.video.project_id,
-        ops,
-    })
+    Ok(Plan { project: ctx.video.project_id, ops })
 }

@@ -13,9 +13,7 @@ pub enum Error {
     Invalid(#[from] ModelError),
     #[error("{what} {id} does not exist; refresh the view and try again")]
     NotFound { what: &'static str, id: String },
-    #[error(
-        "user {user} is not a member of project {project}; ask the project lead to add them, then sync"
-    )]
+    #[error("user {user} is not a member of project {project}; ask the project lead to add them, then sync")]
     NotAMember { user: String, project: String },
     #[error("{0}")]
     Conflict(String),
@@ -26,31 +24,17 @@ pub enum Error {
          update Argus to open it: {}",
         path.display()
     )]
-    NewerSchema {
-        found: i64,
-        supported: i64,
-        path: PathBuf,
-    },
+    NewerSchema { found: i64, supported: i64, path: PathBuf },
     #[error(
         "the database is damaged ({detail}); {}: {}",
         match backup { Some(b) => format!("restore the last automatic backup {}", b.display()), None => "no automatic backup exists yet".to_owned() },
         path.display()
     )]
-    Corrupt {
-        detail: String,
-        backup: Option<PathBuf>,
-        path: PathBuf,
-    },
-    #[error(
-        "stored data is unreadable ({0}); the database may have been edited by hand or damaged"
-    )]
+    Corrupt { detail: String, backup: Option<PathBuf>, path: PathBuf },
+    #[error("stored data is unreadable ({0}); the database may have been edited by hand or damaged")]
     Decode(String),
     #[error("could not {action}: {source}: {}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { action: &'static str, path: PathBuf, source: std::io::Error },
     #[error("database error: {0}")]
     Sqlite(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
@@ -67,10 +51,7 @@ impl Error {
     }
 
     pub(crate) fn not_found(what: &'static str, id: impl std::fmt::Display) -> Self {
-        Error::NotFound {
-            what,
-            id: id.to_string(),
-        }
+        Error::NotFound { what, id: id.to_string() }
     }
 }
 

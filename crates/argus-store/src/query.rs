@@ -3,9 +3,7 @@
 
 use argus_core::{
     id::{ProjectId, ReviewId, TrackId, UserId, VideoId},
-    model::{
-        Comment, LabelSchema, Member, Project, Review, ReviewState, Role, Shape, Track, Video,
-    },
+    model::{Comment, LabelSchema, Member, Project, Review, ReviewState, Role, Shape, Track, Video},
 };
 use serde::Serialize;
 
@@ -33,20 +31,13 @@ fn frame_i64(frame: u64) -> Result<i64> {
 
 impl Store {
     pub async fn projects(&self) -> Result<Vec<Project>> {
-        let rows = sqlx::query("SELECT * FROM projects ORDER BY name")
-            .fetch_all(&self.readers)
-            .await?;
+        let rows = sqlx::query("SELECT * FROM projects ORDER BY name").fetch_all(&self.readers).await?;
         rows.iter().map(rows::project_from_row).collect()
     }
 
     pub async fn project(&self, id: ProjectId) -> Result<Project> {
-        let row = sqlx::query("SELECT * FROM projects WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.readers)
-            .await?;
-        row.map(|r| rows::project_from_row(&r))
-            .transpose()?
-            .ok_or_else(|| Error::not_found("project", id))
+        let row = sqlx::query("SELECT * FROM projects WHERE id = ?").bind(id.to_string()).fetch_optional(&self.readers).await?;
+        row.map(|r| rows::project_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("project", id))
     }
 
     /// A project by id or by exact name.
@@ -55,40 +46,27 @@ impl Store {
             .bind(id_or_name)
             .fetch_optional(&self.readers)
             .await?;
-        row.map(|r| rows::project_from_row(&r))
-            .transpose()?
-            .ok_or_else(|| Error::not_found("project", id_or_name))
+        row.map(|r| rows::project_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("project", id_or_name))
     }
 
     /// The project's current label schema.
     pub async fn schema(&self, project: ProjectId) -> Result<LabelSchema> {
         let p = self.project(project).await?;
-        let row = sqlx::query("SELECT * FROM label_schemas WHERE id = ?")
-            .bind(p.schema_id.to_string())
-            .fetch_optional(&self.readers)
-            .await?;
-        row.map(|r| rows::schema_from_row(&r))
-            .transpose()?
-            .ok_or_else(|| Error::not_found("label schema", p.schema_id))
+        let row = sqlx::query("SELECT * FROM label_schemas WHERE id = ?").bind(p.schema_id.to_string()).fetch_optional(&self.readers).await?;
+        row.map(|r| rows::schema_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("label schema", p.schema_id))
     }
 
     pub async fn videos(&self, project: ProjectId) -> Result<Vec<Video>> {
-        let rows =
-            sqlx::query("SELECT * FROM videos WHERE project_id = ? ORDER BY created_at, name")
-                .bind(project.to_string())
-                .fetch_all(&self.readers)
-                .await?;
+        let rows = sqlx::query("SELECT * FROM videos WHERE project_id = ? ORDER BY created_at, name")
+            .bind(project.to_string())
+            .fetch_all(&self.readers)
+            .await?;
         rows.iter().map(rows::video_from_row).collect()
     }
 
     pub async fn video(&self, id: VideoId) -> Result<Video> {
-        let row = sqlx::query("SELECT * FROM videos WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.readers)
-            .await?;
-        row.map(|r| rows::video_from_row(&r))
-            .transpose()?
-            .ok_or_else(|| Error::not_found("video", id))
+        let row = sqlx::query("SELECT * FROM videos WHERE id = ?").bind(id.to_string()).fetch_optional(&self.readers).await?;
+        row.map(|r| rows::video_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("video", id))
     }
 
     pub async fn tracks(&self, video: VideoId) -> Result<Vec<Track>> {
@@ -100,13 +78,8 @@ impl Store {
     }
 
     pub async fn track(&self, id: TrackId) -> Result<Track> {
-        let row = sqlx::query("SELECT * FROM tracks WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.readers)
-            .await?;
-        row.map(|r| rows::track_from_row(&r))
-            .transpose()?
-            .ok_or_else(|| Error::not_found("track", id))
+        let row = sqlx::query("SELECT * FROM tracks WHERE id = ?").bind(id.to_string()).fetch_optional(&self.readers).await?;
+        row.map(|r| rows::track_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("track", id))
     }
 
     /// Every shape on one frame of a video, masks included.
@@ -130,16 +103,11 @@ impl Store {
 
     /// The frames where `track` has a keyframe, ascending.
     pub async fn keyframes(&self, track: TrackId) -> Result<Vec<u64>> {
-        let frames: Vec<i64> = sqlx::query_scalar(
-            "SELECT frame FROM shapes WHERE track_id = ? AND keyframe = 1 ORDER BY frame",
-        )
-        .bind(track.to_string())
-        .fetch_all(&self.readers)
-        .await?;
-        Ok(frames
-            .into_iter()
-            .filter_map(|f| u64::try_from(f).ok())
-            .collect())
+        let frames: Vec<i64> = sqlx::query_scalar("SELECT frame FROM shapes WHERE track_id = ? AND keyframe = 1 ORDER BY frame")
+            .bind(track.to_string())
+            .fetch_all(&self.readers)
+            .await?;
+        Ok(frames.into_iter().filter_map(|f| u64::try_from(f).ok()).collect())
     }
 
     /// Per-frame shape counts of a video (only frames that have shapes).
@@ -153,26 +121,14 @@ impl Store {
         Ok(rows
             .into_iter()
             .filter_map(|(frame, n, k)| {
-                Some(FrameCount {
-                    frame: u64::try_from(frame).ok()?,
-                    shapes: u32::try_from(n).ok()?,
-                    keyframes: u32::try_from(k).ok()?,
-                })
+                Some(FrameCount { frame: u64::try_from(frame).ok()?, shapes: u32::try_from(n).ok()?, keyframes: u32::try_from(k).ok()? })
             })
             .collect())
     }
 
     /// Reviews of a project, oldest first, filtered.
-    pub async fn review_queue(
-        &self,
-        project: ProjectId,
-        filter: &ReviewFilter,
-    ) -> Result<Vec<Review>> {
-        let state = filter.state.and_then(|s| {
-            serde_json::to_value(s)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-        });
+    pub async fn review_queue(&self, project: ProjectId, filter: &ReviewFilter) -> Result<Vec<Review>> {
+        let state = filter.state.and_then(|s| serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)));
         let rows = sqlx::query(
             "SELECT r.* FROM reviews r JOIN videos v ON v.id = r.video_id
              WHERE v.project_id = ?1 AND (?2 IS NULL OR r.video_id = ?2) AND (?3 IS NULL OR r.state = ?3)
@@ -189,45 +145,35 @@ impl Store {
     }
 
     pub async fn review(&self, id: ReviewId) -> Result<Review> {
-        let row = sqlx::query("SELECT * FROM reviews WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.readers)
-            .await?;
-        row.map(|r| rows::review_from_row(&r))
-            .transpose()?
-            .ok_or_else(|| Error::not_found("review", id))
+        let row = sqlx::query("SELECT * FROM reviews WHERE id = ?").bind(id.to_string()).fetch_optional(&self.readers).await?;
+        row.map(|r| rows::review_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("review", id))
     }
 
     /// A review's comment thread, oldest first.
     pub async fn comments(&self, review: ReviewId) -> Result<Vec<Comment>> {
-        let rows =
-            sqlx::query("SELECT * FROM comments WHERE review_id = ? ORDER BY created_at, id")
-                .bind(review.to_string())
-                .fetch_all(&self.readers)
-                .await?;
+        let rows = sqlx::query("SELECT * FROM comments WHERE review_id = ? ORDER BY created_at, id")
+            .bind(review.to_string())
+            .fetch_all(&self.readers)
+            .await?;
         rows.iter().map(rows::comment_from_row).collect()
     }
 
     /// The cached members of a project.
     pub async fn members(&self, project: ProjectId) -> Result<Vec<Member>> {
-        let rows = sqlx::query(
-            "SELECT * FROM members WHERE project_id = ? ORDER BY display_name, user_id",
-        )
-        .bind(project.to_string())
-        .fetch_all(&self.readers)
-        .await?;
+        let rows = sqlx::query("SELECT * FROM members WHERE project_id = ? ORDER BY display_name, user_id")
+            .bind(project.to_string())
+            .fetch_all(&self.readers)
+            .await?;
         rows.iter().map(rows::member_from_row).collect()
     }
 
     /// A user's cached role in a project, if known.
     pub async fn role(&self, project: ProjectId, user: UserId) -> Result<Option<Role>> {
-        let role: Option<String> =
-            sqlx::query_scalar("SELECT role FROM members WHERE project_id = ? AND user_id = ?")
-                .bind(project.to_string())
-                .bind(user.to_string())
-                .fetch_optional(&self.readers)
-                .await?;
-        role.map(|r| r.parse::<Role>().map_err(Error::decode))
-            .transpose()
+        let role: Option<String> = sqlx::query_scalar("SELECT role FROM members WHERE project_id = ? AND user_id = ?")
+            .bind(project.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&self.readers)
+            .await?;
+        role.map(|r| r.parse::<Role>().map_err(Error::decode)).transpose()
     }
 }

@@ -11,8 +11,8 @@ use std::str::FromStr;
 use argus_core::{
     id::{LabelSchemaId, ProjectId, ReviewId, ShapeId, TrackId, VideoId},
     model::{
-        Attributes, ChangeOp, Comment, Entity, EntityKind, Label, LabelSchema, Member, Project,
-        Review, ReviewScope, ReviewState, Role, Rotation, Shape, Timestamp, Track, Video,
+        Attributes, ChangeOp, Comment, Entity, EntityKind, Label, LabelSchema, Member, Project, Review,
+        ReviewScope, ReviewState, Role, Rotation, Shape, Timestamp, Track, Video,
     },
     time::Rational,
 };
@@ -25,8 +25,7 @@ pub(crate) fn parse<T: FromStr>(s: &str, what: &str) -> Result<T>
 where
     T::Err: std::fmt::Display,
 {
-    s.parse()
-        .map_err(|e| Error::decode(format!("{what} '{s}': {e}")))
+    s.parse().map_err(|e| Error::decode(format!("{what} '{s}': {e}")))
 }
 
 fn get_id<T: FromStr>(row: &SqliteRow, col: &str) -> Result<T>
@@ -71,9 +70,7 @@ fn get_json<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> Resul
 fn enum_str<T: serde::Serialize>(v: &T) -> Result<String> {
     match serde_json::to_value(v)? {
         serde_json::Value::String(s) => Ok(s),
-        other => Err(Error::decode(format!(
-            "expected a string enum, got {other}"
-        ))),
+        other => Err(Error::decode(format!("expected a string enum, got {other}"))),
     }
 }
 
@@ -94,13 +91,7 @@ pub(crate) fn project_from_row(row: &SqliteRow) -> Result<Project> {
 
 pub(crate) fn schema_from_row(row: &SqliteRow) -> Result<LabelSchema> {
     let labels: Vec<Label> = get_json(row, "labels")?;
-    LabelSchema::new(
-        get_id(row, "id")?,
-        get_id(row, "project_id")?,
-        get_u32(row, "version")?,
-        labels,
-    )
-    .map_err(Error::decode)
+    LabelSchema::new(get_id(row, "id")?, get_id(row, "project_id")?, get_u32(row, "version")?, labels).map_err(Error::decode)
 }
 
 pub(crate) fn member_from_row(row: &SqliteRow) -> Result<Member> {
@@ -160,16 +151,12 @@ pub(crate) fn review_from_row(row: &SqliteRow) -> Result<Review> {
     let scope = match scope.as_str() {
         "video" => ReviewScope::Video,
         "track" => ReviewScope::Track {
-            track_id: get_opt_id(row, "track_id")?
-                .ok_or_else(|| Error::decode("track review without a track"))?,
+            track_id: get_opt_id(row, "track_id")?.ok_or_else(|| Error::decode("track review without a track"))?,
         },
         "frames" => {
             let start: Option<i64> = row.try_get("frame_start")?;
             let end: Option<i64> = row.try_get("frame_end")?;
-            match (
-                start.and_then(|s| u64::try_from(s).ok()),
-                end.and_then(|e| u64::try_from(e).ok()),
-            ) {
+            match (start.and_then(|s| u64::try_from(s).ok()), end.and_then(|e| u64::try_from(e).ok())) {
                 (Some(start), Some(end)) => ReviewScope::Frames { start, end },
                 _ => return Err(Error::decode("frame review without a valid frame range")),
             }
@@ -195,68 +182,38 @@ pub(crate) fn comment_from_row(row: &SqliteRow) -> Result<Comment> {
         review_id: get_id(row, "review_id")?,
         author: get_id(row, "author")?,
         body: row.try_get("body")?,
-        frame: frame
-            .map(|f| u64::try_from(f).map_err(|_| Error::decode("negative comment frame")))
-            .transpose()?,
+        frame: frame.map(|f| u64::try_from(f).map_err(|_| Error::decode("negative comment frame"))).transpose()?,
         created_at: get_ts(row, "created_at")?,
     })
 }
 
 /// The current state of one record, if it exists. For members, `id` is the
 /// user id and `project` selects the project.
-pub(crate) async fn load(
-    conn: &mut SqliteConnection,
-    project: ProjectId,
-    kind: EntityKind,
-    id: Uuid,
-) -> Result<Option<Entity>> {
+pub(crate) async fn load(conn: &mut SqliteConnection, project: ProjectId, kind: EntityKind, id: Uuid) -> Result<Option<Entity>> {
     let id_s = id.to_string();
     let (sql, entity): (&str, fn(&SqliteRow) -> Result<Entity>) = match kind {
-        EntityKind::Project => ("SELECT * FROM projects WHERE id = ?", |r| {
-            project_from_row(r).map(Entity::Project)
-        }),
-        EntityKind::LabelSchema => ("SELECT * FROM label_schemas WHERE id = ?", |r| {
-            schema_from_row(r).map(Entity::LabelSchema)
-        }),
+        EntityKind::Project => ("SELECT * FROM projects WHERE id = ?", |r| project_from_row(r).map(Entity::Project)),
+        EntityKind::LabelSchema => ("SELECT * FROM label_schemas WHERE id = ?", |r| schema_from_row(r).map(Entity::LabelSchema)),
         EntityKind::Member => {
             let row = sqlx::query("SELECT * FROM members WHERE user_id = ? AND project_id = ?")
                 .bind(&id_s)
                 .bind(project.to_string())
                 .fetch_optional(&mut *conn)
                 .await?;
-            return row
-                .map(|r| member_from_row(&r).map(Entity::Member))
-                .transpose();
+            return row.map(|r| member_from_row(&r).map(Entity::Member)).transpose();
         }
-        EntityKind::Video => ("SELECT * FROM videos WHERE id = ?", |r| {
-            video_from_row(r).map(Entity::Video)
-        }),
-        EntityKind::Track => ("SELECT * FROM tracks WHERE id = ?", |r| {
-            track_from_row(r).map(Entity::Track)
-        }),
-        EntityKind::Shape => ("SELECT data FROM shapes WHERE id = ?", |r| {
-            shape_from_row(r).map(Entity::Shape)
-        }),
-        EntityKind::Review => ("SELECT * FROM reviews WHERE id = ?", |r| {
-            review_from_row(r).map(Entity::Review)
-        }),
-        EntityKind::Comment => ("SELECT * FROM comments WHERE id = ?", |r| {
-            comment_from_row(r).map(Entity::Comment)
-        }),
+        EntityKind::Video => ("SELECT * FROM videos WHERE id = ?", |r| video_from_row(r).map(Entity::Video)),
+        EntityKind::Track => ("SELECT * FROM tracks WHERE id = ?", |r| track_from_row(r).map(Entity::Track)),
+        EntityKind::Shape => ("SELECT data FROM shapes WHERE id = ?", |r| shape_from_row(r).map(Entity::Shape)),
+        EntityKind::Review => ("SELECT * FROM reviews WHERE id = ?", |r| review_from_row(r).map(Entity::Review)),
+        EntityKind::Comment => ("SELECT * FROM comments WHERE id = ?", |r| comment_from_row(r).map(Entity::Comment)),
     };
-    let row = sqlx::query(sql)
-        .bind(&id_s)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(sql).bind(&id_s).fetch_optional(&mut *conn).await?;
     row.map(|r| entity(&r)).transpose()
 }
 
 /// Applies one op and returns the op that undoes it.
-pub(crate) async fn apply_op(
-    conn: &mut SqliteConnection,
-    project: ProjectId,
-    op: &ChangeOp,
-) -> Result<ChangeOp> {
+pub(crate) async fn apply_op(conn: &mut SqliteConnection, project: ProjectId, op: &ChangeOp) -> Result<ChangeOp> {
     let (kind, id) = op.target();
     let before = load(conn, project, kind, id).await?;
     match op {
@@ -269,12 +226,7 @@ pub(crate) async fn apply_op(
     })
 }
 
-async fn delete(
-    conn: &mut SqliteConnection,
-    project: ProjectId,
-    kind: EntityKind,
-    id: Uuid,
-) -> Result<()> {
+async fn delete(conn: &mut SqliteConnection, project: ProjectId, kind: EntityKind, id: Uuid) -> Result<()> {
     let table = match kind {
         EntityKind::Project => "projects",
         EntityKind::LabelSchema => "label_schemas",
@@ -292,10 +244,7 @@ async fn delete(
             return Ok(());
         }
     };
-    sqlx::query(&format!("DELETE FROM {table} WHERE id = ?"))
-        .bind(id.to_string())
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(&format!("DELETE FROM {table} WHERE id = ?")).bind(id.to_string()).execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -416,15 +365,8 @@ pub(crate) async fn upsert(conn: &mut SqliteConnection, entity: &Entity) -> Resu
         Entity::Review(r) => {
             let (scope, track, start, end) = match r.scope {
                 ReviewScope::Video => ("video", None, None, None),
-                ReviewScope::Track { track_id } => {
-                    ("track", Some(track_id.to_string()), None, None)
-                }
-                ReviewScope::Frames { start, end } => (
-                    "frames",
-                    None,
-                    Some(to_i64(start, "frame")?),
-                    Some(to_i64(end, "frame")?),
-                ),
+                ReviewScope::Track { track_id } => ("track", Some(track_id.to_string()), None, None),
+                ReviewScope::Frames { start, end } => ("frames", None, Some(to_i64(start, "frame")?), Some(to_i64(end, "frame")?)),
             };
             sqlx::query(
                 "INSERT INTO reviews (id, video_id, scope, track_id, frame_start, frame_end, state, reviewer, comment, created_at, updated_at)
@@ -468,71 +410,37 @@ pub(crate) async fn upsert(conn: &mut SqliteConnection, entity: &Entity) -> Resu
 // Typed loaders used by command validation.
 
 pub(crate) async fn video(conn: &mut SqliteConnection, id: VideoId) -> Result<Video> {
-    let row = sqlx::query("SELECT * FROM videos WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.map(|r| video_from_row(&r))
-        .transpose()?
-        .ok_or_else(|| Error::not_found("video", id))
+    let row = sqlx::query("SELECT * FROM videos WHERE id = ?").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+    row.map(|r| video_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("video", id))
 }
 
 pub(crate) async fn track(conn: &mut SqliteConnection, id: TrackId) -> Result<Track> {
-    let row = sqlx::query("SELECT * FROM tracks WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.map(|r| track_from_row(&r))
-        .transpose()?
-        .ok_or_else(|| Error::not_found("track", id))
+    let row = sqlx::query("SELECT * FROM tracks WHERE id = ?").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+    row.map(|r| track_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("track", id))
 }
 
 pub(crate) async fn shape(conn: &mut SqliteConnection, id: ShapeId) -> Result<Shape> {
-    let row = sqlx::query("SELECT data FROM shapes WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.map(|r| shape_from_row(&r))
-        .transpose()?
-        .ok_or_else(|| Error::not_found("shape", id))
+    let row = sqlx::query("SELECT data FROM shapes WHERE id = ?").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+    row.map(|r| shape_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("shape", id))
 }
 
 pub(crate) async fn review(conn: &mut SqliteConnection, id: ReviewId) -> Result<Review> {
-    let row = sqlx::query("SELECT * FROM reviews WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.map(|r| review_from_row(&r))
-        .transpose()?
-        .ok_or_else(|| Error::not_found("review", id))
+    let row = sqlx::query("SELECT * FROM reviews WHERE id = ?").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+    row.map(|r| review_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("review", id))
 }
 
 pub(crate) async fn project(conn: &mut SqliteConnection, id: ProjectId) -> Result<Project> {
-    let row = sqlx::query("SELECT * FROM projects WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.map(|r| project_from_row(&r))
-        .transpose()?
-        .ok_or_else(|| Error::not_found("project", id))
+    let row = sqlx::query("SELECT * FROM projects WHERE id = ?").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+    row.map(|r| project_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("project", id))
 }
 
 pub(crate) async fn schema(conn: &mut SqliteConnection, id: LabelSchemaId) -> Result<LabelSchema> {
-    let row = sqlx::query("SELECT * FROM label_schemas WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.map(|r| schema_from_row(&r))
-        .transpose()?
-        .ok_or_else(|| Error::not_found("label schema", id))
+    let row = sqlx::query("SELECT * FROM label_schemas WHERE id = ?").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+    row.map(|r| schema_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("label schema", id))
 }
 
 /// The shape of `track` on `frame`, if any.
-pub(crate) async fn shape_at(
-    conn: &mut SqliteConnection,
-    track: TrackId,
-    frame: u64,
-) -> Result<Option<Shape>> {
+pub(crate) async fn shape_at(conn: &mut SqliteConnection, track: TrackId, frame: u64) -> Result<Option<Shape>> {
     let row = sqlx::query("SELECT data FROM shapes WHERE track_id = ? AND frame = ?")
         .bind(track.to_string())
         .bind(to_i64(frame, "frame")?)

@@ -107,19 +107,13 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("path", &self.path)
-            .field("device", &self.device)
-            .finish_non_exhaustive()
+        f.debug_struct("Store").field("path", &self.path).field("device", &self.device).finish_non_exhaustive()
     }
 }
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 pub(crate) fn now() -> Timestamp {
@@ -132,9 +126,7 @@ fn is_corruption(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => {
             let code = db.code();
             // SQLITE_CORRUPT (11) and SQLITE_NOTADB (26), with extended codes.
-            code.as_deref()
-                .and_then(|c| c.parse::<i32>().ok())
-                .is_some_and(|c| matches!(c & 0xff, 11 | 26))
+            code.as_deref().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 11 | 26))
         }
         _ => false,
     }
@@ -155,11 +147,7 @@ impl Store {
     /// migrates it, and makes a rolling backup if the last one is old.
     pub async fn open_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let corrupt = |detail: String| Error::Corrupt {
-            detail,
-            backup: backup::newest(&path),
-            path: path.clone(),
-        };
+        let corrupt = |detail: String| Error::Corrupt { detail, backup: backup::newest(&path), path: path.clone() };
         let sync = match options.durability {
             Durability::Full => SqliteSynchronous::Full,
             Durability::Normal => SqliteSynchronous::Normal,
@@ -175,32 +163,22 @@ impl Store {
             Err(e) if is_corruption(&e) => return Err(corrupt(e.to_string())),
             Err(e) => return Err(e.into()),
         };
-        let check: Result<String, sqlx::Error> = sqlx::query_scalar("PRAGMA quick_check")
-            .fetch_one(&mut conn)
-            .await;
+        let check: Result<String, sqlx::Error> = sqlx::query_scalar("PRAGMA quick_check").fetch_one(&mut conn).await;
         match check {
             Ok(s) if s == "ok" => {}
             Ok(s) => return Err(corrupt(s)),
             Err(e) if is_corruption(&e) => return Err(corrupt(e.to_string())),
             Err(e) => return Err(e.into()),
         }
-        let has_migrations: Option<String> = sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-        )
-        .fetch_optional(&mut conn)
-        .await?;
+        let has_migrations: Option<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
+                .fetch_optional(&mut conn)
+                .await?;
         if has_migrations.is_some() {
-            let found: Option<i64> =
-                sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
-                    .fetch_one(&mut conn)
-                    .await?;
+            let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&mut conn).await?;
             let supported = Self::schema_version();
             if let Some(found) = found.filter(|f| *f > supported) {
-                return Err(Error::NewerSchema {
-                    found,
-                    supported,
-                    path,
-                });
+                return Err(Error::NewerSchema { found, supported, path });
             }
         }
         MIGRATOR.run(&mut conn).await?;
@@ -232,14 +210,7 @@ impl Store {
             // up between batches (the default buffer is 50 rows).
             .connect_with(connect.read_only(true).row_buffer_size(4096))
             .await?;
-        let store = Self {
-            path,
-            writer: Mutex::new(Writer { conn, clock }),
-            readers,
-            options,
-            device,
-            local_user,
-        };
+        let store = Self { path, writer: Mutex::new(Writer { conn, clock }), readers, options, device, local_user };
         store.backup_if_due().await?;
         Ok(store)
     }
@@ -266,15 +237,9 @@ impl Store {
             return Ok(Actor { user, role });
         }
         if self.members(project).await?.is_empty() {
-            return Ok(Actor {
-                user,
-                role: argus_core::model::Role::Lead,
-            });
+            return Ok(Actor { user, role: argus_core::model::Role::Lead });
         }
-        Err(Error::NotAMember {
-            user: user.to_string(),
-            project: project.to_string(),
-        })
+        Err(Error::NotAMember { user: user.to_string(), project: project.to_string() })
     }
 
     /// Makes a backup when backups are on and the newest is older than
@@ -287,11 +252,7 @@ impl Store {
         let due = backup::newest(&self.path)
             .and_then(|b| b.metadata().ok()?.modified().ok()?.elapsed().ok())
             .is_none_or(|age| age >= self.options.backup_interval);
-        if due {
-            self.backup_now().await.map(Some)
-        } else {
-            Ok(None)
-        }
+        if due { self.backup_now().await.map(Some) } else { Ok(None) }
     }
 
     /// Writes a consistent copy of the database next to it (SQLite
@@ -299,26 +260,16 @@ impl Store {
     /// `backups_kept`. Returns the new backup's path.
     pub async fn backup_now(&self) -> Result<PathBuf> {
         let dir = backup::dir(&self.path);
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
-            action: "create the backup folder",
-            path: dir.clone(),
-            source,
-        })?;
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io { action: "create the backup folder", path: dir.clone(), source })?;
         let target = backup::next_name(&self.path);
         let target_s = target.to_str().ok_or_else(|| Error::Io {
             action: "write a backup",
             path: target.clone(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the path is not valid UTF-8",
-            ),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path is not valid UTF-8"),
         })?;
         {
             let mut w = self.writer.lock().await;
-            sqlx::query("VACUUM INTO ?")
-                .bind(target_s)
-                .execute(&mut w.conn)
-                .await?;
+            sqlx::query("VACUUM INTO ?").bind(target_s).execute(&mut w.conn).await?;
         }
         backup::prune(&self.path, self.options.backups_kept.max(1))?;
         Ok(target)
@@ -334,48 +285,25 @@ impl Store {
     }
 
     /// Creates a project with its label schema. Syncs, but is not undoable.
-    pub async fn create_project(
-        &self,
-        name: &str,
-        labels: Vec<Label>,
-    ) -> Result<(Project, LabelSchema)> {
+    pub async fn create_project(&self, name: &str, labels: Vec<Label>) -> Result<(Project, LabelSchema)> {
         let now = now();
         let schema_id = LabelSchemaId::new();
         let project = Project::new(name, schema_id, now)?;
         let schema = LabelSchema::new(schema_id, project.id, 1, labels)?;
         let ops = vec![
-            ChangeOp::Upsert {
-                entity: Entity::Project(project.clone()),
-            },
-            ChangeOp::Upsert {
-                entity: Entity::LabelSchema(schema.clone()),
-            },
+            ChangeOp::Upsert { entity: Entity::Project(project.clone()) },
+            ChangeOp::Upsert { entity: Entity::LabelSchema(schema.clone()) },
         ];
         let mut w = self.writer.lock().await;
         let Writer { conn, clock } = &mut *w;
         let mut next = clock.clone();
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let existing: Option<String> = sqlx::query_scalar("SELECT id FROM projects WHERE name = ?")
-            .bind(&project.name)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT id FROM projects WHERE name = ?").bind(&project.name).fetch_optional(&mut *tx).await?;
         if let Some(id) = existing {
-            return Err(Error::Conflict(format!(
-                "a project named '{}' already exists ({id}); pick another name",
-                project.name
-            )));
+            return Err(Error::Conflict(format!("a project named '{}' already exists ({id}); pick another name", project.name)));
         }
-        record(
-            &mut tx,
-            &mut next,
-            project.id,
-            "create project",
-            ops,
-            History::None,
-            self.options.undo_depth,
-            None,
-        )
-        .await?;
+        record(&mut tx, &mut next, project.id, "create project", ops, History::None, self.options.undo_depth, None).await?;
         tx.commit().await?;
         *clock = next;
         Ok((project, schema))
@@ -391,31 +319,16 @@ impl Store {
         let mut next = clock.clone();
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         rows::project(&mut tx, video.project_id).await?;
-        let existing: Option<String> =
-            sqlx::query_scalar("SELECT id FROM videos WHERE project_id = ? AND sha256 = ?")
-                .bind(video.project_id.to_string())
-                .bind(&video.sha256)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let existing: Option<String> = sqlx::query_scalar("SELECT id FROM videos WHERE project_id = ? AND sha256 = ?")
+            .bind(video.project_id.to_string())
+            .bind(&video.sha256)
+            .fetch_optional(&mut *tx)
+            .await?;
         if let Some(id) = existing {
-            return Err(Error::Conflict(format!(
-                "this video is already in the project as {id}"
-            )));
+            return Err(Error::Conflict(format!("this video is already in the project as {id}")));
         }
-        let ops = vec![ChangeOp::Upsert {
-            entity: Entity::Video(video.clone()),
-        }];
-        record(
-            &mut tx,
-            &mut next,
-            video.project_id,
-            "add video",
-            ops,
-            History::None,
-            self.options.undo_depth,
-            None,
-        )
-        .await?;
+        let ops = vec![ChangeOp::Upsert { entity: Entity::Video(video.clone()) }];
+        record(&mut tx, &mut next, video.project_id, "add video", ops, History::None, self.options.undo_depth, None).await?;
         tx.commit().await?;
         *clock = next;
         Ok(video)
@@ -431,21 +344,11 @@ impl Store {
     /// Like [`Store::apply`], but refuses (changing nothing) a command that
     /// would edit a project other than `project`: the actor's role was
     /// looked up for that one.
-    pub async fn apply_in(
-        &self,
-        project: ProjectId,
-        actor: &Actor,
-        cmd: Command,
-    ) -> Result<Applied> {
+    pub async fn apply_in(&self, project: ProjectId, actor: &Actor, cmd: Command) -> Result<Applied> {
         self.apply_checked(Some(project), actor, cmd).await
     }
 
-    async fn apply_checked(
-        &self,
-        expected: Option<ProjectId>,
-        actor: &Actor,
-        cmd: Command,
-    ) -> Result<Applied> {
+    async fn apply_checked(&self, expected: Option<ProjectId>, actor: &Actor, cmd: Command) -> Result<Applied> {
         let summary = cmd.summary();
         let mut w = self.writer.lock().await;
         let Writer { conn, clock } = &mut *w;
@@ -453,22 +356,9 @@ impl Store {
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         let plan = command::plan(&mut tx, actor, cmd, now()).await?;
         if let Some(expected) = expected.filter(|e| *e != plan.project) {
-            return Err(Error::Conflict(format!(
-                "the command edits project {}, not {expected}",
-                plan.project
-            )));
+            return Err(Error::Conflict(format!("the command edits project {}, not {expected}", plan.project)));
         }
-        let applied = record(
-            &mut tx,
-            &mut next,
-            plan.project,
-            &summary,
-            plan.ops,
-            History::Edit,
-            self.options.undo_depth,
-            None,
-        )
-        .await?;
+        let applied = record(&mut tx, &mut next, plan.project, &summary, plan.ops, History::Edit, self.options.undo_depth, None).await?;
         tx.commit().await?;
         *clock = next;
         Ok(applied)
@@ -484,12 +374,7 @@ impl Store {
         self.step(project, "redo", History::Redo).await
     }
 
-    async fn step(
-        &self,
-        project: ProjectId,
-        stack: &'static str,
-        history: History,
-    ) -> Result<Applied> {
+    async fn step(&self, project: ProjectId, stack: &'static str, history: History) -> Result<Applied> {
         let mut w = self.writer.lock().await;
         let Writer { conn, clock } = &mut *w;
         let mut next = clock.clone();
@@ -505,17 +390,7 @@ impl Store {
             return Err(Error::NothingTo(stack));
         };
         let ops: Vec<ChangeOp> = serde_json::from_str(&inverse)?;
-        let applied = record(
-            &mut tx,
-            &mut next,
-            project,
-            &summary,
-            ops,
-            history,
-            self.options.undo_depth,
-            Some(seq),
-        )
-        .await?;
+        let applied = record(&mut tx, &mut next, project, &summary, ops, history, self.options.undo_depth, Some(seq)).await?;
         tx.commit().await?;
         *clock = next;
         Ok(applied)
@@ -534,28 +409,17 @@ impl Store {
 
     /// Runs SQLite's full integrity check; `Ok(())` when sound.
     pub async fn integrity_check(&self) -> Result<()> {
-        let result: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
-            .fetch_all(&self.readers)
-            .await?;
+        let result: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(&self.readers).await?;
         if result.len() == 1 && result.first().is_some_and(|s| s == "ok") {
             Ok(())
         } else {
-            Err(Error::Corrupt {
-                detail: result.join("; "),
-                backup: backup::newest(&self.path),
-                path: self.path.clone(),
-            })
+            Err(Error::Corrupt { detail: result.join("; "), backup: backup::newest(&self.path), path: self.path.clone() })
         }
     }
 }
 
 async fn setting(conn: &mut SqliteConnection, key: &str) -> Result<Option<String>> {
-    Ok(
-        sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&mut *conn)
-            .await?,
-    )
+    Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&mut *conn).await?)
 }
 
 async fn set_setting(conn: &mut SqliteConnection, key: &str, value: &str) -> Result<()> {
@@ -586,12 +450,7 @@ async fn record(
     let project_s = project.to_string();
     for op in &ops {
         inverse.push(rows::apply_op(&mut *tx, project, op).await?);
-        let change = Change {
-            id: ChangeId::new(),
-            hlc: clock.tick(now_ms)?,
-            project_id: project,
-            op: op.clone(),
-        };
+        let change = Change { id: ChangeId::new(), hlc: clock.tick(now_ms)?, project_id: project, op: op.clone() };
         let (kind, id) = op.target();
         sqlx::query("INSERT INTO outbox (change_id, project_id, hlc, entity_kind, entity_id, change) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(change.id.to_string())
@@ -605,18 +464,12 @@ async fn record(
     }
     inverse.reverse();
     if let Some(seq) = popped {
-        sqlx::query("DELETE FROM undo_log WHERE seq = ?")
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM undo_log WHERE seq = ?").bind(seq).execute(&mut *tx).await?;
     }
     let push = match history {
         History::None => None,
         History::Edit => {
-            sqlx::query("DELETE FROM undo_log WHERE project_id = ? AND stack = 'redo'")
-                .bind(&project_s)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("DELETE FROM undo_log WHERE project_id = ? AND stack = 'redo'").bind(&project_s).execute(&mut *tx).await?;
             Some("undo")
         }
         History::Undo => Some("redo"),
@@ -644,11 +497,7 @@ async fn record(
     if !ops.is_empty() {
         set_setting(&mut *tx, "last_hlc", &clock.last().to_string()).await?;
     }
-    Ok(Applied {
-        project,
-        changes: ops.len(),
-        summary: summary.to_owned(),
-    })
+    Ok(Applied { project, changes: ops.len(), summary: summary.to_owned() })
 }
 
 impl FromStr for Durability {

@@ -29,24 +29,15 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(&self.readers)
         .await?;
-        rows.into_iter()
-            .map(|(seq, json)| {
-                Ok(Pending {
-                    seq,
-                    change: serde_json::from_str(&json)?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(|(seq, json)| Ok(Pending { seq, change: serde_json::from_str(&json)? })).collect()
     }
 
     /// How many changes of `project` wait to be sent.
     pub async fn pending_count(&self, project: ProjectId) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM outbox WHERE project_id = ? AND sent_at IS NULL",
-        )
-        .bind(project.to_string())
-        .fetch_one(&self.readers)
-        .await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE project_id = ? AND sent_at IS NULL")
+            .bind(project.to_string())
+            .fetch_one(&self.readers)
+            .await?;
         Ok(n.max(0) as u64)
     }
 
@@ -68,12 +59,10 @@ impl Store {
 
     /// Where the last pull of `project` stopped (opaque to the store).
     pub async fn pull_cursor(&self, project: ProjectId) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT cursor FROM sync_cursors WHERE project_id = ?")
-                .bind(project.to_string())
-                .fetch_optional(&self.readers)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT cursor FROM sync_cursors WHERE project_id = ?")
+            .bind(project.to_string())
+            .fetch_optional(&self.readers)
+            .await?)
     }
 
     pub async fn set_pull_cursor(&self, project: ProjectId, cursor: &str) -> Result<()> {
@@ -94,17 +83,11 @@ impl Store {
     /// the server reported. A cache: not undoable, not queued for sync.
     pub async fn replace_members(&self, project: ProjectId, members: &[Member]) -> Result<()> {
         if let Some(m) = members.iter().find(|m| m.project_id != project) {
-            return Err(Error::Conflict(format!(
-                "member {} belongs to project {}, not {project}",
-                m.user_id, m.project_id
-            )));
+            return Err(Error::Conflict(format!("member {} belongs to project {}, not {project}", m.user_id, m.project_id)));
         }
         let mut w = self.writer.lock().await;
         let mut tx = sqlx::Connection::begin(&mut w.conn).await?;
-        sqlx::query("DELETE FROM members WHERE project_id = ?")
-            .bind(project.to_string())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM members WHERE project_id = ?").bind(project.to_string()).execute(&mut *tx).await?;
         let now = now_ms() as i64;
         for m in members {
             crate::rows::upsert(&mut tx, &argus_core::model::Entity::Member(m.clone())).await?;

@@ -8,10 +8,7 @@ use std::sync::Arc;
 use argus_core::{
     geometry::{BBox, Polygon},
     id::{CommentId, ReviewId, UserId},
-    model::{
-        AttributeValue, Comment, Geometry, ModelError, Review, ReviewScope, ReviewState, Role,
-        Timestamp,
-    },
+    model::{AttributeValue, Comment, Geometry, ModelError, Review, ReviewScope, ReviewState, Role, Timestamp},
 };
 use argus_store::{Actor, CacheEntry, Command, Error, ReviewFilter, Store, StoreOptions};
 use util::*;
@@ -22,67 +19,27 @@ use util::*;
 async fn create_track_then_query_frames_keyframes_and_counts() {
     let f = fixture().await;
     let t = track(f.video.id, f.car());
-    let shapes = vec![
-        mask_shape(t.id, 0, 1),
-        mask_shape(t.id, 5, 3),
-        mask_shape(t.id, 10, 5),
-    ];
-    let applied = f
-        .store
-        .apply(
-            &f.actor,
-            Command::CreateTrack {
-                track: t.clone(),
-                shapes: shapes.clone(),
-            },
-        )
-        .await
-        .expect("apply");
+    let shapes = vec![mask_shape(t.id, 0, 1), mask_shape(t.id, 5, 3), mask_shape(t.id, 10, 5)];
+    let applied = f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: shapes.clone() }).await.expect("apply");
     assert_eq!(applied.changes, 4);
     assert_eq!(applied.project, f.project);
 
     let on5 = f.store.frame_shapes(f.video.id, 5).await.expect("frame");
     assert_eq!(on5.len(), 1);
-    assert_eq!(
-        on5[0].geometry, shapes[1].geometry,
-        "the mask comes back bit-exact"
-    );
+    assert_eq!(on5[0].geometry, shapes[1].geometry, "the mask comes back bit-exact");
     assert_eq!(on5[0].id, shapes[1].id);
-    assert!(
-        f.store
-            .frame_shapes(f.video.id, 6)
-            .await
-            .expect("frame")
-            .is_empty()
-    );
-    assert_eq!(
-        f.store.keyframes(t.id).await.expect("keyframes"),
-        vec![0, 5, 10]
-    );
+    assert!(f.store.frame_shapes(f.video.id, 6).await.expect("frame").is_empty());
+    assert_eq!(f.store.keyframes(t.id).await.expect("keyframes"), vec![0, 5, 10]);
     let counts = f.store.frame_counts(f.video.id).await.expect("counts");
-    assert_eq!(
-        counts
-            .iter()
-            .map(|c| (c.frame, c.shapes))
-            .collect::<Vec<_>>(),
-        vec![(0, 1), (5, 1), (10, 1)]
-    );
+    assert_eq!(counts.iter().map(|c| (c.frame, c.shapes)).collect::<Vec<_>>(), vec![(0, 1), (5, 1), (10, 1)]);
     let stored = f.store.track(t.id).await.expect("track");
     assert_eq!(stored.number, 1, "number 0 takes the next free number");
 
     // Every change is queued for sync with strictly increasing HLCs:
     // project + schema + video + track + 3 shapes.
-    let pending = f
-        .store
-        .pending_changes(f.project, 100)
-        .await
-        .expect("outbox");
+    let pending = f.store.pending_changes(f.project, 100).await.expect("outbox");
     assert_eq!(pending.len(), 7);
-    assert!(
-        pending
-            .windows(2)
-            .all(|w| w[0].change.hlc < w[1].change.hlc)
-    );
+    assert!(pending.windows(2).all(|w| w[0].change.hlc < w[1].change.hlc));
     assert_eq!(pending[0].change.hlc.device, f.store.device());
     f.store.integrity_check().await.expect("sound");
 }
@@ -92,127 +49,48 @@ async fn set_shape_replaces_the_frame_and_undo_redo_restore_it() {
     let f = fixture().await;
     let t = track(f.video.id, f.car());
     let first = mask_shape(t.id, 5, 1);
-    f.store
-        .apply(
-            &f.actor,
-            Command::CreateTrack {
-                track: t.clone(),
-                shapes: vec![first.clone()],
-            },
-        )
-        .await
-        .expect("create");
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![first.clone()] }).await.expect("create");
     let poly = Polygon::from_flat(&[1.0, 1.0, 20.0, 1.0, 10.0, 15.0]).expect("polygon");
     let second = shape(t.id, 5, Geometry::Polygon(poly));
-    f.store
-        .apply(
-            &f.actor,
-            Command::SetShape {
-                shape: second.clone(),
-            },
-        )
-        .await
-        .expect("set");
+    f.store.apply(&f.actor, Command::SetShape { shape: second.clone() }).await.expect("set");
     let now = f.store.frame_shapes(f.video.id, 5).await.expect("frame");
     assert_eq!(now.len(), 1, "set replaces the shape on that frame");
     assert_eq!(now[0].id, first.id, "the frame's shape keeps its id");
     assert_eq!(now[0].geometry, second.geometry);
 
     f.store.undo(f.project).await.expect("undo");
-    assert_eq!(
-        f.store.frame_shapes(f.video.id, 5).await.expect("frame")[0].geometry,
-        first.geometry
-    );
+    assert_eq!(f.store.frame_shapes(f.video.id, 5).await.expect("frame")[0].geometry, first.geometry);
     f.store.redo(f.project).await.expect("redo");
-    assert_eq!(
-        f.store.frame_shapes(f.video.id, 5).await.expect("frame")[0].geometry,
-        second.geometry
-    );
+    assert_eq!(f.store.frame_shapes(f.video.id, 5).await.expect("frame")[0].geometry, second.geometry);
     f.store.undo(f.project).await.expect("undo set");
     f.store.undo(f.project).await.expect("undo create");
-    assert!(
-        f.store
-            .frame_shapes(f.video.id, 5)
-            .await
-            .expect("frame")
-            .is_empty()
-    );
-    assert!(matches!(
-        f.store.track(t.id).await,
-        Err(Error::NotFound { .. })
-    ));
-    assert!(matches!(
-        f.store.undo(f.project).await,
-        Err(Error::NothingTo("undo"))
-    ));
-    assert_eq!(
-        f.store.history_depth(f.project).await.expect("depth"),
-        (0, 2)
-    );
+    assert!(f.store.frame_shapes(f.video.id, 5).await.expect("frame").is_empty());
+    assert!(matches!(f.store.track(t.id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(f.store.undo(f.project).await, Err(Error::NothingTo("undo"))));
+    assert_eq!(f.store.history_depth(f.project).await.expect("depth"), (0, 2));
 }
 
 #[tokio::test]
 async fn undo_and_redo_survive_a_restart_and_a_new_edit_clears_redo() {
     let f = fixture().await;
     let t = track(f.video.id, f.car());
-    f.store
-        .apply(
-            &f.actor,
-            Command::CreateTrack {
-                track: t.clone(),
-                shapes: vec![mask_shape(t.id, 1, 1)],
-            },
-        )
-        .await
-        .expect("create");
-    f.store
-        .apply(
-            &f.actor,
-            Command::SetShape {
-                shape: mask_shape(t.id, 2, 2),
-            },
-        )
-        .await
-        .expect("set");
-    f.store
-        .apply(
-            &f.actor,
-            Command::SetShape {
-                shape: mask_shape(t.id, 3, 3),
-            },
-        )
-        .await
-        .expect("set");
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![mask_shape(t.id, 1, 1)] }).await.expect("create");
+    f.store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, 2, 2) }).await.expect("set");
+    f.store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, 3, 3) }).await.expect("set");
     f.store.undo(f.project).await.expect("undo");
     let path = f.db();
-    let Fixture {
-        store, dir: _dir, ..
-    } = f;
+    let Fixture { store, dir: _dir, .. } = f;
     store.close().await;
 
     let store = Store::open(&path).await.expect("reopen");
     assert_eq!(store.history_depth(f.project).await.expect("depth"), (2, 1));
     store.redo(f.project).await.expect("redo after restart");
-    assert_eq!(
-        store.keyframes(t.id).await.expect("keyframes"),
-        vec![1, 2, 3]
-    );
+    assert_eq!(store.keyframes(t.id).await.expect("keyframes"), vec![1, 2, 3]);
     store.undo(f.project).await.expect("undo");
     store.undo(f.project).await.expect("undo");
     assert_eq!(store.keyframes(t.id).await.expect("keyframes"), vec![1]);
-    store
-        .apply(
-            &f.actor,
-            Command::SetShape {
-                shape: mask_shape(t.id, 7, 3),
-            },
-        )
-        .await
-        .expect("new edit");
-    assert!(
-        matches!(store.redo(f.project).await, Err(Error::NothingTo("redo"))),
-        "a new edit clears redo"
-    );
+    store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, 7, 3) }).await.expect("new edit");
+    assert!(matches!(store.redo(f.project).await, Err(Error::NothingTo("redo"))), "a new edit clears redo");
     assert_eq!(store.keyframes(t.id).await.expect("keyframes"), vec![1, 7]);
 }
 
@@ -220,39 +98,15 @@ async fn undo_and_redo_survive_a_restart_and_a_new_edit_clears_redo() {
 async fn a_bulk_command_is_one_undo_step() {
     let f = fixture().await;
     let t = track(f.video.id, f.car());
-    f.store
-        .apply(
-            &f.actor,
-            Command::CreateTrack {
-                track: t.clone(),
-                shapes: vec![],
-            },
-        )
-        .await
-        .expect("create");
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![] }).await.expect("create");
     let before = f.store.history_depth(f.project).await.expect("depth");
-    let shapes: Vec<_> = (0..FRAMES)
-        .map(|frame| mask_shape(t.id, frame, (frame % 50) as u32))
-        .collect();
-    let applied = f
-        .store
-        .apply(&f.actor, Command::SetShapes { shapes })
-        .await
-        .expect("bulk");
+    let shapes: Vec<_> = (0..FRAMES).map(|frame| mask_shape(t.id, frame, (frame % 50) as u32)).collect();
+    let applied = f.store.apply(&f.actor, Command::SetShapes { shapes }).await.expect("bulk");
     assert_eq!(applied.changes, FRAMES as usize);
-    assert_eq!(
-        f.store.history_depth(f.project).await.expect("depth").0,
-        before.0 + 1
-    );
-    assert_eq!(
-        f.store.track_shapes(t.id).await.expect("shapes").len(),
-        FRAMES as usize
-    );
+    assert_eq!(f.store.history_depth(f.project).await.expect("depth").0, before.0 + 1);
+    assert_eq!(f.store.track_shapes(t.id).await.expect("shapes").len(), FRAMES as usize);
     f.store.undo(f.project).await.expect("undo");
-    assert!(
-        f.store.track_shapes(t.id).await.expect("shapes").is_empty(),
-        "one undo removes all of them"
-    );
+    assert!(f.store.track_shapes(t.id).await.expect("shapes").is_empty(), "one undo removes all of them");
 }
 
 #[tokio::test]
@@ -260,43 +114,14 @@ async fn deleting_a_track_deletes_its_shapes_and_undo_brings_them_back() {
     let f = fixture().await;
     let t = track(f.video.id, f.car());
     let shapes = vec![mask_shape(t.id, 0, 1), mask_shape(t.id, 1, 2)];
-    f.store
-        .apply(
-            &f.actor,
-            Command::CreateTrack {
-                track: t.clone(),
-                shapes: shapes.clone(),
-            },
-        )
-        .await
-        .expect("create");
-    f.store
-        .apply(&f.actor, Command::DeleteTrack { track_id: t.id })
-        .await
-        .expect("delete");
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: shapes.clone() }).await.expect("create");
+    f.store.apply(&f.actor, Command::DeleteTrack { track_id: t.id }).await.expect("delete");
     assert!(f.store.tracks(f.video.id).await.expect("tracks").is_empty());
-    assert!(
-        f.store
-            .frame_counts(f.video.id)
-            .await
-            .expect("counts")
-            .is_empty()
-    );
+    assert!(f.store.frame_counts(f.video.id).await.expect("counts").is_empty());
     f.store.undo(f.project).await.expect("undo");
     let back = f.store.track_shapes(t.id).await.expect("shapes");
-    assert_eq!(
-        back.iter().map(|s| s.id).collect::<Vec<_>>(),
-        shapes.iter().map(|s| s.id).collect::<Vec<_>>()
-    );
-    f.store
-        .apply(
-            &f.actor,
-            Command::DeleteShape {
-                shape_id: shapes[0].id,
-            },
-        )
-        .await
-        .expect("delete shape");
+    assert_eq!(back.iter().map(|s| s.id).collect::<Vec<_>>(), shapes.iter().map(|s| s.id).collect::<Vec<_>>());
+    f.store.apply(&f.actor, Command::DeleteShape { shape_id: shapes[0].id }).await.expect("delete shape");
     assert_eq!(f.store.keyframes(t.id).await.expect("keyframes"), vec![1]);
 }
 
@@ -305,292 +130,73 @@ async fn changing_the_label_checks_shapes_and_drops_foreign_attributes() {
     let f = fixture().await;
     let t = track(f.video.id, f.car());
     let mut s = mask_shape(t.id, 0, 1);
-    s.attributes
-        .insert("parked".into(), AttributeValue::Bool(true));
-    f.store
-        .apply(
-            &f.actor,
-            Command::CreateTrack {
-                track: t.clone(),
-                shapes: vec![s.clone()],
-            },
-        )
-        .await
-        .expect("create");
+    s.attributes.insert("parked".into(), AttributeValue::Bool(true));
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![s.clone()] }).await.expect("create");
     let mut attrs = argus_core::model::Attributes::new();
     attrs.insert("make".into(), AttributeValue::Text("vw".into()));
-    f.store
-        .apply(
-            &f.actor,
-            Command::SetTrackAttributes {
-                track_id: t.id,
-                attributes: attrs,
-            },
-        )
-        .await
-        .expect("attrs");
-    f.store
-        .apply(
-            &f.actor,
-            Command::ChangeLabel {
-                track_id: t.id,
-                label_id: f.person().id,
-                attributes: None,
-            },
-        )
-        .await
-        .expect("relabel");
+    f.store.apply(&f.actor, Command::SetTrackAttributes { track_id: t.id, attributes: attrs }).await.expect("attrs");
+    f.store.apply(&f.actor, Command::ChangeLabel { track_id: t.id, label_id: f.person().id, attributes: None }).await.expect("relabel");
     let tr = f.store.track(t.id).await.expect("track");
     assert_eq!(tr.label_id, f.person().id);
     assert!(tr.attributes.is_empty(), "person has no track attributes");
-    assert!(
-        f.store.frame_shapes(f.video.id, 0).await.expect("frame")[0]
-            .attributes
-            .is_empty()
-    );
+    assert!(f.store.frame_shapes(f.video.id, 0).await.expect("frame")[0].attributes.is_empty());
     f.store.undo(f.project).await.expect("undo relabel");
-    assert_eq!(
-        f.store.frame_shapes(f.video.id, 0).await.expect("frame")[0].attributes,
-        s.attributes
-    );
+    assert_eq!(f.store.frame_shapes(f.video.id, 0).await.expect("frame")[0].attributes, s.attributes);
 
     // A polygon cannot move to `person`, which allows only masks and boxes.
     let poly = BBox::new(1.0, 1.0, 5.0, 5.0).expect("box").to_polygon();
-    f.store
-        .apply(
-            &f.actor,
-            Command::SetShape {
-                shape: shape(t.id, 3, Geometry::Polygon(poly)),
-            },
-        )
-        .await
-        .expect("polygon");
-    let err = f
-        .store
-        .apply(
-            &f.actor,
-            Command::ChangeLabel {
-                track_id: t.id,
-                label_id: f.person().id,
-                attributes: None,
-            },
-        )
-        .await;
-    assert!(
-        matches!(
-            err,
-            Err(Error::Invalid(ModelError::ShapeKindNotAllowed { .. }))
-        ),
-        "{err:?}"
-    );
-    assert_eq!(
-        f.store.track(t.id).await.expect("track").label_id,
-        f.car().id,
-        "refused relabel changed nothing"
-    );
+    f.store.apply(&f.actor, Command::SetShape { shape: shape(t.id, 3, Geometry::Polygon(poly)) }).await.expect("polygon");
+    let err = f.store.apply(&f.actor, Command::ChangeLabel { track_id: t.id, label_id: f.person().id, attributes: None }).await;
+    assert!(matches!(err, Err(Error::Invalid(ModelError::ShapeKindNotAllowed { .. }))), "{err:?}");
+    assert_eq!(f.store.track(t.id).await.expect("track").label_id, f.car().id, "refused relabel changed nothing");
 }
 
 #[tokio::test]
 async fn review_workflow_queue_comments_and_permissions() {
     let f = fixture().await;
     let t = track(f.video.id, f.car());
-    f.store
-        .apply(
-            &f.actor,
-            Command::CreateTrack {
-                track: t.clone(),
-                shapes: vec![mask_shape(t.id, 0, 1)],
-            },
-        )
-        .await
-        .expect("create");
-    let review = Review::new(
-        f.video.id,
-        ReviewScope::Track { track_id: t.id },
-        Timestamp(0),
-    )
-    .expect("review");
-    let annotator = Actor {
-        user: UserId::new(),
-        role: Role::Annotator,
-    };
-    let reviewer = Actor {
-        user: UserId::new(),
-        role: Role::Reviewer,
-    };
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![mask_shape(t.id, 0, 1)] }).await.expect("create");
+    let review = Review::new(f.video.id, ReviewScope::Track { track_id: t.id }, Timestamp(0)).expect("review");
+    let annotator = Actor { user: UserId::new(), role: Role::Annotator };
+    let reviewer = Actor { user: UserId::new(), role: Role::Reviewer };
     assert!(matches!(
-        f.store
-            .apply(
-                &annotator,
-                Command::CreateReview {
-                    review: review.clone()
-                }
-            )
-            .await,
+        f.store.apply(&annotator, Command::CreateReview { review: review.clone() }).await,
         Err(Error::Invalid(ModelError::Forbidden { .. }))
     ));
-    f.store
-        .apply(
-            &reviewer,
-            Command::CreateReview {
-                review: review.clone(),
-            },
-        )
-        .await
-        .expect("open review");
-    let other = Review::new(
-        f.video.id,
-        ReviewScope::Frames { start: 0, end: 10 },
-        Timestamp(0),
-    )
-    .expect("review");
-    f.store
-        .apply(
-            &reviewer,
-            Command::CreateReview {
-                review: other.clone(),
-            },
-        )
-        .await
-        .expect("open review");
-    let bad_range = Review::new(
-        f.video.id,
-        ReviewScope::Frames {
-            start: 0,
-            end: FRAMES,
-        },
-        Timestamp(0),
-    )
-    .expect("review");
+    f.store.apply(&reviewer, Command::CreateReview { review: review.clone() }).await.expect("open review");
+    let other = Review::new(f.video.id, ReviewScope::Frames { start: 0, end: 10 }, Timestamp(0)).expect("review");
+    f.store.apply(&reviewer, Command::CreateReview { review: other.clone() }).await.expect("open review");
+    let bad_range = Review::new(f.video.id, ReviewScope::Frames { start: 0, end: FRAMES }, Timestamp(0)).expect("review");
     assert!(matches!(
-        f.store
-            .apply(&reviewer, Command::CreateReview { review: bad_range })
-            .await,
+        f.store.apply(&reviewer, Command::CreateReview { review: bad_range }).await,
         Err(Error::Invalid(ModelError::FrameOutOfRange { .. }))
     ));
 
     assert!(matches!(
-        f.store
-            .apply(
-                &reviewer,
-                Command::Reject {
-                    review_id: review.id,
-                    comment: "  ".into()
-                }
-            )
-            .await,
+        f.store.apply(&reviewer, Command::Reject { review_id: review.id, comment: "  ".into() }).await,
         Err(Error::Invalid(ModelError::RejectionNeedsComment))
     ));
-    f.store
-        .apply(
-            &reviewer,
-            Command::Reject {
-                review_id: review.id,
-                comment: "mask misses the mirror".into(),
-            },
-        )
-        .await
-        .expect("reject");
+    f.store.apply(&reviewer, Command::Reject { review_id: review.id, comment: "mask misses the mirror".into() }).await.expect("reject");
     assert!(matches!(
-        f.store
-            .apply(
-                &reviewer,
-                Command::Approve {
-                    review_id: review.id,
-                    comment: None
-                }
-            )
-            .await,
+        f.store.apply(&reviewer, Command::Approve { review_id: review.id, comment: None }).await,
         Err(Error::Invalid(ModelError::InvalidReviewTransition { .. }))
     ));
-    let c = Comment::new(
-        review.id,
-        annotator.user,
-        "fixed the mirror",
-        Some(3),
-        Timestamp(0),
-    )
-    .expect("comment");
-    f.store
-        .apply(&annotator, Command::AddComment { comment: c.clone() })
-        .await
-        .expect("comment");
-    f.store
-        .apply(
-            &reviewer,
-            Command::Reopen {
-                review_id: review.id,
-            },
-        )
-        .await
-        .expect("resubmit");
-    f.store
-        .apply(
-            &reviewer,
-            Command::Approve {
-                review_id: review.id,
-                comment: None,
-            },
-        )
-        .await
-        .expect("approve");
+    let c = Comment::new(review.id, annotator.user, "fixed the mirror", Some(3), Timestamp(0)).expect("comment");
+    f.store.apply(&annotator, Command::AddComment { comment: c.clone() }).await.expect("comment");
+    f.store.apply(&reviewer, Command::Reopen { review_id: review.id }).await.expect("resubmit");
+    f.store.apply(&reviewer, Command::Approve { review_id: review.id, comment: None }).await.expect("approve");
 
-    let approved = f
-        .store
-        .review_queue(
-            f.project,
-            &ReviewFilter {
-                state: Some(ReviewState::Approved),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("queue");
-    assert_eq!(
-        approved.iter().map(|r| r.id).collect::<Vec<_>>(),
-        vec![review.id]
-    );
+    let approved = f.store.review_queue(f.project, &ReviewFilter { state: Some(ReviewState::Approved), ..Default::default() }).await.expect("queue");
+    assert_eq!(approved.iter().map(|r| r.id).collect::<Vec<_>>(), vec![review.id]);
     assert_eq!(approved[0].reviewer, Some(reviewer.user));
-    let pending = f
-        .store
-        .review_queue(
-            f.project,
-            &ReviewFilter {
-                state: Some(ReviewState::Pending),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("queue");
-    assert_eq!(
-        pending.iter().map(|r| r.id).collect::<Vec<_>>(),
-        vec![other.id]
-    );
-    assert_eq!(
-        f.store
-            .review_queue(f.project, &ReviewFilter::default())
-            .await
-            .expect("queue")
-            .len(),
-        2
-    );
+    let pending = f.store.review_queue(f.project, &ReviewFilter { state: Some(ReviewState::Pending), ..Default::default() }).await.expect("queue");
+    assert_eq!(pending.iter().map(|r| r.id).collect::<Vec<_>>(), vec![other.id]);
+    assert_eq!(f.store.review_queue(f.project, &ReviewFilter::default()).await.expect("queue").len(), 2);
     let thread = f.store.comments(review.id).await.expect("comments");
     assert_eq!(thread.len(), 1);
-    assert_eq!(
-        (thread[0].id, thread[0].author, thread[0].frame),
-        (c.id, annotator.user, Some(3))
-    );
-    let missing = Comment {
-        id: CommentId::new(),
-        review_id: ReviewId::new(),
-        ..c
-    };
-    assert!(matches!(
-        f.store
-            .apply(&annotator, Command::AddComment { comment: missing })
-            .await,
-        Err(Error::NotFound { .. })
-    ));
+    assert_eq!((thread[0].id, thread[0].author, thread[0].frame), (c.id, annotator.user, Some(3)));
+    let missing = Comment { id: CommentId::new(), review_id: ReviewId::new(), ..c };
+    assert!(matches!(f.store.apply(&annotator, Command::AddComment { comment: missing }).await, Err(Error::NotFound { .. })));
 }
 
 // Commands with inconsistent input are refused with typed errors and change nothing.
@@ -599,140 +205,44 @@ async fn review_workflow_queue_comments_and_permissions() {
 async fn inconsistent_input_is_refused_and_changes_nothing() {
     let f = fixture().await;
     let t = track(f.video.id, f.car());
-    f.store
-        .apply(
-            &f.actor,
-            Command::CreateTrack {
-                track: t.clone(),
-                shapes: vec![mask_shape(t.id, 0, 1)],
-            },
-        )
-        .await
-        .expect("create");
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![mask_shape(t.id, 0, 1)] }).await.expect("create");
     let before = counts(&f.store, f.project).await;
 
-    let wrong_size = shape(
-        t.id,
-        1,
-        Geometry::Mask(argus_core::mask::Rle::new(10, 10, vec![100]).expect("mask")),
-    );
-    let err = f
-        .store
-        .apply(&f.actor, Command::SetShape { shape: wrong_size })
-        .await;
-    assert!(
-        matches!(
-            err,
-            Err(Error::Invalid(ModelError::MaskSizeMismatch { .. }))
-        ),
-        "{err:?}"
-    );
+    let wrong_size = shape(t.id, 1, Geometry::Mask(argus_core::mask::Rle::new(10, 10, vec![100]).expect("mask")));
+    let err = f.store.apply(&f.actor, Command::SetShape { shape: wrong_size }).await;
+    assert!(matches!(err, Err(Error::Invalid(ModelError::MaskSizeMismatch { .. }))), "{err:?}");
 
-    let err = f
-        .store
-        .apply(
-            &f.actor,
-            Command::SetShape {
-                shape: mask_shape(t.id, FRAMES, 1),
-            },
-        )
-        .await;
-    assert!(
-        matches!(err, Err(Error::Invalid(ModelError::FrameOutOfRange { .. }))),
-        "{err:?}"
-    );
+    let err = f.store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, FRAMES, 1) }).await;
+    assert!(matches!(err, Err(Error::Invalid(ModelError::FrameOutOfRange { .. }))), "{err:?}");
 
     // A bulk command with one bad shape at the end applies none of them.
     let mut bulk: Vec<_> = (1..20).map(|i| mask_shape(t.id, i, 1)).collect();
     bulk.push(mask_shape(t.id, FRAMES + 5, 1));
-    let err = f
-        .store
-        .apply(&f.actor, Command::SetShapes { shapes: bulk })
-        .await;
-    assert!(
-        matches!(err, Err(Error::Invalid(ModelError::FrameOutOfRange { .. }))),
-        "{err:?}"
-    );
+    let err = f.store.apply(&f.actor, Command::SetShapes { shapes: bulk }).await;
+    assert!(matches!(err, Err(Error::Invalid(ModelError::FrameOutOfRange { .. }))), "{err:?}");
 
     let mut unknown = track(f.video.id, f.car());
     unknown.label_id = argus_core::id::LabelId::new();
-    let err = f
-        .store
-        .apply(
-            &f.actor,
-            Command::CreateTrack {
-                track: unknown,
-                shapes: vec![],
-            },
-        )
-        .await;
-    assert!(
-        matches!(err, Err(Error::Invalid(ModelError::UnknownLabel(_)))),
-        "{err:?}"
-    );
+    let err = f.store.apply(&f.actor, Command::CreateTrack { track: unknown, shapes: vec![] }).await;
+    assert!(matches!(err, Err(Error::Invalid(ModelError::UnknownLabel(_)))), "{err:?}");
 
-    let err = f
-        .store
-        .apply(
-            &f.actor,
-            Command::ChangeLabel {
-                track_id: t.id,
-                label_id: argus_core::id::LabelId::new(),
-                attributes: None,
-            },
-        )
-        .await;
-    assert!(
-        matches!(err, Err(Error::Invalid(ModelError::UnknownLabel(_)))),
-        "{err:?}"
-    );
+    let err = f.store.apply(&f.actor, Command::ChangeLabel { track_id: t.id, label_id: argus_core::id::LabelId::new(), attributes: None }).await;
+    assert!(matches!(err, Err(Error::Invalid(ModelError::UnknownLabel(_)))), "{err:?}");
 
-    let err = f
-        .store
-        .apply(
-            &f.actor,
-            Command::SetShape {
-                shape: mask_shape(argus_core::id::TrackId::new(), 1, 1),
-            },
-        )
-        .await;
-    assert!(
-        matches!(err, Err(Error::NotFound { what: "track", .. })),
-        "{err:?}"
-    );
+    let err = f.store.apply(&f.actor, Command::SetShape { shape: mask_shape(argus_core::id::TrackId::new(), 1, 1) }).await;
+    assert!(matches!(err, Err(Error::NotFound { what: "track", .. })), "{err:?}");
 
     let mut bad_attr = mask_shape(t.id, 2, 1);
-    bad_attr
-        .attributes
-        .insert("parked".into(), AttributeValue::Text("yes".into()));
-    let err = f
-        .store
-        .apply(&f.actor, Command::SetShape { shape: bad_attr })
-        .await;
-    assert!(
-        matches!(err, Err(Error::Invalid(ModelError::AttributeType { .. }))),
-        "{err:?}"
-    );
+    bad_attr.attributes.insert("parked".into(), AttributeValue::Text("yes".into()));
+    let err = f.store.apply(&f.actor, Command::SetShape { shape: bad_attr }).await;
+    assert!(matches!(err, Err(Error::Invalid(ModelError::AttributeType { .. }))), "{err:?}");
 
     let mut dup = track(f.video.id, f.car());
     dup.number = 1;
-    let err = f
-        .store
-        .apply(
-            &f.actor,
-            Command::CreateTrack {
-                track: dup,
-                shapes: vec![],
-            },
-        )
-        .await;
+    let err = f.store.apply(&f.actor, Command::CreateTrack { track: dup, shapes: vec![] }).await;
     assert!(matches!(err, Err(Error::Conflict(_))), "{err:?}");
 
-    assert_eq!(
-        counts(&f.store, f.project).await,
-        before,
-        "refused commands changed nothing"
-    );
+    assert_eq!(counts(&f.store, f.project).await, before, "refused commands changed nothing");
     assert_eq!(f.store.keyframes(t.id).await.expect("keyframes"), vec![0]);
 }
 
@@ -742,224 +252,79 @@ async fn inconsistent_input_is_refused_and_changes_nothing() {
 async fn outbox_cursor_and_clock_persist() {
     let f = fixture().await;
     let t = track(f.video.id, f.car());
-    f.store
-        .apply(
-            &f.actor,
-            Command::CreateTrack {
-                track: t.clone(),
-                shapes: vec![mask_shape(t.id, 0, 1)],
-            },
-        )
-        .await
-        .expect("create");
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![mask_shape(t.id, 0, 1)] }).await.expect("create");
     let pending = f.store.pending_changes(f.project, 2).await.expect("outbox");
     assert_eq!(pending.len(), 2);
-    f.store
-        .mark_sent(&pending.iter().map(|p| p.change.id).collect::<Vec<_>>())
-        .await
-        .expect("sent");
+    f.store.mark_sent(&pending.iter().map(|p| p.change.id).collect::<Vec<_>>()).await.expect("sent");
     assert_eq!(f.store.pending_count(f.project).await.expect("count"), 3);
-    f.store
-        .set_pull_cursor(f.project, "cursor-42")
-        .await
-        .expect("cursor");
-    let last = f
-        .store
-        .pending_changes(f.project, 100)
-        .await
-        .expect("outbox")
-        .last()
-        .expect("one")
-        .change
-        .hlc;
+    f.store.set_pull_cursor(f.project, "cursor-42").await.expect("cursor");
+    let last = f.store.pending_changes(f.project, 100).await.expect("outbox").last().expect("one").change.hlc;
     let device = f.store.device();
 
     let path = f.db();
-    let Fixture {
-        store, dir: _dir, ..
-    } = f;
+    let Fixture { store, dir: _dir, .. } = f;
     store.close().await;
     let store = Store::open(&path).await.expect("reopen");
     assert_eq!(store.device(), device, "the device id is kept");
-    assert_eq!(
-        store
-            .pull_cursor(f.project)
-            .await
-            .expect("cursor")
-            .as_deref(),
-        Some("cursor-42")
-    );
-    store
-        .apply(
-            &f.actor,
-            Command::SetShape {
-                shape: mask_shape(t.id, 1, 1),
-            },
-        )
-        .await
-        .expect("edit");
-    let next = store
-        .pending_changes(f.project, 100)
-        .await
-        .expect("outbox")
-        .last()
-        .expect("one")
-        .change
-        .hlc;
-    assert!(
-        next > last,
-        "the clock resumes past the last stamp after a restart"
-    );
+    assert_eq!(store.pull_cursor(f.project).await.expect("cursor").as_deref(), Some("cursor-42"));
+    store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, 1, 1) }).await.expect("edit");
+    let next = store.pending_changes(f.project, 100).await.expect("outbox").last().expect("one").change.hlc;
+    assert!(next > last, "the clock resumes past the last stamp after a restart");
     // The undo is an edit too: it is queued for sync.
     store.undo(f.project).await.expect("undo");
     let after_undo = store.pending_changes(f.project, 100).await.expect("outbox");
-    assert!(matches!(
-        after_undo.last().expect("one").change.op,
-        argus_core::model::ChangeOp::Delete { .. }
-    ));
+    assert!(matches!(after_undo.last().expect("one").change.op, argus_core::model::ChangeOp::Delete { .. }));
 }
 
 #[tokio::test]
 async fn projects_have_separate_histories() {
     let f = fixture().await;
-    let (other, schema) = f
-        .store
-        .create_project("Harbour", labels())
-        .await
-        .expect("second project");
-    assert!(matches!(
-        f.store.create_project("Harbour", labels()).await,
-        Err(Error::Conflict(_))
-    ));
-    let v = f
-        .store
-        .add_video(video(other.id, 'b'))
-        .await
-        .expect("video");
-    assert!(
-        matches!(
-            f.store.add_video(video(other.id, 'b')).await,
-            Err(Error::Conflict(_))
-        ),
-        "same content twice"
-    );
+    let (other, schema) = f.store.create_project("Harbour", labels()).await.expect("second project");
+    assert!(matches!(f.store.create_project("Harbour", labels()).await, Err(Error::Conflict(_))));
+    let v = f.store.add_video(video(other.id, 'b')).await.expect("video");
+    assert!(matches!(f.store.add_video(video(other.id, 'b')).await, Err(Error::Conflict(_))), "same content twice");
     let car = schema.label_by_name("car").expect("car");
     let t1 = track(f.video.id, f.car());
     let t2 = track(v.id, car);
-    f.store
-        .apply(
-            &f.actor,
-            Command::CreateTrack {
-                track: t1.clone(),
-                shapes: vec![],
-            },
-        )
-        .await
-        .expect("create");
-    f.store
-        .apply(
-            &f.actor,
-            Command::CreateTrack {
-                track: t2.clone(),
-                shapes: vec![],
-            },
-        )
-        .await
-        .expect("create");
+    f.store.apply(&f.actor, Command::CreateTrack { track: t1.clone(), shapes: vec![] }).await.expect("create");
+    f.store.apply(&f.actor, Command::CreateTrack { track: t2.clone(), shapes: vec![] }).await.expect("create");
     f.store.undo(f.project).await.expect("undo first project");
     assert!(f.store.track(t1.id).await.is_err());
-    assert!(
-        f.store.track(t2.id).await.is_ok(),
-        "the other project is untouched"
-    );
-    let names: Vec<_> = f
-        .store
-        .projects()
-        .await
-        .expect("projects")
-        .into_iter()
-        .map(|p| p.name)
-        .collect();
+    assert!(f.store.track(t2.id).await.is_ok(), "the other project is untouched");
+    let names: Vec<_> = f.store.projects().await.expect("projects").into_iter().map(|p| p.name).collect();
     assert_eq!(names, vec!["Harbour", "Street"]);
-    assert_eq!(
-        f.store.find_project("Harbour").await.expect("by name").id,
-        other.id
-    );
+    assert_eq!(f.store.find_project("Harbour").await.expect("by name").id, other.id);
 }
 
 #[tokio::test]
 async fn model_cache_index_trims_least_recently_used() {
     let f = fixture().await;
     for frame in 0..4 {
-        let e = CacheEntry {
-            video: f.video.id,
-            model: "sam-tiny".into(),
-            frame,
-            path: format!("/cache/{frame}.bin"),
-            bytes: 100,
-        };
+        let e = CacheEntry { video: f.video.id, model: "sam-tiny".into(), frame, path: format!("/cache/{frame}.bin"), bytes: 100 };
         f.store.cache_put(&e).await.expect("put");
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     }
-    f.store
-        .cache_touch(f.video.id, "sam-tiny", 0)
-        .await
-        .expect("touch");
+    f.store.cache_touch(f.video.id, "sam-tiny", 0).await.expect("touch");
     assert_eq!(f.store.cache_bytes().await.expect("bytes"), 400);
     let removed = f.store.cache_trim(250).await.expect("trim");
     let mut frames: Vec<_> = removed.iter().map(|e| e.frame).collect();
     frames.sort();
     assert_eq!(frames, vec![1, 2], "frame 0 was used last, 3 is newest");
-    assert!(
-        f.store
-            .cache_get(f.video.id, "sam-tiny", 0)
-            .await
-            .expect("get")
-            .is_some()
-    );
-    assert!(
-        f.store
-            .cache_get(f.video.id, "sam-tiny", 1)
-            .await
-            .expect("get")
-            .is_none()
-    );
+    assert!(f.store.cache_get(f.video.id, "sam-tiny", 0).await.expect("get").is_some());
+    assert!(f.store.cache_get(f.video.id, "sam-tiny", 1).await.expect("get").is_none());
 }
 
 // Readers concurrent with writers.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn readers_never_see_database_is_locked() {
-    let f = fixture_with(StoreOptions {
-        durability: argus_store::Durability::Normal,
-        ..Default::default()
-    })
-    .await;
+    let f = fixture_with(StoreOptions { durability: argus_store::Durability::Normal, ..Default::default() }).await;
     let t = track(f.video.id, f.car());
-    f.store
-        .apply(
-            &f.actor,
-            Command::CreateTrack {
-                track: t.clone(),
-                shapes: vec![],
-            },
-        )
-        .await
-        .expect("create");
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![] }).await.expect("create");
     let store = Arc::new(f.store);
     // A second Store on the same file stands in for another process (the
     // CLI, a pre-encoder) writing at the same time.
-    let second = Arc::new(
-        Store::open_with(
-            f.dir.path().join("argus.db"),
-            StoreOptions {
-                backups_kept: 0,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("second"),
-    );
+    let second = Arc::new(Store::open_with(f.dir.path().join("argus.db"), StoreOptions { backups_kept: 0, ..Default::default() }).await.expect("second"));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut readers = Vec::new();
     for i in 0..4u64 {
@@ -974,23 +339,16 @@ async fn readers_never_see_database_is_locked() {
             Ok::<u32, Error>(reads)
         }));
     }
-    let writers = [store.clone(), second.clone()]
-        .into_iter()
-        .enumerate()
-        .map(|(w, s)| {
-            let (actor, tid) = (f.actor, t.id);
-            tokio::spawn(async move {
-                for round in 0..40u64 {
-                    let shapes = (0..5)
-                        .map(|k| {
-                            mask_shape(tid, (round * 5 + k) % FRAMES, (w as u32) * 10 + (k as u32))
-                        })
-                        .collect();
-                    s.apply(&actor, Command::SetShapes { shapes }).await?;
-                }
-                Ok::<(), Error>(())
-            })
-        });
+    let writers = [store.clone(), second.clone()].into_iter().enumerate().map(|(w, s)| {
+        let (actor, tid) = (f.actor, t.id);
+        tokio::spawn(async move {
+            for round in 0..40u64 {
+                let shapes = (0..5).map(|k| mask_shape(tid, (round * 5 + k) % FRAMES, (w as u32) * 10 + (k as u32))).collect();
+                s.apply(&actor, Command::SetShapes { shapes }).await?;
+            }
+            Ok::<(), Error>(())
+        })
+    });
     for w in writers.collect::<Vec<_>>() {
         w.await.expect("join").expect("writes succeed");
     }
@@ -1008,17 +366,11 @@ async fn readers_never_see_database_is_locked() {
 async fn a_database_from_a_newer_argus_is_refused() {
     let f = fixture().await;
     let path = f.db();
-    let Fixture {
-        store, dir: _dir, ..
-    } = f;
+    let Fixture { store, dir: _dir, .. } = f;
     store.close().await;
     {
         use sqlx::{ConnectOptions, Connection};
-        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&path)
-            .connect()
-            .await
-            .expect("raw");
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).connect().await.expect("raw");
         sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (9999, 'future', 1, x'00', 0)")
             .execute(&mut conn)
             .await
@@ -1026,10 +378,7 @@ async fn a_database_from_a_newer_argus_is_refused() {
         conn.close().await.expect("close");
     }
     let err = Store::open(&path).await.expect_err("refused");
-    assert!(
-        matches!(err, Error::NewerSchema { found: 9999, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::NewerSchema { found: 9999, .. }), "{err:?}");
     assert!(err.to_string().contains("update Argus"), "{err}");
 }
 
@@ -1037,27 +386,12 @@ async fn a_database_from_a_newer_argus_is_refused() {
 async fn a_corrupt_database_is_reported_with_the_last_backup_which_restores() {
     let f = fixture().await;
     let t = track(f.video.id, f.car());
-    f.store
-        .apply(
-            &f.actor,
-            Command::CreateTrack {
-                track: t.clone(),
-                shapes: vec![mask_shape(t.id, 0, 1)],
-            },
-        )
-        .await
-        .expect("create");
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![mask_shape(t.id, 0, 1)] }).await.expect("create");
     let backup = f.store.backup_now().await.expect("backup");
     let path = f.db();
-    let Fixture {
-        store, dir: _dir, ..
-    } = f;
+    let Fixture { store, dir: _dir, .. } = f;
     store.close().await;
-    assert_eq!(
-        argus_store::backup::list(&path).len(),
-        2,
-        "one on first open, one made now"
-    );
+    assert_eq!(argus_store::backup::list(&path).len(), 2, "one on first open, one made now");
 
     let mut bytes = std::fs::read(&path).expect("read");
     for b in bytes.iter_mut().take(100) {
@@ -1066,16 +400,10 @@ async fn a_corrupt_database_is_reported_with_the_last_backup_which_restores() {
     std::fs::write(&path, &bytes).expect("damage");
     let err = Store::open(&path).await.expect_err("damaged");
     match &err {
-        Error::Corrupt {
-            backup: Some(b), ..
-        } => assert_eq!(b, &backup),
+        Error::Corrupt { backup: Some(b), .. } => assert_eq!(b, &backup),
         other => panic!("expected Corrupt with a backup, got {other:?}"),
     }
-    assert!(
-        err.to_string()
-            .contains("restore the last automatic backup"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("restore the last automatic backup"), "{err}");
 
     argus_store::backup::restore(&path, &backup).expect("restore");
     let store = Store::open(&path).await.expect("reopen restored");
@@ -1087,42 +415,20 @@ async fn a_corrupt_database_is_reported_with_the_last_backup_which_restores() {
 async fn backups_roll() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("argus.db");
-    let store = Store::open_with(
-        &path,
-        StoreOptions {
-            backups_kept: 3,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("open");
+    let store = Store::open_with(&path, StoreOptions { backups_kept: 3, ..Default::default() }).await.expect("open");
     for _ in 0..5 {
         store.backup_now().await.expect("backup");
     }
     let list = argus_store::backup::list(&path);
     assert_eq!(list.len(), 3, "only the newest 3 are kept");
     assert_eq!(argus_store::backup::newest(&path).as_ref(), list.last());
-    assert_eq!(
-        store.backup_if_due().await.expect("check"),
-        None,
-        "the newest backup is recent"
-    );
+    assert_eq!(store.backup_if_due().await.expect("check"), None, "the newest backup is recent");
     store.close().await;
-    let store = Store::open_with(
-        &path,
-        StoreOptions {
-            backups_kept: 3,
-            backup_interval: std::time::Duration::ZERO,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("reopen");
+    let store = Store::open_with(&path, StoreOptions { backups_kept: 3, backup_interval: std::time::Duration::ZERO, ..Default::default() })
+        .await
+        .expect("reopen");
     let newest = argus_store::backup::newest(&path).expect("a backup");
-    assert!(
-        !list.contains(&newest),
-        "opening made a new backup once the interval passed"
-    );
+    assert!(!list.contains(&newest), "opening made a new backup once the interval passed");
     assert!(store.backup_if_due().await.expect("check").is_some());
 }
 
@@ -1130,83 +436,28 @@ async fn backups_roll() {
 async fn roles_come_from_the_members_cache_and_apply_in_guards_the_project() {
     let f = fixture().await;
     let me = f.store.local_user();
-    assert_eq!(
-        f.store.actor(f.project, me).await.expect("actor").role,
-        Role::Lead,
-        "a local-only project: the user leads"
-    );
+    assert_eq!(f.store.actor(f.project, me).await.expect("actor").role, Role::Lead, "a local-only project: the user leads");
     let annotator = UserId::new();
     let members = vec![
-        argus_core::model::Member {
-            project_id: f.project,
-            user_id: annotator,
-            role: Role::Annotator,
-            display_name: "Ann".into(),
-        },
-        argus_core::model::Member {
-            project_id: f.project,
-            user_id: me,
-            role: Role::Reviewer,
-            display_name: "Me".into(),
-        },
+        argus_core::model::Member { project_id: f.project, user_id: annotator, role: Role::Annotator, display_name: "Ann".into() },
+        argus_core::model::Member { project_id: f.project, user_id: me, role: Role::Reviewer, display_name: "Me".into() },
     ];
-    f.store
-        .replace_members(f.project, &members)
-        .await
-        .expect("cache members");
+    f.store.replace_members(f.project, &members).await.expect("cache members");
     assert_eq!(f.store.members(f.project).await.expect("members").len(), 2);
     let ann = f.store.actor(f.project, annotator).await.expect("actor");
     assert_eq!(ann.role, Role::Annotator);
-    assert!(matches!(
-        f.store.actor(f.project, UserId::new()).await,
-        Err(Error::NotAMember { .. })
-    ));
+    assert!(matches!(f.store.actor(f.project, UserId::new()).await, Err(Error::NotAMember { .. })));
     let review = Review::new(f.video.id, ReviewScope::Video, Timestamp(0)).expect("review");
     assert!(matches!(
-        f.store
-            .apply(
-                &ann,
-                Command::CreateReview {
-                    review: review.clone()
-                }
-            )
-            .await,
+        f.store.apply(&ann, Command::CreateReview { review: review.clone() }).await,
         Err(Error::Invalid(ModelError::Forbidden { .. }))
     ));
 
-    let (other, _) = f
-        .store
-        .create_project("Harbour", labels())
-        .await
-        .expect("second project");
+    let (other, _) = f.store.create_project("Harbour", labels()).await.expect("second project");
     let t = track(f.video.id, f.car());
     let before = counts(&f.store, f.project).await;
-    let err = f
-        .store
-        .apply_in(
-            other.id,
-            &ann,
-            Command::CreateTrack {
-                track: t.clone(),
-                shapes: vec![mask_shape(t.id, 0, 1)],
-            },
-        )
-        .await;
+    let err = f.store.apply_in(other.id, &ann, Command::CreateTrack { track: t.clone(), shapes: vec![mask_shape(t.id, 0, 1)] }).await;
     assert!(matches!(err, Err(Error::Conflict(_))), "{err:?}");
-    assert_eq!(
-        counts(&f.store, f.project).await,
-        before,
-        "a command for another project changed nothing"
-    );
-    f.store
-        .apply_in(
-            f.project,
-            &ann,
-            Command::CreateTrack {
-                track: t.clone(),
-                shapes: vec![],
-            },
-        )
-        .await
-        .expect("right project");
+    assert_eq!(counts(&f.store, f.project).await, before, "a command for another project changed nothing");
+    f.store.apply_in(f.project, &ann, Command::CreateTrack { track: t.clone(), shapes: vec![] }).await.expect("right project");
 }

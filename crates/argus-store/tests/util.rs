@@ -7,8 +7,8 @@ use argus_core::{
     id::{ProjectId, ShapeId, TrackId, UserId, VideoId},
     mask::Rle,
     model::{
-        AttributeKind, AttributeSpec, Attributes, Colour, Geometry, Label, LabelSchema, Role,
-        Rotation, Shape, ShapeKind, ShapeSource, Timestamp, Track, Video,
+        AttributeKind, AttributeSpec, Attributes, Colour, Geometry, Label, LabelSchema, Role, Rotation, Shape, ShapeKind,
+        ShapeSource, Timestamp, Track, Video,
     },
     time::Rational,
 };
@@ -44,18 +44,8 @@ pub fn labels() -> Vec<Label> {
     vec![
         Label::new("car", Colour::palette(0))
             .with_kinds(&[ShapeKind::Mask, ShapeKind::Polygon, ShapeKind::BBox])
-            .with_attribute(AttributeSpec {
-                name: "parked".into(),
-                kind: AttributeKind::Bool { default: false },
-                per_frame: true,
-            })
-            .with_attribute(AttributeSpec {
-                name: "make".into(),
-                kind: AttributeKind::Text {
-                    default: String::new(),
-                },
-                per_frame: false,
-            }),
+            .with_attribute(AttributeSpec { name: "parked".into(), kind: AttributeKind::Bool { default: false }, per_frame: true })
+            .with_attribute(AttributeSpec { name: "make".into(), kind: AttributeKind::Text { default: String::new() }, per_frame: false }),
         Label::new("person", Colour::palette(1)).with_kinds(&[ShapeKind::Mask, ShapeKind::BBox]),
     ]
 }
@@ -81,28 +71,10 @@ pub fn video(project: ProjectId, sha_char: char) -> Video {
 
 pub async fn fixture_with(options: StoreOptions) -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open_with(dir.path().join("argus.db"), options)
-        .await
-        .expect("open");
-    let (project, schema) = store
-        .create_project("Street", labels())
-        .await
-        .expect("project");
-    let video = store
-        .add_video(video(project.id, 'a'))
-        .await
-        .expect("video");
-    Fixture {
-        dir,
-        store,
-        project: project.id,
-        schema,
-        video,
-        actor: Actor {
-            user: UserId::new(),
-            role: Role::Lead,
-        },
-    }
+    let store = Store::open_with(dir.path().join("argus.db"), options).await.expect("open");
+    let (project, schema) = store.create_project("Street", labels()).await.expect("project");
+    let video = store.add_video(video(project.id, 'a')).await.expect("video");
+    Fixture { dir, store, project: project.id, schema, video, actor: Actor { user: UserId::new(), role: Role::Lead } }
 }
 
 pub async fn fixture() -> Fixture {
@@ -163,9 +135,5 @@ pub async fn counts(store: &Store, project: ProjectId) -> (usize, u64, (u64, u64
             shapes += c.shapes as usize;
         }
     }
-    (
-        shapes,
-        store.pending_count(project).await.expect("outbox"),
-        store.history_depth(project).await.expect("history"),
-    )
+    (shapes, store.pending_count(project).await.expect("outbox"), store.history_depth(project).await.expect("history"))
 }

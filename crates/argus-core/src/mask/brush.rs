@@ -18,18 +18,11 @@ impl Rle {
     /// The pixels covered by a round brush of `radius` pixels dragged through
     /// `points` (see the module docs). The radius must be finite and
     /// positive, and the stroke must have at least one point.
-    pub fn from_stroke(
-        height: u32,
-        width: u32,
-        points: &[Point],
-        radius: f64,
-    ) -> Result<Rle, MaskError> {
+    pub fn from_stroke(height: u32, width: u32, points: &[Point], radius: f64) -> Result<Rle, MaskError> {
         let n = super::check_size(height, width)?;
         if !(radius.is_finite() && radius > 0.0) {
             return Err(MaskError::InvalidBrush {
-                reason: format!(
-                    "the brush radius must be a positive number of pixels, not {radius}"
-                ),
+                reason: format!("the brush radius must be a positive number of pixels, not {radius}"),
             });
         }
         let Some(first) = points.first() else {
@@ -52,9 +45,7 @@ impl Rle {
         let (c_lo, c_hi) = segments
             .iter()
             .map(span)
-            .fold((i64::MAX, i64::MIN), |(lo, hi), (a, b)| {
-                (lo.min(a), hi.max(b))
-            });
+            .fold((i64::MAX, i64::MIN), |(lo, hi), (a, b)| (lo.min(a), hi.max(b)));
         let mut b = RunBuilder::default();
         let mut rows: Vec<(i64, i64)> = Vec::new();
         for c in c_lo.max(0)..=c_hi {
@@ -155,11 +146,7 @@ mod tests {
                 let hit = segs.iter().any(|(a, b)| {
                     let (dx, dy) = (b.x - a.x, b.y - a.y);
                     let l2 = dx * dx + dy * dy;
-                    let t = if l2 > 0.0 {
-                        (((px - a.x) * dx + (py - a.y) * dy) / l2).clamp(0.0, 1.0)
-                    } else {
-                        0.0
-                    };
+                    let t = if l2 > 0.0 { (((px - a.x) * dx + (py - a.y) * dy) / l2).clamp(0.0, 1.0) } else { 0.0 };
                     let (cx, cy) = (a.x + t * dx, a.y + t * dy);
                     (px - cx).hypot(py - cy) <= radius
                 });
@@ -177,15 +164,9 @@ mod tests {
     fn a_click_paints_a_disc() {
         let m = Rle::from_stroke(20, 20, &[pt(10.0, 10.0)], 3.0).expect("stroke");
         // Centres within 3 of (10, 10): the disc of radius 3 around the corner point.
-        assert_eq!(
-            m.to_bitmap_row_major(),
-            naive(20, 20, &[pt(10.0, 10.0)], 3.0)
-        );
+        assert_eq!(m.to_bitmap_row_major(), naive(20, 20, &[pt(10.0, 10.0)], 3.0));
         assert_eq!(m.area(), 32);
-        assert_eq!(
-            m.bbox().map(|b| (b.x, b.y, b.width, b.height)),
-            Some((7.0, 7.0, 6.0, 6.0))
-        );
+        assert_eq!(m.bbox().map(|b| (b.x, b.y, b.width, b.height)), Some((7.0, 7.0, 6.0, 6.0)));
     }
 
     #[test]
@@ -201,18 +182,9 @@ mod tests {
     #[test]
     fn bad_brushes_are_typed_errors() {
         for r in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            assert!(
-                matches!(
-                    Rle::from_stroke(4, 4, &[pt(1.0, 1.0)], r),
-                    Err(MaskError::InvalidBrush { .. })
-                ),
-                "{r}"
-            );
+            assert!(matches!(Rle::from_stroke(4, 4, &[pt(1.0, 1.0)], r), Err(MaskError::InvalidBrush { .. })), "{r}");
         }
-        assert!(matches!(
-            Rle::from_stroke(4, 4, &[], 1.0),
-            Err(MaskError::InvalidBrush { .. })
-        ));
+        assert!(matches!(Rle::from_stroke(4, 4, &[], 1.0), Err(MaskError::InvalidBrush { .. })));
     }
 
     proptest! {

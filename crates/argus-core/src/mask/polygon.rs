@@ -429,6 +429,7 @@ fn dist2(a: Point, b: Point) -> f64 {
     (a.x - b.x).powi(2) + (a.y - b.y).powi(2)
 }
 
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,16 +25,11 @@ impl Rle {
         });
         // The first output row whose centre falls on source row >= r:
         // the least y with (2y + 1) * sh >= 2 * oh * r.
-        let first_row = |r: i64| -> i64 {
-            (2 * oh * r - sh).div_euclid(2 * sh)
-                + i64::from((2 * oh * r - sh).rem_euclid(2 * sh) != 0)
-        };
+        let first_row = |r: i64| -> i64 { (2 * oh * r - sh).div_euclid(2 * sh) + i64::from((2 * oh * r - sh).rem_euclid(2 * sh) != 0) };
         let mut b = RunBuilder::default();
         for x in 0..ow {
             let sx = ((2 * x + 1) * sw / (2 * ow)) as usize;
-            let Some(segments) = columns.get(sx) else {
-                continue;
-            };
+            let Some(segments) = columns.get(sx) else { continue };
             let base = x * oh;
             for &(r0, r1) in segments {
                 let (y0, y1) = (first_row(r0).clamp(0, oh), first_row(r1).clamp(0, oh));
@@ -68,17 +63,9 @@ mod tests {
 
     #[test]
     fn halving_a_box_halves_it() {
-        let m = Rle::from_bbox(
-            100,
-            200,
-            &crate::geometry::BBox::new(20.0, 10.0, 60.0, 40.0).expect("box"),
-        )
-        .expect("mask");
+        let m = Rle::from_bbox(100, 200, &crate::geometry::BBox::new(20.0, 10.0, 60.0, 40.0).expect("box")).expect("mask");
         let half = m.resample(50, 100).expect("resample");
-        assert_eq!(
-            half.bbox().map(|b| (b.x, b.y, b.width, b.height)),
-            Some((10.0, 5.0, 30.0, 20.0))
-        );
+        assert_eq!(half.bbox().map(|b| (b.x, b.y, b.width, b.height)), Some((10.0, 5.0, 30.0, 20.0)));
         assert_eq!(m.resample(100, 200).expect("same"), m);
         assert!(m.resample(0, 10).is_err());
     }

@@ -115,33 +115,24 @@ mod tests {
 
     #[test]
     fn changes_round_trip_and_order_by_hlc() {
-        let project =
-            Project::new("Street scenes", LabelSchemaId::new(), Timestamp(5)).expect("valid");
+        let project = Project::new("Street scenes", LabelSchemaId::new(), Timestamp(5)).expect("valid");
         let mut clock = HlcClock::new(DeviceId::new());
         let a = Change {
             id: ChangeId::new(),
             hlc: clock.tick(100).expect("tick"),
             project_id: project.id,
-            op: ChangeOp::Upsert {
-                entity: Entity::Project(project.clone()),
-            },
+            op: ChangeOp::Upsert { entity: Entity::Project(project.clone()) },
         };
         let b = Change {
             id: ChangeId::new(),
             hlc: clock.tick(100).expect("tick"),
             project_id: project.id,
-            op: ChangeOp::Delete {
-                kind: EntityKind::Project,
-                id: *project.id.as_uuid(),
-            },
+            op: ChangeOp::Delete { kind: EntityKind::Project, id: *project.id.as_uuid() },
         };
         assert_eq!(a.op.target(), b.op.target());
         assert!(b.supersedes(&a) && !a.supersedes(&b));
         let json = serde_json::to_string(&a).expect("json");
-        assert!(
-            json.contains(r#""action":"upsert""#) && json.contains(r#""kind":"project""#),
-            "{json}"
-        );
+        assert!(json.contains(r#""action":"upsert""#) && json.contains(r#""kind":"project""#), "{json}");
         assert_eq!(serde_json::from_str::<Change>(&json).expect("back"), a);
         let json = serde_json::to_string(&b).expect("json");
         assert_eq!(serde_json::from_str::<Change>(&json).expect("back"), b);

@@ -20,10 +20,8 @@ impl ReviewState {
     pub fn can_become(self, to: ReviewState) -> bool {
         matches!(
             (self, to),
-            (
-                ReviewState::Pending,
-                ReviewState::Approved | ReviewState::Rejected
-            ) | (ReviewState::Rejected, ReviewState::Pending)
+            (ReviewState::Pending, ReviewState::Approved | ReviewState::Rejected)
+                | (ReviewState::Rejected, ReviewState::Pending)
                 | (ReviewState::Approved, ReviewState::Pending)
         )
     }
@@ -34,14 +32,9 @@ impl ReviewState {
 #[serde(tag = "scope", rename_all = "snake_case")]
 pub enum ReviewScope {
     Video,
-    Track {
-        track_id: TrackId,
-    },
+    Track { track_id: TrackId },
     /// Frames `start..=end` of the video.
-    Frames {
-        start: u64,
-        end: u64,
-    },
+    Frames { start: u64, end: u64 },
 }
 
 /// A review of part of a video's annotations.
@@ -89,14 +82,9 @@ impl Review {
         now: Timestamp,
     ) -> Result<(), ModelError> {
         if !self.state.can_become(to) {
-            return Err(ModelError::InvalidReviewTransition {
-                from: self.state,
-                to,
-            });
+            return Err(ModelError::InvalidReviewTransition { from: self.state, to });
         }
-        let comment = comment
-            .map(|c| c.trim().to_owned())
-            .filter(|c| !c.is_empty());
+        let comment = comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
         if to == ReviewState::Rejected && comment.is_none() {
             return Err(ModelError::RejectionNeedsComment);
         }
@@ -132,22 +120,9 @@ pub struct Comment {
 impl Comment {
     pub const MAX_BODY: usize = 10_000;
 
-    pub fn new(
-        review_id: ReviewId,
-        author: UserId,
-        body: &str,
-        frame: Option<u64>,
-        now: Timestamp,
-    ) -> Result<Self, ModelError> {
+    pub fn new(review_id: ReviewId, author: UserId, body: &str, frame: Option<u64>, now: Timestamp) -> Result<Self, ModelError> {
         super::check_name("comment", body, Self::MAX_BODY)?;
-        Ok(Self {
-            id: CommentId::new(),
-            review_id,
-            author,
-            body: body.trim().to_owned(),
-            frame,
-            created_at: now,
-        })
+        Ok(Self { id: CommentId::new(), review_id, author, body: body.trim().to_owned(), frame, created_at: now })
     }
 }
 
@@ -158,54 +133,19 @@ mod tests {
     #[test]
     fn review_workflow() {
         let reviewer = UserId::new();
-        let mut r = Review::new(
-            VideoId::new(),
-            ReviewScope::Frames { start: 10, end: 20 },
-            Timestamp(0),
-        )
-        .expect("valid");
+        let mut r = Review::new(VideoId::new(), ReviewScope::Frames { start: 10, end: 20 }, Timestamp(0)).expect("valid");
         assert!(r.covers(TrackId::new(), 15) && !r.covers(TrackId::new(), 21));
-        assert_eq!(
-            r.transition(
-                ReviewState::Rejected,
-                reviewer,
-                Some("  ".into()),
-                Timestamp(1)
-            ),
-            Err(ModelError::RejectionNeedsComment)
-        );
-        assert_eq!(
-            r.state,
-            ReviewState::Pending,
-            "a refused transition changes nothing"
-        );
-        r.transition(
-            ReviewState::Rejected,
-            reviewer,
-            Some("mask misses the mirror".into()),
-            Timestamp(2),
-        )
-        .expect("reject");
+        assert_eq!(r.transition(ReviewState::Rejected, reviewer, Some("  ".into()), Timestamp(1)), Err(ModelError::RejectionNeedsComment));
+        assert_eq!(r.state, ReviewState::Pending, "a refused transition changes nothing");
+        r.transition(ReviewState::Rejected, reviewer, Some("mask misses the mirror".into()), Timestamp(2)).expect("reject");
         assert!(matches!(
             r.transition(ReviewState::Approved, reviewer, None, Timestamp(3)),
             Err(ModelError::InvalidReviewTransition { .. })
         ));
-        r.transition(ReviewState::Pending, reviewer, None, Timestamp(4))
-            .expect("resubmit");
-        r.transition(ReviewState::Approved, reviewer, None, Timestamp(5))
-            .expect("approve");
-        assert_eq!(
-            (r.state, r.updated_at),
-            (ReviewState::Approved, Timestamp(5))
-        );
-        assert!(
-            Review::new(
-                VideoId::new(),
-                ReviewScope::Frames { start: 5, end: 4 },
-                Timestamp(0)
-            )
-            .is_err()
-        );
+        r.transition(ReviewState::Pending, reviewer, None, Timestamp(4)).expect("resubmit");
+        r.transition(ReviewState::Approved, reviewer, None, Timestamp(5)).expect("approve");
+        assert_eq!((r.state, r.updated_at), (ReviewState::Approved, Timestamp(5)));
+        assert!(Review::new(VideoId::new(), ReviewScope::Frames { start: 5, end: 4 }, Timestamp(0)).is_err());
         assert!(Comment::new(r.id, reviewer, "", None, Timestamp(0)).is_err());
         let json = serde_json::to_string(&r).expect("json");
         assert_eq!(serde_json::from_str::<Review>(&json).expect("back"), r);

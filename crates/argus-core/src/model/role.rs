@@ -36,9 +36,7 @@ impl Role {
     /// The least role that holds `permission`.
     fn minimum_for(permission: Permission) -> Role {
         match permission {
-            Permission::ViewProject | Permission::EditAnnotations | Permission::Comment => {
-                Role::Annotator
-            }
+            Permission::ViewProject | Permission::EditAnnotations | Permission::Comment => Role::Annotator,
             Permission::Review => Role::Reviewer,
             Permission::UploadVideos
             | Permission::EditSchema
@@ -54,14 +52,7 @@ impl Role {
 
     /// `Ok` when allowed, else a typed `Forbidden` error.
     pub fn require(self, permission: Permission) -> Result<(), ModelError> {
-        if self.can(permission) {
-            Ok(())
-        } else {
-            Err(ModelError::Forbidden {
-                role: self,
-                permission,
-            })
-        }
+        if self.can(permission) { Ok(()) } else { Err(ModelError::Forbidden { role: self, permission }) }
     }
 
     pub fn as_str(self) -> &'static str {
@@ -94,15 +85,9 @@ mod tests {
         assert!(Role::Reviewer.can(Permission::Review));
         assert!(!Role::Reviewer.can(Permission::ManageMembers));
         assert!(Role::Lead.can(Permission::ManageMembers) && Role::Lead.can(Permission::Review));
-        assert!(matches!(
-            Role::Annotator.require(Permission::Export),
-            Err(ModelError::Forbidden { .. })
-        ));
+        assert!(matches!(Role::Annotator.require(Permission::Export), Err(ModelError::Forbidden { .. })));
         assert_eq!("reviewer".parse::<Role>(), Ok(Role::Reviewer));
         assert!("admin".parse::<Role>().is_err());
-        assert_eq!(
-            serde_json::to_string(&Role::Lead).expect("json"),
-            "\"lead\""
-        );
+        assert_eq!(serde_json::to_string(&Role::Lead).expect("json"), "\"lead\"");
     }
 }

@@ -35,11 +35,7 @@ impl Colour {
         };
         let m = v - c;
         let to = |f: f64| ((f + m) * 255.0).round().clamp(0.0, 255.0) as u8;
-        Self {
-            r: to(r),
-            g: to(g),
-            b: to(b),
-        }
+        Self { r: to(r), g: to(g), b: to(b) }
     }
 }
 
@@ -58,11 +54,7 @@ impl FromStr for Colour {
             return Err(bad());
         }
         let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| bad());
-        Ok(Self {
-            r: byte(0)?,
-            g: byte(2)?,
-            b: byte(4)?,
-        })
+        Ok(Self { r: byte(0)?, g: byte(2)?, b: byte(4)? })
     }
 }
 
@@ -83,22 +75,10 @@ impl From<Colour> for String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AttributeKind {
-    Bool {
-        default: bool,
-    },
-    Enum {
-        options: Vec<String>,
-        default: String,
-    },
-    Text {
-        default: String,
-    },
-    Number {
-        min: f64,
-        max: f64,
-        step: f64,
-        default: f64,
-    },
+    Bool { default: bool },
+    Enum { options: Vec<String>, default: String },
+    Text { default: String },
+    Number { min: f64, max: f64, step: f64, default: f64 },
 }
 
 /// One attribute a label carries (e.g. `occluded: bool`, `colour: enum`).
@@ -138,10 +118,7 @@ pub type Attributes = BTreeMap<String, AttributeValue>;
 impl AttributeSpec {
     fn validate(&self) -> Result<(), ModelError> {
         check_name("attribute name", &self.name, 100)?;
-        let bad = |reason: String| ModelError::InvalidAttributeSpec {
-            attribute: self.name.clone(),
-            reason,
-        };
+        let bad = |reason: String| ModelError::InvalidAttributeSpec { attribute: self.name.clone(), reason };
         match &self.kind {
             AttributeKind::Bool { .. } | AttributeKind::Text { .. } => Ok(()),
             AttributeKind::Enum { options, default } => {
@@ -153,27 +130,16 @@ impl AttributeSpec {
                     return Err(bad(format!("option '{dup}' appears twice")));
                 }
                 if !options.contains(default) {
-                    return Err(bad(format!(
-                        "default '{default}' is not one of the options"
-                    )));
+                    return Err(bad(format!("default '{default}' is not one of the options")));
                 }
                 Ok(())
             }
-            AttributeKind::Number {
-                min,
-                max,
-                step,
-                default,
-            } => {
+            AttributeKind::Number { min, max, step, default } => {
                 if ![min, max, step, default].iter().all(|v| v.is_finite()) {
-                    return Err(bad(
-                        "min, max, step and default must be finite numbers".into()
-                    ));
+                    return Err(bad("min, max, step and default must be finite numbers".into()));
                 }
                 if min > max || *step < 0.0 {
-                    return Err(bad(format!(
-                        "range {min}..{max} with step {step} is invalid"
-                    )));
+                    return Err(bad(format!("range {min}..{max} with step {step} is invalid")));
                 }
                 if default < min || default > max {
                     return Err(bad(format!("default {default} is outside {min}..{max}")));
@@ -186,9 +152,7 @@ impl AttributeSpec {
     pub fn default_value(&self) -> AttributeValue {
         match &self.kind {
             AttributeKind::Bool { default } => AttributeValue::Bool(*default),
-            AttributeKind::Enum { default, .. } | AttributeKind::Text { default } => {
-                AttributeValue::Text(default.clone())
-            }
+            AttributeKind::Enum { default, .. } | AttributeKind::Text { default } => AttributeValue::Text(default.clone()),
             AttributeKind::Number { default, .. } => AttributeValue::Number(*default),
         }
     }
@@ -203,22 +167,12 @@ impl AttributeSpec {
         match (&self.kind, value) {
             (AttributeKind::Bool { .. }, AttributeValue::Bool(_)) => Ok(()),
             (AttributeKind::Text { .. }, AttributeValue::Text(_)) => Ok(()),
-            (AttributeKind::Enum { options, .. }, AttributeValue::Text(t))
-                if options.contains(t) =>
-            {
+            (AttributeKind::Enum { options, .. }, AttributeValue::Text(t)) if options.contains(t) => Ok(()),
+            (AttributeKind::Enum { options, .. }, _) => Err(mismatch(format!("one of {options:?}"))),
+            (AttributeKind::Number { min, max, .. }, AttributeValue::Number(n)) if n.is_finite() && n >= min && n <= max => {
                 Ok(())
             }
-            (AttributeKind::Enum { options, .. }, _) => {
-                Err(mismatch(format!("one of {options:?}")))
-            }
-            (AttributeKind::Number { min, max, .. }, AttributeValue::Number(n))
-                if n.is_finite() && n >= min && n <= max =>
-            {
-                Ok(())
-            }
-            (AttributeKind::Number { min, max, .. }, _) => {
-                Err(mismatch(format!("a number in {min}..={max}")))
-            }
+            (AttributeKind::Number { min, max, .. }, _) => Err(mismatch(format!("a number in {min}..={max}"))),
             (AttributeKind::Bool { .. }, _) => Err(mismatch("a bool".into())),
             (AttributeKind::Text { .. }, _) => Err(mismatch("text".into())),
         }
@@ -240,13 +194,7 @@ pub struct Label {
 impl Label {
     /// A label with a palette colour, drawable with any shape kind.
     pub fn new(name: &str, colour: Colour) -> Self {
-        Self {
-            id: LabelId::new(),
-            name: name.trim().to_owned(),
-            colour,
-            kinds: ShapeKind::ALL.to_vec(),
-            attributes: Vec::new(),
-        }
+        Self { id: LabelId::new(), name: name.trim().to_owned(), colour, kinds: ShapeKind::ALL.to_vec(), attributes: Vec::new() }
     }
 
     pub fn with_kinds(mut self, kinds: &[ShapeKind]) -> Self {
@@ -277,12 +225,10 @@ impl Label {
     /// Checks every value against this label's attribute specs.
     pub fn check_attributes(&self, values: &Attributes) -> Result<(), ModelError> {
         for (name, value) in values {
-            let spec = self
-                .attribute(name)
-                .ok_or_else(|| ModelError::UnknownAttribute {
-                    label: self.name.clone(),
-                    attribute: name.clone(),
-                })?;
+            let spec = self.attribute(name).ok_or_else(|| ModelError::UnknownAttribute {
+                label: self.name.clone(),
+                attribute: name.clone(),
+            })?;
             spec.check(value)?;
         }
         Ok(())
@@ -292,11 +238,7 @@ impl Label {
         if self.kinds.contains(&kind) {
             Ok(())
         } else {
-            Err(ModelError::ShapeKindNotAllowed {
-                label: self.name.clone(),
-                kind,
-                allowed: self.kinds.clone(),
-            })
+            Err(ModelError::ShapeKindNotAllowed { label: self.name.clone(), kind, allowed: self.kinds.clone() })
         }
     }
 
@@ -309,10 +251,7 @@ impl Label {
         for a in &self.attributes {
             a.validate()?;
             if !seen.insert(a.name.as_str()) {
-                return Err(ModelError::DuplicateAttribute {
-                    label: self.name.clone(),
-                    attribute: a.name.clone(),
-                });
+                return Err(ModelError::DuplicateAttribute { label: self.name.clone(), attribute: a.name.clone() });
             }
         }
         Ok(())
@@ -341,12 +280,7 @@ struct SchemaRepr {
 impl LabelSchema {
     /// A validated schema: names unique (case-insensitively), every label and
     /// attribute well formed.
-    pub fn new(
-        id: LabelSchemaId,
-        project_id: ProjectId,
-        version: u32,
-        labels: Vec<Label>,
-    ) -> Result<Self, ModelError> {
+    pub fn new(id: LabelSchemaId, project_id: ProjectId, version: u32, labels: Vec<Label>) -> Result<Self, ModelError> {
         let mut seen = std::collections::BTreeSet::new();
         for l in &labels {
             l.validate()?;
@@ -354,12 +288,7 @@ impl LabelSchema {
                 return Err(ModelError::DuplicateLabel(l.name.clone()));
             }
         }
-        Ok(Self {
-            id,
-            project_id,
-            version,
-            labels,
-        })
+        Ok(Self { id, project_id, version, labels })
     }
 
     pub fn id(&self) -> LabelSchemaId {
@@ -379,26 +308,16 @@ impl LabelSchema {
     }
 
     pub fn label(&self, id: LabelId) -> Result<&Label, ModelError> {
-        self.labels
-            .iter()
-            .find(|l| l.id == id)
-            .ok_or(ModelError::UnknownLabel(id))
+        self.labels.iter().find(|l| l.id == id).ok_or(ModelError::UnknownLabel(id))
     }
 
     pub fn label_by_name(&self, name: &str) -> Option<&Label> {
-        self.labels
-            .iter()
-            .find(|l| l.name.eq_ignore_ascii_case(name))
+        self.labels.iter().find(|l| l.name.eq_ignore_ascii_case(name))
     }
 
     /// A new version with `labels`, validated like [`LabelSchema::new`].
     pub fn with_labels(&self, labels: Vec<Label>) -> Result<Self, ModelError> {
-        Self::new(
-            self.id,
-            self.project_id,
-            self.version.saturating_add(1),
-            labels,
-        )
+        Self::new(self.id, self.project_id, self.version.saturating_add(1), labels)
     }
 }
 
@@ -411,12 +330,7 @@ impl TryFrom<SchemaRepr> for LabelSchema {
 
 impl From<LabelSchema> for SchemaRepr {
     fn from(s: LabelSchema) -> Self {
-        SchemaRepr {
-            id: s.id,
-            project_id: s.project_id,
-            version: s.version,
-            labels: s.labels,
-        }
+        SchemaRepr { id: s.id, project_id: s.project_id, version: s.version, labels: s.labels }
     }
 }
 
@@ -425,20 +339,13 @@ mod tests {
     use super::*;
 
     fn occluded() -> AttributeSpec {
-        AttributeSpec {
-            name: "occluded".into(),
-            kind: AttributeKind::Bool { default: false },
-            per_frame: true,
-        }
+        AttributeSpec { name: "occluded".into(), kind: AttributeKind::Bool { default: false }, per_frame: true }
     }
 
     fn colour() -> AttributeSpec {
         AttributeSpec {
             name: "colour".into(),
-            kind: AttributeKind::Enum {
-                options: vec!["red".into(), "blue".into()],
-                default: "red".into(),
-            },
+            kind: AttributeKind::Enum { options: vec!["red".into(), "blue".into()], default: "red".into() },
             per_frame: false,
         }
     }
@@ -461,97 +368,51 @@ mod tests {
     #[test]
     fn schema_validates_labels_and_attributes() {
         let (p, s) = (ProjectId::new(), LabelSchemaId::new());
-        let car = Label::new("car", Colour::palette(0))
-            .with_attribute(occluded())
-            .with_attribute(colour());
-        let person = Label::new("person", Colour::palette(1))
-            .with_kinds(&[ShapeKind::Mask, ShapeKind::Polygon]);
+        let car = Label::new("car", Colour::palette(0)).with_attribute(occluded()).with_attribute(colour());
+        let person = Label::new("person", Colour::palette(1)).with_kinds(&[ShapeKind::Mask, ShapeKind::Polygon]);
         let schema = LabelSchema::new(s, p, 1, vec![car.clone(), person.clone()]).expect("valid");
         assert_eq!(schema.label_by_name("CAR").map(|l| l.id), Some(car.id));
         assert!(matches!(
-            LabelSchema::new(
-                s,
-                p,
-                1,
-                vec![car.clone(), Label::new("Car", Colour::palette(2))]
-            ),
+            LabelSchema::new(s, p, 1, vec![car.clone(), Label::new("Car", Colour::palette(2))]),
             Err(ModelError::DuplicateLabel(_))
         ));
-        assert!(matches!(
-            LabelSchema::new(s, p, 1, vec![Label::new("  ", Colour::palette(0))]),
-            Err(ModelError::Empty { .. })
-        ));
+        assert!(matches!(LabelSchema::new(s, p, 1, vec![Label::new("  ", Colour::palette(0))]), Err(ModelError::Empty { .. })));
         let bad_enum = AttributeSpec {
             name: "x".into(),
-            kind: AttributeKind::Enum {
-                options: vec!["a".into()],
-                default: "b".into(),
-            },
+            kind: AttributeKind::Enum { options: vec!["a".into()], default: "b".into() },
             per_frame: false,
         };
         assert!(matches!(
-            LabelSchema::new(
-                s,
-                p,
-                1,
-                vec![Label::new("a", Colour::palette(0)).with_attribute(bad_enum)]
-            ),
+            LabelSchema::new(s, p, 1, vec![Label::new("a", Colour::palette(0)).with_attribute(bad_enum)]),
             Err(ModelError::InvalidAttributeSpec { .. })
         ));
         let bad_num = AttributeSpec {
             name: "n".into(),
-            kind: AttributeKind::Number {
-                min: 0.0,
-                max: 1.0,
-                step: 0.1,
-                default: 2.0,
-            },
+            kind: AttributeKind::Number { min: 0.0, max: 1.0, step: 0.1, default: 2.0 },
             per_frame: false,
         };
-        assert!(
-            LabelSchema::new(
-                s,
-                p,
-                1,
-                vec![Label::new("a", Colour::palette(0)).with_attribute(bad_num)]
-            )
-            .is_err()
-        );
+        assert!(LabelSchema::new(s, p, 1, vec![Label::new("a", Colour::palette(0)).with_attribute(bad_num)]).is_err());
         assert!(person.check_kind(ShapeKind::BBox).is_err());
         assert!(person.check_kind(ShapeKind::Mask).is_ok());
         let json = serde_json::to_string(&schema).expect("json");
-        assert_eq!(
-            serde_json::from_str::<LabelSchema>(&json).expect("round trip"),
-            schema
-        );
+        assert_eq!(serde_json::from_str::<LabelSchema>(&json).expect("round trip"), schema);
         let next = schema.with_labels(vec![car]).expect("valid");
         assert_eq!(next.version(), 2);
     }
 
     #[test]
     fn attribute_values_are_checked() {
-        let car = Label::new("car", Colour::palette(0))
-            .with_attribute(occluded())
-            .with_attribute(colour());
+        let car = Label::new("car", Colour::palette(0)).with_attribute(occluded()).with_attribute(colour());
         let (track, frame) = car.default_attributes();
-        assert_eq!(
-            track.get("colour"),
-            Some(&AttributeValue::Text("red".into()))
-        );
+        assert_eq!(track.get("colour"), Some(&AttributeValue::Text("red".into())));
         assert_eq!(frame.get("occluded"), Some(&AttributeValue::Bool(false)));
         car.check_attributes(&track).expect("defaults are valid");
         let mut bad = Attributes::new();
         bad.insert("colour".into(), AttributeValue::Text("green".into()));
-        assert!(matches!(
-            car.check_attributes(&bad),
-            Err(ModelError::AttributeType { .. })
-        ));
+        assert!(matches!(car.check_attributes(&bad), Err(ModelError::AttributeType { .. })));
         let mut unknown = Attributes::new();
         unknown.insert("speed".into(), AttributeValue::Number(3.0));
-        assert!(matches!(
-            car.check_attributes(&unknown),
-            Err(ModelError::UnknownAttribute { .. })
-        ));
+        assert!(matches!(car.check_attributes(&unknown), Err(ModelError::UnknownAttribute { .. })));
         let v: AttributeValue = serde_json::from_str("1.5").expect("json");
         assert_eq!(v, AttributeValue::Number(1.5));
     }

@@ -31,13 +31,8 @@ impl ShapeKind {
         }
     }
 
-    pub const ALL: [ShapeKind; 5] = [
-        ShapeKind::Mask,
-        ShapeKind::Polygon,
-        ShapeKind::BBox,
-        ShapeKind::Polyline,
-        ShapeKind::Points,
-    ];
+    pub const ALL: [ShapeKind; 5] =
+        [ShapeKind::Mask, ShapeKind::Polygon, ShapeKind::BBox, ShapeKind::Polyline, ShapeKind::Points];
 }
 
 /// The geometry of one shape on one frame, in frame pixels.
@@ -68,17 +63,10 @@ impl Geometry {
     /// polyline or keypoint. What a click on the canvas selects.
     pub fn hits(&self, p: Point, tolerance: f64) -> bool {
         match self {
-            Geometry::Mask(m) => {
-                p.x >= 0.0 && p.y >= 0.0 && m.get(p.x.floor() as u32, p.y.floor() as u32)
-            }
+            Geometry::Mask(m) => p.x >= 0.0 && p.y >= 0.0 && m.get(p.x.floor() as u32, p.y.floor() as u32),
             Geometry::Polygon(g) => g.contains(p),
-            Geometry::BBox(b) => {
-                p.x >= b.x && p.y >= b.y && p.x <= b.x + b.width && p.y <= b.y + b.height
-            }
-            Geometry::Polyline(l) => l
-                .points
-                .windows(2)
-                .any(|w| segment_distance(p, w[0], w[1]) <= tolerance),
+            Geometry::BBox(b) => p.x >= b.x && p.y >= b.y && p.x <= b.x + b.width && p.y <= b.y + b.height,
+            Geometry::Polyline(l) => l.points.windows(2).any(|w| segment_distance(p, w[0], w[1]) <= tolerance),
             Geometry::Points(ps) => ps.iter().any(|q| segment_distance(p, *q, *q) <= tolerance),
         }
     }
@@ -131,12 +119,7 @@ pub struct Track {
 impl Track {
     /// A new track with no attribute values set; the store numbers it
     /// (`number: 0` means "next free number").
-    pub fn new(
-        video_id: VideoId,
-        label_id: LabelId,
-        author: Option<UserId>,
-        now: Timestamp,
-    ) -> Self {
+    pub fn new(video_id: VideoId, label_id: LabelId, author: Option<UserId>, now: Timestamp) -> Self {
         Self {
             id: TrackId::new(),
             video_id,
@@ -197,13 +180,7 @@ pub struct Shape {
 impl Shape {
     /// A new keyframe of `track` on `frame`, visible, with no per-frame
     /// attribute values and no score.
-    pub fn keyframe(
-        track_id: TrackId,
-        frame: u64,
-        geometry: Geometry,
-        source: ShapeSource,
-        now: Timestamp,
-    ) -> Self {
+    pub fn keyframe(track_id: TrackId, frame: u64, geometry: Geometry, source: ShapeSource, now: Timestamp) -> Self {
         Self {
             id: ShapeId::new(),
             track_id,
@@ -261,65 +238,32 @@ mod tests {
     #[test]
     fn kind_names_match_serde() {
         for k in ShapeKind::ALL {
-            assert_eq!(
-                serde_json::to_value(k).expect("json"),
-                serde_json::Value::String(k.name().into())
-            );
+            assert_eq!(serde_json::to_value(k).expect("json"), serde_json::Value::String(k.name().into()));
         }
     }
 
     #[test]
     fn hit_testing_follows_each_kind() {
         let pt = |x: f64, y: f64| Point::new(x, y).expect("finite");
-        let square = |x: f64, side: f64| {
-            vec![
-                pt(x, x),
-                pt(x + side, x),
-                pt(x + side, x + side),
-                pt(x, x + side),
-            ]
-        };
-        let holed = Geometry::Polygon(
-            Polygon::new(square(0.0, 20.0), vec![square(5.0, 10.0)]).expect("polygon"),
-        );
+        let square = |x: f64, side: f64| vec![pt(x, x), pt(x + side, x), pt(x + side, x + side), pt(x, x + side)];
+        let holed = Geometry::Polygon(Polygon::new(square(0.0, 20.0), vec![square(5.0, 10.0)]).expect("polygon"));
         assert!(holed.hits(pt(2.0, 2.0), 0.0));
-        assert!(
-            !holed.hits(pt(10.0, 10.0), 0.0),
-            "the hole is not the shape"
-        );
+        assert!(!holed.hits(pt(10.0, 10.0), 0.0), "the hole is not the shape");
         assert!(!holed.hits(pt(30.0, 2.0), 0.0));
-        let mask = Geometry::Mask(
-            Rle::from_bbox(10, 10, &BBox::new(2.0, 3.0, 4.0, 2.0).expect("box")).expect("mask"),
-        );
+        let mask = Geometry::Mask(Rle::from_bbox(10, 10, &BBox::new(2.0, 3.0, 4.0, 2.0).expect("box")).expect("mask"));
         assert!(mask.hits(pt(2.5, 3.5), 0.0) && mask.hits(pt(5.9, 4.9), 0.0));
-        assert!(
-            !mask.hits(pt(6.0, 3.5), 0.0)
-                && !mask.hits(pt(-0.5, 3.5), 0.0)
-                && !mask.hits(pt(50.0, 3.5), 0.0)
-        );
-        let line =
-            Geometry::Polyline(Polyline::new(vec![pt(0.0, 0.0), pt(100.0, 0.0)]).expect("line"));
+        assert!(!mask.hits(pt(6.0, 3.5), 0.0) && !mask.hits(pt(-0.5, 3.5), 0.0) && !mask.hits(pt(50.0, 3.5), 0.0));
+        let line = Geometry::Polyline(Polyline::new(vec![pt(0.0, 0.0), pt(100.0, 0.0)]).expect("line"));
         assert!(line.hits(pt(50.0, 4.0), 6.0) && !line.hits(pt(50.0, 10.0), 6.0));
         let points = Geometry::Points(vec![pt(10.0, 10.0)]);
         assert!(points.hits(pt(13.0, 13.0), 6.0) && !points.hits(pt(20.0, 20.0), 6.0));
         let bbox = Geometry::BBox(BBox::new(1.0, 1.0, 4.0, 4.0).expect("box"));
         assert!(bbox.hits(pt(5.0, 5.0), 0.0) && !bbox.hits(pt(5.1, 5.0), 0.0));
     }
-    use crate::model::{
-        AttributeKind, AttributeSpec, AttributeValue, Colour, video::tests::sample as sample_video,
-    };
+    use crate::model::{AttributeKind, AttributeSpec, AttributeValue, Colour, video::tests::sample as sample_video};
 
     fn shape(frame: u64, geometry: Geometry) -> Shape {
-        Shape {
-            score: Some(0.93),
-            ..Shape::keyframe(
-                TrackId::new(),
-                frame,
-                geometry,
-                ShapeSource::Sam,
-                Timestamp(1),
-            )
-        }
+        Shape { score: Some(0.93), ..Shape::keyframe(TrackId::new(), frame, geometry, ShapeSource::Sam, Timestamp(1)) }
     }
 
     #[test]
@@ -334,15 +278,11 @@ mod tests {
             })
             .with_attribute(AttributeSpec {
                 name: "make".into(),
-                kind: AttributeKind::Text {
-                    default: String::new(),
-                },
+                kind: AttributeKind::Text { default: String::new() },
                 per_frame: false,
             });
         let full = Rle::new(1080, 1920, vec![0, 1920 * 1080]).expect("valid");
-        shape(0, Geometry::Mask(full.clone()))
-            .validate(&video, &label)
-            .expect("valid");
+        shape(0, Geometry::Mask(full.clone())).validate(&video, &label).expect("valid");
         let small = Rle::new(10, 10, vec![100]).expect("valid");
         assert!(matches!(
             shape(0, Geometry::Mask(small)).validate(&video, &label),
@@ -357,21 +297,12 @@ mod tests {
             shape(0, Geometry::Polygon(poly)).validate(&video, &label),
             Err(ModelError::ShapeKindNotAllowed { .. })
         ));
-        let mut s = shape(
-            0,
-            Geometry::BBox(BBox::new(1.0, 2.0, 3.0, 4.0).expect("valid")),
-        );
-        s.attributes
-            .insert("make".into(), AttributeValue::Text("vw".into()));
-        assert!(
-            s.validate(&video, &label).is_err(),
-            "track attributes are refused on shapes"
-        );
+        let mut s = shape(0, Geometry::BBox(BBox::new(1.0, 2.0, 3.0, 4.0).expect("valid")));
+        s.attributes.insert("make".into(), AttributeValue::Text("vw".into()));
+        assert!(s.validate(&video, &label).is_err(), "track attributes are refused on shapes");
         s.attributes.clear();
-        s.attributes
-            .insert("occluded".into(), AttributeValue::Bool(true));
-        s.validate(&video, &label)
-            .expect("per-frame attribute on a shape");
+        s.attributes.insert("occluded".into(), AttributeValue::Bool(true));
+        s.validate(&video, &label).expect("per-frame attribute on a shape");
         assert_eq!(s.geometry.bbox(), BBox::new(1.0, 2.0, 3.0, 4.0).ok());
     }
 
@@ -382,12 +313,8 @@ mod tests {
         assert_eq!(json, r#"{"kind":"bbox","data":[1.0,2.0,3.0,4.0]}"#);
         assert_eq!(serde_json::from_str::<Geometry>(&json).expect("back"), g);
         assert!(serde_json::from_str::<Geometry>(r#"{"kind":"bbox","data":[1,2,-3,4]}"#).is_err());
-        let s = shape(
-            3,
-            Geometry::Points(vec![Point::new(1.0, 1.0).expect("valid")]),
-        );
-        let back: Shape =
-            serde_json::from_str(&serde_json::to_string(&s).expect("json")).expect("back");
+        let s = shape(3, Geometry::Points(vec![Point::new(1.0, 1.0).expect("valid")]));
+        let back: Shape = serde_json::from_str(&serde_json::to_string(&s).expect("json")).expect("back");
         assert_eq!(back, s);
     }
 
@@ -400,17 +327,10 @@ mod tests {
         });
         let mut t = Track::new(VideoId::new(), label.id, None, Timestamp(0));
         t.validate(&label).expect("valid");
-        t.attributes
-            .insert("occluded".into(), AttributeValue::Bool(true));
-        assert!(
-            t.validate(&label).is_err(),
-            "per-frame attributes are refused on tracks"
-        );
+        t.attributes.insert("occluded".into(), AttributeValue::Bool(true));
+        assert!(t.validate(&label).is_err(), "per-frame attributes are refused on tracks");
         t.attributes.clear();
         t.label_id = LabelId::new();
-        assert!(matches!(
-            t.validate(&label),
-            Err(ModelError::UnknownLabel(_))
-        ));
+        assert!(matches!(t.validate(&label), Err(ModelError::UnknownLabel(_))));
     }
 }

@@ -94,10 +94,7 @@ impl Video {
         check_name("video name", &self.name, 500)?;
         check_sha256(&self.sha256)?;
         if self.width == 0 || self.height == 0 {
-            return Err(ModelError::InvalidVideoSize {
-                width: self.width,
-                height: self.height,
-            });
+            return Err(ModelError::InvalidVideoSize { width: self.width, height: self.height });
         }
         if !self.frame_rate.is_positive() {
             return Err(ModelError::InvalidFrameRate(self.frame_rate));
@@ -108,19 +105,12 @@ impl Video {
     /// The size frames are shown (and annotated) at: width and height swap
     /// for 90 and 270 degree rotations.
     pub fn display_size(&self) -> (u32, u32) {
-        if self.rotation.swaps_axes() {
-            (self.height, self.width)
-        } else {
-            (self.width, self.height)
-        }
+        if self.rotation.swaps_axes() { (self.height, self.width) } else { (self.width, self.height) }
     }
 
     pub fn check_frame(&self, frame: u64) -> Result<(), ModelError> {
         if frame >= self.frame_count {
-            return Err(ModelError::FrameOutOfRange {
-                frame,
-                frame_count: self.frame_count,
-            });
+            return Err(ModelError::FrameOutOfRange { frame, frame_count: self.frame_count });
         }
         Ok(())
     }
@@ -128,10 +118,7 @@ impl Video {
 
 /// `Ok` for 64 lowercase hex digits.
 pub fn check_sha256(s: &str) -> Result<(), ModelError> {
-    if s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         Ok(())
     } else {
         Err(ModelError::InvalidSha256(s.to_owned()))
@@ -172,10 +159,7 @@ pub(crate) mod tests {
         assert!(Rotation::from_degrees(45).is_err());
         assert!(serde_json::from_str::<Rotation>("45").is_err());
         assert!(v.check_frame(299).is_ok());
-        assert!(matches!(
-            v.check_frame(300),
-            Err(ModelError::FrameOutOfRange { .. })
-        ));
+        assert!(matches!(v.check_frame(300), Err(ModelError::FrameOutOfRange { .. })));
         v.sha256 = "xyz".into();
         assert!(matches!(v.validate(), Err(ModelError::InvalidSha256(_))));
         let mut v = sample();
