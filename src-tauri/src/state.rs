@@ -20,6 +20,9 @@ const MAX_OPEN_SOURCES: usize = 4;
 /// Frame-view decoders kept at once (each decodes ahead on its own thread).
 const MAX_VIEW_DECODERS: usize = 2;
 
+/// The frame view's decode-ahead decoder of one video.
+type ViewDecoder = Arc<FramePrefetcher>;
+
 /// One open decoder, shared by everything but the frame view (SAM, posters'
 /// fallback, exports).
 type SharedSource = Arc<Mutex<VideoSource>>;
@@ -33,7 +36,7 @@ pub struct AppState {
     sources: Arc<Mutex<Vec<(VideoId, SharedSource)>>>,
     /// The frame view's decoders: they decode ahead in the direction the
     /// user steps, so the next frame is usually ready before it is asked for.
-    views: Arc<Mutex<Vec<(VideoId, Arc<FramePrefetcher>)>>>,
+    views: Arc<Mutex<Vec<(VideoId, ViewDecoder)>>>,
     pub(crate) compositor: Arc<Mutex<Option<Compositor>>>,
     pub(crate) sam: Arc<Mutex<SamState>>,
 }

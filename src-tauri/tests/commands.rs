@@ -1186,11 +1186,11 @@ fn attributes() -> TestResult {
     Ok(())
 }
 
-/// One HTTP/1.1 exchange on `conn`: status, lower-cased headers, body.
-fn http_get(
-    conn: &mut std::net::TcpStream,
-    request: &str,
-) -> Result<(u16, std::collections::HashMap<String, String>, Vec<u8>), String> {
+/// An HTTP answer: status, lower-cased headers, body.
+type HttpAnswer = (u16, std::collections::HashMap<String, String>, Vec<u8>);
+
+/// One HTTP/1.1 exchange on `conn`.
+fn http_get(conn: &mut std::net::TcpStream, request: &str) -> Result<HttpAnswer, String> {
     use std::io::{BufRead, Read, Write};
     conn.write_all(request.as_bytes())
         .map_err(|e| format!("send: {e}"))?;
