@@ -160,6 +160,14 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// The adapter argus-render would use, probed once per process (the app's
+/// start-up decides WebKit's compositing with it, the compositor its path).
+pub fn adapter_probe() -> &'static Result<argus_render::AdapterSummary, String> {
+    static PROBE: std::sync::OnceLock<Result<argus_render::AdapterSummary, String>> =
+        std::sync::OnceLock::new();
+    PROBE.get_or_init(|| argus_render::gpu::probe().map_err(|e| e.to_string()))
+}
+
 /// Draws frames with masks: on the GPU through argus-render, or with
 /// argus-render's fast CPU path (`cpu::composite_in_place`, the same pixels)
 /// when there is no hardware adapter. On a software rasteriser (Mesa
@@ -187,13 +195,16 @@ impl Compositor {
                 reason: "ARGUS_RENDER=cpu".into(),
             };
         }
+        let forced_gpu = choice.eq_ignore_ascii_case("gpu");
+        // The start-up probe already knows a software rasteriser: no device for it.
+        if let Ok(adapter) = adapter_probe()
+            && adapter.is_cpu
+            && !forced_gpu
+        {
+            return Self::software(&adapter.name);
+        }
         match argus_render::Renderer::new_headless() {
-            Ok(r) if r.adapter().is_cpu && !choice.eq_ignore_ascii_case("gpu") => Self::Cpu {
-                reason: format!(
-                    "{} is a software rasteriser, slower than compositing on the CPU; ARGUS_RENDER=gpu uses it anyway",
-                    r.adapter().name
-                ),
-            },
+            Ok(r) if r.adapter().is_cpu && !forced_gpu => Self::software(&r.adapter().name),
             Ok(r) => Self::Gpu(Box::new(r)),
             Err(e) => {
                 tracing::warn!("no GPU renderer, drawing on the CPU: {e}");
@@ -201,6 +212,14 @@ impl Compositor {
                     reason: e.to_string(),
                 }
             }
+        }
+    }
+
+    fn software(adapter: &str) -> Self {
+        Self::Cpu {
+            reason: format!(
+                "{adapter} is a software rasteriser, slower than compositing on the CPU; ARGUS_RENDER=gpu uses it anyway"
+            ),
         }
     }
 

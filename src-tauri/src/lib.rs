@@ -146,7 +146,7 @@ fn webview_compositing() {
     let off = match std::env::var("ARGUS_WEBVIEW_COMPOSITING").as_deref() {
         Ok("on") => false,
         Ok("off") => true,
-        _ => match argus_render::gpu::probe() {
+        _ => match frames::adapter_probe() {
             Ok(adapter) => {
                 if adapter.is_cpu {
                     tracing::info!(
