@@ -9,7 +9,7 @@ use std::sync::Arc;
 use argus_core::id::VideoId;
 use argus_core::model::Video;
 use argus_core::{BBox, Rle};
-use argus_media::{FrameRequest, SourceOptions, VideoSource};
+use argus_media::{FrameRequest, VideoSource};
 use argus_sam::cache::{
     DiskCache, EmbeddingCache, EmbeddingKey, FrameSource, OwnedFrame, Prefetcher,
 };
@@ -399,13 +399,7 @@ pub fn prefetch(state: &AppState, video: &Video, frame: u64) -> CommandResult<()
     let (model, cache) = loaded(state)?;
     let mut sam = state.sam.lock();
     if sam.prefetch.as_ref().is_none_or(|(v, _)| *v != video.id) {
-        let path = video.local_path.as_deref().ok_or_else(|| {
-            CommandError::not_found(format!(
-                "video '{}' has no local file on this machine",
-                video.name
-            ))
-        })?;
-        let source = VideoSource::open(Path::new(path), SourceOptions::default())?;
+        let source = state.extra_decoder(video)?;
         let frames = Arc::new(PrefetchFrames {
             source: Mutex::new(source),
             video: video.clone(),

@@ -160,19 +160,29 @@ impl AppState {
         self.decode(video, n, request)
     }
 
+    /// A decoder of its own for `video` (for work that must not move the
+    /// shared decoder around), opened with the shared decoder's index so the
+    /// file is not indexed again.
+    pub fn extra_decoder(&self, video: &Video) -> CommandResult<VideoSource> {
+        let shared = self.source(video)?;
+        let (path, index) = {
+            let s = shared.lock();
+            (s.path().to_path_buf(), s.index().clone())
+        };
+        Ok(VideoSource::open_with_index(
+            &path,
+            index,
+            SourceOptions::default(),
+        )?)
+    }
+
     /// The frame view's decoder of `video`, started on first use with the
     /// shared decoder's index.
     fn view_decoder(&self, video: &Video) -> CommandResult<Arc<FramePrefetcher>> {
         if let Some((_, d)) = self.views.lock().iter().find(|(id, _)| *id == video.id) {
             return Ok(d.clone());
         }
-        let shared = self.source(video)?;
-        let (path, index) = {
-            let s = shared.lock();
-            (s.path().to_path_buf(), s.index().clone())
-        };
-        let source = VideoSource::open_with_index(&path, index, SourceOptions::default())?;
-        let decoder = Arc::new(FramePrefetcher::spawn(source));
+        let decoder = Arc::new(FramePrefetcher::spawn(self.extra_decoder(video)?));
         let mut views = self.views.lock();
         // Another request may have opened one meanwhile: keep the first.
         if let Some((_, d)) = views.iter().find(|(id, _)| *id == video.id) {
