@@ -22,7 +22,7 @@ use crate::dto::{
     SamPrompt,
 };
 use crate::error::{CommandError, CommandResult, ErrorKind};
-use crate::state::AppState;
+use crate::state::{AppState, DecoderRecipe};
 
 /// Embeddings kept in memory (a SAM 1 embedding is 4 MiB, SAM 2 about 16).
 const MEMORY_CACHE_BYTES: usize = 512 << 20;
@@ -43,9 +43,12 @@ pub struct SamState {
 }
 
 /// Frames for the pre-encoder, from its own decoder (so it never moves the
-/// frame view's decoder around).
+/// frame view's decoder around). The decoder is opened on the pre-encoder's
+/// thread at its first frame, so its threads share that thread's background
+/// priority.
 struct PrefetchFrames {
-    source: Mutex<VideoSource>,
+    recipe: DecoderRecipe,
+    source: Mutex<Option<VideoSource>>,
     video: Video,
 }
 
@@ -56,9 +59,12 @@ impl FrameSource for PrefetchFrames {
                 "could not decode frame {index} to pre-encode: {e}"
             ))
         };
-        let decoded = self
-            .source
-            .lock()
+        let mut source = self.source.lock();
+        let source = match &mut *source {
+            Some(s) => s,
+            None => source.insert(self.recipe.open().map_err(|e| fail(&e.message))?),
+        };
+        let decoded = source
             .frame(index, FrameRequest::RGBA)
             .map_err(|e| fail(&e))?;
         let rgba = decoded
@@ -281,7 +287,11 @@ fn load_inner(
         &manifest,
         &paths.encoder,
         &paths.decoder,
-        LoadOptions::default(),
+        LoadOptions {
+            // the encoder mostly pre-encodes neighbours in the background
+            background_encoder: true,
+            ..LoadOptions::default()
+        },
     )?;
     let info = {
         let mut sam = state.sam.lock();
@@ -399,9 +409,9 @@ pub fn prefetch(state: &AppState, video: &Video, frame: u64) -> CommandResult<()
     let (model, cache) = loaded(state)?;
     let mut sam = state.sam.lock();
     if sam.prefetch.as_ref().is_none_or(|(v, _)| *v != video.id) {
-        let source = state.extra_decoder(video)?;
         let frames = Arc::new(PrefetchFrames {
-            source: Mutex::new(source),
+            recipe: state.decoder_recipe(video)?,
+            source: Mutex::new(None),
             video: video.clone(),
         });
         // Dropping the old prefetcher cancels it and joins its thread.

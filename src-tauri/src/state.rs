@@ -164,16 +164,18 @@ impl AppState {
     /// shared decoder around), opened with the shared decoder's index so the
     /// file is not indexed again.
     pub fn extra_decoder(&self, video: &Video) -> CommandResult<VideoSource> {
+        self.decoder_recipe(video)?.open()
+    }
+
+    /// What [`AppState::extra_decoder`] opens, to open it later on another
+    /// thread (whose priority the decoder's threads then inherit).
+    pub fn decoder_recipe(&self, video: &Video) -> CommandResult<DecoderRecipe> {
         let shared = self.source(video)?;
-        let (path, index) = {
-            let s = shared.lock();
-            (s.path().to_path_buf(), s.index().clone())
-        };
-        Ok(VideoSource::open_with_index(
-            &path,
-            index,
-            SourceOptions::default(),
-        )?)
+        let s = shared.lock();
+        Ok(DecoderRecipe {
+            path: s.path().to_path_buf(),
+            index: s.index().clone(),
+        })
     }
 
     /// The frame view's decoder of `video`, started on first use with the
@@ -237,4 +239,21 @@ pub struct DisplayFrame {
     pub rgba: Vec<u8>,
     pub width: u32,
     pub height: u32,
+}
+
+/// A video file and its index, to open a decoder of its own from.
+#[derive(Debug, Clone)]
+pub struct DecoderRecipe {
+    path: PathBuf,
+    index: Arc<argus_media::VideoIndex>,
+}
+
+impl DecoderRecipe {
+    pub fn open(&self) -> CommandResult<VideoSource> {
+        Ok(VideoSource::open_with_index(
+            &self.path,
+            self.index.clone(),
+            SourceOptions::default(),
+        )?)
+    }
 }

@@ -266,6 +266,7 @@ def main() -> int:
         s.click_at(*viewport(s, (x0 + x1) / 2, (y0 + y1) / 2))
         first = wait_until("the first SAM preview painted", lambda: trace(s, "sam"), timeout=60)[0]
         clicks: list[float] = []
+        click_phases: list[str] = []
         for i in range(CLICKS):
             s.keys("Escape")
             wait_until("the preview cleared", lambda: loaded_url(s), lambda u: "preview=" not in u, timeout=20)
@@ -275,8 +276,12 @@ def main() -> int:
             fy = y0 + 40 + (i * 53) % (y1 - y0 - 80)
             s.click_at(*viewport(s, fx, fy))
             clicks.append(wait_until(f"SAM preview {i} painted", lambda: trace(s, "sam"), timeout=30)[0])
+            click_phases.append(phases(s, "sam"))
 
         log(f"SAM click phases: {phases(s, 'sam')} (the last click)")
+        log("SAM clicks in order (ms): " + " ".join(f"{c:.0f}" for c in clicks))
+        for i in sorted(range(len(clicks)), key=lambda i: -clicks[i])[:3]:
+            log(f"  slow click {i}: {click_phases[i]}")
         p50, p95 = percentile(steps, 50), percentile(steps, 95)
         print(f"app.step_frame_p50_1080p: {p50:.1f} ms")
         print(f"app.step_frame_p95_1080p: {p95:.1f} ms")

@@ -42,6 +42,8 @@ def session(path, threads):
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads > 0:
         so.intra_op_num_threads = threads
+    # as argus-sam's sessions (LoadOptions::spin off): no spinning between runs
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 

@@ -412,6 +412,9 @@ impl Prefetcher {
         let worker = std::thread::Builder::new()
             .name("argus-sam-prefetch".to_owned())
             .spawn(move || {
+                // Pre-encoding yields the CPU to the user's clicks; what this
+                // thread opens (a frame source's decoder threads) inherits it.
+                crate::priority::lower_current_thread();
                 while let Ok(mut job) = rx.recv() {
                     // only the newest request matters
                     while let Ok(newer) = rx.try_recv() {

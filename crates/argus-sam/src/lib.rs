@@ -33,6 +33,7 @@ pub mod image;
 pub mod manifest;
 pub mod mask;
 pub mod model;
+pub mod priority;
 pub mod prompt;
 pub mod runtime;
 

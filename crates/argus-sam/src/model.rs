@@ -45,6 +45,17 @@ pub struct LoadOptions {
     pub intra_threads: Option<usize>,
     /// Where masks are upsampled.
     pub mask_upscale: MaskUpscale,
+    /// Let ONNX Runtime's intra-op threads spin between runs (its own
+    /// default). Off here: an annotation tool runs the decoder on clicks, and
+    /// threads spinning after each run take the CPU from decoding, compositing
+    /// and the webview on a small machine.
+    pub spin: bool,
+    /// Run the encoder's ONNX Runtime threads at background priority (see
+    /// [`crate::priority`]): for an app whose encoder mostly pre-encodes
+    /// frames while the user works. An encode the user waits for then only
+    /// yields to other busy threads, and the prompt decoder keeps its normal
+    /// priority.
+    pub background_encoder: bool,
 }
 
 /// One encoder output tensor.
@@ -225,8 +236,9 @@ impl SamModel {
         decoder_path: &Path,
         options: LoadOptions,
     ) -> Result<Self> {
-        let (encoder, enc_report) = build_session(encoder_path, &options)?;
-        let (decoder, dec_report) = build_session(decoder_path, &options)?;
+        let (encoder, enc_report) =
+            build_session(encoder_path, &options, options.background_encoder)?;
+        let (decoder, dec_report) = build_session(decoder_path, &options, false)?;
         let check = check_contract(manifest, &encoder, &decoder)?;
         let report = if enc_report.is_gpu() {
             enc_report
@@ -366,8 +378,8 @@ impl SamModel {
             provider: ProviderChoice::Cpu,
             ..self.options
         };
-        let (enc, _) = build_session(&self.encoder_path, &cpu)?;
-        let (dec, _) = build_session(&self.decoder_path, &cpu)?;
+        let (enc, _) = build_session(&self.encoder_path, &cpu, cpu.background_encoder)?;
+        let (dec, _) = build_session(&self.decoder_path, &cpu, false)?;
         *self.encoder.lock() = enc;
         *self.decoder.lock() = dec;
         let mut report = self.report.lock();
@@ -626,7 +638,11 @@ fn classify(stage: &'static str, e: &ort::Error) -> Error {
     }
 }
 
-fn build_session(path: &Path, options: &LoadOptions) -> Result<(Session, ProviderReport)> {
+fn build_session(
+    path: &Path,
+    options: &LoadOptions,
+    background: bool,
+) -> Result<(Session, ProviderReport)> {
     let (env, _) = environment()?;
     if !path.is_file() {
         return Err(Error::ModelLoad {
@@ -645,6 +661,14 @@ fn build_session(path: &Path, options: &LoadOptions) -> Result<(Session, Provide
     if let Some(n) = options.intra_threads {
         builder = builder
             .with_intra_threads(n)
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    builder = builder
+        .with_intra_op_spinning(options.spin)
+        .map_err(|e| fail(e.to_string()))?;
+    if background {
+        builder = builder
+            .with_thread_manager(crate::priority::BackgroundThreads)
             .map_err(|e| fail(e.to_string()))?;
     }
     let (mut builder, report) = register_providers(builder, options.provider);

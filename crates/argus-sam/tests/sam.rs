@@ -120,6 +120,10 @@ fn main() {
             "pipeline::prefetch_encodes_neighbours_and_cancels",
             prefetch_and_cancel,
         ),
+        (
+            "pipeline::background_work_runs_at_low_priority",
+            background_priority,
+        ),
     ] {
         trials.push(skip_if(Trial::test(name, f), &model_reason));
     }
@@ -849,10 +853,15 @@ fn disk_cache_predicts_same() -> TestResult {
     Ok(())
 }
 
-struct Frames;
+#[derive(Default)]
+struct Frames {
+    /// The nice value of the thread asking for each frame (Linux).
+    nice: parking_lot::Mutex<Vec<Option<i32>>>,
+}
 
 impl FrameSource for Frames {
     fn frame(&self, index: u64) -> argus_sam::Result<OwnedFrame> {
+        self.nice.lock().push(argus_sam::priority::current_nice());
         let s = scene(160 + (index as u32 % 3) * 8, 120);
         Ok(OwnedFrame {
             width: s.frame.width,
@@ -866,7 +875,11 @@ impl FrameSource for Frames {
 fn prefetch_and_cancel() -> TestResult {
     let model = Arc::new(load(&test_models()?.sam1, single_thread())?);
     let cache = Arc::new(EmbeddingCache::new(256 << 20, None));
-    let pre = Prefetcher::new(Arc::clone(&model), Arc::clone(&cache), Arc::new(Frames))?;
+    let pre = Prefetcher::new(
+        Arc::clone(&model),
+        Arc::clone(&cache),
+        Arc::new(Frames::default()),
+    )?;
     pre.request("vid", 10, 2, 100);
     let key = |f: u64| EmbeddingKey {
         video_hash: "vid".into(),
@@ -905,6 +918,57 @@ fn prefetch_and_cancel() -> TestResult {
         "the long request did not run to completion"
     );
     drop(pre);
+    Ok(())
+}
+
+/// The pre-encoder asks for frames from a background-priority thread, and an
+/// encoder whose ONNX Runtime threads run at background priority encodes
+/// exactly as a normal one.
+fn background_priority() -> TestResult {
+    let two = LoadOptions {
+        intra_threads: Some(2),
+        ..LoadOptions::default()
+    };
+    let normal = load(&test_models()?.sam1, two)?;
+    let background = Arc::new(load(
+        &test_models()?.sam1,
+        LoadOptions {
+            background_encoder: true,
+            ..two
+        },
+    )?);
+    let s = scene(320, 240);
+    ensure!(
+        background.encode(&s.frame.view())? == normal.encode(&s.frame.view())?,
+        "the same embedding from background threads"
+    );
+    let frames = Arc::new(Frames::default());
+    let cache = Arc::new(EmbeddingCache::new(64 << 20, None));
+    let pre = Prefetcher::new(
+        Arc::clone(&background),
+        cache,
+        Arc::clone(&frames) as Arc<dyn FrameSource>,
+    )?;
+    pre.request("vid", 1, 1, 3);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while pre.encoded_count() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(pre);
+    let seen = frames.nice.lock().clone();
+    ensure!(seen.len() == 3, "three frames pre-encoded, got {}", seen.len());
+    if cfg!(target_os = "linux") {
+        let here = argus_sam::priority::current_nice().ok_or("no nice value on Linux")?;
+        let want = argus_sam::priority::BACKGROUND_NICE.max(here);
+        ensure!(
+            seen.iter().all(|n| *n == Some(want)),
+            "the pre-encoder runs at nice {want}: {seen:?}"
+        );
+        ensure!(
+            argus_sam::priority::current_nice() == Some(here),
+            "the caller's priority is untouched"
+        );
+    }
     Ok(())
 }
 
