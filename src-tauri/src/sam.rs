@@ -293,6 +293,17 @@ fn load_inner(
             ..LoadOptions::default()
         },
     )?;
+    // The first clicks should not pay for ONNX Runtime's first runs.
+    let t0 = std::time::Instant::now();
+    match model.warm_up(1920, 1080) {
+        Ok(()) => tracing::debug!(
+            ms = t0.elapsed().as_secs_f64() * 1e3,
+            "SAM decoder warmed up"
+        ),
+        Err(e) => {
+            tracing::warn!("SAM decoder warm-up failed (the first click will be slower): {e}")
+        }
+    }
     let info = {
         let mut sam = state.sam.lock();
         *sam = SamState {

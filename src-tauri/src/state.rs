@@ -125,8 +125,12 @@ impl AppState {
 
     /// Frame `n` of `video` as packed RGBA in display orientation. Blocking:
     /// call from a blocking task.
+    ///
+    /// It comes from the frame view's decoder, which has usually just decoded
+    /// the frame to show it (only the colour conversion is left; the shared
+    /// decoder would seek back to the keyframe and decode up to it again).
     pub fn frame_rgba(&self, video: &Video, n: u64) -> CommandResult<DisplayFrame> {
-        self.decode(video, n, FrameRequest::RGBA)
+        self.frame_for(video, n, video.display_size(), true)
     }
 
     /// Frame `n` scaled by the decoder to `size` display pixels. With

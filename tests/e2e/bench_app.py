@@ -175,16 +175,16 @@ def wait_painted(s, frame: int, timeout_ms: int = 20000) -> None:
         raise RuntimeError(f"frame {frame} was not painted within {timeout_ms} ms")
 
 
-def fetch_phases(s) -> str:
+def fetch_phases(s, marker: str = "ahead=1") -> str:
     """Medians of the frame fetches' Resource Timing (stderr diagnostics): waiting for a connection,
     the shell's answer (first byte; the loopback server's own render time from Server-Timing), and
     the body's transfer."""
     rows = s.execute("""
         return performance.getEntriesByType('resource')
-          .filter((e) => e.name.includes('ahead=1'))
+          .filter((e) => e.name.includes(arguments[0]))
           .map((e) => [e.requestStart - e.startTime, e.responseStart - e.requestStart,
                        e.responseEnd - e.responseStart,
-                       (e.serverTiming || []).find((t) => t.name === 'render')?.duration ?? -1]);""") or []
+                       (e.serverTiming || []).find((t) => t.name === 'render')?.duration ?? -1]);""", marker) or []
     if not rows:
         return "no resource timings"
     names = ["to request", "to first byte", "body"]
@@ -263,6 +263,7 @@ def main() -> int:
         time.sleep(0.3)
         x0, y0, x1, y1 = BOX
         s.execute("window.__argusTrace.clear();")
+        s.execute("performance.clearResourceTimings();")
         s.click_at(*viewport(s, (x0 + x1) / 2, (y0 + y1) / 2))
         first = wait_until("the first SAM preview painted", lambda: trace(s, "sam"), timeout=60)[0]
         clicks: list[float] = []
@@ -279,6 +280,7 @@ def main() -> int:
             click_phases.append(phases(s, "sam"))
 
         log(f"SAM click phases: {phases(s, 'sam')} (the last click)")
+        log(f"SAM preview fetches: {fetch_phases(s, 'preview=')}")
         log("SAM clicks in order (ms): " + " ".join(f"{c:.0f}" for c in clicks))
         for i in sorted(range(len(clicks)), key=lambda i: -clicks[i])[:3]:
             log(f"  slow click {i}: {click_phases[i]}")

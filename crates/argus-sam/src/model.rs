@@ -388,6 +388,40 @@ impl SamModel {
         Ok(())
     }
 
+    /// Runs the prompt decoder a few times on a blank embedding, so that the
+    /// user's first clicks do not pay for ONNX Runtime's first runs (memory
+    /// planning, growing its arena: the first two runs of the project's test
+    /// decoder took 100 and 77 ms on a 2-core machine, the next ones 10-15).
+    /// `width` x `height` is the size of the frames that will be clicked on.
+    pub fn warm_up(&self, width: u32, height: u32) -> Result<()> {
+        let transform = self.transform(width, height)?;
+        let tensors = self
+            .manifest
+            .contract
+            .embedding_shapes()
+            .iter()
+            .map(|s| {
+                let shape = s.map(|d| usize::try_from(d).unwrap_or(1));
+                EmbeddingTensor {
+                    shape,
+                    data: vec![0.0; shape.iter().product()],
+                }
+            })
+            .collect();
+        let blank = Embedding::from_parts(self.manifest.id.clone(), transform, tensors);
+        let (w, h) = (f64::from(width), f64::from(height));
+        // one click, then the shapes of refining clicks
+        let prompts = [
+            Prompt::click(w / 2.0, h / 2.0),
+            Prompt::click(w / 3.0, h / 3.0).with_click(w * 2.0 / 3.0, h * 2.0 / 3.0, false),
+            Prompt::click(w / 2.0, h / 2.0),
+        ];
+        for prompt in &prompts {
+            self.predict(&blank, prompt)?;
+        }
+        Ok(())
+    }
+
     /// Decodes a prompt against a frame's embedding.
     pub fn predict(&self, embedding: &Embedding, prompt: &Prompt) -> Result<Prediction> {
         if embedding.model_id != self.manifest.id {

@@ -113,6 +113,10 @@ fn main() {
         ),
         ("model::cpu_provider_report", cpu_provider_report),
         (
+            "model::warm_up_leaves_predictions_unchanged",
+            warm_up_unchanged,
+        ),
+        (
             "pipeline::disk_cache_round_trip_predicts_the_same",
             disk_cache_predicts_same,
         ),
@@ -826,6 +830,36 @@ fn cpu_provider_report() -> TestResult {
         ensure!(why.contains("CUDA"), "the reason names the provider: {why}");
     } else {
         ensure!(r.active == "CUDA", "unexpected provider {}", r.active);
+    }
+    Ok(())
+}
+
+/// Warming the decoder up on a blank embedding works for both contracts and
+/// changes nothing about the masks that follow.
+fn warm_up_unchanged() -> TestResult {
+    let m = test_models()?;
+    for manifest in [&m.sam1, &m.sam2] {
+        let cold = load(manifest, single_thread())?;
+        let warm = load(manifest, single_thread())?;
+        warm.warm_up(1920, 1080)?;
+        let s = scene(320, 240);
+        let e = cold.encode(&s.frame.view())?;
+        for p in [
+            Prompt::click(224.0, 72.0),
+            Prompt::click(224.0, 72.0).with_click(60.0, 60.0, false),
+        ] {
+            let (a, b) = (warm.predict(&e, &p)?, cold.predict(&e, &p)?);
+            ensure!(
+                a.best_mask()? == b.best_mask()?,
+                "{}: the same mask after a warm-up",
+                manifest.id
+            );
+            ensure!(
+                a.candidates() == b.candidates(),
+                "{}: the same candidates",
+                manifest.id
+            );
+        }
     }
     Ok(())
 }
