@@ -328,6 +328,9 @@ pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaI
             }),
         }
     }
+    if query.ahead {
+        state.sam.lock().view_moved(query.video, query.frame);
+    }
     let preview = query.preview.and_then(|rank| {
         state
             .sam

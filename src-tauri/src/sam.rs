@@ -38,6 +38,8 @@ pub struct SamState {
     cache: Option<Arc<EmbeddingCache>>,
     /// The pre-encoder, for one video at a time.
     prefetch: Option<(VideoId, Prefetcher)>,
+    /// The frame whose neighbours are being pre-encoded.
+    prefetch_center: Option<u64>,
     pending: Option<Pending>,
     revision: u32,
 }
@@ -193,6 +195,20 @@ impl SamState {
             .ok_or_else(|| {
                 sam_error("there is no SAM preview on this frame; click on the object first")
             })
+    }
+
+    /// The frame view moved to `frame` of `video`: pre-encoding around
+    /// another frame stops after the frame it is encoding (the page starts it
+    /// again around the new frame once the user settles there), so stepping
+    /// through the video does not share the CPU with it.
+    pub fn view_moved(&mut self, video: VideoId, frame: u64) {
+        let Some((v, p)) = &self.prefetch else {
+            return;
+        };
+        if *v != video || self.prefetch_center.is_some_and(|c| c != frame) {
+            p.cancel();
+            self.prefetch_center = None;
+        }
     }
 
     pub fn clear(&mut self) {
@@ -431,6 +447,7 @@ pub fn prefetch(state: &AppState, video: &Video, frame: u64) -> CommandResult<()
     if let Some((_, p)) = &sam.prefetch {
         p.request(&video.sha256, frame, PREFETCH_RADIUS, video.frame_count);
     }
+    sam.prefetch_center = Some(frame);
     Ok(())
 }
 

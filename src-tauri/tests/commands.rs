@@ -696,8 +696,35 @@ fn sam_flow() -> TestResult {
         "far frames are not encoded: {far}"
     );
 
-    // The preview is drawn into the frame.
+    // The frame view moving elsewhere stops pre-encoding after the frame
+    // being encoded (the page starts it again where the user settles).
     let video_id = VideoId::from_str(vid).map_err(|e| e.to_string())?;
+    t.ok(
+        "sam_prefetch",
+        json!({ "videoId": vid, "frame": 15, "start": true }),
+    )?;
+    render(
+        &t,
+        &FrameQuery {
+            ahead: true,
+            ..FrameQuery::new(video_id, 0)
+        },
+    )?;
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let stopped = t.ok(
+        "sam_prefetch",
+        json!({ "videoId": vid, "frame": 15, "start": false }),
+    )?;
+    let encoded = stopped["ready"]
+        .as_array()
+        .map(|r| r.iter().filter(|x| *x == &json!(true)).count())
+        .unwrap_or(5);
+    ensure!(
+        encoded < 5,
+        "pre-encoding around frame 15 went on after the view moved: {stopped}"
+    );
+
+    // The preview is drawn into the frame.
     let q = FrameQuery::new(video_id, 4);
     let without = render(&t, &q)?;
     let with = render(
