@@ -331,28 +331,14 @@ pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaI
     if query.ahead {
         state.sam.lock().view_moved(query.video, query.frame);
     }
-    let preview = query.preview.and_then(|rank| {
-        state
-            .sam
-            .lock()
-            .preview_mask(query.video, query.frame, rank)
-    });
-    if let Some(rle) = preview {
-        let style = MaskStyle {
-            color: [255, 255, 255],
-            opacity: 0.5,
-            outline_width: 2,
-            selected: true,
-            ..MaskStyle::default()
-        };
-        masks.push((PREVIEW_OBJECT, rle, style));
-    }
+    let preview_rank = query.preview;
+    let video_id = query.video;
     let frame_index = query.frame;
     let ahead = query.ahead;
     let (dw, dh) = video.display_size();
     let out_size = query.output_size(dw, dh);
     let t_queries = t_start.elapsed();
-    if masks.is_empty() && overlays.is_empty() {
+    if masks.is_empty() && overlays.is_empty() && preview_rank.is_none() {
         // Nothing to draw over the frame: the decoder scales it, no compositing.
         return state
             .blocking(move |state| {
@@ -386,6 +372,20 @@ pub async fn render(state: &AppState, query: &FrameQuery) -> CommandResult<RgbaI
     state
         .blocking(move |state| {
             let t0 = std::time::Instant::now();
+            // The SAM preview's mask is built here the first time a candidate
+            // is shown (a click builds only the best one), off the async runtime.
+            let preview = preview_rank
+                .and_then(|rank| state.sam.lock().preview_mask(video_id, frame_index, rank));
+            if let Some(rle) = preview {
+                let style = MaskStyle {
+                    color: [255, 255, 255],
+                    opacity: 0.5,
+                    outline_width: 2,
+                    selected: true,
+                    ..MaskStyle::default()
+                };
+                masks.push((PREVIEW_OBJECT, rle, style));
+            }
             let frame = state.frame_for(&video, frame_index, out_size, ahead)?;
             let t_decode = t0.elapsed();
             let mut scene = MaskScene::new(frame.width, frame.height)?;
