@@ -285,21 +285,13 @@ fn frames_and_history() -> TestResult {
         updated_at: Timestamp(0),
     };
     let mask = rect_mask(0, 0, 20, 20)?;
-    let shape = Shape {
-        id: argus_core::id::ShapeId::new(),
-        track_id: track.id,
-        frame: 7,
-        geometry: Geometry::Mask(mask),
-        keyframe: true,
-        source: ShapeSource::Manual,
-        occluded: false,
-        outside: false,
-        attributes: Attributes::new(),
-        score: None,
-        author: None,
-        created_at: Timestamp(0),
-        updated_at: Timestamp(0),
-    };
+    let shape = Shape::keyframe(
+        track.id,
+        7,
+        Geometry::Mask(mask),
+        ShapeSource::Manual,
+        Timestamp(0),
+    );
     tauri::async_runtime::block_on(store.apply(
         &actor,
         argus_store::Command::CreateTrack {

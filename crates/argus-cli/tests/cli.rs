@@ -14,7 +14,7 @@ use std::{
 };
 
 use argus_core::{
-    id::{ProjectId, ShapeId, TrackId, VideoId},
+    id::{ProjectId, TrackId, VideoId},
     mask::Rle,
     model::{Attributes, Geometry, Rotation, Shape, ShapeSource, Timestamp, Track, Video},
     time::Rational,
@@ -73,21 +73,7 @@ fn mask(seed: u64) -> Rle {
 }
 
 fn new_shape(track: TrackId, frame: u64, seed: u64) -> Shape {
-    Shape {
-        id: ShapeId::new(),
-        track_id: track,
-        frame,
-        geometry: Geometry::Mask(mask(seed)),
-        keyframe: true,
-        source: ShapeSource::Sam,
-        occluded: false,
-        outside: false,
-        attributes: Attributes::new(),
-        score: None,
-        author: None,
-        created_at: Timestamp(0),
-        updated_at: Timestamp(0),
-    }
+    Shape::keyframe(track, frame, Geometry::Mask(mask(seed)), ShapeSource::Sam, Timestamp(0))
 }
 
 /// Each edit creates a track with two shapes: three records that must

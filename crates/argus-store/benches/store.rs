@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use argus_core::{
-    id::{ShapeId, TrackId, UserId, VideoId},
+    id::{TrackId, UserId, VideoId},
     mask::Rle,
     model::{Attributes, Colour, Geometry, Label, Role, Rotation, Shape, ShapeSource, Timestamp, Track, Video},
     time::Rational,
@@ -74,19 +74,9 @@ fn track(video: VideoId, label: &Label) -> Track {
 
 fn shape(track: TrackId, frame: u64, rle: Rle) -> Shape {
     Shape {
-        id: ShapeId::new(),
-        track_id: track,
-        frame,
-        geometry: Geometry::Mask(rle),
         keyframe: false,
-        source: ShapeSource::Propagated,
-        occluded: false,
-        outside: false,
-        attributes: Attributes::new(),
         score: Some(0.9),
-        author: None,
-        created_at: Timestamp(0),
-        updated_at: Timestamp(0),
+        ..Shape::keyframe(track, frame, Geometry::Mask(rle), ShapeSource::Propagated, Timestamp(0))
     }
 }
 

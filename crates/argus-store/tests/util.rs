@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use argus_core::{
-    id::{ProjectId, ShapeId, TrackId, UserId, VideoId},
+    id::{ProjectId, TrackId, UserId, VideoId},
     mask::Rle,
     model::{
         AttributeKind, AttributeSpec, Attributes, Colour, Geometry, Label, LabelSchema, Role, Rotation, Shape, ShapeKind,
@@ -106,21 +106,7 @@ pub fn track(video: VideoId, label: &Label) -> Track {
 }
 
 pub fn shape(track: TrackId, frame: u64, geometry: Geometry) -> Shape {
-    Shape {
-        id: ShapeId::new(),
-        track_id: track,
-        frame,
-        geometry,
-        keyframe: true,
-        source: ShapeSource::Manual,
-        occluded: false,
-        outside: false,
-        attributes: Attributes::new(),
-        score: None,
-        author: None,
-        created_at: Timestamp(0),
-        updated_at: Timestamp(0),
-    }
+    Shape::keyframe(track, frame, geometry, ShapeSource::Manual, Timestamp(0))
 }
 
 pub fn mask_shape(track: TrackId, frame: u64, x: u32) -> Shape {
