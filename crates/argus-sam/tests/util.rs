@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use argus_core::Rle;
-use argus_sam::download::ModelStore;
+use argus_sam::download::{ModelPaths, ModelStore};
 use argus_sam::{LoadOptions, Manifest, SamModel};
 
 pub type TestResult = Result<(), libtest_mimic::Failed>;
@@ -122,14 +122,56 @@ pub fn runtime() -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// A model under test: its manifest and its files.
+pub struct Subject {
+    pub manifest: Manifest,
+    pub paths: ModelPaths,
+}
+
+impl Subject {
+    /// A generated test model, downloaded (file://) into its own store.
+    pub fn generated(manifest: &Manifest) -> Result<Self, String> {
+        let models = test_models()?;
+        let store = ModelStore::new(models.dir.join(format!("store-{}", manifest.id)));
+        let paths = store
+            .ensure(manifest, &mut |_| true)
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            manifest: manifest.clone(),
+            paths,
+        })
+    }
+
+    /// A real model present in the model cache (`ARGUS_MODEL_DIR`, else the
+    /// user cache; `make real-model` puts MobileSAM there).
+    pub fn cached(manifest: &Manifest) -> Result<Self, String> {
+        let paths = ModelStore::default_location()
+            .and_then(|s| s.locate(manifest))
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            manifest: manifest.clone(),
+            paths,
+        })
+    }
+
+    pub fn load(&self, options: LoadOptions) -> Result<SamModel, String> {
+        SamModel::load(
+            &self.manifest,
+            &self.paths.encoder,
+            &self.paths.decoder,
+            options,
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    pub fn id(&self) -> &str {
+        &self.manifest.id
+    }
+}
+
 /// Downloads (file://) a test model into its own store and loads it.
 pub fn load(manifest: &Manifest, options: LoadOptions) -> Result<SamModel, String> {
-    let models = test_models()?;
-    let store = ModelStore::new(models.dir.join(format!("store-{}", manifest.id)));
-    let paths = store
-        .ensure(manifest, &mut |_| true)
-        .map_err(|e| e.to_string())?;
-    SamModel::load(manifest, &paths.encoder, &paths.decoder, options).map_err(|e| e.to_string())
+    Subject::generated(manifest)?.load(options)
 }
 
 pub fn single_thread() -> LoadOptions {
