@@ -3,9 +3,11 @@
 //! (onnxruntime + numpy + OpenCV, scripts/reference_pipeline.py), with the same
 //! model and thread settings, measured in the same run.
 //!
-//! The model is the generated SAM-contract test model unless
-//! `ARGUS_SAM_BENCH_MODEL` names a built-in manifest present in the model
-//! cache (e.g. `sam-vit-b`). Threads: `ARGUS_SAM_BENCH_THREADS` (default 1).
+//! The models: the generated SAM-contract test model (figures `sam.*`), then
+//! every real model of the built-in manifests present in the model cache
+//! (figures `sam.<id>.*`, e.g. `sam.mobile-sam.*` after `make real-model`).
+//! `ARGUS_SAM_BENCH_MODEL` names one built-in model to measure alone.
+//! Threads: `ARGUS_SAM_BENCH_THREADS` (default 1).
 //! With `--features cuda` on an NVIDIA machine the CUDA figures are added.
 
 use std::path::{Path, PathBuf};
@@ -36,17 +38,37 @@ fn scripts() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts")
 }
 
-fn model_files() -> Result<(Manifest, PathBuf, PathBuf), String> {
+/// A model to measure: the prefix of its figures, its manifest and files.
+type Subject = (String, Manifest, PathBuf, PathBuf);
+
+fn subjects() -> Result<Vec<Subject>, String> {
+    let cached = |m: Manifest| -> Result<Subject, String> {
+        let p = ModelStore::default_location()
+            .and_then(|s| s.locate(&m))
+            .map_err(|e| e.to_string())?;
+        Ok((format!("sam.{}.", m.id), m, p.encoder, p.decoder))
+    };
     if let Some(id) = std::env::var("ARGUS_SAM_BENCH_MODEL")
         .ok()
         .filter(|s| !s.is_empty())
     {
-        let m = argus_sam::builtin_manifest(&id).map_err(|e| e.to_string())?;
-        let p = ModelStore::default_location()
-            .and_then(|s| s.locate(&m))
-            .map_err(|e| e.to_string())?;
-        return Ok((m, p.encoder, p.decoder));
+        return Ok(vec![cached(
+            argus_sam::builtin_manifest(&id).map_err(|e| e.to_string())?,
+        )?]);
     }
+    let (m, enc, dec) = test_model()?;
+    let mut all = vec![("sam.".to_owned(), m, enc, dec)];
+    for m in argus_sam::builtin_manifests() {
+        let id = m.id.clone();
+        match cached(m) {
+            Ok(s) => all.push(s),
+            Err(_) => eprintln!("real model {id}: not in the model cache, not measured"),
+        }
+    }
+    Ok(all)
+}
+
+fn test_model() -> Result<(Manifest, PathBuf, PathBuf), String> {
     let dir = std::env::temp_dir().join(format!("argus-sam-bench-{}", std::process::id()));
     let out = Command::new(python())
         .arg(scripts().join("make_test_model.py"))
@@ -214,7 +236,20 @@ fn run() -> Result<(), String> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(30);
-    let (manifest, enc, dec) = model_files()?;
+    for (prefix, manifest, enc, dec) in subjects()? {
+        bench_model(&prefix, &manifest, &enc, &dec, threads, iters)?;
+    }
+    Ok(())
+}
+
+fn bench_model(
+    prefix: &str,
+    manifest: &Manifest,
+    enc: &Path,
+    dec: &Path,
+    threads: usize,
+    iters: usize,
+) -> Result<(), String> {
     eprintln!(
         "model {} ({}), {threads} thread(s), about {iters} encodes / {} clicks per side, in 6 alternating rounds",
         manifest.id,
@@ -228,7 +263,7 @@ fn run() -> Result<(), String> {
         intra_threads: Some(threads),
         ..LoadOptions::default()
     };
-    let model = SamModel::load(&manifest, &enc, &dec, options).map_err(|e| e.to_string())?;
+    let model = SamModel::load(manifest, enc, dec, options).map_err(|e| e.to_string())?;
     // Alternate Rust and Python rounds so that the load of the shared machine
     // drifting over time hits both sides alike.
     let rounds = 6;
@@ -237,7 +272,7 @@ fn run() -> Result<(), String> {
     let mut py = Figures::default();
     for _ in 0..rounds {
         rust.extend(measure(&model, &rgb, per_round)?);
-        py.extend(python_figures(&manifest, &enc, &dec, per_round, threads)?);
+        py.extend(python_figures(manifest, enc, dec, per_round, threads)?);
     }
 
     let (click95, enc50) = (
@@ -248,31 +283,31 @@ fn run() -> Result<(), String> {
         percentile(&py.click_ms, 0.95),
         percentile(&py.encode_ms, 0.5),
     );
-    println!("sam.click_to_mask_p95_1080p: {click95:.2} ms");
+    println!("{prefix}click_to_mask_p95_1080p: {click95:.2} ms");
     println!(
-        "sam.click_to_mask_p50_1080p: {:.2} ms",
+        "{prefix}click_to_mask_p50_1080p: {:.2} ms",
         percentile(&rust.click_ms, 0.5)
     );
     println!(
-        "sam.mask_upscale_rle_p50_1080p: {:.2} ms",
+        "{prefix}mask_upscale_rle_p50_1080p: {:.2} ms",
         percentile(&rust.rle_ms, 0.5)
     );
-    println!("sam.encode_p50_1080p: {enc50:.2} ms");
+    println!("{prefix}encode_p50_1080p: {enc50:.2} ms");
     println!(
-        "sam.preprocess_p50_1080p: {:.2} ms",
+        "{prefix}preprocess_p50_1080p: {:.2} ms",
         percentile(&rust.pre_ms, 0.5)
     );
     println!(
-        "sam.click_to_mask_1080p.ratio: {:.3} (vs python onnxruntime+numpy+opencv p95 {py_click95:.2} ms)",
+        "{prefix}click_to_mask_1080p.ratio: {:.3} (vs python onnxruntime+numpy+opencv p95 {py_click95:.2} ms)",
         click95 / py_click95
     );
     println!(
-        "sam.encode_1080p.ratio: {:.3} (vs python onnxruntime+numpy+opencv p50 {py_enc50:.2} ms)",
+        "{prefix}encode_1080p.ratio: {:.3} (vs python onnxruntime+numpy+opencv p50 {py_enc50:.2} ms)",
         enc50 / py_enc50
     );
 
     println!(
-        "sam.click_to_mask_p50_1080p_python: {:.2} ms",
+        "{prefix}click_to_mask_p50_1080p_python: {:.2} ms",
         percentile(&py.click_ms, 0.5)
     );
 
@@ -281,10 +316,10 @@ fn run() -> Result<(), String> {
         mask_upscale: argus_sam::MaskUpscale::Decoder,
         ..options
     };
-    let model = SamModel::load(&manifest, &enc, &dec, decoder_side).map_err(|e| e.to_string())?;
+    let model = SamModel::load(manifest, enc, dec, decoder_side).map_err(|e| e.to_string())?;
     let slow = measure(&model, &rgb, iters.div_ceil(2))?;
     println!(
-        "sam.click_to_mask_p95_1080p_decoder_upscale: {:.2} ms",
+        "{prefix}click_to_mask_p95_1080p_decoder_upscale: {:.2} ms",
         percentile(&slow.click_ms, 0.95)
     );
 
@@ -293,15 +328,15 @@ fn run() -> Result<(), String> {
             provider: ProviderChoice::Cuda,
             ..options
         };
-        match SamModel::load(&manifest, &enc, &dec, cuda) {
+        match SamModel::load(manifest, enc, dec, cuda) {
             Ok(model) if model.provider().is_gpu() => {
                 let g = measure(&model, &rgb, iters)?;
                 println!(
-                    "sam.cuda.click_to_mask_p95_1080p: {:.2} ms",
+                    "{prefix}cuda.click_to_mask_p95_1080p: {:.2} ms",
                     percentile(&g.click_ms, 0.95)
                 );
                 println!(
-                    "sam.cuda.encode_p50_1080p: {:.2} ms",
+                    "{prefix}cuda.encode_p50_1080p: {:.2} ms",
                     percentile(&g.encode_ms, 0.5)
                 );
             }
