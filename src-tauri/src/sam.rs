@@ -29,6 +29,10 @@ const MEMORY_CACHE_BYTES: usize = 512 << 20;
 
 /// Frames pre-encoded on each side of the current one.
 pub const PREFETCH_RADIUS: u64 = 2;
+/// After a SAM click, pre-encoding starts no new frame for this long: the user
+/// is still on this frame, and an encoder run beside the prompt decoder slows
+/// the next click (with a real model, 45-55 ms decoder runs took 60-95 ms).
+pub const CLICK_QUIET: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// SAM's state between clicks.
 #[derive(Default)]
@@ -356,22 +360,22 @@ pub fn predict(
     }
     let t0 = std::time::Instant::now();
     let (model, cache) = loaded(state)?;
+    if let Some((_, p)) = &state.sam.lock().prefetch {
+        p.hold_off(CLICK_QUIET);
+    }
     let key = embedding_key(&model, video, frame);
-    let embedding = match cache.get(&key) {
-        Some(e) => e,
-        None => {
-            let pixels = state.frame_rgba(video, frame)?;
-            let image = argus_sam::ImageView::packed(
-                &pixels.rgba,
-                pixels.width,
-                pixels.height,
-                argus_sam::PixelFormat::Rgba8,
-            )?;
-            let e = Arc::new(model.encode(&image)?);
-            cache.insert(key, e.clone());
-            e
-        }
-    };
+    // When the pre-encoder is encoding this frame right now, its embedding is
+    // waited for rather than computed a second time beside it.
+    let embedding = cache.get_or_insert_with(key, || -> CommandResult<_> {
+        let pixels = state.frame_rgba(video, frame)?;
+        let image = argus_sam::ImageView::packed(
+            &pixels.rgba,
+            pixels.width,
+            pixels.height,
+            argus_sam::PixelFormat::Rgba8,
+        )?;
+        Ok(model.encode(&image)?)
+    })?;
     // Get the neighbours ready for the next clicks.
     if let Err(e) = prefetch(state, video, frame) {
         tracing::warn!("pre-encoding not started: {}", e.message);

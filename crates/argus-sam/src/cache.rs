@@ -4,11 +4,16 @@
 //!   4 MiB, a SAM 2 one 16 MiB, so a count bound would be meaningless).
 //! - [`DiskCache`]: one file per (model, video hash, frame index), written
 //!   atomically, checked on read; a corrupt entry is reported and recomputed.
-//! - [`EmbeddingCache`]: memory in front of disk.
+//! - [`EmbeddingCache`]: memory in front of disk, encoding each frame once: a
+//!   second request for a frame being encoded (a click on the frame the
+//!   pre-encoder is working on) waits for that encoding instead of running the
+//!   encoder again beside it.
 //! - [`Prefetcher`]: a worker thread that encodes the frames around the current
 //!   one, nearest first; a new request or [`Prefetcher::cancel`] abandons the
-//!   previous one between frames (the user jumped elsewhere). It only uses the
-//!   encoder session, so clicks on encoded frames are never blocked by it.
+//!   previous one between frames (the user jumped elsewhere), and
+//!   [`Prefetcher::hold_off`] keeps it from starting another frame while the
+//!   user is clicking. It only uses the encoder session, so clicks on encoded
+//!   frames are never blocked by it.
 
 use std::collections::HashMap;
 use std::fs;
@@ -18,8 +23,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::image::{ImageView, PixelFormat, Transform};
 use crate::model::{Embedding, EmbeddingTensor, SamModel};
@@ -179,7 +185,13 @@ impl DiskCache {
                 buf.extend_from_slice(&v.to_le_bytes());
             }
         }
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        // unique per write: two threads may store the same key at once
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let tmp = path.with_extension(format!(
+            "tmp{}-{}",
+            std::process::id(),
+            WRITES.fetch_add(1, Ordering::Relaxed)
+        ));
         let write = || -> std::io::Result<()> {
             let mut f = fs::File::create(&tmp)?;
             f.write_all(&buf)?;
@@ -294,11 +306,37 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Memory in front of (optional) disk.
+/// An encoding in progress; `None` once finished means it failed.
+#[derive(Debug, Default)]
+struct Flight {
+    result: Mutex<Option<Option<Arc<Embedding>>>>,
+    done: Condvar,
+}
+
+impl Flight {
+    fn finish(&self, result: Option<Arc<Embedding>>) {
+        *self.result.lock() = Some(result);
+        self.done.notify_all();
+    }
+
+    fn wait(&self) -> Option<Arc<Embedding>> {
+        let mut r = self.result.lock();
+        loop {
+            if let Some(result) = r.as_ref() {
+                return result.clone();
+            }
+            self.done.wait(&mut r);
+        }
+    }
+}
+
+/// Memory in front of (optional) disk; each key is encoded by one caller at a
+/// time (see [`EmbeddingCache::get_or_insert_with`]).
 #[derive(Debug)]
 pub struct EmbeddingCache {
     memory: MemoryCache,
     disk: Option<DiskCache>,
+    flights: Mutex<HashMap<EmbeddingKey, Arc<Flight>>>,
 }
 
 impl EmbeddingCache {
@@ -306,7 +344,73 @@ impl EmbeddingCache {
         Self {
             memory: MemoryCache::new(memory_bytes),
             disk,
+            flights: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether some caller is encoding `key` right now.
+    pub fn is_encoding(&self, key: &EmbeddingKey) -> bool {
+        self.flights.lock().contains_key(key)
+    }
+
+    /// The cached embedding; else, when another caller is encoding `key`, the
+    /// result of that encoding (waited for); else `encode`'s, which is cached.
+    /// If the encoding waited for fails, this caller encodes itself, so each
+    /// caller sees its own error. `encode` runs at most once, on this thread.
+    pub fn get_or_insert_with<E>(
+        &self,
+        key: EmbeddingKey,
+        encode: impl FnOnce() -> std::result::Result<Embedding, E>,
+    ) -> std::result::Result<Arc<Embedding>, E> {
+        let flight = loop {
+            if let Some(e) = self.get(&key) {
+                return Ok(e);
+            }
+            let (flight, mine) = {
+                let mut flights = self.flights.lock();
+                match flights.get(&key) {
+                    Some(f) => (Arc::clone(f), false),
+                    None => {
+                        let f = Arc::new(Flight::default());
+                        flights.insert(key.clone(), Arc::clone(&f));
+                        (f, true)
+                    }
+                }
+            };
+            if mine {
+                break flight;
+            }
+            tracing::debug!(frame = key.frame, "waiting for the embedding being encoded");
+            if let Some(e) = flight.wait() {
+                return Ok(e);
+            }
+        };
+        // Lands the flight even if `encode` panics, so waiters never hang.
+        struct Land<'a> {
+            cache: &'a EmbeddingCache,
+            key: &'a EmbeddingKey,
+            flight: &'a Flight,
+            result: Option<Arc<Embedding>>,
+        }
+        impl Drop for Land<'_> {
+            fn drop(&mut self) {
+                self.cache.flights.lock().remove(self.key);
+                self.flight.finish(self.result.take());
+            }
+        }
+        let mut land = Land {
+            cache: self,
+            key: &key,
+            flight: &flight,
+            result: None,
+        };
+        let result = encode().map(Arc::new);
+        if let Ok(e) = &result {
+            self.insert(key.clone(), Arc::clone(e));
+            land.result = Some(Arc::clone(e));
+        }
+        drop(land);
+        result
     }
 
     pub fn memory(&self) -> &MemoryCache {
@@ -343,19 +447,15 @@ impl EmbeddingCache {
         self.memory.insert(key, embedding);
     }
 
-    /// The cached embedding, or encodes `frame` now and caches it.
+    /// The cached embedding, or encodes `frame` now and caches it (waiting
+    /// instead when another caller is encoding the same key).
     pub fn get_or_encode(
         &self,
         model: &SamModel,
         key: EmbeddingKey,
         frame: &ImageView<'_>,
     ) -> Result<Arc<Embedding>> {
-        if let Some(e) = self.get(&key) {
-            return Ok(e);
-        }
-        let e = Arc::new(model.encode(frame)?);
-        self.insert(key, Arc::clone(&e));
-        Ok(e)
+        self.get_or_insert_with(key, || model.encode(frame))
     }
 }
 
@@ -382,11 +482,46 @@ struct Job {
     frame_count: u64,
 }
 
+/// Until when the worker waits before starting another frame, as an offset
+/// from a start instant.
+#[derive(Debug)]
+struct Quiet {
+    start: Instant,
+    until_us: AtomicU64,
+}
+
+impl Quiet {
+    fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            until_us: AtomicU64::new(0),
+        }
+    }
+
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    fn extend(&self, d: Duration) {
+        let until = self
+            .now_us()
+            .saturating_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        self.until_us.fetch_max(until, Ordering::SeqCst);
+    }
+
+    /// How long is left to wait, if anything.
+    fn left(&self) -> Option<Duration> {
+        let (now, until) = (self.now_us(), self.until_us.load(Ordering::SeqCst));
+        (until > now).then(|| Duration::from_micros(until - now))
+    }
+}
+
 /// Background pre-encoding of the frames around the current one.
 pub struct Prefetcher {
     tx: Option<mpsc::Sender<Job>>,
     generation: Arc<AtomicU64>,
     encoded: Arc<AtomicU64>,
+    quiet: Arc<Quiet>,
     worker: Option<JoinHandle<()>>,
 }
 
@@ -408,7 +543,12 @@ impl Prefetcher {
         let (tx, rx) = mpsc::channel::<Job>();
         let generation = Arc::new(AtomicU64::new(0));
         let encoded = Arc::new(AtomicU64::new(0));
-        let (g, n) = (Arc::clone(&generation), Arc::clone(&encoded));
+        let quiet = Arc::new(Quiet::new());
+        let (g, n, q) = (
+            Arc::clone(&generation),
+            Arc::clone(&encoded),
+            Arc::clone(&quiet),
+        );
         let worker = std::thread::Builder::new()
             .name("argus-sam-prefetch".to_owned())
             .spawn(move || {
@@ -420,7 +560,7 @@ impl Prefetcher {
                     while let Ok(newer) = rx.try_recv() {
                         job = newer;
                     }
-                    run_job(&job, &model, &cache, source.as_ref(), &g, &n);
+                    run_job(&job, &model, &cache, source.as_ref(), &g, &n, &q);
                 }
             })
             .map_err(|e| Error::io("starting the pre-encoding thread", "argus-sam-prefetch", e))?;
@@ -428,6 +568,7 @@ impl Prefetcher {
             tx: Some(tx),
             generation,
             encoded,
+            quiet,
             worker: Some(worker),
         })
     }
@@ -450,6 +591,15 @@ impl Prefetcher {
     /// Abandons the current request after the frame being encoded.
     pub fn cancel(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Keeps the worker from starting another frame for `d` from now (a frame
+    /// it is encoding already is finished). The app calls this on every SAM
+    /// click: an encoder run beside the prompt decoder slows the click down
+    /// even at low priority (the two share the cores' caches and memory
+    /// bandwidth), and while the user clicks on a frame they are not moving on.
+    pub fn hold_off(&self, d: Duration) {
+        self.quiet.extend(d);
     }
 
     /// How many frames the worker has encoded so far.
@@ -493,8 +643,15 @@ fn run_job(
     source: &dyn FrameSource,
     generation: &AtomicU64,
     encoded: &AtomicU64,
+    quiet: &Quiet,
 ) {
     for frame in prefetch_order(job.center, job.radius, job.frame_count) {
+        while let Some(left) = quiet.left() {
+            if generation.load(Ordering::SeqCst) != job.generation {
+                return;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(20)));
+        }
         if generation.load(Ordering::SeqCst) != job.generation {
             return;
         }
@@ -503,18 +660,23 @@ fn run_job(
             frame,
             model_id: model.manifest().id.clone(),
         };
-        if cache.memory().contains(&key) || cache.get(&key).is_some() {
+        // a frame a click is encoding now is left to it
+        if cache.memory().contains(&key) || cache.is_encoding(&key) || cache.get(&key).is_some() {
             continue;
         }
-        let result = source.frame(frame).and_then(|f| {
-            let view = ImageView::packed(&f.data, f.width, f.height, f.format)?;
-            model.encode(&view)
+        let mut ran = false;
+        let result = cache.get_or_insert_with(key, || {
+            ran = true;
+            source.frame(frame).and_then(|f| {
+                let view = ImageView::packed(&f.data, f.width, f.height, f.format)?;
+                model.encode(&view)
+            })
         });
         match result {
-            Ok(e) => {
-                cache.insert(key, Arc::new(e));
+            Ok(_) if ran => {
                 encoded.fetch_add(1, Ordering::SeqCst);
             }
+            Ok(_) => {}
             Err(e) => tracing::warn!("pre-encoding frame {frame} failed: {e}"),
         }
     }
@@ -603,6 +765,88 @@ mod tests {
         assert!(!c.memory().contains(&key(8)));
         assert_eq!(*c.get(&key(8)).unwrap(), e);
         assert!(c.memory().contains(&key(8)));
+    }
+
+    #[test]
+    fn a_key_being_encoded_is_waited_for_not_encoded_again() {
+        use std::sync::Barrier;
+        use std::sync::atomic::AtomicUsize;
+        let dir = tempfile::tempdir().unwrap();
+        let c = Arc::new(EmbeddingCache::new(1 << 20, Some(DiskCache::new(dir.path()))));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let started = Arc::new(Barrier::new(2));
+        let release = Arc::new(Barrier::new(2));
+        // the leader encodes slowly; the follower asks while it is at it
+        let leader = {
+            let (c, runs, started, release) = (c.clone(), runs.clone(), started.clone(), release.clone());
+            std::thread::spawn(move || {
+                c.get_or_insert_with(key(1), || {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    started.wait();
+                    release.wait();
+                    Ok::<_, Error>(emb("m", 1.0, 64))
+                })
+            })
+        };
+        started.wait();
+        assert!(c.is_encoding(&key(1)));
+        let follower = {
+            let (c, runs) = (c.clone(), runs.clone());
+            std::thread::spawn(move || {
+                c.get_or_insert_with(key(1), || {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, Error>(emb("m", 2.0, 64))
+                })
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        release.wait();
+        let (a, b) = (leader.join().unwrap().unwrap(), follower.join().unwrap().unwrap());
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "encoded once");
+        assert!(Arc::ptr_eq(&a, &b), "the follower got the leader's embedding");
+        assert!(!c.is_encoding(&key(1)));
+        // stored once on disk, no temp file left behind
+        let names: Vec<_> = fs::read_dir(c.disk.as_ref().unwrap().path(&key(1)).parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("1.emb")]);
+    }
+
+    #[test]
+    fn a_failed_encoding_lets_the_waiter_try_itself() {
+        use std::sync::Barrier;
+        let c = Arc::new(EmbeddingCache::new(1 << 20, None));
+        let started = Arc::new(Barrier::new(2));
+        let leader = {
+            let (c, started) = (c.clone(), started.clone());
+            std::thread::spawn(move || {
+                c.get_or_insert_with(key(2), || {
+                    started.wait();
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    Err::<Embedding, _>("decoder failed")
+                })
+            })
+        };
+        started.wait();
+        let mine = c.get_or_insert_with(key(2), || Ok::<_, &str>(emb("m", 3.0, 8)));
+        assert!(leader.join().unwrap().is_err());
+        assert_eq!(mine.unwrap().tensors()[0].data[0], 3.0);
+        assert!(c.memory().contains(&key(2)) && !c.is_encoding(&key(2)));
+    }
+
+    #[test]
+    fn concurrent_stores_of_one_key_both_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = DiskCache::new(dir.path());
+        let e = emb("m", 1.0, 20_000);
+        std::thread::scope(|s| {
+            let a = s.spawn(|| d.store(&key(3), &e));
+            let b = s.spawn(|| d.store(&key(3), &e));
+            a.join().unwrap().unwrap();
+            b.join().unwrap().unwrap();
+        });
+        assert_eq!(d.load(&key(3)).unwrap().unwrap(), e);
     }
 
     #[test]

@@ -129,6 +129,10 @@ fn main() {
             "pipeline::background_work_runs_at_low_priority",
             background_priority,
         ),
+        (
+            "pipeline::prefetch_holds_off_while_the_user_clicks",
+            prefetch_holds_off,
+        ),
     ] {
         trials.push(skip_if(Trial::test(name, f), &model_reason));
     }
@@ -921,6 +925,55 @@ fn disk_cache_predicts_same() -> TestResult {
     ensure!(
         model.predict(&back, &p)?.best_mask()? == model.predict(&e, &p)?.best_mask()?,
         "same mask"
+    );
+    Ok(())
+}
+
+/// While held off (the app does it on every click), the pre-encoder starts no
+/// frame; it goes on once the user has stopped clicking.
+fn prefetch_holds_off() -> TestResult {
+    use std::time::{Duration, Instant};
+    let model = Arc::new(load(&test_models()?.sam1, single_thread())?);
+    let cache = Arc::new(EmbeddingCache::new(256 << 20, None));
+    let pre = Prefetcher::new(
+        Arc::clone(&model),
+        Arc::clone(&cache),
+        Arc::new(Frames::default()),
+    )?;
+    pre.hold_off(Duration::from_millis(400));
+    let asked = Instant::now();
+    pre.request("vid", 10, 1, 100);
+    // clicks keep coming for a while: each one extends the quiet time
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(200));
+        ensure!(
+            pre.encoded_count() == 0,
+            "a frame was encoded while the user was clicking"
+        );
+        pre.hold_off(Duration::from_millis(400));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pre.encoded_count() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    ensure!(
+        pre.encoded_count() == 3,
+        "the three frames are encoded once the clicks stop ({})",
+        pre.encoded_count()
+    );
+    ensure!(
+        asked.elapsed() >= Duration::from_millis(1000),
+        "not before the last hold ran out ({:?})",
+        asked.elapsed()
+    );
+    // a request abandoned while held off ends without encoding anything
+    pre.hold_off(Duration::from_secs(30));
+    pre.request("vid", 50, 1, 100);
+    pre.cancel();
+    drop(pre); // joins the worker: it must not sit out the 30 s
+    ensure!(
+        asked.elapsed() < Duration::from_secs(20),
+        "dropping a held-off prefetcher waited for the hold"
     );
     Ok(())
 }
