@@ -17,6 +17,9 @@ Prints, one per line:
   app.sam_click_p50_1080p / app.sam_click_p95_1080p: ms, SAM click -> mask painted (embedding cached)
   app.sam_click_p95_1080p.ratio: vs the 100 ms target
   app.sam_first_click_1080p: ms, the first click on a frame (encoder included)
+  app.mobile-sam.sam_click_p50_1080p / _p95_1080p / _p95_1080p.ratio / first_click_1080p:
+    the same SAM figures with MobileSAM (real weights) loaded in the app, when
+    `make real-model` has put it in the model cache
 """
 
 from __future__ import annotations
@@ -43,6 +46,16 @@ STEP_TARGET_MS = 50.0
 SAM_TARGET_MS = 100.0
 # A flat box the SAM-contract model segments cleanly (frame pixels, static).
 BOX = (1200, 300, 1500, 600)
+# MobileSAM's files in the model cache (scripts/real-model), linked into the app's model folder.
+REAL_MODEL = "mobile-sam"
+REAL_FILES = ("mobile_sam.encoder.onnx", "sam_vit_h_4b8939.decoder.onnx")
+
+
+def real_model_dir() -> Path | None:
+    root = os.environ.get("ARGUS_MODEL_DIR") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "argus" / "models")
+    d = Path(root) / REAL_MODEL
+    return d if all((d / f).is_file() for f in REAL_FILES) else None
 
 
 def log(msg: str) -> None:
@@ -67,7 +80,7 @@ class BenchApp(App):
     """The harness's app on a 1080p project instead of the sample, with SAM
     masks on frames MASKED_FIRST.. (made with argus-cli and the same model)."""
 
-    def _seed(self) -> None:
+    def _seed_cached(self) -> None:
         # ARGUS_BENCH_SEED_CACHE=<dir> keeps the seeded project (video, model, database) there and
         # reuses it on the next run of the same build: for iterating on the app, not for figures
         # that go into docs/benchmarks.md (those start from scratch).
@@ -88,6 +101,18 @@ class BenchApp(App):
             if db.is_file():
                 shutil.copy(db, self.data_dir / db.name)
         self.manifest = str(where / "model" / "sam1.toml")
+
+    def _seed(self) -> None:
+        self._seed_cached()
+        real = real_model_dir()
+        if real:
+            dest = self.data_dir / "models" / REAL_MODEL
+            dest.mkdir(parents=True, exist_ok=True)
+            for f in REAL_FILES:
+                try:
+                    os.link(real / f, dest / f)
+                except OSError:
+                    shutil.copy(real / f, dest / f)
 
     def _seed_into(self, where: Path) -> None:
         env = dict(os.environ)
@@ -214,6 +239,40 @@ def goto(s, frame: int) -> None:
     wait_painted(s, frame, 30000)
 
 
+def sam_clicks(s, target: int) -> tuple[float, list[float]]:
+    """SAM on frame `target`, which has no embedding yet (the first click
+    encodes it), then CLICKS single clicks on it with the embedding cached.
+    Returns the first click's time and the others'."""
+    log(f"SAM: 1 + {CLICKS} clicks on frame {target}")
+    goto(s, target)
+    s.find("[data-testid=tool-sam]").click()
+    time.sleep(0.3)
+    x0, y0, x1, y1 = BOX
+    s.execute("window.__argusTrace.clear();")
+    s.execute("performance.clearResourceTimings();")
+    s.click_at(*viewport(s, (x0 + x1) / 2, (y0 + y1) / 2))
+    first = wait_until("the first SAM preview painted", lambda: trace(s, "sam"), timeout=120)[0]
+    clicks: list[float] = []
+    click_phases: list[str] = []
+    for i in range(CLICKS):
+        s.keys("Escape")
+        wait_until("the preview cleared", lambda: loaded_url(s), lambda u: "preview=" not in u, timeout=20)
+        time.sleep(0.15)
+        s.execute("window.__argusTrace.clear();")
+        fx = x0 + 40 + (i * 37) % (x1 - x0 - 80)
+        fy = y0 + 40 + (i * 53) % (y1 - y0 - 80)
+        s.click_at(*viewport(s, fx, fy))
+        clicks.append(wait_until(f"SAM preview {i} painted", lambda: trace(s, "sam"), timeout=30)[0])
+        click_phases.append(phases(s, "sam"))
+    s.keys("Escape")
+    log(f"SAM click phases: {phases(s, 'sam')} (the last click)")
+    log(f"SAM preview fetches: {fetch_phases(s, 'preview=')}")
+    log("SAM clicks in order (ms): " + " ".join(f"{c:.0f}" for c in clicks))
+    for i in sorted(range(len(clicks)), key=lambda i: -clicks[i])[:3]:
+        log(f"  slow click {i}: {click_phases[i]}")
+    return first, clicks
+
+
 def main() -> int:
     try:
         app = BenchApp.start()
@@ -258,36 +317,24 @@ def main() -> int:
         log(f"step phases with masks: {phases(s, 'step')}")
         log(f"frame fetches with masks: {fetch_phases(s)}")
 
-        # SAM on a frame without an embedding yet (the first click encodes it),
-        # then single clicks on it with the embedding cached.
-        log(f"SAM: 1 + {CLICKS} clicks")
-        target = 200
-        goto(s, target)
-        s.find("[data-testid=tool-sam]").click()
-        time.sleep(0.3)
-        x0, y0, x1, y1 = BOX
-        s.execute("window.__argusTrace.clear();")
-        s.execute("performance.clearResourceTimings();")
-        s.click_at(*viewport(s, (x0 + x1) / 2, (y0 + y1) / 2))
-        first = wait_until("the first SAM preview painted", lambda: trace(s, "sam"), timeout=60)[0]
-        clicks: list[float] = []
-        click_phases: list[str] = []
-        for i in range(CLICKS):
-            s.keys("Escape")
-            wait_until("the preview cleared", lambda: loaded_url(s), lambda u: "preview=" not in u, timeout=20)
-            time.sleep(0.15)
-            s.execute("window.__argusTrace.clear();")
-            fx = x0 + 40 + (i * 37) % (x1 - x0 - 80)
-            fy = y0 + 40 + (i * 53) % (y1 - y0 - 80)
-            s.click_at(*viewport(s, fx, fy))
-            clicks.append(wait_until(f"SAM preview {i} painted", lambda: trace(s, "sam"), timeout=30)[0])
-            click_phases.append(phases(s, "sam"))
-
-        log(f"SAM click phases: {phases(s, 'sam')} (the last click)")
-        log(f"SAM preview fetches: {fetch_phases(s, 'preview=')}")
-        log("SAM clicks in order (ms): " + " ".join(f"{c:.0f}" for c in clicks))
-        for i in sorted(range(len(clicks)), key=lambda i: -clicks[i])[:3]:
-            log(f"  slow click {i}: {click_phases[i]}")
+        first, clicks = sam_clicks(s, 200)
+        real = None
+        if real_model_dir():
+            log(f"loading {REAL_MODEL} (real weights) in the app")
+            s.find("[data-testid=tool-select]").click()
+            # picked from the shipped models, as a user does
+            picked = s.execute(
+                "const sel = document.querySelector('[data-testid=sam-models]');"
+                "if (![...sel.options].some((o) => o.value === arguments[0])) return false;"
+                "sel.value = arguments[0]; sel.dispatchEvent(new Event('change', { bubbles: true })); return true;", REAL_MODEL)
+            if not picked:
+                raise RuntimeError(f"{REAL_MODEL} is not among the shipped models")
+            s.find("[data-testid=sam-load]").click()
+            wait_until(f"{REAL_MODEL} loaded", lambda: s.find("[data-testid=sam-status]").attribute("data-model"),
+                       lambda v: v == REAL_MODEL, timeout=300)
+            real = sam_clicks(s, 260)
+        else:
+            log(f"{REAL_MODEL} is not in the model cache (make real-model): its figures are skipped")
         p50, p95 = percentile(steps, 50), percentile(steps, 95)
         print(f"app.step_frame_p50_1080p: {p50:.1f} ms")
         print(f"app.step_frame_p95_1080p: {p95:.1f} ms")
@@ -302,6 +349,14 @@ def main() -> int:
         print(f"app.sam_click_p95_1080p: {c95:.1f} ms")
         print(f"app.sam_click_p95_1080p.ratio: {c95 / SAM_TARGET_MS:.2f} (vs the {SAM_TARGET_MS:.0f} ms target)")
         print(f"app.sam_first_click_1080p: {first:.1f} ms")
+        if real:
+            rfirst, rclicks = real
+            r50, r95 = percentile(rclicks, 50), percentile(rclicks, 95)
+            print(f"app.{REAL_MODEL}.sam_click_p50_1080p: {r50:.1f} ms")
+            print(f"app.{REAL_MODEL}.sam_click_p95_1080p: {r95:.1f} ms")
+            print(f"app.{REAL_MODEL}.sam_click_p95_1080p.ratio: {r95 / SAM_TARGET_MS:.2f} "
+                  f"(vs the {SAM_TARGET_MS:.0f} ms target)")
+            print(f"app.{REAL_MODEL}.sam_first_click_1080p: {rfirst:.1f} ms")
         info = s.execute("return window.__argusInfo ?? null;")
         if info:
             log(f"renderer: {info.get('renderer')}")
