@@ -14,6 +14,9 @@ Prints, one per line:
   app.step_frame_masks_p95_1080p: the same over frames that carry 3 SAM masks
   app.step_frame_scheme_p50_1080p / _p95_1080p: stepping with frames over the frame:// scheme
     instead of the loopback frame server (the comparison for the transport choice)
+  app.hold_step_settle_1080p: ms, a held arrow key (30 presses a second): from the last press to its
+    frame on screen, i.e. how far the picture lags behind the key when it is let go
+  app.hold_step_shown_1080p: how many of those frames were painted while the key was held (%)
   app.sam_click_p50_1080p / app.sam_click_p95_1080p: ms, SAM click -> mask painted (embedding cached)
   app.sam_click_p95_1080p.ratio: vs the 100 ms target
   app.sam_first_click_1080p: ms, the first click on a frame (encoder included)
@@ -74,6 +77,8 @@ def percentile(values: list[float], p: float) -> float:
 MASKED_FIRST, MASKED_COUNT = 100, 10
 # The frame:// comparison steps over frames SCHEME_FIRST.. (no masks, away from the SAM frame 200).
 SCHEME_FIRST = 220
+# A held arrow key: HOLD_PRESSES presses HOLD_INTERVAL_MS apart (a keyboard's auto-repeat), from HOLD_FIRST.
+HOLD_FIRST, HOLD_PRESSES, HOLD_INTERVAL_MS = 120, 45, 33
 
 
 class BenchApp(App):
@@ -234,6 +239,22 @@ def step_run(s, n: int, first: int) -> list[float]:
     return trace(s, "step")
 
 
+def hold_run(s, first: int) -> tuple[float, int]:
+    """Holds ArrowRight from `first` (HOLD_PRESSES presses, one W3C action sequence, so the
+    presses keep their rhythm whatever the app does). Returns the time from the last press
+    to its frame on screen and how many of the frames were painted on the way."""
+    s.execute("window.__argusTrace.clear(); performance.clearResourceTimings();")
+    s.keys(*["ArrowRight"] * HOLD_PRESSES, pause_ms=HOLD_INTERVAL_MS)
+    last = first + HOLD_PRESSES
+    wait_painted(s, last)
+    time.sleep(0.1)
+    entries = [e for e in (s.execute("return window.__argusTrace.entries;") or []) if e.get("kind") == "step"]
+    settle = [e["ms"] for e in entries if e.get("frame") == last]
+    if not settle:
+        raise RuntimeError(f"the last frame of the hold ({last}) has no trace entry")
+    return settle[0], len(entries)
+
+
 def goto(s, frame: int) -> None:
     s.execute("window.__argusGoto && window.__argusGoto(arguments[0]);", frame)
     wait_painted(s, frame, 30000)
@@ -317,6 +338,13 @@ def main() -> int:
         log(f"step phases with masks: {phases(s, 'step')}")
         log(f"frame fetches with masks: {fetch_phases(s)}")
 
+        log(f"holding ArrowRight: {HOLD_PRESSES} presses {HOLD_INTERVAL_MS} ms apart")
+        goto(s, HOLD_FIRST)
+        time.sleep(0.3)
+        settle, shown = hold_run(s, HOLD_FIRST)
+        log(f"hold: {shown} of {HOLD_PRESSES} frames painted; last press to its frame {settle:.0f} ms;"
+            f" frame fetches: {fetch_phases(s)}")
+
         first, clicks = sam_clicks(s, 200)
         real = None
         if real_model_dir():
@@ -344,6 +372,8 @@ def main() -> int:
         sp95 = percentile(scheme_steps, 95)
         print(f"app.step_frame_scheme_p95_1080p: {sp95:.1f} ms")
         print(f"app.step_frame_p95_1080p.vs_scheme: {p95 / sp95:.2f} (loopback server vs frame://)")
+        print(f"app.hold_step_settle_1080p: {settle:.1f} ms")
+        print(f"app.hold_step_shown_1080p: {100.0 * shown / HOLD_PRESSES:.0f} % ({shown} of {HOLD_PRESSES})")
         c50, c95 = percentile(clicks, 50), percentile(clicks, 95)
         print(f"app.sam_click_p50_1080p: {c50:.1f} ms")
         print(f"app.sam_click_p95_1080p: {c95:.1f} ms")
