@@ -941,13 +941,7 @@ fn disk_cache_predicts_same() -> TestResult {
 /// frame; it goes on once the user has stopped clicking.
 fn prefetch_holds_off() -> TestResult {
     use std::time::{Duration, Instant};
-    let model = Arc::new(load(&test_models()?.sam1, single_thread())?);
-    let cache = Arc::new(EmbeddingCache::new(256 << 20, None));
-    let pre = Prefetcher::new(
-        Arc::clone(&model),
-        Arc::clone(&cache),
-        Arc::new(Frames::default()),
-    )?;
+    let (_, _, pre) = prefetcher()?;
     pre.hold_off(Duration::from_millis(400));
     let asked = Instant::now();
     pre.request("vid", 10, 1, 100);
@@ -1005,14 +999,21 @@ impl FrameSource for Frames {
     }
 }
 
-fn prefetch_and_cancel() -> TestResult {
+/// The generated SAM model, an empty cache and a pre-encoder over [`Frames`].
+fn prefetcher() -> Result<(Arc<SamModel>, Arc<EmbeddingCache>, Prefetcher), String> {
     let model = Arc::new(load(&test_models()?.sam1, single_thread())?);
     let cache = Arc::new(EmbeddingCache::new(256 << 20, None));
     let pre = Prefetcher::new(
         Arc::clone(&model),
         Arc::clone(&cache),
         Arc::new(Frames::default()),
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
+    Ok((model, cache, pre))
+}
+
+fn prefetch_and_cancel() -> TestResult {
+    let (model, cache, pre) = prefetcher()?;
     pre.request("vid", 10, 2, 100);
     let key = |f: u64| EmbeddingKey {
         video_hash: "vid".into(),
