@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
-from harness import ROOT, App  # noqa: E402
+from harness import REAL_MODEL, ROOT, App, link_real_model, real_model_dir  # noqa: E402
 from webdriver import wait_until  # noqa: E402
 
 W, H, FPS, SECONDS = 1920, 1080, 30, 10
@@ -49,16 +49,6 @@ STEP_TARGET_MS = 50.0
 SAM_TARGET_MS = 100.0
 # A flat box the SAM-contract model segments cleanly (frame pixels, static).
 BOX = (1200, 300, 1500, 600)
-# MobileSAM's files in the model cache (scripts/real-model), linked into the app's model folder.
-REAL_MODEL = "mobile-sam"
-REAL_FILES = ("mobile_sam.encoder.onnx", "sam_vit_h_4b8939.decoder.onnx")
-
-
-def real_model_dir() -> Path | None:
-    root = os.environ.get("ARGUS_MODEL_DIR") or str(
-        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "argus" / "models")
-    d = Path(root) / REAL_MODEL
-    return d if all((d / f).is_file() for f in REAL_FILES) else None
 
 
 def log(msg: str) -> None:
@@ -109,15 +99,7 @@ class BenchApp(App):
 
     def _seed(self) -> None:
         self._seed_cached()
-        real = real_model_dir()
-        if real:
-            dest = self.data_dir / "models" / REAL_MODEL
-            dest.mkdir(parents=True, exist_ok=True)
-            for f in REAL_FILES:
-                try:
-                    os.link(real / f, dest / f)
-                except OSError:
-                    shutil.copy(real / f, dest / f)
+        link_real_model(self.data_dir)
 
     def _seed_into(self, where: Path) -> None:
         env = dict(os.environ)

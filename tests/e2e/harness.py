@@ -425,3 +425,35 @@ class App:
             if p.exists():
                 parts.append(f"---- {name} (last {lines} lines) ----\n{_tail(p, lines)}")
         return "\n".join(parts)
+
+
+# ---- a real SAM model ------------------------------------------------------
+# MobileSAM, as `make real-model` (scripts/real-model) leaves it in the model cache.
+REAL_MODEL = "mobile-sam"
+REAL_FILES = ("mobile_sam.encoder.onnx", "sam_vit_h_4b8939.decoder.onnx")
+
+
+def real_model_dir() -> Path | None:
+    """MobileSAM's folder in the model cache, when both its files are there."""
+    root = os.environ.get("ARGUS_MODEL_DIR") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "argus" / "models")
+    d = Path(root) / REAL_MODEL
+    return d if all((d / f).is_file() for f in REAL_FILES) else None
+
+
+def link_real_model(data_dir: Path) -> bool:
+    """Puts MobileSAM into the app's model folder (hard links, else copies), as
+    scripts/run does; False when it is not in the model cache."""
+    real = real_model_dir()
+    if not real:
+        return False
+    dest = data_dir / "models" / REAL_MODEL
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in REAL_FILES:
+        if (dest / f).exists():
+            continue
+        try:
+            os.link(real / f, dest / f)
+        except OSError:
+            shutil.copy(real / f, dest / f)
+    return True

@@ -12,14 +12,21 @@ video of three coloured boxes moving over a plain background):
   4. after a restart of the app, frame 2 still has the bbox, the undo history
      survived (undo removes the box, redo brings it back).
 
+A second scenario runs the app with a real SAM model, MobileSAM, loaded at
+start the way `make run` loads it once `make real-model` has put it in the
+model cache: a click on the red box, Enter, and the stored mask has IoU >= 0.9
+with the box's pixels. Without MobileSAM it is skipped, with the reason.
+
 Screenshots go to the temporary dir; with ARGUS_SCREENSHOTS=1 they are also
 copied to docs/screenshots/.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 import unittest
@@ -27,7 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import ROOT, App  # noqa: E402
+from harness import REAL_MODEL, ROOT, App, link_real_model, real_model_dir  # noqa: E402
+import harness  # noqa: E402
 from webdriver import WaitTimeout, save_png, wait_until  # noqa: E402
 
 FW, FH, FPS = 1280, 720, 30
@@ -73,13 +81,26 @@ def l1(a, b) -> float:
     return float(sum(abs(float(x) - float(y)) for x, y in zip(a, b)))
 
 
-class WorkspaceScenario(unittest.TestCase):
+class RealModelApp(App):
+    """The sample project, with MobileSAM loaded at start instead of the sample model."""
+
+    def _seed(self) -> None:
+        super()._seed()
+        if not link_real_model(self.data_dir):
+            raise unittest.SkipTest(f"{REAL_MODEL} is not in the model cache (`make real-model` puts it there)")
+        self.manifest = REAL_MODEL
+
+
+class AppCase(unittest.TestCase):
+    """One app for the whole class, and the helpers the scenarios share."""
+
     app: App
+    app_class: type[App] = App
 
     @classmethod
     def setUpClass(cls):
         t0 = time.monotonic()
-        cls.app = App.start()
+        cls.app = cls.app_class.start()
         parts = ", ".join(f"{k} {v:.1f} s" for k, v in cls.app.timings.items())
         print(f"\n(app started in {time.monotonic() - t0:.1f} s on display {cls.app.display}: {parts})", file=sys.stderr)
 
@@ -184,34 +205,6 @@ class WorkspaceScenario(unittest.TestCase):
 
         return wait_until(f"{n} object(s) of kind {kind}", probe, ok, timeout=timeout)
 
-    # ---- the scenario ----------------------------------------------------
-    def test_workspace_scenario(self):
-        steps = [
-            ("1 open the sample project and step frames", self.step_open_and_step),
-            ("2 SAM click on the red box, accept", self.step_sam_mask),
-            ("3 undo, then draw a box", self.step_undo_and_box),
-            ("4 restart: the box and the history survived", self.step_restart),
-        ]
-        for name, fn in steps:
-            t0 = time.monotonic()
-            try:
-                fn()
-            except BaseException:
-                try:
-                    shot = self.app.screenshots / "failure.png"
-                    save_png(str(shot), self.app.screen())
-                    where = f" (window: {shot})"
-                except Exception as e:  # noqa: BLE001  (diagnostics only)
-                    where = f" (no screenshot: {e})"
-                try:
-                    banner = " | ".join(e.text for e in self.s.find_all("[data-testid=error]"))
-                    where += f"; the app shows the error: {banner!r}" if banner else ""
-                except Exception:  # noqa: BLE001
-                    pass
-                print(f"\n==== step {name} FAILED{where}; logs:\n{self.app.log_tails()}", file=sys.stderr)
-                raise
-            print(f"(step {name}: {time.monotonic() - t0:.1f} s)", file=sys.stderr)
-
     def open_workspace(self):
         def which():
             if self.s.find_all(WORKSPACE):
@@ -233,6 +226,40 @@ class WorkspaceScenario(unittest.TestCase):
         f = int(self.s.wait_attribute(WORKSPACE, "data-frame", lambda v: bool(v), "set", timeout=20))
         self.wait_painted(f, timeout=30)
         return f
+
+    def run_steps(self, steps):
+        """Runs the named steps in order; a failing one leaves a screenshot and the logs."""
+        for name, fn in steps:
+            t0 = time.monotonic()
+            try:
+                fn()
+            except BaseException:
+                try:
+                    shot = self.app.screenshots / "failure.png"
+                    save_png(str(shot), self.app.screen())
+                    where = f" (window: {shot})"
+                except Exception as e:  # noqa: BLE001  (diagnostics only)
+                    where = f" (no screenshot: {e})"
+                try:
+                    banner = " | ".join(e.text for e in self.s.find_all("[data-testid=error]"))
+                    where += f"; the app shows the error: {banner!r}" if banner else ""
+                except Exception:  # noqa: BLE001
+                    pass
+                print(f"\n==== step {name} FAILED{where}; logs:\n{self.app.log_tails()}", file=sys.stderr)
+                raise
+            print(f"(step {name}: {time.monotonic() - t0:.1f} s)", file=sys.stderr)
+
+
+class WorkspaceScenario(AppCase):
+    # ---- the scenario ----------------------------------------------------
+    def test_workspace_scenario(self):
+        steps = [
+            ("1 open the sample project and step frames", self.step_open_and_step),
+            ("2 SAM click on the red box, accept", self.step_sam_mask),
+            ("3 undo, then draw a box", self.step_undo_and_box),
+            ("4 restart: the box and the history survived", self.step_restart),
+        ]
+        self.run_steps(steps)
 
     def step_open_and_step(self):
         f0 = self.open_workspace()
@@ -369,6 +396,68 @@ class WorkspaceScenario(unittest.TestCase):
         self.wait_objects(0)
         self.press(["Control", "Shift", "z"])
         self.wait_objects(1, "bbox")
+
+
+class RealModelScenario(AppCase):
+    """MobileSAM with its real weights in the real app (see the module's text)."""
+
+    app_class = RealModelApp
+
+    @classmethod
+    def setUpClass(cls):
+        if not real_model_dir():
+            raise unittest.SkipTest(f"{REAL_MODEL} is not in the model cache (`make real-model` puts it there)")
+        super().setUpClass()
+
+    def test_real_model_masks_the_red_box(self):
+        self.run_steps([
+            ("open the sample project with MobileSAM loaded", self.step_open_with_real_model),
+            ("MobileSAM click on the red box, accept; the stored mask is the box", self.step_real_mask),
+        ])
+
+    def step_open_with_real_model(self):
+        self.assertEqual(self.open_workspace(), 0, "the sample video opens at frame 0")
+        self.s.wait_attribute("[data-testid=sam-status]", "data-model", lambda v: v == REAL_MODEL,
+                              f"== {REAL_MODEL}", timeout=120)
+
+    def step_real_mask(self):
+        import numpy as np
+        from pycocotools import mask as mask_utils
+
+        self.press("s")
+        self.s.wait_attribute(WORKSPACE, "data-tool", lambda v: v == "sam", "== sam")
+        self.press("3")  # "sign" (purple): its tint shows on the red box in the screenshot
+        self.pointer_away()
+        self.settle_url()
+        x0, y0, x1, y1 = (int(v) for v in red_box(0.0))
+        self.s.click_at(*self.to_viewport((x0 + x1) / 2, (y0 + y1) / 2))
+        # MobileSAM's encoder on a 2-core machine: about a second
+        self.s.wait_for("[data-testid=candidates]", timeout=60)
+        self.pointer_away()
+        self.settle_url()
+        self.press("Enter")
+        self.wait_objects(1, "mask")
+        self.pointer_away()
+        self.settle_url()
+        self.save_window("workspace-mobile-sam.png")
+
+        # the stored mask, read back from the app's store with argus-cli
+        cli = [str(harness._target_dir() / "debug" / "argus-cli"), "--db", str(self.app.data_dir / "argus.db"), "--json"]
+        videos = subprocess.run([*cli, "videos", "--project", "Sample"], check=True, capture_output=True, timeout=60)
+        video = json.loads(videos.stdout.decode().splitlines()[0])["id"]
+        out = subprocess.run([*cli, "shapes", "--video", video, "--frame", "0"], check=True, capture_output=True,
+                             timeout=60)
+        shapes = [json.loads(line) for line in out.stdout.decode().splitlines() if line.strip()]
+        masks = [sh["geometry"]["data"] for sh in shapes if sh["geometry"]["kind"] == "mask"]
+        self.assertEqual(len(masks), 1, f"one mask on frame 0: {shapes}")
+        rle = {"size": masks[0]["size"], "counts": masks[0]["counts"].encode()}
+        got = mask_utils.decode(rle).astype(bool)
+        self.assertEqual(got.shape, (FH, FW), "the mask is at frame resolution")
+        box = np.zeros((FH, FW), dtype=bool)
+        box[y0:y1, x0:x1] = True
+        iou = float((got & box).sum() / max((got | box).sum(), 1))
+        print(f"(MobileSAM mask of the red box: IoU {iou:.3f}, {int(got.sum())} px)", file=sys.stderr)
+        self.assertGreaterEqual(iou, 0.9, "MobileSAM's mask is the red box")
 
 
 if __name__ == "__main__":
