@@ -406,10 +406,14 @@ impl EmbeddingCache {
         };
         let result = encode().map(Arc::new);
         if let Ok(e) = &result {
-            self.insert(key.clone(), Arc::clone(e));
+            self.memory.insert(key.clone(), Arc::clone(e));
             land.result = Some(Arc::clone(e));
         }
+        // Waiters go on now; the disk copy (written and synced) is not theirs to wait for.
         drop(land);
+        if let Ok(e) = &result {
+            self.store_on_disk(&key, e);
+        }
         result
     }
 
@@ -439,12 +443,16 @@ impl EmbeddingCache {
 
     /// Stores in memory and on disk (a disk failure is logged, not fatal).
     pub fn insert(&self, key: EmbeddingKey, embedding: Arc<Embedding>) {
+        self.store_on_disk(&key, &embedding);
+        self.memory.insert(key, embedding);
+    }
+
+    fn store_on_disk(&self, key: &EmbeddingKey, embedding: &Embedding) {
         if let Some(disk) = &self.disk
-            && let Err(e) = disk.store(&key, &embedding)
+            && let Err(e) = disk.store(key, embedding)
         {
             tracing::warn!("embedding not cached on disk: {e}");
         }
-        self.memory.insert(key, embedding);
     }
 
     /// The cached embedding, or encodes `frame` now and caches it (waiting
