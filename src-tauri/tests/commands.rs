@@ -11,7 +11,7 @@ use std::str::FromStr;
 use argus_app::frames::{self, FrameQuery};
 use argus_core::Rle;
 use argus_core::id::{ProjectId, TrackId, VideoId};
-use argus_core::model::{Attributes, Geometry, Shape, ShapeSource, Timestamp, Track};
+use argus_core::model::{Geometry, Shape, ShapeSource, Timestamp, Track};
 use argus_render::RgbaImage;
 use libtest_mimic::{Arguments, Trial};
 use serde_json::{Value, json};
@@ -274,16 +274,7 @@ fn frames_and_history() -> TestResult {
     };
     let actor = tauri::async_runtime::block_on(store.actor(project_id, store.local_user()))
         .map_err(|e| e.to_string())?;
-    let track = Track {
-        id: TrackId::new(),
-        video_id,
-        label_id: label,
-        number: 0,
-        attributes: Attributes::new(),
-        author: None,
-        created_at: Timestamp(0),
-        updated_at: Timestamp(0),
-    };
+    let track = Track::new(video_id, label, None, Timestamp(0));
     let mask = rect_mask(0, 0, 20, 20)?;
     let shape = Shape::keyframe(
         track.id,

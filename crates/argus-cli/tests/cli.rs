@@ -16,7 +16,7 @@ use std::{
 use argus_core::{
     id::{ProjectId, TrackId, VideoId},
     mask::Rle,
-    model::{Attributes, Geometry, Rotation, Shape, ShapeSource, Timestamp, Track, Video},
+    model::{Geometry, Rotation, Shape, ShapeSource, Timestamp, Track, Video},
     time::Rational,
 };
 use argus_store::{Command, Store};
@@ -79,16 +79,7 @@ fn new_shape(track: TrackId, frame: u64, seed: u64) -> Shape {
 /// Each edit creates a track with two shapes: three records that must
 /// appear together or not at all.
 fn edit(video: VideoId, label: argus_core::id::LabelId, i: u64) -> (TrackId, Command) {
-    let track = Track {
-        id: TrackId::new(),
-        video_id: video,
-        label_id: label,
-        number: 0,
-        attributes: Attributes::new(),
-        author: None,
-        created_at: Timestamp(0),
-        updated_at: Timestamp(0),
-    };
+    let track = Track::new(video, label, None, Timestamp(0));
     let shapes = vec![new_shape(track.id, i % FRAMES, i), new_shape(track.id, (i + 1) % FRAMES, i + 7)];
     (track.id, Command::CreateTrack { track, shapes })
 }

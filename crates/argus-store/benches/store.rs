@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use argus_core::{
     id::{TrackId, UserId, VideoId},
     mask::Rle,
-    model::{Attributes, Colour, Geometry, Label, Role, Rotation, Shape, ShapeSource, Timestamp, Track, Video},
+    model::{Colour, Geometry, Label, Role, Rotation, Shape, ShapeSource, Timestamp, Track, Video},
     time::Rational,
 };
 use argus_store::{Actor, Command, Durability, Store, StoreOptions};
@@ -60,16 +60,7 @@ fn video(project: argus_core::id::ProjectId, frames: u64) -> Video {
 }
 
 fn track(video: VideoId, label: &Label) -> Track {
-    Track {
-        id: TrackId::new(),
-        video_id: video,
-        label_id: label.id,
-        number: 0,
-        attributes: Attributes::new(),
-        author: None,
-        created_at: Timestamp(0),
-        updated_at: Timestamp(0),
-    }
+    Track::new(video, label.id, None, Timestamp(0))
 }
 
 fn shape(track: TrackId, frame: u64, rle: Rle) -> Shape {

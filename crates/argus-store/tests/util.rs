@@ -7,7 +7,7 @@ use argus_core::{
     id::{ProjectId, TrackId, UserId, VideoId},
     mask::Rle,
     model::{
-        AttributeKind, AttributeSpec, Attributes, Colour, Geometry, Label, LabelSchema, Role, Rotation, Shape, ShapeKind,
+        AttributeKind, AttributeSpec, Colour, Geometry, Label, LabelSchema, Role, Rotation, Shape, ShapeKind,
         ShapeSource, Timestamp, Track, Video,
     },
     time::Rational,
@@ -93,16 +93,7 @@ pub fn rect_mask(x0: u32, y0: u32, w: u32, h: u32) -> Rle {
 }
 
 pub fn track(video: VideoId, label: &Label) -> Track {
-    Track {
-        id: TrackId::new(),
-        video_id: video,
-        label_id: label.id,
-        number: 0,
-        attributes: Attributes::new(),
-        author: None,
-        created_at: Timestamp(0),
-        updated_at: Timestamp(0),
-    }
+    Track::new(video, label.id, None, Timestamp(0))
 }
 
 pub fn shape(track: TrackId, frame: u64, geometry: Geometry) -> Shape {
