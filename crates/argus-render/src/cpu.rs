@@ -269,19 +269,9 @@ fn draw_overlays(img: &mut RgbaImage, overlays: &[Overlay], view: &ViewTransform
 mod tests {
     use super::*;
     use crate::overlay::Stroke;
+    use crate::scene::tests::rect;
     use crate::scene::{MaskStyle, ObjectId};
     use argus_core::geometry::BBox;
-    use argus_core::mask::Rle;
-
-    fn rect(w: u32, h: u32, x0: u32, y0: u32, x1: u32, y1: u32) -> Rle {
-        let mut px = vec![0u8; (w * h) as usize];
-        for y in y0..y1 {
-            for x in x0..x1 {
-                px[(y * w + x) as usize] = 1;
-            }
-        }
-        Rle::from_bitmap_row_major(h, w, &px).unwrap()
-    }
 
     fn grey(w: u32, h: u32) -> RgbaImage {
         RgbaImage::filled(w, h, [100, 100, 100, 255]).unwrap()

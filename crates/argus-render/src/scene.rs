@@ -460,10 +460,11 @@ fn column_span(rle: &Rle) -> Option<Range<u32>> {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn rect(w: u32, h: u32, x0: u32, y0: u32, x1: u32, y1: u32) -> Rle {
+    /// A `w`x`h` mask set on `x0..x1` x `y0..y1` (also used by `cpu`'s tests).
+    pub(crate) fn rect(w: u32, h: u32, x0: u32, y0: u32, x1: u32, y1: u32) -> Rle {
         let mut px = vec![0u8; (w * h) as usize];
         for y in y0..y1 {
             for x in x0..x1 {

@@ -223,10 +223,11 @@ fn reduce(masks: &[Rle], op: fn(&Rle, &Rle) -> Result<Rle, MaskError>) -> Result
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn from_rows(rows: &[&str]) -> Rle {
+    /// A mask drawn as text, one string per row, `#` set (also used by `polygon`'s tests).
+    pub(crate) fn from_rows(rows: &[&str]) -> Rle {
         let h = rows.len() as u32;
         let w = rows.first().map_or(0, |r| r.len()) as u32;
         let px: Vec<u8> = rows

@@ -433,16 +433,7 @@ fn dist2(a: Point, b: Point) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn from_rows(rows: &[&str]) -> Rle {
-        let h = rows.len() as u32;
-        let w = rows.first().map_or(0, |r| r.len()) as u32;
-        let px: Vec<u8> = rows
-            .iter()
-            .flat_map(|r| r.bytes().map(|b| u8::from(b == b'#')))
-            .collect();
-        Rle::from_bitmap_row_major(h, w, &px).expect("valid test mask")
-    }
+    use crate::mask::ops::tests::from_rows;
 
     fn pts(xy: &[(f64, f64)]) -> Vec<Point> {
         xy.iter()
