@@ -1111,15 +1111,12 @@ fn background_priority() -> TestResult {
 fn parity_raw() -> TestResult {
     let m = test_models()?;
     for manifest in [&m.sam1, &m.sam2] {
-        let model = load(
-            manifest,
-            LoadOptions {
-                mask_upscale: MaskUpscale::Decoder,
-                ..single_thread()
-            },
-        )?;
-        let store = ModelStore::new(m.dir.join(format!("store-{}", manifest.id)));
-        let paths = store.locate(manifest)?;
+        let subject = Subject::generated(manifest)?;
+        let model = subject.load(LoadOptions {
+            mask_upscale: MaskUpscale::Decoder,
+            ..single_thread()
+        })?;
+        let paths = &subject.paths;
         let s = scene(320, 240);
         let (input, t) = model.preprocess(&s.frame.view())?;
         let e = model.encode_tensor(&input, t)?;
