@@ -67,6 +67,10 @@ macro_rules! typed_id {
 }
 
 typed_id! {
+    /// A team: owns projects, storage quotas and members.
+    TeamId,
+    /// An invitation to join a team or a project.
+    InvitationId,
     /// A project: videos, a label schema, members.
     ProjectId,
     /// A label schema (a versioned set of labels).

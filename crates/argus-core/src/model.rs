@@ -13,12 +13,14 @@ mod review;
 mod role;
 mod schema;
 mod shape;
+mod team;
 mod video;
 
 pub use change::{Change, ChangeOp, Entity, EntityKind};
 pub use project::{Member, Project};
 pub use review::{Comment, Review, ReviewScope, ReviewState};
 pub use role::{Permission, Role};
+pub use team::{Team, TeamMember, TeamRole};
 pub use schema::{AttributeKind, AttributeSpec, AttributeValue, Attributes, Colour, Label, LabelSchema};
 pub use shape::{Geometry, Shape, ShapeKind, ShapeSource, Track};
 pub use video::{Rotation, Video};

@@ -20,6 +20,8 @@ pub enum Role {
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
     ViewProject,
+    /// Sees the project's member list.
+    ViewMembers,
     EditAnnotations,
     Comment,
     Review,
@@ -30,13 +32,57 @@ pub enum Permission {
     DeleteProject,
 }
 
+impl Permission {
+    pub const ALL: [Permission; 10] = [
+        Permission::ViewProject,
+        Permission::ViewMembers,
+        Permission::EditAnnotations,
+        Permission::Comment,
+        Permission::Review,
+        Permission::UploadVideos,
+        Permission::EditSchema,
+        Permission::ManageMembers,
+        Permission::Export,
+        Permission::DeleteProject,
+    ];
+
+    /// The snake_case name, as serde writes it and SQL policies name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::ViewProject => "view_project",
+            Permission::ViewMembers => "view_members",
+            Permission::EditAnnotations => "edit_annotations",
+            Permission::Comment => "comment",
+            Permission::Review => "review",
+            Permission::UploadVideos => "upload_videos",
+            Permission::EditSchema => "edit_schema",
+            Permission::ManageMembers => "manage_members",
+            Permission::Export => "export",
+            Permission::DeleteProject => "delete_project",
+        }
+    }
+}
+
 impl Role {
+    /// 1 for the least role, rising: what SQL compares.
+    pub fn rank(self) -> i32 {
+        match self {
+            Role::Annotator => 1,
+            Role::Reviewer => 2,
+            Role::Lead => 3,
+        }
+    }
+
     pub const ALL: [Role; 3] = [Role::Annotator, Role::Reviewer, Role::Lead];
 
-    /// The least role that holds `permission`.
-    fn minimum_for(permission: Permission) -> Role {
+    /// The least role that holds `permission`. This is the role matrix: the
+    /// server's API checks and its row-level security policies are both
+    /// generated from it.
+    pub fn minimum_for(permission: Permission) -> Role {
         match permission {
-            Permission::ViewProject | Permission::EditAnnotations | Permission::Comment => Role::Annotator,
+            Permission::ViewProject | Permission::ViewMembers | Permission::EditAnnotations | Permission::Comment => {
+                Role::Annotator
+            }
             Permission::Review => Role::Reviewer,
             Permission::UploadVideos
             | Permission::EditSchema
