@@ -406,7 +406,18 @@ fn providers_from_env(env: &BTreeMap<String, String>) -> Result<BTreeMap<String,
     let mut out: BTreeMap<String, ProviderConfig> = BTreeMap::new();
     for (k, v) in env {
         let Some(rest) = k.strip_prefix("GOTRUE_EXTERNAL_") else { continue };
-        let Some((name, field)) = ["_ENABLED", "_CLIENT_ID", "_SECRET", "_URL", "_REDIRECT_URI", "_SCOPES"]
+        let Some((name, field)) = [
+            "_ENABLED",
+            "_CLIENT_ID",
+            "_SECRET",
+            "_AUTHORIZE_URL",
+            "_TOKEN_URL",
+            "_USERINFO_URL",
+            "_EMAILS_URL",
+            "_URL",
+            "_REDIRECT_URI",
+            "_SCOPES",
+        ]
             .iter()
             .find_map(|f| rest.strip_suffix(f).map(|n| (n.to_ascii_lowercase(), *f)))
         else {
@@ -421,6 +432,11 @@ fn providers_from_env(env: &BTreeMap<String, String>) -> Result<BTreeMap<String,
             "_CLIENT_ID" => p.client_id = v.clone(),
             "_SECRET" => p.secret = v.clone(),
             "_URL" => p.issuer = Some(v.trim_end_matches('/').to_owned()),
+            // Plain OAuth 2.0 endpoints (no discovery): used instead of the issuer's.
+            "_AUTHORIZE_URL" => p.authorize_url = Some(v.clone()),
+            "_TOKEN_URL" => p.token_url = Some(v.clone()),
+            "_USERINFO_URL" => p.userinfo_url = Some(v.clone()),
+            "_EMAILS_URL" => p.emails_url = Some(v.clone()),
             "_REDIRECT_URI" => p.redirect_uri = Some(v.clone()),
             "_SCOPES" => p.scopes = v.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
             _ => {}

@@ -68,9 +68,7 @@ async fn http_json(req: impl FnOnce(&ureq::Agent) -> Result<Value, ureq::Error> 
 }
 
 async fn endpoints(p: &ProviderConfig) -> Result<Endpoints, AuthError> {
-    if let (Some(a), Some(t)) = (&p.authorize_url, &p.token_url)
-        && p.issuer.is_none()
-    {
+    if let (Some(a), Some(t)) = (&p.authorize_url, &p.token_url) {
         return Ok(Endpoints { authorize: a.clone(), token: t.clone(), userinfo: p.userinfo_url.clone(), emails: p.emails_url.clone() });
     }
     let issuer = p.issuer.clone().ok_or_else(|| AuthError::validation("the provider has neither an issuer URL nor endpoints"))?;
