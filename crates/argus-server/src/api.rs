@@ -74,7 +74,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
 
 // ------------------------------------------------------------------ rows
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct TeamRow {
     pub id: Uuid,
     pub name: String,
@@ -89,13 +89,15 @@ pub struct TeamRow {
 
 const TEAM_COLUMNS: &str = "id, name, max_file_bytes, quota_bytes, created_by, created_at, updated_at, argus.team_role(id) as role";
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ProjectRow {
     pub id: Uuid,
     pub team_id: Uuid,
     pub name: String,
     pub description: String,
+    #[schema(value_type = Object)]
     pub label_schema: Value,
+    #[schema(value_type = Object)]
     pub settings: Value,
     pub created_by: Uuid,
     pub created_at: DateTime<Utc>,
@@ -115,8 +117,8 @@ struct MemberRow {
     created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
-struct InvitationRow {
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct InvitationRow {
     id: Uuid,
     team_id: Uuid,
     project_id: Option<Uuid>,
@@ -189,6 +191,14 @@ async fn emails_of(state: &AppState, ids: &[Uuid]) -> R<std::collections::HashMa
 
 // ------------------------------------------------------------------ me
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "api",
+    summary = "The signed-in user and their teams",
+    security(("bearer" = [])),
+    responses((status = 200, description = "ok", body = Object), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn me(State(state): State<AppState>, caller: Caller) -> R<Json<Value>> {
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
     let teams: Vec<TeamRow> = sqlx::query_as(&format!("select {TEAM_COLUMNS} from argus.teams order by name")).fetch_all(&mut *tx).await?;
@@ -198,6 +208,14 @@ async fn me(State(state): State<AppState>, caller: Caller) -> R<Json<Value>> {
 
 // ------------------------------------------------------------------ teams
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams",
+    tag = "api",
+    summary = "Teams the caller belongs to",
+    security(("bearer" = [])),
+    responses((status = 200, description = "ok", body = Vec<TeamRow>), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn list_teams(State(state): State<AppState>, caller: Caller) -> R<Json<Vec<TeamRow>>> {
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
     let teams = sqlx::query_as(&format!("select {TEAM_COLUMNS} from argus.teams order by name, id")).fetch_all(&mut *tx).await?;
@@ -205,13 +223,22 @@ async fn list_teams(State(state): State<AppState>, caller: Caller) -> R<Json<Vec
     Ok(Json(teams))
 }
 
-#[derive(Debug, Deserialize)]
-struct TeamBody {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct TeamBody {
     name: Option<String>,
     max_file_bytes: Option<i64>,
     quota_bytes: Option<i64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/teams",
+    tag = "api",
+    summary = "Create a team; the caller becomes its owner",
+    security(("bearer" = [])),
+    request_body = TeamBody,
+    responses((status = 201, description = "ok", body = TeamRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn create_team(State(state): State<AppState>, caller: Caller, JsonBody(b): JsonBody<TeamBody>) -> R {
     let team = argus_core::model::Team::new(b.name.as_deref().unwrap_or(""), argus_core::model::Timestamp(0))
         .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
@@ -231,6 +258,15 @@ async fn create_team(State(state): State<AppState>, caller: Caller, JsonBody(b):
     Ok((StatusCode::CREATED, Json(row)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams/{team}",
+    tag = "api",
+    summary = "One team",
+    security(("bearer" = [])),
+    params(("team" = String, Path, description = "team id")),
+    responses((status = 200, description = "ok", body = TeamRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn get_team(State(state): State<AppState>, caller: Caller, Path(team): Path<String>) -> R<Json<TeamRow>> {
     let team = uuid(&team, "team id")?;
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -239,6 +275,16 @@ async fn get_team(State(state): State<AppState>, caller: Caller, Path(team): Pat
     row.map(Json).ok_or_else(|| ApiError::NotFound(format!("team {team} not found, or you are not a member")))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/teams/{team}",
+    tag = "api",
+    summary = "Rename a team or change its quotas (owners)",
+    security(("bearer" = [])),
+    params(("team" = String, Path, description = "team id")),
+    request_body = TeamBody,
+    responses((status = 200, description = "ok", body = TeamRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn update_team(State(state): State<AppState>, caller: Caller, Path(team): Path<String>, JsonBody(b): JsonBody<TeamBody>) -> R<Json<TeamRow>> {
     let team = uuid(&team, "team id")?;
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -262,6 +308,15 @@ async fn update_team(State(state): State<AppState>, caller: Caller, Path(team): 
     Ok(Json(row))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/teams/{team}",
+    tag = "api",
+    summary = "Delete a team and its projects (owners)",
+    security(("bearer" = [])),
+    params(("team" = String, Path, description = "team id")),
+    responses((status = 204, description = "done"), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn delete_team(State(state): State<AppState>, caller: Caller, Path(team): Path<String>) -> R {
     let team = uuid(&team, "team id")?;
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -272,6 +327,15 @@ async fn delete_team(State(state): State<AppState>, caller: Caller, Path(team): 
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams/{team}/members",
+    tag = "api",
+    summary = "Members of a team",
+    security(("bearer" = [])),
+    params(("team" = String, Path, description = "team id")),
+    responses((status = 200, description = "ok", body = Object), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn team_members(State(state): State<AppState>, caller: Caller, Path(team): Path<String>) -> R<Json<Vec<Value>>> {
     let team = uuid(&team, "team id")?;
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -286,13 +350,23 @@ async fn team_members(State(state): State<AppState>, caller: Caller, Path(team):
     Ok(Json(rows.into_iter().map(|(u, r, c)| json!({"user_id": u, "role": r, "created_at": c, "email": emails.get(&u)})).collect()))
 }
 
-#[derive(Debug, Deserialize)]
-struct RoleBody {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RoleBody {
     role: String,
     #[serde(default)]
     display_name: Option<String>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/teams/{team}/members/{user}",
+    tag = "api",
+    summary = "Add a member or change their team role (owners)",
+    security(("bearer" = [])),
+    params(("team" = String, Path, description = "team id"), ("user" = String, Path, description = "user id")),
+    request_body = RoleBody,
+    responses((status = 200, description = "ok", body = Object), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn set_team_member(State(state): State<AppState>, caller: Caller, Path((team, user)): Path<(String, String)>, JsonBody(b): JsonBody<RoleBody>) -> R<Json<Value>> {
     let (team, user) = (uuid(&team, "team id")?, uuid(&user, "user id")?);
     let role: TeamRole = b.role.parse().map_err(ApiError::Unprocessable)?;
@@ -328,6 +402,15 @@ async fn last_owner_check(tx: &mut Tx, team: Uuid, leaving: Uuid) -> R<()> {
     Ok(())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/teams/{team}/members/{user}",
+    tag = "api",
+    summary = "Remove a member (owners), or leave",
+    security(("bearer" = [])),
+    params(("team" = String, Path, description = "team id"), ("user" = String, Path, description = "user id")),
+    responses((status = 204, description = "done"), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn remove_team_member(State(state): State<AppState>, caller: Caller, Path((team, user)): Path<(String, String)>) -> R {
     let (team, user) = (uuid(&team, "team id")?, uuid(&user, "user id")?);
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -360,6 +443,14 @@ async fn remove_team_member(State(state): State<AppState>, caller: Caller, Path(
 
 // ------------------------------------------------------------------ projects
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects",
+    tag = "api",
+    summary = "Projects the caller may see, with their role",
+    security(("bearer" = [])),
+    responses((status = 200, description = "ok", body = Vec<ProjectRow>), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn list_projects(State(state): State<AppState>, caller: Caller) -> R<Json<Vec<ProjectRow>>> {
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
     let rows = sqlx::query_as(&format!("select {PROJECT_COLUMNS} from argus.projects order by updated_at desc, id")).fetch_all(&mut *tx).await?;
@@ -367,6 +458,15 @@ async fn list_projects(State(state): State<AppState>, caller: Caller) -> R<Json<
     Ok(Json(rows))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams/{team}/projects",
+    tag = "api",
+    summary = "Projects of one team",
+    security(("bearer" = [])),
+    params(("team" = String, Path, description = "team id")),
+    responses((status = 200, description = "ok", body = Vec<ProjectRow>), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn team_projects(State(state): State<AppState>, caller: Caller, Path(team): Path<String>) -> R<Json<Vec<ProjectRow>>> {
     let team = uuid(&team, "team id")?;
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -379,17 +479,20 @@ async fn team_projects(State(state): State<AppState>, caller: Caller, Path(team)
     Ok(Json(rows))
 }
 
-#[derive(Debug, Deserialize)]
-struct ProjectBody {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ProjectBody {
     name: Option<String>,
     description: Option<String>,
     /// `{"labels": [...]}` in argus-core's `Label` shape.
     label_schema: Option<SchemaBody>,
+    #[schema(value_type = Option<Object>)]
     settings: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
-struct SchemaBody {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct SchemaBody {
+    /// argus-core `Label`s: id, name, colour (#rrggbb), kinds, attributes.
+    #[schema(value_type = Vec<Object>)]
     labels: Vec<Label>,
 }
 
@@ -400,6 +503,16 @@ fn schema_json(project: Uuid, version: u32, labels: Vec<Label>) -> R<Value> {
     serde_json::to_value(&schema).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/teams/{team}/projects",
+    tag = "api",
+    summary = "Create a project (team owners)",
+    security(("bearer" = [])),
+    params(("team" = String, Path, description = "team id")),
+    request_body = ProjectBody,
+    responses((status = 201, description = "ok", body = ProjectRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn create_project(State(state): State<AppState>, caller: Caller, Path(team): Path<String>, JsonBody(b): JsonBody<ProjectBody>) -> R {
     let team = uuid(&team, "team id")?;
     let id = Uuid::now_v7();
@@ -433,6 +546,15 @@ async fn create_project(State(state): State<AppState>, caller: Caller, Path(team
     Ok((StatusCode::CREATED, Json(row)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{project}",
+    tag = "api",
+    summary = "One project",
+    security(("bearer" = [])),
+    params(("project" = String, Path, description = "project id")),
+    responses((status = 200, description = "ok", body = ProjectRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn get_project(State(state): State<AppState>, caller: Caller, Path(project): Path<String>) -> R<Json<ProjectRow>> {
     let project = uuid(&project, "project id")?;
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -442,6 +564,16 @@ async fn get_project(State(state): State<AppState>, caller: Caller, Path(project
     row.map(Json).ok_or_else(|| ApiError::NotFound(format!("project {project} not found, or you are not a member")))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/projects/{project}",
+    tag = "api",
+    summary = "Change name, description, label schema or settings (edit_schema: leads)",
+    security(("bearer" = [])),
+    params(("project" = String, Path, description = "project id")),
+    request_body = ProjectBody,
+    responses((status = 200, description = "ok", body = ProjectRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn update_project(State(state): State<AppState>, caller: Caller, Path(project): Path<String>, JsonBody(b): JsonBody<ProjectBody>) -> R<Json<ProjectRow>> {
     let project = uuid(&project, "project id")?;
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -480,6 +612,15 @@ async fn update_project(State(state): State<AppState>, caller: Caller, Path(proj
     Ok(Json(row))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/projects/{project}",
+    tag = "api",
+    summary = "Delete a project (delete_project: leads)",
+    security(("bearer" = [])),
+    params(("project" = String, Path, description = "project id")),
+    responses((status = 204, description = "done"), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn delete_project(State(state): State<AppState>, caller: Caller, Path(project): Path<String>) -> R {
     let project = uuid(&project, "project id")?;
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -491,6 +632,15 @@ async fn delete_project(State(state): State<AppState>, caller: Caller, Path(proj
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{project}/members",
+    tag = "api",
+    summary = "Members of a project (view_members)",
+    security(("bearer" = [])),
+    params(("project" = String, Path, description = "project id")),
+    responses((status = 200, description = "ok", body = Object), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn project_members(State(state): State<AppState>, caller: Caller, Path(project): Path<String>) -> R<Json<Vec<Value>>> {
     let project = uuid(&project, "project id")?;
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -516,6 +666,16 @@ async fn project_members(State(state): State<AppState>, caller: Caller, Path(pro
 
 /// `PUT /projects/{p}/members/{user}`: `{user}` is a user id or an e-mail
 /// address of an existing account (invite others).
+#[utoipa::path(
+    put,
+    path = "/api/v1/projects/{project}/members/{user}",
+    tag = "api",
+    summary = "Add a member or change their role (manage_members: leads); {user} is a user id or an e-mail address",
+    security(("bearer" = [])),
+    params(("project" = String, Path, description = "project id"), ("user" = String, Path, description = "user id or e-mail address")),
+    request_body = RoleBody,
+    responses((status = 200, description = "ok", body = Object), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn set_project_member(State(state): State<AppState>, caller: Caller, Path((project, user)): Path<(String, String)>, JsonBody(b): JsonBody<RoleBody>) -> R<Json<Value>> {
     let project = uuid(&project, "project id")?;
     let role: Role = b.role.parse().map_err(ApiError::Unprocessable)?;
@@ -543,6 +703,15 @@ async fn set_project_member(State(state): State<AppState>, caller: Caller, Path(
     Ok(Json(json!({"project_id": project, "user_id": user, "role": role})))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/projects/{project}/members/{user}",
+    tag = "api",
+    summary = "Remove a member (manage_members: leads)",
+    security(("bearer" = [])),
+    params(("project" = String, Path, description = "project id"), ("user" = String, Path, description = "user id")),
+    responses((status = 204, description = "done"), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn remove_project_member(State(state): State<AppState>, caller: Caller, Path((project, user)): Path<(String, String)>) -> R {
     let (project, user) = (uuid(&project, "project id")?, uuid(&user, "user id")?);
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -559,8 +728,8 @@ async fn remove_project_member(State(state): State<AppState>, caller: Caller, Pa
 
 // ------------------------------------------------------------------ invitations
 
-#[derive(Debug, Deserialize)]
-struct InviteBody {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct InviteBody {
     email: String,
     role: String,
 }
@@ -608,10 +777,30 @@ async fn invite(state: &AppState, caller: &Caller, team: Uuid, project: Option<U
     Ok((StatusCode::CREATED, Json(row)).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/teams/{team}/invitations",
+    tag = "api",
+    summary = "Invite an e-mail address to the team (owners)",
+    security(("bearer" = [])),
+    params(("team" = String, Path, description = "team id")),
+    request_body = InviteBody,
+    responses((status = 201, description = "ok", body = InvitationRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn invite_to_team(State(state): State<AppState>, caller: Caller, Path(team): Path<String>, JsonBody(b): JsonBody<InviteBody>) -> R {
     invite(&state, &caller, uuid(&team, "team id")?, None, b).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/projects/{project}/invitations",
+    tag = "api",
+    summary = "Invite an e-mail address to the project (manage_members)",
+    security(("bearer" = [])),
+    params(("project" = String, Path, description = "project id")),
+    request_body = InviteBody,
+    responses((status = 201, description = "ok", body = InvitationRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn invite_to_project(State(state): State<AppState>, caller: Caller, Path(project): Path<String>, JsonBody(b): JsonBody<InviteBody>) -> R {
     let project = uuid(&project, "project id")?;
     let team: Option<Uuid> = {
@@ -624,6 +813,15 @@ async fn invite_to_project(State(state): State<AppState>, caller: Caller, Path(p
     invite(&state, &caller, team, Some(project), b).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams/{team}/invitations",
+    tag = "api",
+    summary = "Open invitations of a team",
+    security(("bearer" = [])),
+    params(("team" = String, Path, description = "team id")),
+    responses((status = 200, description = "ok", body = Vec<InvitationRow>), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn team_invitations(State(state): State<AppState>, caller: Caller, Path(team): Path<String>) -> R<Json<Vec<InvitationRow>>> {
     let team = uuid(&team, "team id")?;
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -635,6 +833,15 @@ async fn team_invitations(State(state): State<AppState>, caller: Caller, Path(te
     Ok(Json(rows))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{project}/invitations",
+    tag = "api",
+    summary = "Open invitations of a project",
+    security(("bearer" = [])),
+    params(("project" = String, Path, description = "project id")),
+    responses((status = 200, description = "ok", body = Vec<InvitationRow>), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn project_invitations(State(state): State<AppState>, caller: Caller, Path(project): Path<String>) -> R<Json<Vec<InvitationRow>>> {
     let project = uuid(&project, "project id")?;
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -647,6 +854,14 @@ async fn project_invitations(State(state): State<AppState>, caller: Caller, Path
     Ok(Json(rows))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/invitations",
+    tag = "api",
+    summary = "Open invitations for the caller's e-mail address",
+    security(("bearer" = [])),
+    responses((status = 200, description = "ok", body = Vec<InvitationRow>), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn my_invitations(State(state): State<AppState>, caller: Caller) -> R<Json<Vec<InvitationRow>>> {
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
     let rows = sqlx::query_as(&format!(
@@ -658,6 +873,15 @@ async fn my_invitations(State(state): State<AppState>, caller: Caller) -> R<Json
     Ok(Json(rows))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/invitations/{id}",
+    tag = "api",
+    summary = "Revoke an open invitation",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "invitation id")),
+    responses((status = 204, description = "done"), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn revoke_invitation(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> R {
     let id = uuid(&id, "invitation id")?;
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -669,6 +893,15 @@ async fn revoke_invitation(State(state): State<AppState>, caller: Caller, Path(i
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/invitations/{id}/accept",
+    tag = "api",
+    summary = "Accept an invitation sent to the caller's confirmed address",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "invitation id")),
+    responses((status = 200, description = "ok", body = InvitationRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn accept_invitation(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> R<Json<InvitationRow>> {
     let id = uuid(&id, "invitation id")?;
     // Only a confirmed address may accept.
@@ -705,6 +938,15 @@ struct AuditQuery {
     before: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams/{team}/audit",
+    tag = "api",
+    summary = "The team's audit log, newest first (owners)",
+    security(("bearer" = [])),
+    params(("team" = String, Path, description = "team id"), ("limit" = Option<i64>, Query, description = "at most this many (default 100)"), ("before" = Option<i64>, Query, description = "entries older than this id")),
+    responses((status = 200, description = "ok", body = Object), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+)]
 async fn team_audit(State(state): State<AppState>, caller: Caller, Path(team): Path<String>, Query(q): Query<AuditQuery>) -> R<Json<Vec<Value>>> {
     let team = uuid(&team, "team id")?;
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -724,4 +966,42 @@ async fn team_audit(State(state): State<AppState>, caller: Caller, Path(team): P
             .map(|(id, p, a, action, s, d, c)| json!({"id": id, "project_id": p, "actor_id": a, "action": action, "subject_id": s, "details": d, "created_at": c}))
             .collect(),
     ))
+}
+
+/// The error body of this API.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable code: bad_request, no_authorization, bad_jwt, forbidden, not_found, conflict, validation_failed, maintenance, internal.
+    pub code: String,
+    /// What went wrong and what to do.
+    pub message: String,
+}
+
+/// The OpenAPI document of `/api/v1`, generated from the handlers' annotations.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Argus API", description = "Teams, projects, members and invitations. Authentication: a Supabase-compatible access token from /auth/v1 (the GoTrue contract, documented by supabase/auth)."),
+    paths(me, list_teams, create_team, get_team, update_team, delete_team, team_members, set_team_member, remove_team_member, list_projects, team_projects, create_project, get_project, update_project, delete_project, project_members, set_project_member, remove_project_member, invite_to_team, invite_to_project, team_invitations, project_invitations, my_invitations, revoke_invitation, accept_invitation, team_audit),
+    components(schemas(TeamRow, ProjectRow, InvitationRow, TeamBody, ProjectBody, SchemaBody, RoleBody, InviteBody, ErrorBody)),
+    modifiers(&BearerAuth),
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme("bearer", SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()));
+    }
+}
+
+/// `GET /openapi.json`.
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    use utoipa::OpenApi;
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    Json(doc)
 }

@@ -5,7 +5,8 @@
 //!   accepts tokens of a configured external issuer (a real Supabase project).
 //! - `/api/v1`: teams, projects, members, invitations, audit log, each query
 //!   run under PostgreSQL row-level security as the caller.
-//! - `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
+//! - `/healthz`, `/readyz`, `/metrics`, and `/openapi.json` (the `/api/v1`
+//!   document, generated from the handlers' annotations).
 //!
 //! It is shaped so that it can move between hosts without code changes: all
 //! state (sessions, refresh tokens, rate-limit counters, audit rows) lives in
@@ -53,6 +54,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(api::openapi))
         .layer(middleware::from_fn_with_state(state.clone(), ops::track))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

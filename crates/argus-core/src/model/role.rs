@@ -136,4 +136,14 @@ mod tests {
         assert!("admin".parse::<Role>().is_err());
         assert_eq!(serde_json::to_string(&Role::Lead).expect("json"), "\"lead\"");
     }
+
+    #[test]
+    fn permission_names_are_their_serde_names_and_ranks_rise() {
+        for p in Permission::ALL {
+            assert_eq!(serde_json::to_value(p).expect("json"), serde_json::json!(p.as_str()));
+            assert!((1..=3).contains(&Role::minimum_for(p).rank()));
+        }
+        let ranks: Vec<i32> = Role::ALL.iter().map(|r| r.rank()).collect();
+        assert_eq!(ranks, [1, 2, 3]);
+    }
 }

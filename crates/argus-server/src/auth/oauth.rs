@@ -12,8 +12,8 @@
 use axum::{
     Router,
     extract::{Query, State},
-    http::HeaderMap,
-    response::{IntoResponse, Redirect, Response},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
@@ -93,6 +93,12 @@ fn provider<'a>(state: &'a AppState, name: &str) -> Result<&'a ProviderConfig, A
         .ok_or_else(|| AuthError::validation(format!("Unsupported provider: provider {name:?} is not enabled")))
 }
 
+/// `302 Found`, as GoTrue answers `/authorize` and `/callback` (axum's
+/// `Redirect::to` is a 303 See Other).
+fn found(to: &str) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
+}
+
 fn callback_url(state: &AppState, p: &ProviderConfig) -> String {
     p.redirect_uri.clone().unwrap_or_else(|| format!("{}/auth/v1/callback", state.config.external_url))
 }
@@ -149,7 +155,7 @@ async fn authorize(State(state): State<AppState>, Query(q): Query<AuthorizeQuery
         .append_pair("scope", &scopes)
         .append_pair("state", &state_token)
         .append_pair("nonce", &nonce);
-    Ok(Redirect::to(url.as_str()).into_response())
+    Ok(found(url.as_str()))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -174,7 +180,7 @@ fn redirect_error(to: &str, code: &str, description: &str) -> Response {
         .append_pair("error_code", code)
         .append_pair("error_description", description)
         .finish();
-    Redirect::to(&format!("{to}#{frag}")).into_response()
+    found(&format!("{to}#{frag}"))
 }
 
 async fn callback(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, Query(q): Query<CallbackQuery>) -> Response {
@@ -293,7 +299,7 @@ async fn finish(state: &AppState, flow: &Flow, code: &str, ip: &str, headers: &H
                     }
                     None => {
                         if state.config.auth.disable_signup {
-                            return Err(AuthError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "signup_disabled", "Signups not allowed for this instance"));
+                            return Err(AuthError::new(StatusCode::UNPROCESSABLE_ENTITY, "signup_disabled", "Signups not allowed for this instance"));
                         }
                         let meta = json!({
                             "full_name": info.get("name"), "name": info.get("name"),
@@ -343,7 +349,7 @@ async fn finish(state: &AppState, flow: &Flow, code: &str, ip: &str, headers: &H
             .await?;
         let mut u = url::Url::parse(&to).map_err(|_| AuthError::validation("redirect_to is not a URL"))?;
         u.query_pairs_mut().append_pair("code", &auth_code);
-        return Ok(Redirect::to(u.as_str()).into_response());
+        return Ok(found(u.as_str()));
     }
     sqlx::query("delete from argus_auth.flow_state where id = $1").bind(flow.id).execute(&state.pool).await?;
     let i = session::start(state, &user, "oauth", ip, headers.get("user-agent").and_then(|v| v.to_str().ok())).await?;
@@ -355,27 +361,38 @@ async fn finish(state: &AppState, flow: &Flow, code: &str, ip: &str, headers: &H
         .append_pair("refresh_token", &i.refresh_token)
         .append_pair("token_type", "bearer")
         .finish();
-    Ok(Redirect::to(&format!("{to}#{frag}")).into_response())
+    Ok(found(&format!("{to}#{frag}")))
 }
 
-/// `POST /token?grant_type=pkce`: the app's code and its verifier.
+/// `POST /token?grant_type=pkce`: the app's code and its verifier. As in
+/// GoTrue, a wrong verifier leaves the code usable; the right one consumes it.
 pub async fn exchange_code(state: &AppState, code: &str, verifier: &str, ip: &str, ua: Option<&str>) -> Result<Response, AuthError> {
+    let not_found = || AuthError::new(StatusCode::NOT_FOUND, "flow_state_not_found", "invalid flow state, no valid flow state found");
     let row: Option<(Uuid, String, String, Uuid, Option<String>)> = sqlx::query_as(
-        "delete from argus_auth.flow_state where auth_code = $1 and created_at > now() - make_interval(secs => $2)
-         returning id, code_challenge, code_challenge_method, user_id, provider_access_token",
+        "select id, code_challenge, code_challenge_method, user_id, provider_access_token from argus_auth.flow_state
+         where auth_code = $1 and created_at > now() - make_interval(secs => $2)",
     )
     .bind(code)
     .bind(FLOW_TTL_SECS as f64)
     .fetch_optional(&state.pool)
     .await?;
-    let (_, challenge, method, user_id, provider_token) =
-        row.ok_or_else(|| AuthError::new(axum::http::StatusCode::NOT_FOUND, "flow_state_not_found", "invalid flow state, no valid flow state found"))?;
+    let (flow_id, challenge, method, user_id, provider_token) = row.ok_or_else(not_found)?;
     let computed = match method.as_str() {
         "s256" => B64.encode(Sha256::digest(verifier.as_bytes())),
         _ => verifier.to_owned(),
     };
     if computed != challenge {
         return Err(AuthError::bad_request("bad_code_verifier", "code challenge does not match previously saved code verifier"));
+    }
+    // One exchange per code: of two at once, only the one that deletes the row goes on.
+    let consumed = sqlx::query("delete from argus_auth.flow_state where id = $1 and auth_code = $2")
+        .bind(flow_id)
+        .bind(code)
+        .execute(&state.pool)
+        .await?
+        .rows_affected();
+    if consumed == 0 {
+        return Err(not_found());
     }
     let user = users::by_id(&state.pool, user_id).await?.ok_or_else(AuthError::user_not_found)?;
     let i = session::start(state, &user, "oauth", ip, ua).await?;
