@@ -295,6 +295,7 @@ impl Config {
         let ext_secret = get("ARGUS_EXTERNAL_JWT_SECRET").or(file.external_jwt_secret);
         let ext_jwks = match get("ARGUS_EXTERNAL_JWKS").or(file.external_jwks) {
             Some(v) if v.trim_start().starts_with('{') => Some(v),
+            Some(u) if u.starts_with("https://") || u.starts_with("http://") => Some(fetch_jwks(&u)?),
             Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
                 ConfigError::Invalid(format!("ARGUS_EXTERNAL_JWKS: cannot read the JWK set file {path}: {e}"))
             })?),
@@ -382,6 +383,21 @@ pub fn glob_match(pattern: &str, s: &str) -> bool {
         }
     }
     go(pattern.as_bytes(), s.as_bytes())
+}
+
+/// A JWK set from a URL (a Supabase project's
+/// `https://<ref>.supabase.co/auth/v1/.well-known/jwks.json`), read at start.
+fn fetch_jwks(url: &str) -> Result<String, ConfigError> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(15)))
+        .http_status_as_error(true)
+        .build()
+        .into();
+    agent
+        .get(url)
+        .call()
+        .and_then(|mut r| r.body_mut().read_to_string())
+        .map_err(|e| ConfigError::Invalid(format!("ARGUS_EXTERNAL_JWKS: cannot fetch the JWK set from {url}: {e}")))
 }
 
 fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {

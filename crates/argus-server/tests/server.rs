@@ -551,6 +551,38 @@ mod tokens {
         // the mapped user can create a team through RLS
         let (st, team) = s.post(&s.api("/teams"), Some(&t), json!({"name": "Imported"})).await?;
         ensure!(st == 201 && team["created_by"] == local.as_str(), "{st} {team}");
+        // the same issuer's asymmetric keys, by JWKS URL (served here by a loopback server)
+        let jwk = argus_server::auth::jwt::generate_es256_jwk();
+        let mut public = jwk.clone();
+        public.as_object_mut().ok_or("jwk")?.remove("d");
+        let jwks_body = json!({"keys": [public]}).to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let jwks_url = format!("http://{}/auth/v1/.well-known/jwks.json", listener.local_addr()?);
+        let jwks_app = axum::Router::new().route("/auth/v1/.well-known/jwks.json", axum::routing::get(move || async move { jwks_body.clone() }));
+        tokio::spawn(async move { axum::serve(listener, jwks_app).await });
+        let mut env: std::collections::BTreeMap<String, String> = [
+            ("DATABASE_URL", s.db.url.as_str()),
+            ("GOTRUE_JWT_SECRET", SECRET),
+            ("ARGUS_EXTERNAL_JWKS", jwks_url.as_str()),
+            ("ARGUS_EXTERNAL_JWT_ISSUER", iss),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let cfg = tokio::task::spawn_blocking(move || argus_server::config::Config::from_sources(Default::default(), &env)).await??;
+        let keys = argus_server::auth::jwt::Keys::from_config(&cfg.auth)?;
+        let es_key = argus_server::auth::jwt::Keys::from_config(&argus_server::config::AuthConfig {
+            jwt_keys: Some(json!({"keys": [jwk]}).to_string()),
+            ..Default::default()
+        })?;
+        let es_token = es_key.sign(&claims);
+        ensure!(keys.verify(&es_token).is_ok_and(|c| c.1 == argus_server::auth::jwt::Source::External), "an ES256 token of the JWKS URL's key");
+        env = std::collections::BTreeMap::new();
+        env.insert("DATABASE_URL".into(), s.db.url.clone());
+        env.insert("GOTRUE_JWT_SECRET".into(), SECRET.into());
+        env.insert("ARGUS_EXTERNAL_JWKS".into(), "http://127.0.0.1:1/jwks.json".into());
+        let err = tokio::task::spawn_blocking(move || argus_server::config::Config::from_sources(Default::default(), &env)).await?;
+        ensure!(err.as_ref().is_err_and(|e| e.to_string().contains("cannot fetch the JWK set")), "{err:?}");
         // a token of another issuer signed with the same secret is refused
         let mut other = claims.clone();
         other["iss"] = json!("https://someone-else.supabase.co/auth/v1");
