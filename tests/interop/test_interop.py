@@ -141,6 +141,7 @@ class Server:
         self.jwt_secret = "".join(secrets.choice(alphabet) for _ in range(40))
         self.proc: subprocess.Popen | None = None
         self.url: str | None = None
+        self.twin_of: "Server | None" = None
         self.stdout = self.dir / "server.stdout.log"
         self.stderr = self.dir / "server.stderr.log"
         self.created_db = False
@@ -173,7 +174,18 @@ class Server:
             f"--- server stderr ({self.stderr}) ---\n{_tail(self.stderr)}"
         )
 
+    def twin(self) -> "Server":
+        """A second server process on this server's database, with the same JWT secret."""
+        other = Server(self.test, self.binary, self.admin_url, self.extra_env)
+        other.dbname, other.db_url, other.jwt_secret, other.twin_of = self.dbname, self.db_url, self.jwt_secret, self
+        return other
+
     def start(self) -> None:
+        if self.twin_of is None:
+            self.create_database()
+        self.serve()
+
+    def create_database(self) -> None:
         r = self.psql(f"create database {self.dbname}")
         if r.returncode != 0:
             self.test.fail(f"psql could not create database {self.dbname}: {r.stderr.strip()}")
@@ -188,6 +200,7 @@ class Server:
                 f"--- stdout ---\n{setup.stdout}\n--- stderr ---\n{setup.stderr}"
             )
 
+    def serve(self) -> None:
         with open(self.stdout, "wb") as out, open(self.stderr, "wb") as err:
             self.proc = subprocess.Popen(
                 [str(self.binary), "serve"],
@@ -483,6 +496,54 @@ class InteropTest(unittest.TestCase):
         server = self.start_server()
         self.run_scenario(server, [sys.executable, str(HERE / "supabase_py_scenario.py")], "supabase_py_scenario.py")
         server.stop()
+
+    def test_two_processes_one_database(self):
+        """Scale-out: two argus-server processes on different ports share one database.
+        Both official-client scenarios pass at once, one on each; a token issued by one is
+        refreshed by the other, and a rotated token replayed on the other ends the family."""
+        missing = self.common_missing()
+        node = shutil.which("node")
+        if not node or not (HERE / "node_modules" / "@supabase" / "supabase-js" / "package.json").exists():
+            missing.append("node and tests/interop/node_modules are needed (cd tests/interop && npm ci)")
+        if importlib.util.find_spec("supabase_auth") is None:
+            missing.append(f"supabase_auth is not importable by {sys.executable}")
+        self.require(missing)
+        env = {"GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL": "0"}
+        a = self.start_server(env)
+        b = a.twin()
+        self.addCleanup(b.cleanup)
+        b.start()
+        self.assertNotEqual(a.url, b.url)
+
+        js = [node]
+        probe = subprocess.run([node, "-e", "process.exit(typeof WebSocket === 'undefined' ? 1 : 0)"], timeout=60)
+        if probe.returncode != 0:
+            js.append("--experimental-websocket")
+        js.append(str(HERE / "supabase_js_scenario.mjs"))
+        procs = []
+        for server, argv in ((a, js), (b, [sys.executable, str(HERE / "supabase_py_scenario.py")])):
+            e = dict(os.environ, ARGUS_URL=server.url, ARGUS_ANON_KEY=anon_key(server.jwt_secret))
+            procs.append(subprocess.Popen(argv, cwd=HERE, env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        for p in procs:
+            out, _ = p.communicate(timeout=SCENARIO_TIMEOUT_S)
+            self.assertEqual(p.returncode, 0, f"a scenario failed while both servers ran:\n{out}\n{a.logs()}\n{b.logs()}")
+
+        key = anon_key(a.jwt_secret)
+        st, _, s0 = api("POST", f"{a.url}/auth/v1/signup", key, {"email": "twin@example.com", "password": "secret-1"})
+        self.assertEqual(st, 200, s0)
+        t0 = s0["refresh_token"]
+        st, _, s1 = api("POST", f"{b.url}/auth/v1/token?grant_type=refresh_token", key, {"refresh_token": t0})
+        self.assertEqual(st, 200, f"B refreshes A's token: {s1}")
+        st, _, u = api("GET", f"{a.url}/auth/v1/user", key, bearer=s1["access_token"])
+        self.assertEqual((st, u.get("email")), (200, "twin@example.com"), u)
+        st, _, s2 = api("POST", f"{a.url}/auth/v1/token?grant_type=refresh_token", key, {"refresh_token": s1["refresh_token"]})
+        self.assertEqual(st, 200, s2)
+        st, _, err = api("POST", f"{b.url}/auth/v1/token?grant_type=refresh_token", key, {"refresh_token": t0})
+        self.assertEqual((st, err.get("code")), (400, "refresh_token_already_used"), err)
+        st, _, err = api("POST", f"{a.url}/auth/v1/token?grant_type=refresh_token", key, {"refresh_token": s2["refresh_token"]})
+        self.assertEqual(st, 400, f"A still refreshes the revoked family: {err}")
+        b.stop()
+        a.stop()
 
     # ---- sign-in with an external provider (oidc_provider.mjs) ------------------------
 
