@@ -150,6 +150,20 @@ mod auth {
         ensure!(status == 403, "a used code was accepted again");
         let (status, _) = s.sign_in("cat@example.com", "secret-1").await?;
         ensure!(status == 200, "sign-in after confirming: {status}");
+        // resend: a new confirmation replaces the old one; confirmed addresses get none
+        s.post(&s.auth("/signup"), None, json!({"email": "cy@example.com", "password": "secret-1"})).await?;
+        let first = s.last_mail_to("cy@example.com").ok_or("no mail")?;
+        let (st, v) = s.post(&s.auth("/resend"), None, json!({"type": "signup", "email": "cy@example.com"})).await?;
+        ensure!(st == 200, "resend: {st} {v}");
+        let second = s.last_mail_to("cy@example.com").ok_or("no mail")?;
+        ensure!(second["token_hash"] != first["token_hash"], "resend sent the same token");
+        let (st, _) = s.post(&s.auth("/verify"), None, json!({"type": "signup", "token_hash": first["token_hash"]})).await?;
+        ensure!(st == 403, "the replaced token still works");
+        let n = s.mails().len();
+        s.post(&s.auth("/resend"), None, json!({"type": "signup", "email": "cat@example.com"})).await?;
+        ensure!(s.mails().len() == n, "a confirmed address got a confirmation mail");
+        let (st, v) = s.post(&s.auth("/resend"), None, json!({"type": "sms", "email": "cy@example.com"})).await?;
+        ensure!(st == 400 && v["error_code"] == "validation_failed", "{st} {v}");
 
         // by link: the e-mailed URL redirects with the session in the fragment
         s.post(&s.auth("/signup"), None, json!({"email": "dan@example.com", "password": "secret-1"})).await?;
@@ -735,6 +749,14 @@ mod maintenance {
         let admin = s.key("service_role");
         let (st, _) = s.send(reqwest::Method::PUT, &s.auth("/admin/maintenance"), Some(&admin), Some(json!({"enabled": true}))).await?;
         ensure!(st == 200, "{st}");
+        let (st, v) = s.get(&s.auth("/admin/maintenance"), Some(&admin)).await?;
+        ensure!(st == 200 && v["enabled"] == true, "{st} {v}");
+        let (st, _) = s.send(reqwest::Method::PUT, &s.auth("/admin/maintenance"), Some(&t), Some(json!({"enabled": false}))).await?;
+        ensure!(st == 403, "a user switched maintenance: {st}");
+        let text = s.http.get(format!("{}/metrics", s.url)).send().await?.text().await?;
+        ensure!(text.contains("argus_maintenance 1"), "metrics do not show maintenance");
+        let (st, v) = s.get(&format!("{}/readyz", s.url), None).await?;
+        ensure!(st == 200 && v["maintenance"] == true, "{st} {v}");
         let sessions_before: i64 = sqlx::query_scalar("select count(*) from argus_auth.sessions").fetch_one(&s.state.pool).await?;
         // reads work, writes answer 503 with Retry-After
         let (st, teams) = s.get(&s.api("/teams"), Some(&t)).await?;
