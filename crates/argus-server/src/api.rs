@@ -938,6 +938,9 @@ struct AuditQuery {
     before: Option<i64>,
 }
 
+/// id, project, actor, action, subject, details, time
+type AuditRow = (i64, Option<Uuid>, Uuid, String, Option<Uuid>, Value, DateTime<Utc>);
+
 #[utoipa::path(
     get,
     path = "/api/v1/teams/{team}/audit",
@@ -951,7 +954,7 @@ async fn team_audit(State(state): State<AppState>, caller: Caller, Path(team): P
     let team = uuid(&team, "team id")?;
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
     require_owner(&mut tx, team).await?;
-    let rows: Vec<(i64, Option<Uuid>, Uuid, String, Option<Uuid>, Value, DateTime<Utc>)> = sqlx::query_as(
+    let rows: Vec<AuditRow> = sqlx::query_as(
         "select id, project_id, actor_id, action, subject_id, details, created_at from argus.audit_log
          where team_id = $1 and id < coalesce($2, 9223372036854775807) order by id desc limit $3",
     )

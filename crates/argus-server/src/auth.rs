@@ -803,7 +803,7 @@ async fn consume(state: &AppState, kind: &str, token: Option<&str>, token_hash: 
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-            if token_type == "magiclink" { "otp" } else { "otp" }
+            "otp"
         }
     };
     tx.commit().await?;

@@ -227,7 +227,7 @@ async fn finish(state: &AppState, flow: &Flow, code: &str, ip: &str, headers: &H
     }
     let p = provider(state, &flow.provider)?.clone();
     let ep = endpoints(&p).await?;
-    let form = vec![
+    let form = [
         ("grant_type".to_owned(), "authorization_code".to_owned()),
         ("code".to_owned(), code.to_owned()),
         ("redirect_uri".to_owned(), callback_url(state, &p)),
