@@ -23,6 +23,7 @@ pub mod devdb;
 pub mod error;
 pub mod ops;
 pub mod state;
+pub mod storage;
 
 use std::{net::SocketAddr, time::Duration};
 

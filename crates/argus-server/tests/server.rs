@@ -79,6 +79,9 @@ fn main() {
         ops::health_ready_metrics_request_ids_cors,
         ops::openapi_lists_every_route_it_serves,
         ops::dev_mode_runs_on_a_private_postgres,
+        storage::presigned_put_get_and_range_on_the_embedded_store,
+        storage::presigned_urls_are_refused_for_another_key_method_or_when_expired,
+        storage::multipart_upload_list_complete_abort_and_delete,
     ];
     let trials = list.into_iter().map(|(name, f)| trial(name, f, &skip)).collect();
     libtest_mimic::run(&args, trials).exit();
@@ -1181,6 +1184,109 @@ mod ops {
         let (st, v) = s.get(&format!("{}/readyz", s.url), None).await?;
         ensure!(st == 503, "ready with a migration missing: {st} {v}");
         s.stop().await;
+        Ok(())
+    }
+}
+
+// ====================================================================== storage
+mod storage {
+    use super::*;
+    use argus_server::storage::{Storage, embedded::EmbeddedStore};
+
+    async fn store() -> Result<(tempfile::TempDir, EmbeddedStore, Storage), Box<dyn std::error::Error + Send + Sync>> {
+        let dir = tempfile::tempdir()?;
+        let e = EmbeddedStore::start(dir.path(), 0, "argus", "test-access", "test-secret-key").await?;
+        let s = Storage::new(&e.config)?;
+        Ok((dir, e, s))
+    }
+
+    async fn send(p: &argus_server::storage::Presigned, body: Option<Vec<u8>>, range: Option<&str>) -> Result<reqwest::Response, reqwest::Error> {
+        let mut r = reqwest::Client::new().request(reqwest::Method::from_bytes(p.method.as_bytes()).expect("method"), &p.url);
+        for (k, v) in &p.headers {
+            r = r.header(k, v);
+        }
+        if let Some(b) = body {
+            r = r.body(b);
+        }
+        if let Some(range) = range {
+            r = r.header("range", range);
+        }
+        r.send().await
+    }
+
+    pub async fn presigned_put_get_and_range_on_the_embedded_store() -> TestResult {
+        let (_dir, _e, s) = store().await?;
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let put = s.presign_put("teams/t/projects/p/videos/v/original", "video/mp4");
+        let r = send(&put, Some(data.clone()), None).await?;
+        ensure!(r.status().is_success(), "PUT: {} {}", r.status(), r.text().await.unwrap_or_default());
+        ensure!(s.head("teams/t/projects/p/videos/v/original").await? == Some(100_000), "HEAD size");
+        ensure!(s.head("teams/t/projects/p/videos/v/nothing").await?.is_none(), "HEAD of a missing key");
+        let get = s.presign_get("teams/t/projects/p/videos/v/original", Some("clip.mp4"));
+        let r = send(&get, None, Some("bytes=1000-1999")).await?;
+        ensure!(r.status().as_u16() == 206, "Range GET: {}", r.status());
+        let got = r.bytes().await?;
+        ensure!(got.as_ref() == &data[1000..2000], "Range GET returned other bytes");
+        let r = send(&get, None, None).await?;
+        ensure!(r.bytes().await?.as_ref() == data.as_slice(), "GET returned other bytes");
+        Ok(())
+    }
+
+    pub async fn presigned_urls_are_refused_for_another_key_method_or_when_expired() -> TestResult {
+        let (_dir, e, s) = store().await?;
+        s.put("a/original", b"hello".to_vec(), "video/mp4").await?;
+        let get = s.presign_get("a/original", None);
+        // another key: the signature covers the path
+        let other = argus_server::storage::Presigned { url: get.url.replace("/a/original", "/b/original"), ..get.clone() };
+        let r = send(&other, None, None).await?;
+        ensure!(r.status().as_u16() == 403, "a URL used for another key: {}", r.status());
+        // another method: a GET URL used to PUT
+        let as_put = argus_server::storage::Presigned { method: "PUT".into(), ..get.clone() };
+        let r = send(&as_put, Some(b"overwrite".to_vec()), None).await?;
+        ensure!(r.status().as_u16() == 403, "a GET URL used to PUT: {}", r.status());
+        ensure!(s.head("a/original").await? == Some(5), "the object was overwritten");
+        // a signed header must be sent as signed
+        let put = s.presign_put("c/original", "video/mp4");
+        let mut wrong = put.clone();
+        wrong.headers.insert("content-type".into(), "text/html".into());
+        let r = send(&wrong, Some(b"x".to_vec()), None).await?;
+        ensure!(r.status().as_u16() == 403, "a changed signed header: {}", r.status());
+        // expiry
+        let mut cfg = e.config.clone();
+        cfg.presign_ttl = std::time::Duration::from_secs(1);
+        let short = Storage::new(&cfg)?.presign_get("a/original", None);
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        let r = send(&short, None, None).await?;
+        ensure!(r.status().as_u16() == 403 || r.status().as_u16() == 400, "an expired URL: {}", r.status());
+        Ok(())
+    }
+
+    pub async fn multipart_upload_list_complete_abort_and_delete() -> TestResult {
+        let (_dir, _e, s) = store().await?;
+        let key = "teams/t/projects/p/videos/m/original";
+        let id = s.create_multipart(key, "video/mp4").await?;
+        let part1: Vec<u8> = vec![7u8; 5 * 1024 * 1024];
+        let part2: Vec<u8> = vec![9u8; 1234];
+        let mut etags = Vec::new();
+        for (n, body) in [(1u16, &part1), (2, &part2)] {
+            let r = send(&s.presign_part(key, &id, n), Some(body.clone()), None).await?;
+            ensure!(r.status().is_success(), "part {n}: {}", r.status());
+            etags.push(r.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or("").trim_matches('"').to_owned());
+        }
+        let parts = s.list_parts(key, &id).await?;
+        ensure!(parts.len() == 2 && parts[0].number == 1 && parts[0].size == part1.len() as u64 && parts[1].etag == etags[1], "{parts:?} vs {etags:?}");
+        s.complete_multipart(key, &id, &etags).await?;
+        ensure!(s.head(key).await? == Some((part1.len() + part2.len()) as u64), "completed size");
+        // abort: the upload's parts are gone
+        let id2 = s.create_multipart("x/original", "video/mp4").await?;
+        send(&s.presign_part("x/original", &id2, 1), Some(vec![1u8; 10]), None).await?;
+        s.abort_multipart("x/original", &id2).await?;
+        // AWS answers NoSuchUpload; s3s-fs an empty list
+        ensure!(s.list_parts("x/original", &id2).await.map(|p| p.is_empty()).unwrap_or(true), "an aborted upload still lists parts");
+        // delete a video's prefix
+        s.put("teams/t/projects/p/videos/m/poster.jpg", vec![1, 2, 3], "image/jpeg").await?;
+        let n = s.delete_prefix("teams/t/projects/p/videos/m/").await?;
+        ensure!(n == 2 && s.head(key).await?.is_none(), "deleted {n}");
         Ok(())
     }
 }
