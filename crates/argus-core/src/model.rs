@@ -23,7 +23,7 @@ pub use role::{Permission, Role};
 pub use team::{Team, TeamMember, TeamRole};
 pub use schema::{AttributeKind, AttributeSpec, AttributeValue, Attributes, Colour, Label, LabelSchema};
 pub use shape::{Geometry, Shape, ShapeKind, ShapeSource, Track};
-pub use video::{Rotation, Video};
+pub use video::{Rotation, Video, check_sha256};
 
 use serde::{Deserialize, Serialize};
 

@@ -984,8 +984,8 @@ pub struct ErrorBody {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "Argus API", description = "Teams, projects, members and invitations. Authentication: a Supabase-compatible access token from /auth/v1 (the GoTrue contract, documented by supabase/auth)."),
-    paths(me, list_teams, create_team, get_team, update_team, delete_team, team_members, set_team_member, remove_team_member, list_projects, team_projects, create_project, get_project, update_project, delete_project, project_members, set_project_member, remove_project_member, invite_to_team, invite_to_project, team_invitations, project_invitations, my_invitations, revoke_invitation, accept_invitation, team_audit),
-    components(schemas(TeamRow, ProjectRow, InvitationRow, TeamBody, ProjectBody, SchemaBody, RoleBody, InviteBody, ErrorBody)),
+    paths(me, list_teams, create_team, get_team, update_team, delete_team, team_members, set_team_member, remove_team_member, list_projects, team_projects, create_project, get_project, update_project, delete_project, project_members, set_project_member, remove_project_member, invite_to_team, invite_to_project, team_invitations, project_invitations, my_invitations, revoke_invitation, accept_invitation, team_audit, crate::videos::create, crate::videos::upload_state, crate::videos::part_urls, crate::videos::complete, crate::videos::abort, crate::videos::delete, crate::videos::list, crate::videos::get_one, crate::videos::download, crate::videos::jobs, crate::videos::claim, crate::videos::job_complete, crate::videos::job_fail, crate::videos::job_heartbeat),
+    components(schemas(crate::videos::VideoRow, crate::videos::UploadAnswer, crate::videos::UploadPlan, crate::videos::NewUpload, crate::videos::PartNumbers, crate::videos::PartUrl, crate::videos::CompleteBody, crate::videos::ClientPart, crate::videos::JobRow, crate::videos::ClaimBody, crate::videos::ClaimedJob, crate::videos::WorkerBody, crate::storage::Presigned, crate::storage::Part, TeamRow, ProjectRow, InvitationRow, TeamBody, ProjectBody, SchemaBody, RoleBody, InviteBody, ErrorBody)),
     modifiers(&BearerAuth),
 )]
 #[derive(Debug)]

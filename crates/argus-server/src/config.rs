@@ -44,6 +44,8 @@ pub struct Config {
     pub json_logs: bool,
     /// Take the client address from `X-Forwarded-For` (behind a load balancer).
     pub trust_proxy: bool,
+    /// Object storage (`ARGUS_S3_*`); `None`: video uploads are unavailable.
+    pub storage: Option<crate::storage::StorageConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -184,6 +186,7 @@ impl Config {
             maintenance: false,
             json_logs: false,
             trust_proxy: false,
+            storage: None,
         }
     }
 
@@ -310,6 +313,7 @@ impl Config {
         }
         a.providers = providers_from_env(env)?;
 
+        c.storage = crate::storage::StorageConfig::from_env(env)?;
         let rl = &mut c.rate_limits;
         for (key, slot) in [
             ("GOTRUE_RATE_LIMIT_TOKEN_REFRESH", &mut rl.token_refresh),

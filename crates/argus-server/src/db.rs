@@ -170,3 +170,13 @@ pub async fn begin_as(pool: &PgPool, claims: &serde_json::Value) -> Result<Trans
         .await?;
     Ok(tx)
 }
+
+/// Begins a transaction running as `service_role` (the worker endpoints):
+/// the role Supabase gives its service key, which works across projects.
+pub async fn begin_as_service(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("select set_config('role', 'service_role', true), set_config('request.jwt.claims', '{\"role\":\"service_role\"}', true)")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}

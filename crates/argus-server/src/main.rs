@@ -147,6 +147,7 @@ fn init_logs(json: bool) {
 }
 
 async fn run(cli: Cli, config: Config, dev: bool) -> Result<()> {
+    let config_data_dir = dev_dir(&cli);
     match cli.command.unwrap_or(Cmd::Serve) {
         Cmd::Db { what: DbCmd::Setup } => {
             let owner = db::connect(&config.database_url, 2, "owner").await?;
@@ -185,8 +186,20 @@ async fn run(cli: Cli, config: Config, dev: bool) -> Result<()> {
                 // The bound port (the configured one may be 0).
                 config.external_url = format!("http://{addr}");
             }
+            // --dev without ARGUS_S3_ENDPOINT: the embedded object store in the data directory.
+            let mut _store = None;
+            if dev && config.storage.is_none() {
+                let dir = config_data_dir.clone();
+                let secret = dev_secret(&dir.join("s3"))?;
+                let store = argus_server::storage::embedded::EmbeddedStore::start(&dir.join("objects"), 0, "argus", "argus-dev", &secret).await?;
+                config.storage = Some(store.config.clone());
+                _store = Some(store);
+            }
             let state = argus_server::prepare(config).await?;
             if dev {
+                if let Some(s) = &state.config.storage {
+                    println!("  object store:     {} (bucket {})", s.endpoint, s.bucket);
+                }
                 println!("argus-server --dev: private database at {}", state.config.database_url);
                 println!("  anon key:         {}", auth::api_key(&state, "anon", 10));
                 println!("  service_role key: {}", auth::api_key(&state, "service_role", 10));

@@ -36,6 +36,8 @@ pub struct Inner {
     pub keys: Keys,
     pub mailer: Mailer,
     pub metrics: Metrics,
+    /// Object storage, when configured.
+    pub storage: Option<crate::storage::Storage>,
     maintenance: AtomicBool,
     /// The key of maintenance-mode refresh tokens (see `auth::session`).
     pub stateless_key: [u8; 32],
@@ -57,7 +59,9 @@ impl AppState {
         h.update(config.auth.jwt_secret.as_deref().unwrap_or_default());
         h.update(config.auth.jwt_keys.as_deref().unwrap_or_default());
         let stateless_key = h.finalize().into();
+        let storage = config.storage.as_ref().map(crate::storage::Storage::new).transpose()?;
         Ok(Self(Arc::new(Inner {
+            storage,
             mailer: Mailer::from_config(&config.mailer),
             maintenance: AtomicBool::new(config.maintenance),
             metrics: Metrics::default(),

@@ -147,9 +147,12 @@ impl Storage {
         Ok(Self { bucket, creds: Credentials::new(c.access_key.clone(), c.secret_key.clone()), sse: c.sse, ttl: c.presign_ttl, agent })
     }
 
-    /// The object key of a video's file and its derived files.
+    /// The key prefix of a video's file and its derived files. Ids are
+    /// written without dashes: the embedded store (s3s-fs) names a multipart
+    /// upload's metadata file after the base64 of the key, and the file system
+    /// allows 255 bytes per name.
     pub fn video_prefix(team: uuid::Uuid, project: uuid::Uuid, video: uuid::Uuid) -> String {
-        format!("teams/{team}/projects/{project}/videos/{video}/")
+        format!("teams/{}/projects/{}/videos/{}/", team.simple(), project.simple(), video.simple())
     }
 
     fn sse_header(&self, headers: &mut BTreeMap<String, String>) {

@@ -82,6 +82,11 @@ fn main() {
         storage::presigned_put_get_and_range_on_the_embedded_store,
         storage::presigned_urls_are_refused_for_another_key_method_or_when_expired,
         storage::multipart_upload_list_complete_abort_and_delete,
+        videos::single_put_upload_is_processed_by_a_worker,
+        videos::multipart_upload_resumes_with_the_parts_the_store_holds,
+        videos::size_mismatch_and_quotas_are_refused,
+        videos::jobs_retry_back_off_die_and_are_never_taken_twice,
+        videos::videos_follow_roles_and_team_isolation,
     ];
     let trials = list.into_iter().map(|(name, f)| trial(name, f, &skip)).collect();
     libtest_mimic::run(&args, trials).exit();
@@ -1287,6 +1292,289 @@ mod storage {
         s.put("teams/t/projects/p/videos/m/poster.jpg", vec![1, 2, 3], "image/jpeg").await?;
         let n = s.delete_prefix("teams/t/projects/p/videos/m/").await?;
         ensure!(n == 2 && s.head(key).await?.is_none(), "deleted {n}");
+        Ok(())
+    }
+}
+
+// ====================================================================== videos
+mod videos {
+    use super::*;
+    use sha2::Digest;
+
+    fn sha(b: &[u8]) -> String {
+        hex::encode(sha2::Sha256::digest(b))
+    }
+
+    async fn send(p: &Value, body: Vec<u8>) -> Result<reqwest::Response, reqwest::Error> {
+        let mut r = reqwest::Client::new().request(reqwest::Method::from_bytes(p["method"].as_str().unwrap_or("PUT").as_bytes()).expect("method"), p["url"].as_str().unwrap_or(""));
+        if let Some(h) = p["headers"].as_object() {
+            for (k, v) in h {
+                r = r.header(k, v.as_str().unwrap_or(""));
+            }
+        }
+        r.body(body).send().await
+    }
+
+    async fn owner_sql(s: &TestServer, sql: &str) -> TestResult {
+        let owner = sqlx::PgPool::connect(&s.db.url).await?;
+        sqlx::query(sql).execute(&owner).await?;
+        owner.close().await;
+        Ok(())
+    }
+
+    pub async fn single_put_upload_is_processed_by_a_worker() -> TestResult {
+        let s = TestServer::start(|_| {}).await?;
+        let team = api::team_with_project(&s, "up@example.com").await?;
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 256) as u8).collect();
+        let (st, up) = s.post(&s.api(&format!("/projects/{}/videos", team.project)), Some(&team.owner),
+            json!({"name": "clip.mp4", "size_bytes": data.len(), "sha256": sha(&data), "content_type": "video/mp4"})).await?;
+        ensure!(st == 201 && up["upload"]["kind"] == "single" && up["video"]["status"] == "uploading", "{st} {up}");
+        let vid = str_of(&up["video"], "id");
+        let r = send(&up["upload"]["put"], data.clone()).await?;
+        ensure!(r.status().is_success(), "PUT {}", r.status());
+        let (st, v) = s.post(&s.api(&format!("/videos/{vid}/upload/complete")), Some(&team.owner), json!({})).await?;
+        ensure!(st == 200 && v["status"] == "processing", "{st} {v}");
+        let (st, jobs) = s.get(&s.api(&format!("/videos/{vid}/jobs")), Some(&team.owner)).await?;
+        ensure!(st == 200 && jobs[0]["state"] == "queued" && jobs[0]["kind"] == "process_video", "{st} {jobs}");
+        // a user is not a worker
+        let (st, _) = s.post(&s.api("/worker/jobs/claim"), Some(&team.owner), json!({"worker": "w"})).await?;
+        ensure!(st == 403, "a user claimed a job: {st}");
+        let key = s.key("service_role");
+        let (st, claimed) = s.post(&s.api("/worker/jobs/claim"), Some(&key), json!({"worker": "w1"})).await?;
+        ensure!(st == 200 && claimed["job"]["state"] == "running" && claimed["job"]["attempts"] == 1, "{st} {claimed}");
+        let got = reqwest::get(claimed["source"]["url"].as_str().unwrap_or("")).await?.bytes().await?;
+        ensure!(got.as_ref() == data.as_slice(), "the worker's GET returned other bytes");
+        let r = send(&claimed["outputs"]["poster"], vec![0xff, 0xd8, 0xff]).await?;
+        ensure!(r.status().is_success(), "poster PUT {}", r.status());
+        let job = claimed["job"]["id"].as_i64().unwrap_or(0);
+        let (st, _) = s.post(&s.api(&format!("/worker/jobs/{job}/complete")), Some(&key), json!({"worker": "someone-else"})).await?;
+        ensure!(st == 409, "another worker completed the job: {st}");
+        let (st, done) = s.post(&s.api(&format!("/worker/jobs/{job}/complete")), Some(&key), json!({"worker": "w1", "probe": {"width": 64, "frames": 10}})).await?;
+        ensure!(st == 200 && done["state"] == "done", "{st} {done}");
+        let (st, v) = s.get(&s.api(&format!("/videos/{vid}")), Some(&team.owner)).await?;
+        ensure!(st == 200 && v["status"] == "ready" && v["probe"]["frames"] == 10, "{st} {v}");
+        let (st, none) = s.send(reqwest::Method::POST, &s.api("/worker/jobs/claim"), Some(&key), Some(json!({"worker": "w1"}))).await?;
+        ensure!(st == 204, "an empty queue: {st} {none}");
+        // download with Range, then delete removes every object
+        let (st, dl) = s.get(&s.api(&format!("/videos/{vid}/download")), Some(&team.owner)).await?;
+        ensure!(st == 200, "{st} {dl}");
+        let r = reqwest::Client::new().get(dl["url"].as_str().unwrap_or("")).header("range", "bytes=10-19").send().await?;
+        ensure!(r.status().as_u16() == 206 && r.bytes().await?.as_ref() == &data[10..20], "Range download");
+        let storage = argus_server::storage::Storage::new(&s.store.config)?;
+        let simple = |id: &str| id.replace('-', "");
+        let prefix = format!("teams/{}/projects/{}/videos/{}/", simple(&team.id), simple(&team.project), simple(&vid));
+        ensure!(storage.head(&format!("{prefix}original")).await?.is_some() && storage.head(&format!("{prefix}poster.jpg")).await?.is_some(), "objects under {prefix}");
+        let (st, _) = s.send(reqwest::Method::DELETE, &s.api(&format!("/videos/{vid}")), Some(&team.owner), None).await?;
+        ensure!(st == 204, "{st}");
+        ensure!(storage.head(&format!("{prefix}original")).await?.is_none() && storage.head(&format!("{prefix}poster.jpg")).await?.is_none(), "objects survived the delete");
+        s.stop().await;
+        Ok(())
+    }
+
+    pub async fn multipart_upload_resumes_with_the_parts_the_store_holds() -> TestResult {
+        let s = TestServer::start(|_| {}).await?;
+        let team = api::team_with_project(&s, "mp@example.com").await?;
+        let size = 20 * 1024 * 1024 + 123;
+        let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+        let (st, up) = s.post(&s.api(&format!("/projects/{}/videos", team.project)), Some(&team.owner),
+            json!({"name": "big.mp4", "size_bytes": size, "sha256": sha(&data), "content_type": "video/mp4"})).await?;
+        ensure!(st == 201 && up["upload"]["kind"] == "multipart" && up["upload"]["part_count"] == 3, "{st} {up}");
+        let ps = up["upload"]["part_size"].as_u64().unwrap_or(0) as usize;
+        let vid = str_of(&up["video"], "id");
+        let (st, urls) = s.post(&s.api(&format!("/videos/{vid}/upload/parts")), Some(&team.owner), json!({"numbers": [1, 2, 3]})).await?;
+        ensure!(st == 200 && urls.as_array().map(Vec::len) == Some(3), "{st} {urls}");
+        let (st, v) = s.post(&s.api(&format!("/videos/{vid}/upload/parts")), Some(&team.owner), json!({"numbers": [4]})).await?;
+        ensure!(st == 422, "part 4 of 3: {st} {v}");
+        let part = |n: usize| data[(n - 1) * ps..(n * ps).min(size)].to_vec();
+        // the client "crashes" after parts 1 and 3
+        let mut etags = std::collections::BTreeMap::new();
+        for n in [1usize, 3] {
+            let r = send(&urls[n - 1], part(n)).await?;
+            ensure!(r.status().is_success(), "part {n}: {}", r.status());
+            etags.insert(n, r.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned());
+        }
+        let (st, v) = s.post(&s.api(&format!("/videos/{vid}/upload/complete")), Some(&team.owner), json!({})).await?;
+        ensure!(st == 409 && v["message"].as_str().is_some_and(|m| m.contains("[2]")), "completing with a part missing: {st} {v}");
+        // resume: ask the server what the store holds
+        let (st, state) = s.get(&s.api(&format!("/videos/{vid}/upload")), Some(&team.owner)).await?;
+        let done: Vec<u64> = state["upload"]["parts_done"].as_array().ok_or("no parts")?.iter().filter_map(|p| p["number"].as_u64()).collect();
+        ensure!(st == 200 && done == [1, 3], "{st} {state}");
+        let (_, urls) = s.post(&s.api(&format!("/videos/{vid}/upload/parts")), Some(&team.owner), json!({"numbers": [2]})).await?;
+        let r = send(&urls[0], part(2)).await?;
+        etags.insert(2, r.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned());
+        // a wrong ETag for a part is refused
+        let (st, _) = s.post(&s.api(&format!("/videos/{vid}/upload/complete")), Some(&team.owner), json!({"parts": [{"number": 1, "etag": "\"0000\""}]})).await?;
+        ensure!(st == 409, "a wrong ETag: {st}");
+        let parts: Vec<Value> = etags.iter().map(|(n, e)| json!({"number": n, "etag": e})).collect();
+        let (st, v) = s.post(&s.api(&format!("/videos/{vid}/upload/complete")), Some(&team.owner), json!({"parts": parts})).await?;
+        ensure!(st == 200 && v["status"] == "processing", "{st} {v}");
+        let storage = argus_server::storage::Storage::new(&s.store.config)?;
+        let key = format!("teams/{}/projects/{}/videos/{}/original", team.id.replace('-', ""), team.project.replace('-', ""), vid.replace('-', ""));
+        ensure!(storage.head(&key).await? == Some(size as u64), "the stored object's size");
+        let got = reqwest::get(storage.presign_get(&key, None).url).await?.bytes().await?;
+        ensure!(sha(&got) == sha(&data), "the stored object's sha256 differs");
+        // an abandoned upload can be aborted
+        let (_, up2) = s.post(&s.api(&format!("/projects/{}/videos", team.project)), Some(&team.owner),
+            json!({"name": "gone.mp4", "size_bytes": size, "sha256": sha(&data)})).await?;
+        let vid2 = str_of(&up2["video"], "id");
+        let (st, _) = s.send(reqwest::Method::DELETE, &s.api(&format!("/videos/{vid2}/upload")), Some(&team.owner), None).await?;
+        ensure!(st == 204, "abort: {st}");
+        let (st, _) = s.get(&s.api(&format!("/videos/{vid2}")), Some(&team.owner)).await?;
+        ensure!(st == 404, "an aborted upload's video remains: {st}");
+        s.stop().await;
+        Ok(())
+    }
+
+    pub async fn size_mismatch_and_quotas_are_refused() -> TestResult {
+        let s = TestServer::start(|_| {}).await?;
+        let team = api::team_with_project(&s, "q@example.com").await?;
+        let url = s.api(&format!("/projects/{}/videos", team.project));
+        let data = vec![1u8; 1000];
+        let (_, up) = s.post(&url, Some(&team.owner), json!({"name": "short.mp4", "size_bytes": 2000, "sha256": sha(&data)})).await?;
+        send(&up["upload"]["put"], data.clone()).await?;
+        let vid = str_of(&up["video"], "id");
+        let (st, v) = s.post(&s.api(&format!("/videos/{vid}/upload/complete")), Some(&team.owner), json!({})).await?;
+        ensure!(st == 409 && v["message"].as_str().is_some_and(|m| m.contains("1000 bytes")), "{st} {v}");
+        let (_, v) = s.get(&s.api(&format!("/videos/{vid}")), Some(&team.owner)).await?;
+        ensure!(v["status"] == "failed" && v["failure"].as_str().is_some_and(|f| f.contains("announced")), "{v}");
+        let (st, v) = s.post(&s.api(&format!("/videos/{vid}/upload/complete")), Some(&team.owner), json!({})).await?;
+        ensure!(st == 409, "completing a failed upload: {st} {v}");
+        for (body, want) in [
+            (json!({"name": "a.mp4", "size_bytes": 10, "sha256": "xyz"}), 422),
+            (json!({"name": "", "size_bytes": 10, "sha256": sha(b"")}), 422),
+            (json!({"name": "../x.mp4", "size_bytes": 10, "sha256": sha(b"")}), 422),
+            (json!({"name": "a.mp4", "size_bytes": 0, "sha256": sha(b"")}), 422),
+        ] {
+            let (st, v) = s.post(&url, Some(&team.owner), body.clone()).await?;
+            ensure!(st == want, "{body}: {st} {v}");
+        }
+        // quotas, checked before anything is presigned
+        s.send(reqwest::Method::PATCH, &s.api(&format!("/teams/{}", team.id)), Some(&team.owner), Some(json!({"max_file_bytes": 1500, "quota_bytes": 2500}))).await?;
+        let (st, v) = s.post(&url, Some(&team.owner), json!({"name": "big.mp4", "size_bytes": 1600, "sha256": sha(b"")})).await?;
+        ensure!(st == 413 && v["code"] == "quota_exceeded", "over the largest file: {st} {v}");
+        let (st, _) = s.post(&url, Some(&team.owner), json!({"name": "one.mp4", "size_bytes": 1400, "sha256": sha(b"")})).await?;
+        ensure!(st == 201, "{st}");
+        let (st, v) = s.post(&url, Some(&team.owner), json!({"name": "two.mp4", "size_bytes": 1400, "sha256": sha(b"")})).await?;
+        ensure!(st == 413 && v["message"].as_str().is_some_and(|m| m.contains("2500")), "over the team's total: {st} {v}");
+        s.stop().await;
+        Ok(())
+    }
+
+    pub async fn jobs_retry_back_off_die_and_are_never_taken_twice() -> TestResult {
+        let s = TestServer::start(|_| {}).await?;
+        let team = api::team_with_project(&s, "jobs@example.com").await?;
+        let key = s.key("service_role");
+        let mut videos = Vec::new();
+        for i in 0..12 {
+            let data = format!("video {i}").into_bytes();
+            let (_, up) = s.post(&s.api(&format!("/projects/{}/videos", team.project)), Some(&team.owner),
+                json!({"name": format!("v{i}.mp4"), "size_bytes": data.len(), "sha256": sha(&data)})).await?;
+            send(&up["upload"]["put"], data).await?;
+            let vid = str_of(&up["video"], "id");
+            let (st, _) = s.post(&s.api(&format!("/videos/{vid}/upload/complete")), Some(&team.owner), json!({})).await?;
+            ensure!(st == 200, "{st}");
+            videos.push(vid);
+        }
+        // four workers at once: every job is taken exactly once
+        let mut handles = Vec::new();
+        for w in 0..4 {
+            let (url, key) = (s.api("/worker/jobs/claim"), key.clone());
+            handles.push(tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut got = Vec::new();
+                loop {
+                    let r = http.post(&url).bearer_auth(&key).json(&json!({"worker": format!("w{w}")})).send().await?;
+                    if r.status().as_u16() == 204 {
+                        return Ok::<_, reqwest::Error>(got);
+                    }
+                    let v: Value = r.json().await?;
+                    got.push(v["job"]["id"].as_i64().unwrap_or(-1));
+                }
+            }));
+        }
+        let mut all = Vec::new();
+        for h in handles {
+            all.extend(h.await??);
+        }
+        all.sort();
+        let before = all.len();
+        all.dedup();
+        ensure!(before == 12 && all.len() == 12, "{before} claims of {} distinct jobs", all.len());
+        // a retryable failure comes back after its backoff, with attempts counted
+        let job = all[0];
+        let (st, j) = s.post(&s.api(&format!("/worker/jobs/{job}/fail")), Some(&key), json!({"worker": "w0", "reason": "network", "retry": true})).await?;
+        let (st, j) = if st == 409 {
+            // another worker held it
+            let mut found = (0, Value::Null);
+            for w in 1..4 {
+                let r = s.post(&s.api(&format!("/worker/jobs/{job}/fail")), Some(&key), json!({"worker": format!("w{w}"), "reason": "network", "retry": true})).await?;
+                if r.0 == 200 {
+                    found = r;
+                }
+            }
+            found
+        } else {
+            (st, j)
+        };
+        ensure!(st == 200 && j["state"] == "queued" && j["last_error"] == "network", "{st} {j}");
+        let (st, _) = s.send(reqwest::Method::POST, &s.api("/worker/jobs/claim"), Some(&key), Some(json!({"worker": "w9"}))).await?;
+        ensure!(st == 204, "a job came back before its backoff: {st}");
+        // a worker that dies: its lease runs out and the job is taken again
+        owner_sql(&s, &format!("update argus.jobs set visible_at = now() where id = {job}")).await?;
+        let (st, again) = s.post(&s.api("/worker/jobs/claim"), Some(&key), json!({"worker": "w9"})).await?;
+        ensure!(st == 200 && again["job"]["id"] == job && again["job"]["attempts"] == 2, "{st} {again}");
+        for attempt in 3..=5 {
+            owner_sql(&s, &format!("update argus.jobs set visible_at = now() where id = {job}")).await?;
+            let (st, a) = s.post(&s.api("/worker/jobs/claim"), Some(&key), json!({"worker": "w9"})).await?;
+            ensure!(st == 200 && a["job"]["attempts"] == attempt, "attempt {attempt}: {st} {a}");
+        }
+        // the fifth lease runs out: dead, and the video fails with a reason
+        owner_sql(&s, &format!("update argus.jobs set visible_at = now() where id = {job}")).await?;
+        let (st, _) = s.send(reqwest::Method::POST, &s.api("/worker/jobs/claim"), Some(&key), Some(json!({"worker": "w9"}))).await?;
+        ensure!(st == 204, "{st}");
+        let vid: String = {
+            let owner = sqlx::PgPool::connect(&s.db.url).await?;
+            let (state, vid): (String, uuid::Uuid) = sqlx::query_as("select state, video_id from argus.jobs where id = $1").bind(job).fetch_one(&owner).await?;
+            ensure!(state == "dead", "{state}");
+            vid.to_string()
+        };
+        let (_, v) = s.get(&s.api(&format!("/videos/{vid}")), Some(&team.owner)).await?;
+        ensure!(v["status"] == "failed" && v["failure"].as_str().is_some_and(|f| f.contains("retry")), "{v}");
+        // a permanent failure (a corrupt file) ends the video at once
+        let other = all[1];
+        let mut ok = false;
+        for w in 0..4 {
+            let (st, j) = s.post(&s.api(&format!("/worker/jobs/{other}/fail")), Some(&key), json!({"worker": format!("w{w}"), "reason": "not a video: no video stream", "retry": false})).await?;
+            if st == 200 {
+                ensure!(j["state"] == "failed", "{j}");
+                ok = true;
+            }
+        }
+        ensure!(ok, "no worker held job {other}");
+        s.stop().await;
+        Ok(())
+    }
+
+    pub async fn videos_follow_roles_and_team_isolation() -> TestResult {
+        let s = TestServer::start(|_| {}).await?;
+        let a = api::team_with_project(&s, "va@example.com").await?;
+        let b = api::team_with_project(&s, "vb@example.com").await?;
+        let rev = s.sign_up("vrev@example.com", "secret-1").await?;
+        s.send(reqwest::Method::PUT, &s.api(&format!("/projects/{}/members/{}", a.project, user_id(&rev))), Some(&a.owner), Some(json!({"role": "reviewer"}))).await?;
+        let data = b"frames".to_vec();
+        let (st, v) = s.post(&s.api(&format!("/projects/{}/videos", a.project)), Some(token_of(&rev)), json!({"name": "r.mp4", "size_bytes": 6, "sha256": sha(&data)})).await?;
+        ensure!(st == 403, "a reviewer started an upload: {st} {v}");
+        let (_, up) = s.post(&s.api(&format!("/projects/{}/videos", a.project)), Some(&a.owner), json!({"name": "a.mp4", "size_bytes": 6, "sha256": sha(&data)})).await?;
+        let vid = str_of(&up["video"], "id");
+        let (st, list) = s.get(&s.api(&format!("/projects/{}/videos", a.project)), Some(token_of(&rev))).await?;
+        ensure!(st == 200 && list.as_array().map(Vec::len) == Some(1), "a reviewer lists videos: {st} {list}");
+        for path in [format!("/videos/{vid}"), format!("/videos/{vid}/jobs"), format!("/projects/{}/videos", a.project)] {
+            let (st, _) = s.get(&s.api(&path), Some(&b.owner)).await?;
+            ensure!(st == 404, "team B read {path}: {st}");
+        }
+        let (st, _) = s.send(reqwest::Method::DELETE, &s.api(&format!("/videos/{vid}")), Some(&b.owner), None).await?;
+        ensure!(st == 404, "team B deleted A's video: {st}");
+        s.stop().await;
         Ok(())
     }
 }

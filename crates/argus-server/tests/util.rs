@@ -107,6 +107,7 @@ pub struct TestServer {
     pub http: reqwest::Client,
     pub mail_file: PathBuf,
     pub db: std::sync::Arc<TestDb>,
+    pub store: argus_server::storage::embedded::EmbeddedStore,
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -135,8 +136,10 @@ impl TestServer {
         let mail_file = dir.path().join("mail.jsonl");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let store = argus_server::storage::embedded::EmbeddedStore::start(&dir.path().join("objects"), 0, "argus", "test-access", "test-secret-key").await?;
         let mut config = base_config(&db.url, &mail_file);
         config.external_url = format!("http://{addr}");
+        config.storage = Some(store.config.clone());
         configure(&mut config);
         let state = argus_server::prepare(config).await?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -149,6 +152,7 @@ impl TestServer {
             http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?,
             mail_file,
             db,
+            store,
             _dir: dir,
             stop: Some(tx),
             task: Some(task),
