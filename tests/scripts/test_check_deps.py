@@ -55,6 +55,20 @@ class CheckDeps(unittest.TestCase):
         r = run(self.tmp)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
+    def test_server_reaching_ffmpeg_through_another_crate_fails(self):
+        ws = self.tmp / "ws"
+        crate(self.tmp / "ext", "ffmpeg-next")
+        crate(ws, "argus-core")
+        crate(ws, "argus-media", 'ffmpeg-next = { path = "../../ext/ffmpeg-next" }\n')
+        crate(ws, "argus-helper", 'argus-media = { path = "../argus-media" }\n')
+        crate(ws, "argus-server", 'argus-helper = { path = "../argus-helper" }\nargus-core = { path = "../argus-core" }\n')
+        crate(ws, "argus-worker", 'argus-media = { path = "../argus-media" }\n')
+        workspace(self.tmp, ["argus-core", "argus-media", "argus-helper", "argus-server", "argus-worker"])
+        r = run(self.tmp)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("argus-server reaches argus-media via argus-server -> argus-helper -> argus-media", r.stdout)
+        self.assertNotIn("- argus-worker", r.stdout, "the worker may use argus-media")
+
     def test_other_crate_using_a_heavy_dependency_fails(self):
         ws = self.tmp / "ws"
         crate(ws, "argus-store", 'ort = { path = "../../ext/ort" }\n')

@@ -186,10 +186,11 @@ async fn run(cli: Cli, config: Config, dev: bool) -> Result<()> {
                 // The bound port (the configured one may be 0).
                 config.external_url = format!("http://{addr}");
             }
-            // --dev without ARGUS_S3_ENDPOINT: the embedded object store in the data directory.
+            // --dev (or ARGUS_S3_EMBEDDED_DIR) without ARGUS_S3_ENDPOINT: the
+            // embedded object store, in the data directory.
             let mut _store = None;
-            if dev && config.storage.is_none() {
-                let dir = config_data_dir.clone();
+            let embedded_dir = std::env::var_os("ARGUS_S3_EMBEDDED_DIR").map(PathBuf::from).or_else(|| dev.then(|| config_data_dir.clone()));
+            if let (Some(dir), None) = (embedded_dir, &config.storage) {
                 let secret = dev_secret(&dir.join("s3"))?;
                 let store = argus_server::storage::embedded::EmbeddedStore::start(&dir.join("objects"), 0, "argus", "argus-dev", &secret).await?;
                 config.storage = Some(store.config.clone());

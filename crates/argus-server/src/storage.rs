@@ -350,7 +350,7 @@ mod tests {
         assert_eq!(part_size(2048 * MIB), 8 * MIB);
         let huge = 200 * 1024 * MIB; // 200 GiB
         let p = part_size(huge);
-        assert!(huge.div_ceil(p) <= 10_000 && p % MIB == 0 && p >= 5 * MIB);
+        assert!(huge.div_ceil(p) <= 10_000 && p.is_multiple_of(MIB) && p >= 5 * MIB);
         assert!(p < 5 * 1024 * MIB, "parts stay under S3's 5 GiB");
     }
 

@@ -566,9 +566,9 @@ pub(crate) async fn claim(State(state): State<AppState>, _w: Worker, JsonBody(b)
     let v = video(&mut tx, vid).await?;
     tx.commit().await?;
     let prefix = v.object_key.trim_end_matches("original").to_owned();
-    let outputs = [("poster", "poster.jpg"), ("strip", "strip.jpg")]
+    let outputs = [("poster", "poster.png"), ("strip", "strip.png")]
         .into_iter()
-        .map(|(k, f)| (k.to_owned(), store.presign_put(&format!("{prefix}{f}"), "image/jpeg")))
+        .map(|(k, f)| (k.to_owned(), store.presign_put(&format!("{prefix}{f}"), "image/png")))
         .collect();
     Ok(Json(ClaimedJob { source: store.presign_get(&v.object_key, None), job, video: v, outputs }).into_response())
 }
@@ -618,8 +618,8 @@ pub(crate) async fn job_complete(State(state): State<AppState>, _w: Worker, Path
         )
         .bind(vid)
         .bind(&probe)
-        .bind(format!("{prefix}poster.jpg"))
-        .bind(format!("{prefix}strip.jpg"))
+        .bind(format!("{prefix}poster.png"))
+        .bind(format!("{prefix}strip.png"))
         .execute(&mut *tx)
         .await?;
     }

@@ -1289,7 +1289,7 @@ mod storage {
         // AWS answers NoSuchUpload; s3s-fs an empty list
         ensure!(s.list_parts("x/original", &id2).await.map(|p| p.is_empty()).unwrap_or(true), "an aborted upload still lists parts");
         // delete a video's prefix
-        s.put("teams/t/projects/p/videos/m/poster.jpg", vec![1, 2, 3], "image/jpeg").await?;
+        s.put("teams/t/projects/p/videos/m/poster.png", vec![1, 2, 3], "image/jpeg").await?;
         let n = s.delete_prefix("teams/t/projects/p/videos/m/").await?;
         ensure!(n == 2 && s.head(key).await?.is_none(), "deleted {n}");
         Ok(())
@@ -1363,10 +1363,10 @@ mod videos {
         let storage = argus_server::storage::Storage::new(&s.store.config)?;
         let simple = |id: &str| id.replace('-', "");
         let prefix = format!("teams/{}/projects/{}/videos/{}/", simple(&team.id), simple(&team.project), simple(&vid));
-        ensure!(storage.head(&format!("{prefix}original")).await?.is_some() && storage.head(&format!("{prefix}poster.jpg")).await?.is_some(), "objects under {prefix}");
+        ensure!(storage.head(&format!("{prefix}original")).await?.is_some() && storage.head(&format!("{prefix}poster.png")).await?.is_some(), "objects under {prefix}");
         let (st, _) = s.send(reqwest::Method::DELETE, &s.api(&format!("/videos/{vid}")), Some(&team.owner), None).await?;
         ensure!(st == 204, "{st}");
-        ensure!(storage.head(&format!("{prefix}original")).await?.is_none() && storage.head(&format!("{prefix}poster.jpg")).await?.is_none(), "objects survived the delete");
+        ensure!(storage.head(&format!("{prefix}original")).await?.is_none() && storage.head(&format!("{prefix}poster.png")).await?.is_none(), "objects survived the delete");
         s.stop().await;
         Ok(())
     }
