@@ -492,10 +492,10 @@ fn run_pgbench(bin: &Path, runtime_url: &str, claims: &str, cores: usize, ph: Ph
         if !out.status.success() {
             return Err(format!("pgbench failed ({}): {}{}", out.status, text, String::from_utf8_lossy(&out.stderr)).into());
         }
-        if let Some(fails) = text.lines().find_map(|l| l.strip_prefix("number of failed transactions: ")) {
-            if !fails.starts_with("0 ") {
-                return Err(format!("pgbench had failed transactions: {fails}").into());
-            }
+        if let Some(fails) = text.lines().find_map(|l| l.strip_prefix("number of failed transactions: "))
+            && !fails.starts_with("0 ")
+        {
+            return Err(format!("pgbench had failed transactions: {fails}").into());
         }
         Ok(text)
     };

@@ -193,14 +193,19 @@ async fn run(cli: Cli, config: Config, dev: bool) -> Result<()> {
             if let (Some(dir), None) = (embedded_dir, &config.storage) {
                 let secret = dev_secret(&dir.join("s3"))?;
                 let store = argus_server::storage::embedded::EmbeddedStore::start(&dir.join("objects"), 0, "argus", "argus-dev", &secret).await?;
-                config.storage = Some(store.config.clone());
+                let mut sc = store.config.clone();
+                let env = std::env::vars().collect();
+                if let Some(ttl) = argus_server::storage::presign_ttl_from_env(&env)? {
+                    sc.presign_ttl = ttl;
+                }
+                config.storage = Some(sc);
                 _store = Some(store);
             }
             let state = argus_server::prepare(config).await?;
+            if let Some(s) = &state.config.storage {
+                println!("object store: {} (bucket {})", s.endpoint, s.bucket);
+            }
             if dev {
-                if let Some(s) = &state.config.storage {
-                    println!("  object store:     {} (bucket {})", s.endpoint, s.bucket);
-                }
                 println!("argus-server --dev: private database at {}", state.config.database_url);
                 println!("  anon key:         {}", auth::api_key(&state, "anon", 10));
                 println!("  service_role key: {}", auth::api_key(&state, "service_role", 10));

@@ -54,15 +54,7 @@ impl StorageConfig {
                 Some(v) => Err(ConfigError::Invalid(format!("{k}={v} is not a boolean; use true or false"))),
             }
         };
-        let ttl = match get("ARGUS_S3_PRESIGN_TTL") {
-            Some(v) => Duration::from_secs(
-                v.parse::<u64>()
-                    .ok()
-                    .filter(|s| (1..=7 * 24 * 3600).contains(s))
-                    .ok_or_else(|| ConfigError::Invalid(format!("ARGUS_S3_PRESIGN_TTL={v}: seconds, 1 to 604800 (S3's limit)")))?,
-            ),
-            None => Duration::from_secs(15 * 60),
-        };
+        let ttl = presign_ttl_from_env(env)?.unwrap_or(Duration::from_secs(15 * 60));
         let c = Self {
             endpoint,
             region: get("ARGUS_S3_REGION").or(get("AWS_REGION")).unwrap_or_else(|| "us-east-1".into()),
@@ -79,6 +71,19 @@ impl StorageConfig {
             presign_ttl: ttl,
         };
         Ok(Some(c))
+    }
+}
+
+/// `ARGUS_S3_PRESIGN_TTL`, seconds (S3 allows 1 s to 7 days).
+pub fn presign_ttl_from_env(env: &BTreeMap<String, String>) -> Result<Option<Duration>, ConfigError> {
+    match env.get("ARGUS_S3_PRESIGN_TTL").filter(|v| !v.is_empty()) {
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|s| (1..=7 * 24 * 3600).contains(s))
+            .map(|s| Some(Duration::from_secs(s)))
+            .ok_or_else(|| ConfigError::Invalid(format!("ARGUS_S3_PRESIGN_TTL={v}: seconds, 1 to 604800 (S3's limit)"))),
+        None => Ok(None),
     }
 }
 
@@ -222,14 +227,26 @@ impl Storage {
     }
 
     pub async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, StorageError> {
-        let mut action = self.bucket.create_multipart_upload(Some(&self.creds), key);
-        let mut headers = vec![("content-type".to_owned(), content_type.to_owned())];
-        action.headers_mut().insert("content-type", content_type.to_owned());
+        // Signed by hand rather than with rusty-s3's CreateMultipartUpload,
+        // which sends `?uploads=1`: AWS takes it, moto's server answers 500.
+        // `?uploads=` is what boto3 and the AWS SDKs send.
+        let mut headers: Vec<(&str, &str)> = vec![("content-type", content_type)];
         if self.sse {
-            action.headers_mut().insert("x-amz-server-side-encryption", "AES256");
-            headers.push(("x-amz-server-side-encryption".into(), "AES256".into()));
+            headers.push(("x-amz-server-side-encryption", "AES256"));
         }
-        let url = action.sign(Duration::from_secs(60));
+        let url = rusty_s3::signing::sign(
+            &jiff::Timestamp::now(),
+            rusty_s3::Method::Post,
+            self.bucket.object_url(key),
+            self.creds.key(),
+            self.creds.secret(),
+            self.creds.token(),
+            self.bucket.region(),
+            60,
+            std::iter::once(("uploads", "")),
+            headers.iter().copied(),
+        );
+        let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let (_, body) = Self::ok("CreateMultipartUpload", self.call("CreateMultipartUpload", "POST", url, headers, None).await?)?;
         let parsed = rusty_s3::actions::CreateMultipartUpload::parse_response(&body)
             .map_err(|e| StorageError::BadAnswer(e.to_string(), "CreateMultipartUpload"))?;
