@@ -42,12 +42,12 @@ use util::{TestDb, TestServer, token_of, user_id};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Res<T = ()> = Result<T, BoxError>;
 
-/// The API's `list_projects` query: `api::PROJECT_COLUMNS` and its SELECT,
-/// copied (they are private). The bench checks this copy against the text
-/// the server sends, read from `pg_stat_activity` during the warm-up.
-const PROJECT_QUERY: &str = "select id, team_id, name, description, label_schema, settings, created_by, created_at, updated_at, \
-    case argus.project_rank(id) when 1 then 'annotator' when 2 then 'reviewer' when 3 then 'lead' end as role \
-    from argus.projects order by updated_at desc, id";
+/// The API's `list_projects` query, as the server builds it. The bench also
+/// checks it against the text the server sends, read from `pg_stat_activity`
+/// during the warm-up.
+fn project_query() -> String {
+    argus_server::api::list_projects_sql()
+}
 
 /// `db::begin_as`'s statement, with pgbench's variable for `$1`.
 const SET_CLAIMS: &str = "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', :claims, true)";
@@ -409,7 +409,7 @@ async fn watch_queries(role: String, during: Duration) -> Res<BTreeSet<String>> 
     let mut seen = BTreeSet::new();
     let end = Instant::now() + during;
     while Instant::now() < end {
-        let q: Vec<String> = sqlx::query_scalar("select query from pg_stat_activity where usename = $1 and query like '%from argus.projects order by%'")
+        let q: Vec<String> = sqlx::query_scalar("select query from pg_stat_activity where usename = $1 and query like '%order by p.updated_at desc, p.id%'")
             .bind(&role)
             .fetch_all(&admin)
             .await?;
@@ -421,13 +421,14 @@ async fn watch_queries(role: String, during: Duration) -> Res<BTreeSet<String>> 
 }
 
 fn check_query_text(seen: BTreeSet<String>) -> Res {
+    let pq = project_query();
     if seen.is_empty() {
         eprintln!("server: WARNING: the server's query was not seen in pg_stat_activity (not a superuser?); pgbench runs the bench's copy unchecked");
         return Ok(());
     }
     for q in &seen {
-        if q.trim() != PROJECT_QUERY {
-            return Err(format!("the server's query changed; update PROJECT_QUERY in benches/server.rs\n  server: {q}\n  bench:  {PROJECT_QUERY}").into());
+        if q.trim() != project_query() {
+            return Err(format!("the server's query changed; update project_query() in benches/server.rs\n  server: {q}\n  bench:  {pq}").into());
         }
     }
     eprintln!("server: pgbench's SELECT is the one the server sent (checked in pg_stat_activity)");
@@ -439,16 +440,17 @@ fn check_query_text(seen: BTreeSet<String>) -> Res {
 /// The anchor's transaction, run once through sqlx as the runtime role:
 /// row-level security must let it see exactly the user's projects.
 async fn check_anchor(runtime_url: &str, claims: &str) -> Res {
+    let pq = project_query();
     let pool = sqlx::PgPool::connect(runtime_url).await?;
     let mut tx = pool.begin().await?;
     sqlx::query(&SET_CLAIMS.replace(":claims", "$1")).bind(claims).execute(&mut *tx).await?;
-    let n: i64 = sqlx::query_scalar(&format!("select count(*) from ({PROJECT_QUERY}) q")).fetch_one(&mut *tx).await?;
+    let n: i64 = sqlx::query_scalar(&format!("select count(*) from ({pq}) q")).fetch_one(&mut *tx).await?;
     ensure!(n == PROJECTS as i64, "the anchor's transaction sees {n} projects, expected {PROJECTS}");
     // Where the floor's time goes: PostgreSQL's own timing of the SELECT on
     // one otherwise idle connection (median of 11).
     let mut exec = Vec::new();
     for _ in 0..11 {
-        let plan: Value = sqlx::query_scalar(&format!("explain (analyze, format json) {PROJECT_QUERY}")).fetch_one(&mut *tx).await?;
+        let plan: Value = sqlx::query_scalar(&format!("explain (analyze, format json) {pq}")).fetch_one(&mut *tx).await?;
         exec.push(plan[0]["Execution Time"].as_f64().unwrap_or(f64::NAN));
     }
     tx.commit().await?;
@@ -470,9 +472,10 @@ fn find_pgbench() -> Option<PathBuf> {
 /// pgbench with the API's transaction: a warm-up run, then the measured
 /// one; returns its tps (without initial connection time).
 fn run_pgbench(bin: &Path, runtime_url: &str, claims: &str, cores: usize, ph: Phases) -> Res<f64> {
+    let pq = project_query();
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("get_projects.sql");
-    std::fs::write(&script, format!("BEGIN;\n{SET_CLAIMS};\n{PROJECT_QUERY};\nCOMMIT;\n"))?;
+    std::fs::write(&script, format!("BEGIN;\n{SET_CLAIMS};\n{pq};\nCOMMIT;\n"))?;
     let url = url::Url::parse(runtime_url)?;
     let secs = |d: Duration| d.as_secs().max(1).to_string();
     let run = |t: &str| -> Res<String> {

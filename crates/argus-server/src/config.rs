@@ -154,7 +154,8 @@ impl Default for AuthConfig {
             mailer_autoconfirm: false,
             anonymous_users: false,
             password_min_length: 6,
-            bcrypt_cost: bcrypt::DEFAULT_COST,
+            // GoTrue's cost, so hashes move both ways at the same price
+            bcrypt_cost: 10,
             refresh_token_rotation: true,
             refresh_token_reuse_interval: Duration::from_secs(10),
             otp_exp: Duration::from_secs(3600),
