@@ -42,6 +42,11 @@ enum Cmd {
         #[arg(long, env = "ARGUS_NEW_USER_PASSWORD")]
         password: String,
     },
+    /// Object storage.
+    Storage {
+        #[command(subcommand)]
+        what: StorageCmd,
+    },
     /// Keys.
     Keys {
         #[command(subcommand)]
@@ -54,6 +59,22 @@ enum DbCmd {
     /// Create the database roles (anon, authenticated, service_role and the
     /// runtime role) if missing; idempotent.
     Setup,
+}
+
+#[derive(Debug, Subcommand)]
+enum StorageCmd {
+    /// Copy every object from one store to another, verifying each copy's
+    /// sha256; run it again to resume (verified copies are skipped).
+    Copy {
+        /// A TOML file: endpoint, region, bucket, access_key_id, secret_access_key, path_style, allow_http, sse.
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        to: PathBuf,
+        /// Only keys under this prefix.
+        #[arg(long, default_value = "")]
+        prefix: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,6 +152,12 @@ fn unsafe_set(k: &str, v: &str) {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    if let Some(Cmd::Storage { what: StorageCmd::Copy { from, to, prefix } }) = &cli.command {
+        // needs no database or keys
+        init_logs(false);
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        return rt.block_on(storage_copy(from, to, prefix));
+    }
     let (config, dev_db) = load(&cli)?;
     init_logs(config.json_logs);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -164,6 +191,7 @@ async fn run(cli: Cli, config: Config, dev: bool) -> Result<()> {
             let user = argus_server::auth::admin_create_user(&state, &email, &password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("created {email} ({user})");
         }
+        Cmd::Storage { what: StorageCmd::Copy { from, to, prefix } } => storage_copy(&from, &to, &prefix).await?,
         Cmd::Keys { what: KeysCmd::Generate } => {
             println!("{}", serde_json::json!({"keys": [auth::jwt::generate_es256_jwk()]}));
         }
@@ -218,5 +246,17 @@ async fn run(cli: Cli, config: Config, dev: bool) -> Result<()> {
             argus_server::serve(listener, state, argus_server::shutdown_signal()).await?;
         }
     }
+    Ok(())
+}
+
+async fn storage_copy(from: &std::path::Path, to: &std::path::Path, prefix: &str) -> Result<()> {
+    use argus_server::storage::{Storage, copy};
+    let src = Storage::new(&copy::StoreFile::load(from)?)?;
+    let dst = Storage::new(&copy::StoreFile::load(to)?)?;
+    let report = copy::copy_all(&src, &dst, prefix, |key, copied| {
+        println!("{} {key}", if copied { "copied " } else { "present" });
+    })
+    .await?;
+    println!("done: {} copied ({} bytes), {} already present and verified", report.copied, report.bytes, report.skipped);
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! only creates, lists, completes and aborts multipart uploads, checks an
 //! object's size with HEAD (never reading it back) and deletes objects.
 
+pub mod copy;
 pub mod embedded;
 
 use std::{collections::BTreeMap, time::Duration};
@@ -316,6 +317,107 @@ impl Storage {
         let p = self.presign_put(key, content_type);
         let url: Url = p.url.parse().map_err(|_| StorageError::BadAnswer("bad URL".into(), "PutObject"))?;
         Self::ok("PutObject", self.call("PutObject", "PUT", url, p.headers.into_iter().collect(), Some(bytes)).await?).map(|_| ())
+    }
+
+    /// Every object under `prefix`: key and size (paging with continuation tokens).
+    pub async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, StorageError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut list = self.bucket.list_objects_v2(Some(&self.creds));
+            list.with_prefix(prefix);
+            list.with_max_keys(1000);
+            if let Some(t) = &token {
+                list.with_continuation_token(t.clone());
+            }
+            let url = list.sign(Duration::from_secs(60));
+            let (_, body) = Self::ok("ListObjectsV2", self.call("ListObjectsV2", "GET", url, vec![], None).await?)?;
+            let page = rusty_s3::actions::ListObjectsV2::parse_response(&body).map_err(|e| StorageError::BadAnswer(e.to_string(), "ListObjectsV2"))?;
+            out.extend(page.contents.iter().map(|o| (o.key.clone(), o.size.unwrap_or(0))));
+            match page.next_continuation_token {
+                Some(t) if !page.contents.is_empty() => token = Some(t),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The object's size and its `x-amz-meta-*` headers, or `None`.
+    pub async fn head_meta(&self, key: &str) -> Result<Option<(u64, BTreeMap<String, String>)>, StorageError> {
+        let url = self.bucket.head_object(Some(&self.creds), key).sign(Duration::from_secs(60));
+        let r = self.call("HeadObject", "HEAD", url, vec![], None).await?;
+        if r.0 == 404 {
+            return Ok(None);
+        }
+        let (h, _) = Self::ok("HeadObject", r)?;
+        let size = h.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+        let meta = h
+            .into_iter()
+            .filter_map(|(k, v)| k.to_ascii_lowercase().strip_prefix("x-amz-meta-").map(|m| (m.to_owned(), v)))
+            .collect();
+        Ok(Some((size, meta)))
+    }
+
+    /// Streams an object into `file`, returning its sha256 and length.
+    pub async fn get_to_file(&self, key: &str, file: &std::path::Path) -> Result<(String, u64), StorageError> {
+        use sha2::Digest;
+        use std::io::{Read, Write};
+        let url = self.bucket.get_object(Some(&self.creds), key).sign(self.ttl);
+        let agent = self.agent.clone();
+        let path = file.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let err = |d: String| StorageError::Unreachable { what: "GetObject", detail: d };
+            let mut resp = agent.get(url.as_str()).call().map_err(|e| err(e.to_string()))?;
+            if resp.status().as_u16() != 200 {
+                return Err(StorageError::Refused { what: "GetObject", status: resp.status().as_u16(), body: String::new() });
+            }
+            let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+            let mut out = std::fs::File::create(&path).map_err(|e| err(e.to_string()))?;
+            let mut hash = sha2::Sha256::new();
+            let mut buf = vec![0u8; 1 << 20];
+            let mut n_total = 0u64;
+            loop {
+                let n = reader.read(&mut buf).map_err(|e| err(e.to_string()))?;
+                if n == 0 {
+                    break;
+                }
+                hash.update(&buf[..n]);
+                out.write_all(&buf[..n]).map_err(|e| err(e.to_string()))?;
+                n_total += n as u64;
+            }
+            Ok((hex::encode(hash.finalize()), n_total))
+        })
+        .await
+        .map_err(|e| StorageError::Unreachable { what: "GetObject", detail: e.to_string() })?
+    }
+
+    /// Uploads `file` to `key` in one PUT with `x-amz-meta-*` headers.
+    pub async fn put_file(&self, key: &str, file: &std::path::Path, meta: &[(&str, &str)]) -> Result<(), StorageError> {
+        let mut action = self.bucket.put_object(Some(&self.creds), key);
+        let mut headers: Vec<(String, String)> = meta.iter().map(|(k, v)| (format!("x-amz-meta-{k}"), v.to_string())).collect();
+        if self.sse {
+            headers.push(("x-amz-server-side-encryption".into(), "AES256".into()));
+        }
+        for (k, v) in &headers {
+            action.headers_mut().insert(k.clone(), v.clone());
+        }
+        let url = action.sign(self.ttl);
+        let agent = self.agent.clone();
+        let path = file.to_path_buf();
+        let r = tokio::task::spawn_blocking(move || {
+            let err = |d: String| StorageError::Unreachable { what: "PutObject", detail: d };
+            let f = std::fs::File::open(&path).map_err(|e| err(e.to_string()))?;
+            let len = f.metadata().map_err(|e| err(e.to_string()))?.len();
+            let mut req = agent.put(url.as_str()).header("content-length", &len.to_string());
+            for (k, v) in &headers {
+                req = req.header(k, v);
+            }
+            let resp = req.send(ureq::SendBody::from_reader(&mut std::io::BufReader::new(f))).map_err(|e| err(e.to_string()))?;
+            Ok::<_, StorageError>(resp.status().as_u16())
+        })
+        .await
+        .map_err(|e| StorageError::Unreachable { what: "PutObject", detail: e.to_string() })??;
+        if (200..300).contains(&r) { Ok(()) } else { Err(StorageError::Refused { what: "PutObject", status: r, body: String::new() }) }
     }
 
     /// Deletes every object under `prefix`, returning how many.

@@ -82,6 +82,7 @@ fn main() {
         storage::presigned_put_get_and_range_on_the_embedded_store,
         storage::presigned_urls_are_refused_for_another_key_method_or_when_expired,
         storage::multipart_upload_list_complete_abort_and_delete,
+        storage::copy_between_stores_verifies_and_resumes,
         videos::single_put_upload_is_processed_by_a_worker,
         videos::multipart_upload_resumes_with_the_parts_the_store_holds,
         videos::size_mismatch_and_quotas_are_refused,
@@ -1263,6 +1264,34 @@ mod storage {
         tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
         let r = send(&short, None, None).await?;
         ensure!(r.status().as_u16() == 403 || r.status().as_u16() == 400, "an expired URL: {}", r.status());
+        Ok(())
+    }
+
+    pub async fn copy_between_stores_verifies_and_resumes() -> TestResult {
+        use argus_server::storage::copy;
+        let (_d1, _e1, a) = store().await?;
+        let (_d2, _e2, b) = store().await?;
+        let objects: Vec<(String, Vec<u8>)> = (0..5).map(|i| (format!("teams/t/projects/p/videos/v{i}/original"), vec![i as u8; 1000 + i * 7919])).collect();
+        for (k, v) in &objects {
+            a.put(k, v.clone(), "video/mp4").await?;
+        }
+        a.put("elsewhere/x", b"not copied".to_vec(), "text/plain").await?;
+        let mut seen = Vec::new();
+        let r = copy::copy_all(&a, &b, "teams/", |k, c| seen.push((k.to_owned(), c))).await?;
+        ensure!(r.copied == 5 && r.skipped == 0 && seen.len() == 5, "{r:?}");
+        for (k, v) in &objects {
+            let tmp = tempfile::NamedTempFile::new()?;
+            let (sha, _) = b.get_to_file(k, tmp.path()).await?;
+            ensure!(std::fs::read(tmp.path())? == *v, "{k} differs in the copy");
+            let meta = b.head_meta(k).await?.ok_or("no copy")?.1;
+            ensure!(meta.get(copy::SHA_META) == Some(&sha), "{meta:?}");
+        }
+        ensure!(b.head("elsewhere/x").await?.is_none(), "copied outside the prefix");
+        // resume: verified copies are skipped; a missing or damaged one is copied again
+        b.delete_prefix("teams/t/projects/p/videos/v3/").await?;
+        b.put("teams/t/projects/p/videos/v1/original", b"damaged".to_vec(), "video/mp4").await?;
+        let r = copy::copy_all(&a, &b, "teams/", |_, _| {}).await?;
+        ensure!(r.copied == 2 && r.skipped == 3, "resume: {r:?}");
         Ok(())
     }
 
