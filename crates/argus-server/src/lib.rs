@@ -111,7 +111,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = app(state);
+    let app = app(state.clone());
+    let shutdown = async move {
+        shutdown.await;
+        // event streams end at their next poll, so shutdown does not wait on them
+        state.begin_closing();
+    };
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
 }
 

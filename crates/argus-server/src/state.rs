@@ -39,6 +39,8 @@ pub struct Inner {
     /// Object storage, when configured.
     pub storage: Option<crate::storage::Storage>,
     maintenance: AtomicBool,
+    /// Set when shutdown begins: long-lived responses (event streams) end.
+    closing: AtomicBool,
     /// The key of maintenance-mode refresh tokens (see `auth::session`).
     pub stateless_key: [u8; 32],
 }
@@ -64,6 +66,7 @@ impl AppState {
             storage,
             mailer: Mailer::from_config(&config.mailer),
             maintenance: AtomicBool::new(config.maintenance),
+            closing: AtomicBool::new(false),
             metrics: Metrics::default(),
             keys,
             pool,
@@ -78,6 +81,14 @@ impl AppState {
 
     pub fn set_maintenance(&self, on: bool) {
         self.0.maintenance.store(on, Ordering::Relaxed);
+    }
+
+    pub fn closing(&self) -> bool {
+        self.0.closing.load(Ordering::Relaxed)
+    }
+
+    pub fn begin_closing(&self) {
+        self.0.closing.store(true, Ordering::Relaxed);
     }
 }
 

@@ -43,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/videos/{video}/upload/complete", post(complete))
         .route("/videos/{video}/download", get(download))
         .route("/videos/{video}/jobs", get(jobs))
+        .route("/projects/{project}/events", get(events))
         .route("/worker/jobs/claim", post(claim))
         .route("/worker/jobs/{job}/complete", post(job_complete))
         .route("/worker/jobs/{job}/fail", post(job_fail))
@@ -671,4 +672,76 @@ pub(crate) async fn job_heartbeat(State(state): State<AppState>, _w: Worker, Pat
     .await?;
     tx.commit().await?;
     Ok(Json(row))
+}
+
+// ------------------------------------------------------------------ events
+
+/// How often the event stream looks for changes.
+const EVENT_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+#[utoipa::path(get, path = "/api/v1/projects/{project}/events", tag = "videos",
+    summary = "Server-sent events: a `video` event (the video's row, with its upload and processing state) whenever a video of the project changes, starting with every video as it is",
+    security(("bearer" = [])), params(("project" = String, Path)), responses((status = 200, description = "text/event-stream")))]
+pub(crate) async fn events(State(state): State<AppState>, caller: Caller, Path(project): Path<String>) -> R {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let project = uuid(&project, "project id")?;
+    {
+        let mut tx = begin_as(&state.pool, &caller.claims).await?;
+        require(&mut tx, project, Permission::ViewProject).await?;
+        tx.commit().await?;
+    }
+    // (video id -> updated_at) already sent
+    let seen: std::collections::HashMap<Uuid, DateTime<Utc>> = std::collections::HashMap::new();
+    let stream = futures_util::stream::unfold((state, caller, seen, true, false), move |(state, caller, mut seen, first, done)| async move {
+        if done {
+            return None;
+        }
+        loop {
+            if !first {
+                tokio::time::sleep(EVENT_POLL).await;
+            }
+            if state.closing() {
+                return None;
+            }
+            let rows: Result<Vec<VideoRow>, ApiError> = async {
+                let mut tx = begin_as(&state.pool, &caller.claims).await?;
+                let rows = sqlx::query_as(&format!("select {VIDEO_COLUMNS} from argus.videos where project_id = $1 order by updated_at, id"))
+                    .bind(project)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(rows)
+            }
+            .await;
+            let rows = match rows {
+                Ok(r) => r,
+                Err(e) => {
+                    // The caller lost access, or the database is away: say so and end.
+                    let ev = Event::default().event("error").data(e.to_string());
+                    return Some((vec![ev], (state, caller, seen, false, true)));
+                }
+            };
+            let mut out = Vec::new();
+            let ids: std::collections::HashSet<Uuid> = rows.iter().map(|v| v.id).collect();
+            for v in rows {
+                if seen.get(&v.id) != Some(&v.updated_at) {
+                    seen.insert(v.id, v.updated_at);
+                    if let Ok(ev) = Event::default().event("video").id(v.id.to_string()).json_data(&v) {
+                        out.push(ev);
+                    }
+                }
+            }
+            let gone: Vec<Uuid> = seen.keys().filter(|k| !ids.contains(k)).copied().collect();
+            for id in gone {
+                seen.remove(&id);
+                out.push(Event::default().event("video_deleted").id(id.to_string()).data(id.to_string()));
+            }
+            if !out.is_empty() || first {
+                return Some((out, (state, caller, seen, false, false)));
+            }
+        }
+    });
+    use futures_util::StreamExt;
+    let flat = stream.flat_map(|evs| futures_util::stream::iter(evs.into_iter().map(Ok::<_, std::convert::Infallible>)));
+    Ok(Sse::new(flat).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15))).into_response())
 }

@@ -88,6 +88,7 @@ fn main() {
         videos::size_mismatch_and_quotas_are_refused,
         videos::jobs_retry_back_off_die_and_are_never_taken_twice,
         videos::videos_follow_roles_and_team_isolation,
+        videos::events_stream_each_change_of_state,
     ];
     let trials = list.into_iter().map(|(name, f)| trial(name, f, &skip)).collect();
     libtest_mimic::run(&args, trials).exit();
@@ -1581,6 +1582,57 @@ mod videos {
         }
         ensure!(ok, "no worker held job {other}");
         s.stop().await;
+        Ok(())
+    }
+
+    pub async fn events_stream_each_change_of_state() -> TestResult {
+        let s = TestServer::start(|_| {}).await?;
+        let team = api::team_with_project(&s, "ev@example.com").await?;
+        let data = b"some video bytes".to_vec();
+        let (_, up) = s.post(&s.api(&format!("/projects/{}/videos", team.project)), Some(&team.owner), json!({"name": "e.mp4", "size_bytes": data.len(), "sha256": sha(&data)})).await?;
+        let vid = str_of(&up["video"], "id");
+        let mut resp = s.http.get(s.api(&format!("/projects/{}/events", team.project))).bearer_auth(&team.owner).send().await?;
+        ensure!(resp.status().as_u16() == 200, "{}", resp.status());
+        ensure!(resp.headers()["content-type"].to_str()?.starts_with("text/event-stream"), "{:?}", resp.headers());
+        // read events until `want` statuses were seen, in order
+        let mut buf = String::new();
+        let mut statuses: Vec<String> = Vec::new();
+        let mut step = 0;
+        let key = s.key("service_role");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while statuses.last().map(String::as_str) != Some("ready") {
+            ensure!(std::time::Instant::now() < deadline, "events so far: {statuses:?}");
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), resp.chunk()).await??.ok_or("the stream ended")?;
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buf.find("\n\n") {
+                let ev: String = buf.drain(..end + 2).collect();
+                if let Some(d) = ev.lines().find_map(|l| l.strip_prefix("data: ")).filter(|_| ev.contains("event: video\n"))
+                    && let Ok(v) = serde_json::from_str::<Value>(d)
+                {
+                    ensure!(v["id"] == vid.as_str(), "{v}");
+                    statuses.push(str_of(&v, "status"));
+                }
+            }
+            // drive the video along as events arrive
+            if step == 0 && statuses.len() == 1 {
+                send(&up["upload"]["put"], data.clone()).await?;
+                s.post(&s.api(&format!("/videos/{vid}/upload/complete")), Some(&team.owner), json!({})).await?;
+                step = 1;
+            } else if step == 1 && statuses.len() == 2 {
+                let (_, c) = s.post(&s.api("/worker/jobs/claim"), Some(&key), json!({"worker": "w"})).await?;
+                s.post(&s.api(&format!("/worker/jobs/{}/complete", c["job"]["id"])), Some(&key), json!({"worker": "w", "probe": {}})).await?;
+                step = 2;
+            }
+        }
+        ensure!(statuses == ["uploading", "processing", "ready"], "{statuses:?}");
+        let (st, _) = s.get(&s.api(&format!("/projects/{}/events", uuid::Uuid::new_v4())), Some(&team.owner)).await?;
+        ensure!(st == 404, "events of an unknown project: {st}");
+        // shutdown ends the open stream instead of waiting for the client
+        let started = std::time::Instant::now();
+        s.stop().await;
+        ensure!(started.elapsed() < std::time::Duration::from_secs(5), "shutdown waited {:?} on an open event stream", started.elapsed());
+        let rest = tokio::time::timeout(std::time::Duration::from_secs(5), resp.chunk()).await?;
+        ensure!(matches!(rest, Ok(None) | Err(_)), "the stream went on after shutdown: {rest:?}");
         Ok(())
     }
 
