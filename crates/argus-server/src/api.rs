@@ -205,7 +205,7 @@ async fn emails_of(state: &AppState, ids: &[Uuid]) -> R<std::collections::HashMa
     tag = "api",
     summary = "The signed-in user and their teams",
     security(("bearer" = [])),
-    responses((status = 200, description = "ok", body = Object), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 200, description = "ok", body = Object), Errors)
 )]
 async fn me(State(state): State<AppState>, caller: Caller) -> R<Json<Value>> {
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -222,7 +222,7 @@ async fn me(State(state): State<AppState>, caller: Caller) -> R<Json<Value>> {
     tag = "api",
     summary = "Teams the caller belongs to",
     security(("bearer" = [])),
-    responses((status = 200, description = "ok", body = Vec<TeamRow>), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 200, description = "ok", body = Vec<TeamRow>), Errors)
 )]
 async fn list_teams(State(state): State<AppState>, caller: Caller) -> R<Json<Vec<TeamRow>>> {
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -245,7 +245,7 @@ pub struct TeamBody {
     summary = "Create a team; the caller becomes its owner",
     security(("bearer" = [])),
     request_body = TeamBody,
-    responses((status = 201, description = "ok", body = TeamRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 201, description = "ok", body = TeamRow), Errors)
 )]
 async fn create_team(State(state): State<AppState>, caller: Caller, JsonBody(b): JsonBody<TeamBody>) -> R {
     let team = argus_core::model::Team::new(b.name.as_deref().unwrap_or(""), argus_core::model::Timestamp(0))
@@ -273,7 +273,7 @@ async fn create_team(State(state): State<AppState>, caller: Caller, JsonBody(b):
     summary = "One team",
     security(("bearer" = [])),
     params(("team" = String, Path, description = "team id")),
-    responses((status = 200, description = "ok", body = TeamRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 200, description = "ok", body = TeamRow), Errors)
 )]
 async fn get_team(State(state): State<AppState>, caller: Caller, Path(team): Path<String>) -> R<Json<TeamRow>> {
     let team = uuid(&team, "team id")?;
@@ -291,7 +291,7 @@ async fn get_team(State(state): State<AppState>, caller: Caller, Path(team): Pat
     security(("bearer" = [])),
     params(("team" = String, Path, description = "team id")),
     request_body = TeamBody,
-    responses((status = 200, description = "ok", body = TeamRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 200, description = "ok", body = TeamRow), Errors)
 )]
 async fn update_team(State(state): State<AppState>, caller: Caller, Path(team): Path<String>, JsonBody(b): JsonBody<TeamBody>) -> R<Json<TeamRow>> {
     let team = uuid(&team, "team id")?;
@@ -323,7 +323,7 @@ async fn update_team(State(state): State<AppState>, caller: Caller, Path(team): 
     summary = "Delete a team and its projects (owners)",
     security(("bearer" = [])),
     params(("team" = String, Path, description = "team id")),
-    responses((status = 204, description = "done"), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 204, description = "done"), Errors)
 )]
 async fn delete_team(State(state): State<AppState>, caller: Caller, Path(team): Path<String>) -> R {
     let team = uuid(&team, "team id")?;
@@ -342,7 +342,7 @@ async fn delete_team(State(state): State<AppState>, caller: Caller, Path(team): 
     summary = "Members of a team",
     security(("bearer" = [])),
     params(("team" = String, Path, description = "team id")),
-    responses((status = 200, description = "ok", body = Object), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 200, description = "ok", body = Object), Errors)
 )]
 async fn team_members(State(state): State<AppState>, caller: Caller, Path(team): Path<String>) -> R<Json<Vec<Value>>> {
     let team = uuid(&team, "team id")?;
@@ -373,7 +373,7 @@ pub struct RoleBody {
     security(("bearer" = [])),
     params(("team" = String, Path, description = "team id"), ("user" = String, Path, description = "user id")),
     request_body = RoleBody,
-    responses((status = 200, description = "ok", body = Object), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 200, description = "ok", body = Object), Errors)
 )]
 async fn set_team_member(State(state): State<AppState>, caller: Caller, Path((team, user)): Path<(String, String)>, JsonBody(b): JsonBody<RoleBody>) -> R<Json<Value>> {
     let (team, user) = (uuid(&team, "team id")?, uuid(&user, "user id")?);
@@ -417,7 +417,7 @@ async fn last_owner_check(tx: &mut Tx, team: Uuid, leaving: Uuid) -> R<()> {
     summary = "Remove a member (owners), or leave",
     security(("bearer" = [])),
     params(("team" = String, Path, description = "team id"), ("user" = String, Path, description = "user id")),
-    responses((status = 204, description = "done"), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 204, description = "done"), Errors)
 )]
 async fn remove_team_member(State(state): State<AppState>, caller: Caller, Path((team, user)): Path<(String, String)>) -> R {
     let (team, user) = (uuid(&team, "team id")?, uuid(&user, "user id")?);
@@ -457,7 +457,7 @@ async fn remove_team_member(State(state): State<AppState>, caller: Caller, Path(
     tag = "api",
     summary = "Projects the caller may see, with their role",
     security(("bearer" = [])),
-    responses((status = 200, description = "ok", body = Vec<ProjectRow>), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 200, description = "ok", body = Vec<ProjectRow>), Errors)
 )]
 async fn list_projects(State(state): State<AppState>, caller: Caller) -> R<Json<Vec<ProjectRow>>> {
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -473,7 +473,7 @@ async fn list_projects(State(state): State<AppState>, caller: Caller) -> R<Json<
     summary = "Projects of one team",
     security(("bearer" = [])),
     params(("team" = String, Path, description = "team id")),
-    responses((status = 200, description = "ok", body = Vec<ProjectRow>), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 200, description = "ok", body = Vec<ProjectRow>), Errors)
 )]
 async fn team_projects(State(state): State<AppState>, caller: Caller, Path(team): Path<String>) -> R<Json<Vec<ProjectRow>>> {
     let team = uuid(&team, "team id")?;
@@ -519,7 +519,7 @@ fn schema_json(project: Uuid, version: u32, labels: Vec<Label>) -> R<Value> {
     security(("bearer" = [])),
     params(("team" = String, Path, description = "team id")),
     request_body = ProjectBody,
-    responses((status = 201, description = "ok", body = ProjectRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 201, description = "ok", body = ProjectRow), Errors)
 )]
 async fn create_project(State(state): State<AppState>, caller: Caller, Path(team): Path<String>, JsonBody(b): JsonBody<ProjectBody>) -> R {
     let team = uuid(&team, "team id")?;
@@ -561,7 +561,7 @@ async fn create_project(State(state): State<AppState>, caller: Caller, Path(team
     summary = "One project",
     security(("bearer" = [])),
     params(("project" = String, Path, description = "project id")),
-    responses((status = 200, description = "ok", body = ProjectRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 200, description = "ok", body = ProjectRow), Errors)
 )]
 async fn get_project(State(state): State<AppState>, caller: Caller, Path(project): Path<String>) -> R<Json<ProjectRow>> {
     let project = uuid(&project, "project id")?;
@@ -580,7 +580,7 @@ async fn get_project(State(state): State<AppState>, caller: Caller, Path(project
     security(("bearer" = [])),
     params(("project" = String, Path, description = "project id")),
     request_body = ProjectBody,
-    responses((status = 200, description = "ok", body = ProjectRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 200, description = "ok", body = ProjectRow), Errors)
 )]
 async fn update_project(State(state): State<AppState>, caller: Caller, Path(project): Path<String>, JsonBody(b): JsonBody<ProjectBody>) -> R<Json<ProjectRow>> {
     let project = uuid(&project, "project id")?;
@@ -627,7 +627,7 @@ async fn update_project(State(state): State<AppState>, caller: Caller, Path(proj
     summary = "Delete a project (delete_project: leads)",
     security(("bearer" = [])),
     params(("project" = String, Path, description = "project id")),
-    responses((status = 204, description = "done"), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 204, description = "done"), Errors)
 )]
 async fn delete_project(State(state): State<AppState>, caller: Caller, Path(project): Path<String>) -> R {
     let project = uuid(&project, "project id")?;
@@ -647,7 +647,7 @@ async fn delete_project(State(state): State<AppState>, caller: Caller, Path(proj
     summary = "Members of a project (view_members)",
     security(("bearer" = [])),
     params(("project" = String, Path, description = "project id")),
-    responses((status = 200, description = "ok", body = Object), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 200, description = "ok", body = Object), Errors)
 )]
 async fn project_members(State(state): State<AppState>, caller: Caller, Path(project): Path<String>) -> R<Json<Vec<Value>>> {
     let project = uuid(&project, "project id")?;
@@ -682,7 +682,7 @@ async fn project_members(State(state): State<AppState>, caller: Caller, Path(pro
     security(("bearer" = [])),
     params(("project" = String, Path, description = "project id"), ("user" = String, Path, description = "user id or e-mail address")),
     request_body = RoleBody,
-    responses((status = 200, description = "ok", body = Object), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 200, description = "ok", body = Object), Errors)
 )]
 async fn set_project_member(State(state): State<AppState>, caller: Caller, Path((project, user)): Path<(String, String)>, JsonBody(b): JsonBody<RoleBody>) -> R<Json<Value>> {
     let project = uuid(&project, "project id")?;
@@ -718,7 +718,7 @@ async fn set_project_member(State(state): State<AppState>, caller: Caller, Path(
     summary = "Remove a member (manage_members: leads)",
     security(("bearer" = [])),
     params(("project" = String, Path, description = "project id"), ("user" = String, Path, description = "user id")),
-    responses((status = 204, description = "done"), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 204, description = "done"), Errors)
 )]
 async fn remove_project_member(State(state): State<AppState>, caller: Caller, Path((project, user)): Path<(String, String)>) -> R {
     let (project, user) = (uuid(&project, "project id")?, uuid(&user, "user id")?);
@@ -793,7 +793,7 @@ async fn invite(state: &AppState, caller: &Caller, team: Uuid, project: Option<U
     security(("bearer" = [])),
     params(("team" = String, Path, description = "team id")),
     request_body = InviteBody,
-    responses((status = 201, description = "ok", body = InvitationRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 201, description = "ok", body = InvitationRow), Errors)
 )]
 async fn invite_to_team(State(state): State<AppState>, caller: Caller, Path(team): Path<String>, JsonBody(b): JsonBody<InviteBody>) -> R {
     invite(&state, &caller, uuid(&team, "team id")?, None, b).await
@@ -807,7 +807,7 @@ async fn invite_to_team(State(state): State<AppState>, caller: Caller, Path(team
     security(("bearer" = [])),
     params(("project" = String, Path, description = "project id")),
     request_body = InviteBody,
-    responses((status = 201, description = "ok", body = InvitationRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 201, description = "ok", body = InvitationRow), Errors)
 )]
 async fn invite_to_project(State(state): State<AppState>, caller: Caller, Path(project): Path<String>, JsonBody(b): JsonBody<InviteBody>) -> R {
     let project = uuid(&project, "project id")?;
@@ -828,7 +828,7 @@ async fn invite_to_project(State(state): State<AppState>, caller: Caller, Path(p
     summary = "Open invitations of a team",
     security(("bearer" = [])),
     params(("team" = String, Path, description = "team id")),
-    responses((status = 200, description = "ok", body = Vec<InvitationRow>), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 200, description = "ok", body = Vec<InvitationRow>), Errors)
 )]
 async fn team_invitations(State(state): State<AppState>, caller: Caller, Path(team): Path<String>) -> R<Json<Vec<InvitationRow>>> {
     let team = uuid(&team, "team id")?;
@@ -848,7 +848,7 @@ async fn team_invitations(State(state): State<AppState>, caller: Caller, Path(te
     summary = "Open invitations of a project",
     security(("bearer" = [])),
     params(("project" = String, Path, description = "project id")),
-    responses((status = 200, description = "ok", body = Vec<InvitationRow>), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 200, description = "ok", body = Vec<InvitationRow>), Errors)
 )]
 async fn project_invitations(State(state): State<AppState>, caller: Caller, Path(project): Path<String>) -> R<Json<Vec<InvitationRow>>> {
     let project = uuid(&project, "project id")?;
@@ -868,7 +868,7 @@ async fn project_invitations(State(state): State<AppState>, caller: Caller, Path
     tag = "api",
     summary = "Open invitations for the caller's e-mail address",
     security(("bearer" = [])),
-    responses((status = 200, description = "ok", body = Vec<InvitationRow>), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 200, description = "ok", body = Vec<InvitationRow>), Errors)
 )]
 async fn my_invitations(State(state): State<AppState>, caller: Caller) -> R<Json<Vec<InvitationRow>>> {
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
@@ -888,7 +888,7 @@ async fn my_invitations(State(state): State<AppState>, caller: Caller) -> R<Json
     summary = "Revoke an open invitation",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "invitation id")),
-    responses((status = 204, description = "done"), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 204, description = "done"), Errors)
 )]
 async fn revoke_invitation(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> R {
     let id = uuid(&id, "invitation id")?;
@@ -908,7 +908,7 @@ async fn revoke_invitation(State(state): State<AppState>, caller: Caller, Path(i
     summary = "Accept an invitation sent to the caller's confirmed address",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "invitation id")),
-    responses((status = 200, description = "ok", body = InvitationRow), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 200, description = "ok", body = InvitationRow), Errors)
 )]
 async fn accept_invitation(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> R<Json<InvitationRow>> {
     let id = uuid(&id, "invitation id")?;
@@ -956,7 +956,7 @@ type AuditRow = (i64, Option<Uuid>, Uuid, String, Option<Uuid>, Value, DateTime<
     summary = "The team's audit log, newest first (owners)",
     security(("bearer" = [])),
     params(("team" = String, Path, description = "team id"), ("limit" = Option<i64>, Query, description = "at most this many (default 100)"), ("before" = Option<i64>, Query, description = "entries older than this id")),
-    responses((status = 200, description = "ok", body = Object), (status = 401, description = "no or invalid token", body = ErrorBody), (status = 403, description = "your role does not allow it", body = ErrorBody), (status = 404, description = "not found or not visible to you", body = ErrorBody), (status = 422, description = "invalid input", body = ErrorBody), (status = 503, description = "maintenance: try again later", body = ErrorBody))
+    responses((status = 200, description = "ok", body = Object), Errors)
 )]
 async fn team_audit(State(state): State<AppState>, caller: Caller, Path(team): Path<String>, Query(q): Query<AuditQuery>) -> R<Json<Vec<Value>>> {
     let team = uuid(&team, "team id")?;
@@ -977,6 +977,21 @@ async fn team_audit(State(state): State<AppState>, caller: Caller, Path(team): P
             .map(|(id, p, a, action, s, d, c)| json!({"id": id, "project_id": p, "actor_id": a, "action": action, "subject_id": s, "details": d, "created_at": c}))
             .collect(),
     ))
+}
+
+/// The error answers every `/api/v1` operation may give.
+#[derive(Debug, utoipa::IntoResponses)]
+pub enum Errors {
+    #[response(status = 401, description = "no or invalid token")]
+    Unauthorized(ErrorBody),
+    #[response(status = 403, description = "your role does not allow it")]
+    Forbidden(ErrorBody),
+    #[response(status = 404, description = "not found or not visible to you")]
+    NotFound(ErrorBody),
+    #[response(status = 422, description = "invalid input")]
+    Invalid(ErrorBody),
+    #[response(status = 503, description = "maintenance: try again later")]
+    Maintenance(ErrorBody),
 }
 
 /// The error body of this API.

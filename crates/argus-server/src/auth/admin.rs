@@ -101,13 +101,7 @@ async fn create(State(state): State<AppState>, Bearer(t): Bearer, Body(b): Body<
     if email.is_none() {
         return Err(AuthError::validation("Unable to validate email address: invalid format"));
     }
-    let hash = match b.password.as_deref() {
-        Some(p) => {
-            users::check_password(&state, p)?;
-            Some(users::hash_password(p, state.config.auth.bcrypt_cost).await?)
-        }
-        None => None,
-    };
+    let hash = users::hash_if_given(&state, b.password.as_deref()).await?;
     let mut tx = state.pool.begin().await?;
     let user = users::create(
         &mut tx,
@@ -233,13 +227,7 @@ async fn generate_link(State(state): State<AppState>, Bearer(t): Bearer, Body(b)
             let user = match existing {
                 Some(u) => u,
                 None => {
-                    let hash = match b.password.as_deref() {
-                        Some(p) => {
-                            users::check_password(&state, p)?;
-                            Some(users::hash_password(p, state.config.auth.bcrypt_cost).await?)
-                        }
-                        None => None,
-                    };
+                    let hash = users::hash_if_given(&state, b.password.as_deref()).await?;
                     let mut tx = state.pool.begin().await?;
                     let u = users::create(
                         &mut tx,

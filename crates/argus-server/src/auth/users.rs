@@ -196,6 +196,17 @@ pub async fn hash_password(password: &str, cost: u32) -> Result<String, AuthErro
         .map_err(|_| AuthError::internal())
 }
 
+/// Checks and hashes a password, if one is given (the admin endpoints).
+pub async fn hash_if_given(state: &AppState, password: Option<&str>) -> Result<Option<String>, AuthError> {
+    match password {
+        Some(p) => {
+            check_password(state, p)?;
+            Ok(Some(hash_password(p, state.config.auth.bcrypt_cost).await?))
+        }
+        None => Ok(None),
+    }
+}
+
 /// Checks a password against a stored bcrypt hash (`$2a$`, `$2b$`, `$2y$`).
 pub async fn verify_password(password: &str, hash: Option<&str>) -> bool {
     let Some(hash) = hash.map(str::to_owned) else {
