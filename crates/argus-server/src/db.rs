@@ -146,6 +146,11 @@ pub async fn connect(url: &str, max: u32, what: &str) -> Result<PgPool, ConfigEr
     PgPoolOptions::new()
         .max_connections(max)
         .min_connections(0)
+        // No ping before every use (a round trip per request); a broken
+        // connection fails its query and is dropped, and idle ones are
+        // closed after five minutes.
+        .test_before_acquire(false)
+        .idle_timeout(Duration::from_secs(300))
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(opts)
         .await
@@ -161,14 +166,32 @@ pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
     Ok(applied.unwrap_or(0) >= latest)
 }
 
-/// Begins a transaction running as `authenticated` with `claims`.
+/// Begins a transaction running as `authenticated` with `claims`, in one
+/// round trip: `BEGIN` and the two `set_config` calls go as one simple query.
 pub async fn begin_as(pool: &PgPool, claims: &serde_json::Value) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)")
-        .bind(claims.to_string())
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+    let sql = format!(
+        "BEGIN; SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', {}, true)",
+        sql_literal(&claims.to_string())
+    );
+    pool.begin_with(sql).await
+}
+
+/// `s` as an escape-string literal (`E'...'`): backslashes and quotes are
+/// doubled, so the literal means `s` whatever `standard_conforming_strings` is.
+/// JSON text holds no NUL (serde writes control characters as `\u0000`).
+pub fn sql_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    out.push_str("E'");
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            '\0' => {}
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 /// Begins a transaction running as `service_role` (the worker endpoints):
@@ -179,4 +202,16 @@ pub async fn begin_as_service(pool: &PgPool) -> Result<Transaction<'static, Post
         .execute(&mut *tx)
         .await?;
     Ok(tx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sql_literal;
+
+    #[test]
+    fn literals_escape_quotes_and_backslashes() {
+        assert_eq!(sql_literal(r#"{"a":"it's"}"#), r#"E'{"a":"it''s"}'"#);
+        assert_eq!(sql_literal(r#"{"a":"\"x\\"}"#), r#"E'{"a":"\\"x\\\\"}'"#);
+        assert_eq!(sql_literal("a\0b"), "E'ab'");
+    }
 }

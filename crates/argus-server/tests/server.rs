@@ -76,6 +76,7 @@ fn main() {
         rls::teams_are_isolated_in_sql_as_the_runtime_role,
         rls::sql_role_matrix_is_argus_cores,
         rls::db_setup_is_idempotent_and_concurrent,
+        rls::claims_with_quotes_and_backslashes_reach_the_policies_intact,
         ops::health_ready_metrics_request_ids_cors,
         ops::openapi_lists_every_route_it_serves,
         ops::dev_mode_runs_on_a_private_postgres,
@@ -1053,6 +1054,30 @@ mod rls {
             ensure!(got == Some(want), "{p:?}: SQL {got:?}, Rust {want}");
             ensure!(serde_json::to_value(p)? == json!(p.as_str()), "{p:?}'s SQL name differs from its serde name");
         }
+        s.stop().await;
+        Ok(())
+    }
+
+    /// The claims travel as a SQL literal (one round trip for BEGIN and
+    /// set_config): user metadata full of quotes and backslashes must arrive
+    /// as it was, and must not escape the literal.
+    pub async fn claims_with_quotes_and_backslashes_reach_the_policies_intact() -> TestResult {
+        let s = TestServer::start(|_| {}).await?;
+        let hostile = "it's \\' ); drop table argus.teams; -- $$ \\\\ E'\\x00' \u{1F600}";
+        let (st, sess) = s.post(&s.auth("/signup"), None, json!({"email": "q@example.com", "password": "secret-1", "data": {"name": hostile, "k'ey": "v\\'"}})).await?;
+        ensure!(st == 200, "{st} {sess}");
+        let t = token_of(&sess).to_owned();
+        let (st, team) = s.post(&s.api("/teams"), Some(&t), json!({"name": "Quotes"})).await?;
+        ensure!(st == 201, "{st} {team}");
+        let (st, teams) = s.get(&s.api("/teams"), Some(&t)).await?;
+        ensure!(st == 200 && teams.as_array().map(Vec::len) == Some(1), "{st} {teams}");
+        // what the policies saw is the token's claims, byte for byte
+        let claims = s.state.keys.verify(&t).map_err(|e| e.to_string())?.0;
+        let mut tx = argus_server::db::begin_as(&s.state.pool, &claims).await?;
+        let seen: String = sqlx::query_scalar("select current_setting('request.jwt.claims')").fetch_one(&mut *tx).await?;
+        tx.rollback().await?;
+        let seen: Value = serde_json::from_str(&seen)?;
+        ensure!(seen == claims && seen["user_metadata"]["name"] == hostile, "{seen}");
         s.stop().await;
         Ok(())
     }
