@@ -54,7 +54,7 @@ pub fn router() -> Router<AppState> {
 type R<T = Response> = Result<T, ApiError>;
 type Tx = Transaction<'static, Postgres>;
 
-fn uuid(s: &str, what: &str) -> R<Uuid> {
+pub(crate) fn uuid(s: &str, what: &str) -> R<Uuid> {
     Uuid::parse_str(s).map_err(|_| ApiError::BadRequest(format!("{what} must be a UUID, got {s:?}")))
 }
 

@@ -119,6 +119,11 @@ pub async fn audit(state: &AppState, actor: Option<Uuid>, action: &str, payload:
     }
 }
 
+/// The answer to a sign-in or refresh: the session with the user object.
+async fn session_answer(state: &AppState, issued: session::Issued, user: &User) -> AuthResult {
+    Ok(Json(issued.to_json(users::json_of(&state.pool, user).await?)).into_response())
+}
+
 fn refuse_in_maintenance(state: &AppState) -> AuthResult<()> {
     if state.maintenance() { Err(AuthError::maintenance()) } else { Ok(()) }
 }
@@ -203,13 +208,11 @@ async fn signup(
     tx.commit().await?;
     audit(&state, Some(user.id), "user_signedup", json!({"provider": "email"}), Some(&ip)).await;
     if cfg.mailer_autoconfirm {
-        let issued = session::start(&state, &user, "password", &ip, user_agent(&headers)).await?;
+        let (issued, user) = session::start(&state, &user, "password", &ip, user_agent(&headers)).await?;
         audit(&state, Some(user.id), "login", json!({"provider": "email"}), Some(&ip)).await;
-        let user = users::by_id(&state.pool, user.id).await?.ok_or_else(AuthError::user_not_found)?;
-        return Ok(Json(issued.to_json(users::json_of(&state.pool, &user).await?)).into_response());
+        return session_answer(&state, issued, &user).await;
     }
     send_link(&state, &user, "confirmation", &email, q.redirect_to.as_deref()).await?;
-    let user = users::by_id(&state.pool, user.id).await?.ok_or_else(AuthError::user_not_found)?;
     Ok(Json(users::json_of(&state.pool, &user).await?).into_response())
 }
 
@@ -236,9 +239,8 @@ async fn anonymous_signup(state: &AppState, ip: &str, headers: &HeaderMap, data:
     .await?;
     tx.commit().await?;
     audit(state, Some(user.id), "user_signedup", json!({"provider": "anonymous"}), Some(ip)).await;
-    let issued = session::start(state, &user, "anonymous", ip, user_agent(headers)).await?;
-    let user = users::by_id(&state.pool, user.id).await?.ok_or_else(AuthError::user_not_found)?;
-    Ok(Json(issued.to_json(users::json_of(&state.pool, &user).await?)).into_response())
+    let (issued, user) = session::start(state, &user, "anonymous", ip, user_agent(headers)).await?;
+    session_answer(state, issued, &user).await
 }
 
 // ------------------------------------------------------------------ token
@@ -271,7 +273,7 @@ async fn token(
             limit(&state, Bucket::five_minutes("token_refresh", rl(&state).token_refresh), &[&ip]).await?;
             let (issued, user) = session::refresh(&state, t).await?;
             audit(&state, Some(user.id), "token_refreshed", json!({}), Some(&ip)).await;
-            Ok(Json(issued.to_json(users::json_of(&state.pool, &user).await?)).into_response())
+            session_answer(&state, issued, &user).await
         }
         Some("pkce") => {
             let code = b.auth_code.ok_or_else(|| AuthError::validation("auth_code required"))?;
@@ -305,10 +307,9 @@ async fn password_grant(state: &AppState, ip: &str, headers: &HeaderMap, b: Toke
     if user.email_confirmed_at.is_none() && !state.config.auth.mailer_autoconfirm {
         return Err(AuthError::bad_request("email_not_confirmed", "Email not confirmed"));
     }
-    let issued = session::start(state, &user, "password", ip, user_agent(headers)).await?;
+    let (issued, user) = session::start(state, &user, "password", ip, user_agent(headers)).await?;
     audit(state, Some(user.id), "login", json!({"provider": "email"}), Some(ip)).await;
-    let user = users::by_id(&state.pool, user.id).await?.ok_or_else(AuthError::user_not_found)?;
-    Ok(Json(issued.to_json(users::json_of(&state.pool, &user).await?)).into_response())
+    session_answer(state, issued, &user).await
 }
 
 // ------------------------------------------------------------------ the signed-in user
@@ -816,10 +817,9 @@ async fn verify(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: 
     limit(&state, Bucket::five_minutes("verify", rl(&state).verify), &[&ip]).await?;
     let kind = b.kind.as_deref().unwrap_or("");
     let (user, method) = consume(&state, kind, b.token.as_deref(), b.token_hash.as_deref(), b.email.as_deref()).await?;
-    let issued = session::start(&state, &user, method, &ip, user_agent(&headers)).await?;
+    let (issued, user) = session::start(&state, &user, method, &ip, user_agent(&headers)).await?;
     audit(&state, Some(user.id), "login", json!({"provider": "email", "method": method}), Some(&ip)).await;
-    let user = users::by_id(&state.pool, user.id).await?.ok_or_else(AuthError::user_not_found)?;
-    Ok(Json(issued.to_json(users::json_of(&state.pool, &user).await?)).into_response())
+    session_answer(&state, issued, &user).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -842,7 +842,7 @@ async fn verify_link(State(state): State<AppState>, ClientIp(ip): ClientIp, head
     let result = async {
         limit(&state, Bucket::five_minutes("verify", rl(&state).verify), &[&ip]).await?;
         let (user, method) = consume(&state, &kind, None, q.token.as_deref(), None).await?;
-        let issued = session::start(&state, &user, method, &ip, user_agent(&headers)).await?;
+        let (issued, _) = session::start(&state, &user, method, &ip, user_agent(&headers)).await?;
         audit(&state, Some(user.id), "login", json!({"provider": "email", "method": method}), Some(&ip)).await;
         Ok::<_, AuthError>(issued)
     }

@@ -302,14 +302,7 @@ impl Storage {
 
     /// The object's size, or `None` when it does not exist. Never reads it.
     pub async fn head(&self, key: &str) -> Result<Option<u64>, StorageError> {
-        let url = self.bucket.head_object(Some(&self.creds), key).sign(Duration::from_secs(60));
-        let r = self.call("HeadObject", "HEAD", url, vec![], None).await?;
-        if r.0 == 404 {
-            return Ok(None);
-        }
-        let (h, _) = Self::ok("HeadObject", r)?;
-        let len = h.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse().ok());
-        len.map(Some).ok_or_else(|| StorageError::BadAnswer("no content-length".into(), "HeadObject"))
+        Ok(self.head_meta(key).await?.map(|(size, _)| size))
     }
 
     /// Writes a small object (posters, timeline strips).
@@ -350,7 +343,11 @@ impl Storage {
             return Ok(None);
         }
         let (h, _) = Self::ok("HeadObject", r)?;
-        let size = h.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+        let size = h
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .ok_or_else(|| StorageError::BadAnswer("no content-length".into(), "HeadObject"))?;
         let meta = h
             .into_iter()
             .filter_map(|(k, v)| k.to_ascii_lowercase().strip_prefix("x-amz-meta-").map(|m| (m.to_owned(), v)))
@@ -422,27 +419,15 @@ impl Storage {
 
     /// Deletes every object under `prefix`, returning how many.
     pub async fn delete_prefix(&self, prefix: &str) -> Result<usize, StorageError> {
-        let mut n = 0;
-        loop {
-            let mut list = self.bucket.list_objects_v2(Some(&self.creds));
-            list.with_prefix(prefix);
-            list.with_max_keys(1000);
-            let url = list.sign(Duration::from_secs(60));
-            let (_, body) = Self::ok("ListObjectsV2", self.call("ListObjectsV2", "GET", url, vec![], None).await?)?;
-            let page = rusty_s3::actions::ListObjectsV2::parse_response(&body).map_err(|e| StorageError::BadAnswer(e.to_string(), "ListObjectsV2"))?;
-            if page.contents.is_empty() {
-                break;
-            }
-            for obj in &page.contents {
-                let url = self.bucket.delete_object(Some(&self.creds), &obj.key).sign(Duration::from_secs(60));
-                let r = self.call("DeleteObject", "DELETE", url, vec![], None).await?;
-                if r.0 != 404 {
-                    Self::ok("DeleteObject", r)?;
-                }
-                n += 1;
+        let keys = self.list(prefix).await?;
+        for (key, _) in &keys {
+            let url = self.bucket.delete_object(Some(&self.creds), key).sign(Duration::from_secs(60));
+            let r = self.call("DeleteObject", "DELETE", url, vec![], None).await?;
+            if r.0 != 404 {
+                Self::ok("DeleteObject", r)?;
             }
         }
-        Ok(n)
+        Ok(keys.len())
     }
 }
 

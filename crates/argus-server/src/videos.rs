@@ -27,7 +27,7 @@ use uuid::Uuid;
 use argus_core::model::Permission;
 
 use crate::{
-    api::JsonBody,
+    api::{JsonBody, uuid},
     db::{begin_as, begin_as_service},
     error::ApiError,
     state::{AppState, Bearer, Caller},
@@ -62,10 +62,6 @@ fn storage(state: &AppState) -> R<&Storage> {
 fn store_err(e: storage::StorageError) -> ApiError {
     tracing::error!(error = %e, "object storage");
     ApiError::Unavailable(format!("object storage failed: {e}; try again"))
-}
-
-fn uuid(s: &str, what: &str) -> R<Uuid> {
-    Uuid::parse_str(s).map_err(|_| ApiError::BadRequest(format!("{what} must be a UUID, got {s:?}")))
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]

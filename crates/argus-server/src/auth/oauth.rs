@@ -352,7 +352,7 @@ async fn finish(state: &AppState, flow: &Flow, code: &str, ip: &str, headers: &H
         return Ok(found(u.as_str()));
     }
     sqlx::query("delete from argus_auth.flow_state where id = $1").bind(flow.id).execute(&state.pool).await?;
-    let i = session::start(state, &user, "oauth", ip, headers.get("user-agent").and_then(|v| v.to_str().ok())).await?;
+    let (i, _) = session::start(state, &user, "oauth", ip, headers.get("user-agent").and_then(|v| v.to_str().ok())).await?;
     let frag = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("access_token", &i.access_token)
         .append_pair("expires_at", &i.expires_at.to_string())
@@ -395,8 +395,7 @@ pub async fn exchange_code(state: &AppState, code: &str, verifier: &str, ip: &st
         return Err(not_found());
     }
     let user = users::by_id(&state.pool, user_id).await?.ok_or_else(AuthError::user_not_found)?;
-    let i = session::start(state, &user, "oauth", ip, ua).await?;
-    let user = users::by_id(&state.pool, user_id).await?.ok_or_else(AuthError::user_not_found)?;
+    let (i, user) = session::start(state, &user, "oauth", ip, ua).await?;
     let mut v = i.to_json(users::json_of(&state.pool, &user).await?);
     if let Some(t) = provider_token {
         v["provider_token"] = json!(t);

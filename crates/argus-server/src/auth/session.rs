@@ -82,19 +82,20 @@ fn issued(state: &AppState, user: &User, session: Uuid, amr: &Value, refresh: St
 }
 
 /// Starts a session for `user` (sign-in by `method`: password, otp, oauth,
-/// anonymous, recovery, ...) and records the sign-in.
+/// anonymous, recovery, ...) and records the sign-in. Returns the session and
+/// the user as stored after the sign-in.
 pub async fn start(
     state: &AppState,
     user: &User,
     method: &str,
     ip: &str,
     user_agent: Option<&str>,
-) -> Result<Issued, AuthError> {
+) -> Result<(Issued, User), AuthError> {
     let amr = amr_entry(method);
     if state.maintenance() {
         let session = Uuid::now_v7();
         let token = stateless_token(state, user.id, session, method);
-        return Ok(issued(state, user, session, &amr, token));
+        return Ok((issued(state, user, session, &amr, token), user.clone()));
     }
     let session = Uuid::now_v7();
     let token = random_token(12);
@@ -116,7 +117,7 @@ pub async fn start(
     sqlx::query("update argus_auth.users set last_sign_in_at = now() where id = $1").bind(user.id).execute(&mut *tx).await?;
     tx.commit().await?;
     let user = users::by_id(&state.pool, user.id).await?.ok_or_else(AuthError::user_not_found)?;
-    Ok(issued(state, &user, session, &amr, token))
+    Ok((issued(state, &user, session, &amr, token), user))
 }
 
 #[derive(Debug, sqlx::FromRow)]
