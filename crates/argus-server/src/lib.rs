@@ -24,6 +24,8 @@ pub mod error;
 pub mod ops;
 pub mod state;
 pub mod storage;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod videos;
 
 use std::{net::SocketAddr, time::Duration};

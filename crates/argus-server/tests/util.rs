@@ -1,18 +1,16 @@
-//! Test servers on real PostgreSQL: each test gets its own database, copied
-//! from a migrated template (one per cluster and migration set), and its own
-//! server on a loopback port, talked to over real HTTP.
+//! Test servers on real PostgreSQL (argus_server::testkit), with an HTTP
+//! client and the JSON helpers the server's tests share.
 
 #![allow(dead_code)] // each test module uses a different subset
 
-use std::{path::PathBuf, time::Duration};
+use std::{ops::Deref, sync::Arc};
 
-use argus_server::{AppState, Config};
+#[allow(unused_imports)]
+pub use argus_server::testkit::{SECRET, TestDb, admin_url, sign};
+use argus_server::Config;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
-
-pub const SECRET: &str = "test-secret-0123456789-0123456789-abcdef";
 
 /// `ensure!(cond, "message {}", x)`: fail the test with a message.
 #[macro_export]
@@ -24,152 +22,35 @@ macro_rules! ensure {
     };
 }
 
-/// The cluster tests run against: `DATABASE_URL` (scripts/with-postgres sets
-/// it to a throwaway cluster).
-pub fn admin_url() -> Result<String, String> {
-    std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL is not set; run the tests through scripts/with-postgres (make test does)".to_owned())
-}
-
-fn with_db(url: &str, db: &str) -> String {
-    let mut u = url::Url::parse(url).expect("DATABASE_URL is a URL");
-    u.set_path(&format!("/{db}"));
-    u.to_string()
-}
-
-fn template_name() -> String {
-    let mut h = Sha256::new();
-    for m in argus_server::db::MIGRATOR.iter() {
-        h.update(m.version.to_le_bytes());
-        h.update(&*m.sql);
-    }
-    format!("argus_tpl_{}", &hex::encode(h.finalize())[..12])
-}
-
-/// A fresh, migrated database; dropped when this value is.
-pub struct TestDb {
-    pub url: String,
-    name: String,
-    admin: String,
-}
-
-impl TestDb {
-    pub async fn new() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let admin = admin_url()?;
-        let pool = sqlx::PgPool::connect(&admin).await?;
-        let tpl = template_name();
-        // One process builds the template; the others wait on the lock.
-        let mut conn = pool.acquire().await?;
-        sqlx::query("select pg_advisory_lock(4242)").execute(&mut *conn).await?;
-        let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)").bind(&tpl).fetch_one(&mut *conn).await?;
-        let built = if exists {
-            Ok(())
-        } else {
-            async {
-                sqlx::query(&format!("create database {tpl}")).execute(&mut *conn).await?;
-                let tpl_pool = sqlx::PgPool::connect(&with_db(&admin, &tpl)).await?;
-                argus_server::db::setup_roles(&tpl_pool, "argus_api", None).await?;
-                argus_server::db::migrate(&tpl_pool, "argus_api").await?;
-                tpl_pool.close().await;
-                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-            }
-            .await
-        };
-        sqlx::query("select pg_advisory_unlock(4242)").execute(&mut *conn).await?;
-        built?;
-        let name = format!("argus_t_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("create database {name} template {tpl}")).execute(&mut *conn).await?;
-        drop(conn);
-        pool.close().await;
-        Ok(Self { url: with_db(&admin, &name), name, admin })
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async {
-                let pool = sqlx::PgPool::connect(&admin).await.ok()?;
-                sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&pool).await.ok()?;
-                pool.close().await;
-                Some(())
-            })
-        })
-        .join();
-    }
-}
-
-/// A running server on its own database.
+/// argus_server's test server, with an HTTP client that does not follow redirects.
 pub struct TestServer {
-    pub url: String,
-    pub state: AppState,
+    inner: argus_server::testkit::TestServer,
     pub http: reqwest::Client,
-    pub mail_file: PathBuf,
-    pub db: std::sync::Arc<TestDb>,
-    pub store: argus_server::storage::embedded::EmbeddedStore,
-    _dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
-pub fn base_config(db_url: &str, mail: &std::path::Path) -> Config {
-    let mut c = Config::new(db_url, SECRET);
-    c.auth.bcrypt_cost = 4;
-    c.auth.mailer_autoconfirm = true;
-    c.auth.refresh_token_reuse_interval = Duration::ZERO;
-    c.mailer = argus_server::config::MailerConfig::File(mail.to_path_buf());
-    c.db_pool_size = 8;
-    c.site_url = "http://app.test".into();
-    c
+impl Deref for TestServer {
+    type Target = argus_server::testkit::TestServer;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
 }
 
 impl TestServer {
     pub async fn start(configure: impl FnOnce(&mut Config)) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let db = std::sync::Arc::new(TestDb::new().await?);
-        Self::on(db, configure).await
+        Self::wrap(argus_server::testkit::TestServer::start(configure).await?)
     }
 
     /// A server on an existing database (a second instance, for scale-out).
-    pub async fn on(db: std::sync::Arc<TestDb>, configure: impl FnOnce(&mut Config)) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let dir = tempfile::tempdir()?;
-        let mail_file = dir.path().join("mail.jsonl");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let store = argus_server::storage::embedded::EmbeddedStore::start(&dir.path().join("objects"), 0, "argus", "test-access", "test-secret-key").await?;
-        let mut config = base_config(&db.url, &mail_file);
-        config.external_url = format!("http://{addr}");
-        config.storage = Some(store.config.clone());
-        configure(&mut config);
-        let state = argus_server::prepare(config).await?;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(argus_server::serve(listener, state.clone(), async move {
-            let _ = rx.await;
-        }));
-        Ok(Self {
-            url: format!("http://{addr}"),
-            state,
-            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?,
-            mail_file,
-            db,
-            store,
-            _dir: dir,
-            stop: Some(tx),
-            task: Some(task),
-        })
+    pub async fn on(db: Arc<TestDb>, configure: impl FnOnce(&mut Config)) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Self::wrap(argus_server::testkit::TestServer::on(db, configure).await?)
     }
 
-    pub fn auth(&self, path: &str) -> String {
-        format!("{}/auth/v1{path}", self.url)
+    fn wrap(inner: argus_server::testkit::TestServer) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self { inner, http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()? })
     }
 
-    pub fn api(&self, path: &str) -> String {
-        format!("{}/api/v1{path}", self.url)
-    }
-
-    /// A long-lived key with `role` (anon or service_role), as Supabase mints them.
-    pub fn key(&self, role: &str) -> String {
-        argus_server::auth::api_key(&self.state, role, 1)
+    pub async fn stop(self) {
+        self.inner.stop().await
     }
 
     /// POST JSON; returns the status and the body (JSON, or null).
@@ -211,32 +92,6 @@ impl TestServer {
         self.post(&self.auth("/token?grant_type=password"), None, json!({"email": email, "password": password})).await
     }
 
-    /// The e-mails sent so far.
-    pub fn mails(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.mail_file)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-
-    pub fn last_mail_to(&self, email: &str) -> Option<Value> {
-        self.mails().into_iter().rev().find(|m| m["to"] == email)
-    }
-
-    pub async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
-        }
-    }
-}
-
-/// Signs a token with the test secret.
-pub fn sign(claims: &Value) -> String {
-    jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes())).expect("sign")
 }
 
 pub fn now() -> i64 {

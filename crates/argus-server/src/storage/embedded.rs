@@ -8,6 +8,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use std::{collections::BTreeMap, sync::Arc};
+
 use hyper_util::{
     rt::{TokioExecutor, TokioIo},
     server::{conn::auto::Builder as ConnBuilder, graceful::GracefulShutdown},
@@ -23,7 +25,15 @@ use crate::error::ConfigError;
 pub struct EmbeddedStore {
     pub addr: SocketAddr,
     pub config: StorageConfig,
+    stats: Arc<Stats>,
     stop: Option<oneshot::Sender<()>>,
+}
+
+/// What the embedded store has done, for operators and tests: how many
+/// times each part of each multipart upload was stored.
+#[derive(Debug, Default)]
+pub struct Stats {
+    part_writes: parking_lot::Mutex<BTreeMap<(String, i32), u32>>,
 }
 
 impl EmbeddedStore {
@@ -33,7 +43,15 @@ impl EmbeddedStore {
         let io = |e: std::io::Error| ConfigError::Io(format!("embedded object store in {}: {e}", root.display()));
         tokio::fs::create_dir_all(root.join(bucket)).await.map_err(io)?;
         let inner = s3s_fs::FileSystem::new(root).map_err(|e| ConfigError::Io(format!("embedded object store: {e:?}")))?;
-        let fs = Store { inner, root: root.to_path_buf() };
+        let stats = Arc::new(Stats::default());
+        // Part ETags live beside the store's root, not in it: s3s-fs takes
+        // every folder in the root for a bucket and every `.upload_id-*` file
+        // for a part.
+        let mut etags = root.as_os_str().to_owned();
+        etags.push(".etags");
+        let etags = PathBuf::from(etags);
+        tokio::fs::create_dir_all(&etags).await.map_err(io)?;
+        let fs = Store { inner, root: root.to_path_buf(), etags, stats: stats.clone() };
         let service = {
             let mut b = S3ServiceBuilder::new(fs);
             b.set_auth(SimpleAuth::from_single(access_key, secret_key));
@@ -75,7 +93,13 @@ impl EmbeddedStore {
             sse: false,
             presign_ttl: std::time::Duration::from_secs(15 * 60),
         };
-        Ok(Self { addr, config, stop: Some(tx) })
+        Ok(Self { addr, config, stats, stop: Some(tx) })
+    }
+
+    /// How many times each part of the multipart upload `upload_id` was
+    /// stored successfully: part number -> count.
+    pub fn part_writes(&self, upload_id: &str) -> BTreeMap<i32, u32> {
+        self.stats.part_writes.lock().iter().filter(|((u, _), _)| u == upload_id).map(|((_, n), c)| (*n, *c)).collect()
     }
 }
 
@@ -94,6 +118,20 @@ impl Drop for EmbeddedStore {
 struct Store {
     inner: s3s_fs::FileSystem,
     root: PathBuf,
+    etags: PathBuf,
+    stats: Arc<Stats>,
+}
+
+impl Store {
+    /// s3s-fs keeps a part as `<root>/.upload_id-<id>.part-<n>`.
+    fn part_path(&self, upload_id: &str, n: i32) -> PathBuf {
+        self.root.join(format!(".upload_id-{upload_id}.part-{n}"))
+    }
+
+    /// Its ETag, kept when it was stored, so listing parts never reads them back.
+    fn etag_path(&self, upload_id: &str, n: i32) -> PathBuf {
+        self.etags.join(format!("{upload_id}.{n}"))
+    }
 }
 
 use s3s::{S3, S3Request, S3Response, S3Result, dto};
@@ -157,7 +195,14 @@ impl S3 for Store {
     }
 
     async fn upload_part(&self, req: S3Request<dto::UploadPartInput>) -> S3Result<S3Response<dto::UploadPartOutput>> {
-        self.inner.upload_part(req).await
+        let (upload_id, n) = (req.input.upload_id.clone(), req.input.part_number);
+        let resp = self.inner.upload_part(req).await?;
+        if let Some(dto::ETag::Strong(tag)) = &resp.output.e_tag {
+            // Best effort: without it, listing falls back to hashing the part.
+            let _ = tokio::fs::write(self.etag_path(&upload_id, n), tag).await;
+        }
+        *self.stats.part_writes.lock().entry((upload_id, n)).or_default() += 1;
+        Ok(resp)
     }
 
     async fn upload_part_copy(&self, req: S3Request<dto::UploadPartCopyInput>) -> S3Result<S3Response<dto::UploadPartCopyOutput>> {
@@ -165,11 +210,17 @@ impl S3 for Store {
     }
 
     async fn complete_multipart_upload(&self, req: S3Request<dto::CompleteMultipartUploadInput>) -> S3Result<S3Response<dto::CompleteMultipartUploadOutput>> {
-        self.inner.complete_multipart_upload(req).await
+        let upload_id = req.input.upload_id.clone();
+        let resp = self.inner.complete_multipart_upload(req).await?;
+        self.remove_etags(&upload_id).await;
+        Ok(resp)
     }
 
     async fn abort_multipart_upload(&self, req: S3Request<dto::AbortMultipartUploadInput>) -> S3Result<S3Response<dto::AbortMultipartUploadOutput>> {
-        self.inner.abort_multipart_upload(req).await
+        let upload_id = req.input.upload_id.clone();
+        let resp = self.inner.abort_multipart_upload(req).await?;
+        self.remove_etags(&upload_id).await;
+        Ok(resp)
     }
 
     async fn list_parts(&self, req: S3Request<dto::ListPartsInput>) -> S3Result<S3Response<dto::ListPartsOutput>> {
@@ -179,9 +230,10 @@ impl S3 for Store {
             parts.sort_by_key(|p| p.part_number);
             for p in parts.iter_mut() {
                 let Some(n) = p.part_number else { continue };
-                // s3s-fs keeps a part as `<root>/.upload_id-<id>.part-<n>`; its ETag is its MD5.
-                let path = self.root.join(format!(".upload_id-{upload_id}.part-{n}"));
-                if let Ok(bytes) = tokio::fs::read(&path).await {
+                if let Ok(tag) = tokio::fs::read_to_string(self.etag_path(&upload_id, n)).await {
+                    p.e_tag = Some(dto::ETag::Strong(tag));
+                } else if let Ok(bytes) = tokio::fs::read(self.part_path(&upload_id, n)).await {
+                    // A part's ETag is its MD5.
                     use md5::Digest;
                     p.e_tag = Some(dto::ETag::Strong(hex::encode(md5::Md5::digest(&bytes))));
                 }
@@ -191,5 +243,17 @@ impl S3 for Store {
         resp.output.max_parts.get_or_insert(10_000);
         resp.output.is_truncated.get_or_insert(false);
         Ok(resp)
+    }
+}
+
+impl Store {
+    async fn remove_etags(&self, upload_id: &str) {
+        let prefix = format!("{upload_id}.");
+        let Ok(mut dir) = tokio::fs::read_dir(&self.etags).await else { return };
+        while let Ok(Some(e)) = dir.next_entry().await {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = tokio::fs::remove_file(e.path()).await;
+            }
+        }
     }
 }
