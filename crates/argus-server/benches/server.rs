@@ -37,6 +37,7 @@ use std::{
 
 use argus_server::Config;
 use serde_json::{Value, json};
+use argus_server::ensure;
 use util::{TestDb, TestServer, token_of, user_id};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

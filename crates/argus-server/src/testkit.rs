@@ -193,3 +193,73 @@ impl TestServer {
 pub fn sign(claims: &serde_json::Value) -> String {
     jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes())).unwrap_or_default()
 }
+
+pub type TestResult = Result<(), BoxError>;
+pub type Fut = std::pin::Pin<Box<dyn std::future::Future<Output = TestResult>>>;
+/// A named test, as [`tests!`] lists them.
+pub type NamedTest = (&'static str, fn() -> Fut);
+
+/// `ensure!(cond, "message {}", x)`: fail the test with a message.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(format!($($fmt)+).into());
+        }
+    };
+}
+
+/// `tests![module::test_fn, ...]`: the list [`run`] takes.
+#[macro_export]
+macro_rules! tests {
+    ($($path:path),* $(,)?) => {
+        vec![$((stringify!($path), (|| Box::pin($path()) as $crate::testkit::Fut) as fn() -> $crate::testkit::Fut)),*]
+    };
+}
+
+/// Runs async tests with libtest's command line, each on its own runtime.
+/// Without `DATABASE_URL` each is reported ignored with the reason; under
+/// `CI=true` that is a failure instead.
+pub fn run(list: Vec<NamedTest>) -> ! {
+    let args = libtest_mimic::Arguments::from_args();
+    let skip = admin_url().err();
+    if let Some(r) = &skip
+        && std::env::var("CI").as_deref() == Ok("true")
+    {
+        eprintln!("CI=true and these tests cannot run: {r}");
+        std::process::exit(1);
+    }
+    let trials = list
+        .into_iter()
+        .map(|(name, f)| {
+            let t = libtest_mimic::Trial::test(name, move || {
+                let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
+                rt.block_on(f()).map_err(|e| e.to_string().into())
+            });
+            match &skip {
+                Some(r) => {
+                    eprintln!("SKIPPED {name}: {r}");
+                    t.with_ignored_flag(true)
+                }
+                None => t,
+            }
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit()
+}
+
+/// Runs SQL on the test database as its owner (bypassing row-level security).
+pub async fn exec_as_owner(db: &TestDb, sql: &str) -> TestResult {
+    let owner = sqlx::PgPool::connect(&db.url).await?;
+    sqlx::query(sql).execute(&owner).await?;
+    owner.close().await;
+    Ok(())
+}
+
+/// The first column of the first row of `sql`, as text, read as the owner.
+pub async fn query_text(db: &TestDb, sql: &str) -> Result<Option<String>, BoxError> {
+    let owner = sqlx::PgPool::connect(&db.url).await?;
+    let v: Option<Option<String>> = sqlx::query_scalar(sql).fetch_optional(&owner).await?;
+    owner.close().await;
+    Ok(v.flatten())
+}

@@ -10,44 +10,11 @@
 
 mod util;
 
-use std::{future::Future, pin::Pin};
-
-use libtest_mimic::{Arguments, Trial};
 use serde_json::{Value, json};
 use util::*;
 
-type Fut = Pin<Box<dyn Future<Output = TestResult>>>;
-
-fn trial(name: &str, f: fn() -> Fut, skip: &Option<String>) -> Trial {
-    let t = Trial::test(name, move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
-        rt.block_on(f()).map_err(|e| e.to_string().into())
-    });
-    match skip {
-        Some(r) => {
-            eprintln!("SKIPPED {name}: {r}");
-            t.with_ignored_flag(true)
-        }
-        None => t,
-    }
-}
-
-macro_rules! tests {
-    ($($path:path),* $(,)?) => {
-        vec![$((stringify!($path), (|| Box::pin($path()) as Fut) as fn() -> Fut)),*]
-    };
-}
-
 fn main() {
-    let args = Arguments::from_args();
-    let skip = admin_url().err();
-    if let Some(r) = &skip
-        && std::env::var("CI").as_deref() == Ok("true")
-    {
-        eprintln!("CI=true and the server tests cannot run: {r}");
-        std::process::exit(1);
-    }
-    let list = tests![
+    argus_server::testkit::run(argus_server::tests![
         auth::signup_returns_a_session_shaped_as_gotrue,
         auth::signup_without_autoconfirm_confirms_by_code_and_by_link,
         auth::password_sign_in_errors_in_both_shapes,
@@ -90,9 +57,7 @@ fn main() {
         videos::jobs_retry_back_off_die_and_are_never_taken_twice,
         videos::videos_follow_roles_and_team_isolation,
         videos::events_stream_each_change_of_state,
-    ];
-    let trials = list.into_iter().map(|(name, f)| trial(name, f, &skip)).collect();
-    libtest_mimic::run(&args, trials).exit();
+    ]);
 }
 
 fn str_of(v: &Value, k: &str) -> String {

@@ -10,17 +10,10 @@ pub use argus_server::testkit::{SECRET, TestDb, admin_url, sign};
 use argus_server::Config;
 use serde_json::{Value, json};
 
-pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+#[allow(unused_imports)]
+pub use argus_server::testkit::TestResult;
 
-/// `ensure!(cond, "message {}", x)`: fail the test with a message.
-#[macro_export]
-macro_rules! ensure {
-    ($cond:expr, $($fmt:tt)+) => {
-        if !$cond {
-            return Err(format!($($fmt)+).into());
-        }
-    };
-}
+pub use argus_server::ensure;
 
 /// argus_server's test server, with an HTTP client that does not follow redirects.
 pub struct TestServer {

@@ -39,6 +39,7 @@ mod query;
 mod rows;
 mod store;
 mod sync;
+mod uploads;
 
 pub use cache::CacheEntry;
 pub use command::{Actor, Command};
@@ -46,3 +47,4 @@ pub use error::{Error, Result};
 pub use query::{FrameCount, ReviewFilter};
 pub use store::{Applied, Durability, Store, StoreOptions};
 pub use sync::Pending;
+pub use uploads::{UploadRecord, UploadedPart};

@@ -1,0 +1,296 @@
+//! argus-client against a real argus-server (PostgreSQL, the embedded S3
+//! store) over real HTTP.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+};
+
+use argus_client::{Api, Error, Progress, StaticToken, UploadOptions, Uploader, upload::Presigned};
+use argus_server::{
+    ensure,
+    testkit::{BoxError, TestResult, TestServer, exec_as_owner, query_text},
+};
+use argus_store::Store;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+
+const MIB: usize = 1024 * 1024;
+
+/// A signed-in owner with a team and a project on `srv`.
+struct Fixture {
+    api: Api,
+    project: String,
+    dir: tempfile::TempDir,
+    store: Arc<Store>,
+}
+
+async fn fixture(srv: &TestServer, email: &str) -> Result<Fixture, BoxError> {
+    let anon = Api::new(&srv.url, Arc::new(StaticToken(None)))?;
+    let session: Value = anon.post("/auth/v1/signup", &json!({"email": email, "password": "password-1"})).await?;
+    let token = session["access_token"].as_str().ok_or("no access token")?.to_owned();
+    let api = Api::new(&srv.url, Arc::new(StaticToken(Some(token))))?;
+    let team: Value = api.post("/api/v1/teams", &json!({"name": "Team"})).await?;
+    let schema = json!({"labels": [{"id": uuid::Uuid::now_v7(), "name": "car", "colour": "#ff0000", "kinds": ["mask"]}]});
+    let p: Value = api.post(&format!("/api/v1/teams/{}/projects", team["id"].as_str().unwrap_or_default()), &json!({"name": "P", "label_schema": schema})).await?;
+    let dir = tempfile::tempdir()?;
+    let store = Arc::new(Store::open(dir.path().join("local.db")).await?);
+    Ok(Fixture { api, project: p["id"].as_str().ok_or("no project id")?.to_owned(), dir, store })
+}
+
+fn write_file(dir: &Path, name: &str, len: usize, seed: u8) -> std::io::Result<PathBuf> {
+    let path = dir.join(name);
+    let mut data = vec![0u8; len];
+    let mut x = 0x9e37_79b9u32 ^ u32::from(seed);
+    for b in &mut data {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = x as u8;
+    }
+    std::fs::write(&path, &data)?;
+    Ok(path)
+}
+
+fn sha_of(path: &Path) -> std::io::Result<String> {
+    Ok(hex::encode(Sha256::digest(std::fs::read(path)?)))
+}
+
+/// The object the server stored for `video`, read back through its download URL.
+async fn stored_sha(api: &Api, video: &str) -> Result<String, BoxError> {
+    let dl: Presigned = api.get(&format!("/api/v1/videos/{video}/download")).await?;
+    let bytes = api.http().get(&dl.url).send().await?.error_for_status()?.bytes().await?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+fn opts() -> UploadOptions {
+    UploadOptions { concurrency: 4, ..UploadOptions::default() }
+}
+
+async fn small_file_goes_up_in_one_put() -> TestResult {
+    let srv = TestServer::start(|_| {}).await?;
+    let f = fixture(&srv, "small@example.com").await?;
+    let path = write_file(f.dir.path(), "clip.mp4", 300_000, 1)?;
+    let out = Uploader::new(f.api.clone(), f.store.clone(), opts()).upload(&f.project, &path).await?;
+    ensure!(out.video.status == "processing" && out.parts_sent == 1 && !out.resumed, "{out:?}");
+    ensure!(out.video.content_type == "video/mp4" && out.video.name == "clip.mp4", "{:?}", out.video);
+    ensure!(stored_sha(&f.api, &out.video.id).await? == sha_of(&path)?, "the stored object differs from the file");
+    ensure!(f.store.uploads(f.api.base()).await?.is_empty(), "a finished upload stayed in the local store");
+    srv.stop().await;
+    Ok(())
+}
+
+async fn multipart_upload_in_parallel_with_progress() -> TestResult {
+    let srv = TestServer::start(|_| {}).await?;
+    let f = fixture(&srv, "multi@example.com").await?;
+    let path = write_file(f.dir.path(), "long.mkv", 37 * MIB + 12_345, 2)?;
+    let seen = Arc::new(parking_lot::Mutex::new(Vec::<Progress>::new()));
+    let s2 = seen.clone();
+    let up = Uploader::new(f.api.clone(), f.store.clone(), opts()).on_progress(move |p| s2.lock().push(p.clone()));
+    let out = up.upload(&f.project, &path).await?;
+    // 8 MiB parts: 5 of them.
+    ensure!(out.video.status == "processing" && out.parts_sent == 5 && out.parts_reused == 0 && out.bytes_sent == 37 * MIB as u64 + 12_345, "{out:?}");
+    ensure!(stored_sha(&f.api, &out.video.id).await? == sha_of(&path)?, "the stored object differs from the file");
+    let seen = seen.lock().clone();
+    let sends: Vec<(u64, u32)> = seen.iter().filter_map(|p| if let Progress::Sending { done, parts_done, .. } = p { Some((*done, *parts_done)) } else { None }).collect();
+    ensure!(sends.len() == 5 && sends.last() == Some(&(37 * MIB as u64 + 12_345, 5)), "progress: {sends:?}");
+    ensure!(sends.windows(2).all(|w| w[0].1 < w[1].1), "parts done must only grow: {sends:?}");
+    ensure!(matches!(seen.first(), Some(Progress::Hashing { .. })) && seen.last() == Some(&Progress::Completing), "{seen:?}");
+    srv.stop().await;
+    Ok(())
+}
+
+/// The store's upload id for `video` (to read the embedded store's counters).
+async fn upload_id(srv: &TestServer, video: &str) -> Result<String, BoxError> {
+    let sql = format!("select upload_id from argus.videos where id = '{}'", uuid::Uuid::parse_str(video)?);
+    query_text(&srv.db, &sql).await?.ok_or_else(|| "no upload id".into())
+}
+
+async fn an_interrupted_upload_resumes_without_resending_parts() -> TestResult {
+    let srv = TestServer::start(|_| {}).await?;
+    let f = fixture(&srv, "resume@example.com").await?;
+    let path = write_file(f.dir.path(), "big.mp4", 80 * MIB, 3)?;
+    // First run: stop once three parts are in.
+    let first = Uploader::new(f.api.clone(), f.store.clone(), UploadOptions { concurrency: 2, ..opts() });
+    let stop = first.cancel_flag();
+    let first = first.on_progress(move |p| {
+        if let Progress::Sending { parts_done, .. } = p
+            && *parts_done >= 3
+        {
+            stop.store(true, Ordering::Relaxed);
+        }
+    });
+    let err = first.upload(&f.project, &path).await.err().ok_or("the first run was not interrupted")?;
+    ensure!(matches!(err, Error::Cancelled), "{err}");
+    let recs = f.store.uploads(f.api.base()).await?;
+    ensure!(recs.len() == 1, "the interrupted upload is not recorded: {recs:?}");
+    let video = recs[0].video_id.clone();
+    let recorded = f.store.upload_parts(f.api.base(), &video).await?.len();
+    ensure!((3..10).contains(&recorded), "{recorded} parts recorded");
+    let up = upload_id(&srv, &video).await?;
+    let before = srv.store.part_writes(&up);
+    // Second run, a new uploader on a reopened store (as after a restart).
+    drop(f.store);
+    let store = Arc::new(Store::open(f.dir.path().join("local.db")).await?);
+    let out = Uploader::new(f.api.clone(), store.clone(), opts()).upload(&f.project, &path).await?;
+    ensure!(out.resumed && out.video.id == video && out.video.status == "processing", "{out:?}");
+    ensure!(out.parts_reused as usize == before.len() && out.parts_sent as usize == 10 - before.len(), "{out:?}, store held {before:?}");
+    let after = srv.store.part_writes(&up);
+    ensure!(after.len() == 10 && after.values().all(|&c| c == 1), "every part must be stored exactly once: {after:?}");
+    ensure!(stored_sha(&f.api, &video).await? == sha_of(&path)?, "the stored object differs from the file");
+    ensure!(store.uploads(f.api.base()).await?.is_empty(), "the finished upload stayed recorded");
+    srv.stop().await;
+    Ok(())
+}
+
+async fn a_changed_file_starts_over_cleanly() -> TestResult {
+    let srv = TestServer::start(|_| {}).await?;
+    let f = fixture(&srv, "changed@example.com").await?;
+    let path = write_file(f.dir.path(), "v.mp4", 40 * MIB, 4)?;
+    let first = Uploader::new(f.api.clone(), f.store.clone(), UploadOptions { concurrency: 1, ..opts() });
+    let stop = first.cancel_flag();
+    let first = first.on_progress(move |p| {
+        if matches!(p, Progress::Sending { parts_done: 2.., .. }) {
+            stop.store(true, Ordering::Relaxed);
+        }
+    });
+    ensure!(first.upload(&f.project, &path).await.is_err(), "not interrupted");
+    let old = f.store.uploads(f.api.base()).await?[0].video_id.clone();
+    // The same length, other content, a later modification time.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    write_file(f.dir.path(), "v.mp4", 40 * MIB, 5)?;
+    let out = Uploader::new(f.api.clone(), f.store.clone(), opts()).upload(&f.project, &path).await?;
+    ensure!(out.restarted && !out.resumed && out.video.id != old && out.parts_reused == 0 && out.parts_sent == 5, "{out:?}");
+    ensure!(out.video.sha256 == sha_of(&path)? && stored_sha(&f.api, &out.video.id).await? == out.video.sha256, "the new upload is not the new file");
+    let gone = f.api.get::<Value>(&format!("/api/v1/videos/{old}")).await;
+    ensure!(matches!(gone, Err(Error::Http { status: 404, .. })), "the abandoned upload is still on the server: {gone:?}");
+    srv.stop().await;
+    Ok(())
+}
+
+async fn refusals_are_typed_and_leave_nothing_behind() -> TestResult {
+    let srv = TestServer::start(|_| {}).await?;
+    let f = fixture(&srv, "quota@example.com").await?;
+    exec_as_owner(&srv.db, "update argus.teams set max_file_bytes = 1000").await?;
+    let path = write_file(f.dir.path(), "toolarge.mp4", 5000, 6)?;
+    let err = Uploader::new(f.api.clone(), f.store.clone(), opts()).upload(&f.project, &path).await.err().ok_or("accepted over quota")?;
+    ensure!(matches!(&err, Error::Http { status: 413, message, .. } if message.contains("largest allowed")), "{err}");
+    ensure!(f.store.uploads(f.api.base()).await?.is_empty(), "a refused upload was recorded");
+    let empty = write_file(f.dir.path(), "empty.mp4", 0, 0)?;
+    let err = Uploader::new(f.api.clone(), f.store.clone(), opts()).upload(&f.project, &empty).await.err().ok_or("accepted an empty file")?;
+    ensure!(matches!(err, Error::Invalid(_)), "{err}");
+    let err = Uploader::new(f.api.clone(), f.store.clone(), opts()).upload(&f.project, &f.dir.path().join("missing.mp4")).await.err().ok_or("accepted a missing file")?;
+    ensure!(matches!(err, Error::File { .. }), "{err}");
+    let bad = Api::new(&srv.url, Arc::new(StaticToken(Some("not-a-token".into()))))?;
+    let err = Uploader::new(bad, f.store.clone(), opts()).upload(&f.project, &path).await.err().ok_or("accepted a bad token")?;
+    ensure!(matches!(err, Error::Unauthorized { .. }), "{err}");
+    // Nobody listening: a network error, after the retries.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let down = Api::new(&format!("http://127.0.0.1:{port}"), Arc::new(StaticToken(None)))?.with_backoff(argus_client::Backoff { attempts: 2, ..Default::default() });
+    let err = down.get::<Value>("/api/v1/projects").await.err().ok_or("an answer from nowhere")?;
+    ensure!(matches!(err, Error::Network { .. }) && err.to_string().contains("check the connection"), "{err}");
+    srv.stop().await;
+    Ok(())
+}
+
+
+/// A proxy in front of the object store that fails requests at random:
+/// answers 503, or cuts the connection while the body arrives.
+async fn flaky_proxy(target: std::net::SocketAddr, seed: u64, failures: Arc<AtomicU32>) -> std::io::Result<std::net::SocketAddr> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let rng = Arc::new(parking_lot::Mutex::new(fastrand_like(seed)));
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let roll = rng.lock().next() % 4;
+            let failures = failures.clone();
+            tokio::spawn(async move {
+                match roll {
+                    0 => {
+                        // 503 at once, whatever was asked.
+                        let mut buf = [0u8; 1024];
+                        let _ = client.read(&mut buf).await;
+                        failures.fetch_add(1, Ordering::Relaxed);
+                        let _ = client.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+                    }
+                    1 => {
+                        // Cut after part of the request.
+                        let mut buf = vec![0u8; 64 * 1024];
+                        let _ = client.read(&mut buf).await;
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {
+                        if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    Ok(addr)
+}
+
+struct XorShift(u64);
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+fn fastrand_like(seed: u64) -> XorShift {
+    XorShift(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+}
+
+async fn transient_store_failures_are_retried() -> TestResult {
+    let failures = Arc::new(AtomicU32::new(0));
+    let proxy_of = Arc::new(parking_lot::Mutex::new(None));
+    // The server presigns for the proxy; the proxy forwards to the embedded store.
+    let srv = {
+        let failures = failures.clone();
+        let cell = proxy_of.clone();
+        let dir = tempfile::tempdir()?;
+        let real = argus_server::storage::embedded::EmbeddedStore::start(&dir.path().join("objects"), 0, "argus", "test-access", "test-secret-key").await?;
+        let proxy = flaky_proxy(real.addr, 7, failures).await?;
+        *cell.lock() = Some((real, dir));
+        TestServer::start(move |c| {
+            if let Some(s) = c.storage.as_mut() {
+                s.endpoint = format!("http://{proxy}").parse().unwrap_or_else(|_| s.endpoint.clone());
+            }
+        })
+        .await?
+    };
+    let f = fixture(&srv, "flaky@example.com").await?;
+    let path = write_file(f.dir.path(), "flaky.mp4", 50 * MIB, 8)?;
+    let up = Uploader::new(f.api.clone(), f.store.clone(), UploadOptions { backoff_base: std::time::Duration::from_millis(10), attempts: 12, ..opts() });
+    let out = up.upload(&f.project, &path).await?;
+    ensure!(out.video.status == "processing" && out.parts_sent == 7, "{out:?}");
+    ensure!(failures.load(Ordering::Relaxed) > 0, "the proxy never failed a request; the test proves nothing");
+    // Read it back from the real store.
+    let (real, _dir) = proxy_of.lock().take().ok_or("no store")?;
+    let storage = argus_server::storage::Storage::new(&real.config)?;
+    let key = query_text(&srv.db, &format!("select object_key from argus.videos where id = '{}'", uuid::Uuid::parse_str(&out.video.id)?)).await?.ok_or("no object key")?;
+    let tmp = f.dir.path().join("readback");
+    let (sha, _) = storage.get_to_file(&key, &tmp).await?;
+    ensure!(sha == sha_of(&path)?, "the object differs from the file");
+    srv.stop().await;
+    Ok(())
+}
+
+fn main() {
+    argus_server::testkit::run(argus_server::tests![
+        small_file_goes_up_in_one_put,
+        multipart_upload_in_parallel_with_progress,
+        an_interrupted_upload_resumes_without_resending_parts,
+        a_changed_file_starts_over_cleanly,
+        refusals_are_typed_and_leave_nothing_behind,
+        transient_store_failures_are_retried,
+    ]);
+}
