@@ -93,6 +93,19 @@ enum Cmd {
         #[arg(long)]
         project: String,
     },
+    /// Upload a video file to a project on an argus-server, in parallel
+    /// parts; an interrupted upload of the same file resumes where it stopped.
+    Upload {
+        #[command(flatten)]
+        remote: crate::remote::Remote,
+        /// The server project's id.
+        #[arg(long)]
+        project: String,
+        /// Parts sent at once.
+        #[arg(long, default_value_t = 10)]
+        concurrency: usize,
+        path: PathBuf,
+    },
     /// Apply edit commands read as JSON lines from stdin (one command per
     /// line, e.g. {"command":"delete_shape","shape_id":"..."}). Each line is
     /// committed before its acknowledgement is printed; stops at the first error.
@@ -199,9 +212,14 @@ struct ShapeRow<'a> {
 
 pub async fn run(args: Args) -> Result<()> {
     let out = Out { json: args.json };
-    let store = open(args.db).await?;
-    let result = dispatch(&store, out, args.command).await;
-    store.close().await;
+    let store = std::sync::Arc::new(open(args.db).await?);
+    let result = match args.command {
+        Cmd::Upload { remote, project, concurrency, path } => crate::remote::upload(store.clone(), out, &remote, &project, path, concurrency).await,
+        command => dispatch(&store, out, command).await,
+    };
+    if let Ok(store) = std::sync::Arc::try_unwrap(store) {
+        store.close().await;
+    }
     result
 }
 

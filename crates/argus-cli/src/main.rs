@@ -10,6 +10,7 @@
 mod cli;
 mod media;
 mod output;
+mod remote;
 
 use std::process::ExitCode;
 

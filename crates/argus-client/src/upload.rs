@@ -125,8 +125,8 @@ impl Default for UploadOptions {
 pub enum Progress {
     /// Hashing the file before announcing it.
     Hashing { done: u64, total: u64 },
-    /// Sending: bytes the store holds, of the total (resumed parts count
-    /// from the start).
+    /// Sending: bytes the store holds, of the total. Reported once as
+    /// sending starts (resumed parts count from there) and after each part.
     Sending { done: u64, total: u64, parts_done: u32, parts_total: u32 },
     /// Every byte is there; the server is checking it.
     Completing,
@@ -403,13 +403,15 @@ impl Uploader {
             }
         }
         let reused = done.len() as u32;
+        let held: u64 = done.values().map(|p| p.size).sum();
+        self.emit(Progress::Sending { done: held, total, parts_done: reused, parts_total: count });
         let todo: VecDeque<u32> = (1..=count).filter(|n| !done.contains_key(n)).collect();
         tracing::info!(video = %rec.video_id, parts = count, reused, to_send = todo.len(), "uploading");
         let shared = Arc::new(Shared {
             queue: parking_lot::Mutex::new(todo),
             urls: tokio::sync::Mutex::new(HashMap::new()),
             ttl: Duration::from_secs(plan.expires_in_seconds.max(10)),
-            bytes_done: AtomicU64::new(done.values().map(|p| p.size).sum()),
+            bytes_done: AtomicU64::new(held),
             parts_done: AtomicU32::new(reused),
             failed: AtomicBool::new(false),
         });

@@ -30,16 +30,11 @@ struct Fixture {
 }
 
 async fn fixture(srv: &TestServer, email: &str) -> Result<Fixture, BoxError> {
-    let anon = Api::new(&srv.url, Arc::new(StaticToken(None)))?;
-    let session: Value = anon.post("/auth/v1/signup", &json!({"email": email, "password": "password-1"})).await?;
-    let token = session["access_token"].as_str().ok_or("no access token")?.to_owned();
-    let api = Api::new(&srv.url, Arc::new(StaticToken(Some(token))))?;
-    let team: Value = api.post("/api/v1/teams", &json!({"name": "Team"})).await?;
-    let schema = json!({"labels": [{"id": uuid::Uuid::now_v7(), "name": "car", "colour": "#ff0000", "kinds": ["mask"]}]});
-    let p: Value = api.post(&format!("/api/v1/teams/{}/projects", team["id"].as_str().unwrap_or_default()), &json!({"name": "P", "label_schema": schema})).await?;
+    let owner = srv.owner_with_project(email).await?;
+    let api = Api::new(&srv.url, Arc::new(StaticToken(Some(owner.token))))?;
     let dir = tempfile::tempdir()?;
     let store = Arc::new(Store::open(dir.path().join("local.db")).await?);
-    Ok(Fixture { api, project: p["id"].as_str().ok_or("no project id")?.to_owned(), dir, store })
+    Ok(Fixture { api, project: owner.project, dir, store })
 }
 
 fn write_file(dir: &Path, name: &str, len: usize, seed: u8) -> std::io::Result<PathBuf> {
@@ -97,7 +92,7 @@ async fn multipart_upload_in_parallel_with_progress() -> TestResult {
     ensure!(stored_sha(&f.api, &out.video.id).await? == sha_of(&path)?, "the stored object differs from the file");
     let seen = seen.lock().clone();
     let sends: Vec<(u64, u32)> = seen.iter().filter_map(|p| if let Progress::Sending { done, parts_done, .. } = p { Some((*done, *parts_done)) } else { None }).collect();
-    ensure!(sends.len() == 5 && sends.last() == Some(&(37 * MIB as u64 + 12_345, 5)), "progress: {sends:?}");
+    ensure!(sends.len() == 6 && sends[0] == (0, 0) && sends.last() == Some(&(37 * MIB as u64 + 12_345, 5)), "progress: {sends:?}");
     ensure!(sends.windows(2).all(|w| w[0].1 < w[1].1), "parts done must only grow: {sends:?}");
     ensure!(matches!(seen.first(), Some(Progress::Hashing { .. })) && seen.last() == Some(&Progress::Completing), "{seen:?}");
     srv.stop().await;

@@ -94,6 +94,15 @@ impl Drop for TestDb {
     }
 }
 
+/// A signed-in team owner and their project.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub user_id: String,
+    pub token: String,
+    pub team: String,
+    pub project: String,
+}
+
 /// A running server on its own database.
 #[allow(missing_debug_implementations)] // AppState holds pools and keys
 pub struct TestServer {
@@ -172,6 +181,30 @@ impl TestServer {
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
+    }
+
+    /// Signs up `email` (auto-confirmed) and makes them the owner of a team
+    /// with one project (a `car` mask label), over the real API.
+    pub async fn owner_with_project(&self, email: &str) -> Result<Owner, BoxError> {
+        let (url, email) = (self.url.clone(), email.to_owned());
+        tokio::task::spawn_blocking(move || -> Result<Owner, BoxError> {
+            let post = |path: &str, token: Option<&str>, body: serde_json::Value| -> Result<serde_json::Value, BoxError> {
+                let mut r = ureq::post(&format!("{url}{path}"));
+                if let Some(t) = token {
+                    r = r.header("authorization", &format!("Bearer {t}"));
+                }
+                Ok(r.send_json(body)?.body_mut().read_json()?)
+            };
+            let text = |v: &serde_json::Value, k: &str| v[k].as_str().map(str::to_owned).ok_or_else(|| format!("no {k} in {v}"));
+            let session = post("/auth/v1/signup", None, serde_json::json!({"email": email, "password": "password-1"}))?;
+            let token = text(&session, "access_token")?;
+            let team = post("/api/v1/teams", Some(&token), serde_json::json!({"name": format!("team of {email}")}))?;
+            let team = text(&team, "id")?;
+            let schema = serde_json::json!({"labels": [{"id": uuid::Uuid::now_v7(), "name": "car", "colour": "#ff0000", "kinds": ["mask", "bbox"]}]});
+            let p = post(&format!("/api/v1/teams/{team}/projects"), Some(&token), serde_json::json!({"name": "Street", "label_schema": schema}))?;
+            Ok(Owner { user_id: text(&session["user"], "id")?, token, team, project: text(&p, "id")? })
+        })
+        .await?
     }
 
     pub fn last_mail_to(&self, email: &str) -> Option<serde_json::Value> {

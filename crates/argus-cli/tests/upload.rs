@@ -1,0 +1,162 @@
+//! `argus-cli upload` against a real argus-server (PostgreSQL, the embedded
+//! S3 store), killed with SIGKILL at random points: each restart resumes,
+//! no part the store already held is sent again, and the stored object's
+//! SHA-256 is the file's.
+//!
+//! The seed is printed; `ARGUS_TEST_SEED=N` replays a run.
+
+use std::{
+    collections::BTreeMap,
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Command, Stdio},
+    sync::Arc,
+    time::Duration,
+};
+
+use argus_client::{Api, StaticToken, upload::Presigned};
+use argus_server::{
+    ensure,
+    testkit::{BoxError, TestResult, TestServer, query_text},
+};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const MIB: usize = 1024 * 1024;
+const PARTS: usize = 32;
+
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+fn cli(db: &Path, url: &str, token: &str, project: &str, file: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_argus-cli"));
+    c.arg("--db").arg(db).arg("--json").arg("upload");
+    c.args(["--server", url, "--token", token, "--project", project, "--concurrency", "3"]).arg(file);
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    c
+}
+
+/// When to kill a run.
+#[derive(Debug, Clone, Copy)]
+enum Trigger {
+    /// While the file is being hashed, before the server knows of it.
+    Hashing,
+    /// After this many more parts were reported stored.
+    Parts(u32),
+}
+
+/// Runs the CLI until `trigger`, then SIGKILLs it `delay_ms` later.
+fn run_and_kill(mut cmd: Command, trigger: Trigger, delay_ms: u64) -> Result<(), BoxError> {
+    let mut child = cmd.spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut first_sent: Option<u64> = None;
+    let mut hit = false;
+    for line in BufReader::new(stdout).lines() {
+        let v: Value = serde_json::from_str(&line?)?;
+        match (trigger, v["event"].as_str()) {
+            (Trigger::Hashing, Some("hashing")) if v["done"].as_u64() < v["total"].as_u64() => hit = true,
+            (Trigger::Parts(n), Some("sending")) => {
+                let done = v["parts_done"].as_u64().unwrap_or(0);
+                // The first report of a run says what the store held at its start.
+                let base = *first_sent.get_or_insert(done);
+                hit = done >= base + u64::from(n);
+            }
+            (_, Some("done")) => return Err(format!("the upload finished before the kill ({trigger:?}): {v}").into()),
+            _ => {}
+        }
+        if hit {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(delay_ms));
+    child.kill()?;
+    let status = child.wait()?;
+    ensure!(hit, "the run ended ({status}) before reaching {trigger:?}");
+    Ok(())
+}
+
+async fn killed_five_times_it_resumes_without_resending_parts() -> TestResult {
+    let seed: u64 = std::env::var("ARGUS_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+    });
+    eprintln!("kill test seed: {seed} (ARGUS_TEST_SEED={seed} replays it)");
+    let mut rng = Rng(seed | 1);
+    let srv = TestServer::start(|_| {}).await?;
+    let owner = srv.owner_with_project("killer@example.com").await?;
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("long-take.mp4");
+    let mut data = vec![0u8; PARTS * 8 * MIB - 4321];
+    let mut x = seed | 1;
+    for chunk in data.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let b = x.to_le_bytes();
+        chunk.copy_from_slice(&b[..chunk.len()]);
+    }
+    std::fs::write(&file, &data)?;
+    let want = hex::encode(Sha256::digest(&data));
+    drop(data);
+    let db = dir.path().join("argus.db");
+
+    // Five kills: one while hashing, four between (and during) parts.
+    let triggers = [Trigger::Hashing, Trigger::Parts(2 + rng.below(4) as u32), Trigger::Parts(1 + rng.below(5) as u32), Trigger::Parts(2 + rng.below(3) as u32), Trigger::Parts(1 + rng.below(4) as u32)];
+    let mut snapshots: Vec<BTreeMap<i32, u32>> = Vec::new();
+    let mut upload_id = None;
+    for t in triggers {
+        let (u, tok, p) = (srv.url.clone(), owner.token.clone(), owner.project.clone());
+        let (db2, file2) = (db.clone(), file.clone());
+        let delay = rng.below(40);
+        tokio::task::spawn_blocking(move || run_and_kill(cli(&db2, &u, &tok, &p, &file2), t, delay)).await??;
+        // Let the store finish what reached it before the kill.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if upload_id.is_none() {
+            upload_id = query_text(&srv.db, "select upload_id from argus.videos where status = 'uploading'").await?;
+        }
+        snapshots.push(upload_id.as_deref().map(|u| srv.store.part_writes(u)).unwrap_or_default());
+    }
+    let upload_id = upload_id.ok_or("no upload was started in five runs")?;
+    let held = snapshots.last().map_or(0, BTreeMap::len);
+    ensure!(held > 0 && held < PARTS, "after five kills the store holds {held} of {PARTS} parts; the kills did not land mid-upload");
+
+    // The sixth run finishes.
+    let (u, tok, p) = (srv.url.clone(), owner.token.clone(), owner.project.clone());
+    let (db2, file2) = (db.clone(), file.clone());
+    let output = tokio::task::spawn_blocking(move || cli(&db2, &u, &tok, &p, &file2).output()).await??;
+    ensure!(output.status.success(), "the last run failed: {}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let done: Value = stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|v| v["event"] == "done").ok_or("no done line")?;
+    ensure!(done["resumed"] == true && done["video"]["status"] == "processing", "{done}");
+    ensure!(done["parts_reused"].as_u64() == Some(held as u64) && done["parts_sent"].as_u64() == Some((PARTS - held) as u64), "{done} (the store held {held} parts)");
+
+    let fin = srv.store.part_writes(&upload_id);
+    ensure!(fin.len() == PARTS, "{} of {PARTS} parts stored: {fin:?}", fin.len());
+    for (round, snap) in snapshots.iter().enumerate() {
+        for (part, count) in snap {
+            ensure!(fin.get(part) == Some(count), "part {part}, held by the store after kill {}, was sent again ({count} -> {:?})", round + 1, fin.get(part));
+        }
+    }
+    // Parts sent again at all are only those cut off by a kill.
+    let resent: u32 = fin.values().map(|c| c - 1).sum();
+    ensure!(resent == 0, "{resent} part(s) were stored twice: {fin:?}");
+
+    let api = Api::new(&srv.url, Arc::new(StaticToken(Some(owner.token.clone()))))?;
+    let video = done["video"]["id"].as_str().ok_or("no video id")?;
+    let dl: Presigned = api.get(&format!("/api/v1/videos/{video}/download")).await?;
+    let got = api.http().get(&dl.url).send().await?.error_for_status()?.bytes().await?;
+    ensure!(hex::encode(Sha256::digest(&got)) == want, "the stored object's SHA-256 is not the file's");
+    ensure!(done["video"]["sha256"] == want.as_str(), "the server recorded another hash: {done}");
+    srv.stop().await;
+    Ok(())
+}
+
+fn main() {
+    argus_server::testkit::run(argus_server::tests![killed_five_times_it_resumes_without_resending_parts]);
+}
