@@ -58,6 +58,7 @@ async fn setup(db: &Path) -> (ProjectId, VideoId, argus_core::id::LabelId) {
             rotation: Rotation::R0,
             local_path: None,
             object_key: None,
+            remote: Default::default(),
             created_at: Timestamp(0),
         })
         .await

@@ -31,6 +31,7 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
+use argus_core::model::RemoteState;
 use argus_store::{Store, UploadRecord, UploadedPart};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,13 @@ pub struct RemoteVideo {
     pub part_size: Option<u64>,
     #[serde(default)]
     pub probe: Option<Value>,
+}
+
+impl RemoteVideo {
+    /// The server's status as argus-core's [`RemoteState`].
+    pub fn state(&self) -> Result<RemoteState> {
+        RemoteState::from_status(&self.status, self.failure.as_deref()).map_err(|e| Error::Protocol { url: format!("/api/v1/videos/{}", self.id), reason: e.to_string() })
+    }
 }
 
 /// A request the server presigned: send it as it is.

@@ -23,7 +23,7 @@ pub use role::{Permission, Role};
 pub use team::{Team, TeamMember, TeamRole};
 pub use schema::{AttributeKind, AttributeSpec, AttributeValue, Attributes, Colour, Label, LabelSchema};
 pub use shape::{Geometry, Shape, ShapeKind, ShapeSource, Track};
-pub use video::{Rotation, Video, check_sha256};
+pub use video::{RemoteState, Rotation, Video, check_sha256};
 
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +64,8 @@ pub enum ModelError {
     MaskSizeMismatch { mask_width: u32, mask_height: u32, width: u32, height: u32 },
     #[error("'{0}' is not a sha256 digest; expected 64 lowercase hex digits")]
     InvalidSha256(String),
+    #[error("unknown video status {0:?}; expected local, uploading, processing, ready or failed")]
+    InvalidVideoStatus(String),
     #[error("video size {width}x{height} is invalid; both must be > 0")]
     InvalidVideoSize { width: u32, height: u32 },
     #[error("frame rate {0} is invalid; it must be a positive number of frames per second")]

@@ -66,6 +66,7 @@ pub fn describe_video(project: ProjectId, path: &Path, cache: Option<&IndexCache
         rotation: Rotation::from_degrees(v.rotation).unwrap_or_default(),
         local_path: Some(path.to_string_lossy().into_owned()),
         object_key: None,
+        remote: Default::default(),
         created_at: now,
     };
     Ok(Described { video, damage: index.damage.clone() })

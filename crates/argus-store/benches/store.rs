@@ -55,6 +55,7 @@ fn video(project: argus_core::id::ProjectId, frames: u64) -> Video {
         rotation: Rotation::R0,
         local_path: None,
         object_key: None,
+        remote: Default::default(),
         created_at: Timestamp(0),
     }
 }

@@ -1,3 +1,5 @@
+-- Schema version 2: resumable uploads, and videos' state on the server.
+
 -- Resumable uploads of video files to the server (argus-client's uploader).
 -- Local to this machine: never synced. One row per file being uploaded,
 -- keyed by the server and the server's video id; the file's identity
@@ -28,3 +30,10 @@ CREATE TABLE upload_parts (
     PRIMARY KEY (server, video_id, part_number),
     FOREIGN KEY (server, video_id) REFERENCES uploads (server, video_id) ON DELETE CASCADE
 ) STRICT;
+
+-- Where each video's file stands on the team's server
+-- (argus_core::model::RemoteState): local, uploading, processing, ready or
+-- failed with the server's reason.
+ALTER TABLE videos ADD COLUMN remote_status TEXT NOT NULL DEFAULT 'local'
+    CHECK (remote_status IN ('local', 'uploading', 'processing', 'ready', 'failed'));
+ALTER TABLE videos ADD COLUMN remote_failure TEXT;

@@ -12,7 +12,7 @@ use argus_core::{
     id::{LabelSchemaId, ProjectId, ReviewId, ShapeId, TrackId, VideoId},
     model::{
         Attributes, ChangeOp, Comment, Entity, EntityKind, Label, LabelSchema, Member, Project, Review,
-        ReviewScope, ReviewState, Role, Rotation, Shape, Timestamp, Track, Video,
+        RemoteState, ReviewScope, ReviewState, Role, Rotation, Shape, Timestamp, Track, Video,
     },
     time::Rational,
 };
@@ -123,6 +123,8 @@ pub(crate) fn video_from_row(row: &SqliteRow) -> Result<Video> {
         rotation: Rotation::from_degrees(rotation).map_err(Error::decode)?,
         local_path: row.try_get("local_path")?,
         object_key: row.try_get("object_key")?,
+        remote: RemoteState::from_status(&row.try_get::<String, _>("remote_status")?, row.try_get::<Option<String>, _>("remote_failure")?.as_deref())
+            .map_err(Error::decode)?,
         created_at: get_ts(row, "created_at")?,
     })
 }
@@ -296,13 +298,14 @@ pub(crate) async fn upsert(conn: &mut SqliteConnection, entity: &Entity) -> Resu
         Entity::Video(v) => {
             sqlx::query(
                 "INSERT INTO videos (id, project_id, name, sha256, width, height, rate_num, rate_den, frame_count,
-                 dur_num, dur_den, codec, rotation, local_path, object_key, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 dur_num, dur_den, codec, rotation, local_path, object_key, remote_status, remote_failure, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT(id) DO UPDATE SET name = excluded.name, sha256 = excluded.sha256, width = excluded.width,
                  height = excluded.height, rate_num = excluded.rate_num, rate_den = excluded.rate_den,
                  frame_count = excluded.frame_count, dur_num = excluded.dur_num, dur_den = excluded.dur_den,
                  codec = excluded.codec, rotation = excluded.rotation, local_path = excluded.local_path,
-                 object_key = excluded.object_key",
+                 object_key = excluded.object_key, remote_status = excluded.remote_status,
+                 remote_failure = excluded.remote_failure",
             )
             .bind(v.id.to_string())
             .bind(v.project_id.to_string())
@@ -319,6 +322,8 @@ pub(crate) async fn upsert(conn: &mut SqliteConnection, entity: &Entity) -> Resu
             .bind(v.rotation.degrees())
             .bind(&v.local_path)
             .bind(&v.object_key)
+            .bind(v.remote.status())
+            .bind(v.remote.failure())
             .bind(v.created_at.0)
             .execute(&mut *conn)
             .await?;

@@ -157,6 +157,22 @@ impl Store {
             .collect()
     }
 
+    /// Records where a video's file stands on the server (a cache of the
+    /// server's state: not undoable, not synced).
+    pub async fn set_video_remote(&self, video: argus_core::id::VideoId, state: &argus_core::model::RemoteState) -> Result<()> {
+        let mut w = self.writer.lock().await;
+        let done = sqlx::query("UPDATE videos SET remote_status = ?, remote_failure = ? WHERE id = ?")
+            .bind(state.status())
+            .bind(state.failure())
+            .bind(video.to_string())
+            .execute(&mut w.conn)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("video", video));
+        }
+        Ok(())
+    }
+
     /// Forgets an upload and its parts (finished, abandoned or restarted).
     pub async fn upload_end(&self, server: &str, video_id: &str) -> Result<()> {
         let mut w = self.writer.lock().await;

@@ -461,3 +461,49 @@ async fn roles_come_from_the_members_cache_and_apply_in_guards_the_project() {
     assert_eq!(counts(&f.store, f.project).await, before, "a command for another project changed nothing");
     f.store.apply_in(f.project, &ann, Command::CreateTrack { track: t.clone(), shapes: vec![] }).await.expect("right project");
 }
+
+// Uploads and the videos' state on the server.
+
+#[tokio::test]
+async fn upload_bookkeeping_survives_a_restart_and_ends_cleanly() {
+    use argus_core::model::RemoteState;
+    use argus_store::{UploadRecord, UploadedPart};
+    let f = fixture().await;
+    let rec = UploadRecord {
+        server: "https://argus.example".into(),
+        video_id: "v1".into(),
+        project_id: "p1".into(),
+        path: "/videos/clip.mp4".into(),
+        file_len: 40 << 20,
+        mtime_ns: 1_700_000_000_123_456_789,
+        sha256: "b".repeat(64),
+        part_size: 8 << 20,
+    };
+    f.store.upload_begin(&rec).await.expect("begin");
+    for n in [1, 3, 2] {
+        f.store.upload_part_done(&rec.server, "v1", &UploadedPart { number: n, etag: format!("etag{n}"), size: 8 << 20 }).await.expect("part");
+    }
+    // The same part acknowledged again (resent): the newer ETag wins.
+    f.store.upload_part_done(&rec.server, "v1", &UploadedPart { number: 2, etag: "etag2b".into(), size: 8 << 20 }).await.expect("part");
+    let dir = f.dir;
+    let db = dir.path().join("argus.db");
+    f.store.close().await;
+    let store = Store::open(&db).await.expect("reopen");
+    assert_eq!(store.upload_for_path(&rec.server, "p1", "/videos/clip.mp4").await.expect("find"), Some(rec.clone()));
+    assert_eq!(store.upload_for_path("https://other.example", "p1", "/videos/clip.mp4").await.expect("find"), None, "uploads are per server");
+    let parts = store.upload_parts(&rec.server, "v1").await.expect("parts");
+    assert_eq!(parts.iter().map(|p| (p.number, p.etag.as_str())).collect::<Vec<_>>(), vec![(1, "etag1"), (2, "etag2b"), (3, "etag3")]);
+    store.upload_parts_forget(&rec.server, "v1", &[3]).await.expect("forget");
+    assert_eq!(store.upload_parts(&rec.server, "v1").await.expect("parts").len(), 2);
+    store.upload_end(&rec.server, "v1").await.expect("end");
+    assert!(store.uploads(&rec.server).await.expect("list").is_empty());
+    assert!(store.upload_parts(&rec.server, "v1").await.expect("parts").is_empty(), "parts go with their upload");
+
+    // A video's state on the server round-trips, failure reason included.
+    let video = store.videos(f.project).await.expect("videos")[0].clone();
+    assert_eq!(video.remote, RemoteState::Local);
+    let failed = RemoteState::Failed { reason: "the file is not a video".into() };
+    store.set_video_remote(video.id, &failed).await.expect("set");
+    assert_eq!(store.video(video.id).await.expect("video").remote, failed);
+    assert!(matches!(store.set_video_remote(argus_core::id::VideoId::new(), &RemoteState::Ready).await, Err(Error::NotFound { .. })));
+}

@@ -65,6 +65,7 @@ pub fn video(project: ProjectId, sha_char: char) -> Video {
         rotation: Rotation::R0,
         local_path: Some("/videos/clip.mp4".into()),
         object_key: None,
+        remote: Default::default(),
         created_at: Timestamp(0),
     }
 }

@@ -85,7 +85,59 @@ pub struct Video {
     /// Its key in the project's object storage, once uploaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_key: Option<String>,
+    /// Where its file stands on the team's server.
+    #[serde(default)]
+    pub remote: RemoteState,
     pub created_at: Timestamp,
+}
+
+/// Where a video's file stands on the team's server: the server's
+/// `status` (and `failure`) of its video record.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RemoteState {
+    /// Only on this machine: not uploaded, or no server at all.
+    #[default]
+    Local,
+    /// Announced to the server; its bytes are on their way.
+    Uploading,
+    /// Uploaded; a worker is checking and probing it.
+    Processing,
+    /// Checked and probed: others can open it.
+    Ready,
+    /// The server could not use the upload, and says why.
+    Failed { reason: String },
+}
+
+impl RemoteState {
+    /// From the server's `status` and `failure` fields.
+    pub fn from_status(status: &str, failure: Option<&str>) -> Result<Self, ModelError> {
+        Ok(match status {
+            "local" => RemoteState::Local,
+            "uploading" => RemoteState::Uploading,
+            "processing" => RemoteState::Processing,
+            "ready" => RemoteState::Ready,
+            "failed" => RemoteState::Failed { reason: failure.unwrap_or("no reason was given").to_owned() },
+            other => return Err(ModelError::InvalidVideoStatus(other.to_owned())),
+        })
+    }
+
+    pub fn status(&self) -> &'static str {
+        match self {
+            RemoteState::Local => "local",
+            RemoteState::Uploading => "uploading",
+            RemoteState::Processing => "processing",
+            RemoteState::Ready => "ready",
+            RemoteState::Failed { .. } => "failed",
+        }
+    }
+
+    pub fn failure(&self) -> Option<&str> {
+        match self {
+            RemoteState::Failed { reason } => Some(reason),
+            _ => None,
+        }
+    }
 }
 
 impl Video {
@@ -144,8 +196,25 @@ pub(crate) mod tests {
             rotation: Rotation::R0,
             local_path: None,
             object_key: None,
+            remote: RemoteState::Local,
             created_at: Timestamp(0),
         }
+    }
+
+    #[test]
+    fn remote_state_round_trips_the_server_status() {
+        for st in ["local", "uploading", "processing", "ready", "failed"] {
+            let s = RemoteState::from_status(st, Some("bad file")).expect("known status");
+            assert_eq!(s.status(), st);
+            assert_eq!(s.failure(), (st == "failed").then_some("bad file"));
+        }
+        assert!(matches!(RemoteState::from_status("gone", None), Err(ModelError::InvalidVideoStatus(_))));
+        let json = serde_json::to_value(RemoteState::Failed { reason: "x".into() }).expect("json");
+        assert_eq!(json, serde_json::json!({"status": "failed", "reason": "x"}));
+        // Older records without the field read as local.
+        let mut v = serde_json::to_value(sample()).expect("json");
+        v.as_object_mut().expect("object").remove("remote");
+        assert_eq!(serde_json::from_value::<Video>(v).expect("video").remote, RemoteState::Local);
     }
 
     #[test]
