@@ -213,18 +213,16 @@ struct ShapeRow<'a> {
 pub async fn run(args: Args) -> Result<()> {
     let out = Out { json: args.json };
     let store = std::sync::Arc::new(open(args.db).await?);
-    let result = match args.command {
-        Cmd::Upload { remote, project, concurrency, path } => crate::remote::upload(store.clone(), out, &remote, &project, path, concurrency).await,
-        command => dispatch(&store, out, command).await,
-    };
+    let result = dispatch(&store, out, args.command).await;
     if let Ok(store) = std::sync::Arc::try_unwrap(store) {
         store.close().await;
     }
     result
 }
 
-async fn dispatch(store: &Store, out: Out, command: Cmd) -> Result<()> {
+async fn dispatch(store: &std::sync::Arc<Store>, out: Out, command: Cmd) -> Result<()> {
     match command {
+        Cmd::Upload { remote, project, concurrency, path } => crate::remote::upload(store.clone(), out, &remote, &project, path, concurrency).await,
         Cmd::Project(ProjectCmd::New { name, labels, attributes }) => {
             let mut labels = labels.iter().enumerate().map(|(i, l)| parse_label(l, i)).collect::<Result<Vec<_>>>()?;
             for a in &attributes {

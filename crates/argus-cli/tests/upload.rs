@@ -108,8 +108,9 @@ async fn killed_five_times_it_resumes_without_resending_parts() -> TestResult {
 
     // Five kills: one while hashing, four between (and during) parts.
     let triggers = [Trigger::Hashing, Trigger::Parts(2 + rng.below(4) as u32), Trigger::Parts(1 + rng.below(5) as u32), Trigger::Parts(2 + rng.below(3) as u32), Trigger::Parts(1 + rng.below(4) as u32)];
-    let mut snapshots: Vec<BTreeMap<i32, u32>> = Vec::new();
-    let mut upload_id = None;
+    // After each kill: every multipart upload on the server, with how many
+    // times the store has taken each of its parts.
+    let mut snapshots: Vec<BTreeMap<String, BTreeMap<i32, u32>>> = Vec::new();
     for t in triggers {
         let (u, tok, p) = (srv.url.clone(), owner.token.clone(), owner.project.clone());
         let (db2, file2) = (db.clone(), file.clone());
@@ -117,13 +118,12 @@ async fn killed_five_times_it_resumes_without_resending_parts() -> TestResult {
         tokio::task::spawn_blocking(move || run_and_kill(cli(&db2, &u, &tok, &p, &file2), t, delay)).await??;
         // Let the store finish what reached it before the kill.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        if upload_id.is_none() {
-            upload_id = query_text(&srv.db, "select upload_id from argus.videos where status = 'uploading'").await?;
-        }
-        snapshots.push(upload_id.as_deref().map(|u| srv.store.part_writes(u)).unwrap_or_default());
+        let ids = query_text(&srv.db, "select string_agg(upload_id, ',') from argus.videos where upload_id is not null").await?.unwrap_or_default();
+        snapshots.push(ids.split(',').filter(|u| !u.is_empty()).map(|u| (u.to_owned(), srv.store.part_writes(u))).collect());
     }
-    let upload_id = upload_id.ok_or("no upload was started in five runs")?;
-    let held = snapshots.last().map_or(0, BTreeMap::len);
+    let last = snapshots.last().cloned().unwrap_or_default();
+    ensure!(last.len() == 1, "after five kills the server holds {} uploads, not one: {last:?}", last.len());
+    let (upload_id, held) = last.iter().next().map(|(u, parts)| (u.clone(), parts.len())).ok_or("no upload")?;
     ensure!(held > 0 && held < PARTS, "after five kills the store holds {held} of {PARTS} parts; the kills did not land mid-upload");
 
     // The sixth run finishes.
@@ -134,12 +134,15 @@ async fn killed_five_times_it_resumes_without_resending_parts() -> TestResult {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let done: Value = stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|v| v["event"] == "done").ok_or("no done line")?;
     ensure!(done["resumed"] == true && done["video"]["status"] == "processing", "{done}");
-    ensure!(done["parts_reused"].as_u64() == Some(held as u64) && done["parts_sent"].as_u64() == Some((PARTS - held) as u64), "{done} (the store held {held} parts)");
+    // Bytes a killed client had already handed to its kernel still arrive,
+    // so the store may hold more parts than it did just after the kill.
+    let (reused, sent) = (done["parts_reused"].as_u64().unwrap_or(0), done["parts_sent"].as_u64().unwrap_or(0));
+    ensure!(reused >= held as u64 && reused + sent == PARTS as u64, "{done} (the store held {held} parts after the last kill)");
 
     let fin = srv.store.part_writes(&upload_id);
     ensure!(fin.len() == PARTS, "{} of {PARTS} parts stored: {fin:?}", fin.len());
     for (round, snap) in snapshots.iter().enumerate() {
-        for (part, count) in snap {
+        for (part, count) in snap.get(&upload_id).into_iter().flatten() {
             ensure!(fin.get(part) == Some(count), "part {part}, held by the store after kill {}, was sent again ({count} -> {:?})", round + 1, fin.get(part));
         }
     }

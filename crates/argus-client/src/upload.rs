@@ -11,7 +11,10 @@
 //!
 //! 1. finds the record for the file and checks that the file is the one it
 //!    was (length and modification time); a changed file aborts the old
-//!    upload on the server and starts over cleanly;
+//!    upload on the server and starts over cleanly. With no record, a video
+//!    of the same content and size already in the project (a run that died
+//!    right after announcing it, or another machine) is adopted, not
+//!    stored twice;
 //! 2. asks the server which parts the store holds (S3 ListParts) and keeps
 //!    those whose size is right and whose ETag matches the one recorded;
 //! 3. sends only the rest, `concurrency` parts at a time, each retried with
@@ -295,6 +298,19 @@ impl Uploader {
         if stamp(path)? != st {
             return Err(Error::Invalid(format!("{} changed while it was being hashed; try again once it is written", path.display())));
         }
+        // The same file already on the server (an earlier run that died
+        // between announcing the upload and recording it, or another
+        // machine): adopt it instead of storing it twice.
+        let listed: Vec<RemoteVideo> = self.api.get(&format!("/api/v1/projects/{project}/videos")).await?;
+        if let Some(v) = listed.into_iter().find(|v| v.sha256 == hash && v.size_bytes == st.len && v.status != "failed") {
+            let rec = self.record(project, key, st, &hash, &v);
+            if v.status != "uploading" {
+                return Ok(UploadOutcome { video: v, resumed: false, restarted: false, parts_sent: 0, parts_reused: 0, bytes_sent: 0 });
+            }
+            self.store.upload_begin(&rec).await?;
+            let answer: Answer = self.api.get(&format!("/api/v1/videos/{}/upload", v.id)).await?;
+            return self.send(&rec, path, answer, true).await;
+        }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "video".into());
         let content_type = self.opts.content_type.clone().unwrap_or_else(|| content_type_for(path).to_owned());
         let answer: Answer = self
@@ -304,18 +320,22 @@ impl Uploader {
                 &json!({"name": name, "size_bytes": st.len, "sha256": hash, "content_type": content_type}),
             )
             .await?;
-        let rec = UploadRecord {
+        let rec = self.record(project, key, st, &hash, &answer.video);
+        self.store.upload_begin(&rec).await?;
+        self.send(&rec, path, answer, false).await
+    }
+
+    fn record(&self, project: &str, key: &str, st: FileStamp, hash: &str, v: &RemoteVideo) -> UploadRecord {
+        UploadRecord {
             server: self.server().to_owned(),
-            video_id: answer.video.id.clone(),
+            video_id: v.id.clone(),
             project_id: project.to_owned(),
             path: key.to_owned(),
             file_len: st.len,
             mtime_ns: st.mtime_ns,
-            sha256: hash,
-            part_size: answer.upload.part_size.unwrap_or(0),
-        };
-        self.store.upload_begin(&rec).await?;
-        self.send(&rec, path, answer, false).await
+            sha256: hash.to_owned(),
+            part_size: v.part_size.unwrap_or(0),
+        }
     }
 
     /// Continues `rec`; `None` when the server no longer has the upload
