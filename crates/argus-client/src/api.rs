@@ -237,7 +237,9 @@ pub(crate) fn http_error(method: &str, path: &str, status: u16, body: &[u8]) -> 
         let t = text.trim();
         if t.is_empty() { format!("HTTP {status}") } else { t.chars().take(300).collect() }
     });
-    if status == 401 {
+    // GoTrue answers a bad or expired JWT, or one whose session is gone,
+    // with 403 and a code; argus-server's API with 401.
+    if status == 401 || (status == 403 && matches!(code.as_deref(), Some("bad_jwt" | "session_not_found"))) {
         return Error::Unauthorized { message };
     }
     Error::Http { method: method.to_owned(), path: path.split('?').next().unwrap_or(path).to_owned(), status, code, message }

@@ -26,6 +26,19 @@ pub enum Error {
     Invalid(String),
     #[error("local store: {0}")]
     Store(#[from] argus_store::Error),
+    /// The session cannot be renewed (signed out elsewhere, revoked,
+    /// expired): the user signs in again. Nothing pending is lost.
+    #[error("your session has ended ({reason}); sign in again, your pending changes are kept")]
+    SignInRequired { reason: String },
+    /// No usable OS keyring on this machine.
+    #[error("no usable system keyring ({0}); keep the session in a passphrase-encrypted file instead, or sign in each time")]
+    KeyringUnavailable(String),
+    #[error("system keyring: {0}")]
+    Keyring(String),
+    #[error("the session file {} cannot be read: {reason}; sign in again to replace it", path.display())]
+    SessionFile { path: PathBuf, reason: String },
+    #[error("wrong passphrase for the session file; try again, or sign in again to replace it")]
+    WrongPassphrase,
     /// Stopped on request.
     #[error("cancelled; the work done so far is kept and resumes")]
     Cancelled,

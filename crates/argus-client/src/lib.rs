@@ -9,12 +9,21 @@
 //!   survives a crash or a restart and never re-sends a part the object
 //!   store already holds.
 //!
+//! - [`Auth`]: sign-in against the Supabase Auth (GoTrue) contract, with
+//!   the session kept in the OS keyring ([`KeyringStore`]) or, where there is
+//!   none and the user chooses it, a passphrase-encrypted file
+//!   ([`EncryptedFileStore`]); proactive refresh and sign-out.
+//!
 //! HTTPS is rustls with the ring provider; nothing links OpenSSL or aws-lc.
 
 pub mod api;
+pub mod auth;
 mod error;
+pub mod session_store;
 pub mod upload;
 
 pub use api::{Api, Backoff, StaticToken, TokenSource};
+pub use auth::{Auth, Scope, Session, SignUp, User};
+pub use session_store::{EncryptedFileStore, KeyringStore, NoStore, SessionStore};
 pub use error::{Error, Result};
 pub use upload::{Progress, RemoteVideo, UploadOptions, UploadOutcome, Uploader};

@@ -9,7 +9,10 @@ use std::{
     },
 };
 
-use argus_client::{Api, Error, Progress, StaticToken, UploadOptions, Uploader, upload::Presigned};
+use argus_client::{
+    Api, Auth, EncryptedFileStore, Error, KeyringStore, NoStore, Progress, Scope, SessionStore, SignUp, StaticToken, UploadOptions, Uploader,
+    upload::Presigned,
+};
 use argus_server::{
     ensure,
     testkit::{BoxError, TestResult, TestServer, exec_as_owner, query_text},
@@ -279,8 +282,185 @@ async fn transient_store_failures_are_retried() -> TestResult {
     Ok(())
 }
 
+mod auth {
+    use super::*;
+
+    // ---------------------------------------------------------------- sign-in
+
+    pub fn file_store(dir: &Path) -> Result<Box<dyn SessionStore>, BoxError> {
+        Ok(Box::new(EncryptedFileStore::new(dir.join("session.json"), "correct horse battery")?))
+    }
+
+    pub async fn sign_in_refresh_and_sign_out() -> TestResult {
+        let srv = TestServer::start(|c| c.auth.jwt_exp = std::time::Duration::from_secs(4)).await?;
+        let dir = tempfile::tempdir()?;
+        let auth = Arc::new(Auth::new(&srv.url, None, file_store(dir.path())?)?.with_margin(std::time::Duration::from_secs(2)));
+        let SignUp::SignedIn(user) = auth.sign_up("lead@example.com", "password-1").await? else {
+            return Err("sign-up did not sign in (autoconfirm is on)".into());
+        };
+        ensure!(user.email.as_deref() == Some("lead@example.com"), "{user:?}");
+        let api = Api::new(&srv.url, auth.clone())?;
+        let team: Value = api.post("/api/v1/teams", &json!({"name": "T"})).await?;
+        ensure!(team["role"] == "owner", "{team}");
+        // Proactive refresh: within the margin the next call renews first.
+        let first = auth.session().await.ok_or("no session")?;
+        tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+        let teams: Value = api.get("/api/v1/teams").await?;
+        let second = auth.session().await.ok_or("no session")?;
+        ensure!(teams.as_array().map(Vec::len) == Some(1), "{teams}");
+        ensure!(second.access_token != first.access_token && second.refresh_token != first.refresh_token, "the token was not refreshed ahead of expiry");
+        // The rotated session was kept: a new client (a restart) picks it up.
+        let again = Auth::new(&srv.url, None, file_store(dir.path())?)?;
+        ensure!(again.session().await.map(|s| s.refresh_token) == Some(second.refresh_token.clone()), "the file does not hold the rotated session");
+        drop(again);
+        // Sign-out ends it on the server and here.
+        ensure!(auth.sign_out(Scope::Local).await?, "the server was not told");
+        ensure!(auth.session().await.is_none(), "still signed in");
+        ensure!(!dir.path().join("session.json").exists(), "the session file survived sign-out");
+        let err = api.get::<Value>("/api/v1/teams").await.err().ok_or("a call after sign-out went through")?;
+        ensure!(matches!(err, Error::SignInRequired { .. }), "{err}");
+        srv.stop().await;
+        Ok(())
+    }
+
+    pub async fn a_refused_token_is_renewed_and_a_revoked_session_asks_to_sign_in() -> TestResult {
+        let srv = TestServer::start(|_| {}).await?;
+        let dir = tempfile::tempdir()?;
+        let a = Arc::new(Auth::new(&srv.url, None, file_store(dir.path())?)?);
+        a.sign_up("two@example.com", "password-1").await?;
+        // A session whose access token the server refuses (signed with another
+        // key) but whose refresh token is good: the call renews and goes through.
+        let mut s = a.session().await.ok_or("no session")?;
+        s.access_token = argus_server::testkit::sign(&json!({"sub": s.user.id, "role": "authenticated", "exp": 4_000_000_000i64}))
+            .chars()
+            .rev()
+            .collect();
+        let store = file_store(dir.path())?;
+        store.save(&serde_json::to_string(&s)?)?;
+        let b = Arc::new(Auth::new(&srv.url, None, file_store(dir.path())?)?);
+        let api = Api::new(&srv.url, b.clone())?;
+        let teams: Value = api.get("/api/v1/teams").await?;
+        ensure!(teams.is_array(), "{teams}");
+        ensure!(b.session().await.is_some_and(|n| n.access_token != s.access_token), "the refused token was not replaced");
+        // Another device signs the user out everywhere: this one's refresh token
+        // is revoked, so the next renewal asks to sign in again.
+        let other = Auth::new(&srv.url, None, Box::new(NoStore))?;
+        other.sign_in("two@example.com", "password-1").await?;
+        ensure!(other.sign_out(Scope::Global).await?, "global sign-out failed");
+        let err = b.refresh().await.err().ok_or("a revoked refresh token still works")?;
+        ensure!(matches!(err, Error::SignInRequired { .. }), "{err}");
+        ensure!(b.session().await.is_none() && !dir.path().join("session.json").exists(), "the dead session was kept");
+        // Wrong password: a typed refusal.
+        let err = other.sign_in("two@example.com", "wrong-password").await.err().ok_or("signed in with a wrong password")?;
+        ensure!(matches!(&err, Error::Http { status: 400, code: Some(c), .. } if c == "invalid_credentials"), "{err}");
+        srv.stop().await;
+        Ok(())
+    }
+
+    pub async fn the_session_file_is_encrypted_and_refuses_a_wrong_passphrase() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("s").join("session.json");
+        let store = EncryptedFileStore::new(&path, "correct horse battery")?;
+        ensure!(store.load()?.is_none(), "an absent file is no session");
+        store.save("{\"refresh_token\":\"SECRET-REFRESH\"}")?;
+        ensure!(store.load()?.as_deref() == Some("{\"refresh_token\":\"SECRET-REFRESH\"}"), "round trip");
+        let raw = std::fs::read_to_string(&path)?;
+        ensure!(!raw.contains("SECRET-REFRESH") && raw.contains("argus-session-v1"), "the token is readable in the file: {raw}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path)?.permissions().mode() & 0o777;
+            ensure!(mode == 0o600, "the session file is {mode:o}, not 600");
+        }
+        let files: Vec<_> = std::fs::read_dir(path.parent().ok_or("no dir")?)?.collect();
+        ensure!(files.len() == 1, "something was written beside the session file: {files:?}");
+        let err = EncryptedFileStore::new(&path, "wrong horse battery")?.load().err().ok_or("a wrong passphrase opened the file")?;
+        ensure!(matches!(err, Error::WrongPassphrase), "{err}");
+        ensure!(matches!(EncryptedFileStore::new(&path, "short"), Err(Error::Invalid(_))), "a short passphrase was accepted");
+        std::fs::write(&path, "{\"format\": \"argus-session-v1\", \"m\": 99999999, \"t\": 1, \"p\": 1, \"salt\": \"\", \"nonce\": \"\", \"ciphertext\": \"\"}")?;
+        ensure!(matches!(store.load(), Err(Error::SessionFile { .. })), "a tampered file was not refused");
+        std::fs::write(&path, "not json")?;
+        ensure!(matches!(store.load(), Err(Error::SessionFile { .. })), "a damaged file was not refused");
+        store.clear()?;
+        ensure!(!path.exists(), "clear left the file");
+        Ok(())
+    }
+
+    /// Without a D-Bus session there is no keyring, and that is said, not
+    /// papered over with a store that keeps nothing.
+    pub async fn no_keyring_is_reported_not_hidden() -> TestResult {
+        let out = std::process::Command::new(std::env::current_exe()?)
+            .args(["--exact", "auth::keyring_child_without_dbus", "--nocapture"])
+            .env("ARGUS_KEYRING_CHILD", "no-dbus")
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/argus-test-bus")
+            .env_remove("DISPLAY")
+            .output()?;
+        ensure!(out.status.success(), "child: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        ensure!(String::from_utf8_lossy(&out.stdout).contains("1 passed"), "the child test did not run: {}", String::from_utf8_lossy(&out.stdout));
+        Ok(())
+    }
+
+    pub async fn keyring_child_without_dbus() -> TestResult {
+        let err = KeyringStore::open("http://argus.test").err().ok_or("a keyring answered without a D-Bus session")?;
+        ensure!(matches!(err, Error::KeyringUnavailable(_)) && err.to_string().contains("passphrase-encrypted file"), "{err}");
+        Ok(())
+    }
+
+    /// The Secret Service path, against gnome-keyring on a private D-Bus
+    /// session (`dbus-run-session`), in a child process with its own HOME.
+    pub async fn the_session_is_kept_in_a_real_secret_service() -> TestResult {
+        let have = |b: &str| std::process::Command::new("sh").args(["-c", &format!("command -v {b}")]).output().is_ok_and(|o| o.status.success());
+        if !(have("dbus-run-session") && have("gnome-keyring-daemon")) {
+            return Err("dbus-run-session and gnome-keyring-daemon are needed (apt: dbus gnome-keyring; scripts/bootstrap installs them)".into());
+        }
+        let home = tempfile::tempdir()?;
+        let exe = std::env::current_exe()?;
+        let script = "echo -n test-unlock | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; exec \"$0\" --exact auth::keyring_child_in_secret_service --nocapture";
+        let out = std::process::Command::new("dbus-run-session")
+            .args(["--", "sh", "-c", script])
+            .arg(&exe)
+            .env("ARGUS_KEYRING_CHILD", "secret-service")
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_RUNTIME_DIR", home.path())
+            .output()?;
+        ensure!(out.status.success(), "child: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        ensure!(String::from_utf8_lossy(&out.stdout).contains("1 passed"), "the child test did not run: {}", String::from_utf8_lossy(&out.stdout));
+        Ok(())
+    }
+
+    pub async fn keyring_child_in_secret_service() -> TestResult {
+        let server = "http://argus.test:54321";
+        let store = KeyringStore::open(server)?;
+        store.clear()?;
+        ensure!(store.load()?.is_none(), "a fresh keyring has a session");
+        let session = json!({"access_token": "a.b.c", "refresh_token": "refresh-123", "expires_at": 4_000_000_000i64,
+                             "user": {"id": "00000000-0000-0000-0000-000000000001", "email": "k@example.com"}});
+        store.save(&session.to_string())?;
+        // A new store object (another start of the app) reads it back.
+        let auth = Auth::new(server, None, Box::new(KeyringStore::open(server)?))?;
+        let user = auth.user().await.ok_or("the keyring's session was not picked up")?;
+        ensure!(user.email.as_deref() == Some("k@example.com"), "{user:?}");
+        ensure!(KeyringStore::open("http://other.test")?.load()?.is_none(), "sessions are per server");
+        ensure!(auth.sign_out(Scope::Local).await.is_ok(), "sign-out failed");
+        ensure!(KeyringStore::open(server)?.load()?.is_none(), "sign-out left the session in the keyring");
+        Ok(())
+    }
+}
+
 fn main() {
+    // The keyring tests re-run this binary in a prepared environment.
+    match std::env::var("ARGUS_KEYRING_CHILD").as_deref() {
+        Ok("no-dbus") => argus_server::testkit::run_local(argus_server::tests![auth::keyring_child_without_dbus]),
+        Ok("secret-service") => argus_server::testkit::run_local(argus_server::tests![auth::keyring_child_in_secret_service]),
+        _ => {}
+    }
     argus_server::testkit::run(argus_server::tests![
+        auth::sign_in_refresh_and_sign_out,
+        auth::a_refused_token_is_renewed_and_a_revoked_session_asks_to_sign_in,
+        auth::the_session_file_is_encrypted_and_refuses_a_wrong_passphrase,
+        auth::no_keyring_is_reported_not_hidden,
+        auth::the_session_is_kept_in_a_real_secret_service,
         small_file_goes_up_in_one_put,
         multipart_upload_in_parallel_with_progress,
         an_interrupted_upload_resumes_without_resending_parts,

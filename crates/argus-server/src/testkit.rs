@@ -254,8 +254,16 @@ macro_rules! tests {
 /// Without `DATABASE_URL` each is reported ignored with the reason; under
 /// `CI=true` that is a failure instead.
 pub fn run(list: Vec<NamedTest>) -> ! {
+    run_with(list, admin_url().err())
+}
+
+/// [`run`] for tests that need no database.
+pub fn run_local(list: Vec<NamedTest>) -> ! {
+    run_with(list, None)
+}
+
+fn run_with(list: Vec<NamedTest>, skip: Option<String>) -> ! {
     let args = libtest_mimic::Arguments::from_args();
-    let skip = admin_url().err();
     if let Some(r) = &skip
         && std::env::var("CI").as_deref() == Ok("true")
     {
