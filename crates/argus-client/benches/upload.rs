@@ -105,7 +105,7 @@ async fn bench() -> Result<(), BoxError> {
     let (ours, out) = timed_upload(&api, store.clone(), &owner.project, &file, None).await?;
     let out = out?;
     api.delete(&format!("/api/v1/videos/{}", out.video.id)).await?;
-    let theirs = boto3_upload(&cfg.endpoint.to_string(), &cfg.bucket, &cfg.access_key, &cfg.secret_key, &file)?;
+    let theirs = boto3_upload(cfg.endpoint.as_ref(), &cfg.bucket, &cfg.access_key, &cfg.secret_key, &file)?;
     let mib_s = |d: Duration| len as f64 / MIB as f64 / d.as_secs_f64();
     eprintln!("argus-client {:.2} s, boto3 upload_file {:.2} s ({mib} MiB)", ours.as_secs_f64(), theirs.as_secs_f64());
     println!("server.upload_2gib_mib_s: {:.0} MiB/s", mib_s(ours));
