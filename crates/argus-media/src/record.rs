@@ -51,7 +51,7 @@ pub fn describe_video(project: ProjectId, path: &Path, cache: Option<&IndexCache
         .map_err(|_| corrupt("the duration overflows".into()))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "video".into());
     let video = Video {
-        id: VideoId::new(),
+        id: VideoId::for_content(project, &index.content_sha256),
         project_id: project,
         name,
         sha256: index.content_sha256.clone(),

@@ -9,7 +9,7 @@ use std::{
 use argus_core::{
     hlc::{Hlc, HlcClock},
     id::{ChangeId, DeviceId, LabelSchemaId, ProjectId, UserId},
-    model::{Change, ChangeOp, Entity, Label, LabelSchema, Project, Timestamp, Video},
+    model::{Change, ChangeOp, Entity, EntityKind, Label, LabelSchema, Project, Timestamp, Video},
 };
 use sqlx::{
     ConnectOptions, Connection, SqliteConnection, SqlitePool,
@@ -86,7 +86,7 @@ enum History {
 
 pub(crate) struct Writer {
     pub(crate) conn: SqliteConnection,
-    clock: HlcClock,
+    pub(crate) clock: HlcClock,
 }
 
 /// The local Argus database. Cheap to share behind an `Arc`; all methods
@@ -379,16 +379,31 @@ impl Store {
         let Writer { conn, clock } = &mut *w;
         let mut next = clock.clone();
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let row: Option<(i64, String, String)> = sqlx::query_as(
-            "SELECT seq, summary, inverse FROM undo_log WHERE project_id = ? AND stack = ? ORDER BY seq DESC LIMIT 1",
+        let row: Option<(i64, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT seq, summary, inverse, expect FROM undo_log WHERE project_id = ? AND stack = ? ORDER BY seq DESC LIMIT 1",
         )
         .bind(project.to_string())
         .bind(stack)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((seq, summary, inverse)) = row else {
+        let Some((seq, summary, inverse, expect)) = row else {
             return Err(Error::NothingTo(stack));
         };
+        // A record someone else changed since this edit: undoing it would
+        // overwrite their version silently. Refuse; the entry stays.
+        let expect: Vec<(EntityKind, uuid::Uuid, Hlc)> = expect.as_deref().map(serde_json::from_str).transpose()?.unwrap_or_default();
+        for (kind, id, hlc) in &expect {
+            // Later versions of this device's own are the stack's business.
+            if let Some((now, _)) = crate::remote::version(&mut tx, project, *kind, *id).await?
+                && now > *hlc
+                && now.device != self.device
+            {
+                return Err(Error::Conflict(format!(
+                    "cannot {stack} '{summary}': the {} was changed by someone else since (version {now}); edit it directly instead",
+                    crate::remote::kind_name(*kind).replace('_', " ")
+                )));
+            }
+        }
         let ops: Vec<ChangeOp> = serde_json::from_str(&inverse)?;
         let applied = record(&mut tx, &mut next, project, &summary, ops, history, self.options.undo_depth, Some(seq)).await?;
         tx.commit().await?;
@@ -448,10 +463,14 @@ async fn record(
     let now_ms = now_ms();
     let mut inverse = Vec::with_capacity(ops.len());
     let project_s = project.to_string();
+    let mut left = Vec::with_capacity(ops.len());
     for op in &ops {
-        inverse.push(rows::apply_op(&mut *tx, project, op).await?);
-        let change = Change { id: ChangeId::new(), hlc: clock.tick(now_ms)?, project_id: project, op: op.clone() };
         let (kind, id) = op.target();
+        let base = crate::remote::version(&mut *tx, project, kind, id).await?.map(|(h, _)| h);
+        inverse.push(rows::apply_op(&mut *tx, project, op).await?);
+        let change = Change { id: ChangeId::new(), hlc: clock.tick(now_ms)?, base, project_id: project, op: op.clone() };
+        crate::remote::set_version(&mut *tx, project, kind, id, &change.hlc, matches!(op, ChangeOp::Delete { .. })).await?;
+        left.push((kind, id, change.hlc));
         sqlx::query("INSERT INTO outbox (change_id, project_id, hlc, entity_kind, entity_id, change) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(change.id.to_string())
             .bind(&project_s)
@@ -476,11 +495,12 @@ async fn record(
         History::Redo => Some("undo"),
     };
     if let Some(stack) = push {
-        sqlx::query("INSERT INTO undo_log (project_id, stack, summary, inverse, created_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO undo_log (project_id, stack, summary, inverse, expect, created_at) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(&project_s)
             .bind(stack)
             .bind(summary)
             .bind(serde_json::to_string(&inverse)?)
+            .bind(serde_json::to_string(&left)?)
             .bind(now_ms as i64)
             .execute(&mut *tx)
             .await?;

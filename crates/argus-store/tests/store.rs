@@ -507,3 +507,185 @@ async fn upload_bookkeeping_survives_a_restart_and_ends_cleanly() {
     assert_eq!(store.video(video.id).await.expect("video").remote, failed);
     assert!(matches!(store.set_video_remote(argus_core::id::VideoId::new(), &RemoteState::Ready).await, Err(Error::NotFound { .. })));
 }
+
+// Sync: versions, tombstones, pulled changes and conflicts.
+
+mod pulled {
+    use argus_core::{
+        hlc::{Hlc, HlcClock},
+        id::{ChangeId, DeviceId},
+        model::{Change, ChangeOp, Entity, EntityKind},
+    };
+
+    use super::*;
+
+    /// Another device, stamping changes with its own clock.
+    struct Device(HlcClock);
+    impl Device {
+        fn new() -> Self {
+            Self(HlcClock::new(DeviceId::new()))
+        }
+        fn change(&mut self, project: argus_core::id::ProjectId, base: Option<Hlc>, op: ChangeOp) -> Change {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+            Change { id: ChangeId::new(), hlc: self.0.tick(now).expect("tick"), base, project_id: project, op }
+        }
+    }
+
+    async fn version(f: &Fixture, kind: EntityKind, id: uuid::Uuid) -> Option<(Hlc, bool)> {
+        f.store.record_version(f.project, kind, id).await.expect("version")
+    }
+
+    #[tokio::test]
+    async fn local_edits_carry_the_version_they_were_made_on() {
+        let f = fixture().await;
+        let t = track(f.video.id, f.car());
+        let s = mask_shape(t.id, 3, 1);
+        f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![s.clone()] }).await.expect("create");
+        let v1 = version(&f, EntityKind::Shape, *s.id.as_uuid()).await.expect("a version").0;
+        f.store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, 3, 7) }).await.expect("set");
+        let pending = f.store.pending_changes(f.project, 100).await.expect("outbox");
+        let last = pending.last().expect("a change");
+        assert_eq!(last.change.op.target(), (EntityKind::Shape, *s.id.as_uuid()));
+        assert_eq!(last.change.base, Some(v1), "the edit names the version it replaced");
+        assert_eq!(version(&f, EntityKind::Shape, *s.id.as_uuid()).await, Some((last.change.hlc, false)));
+        assert!(pending.iter().find(|p| p.change.op.target().1 == *s.id.as_uuid()).is_some_and(|p| p.change.base.is_none()), "a create has no base");
+        assert_eq!(s.id, argus_core::id::ShapeId::for_track_frame(t.id, 3), "a shape's id is its track and frame's");
+    }
+
+    #[tokio::test]
+    async fn pulled_changes_apply_without_outbox_or_undo_and_keep_the_cursor() {
+        let f = fixture().await;
+        let before = f.store.pending_count(f.project).await.expect("count");
+        let depth = f.store.history_depth(f.project).await.expect("depth");
+        let mut other = Device::new();
+        let t = track(f.video.id, f.car());
+        let s = mask_shape(t.id, 9, 2);
+        let c1 = other.change(f.project, None, ChangeOp::Upsert { entity: Entity::Track(t.clone()) });
+        let c2 = other.change(f.project, None, ChangeOp::Upsert { entity: Entity::Shape(s.clone()) });
+        let out = f.store.apply_remote(f.project, &[c1.clone(), c2.clone()], Some("42")).await.expect("apply");
+        assert_eq!(out.applied.len(), 2);
+        assert_eq!(f.store.frame_shapes(f.video.id, 9).await.expect("frame")[0].geometry, s.geometry);
+        assert_eq!(f.store.pending_count(f.project).await.expect("count"), before, "no outbox entries");
+        assert_eq!(f.store.history_depth(f.project).await.expect("depth"), depth, "no undo entries");
+        assert_eq!(f.store.pull_cursor(f.project).await.expect("cursor").as_deref(), Some("42"));
+        // The same page again (a retry after a lost answer): nothing changes.
+        let again = f.store.apply_remote(f.project, &[c1, c2], Some("42")).await.expect("replay");
+        assert!(again.applied.is_empty() && again.stale == 2, "{again:?}");
+        // A local edit after the pull sorts after it.
+        f.store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, 9, 5) }).await.expect("set");
+        let mine = f.store.pending_changes(f.project, 1000).await.expect("outbox").pop().expect("mine");
+        assert!(mine.change.base.is_some_and(|b| b.device != f.store.device()), "based on the other device's version");
+    }
+
+    #[tokio::test]
+    async fn a_tombstone_stops_older_upserts_and_a_newer_upsert_wins() {
+        let f = fixture().await;
+        let mut a = Device::new();
+        let mut b = Device::new();
+        let t = track(f.video.id, f.car());
+        let s = mask_shape(t.id, 1, 1);
+        let old_edit = b.change(f.project, None, ChangeOp::Upsert { entity: Entity::Shape(mask_shape(t.id, 1, 9)) });
+        let create = a.change(f.project, None, ChangeOp::Upsert { entity: Entity::Track(t.clone()) });
+        let shape = a.change(f.project, None, ChangeOp::Upsert { entity: Entity::Shape(s.clone()) });
+        let delete = a.change(f.project, Some(shape.hlc), ChangeOp::Delete { kind: EntityKind::Shape, id: *s.id.as_uuid() });
+        f.store.apply_remote(f.project, &[create, shape, delete.clone()], None).await.expect("apply");
+        assert!(f.store.frame_shapes(f.video.id, 1).await.expect("frame").is_empty());
+        assert_eq!(version(&f, EntityKind::Shape, *s.id.as_uuid()).await, Some((delete.hlc, true)), "the delete leaves a tombstone");
+        // An edit made before the delete arrives late: it must not resurrect.
+        assert!(old_edit.hlc < delete.hlc);
+        let out = f.store.apply_remote(f.project, &[old_edit], None).await.expect("late");
+        assert!(out.applied.is_empty() && out.stale == 1);
+        assert!(f.store.frame_shapes(f.video.id, 1).await.expect("frame").is_empty(), "an older upsert brought a deleted shape back");
+        // A newer edit (someone redrew it after seeing the delete) wins.
+        let redraw = b.change(f.project, Some(delete.hlc), ChangeOp::Upsert { entity: Entity::Shape(mask_shape(t.id, 1, 4)) });
+        f.store.apply_remote(f.project, &[redraw], None).await.expect("redraw");
+        assert_eq!(f.store.frame_shapes(f.video.id, 1).await.expect("frame").len(), 1);
+        // The late edit was made without seeing the delete: the delete is
+        // newer and wins, and the edit is kept as a conflict, not lost. The
+        // redraw, made after seeing the delete, is none.
+        let conflicts = f.store.conflicts(f.project).await.expect("conflicts");
+        assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+        assert!(matches!(conflicts[0].other, ChangeOp::Upsert { .. }) && conflicts[0].current_hlc == delete.hlc);
+    }
+
+    #[tokio::test]
+    async fn a_shape_edited_on_both_sides_keeps_both_versions() {
+        let f = fixture().await;
+        let t = track(f.video.id, f.car());
+        let s = mask_shape(t.id, 2, 1);
+        f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![s.clone()] }).await.expect("create");
+        let synced = version(&f, EntityKind::Shape, *s.id.as_uuid()).await.expect("v").0;
+        // Both sides edit the synced version.
+        let mut other = Device::new();
+        let theirs = mask_shape(t.id, 2, 30);
+        f.store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, 2, 15) }).await.expect("mine");
+        let mine = f.store.frame_shapes(f.video.id, 2).await.expect("frame")[0].clone();
+        let mine_hlc = version(&f, EntityKind::Shape, *s.id.as_uuid()).await.expect("v").0;
+        let c = other.change(f.project, Some(synced), ChangeOp::Upsert { entity: Entity::Shape(theirs.clone()) });
+        let out = f.store.apply_remote(f.project, &[c.clone()], None).await.expect("apply");
+        assert_eq!(out.conflicts, 1, "{out:?}");
+        let conflicts = f.store.conflicts(f.project).await.expect("conflicts");
+        assert_eq!(conflicts.len(), 1);
+        let k = &conflicts[0];
+        assert_eq!((k.kind, k.record), (EntityKind::Shape, *s.id.as_uuid()));
+        // The later HLC is current; the other version is kept, not lost.
+        let current = f.store.frame_shapes(f.video.id, 2).await.expect("frame")[0].clone();
+        let (winner, loser) = if c.hlc > mine_hlc { (theirs.clone(), mine.clone()) } else { (mine.clone(), theirs.clone()) };
+        assert_eq!(k.current_hlc, c.hlc.max(mine_hlc));
+        assert_eq!(current.geometry, winner.geometry);
+        assert!(matches!(&k.other, ChangeOp::Upsert { entity: Entity::Shape(x) } if x.geometry == loser.geometry), "{:?}", k.other);
+        f.store.resolve_conflict(k.id).await.expect("resolve");
+        assert!(f.store.conflicts(f.project).await.expect("conflicts").is_empty());
+        // An edit made after seeing mine is no conflict.
+        let now = version(&f, EntityKind::Shape, *s.id.as_uuid()).await.expect("v").0;
+        let seen = other.change(f.project, Some(now), ChangeOp::Upsert { entity: Entity::Shape(mask_shape(t.id, 2, 40)) });
+        let out = f.store.apply_remote(f.project, &[seen], None).await.expect("apply");
+        assert_eq!((out.conflicts, out.applied.len()), (0, 1));
+    }
+
+    #[tokio::test]
+    async fn undo_does_not_overwrite_someone_elses_newer_version() {
+        let f = fixture().await;
+        let t = track(f.video.id, f.car());
+        f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![mask_shape(t.id, 4, 1)] }).await.expect("create");
+        f.store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, 4, 8) }).await.expect("edit");
+        let s = argus_core::id::ShapeId::for_track_frame(t.id, 4);
+        let v = version(&f, EntityKind::Shape, *s.as_uuid()).await.expect("v").0;
+        let mut other = Device::new();
+        let theirs = other.change(f.project, Some(v), ChangeOp::Upsert { entity: Entity::Shape(mask_shape(t.id, 4, 20)) });
+        f.store.apply_remote(f.project, &[theirs], None).await.expect("apply");
+        let err = f.store.undo(f.project).await.expect_err("an undo over someone else's edit");
+        assert!(matches!(&err, Error::Conflict(m) if m.contains("someone else")), "{err}");
+        assert_eq!(f.store.history_depth(f.project).await.expect("depth").0, 2, "the undo entry stays");
+        assert_eq!(f.store.frame_shapes(f.video.id, 4).await.expect("frame")[0].geometry, mask_shape(t.id, 4, 20).geometry);
+    }
+
+    #[tokio::test]
+    async fn track_numbers_are_renumbered_and_local_video_fields_kept() {
+        let f = fixture().await;
+        let mine = track(f.video.id, f.car());
+        f.store.apply(&f.actor, Command::CreateTrack { track: mine.clone(), shapes: vec![] }).await.expect("create");
+        let mine_no = f.store.track(mine.id).await.expect("track").number;
+        let mut other = Device::new();
+        let mut theirs = track(f.video.id, f.person());
+        theirs.number = mine_no;
+        let c = other.change(f.project, None, ChangeOp::Upsert { entity: Entity::Track(theirs.clone()) });
+        let out = f.store.apply_remote(f.project, &[c], None).await.expect("apply");
+        assert!(out.skipped.is_empty(), "{out:?}");
+        assert_eq!(f.store.track(theirs.id).await.expect("theirs").number, mine_no);
+        assert_ne!(f.store.track(mine.id).await.expect("mine").number, mine_no, "the local track moves to a free number");
+        // A pulled video keeps this machine's path to the file.
+        let mut v = f.video.clone();
+        v.name = "renamed.mp4".into();
+        v.local_path = Some("/elsewhere/on/their/machine.mp4".into());
+        let c = other.change(f.project, None, ChangeOp::Upsert { entity: Entity::Video(v) });
+        f.store.apply_remote(f.project, &[c], None).await.expect("apply");
+        let here = f.store.video(f.video.id).await.expect("video");
+        assert_eq!((here.name.as_str(), here.local_path.as_deref()), ("renamed.mp4", Some("/videos/clip.mp4")));
+        // A shape of a track that is gone here is skipped with its reason; the rest applies.
+        let orphan = other.change(f.project, None, ChangeOp::Upsert { entity: Entity::Shape(mask_shape(argus_core::id::TrackId::new(), 1, 1)) });
+        let fine = other.change(f.project, None, ChangeOp::Upsert { entity: Entity::Shape(mask_shape(theirs.id, 1, 1)) });
+        let out = f.store.apply_remote(f.project, &[orphan, fine], None).await.expect("apply");
+        assert_eq!((out.skipped.len(), out.applied.len()), (1, 1), "{out:?}");
+    }
+}

@@ -93,6 +93,12 @@ impl ChangeOp {
 pub struct Change {
     pub id: ChangeId,
     pub hlc: Hlc,
+    /// The HLC of the version of the record this change was made on (`None`:
+    /// the record did not exist here). A change whose base is not the
+    /// record's current version was made without seeing it: an edit on both
+    /// sides since the last sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Hlc>,
     pub project_id: ProjectId,
     pub op: ChangeOp,
 }
@@ -120,12 +126,14 @@ mod tests {
         let a = Change {
             id: ChangeId::new(),
             hlc: clock.tick(100).expect("tick"),
+            base: None,
             project_id: project.id,
             op: ChangeOp::Upsert { entity: Entity::Project(project.clone()) },
         };
         let b = Change {
             id: ChangeId::new(),
             hlc: clock.tick(100).expect("tick"),
+            base: None,
             project_id: project.id,
             op: ChangeOp::Delete { kind: EntityKind::Project, id: *project.id.as_uuid() },
         };

@@ -179,10 +179,11 @@ pub struct Shape {
 
 impl Shape {
     /// A new keyframe of `track` on `frame`, visible, with no per-frame
-    /// attribute values and no score.
+    /// attribute values and no score. Its id is derived from the track and
+    /// frame, so it is the same on every device.
     pub fn keyframe(track_id: TrackId, frame: u64, geometry: Geometry, source: ShapeSource, now: Timestamp) -> Self {
         Self {
-            id: ShapeId::new(),
+            id: ShapeId::for_track_frame(track_id, frame),
             track_id,
             frame,
             geometry,

@@ -44,12 +44,10 @@ impl EmbeddedStore {
         tokio::fs::create_dir_all(root.join(bucket)).await.map_err(io)?;
         let inner = s3s_fs::FileSystem::new(root).map_err(|e| ConfigError::Io(format!("embedded object store: {e:?}")))?;
         let stats = Arc::new(Stats::default());
-        // Part ETags live beside the store's root, not in it: s3s-fs takes
-        // every folder in the root for a bucket and every `.upload_id-*` file
-        // for a part.
-        let mut etags = root.as_os_str().to_owned();
-        etags.push(".etags");
-        let etags = PathBuf::from(etags);
+        // Part ETags live in `<root>/.argus-etags`: s3s-fs takes every
+        // folder in the root for a bucket, so listing buckets leaves out
+        // names starting with a dot (which no S3 bucket name may).
+        let etags = root.join(".argus-etags");
         tokio::fs::create_dir_all(&etags).await.map_err(io)?;
         let fs = Store { inner, root: root.to_path_buf(), etags, stats: stats.clone() };
         let service = {
@@ -175,7 +173,11 @@ impl S3 for Store {
     }
 
     async fn list_buckets(&self, req: S3Request<dto::ListBucketsInput>) -> S3Result<S3Response<dto::ListBucketsOutput>> {
-        self.inner.list_buckets(req).await
+        let mut resp = self.inner.list_buckets(req).await?;
+        if let Some(b) = resp.output.buckets.as_mut() {
+            b.retain(|b| !b.name.as_deref().unwrap_or_default().starts_with('.'));
+        }
+        Ok(resp)
     }
 
     async fn list_objects(&self, req: S3Request<dto::ListObjectsInput>) -> S3Result<S3Response<dto::ListObjectsOutput>> {

@@ -1,0 +1,284 @@
+//! Versions, tombstones and applying other devices' changes.
+//!
+//! Every record's current version is the HLC of the change that wrote it
+//! (`versions`); a delete leaves its HLC behind as a tombstone. A local edit
+//! records the version it was made on as its change's `base`. Pulled
+//! changes are applied with the conflict policy of ARCHITECTURE.md:
+//!
+//! - per record, the later HLC wins; an older change is dropped, so an old
+//!   upsert cannot bring back a newer delete, and a delete wins over an edit
+//!   only when it is newer;
+//! - a shape edited on both sides since the last sync (the incoming
+//!   change's base is not the version here) keeps both versions: the later
+//!   one is current and the other is kept in `conflicts` for the user;
+//! - pulled changes write no outbox entries and no undo history, in one
+//!   transaction per page together with the pull cursor;
+//! - what is local to this machine survives: a video's local path and its
+//!   state on the server;
+//! - a track's display number is not an identity: a pulled track that takes
+//!   a number used here moves the local track to the next free number;
+//! - a change that cannot be applied (its parent is gone) is skipped and
+//!   reported, and the rest of the page goes on.
+
+use argus_core::{
+    hlc::Hlc,
+    id::ProjectId,
+    model::{Change, ChangeOp, Entity, EntityKind},
+};
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+use crate::{Error, Result, Store, rows, store::now_ms};
+
+pub(crate) fn kind_name(kind: EntityKind) -> &'static str {
+    match kind {
+        EntityKind::Project => "project",
+        EntityKind::LabelSchema => "label_schema",
+        EntityKind::Member => "member",
+        EntityKind::Video => "video",
+        EntityKind::Track => "track",
+        EntityKind::Shape => "shape",
+        EntityKind::Review => "review",
+        EntityKind::Comment => "comment",
+    }
+}
+
+/// The record's current version: its HLC and whether it is a tombstone.
+pub(crate) async fn version(conn: &mut SqliteConnection, project: ProjectId, kind: EntityKind, id: Uuid) -> Result<Option<(Hlc, bool)>> {
+    let row: Option<(String, i64)> = sqlx::query_as("SELECT hlc, deleted FROM versions WHERE project_id = ? AND kind = ? AND id = ?")
+        .bind(project.to_string())
+        .bind(kind_name(kind))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|(h, d)| Ok((rows::parse::<Hlc>(&h, "version hlc")?, d != 0))).transpose()
+}
+
+pub(crate) async fn set_version(conn: &mut SqliteConnection, project: ProjectId, kind: EntityKind, id: Uuid, hlc: &Hlc, deleted: bool) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO versions (project_id, kind, id, hlc, deleted) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(project_id, kind, id) DO UPDATE SET hlc = excluded.hlc, deleted = excluded.deleted",
+    )
+    .bind(project.to_string())
+    .bind(kind_name(kind))
+    .bind(id.to_string())
+    .bind(hlc.to_string())
+    .bind(i64::from(deleted))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// What applying a page of pulled changes did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Pulled {
+    /// Records written or deleted, for the UI to refresh.
+    pub applied: Vec<(EntityKind, Uuid)>,
+    /// Changes already known, or older than the version here.
+    pub stale: usize,
+    /// Conflicts recorded (both versions kept).
+    pub conflicts: usize,
+    /// Changes that could not be applied, with why (the rest went on).
+    pub skipped: Vec<(Uuid, String)>,
+}
+
+/// An open conflict: a record edited on two devices since they synced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    pub id: Uuid,
+    pub kind: EntityKind,
+    pub record: Uuid,
+    /// The version that is not current: an upsert, or a delete.
+    pub other: ChangeOp,
+    pub other_hlc: Hlc,
+    pub current_hlc: Hlc,
+}
+
+async fn record_conflict(conn: &mut SqliteConnection, project: ProjectId, kind: EntityKind, id: Uuid, other: &ChangeOp, other_hlc: &Hlc, current: &Hlc) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO conflicts (id, project_id, kind, record_id, other, other_hlc, current_hlc, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(Uuid::now_v7().to_string())
+    .bind(project.to_string())
+    .bind(kind_name(kind))
+    .bind(id.to_string())
+    .bind(serde_json::to_string(other)?)
+    .bind(other_hlc.to_string())
+    .bind(current.to_string())
+    .bind(now_ms() as i64)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Makes `entity` fit here before it is written: keeps what is local to
+/// this machine and frees a track number it takes.
+async fn prepare(conn: &mut SqliteConnection, project: ProjectId, entity: &mut Entity) -> Result<()> {
+    match entity {
+        Entity::Video(v) => {
+            if let Some(Entity::Video(local)) = rows::load(conn, project, EntityKind::Video, *v.id.as_uuid()).await? {
+                v.local_path = local.local_path;
+                v.remote = local.remote;
+            } else {
+                v.local_path = None;
+            }
+        }
+        Entity::Track(t) => {
+            let taken: Option<String> = sqlx::query_scalar("SELECT id FROM tracks WHERE video_id = ? AND number = ? AND id <> ?")
+                .bind(t.video_id.to_string())
+                .bind(i64::from(t.number))
+                .bind(t.id.to_string())
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(other) = taken {
+                sqlx::query("UPDATE tracks SET number = (SELECT MAX(number) + 1 FROM tracks WHERE video_id = ?) WHERE id = ?")
+                    .bind(t.video_id.to_string())
+                    .bind(other)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn apply_one(conn: &mut SqliteConnection, project: ProjectId, c: &Change, out: &mut Pulled) -> Result<()> {
+    let (kind, id) = c.op.target();
+    let current = version(conn, project, kind, id).await?;
+    if let Some((h, _)) = &current {
+        if *h == c.hlc {
+            out.stale += 1;
+            return Ok(());
+        }
+        // Made without seeing the version here: an edit on both sides.
+        let concurrent = c.base.as_ref() != Some(h);
+        if *h > c.hlc {
+            if concurrent && kind == EntityKind::Shape {
+                record_conflict(conn, project, kind, id, &c.op, &c.hlc, h).await?;
+                out.conflicts += 1;
+            }
+            out.stale += 1;
+            return Ok(());
+        }
+        if concurrent && kind == EntityKind::Shape {
+            let mine = match rows::load(conn, project, kind, id).await? {
+                Some(entity) => ChangeOp::Upsert { entity },
+                None => ChangeOp::Delete { kind, id },
+            };
+            record_conflict(conn, project, kind, id, &mine, h, &c.hlc).await?;
+            out.conflicts += 1;
+        }
+    }
+    match &c.op {
+        ChangeOp::Upsert { entity } => {
+            let mut entity = entity.clone();
+            prepare(conn, project, &mut entity).await?;
+            rows::upsert(conn, &entity).await?;
+        }
+        ChangeOp::Delete { .. } => {
+            rows::apply_op(conn, project, &c.op).await?;
+        }
+    }
+    set_version(conn, project, kind, id, &c.hlc, matches!(c.op, ChangeOp::Delete { .. })).await?;
+    out.applied.push((kind, id));
+    Ok(())
+}
+
+impl Store {
+    /// Applies a page of changes pulled from the server to `project`, with
+    /// the conflict policy above, in one transaction that also stores the
+    /// page's `cursor`. No outbox entries, no undo history.
+    pub async fn apply_remote(&self, project: ProjectId, changes: &[Change], cursor: Option<&str>) -> Result<Pulled> {
+        if let Some(c) = changes.iter().find(|c| c.project_id != project) {
+            return Err(Error::Conflict(format!("change {} belongs to project {}, not {project}", c.id, c.project_id)));
+        }
+        let mut w = self.writer.lock().await;
+        let crate::store::Writer { conn, clock } = &mut *w;
+        let mut next = clock.clone();
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let mut out = Pulled::default();
+        let now = now_ms();
+        for c in changes {
+            // Later local edits must sort after what this device has seen.
+            if let Err(e) = next.receive(c.hlc, now) {
+                tracing::warn!(change = %c.id, error = %e, "a remote clock is far ahead; the change is applied, the local clock is not moved");
+            }
+            sqlx::query("SAVEPOINT change").execute(&mut *tx).await?;
+            match apply_one(&mut tx, project, c, &mut out).await {
+                Ok(()) => {
+                    sqlx::query("RELEASE change").execute(&mut *tx).await?;
+                }
+                Err(e) => {
+                    sqlx::query("ROLLBACK TO change").execute(&mut *tx).await?;
+                    sqlx::query("RELEASE change").execute(&mut *tx).await?;
+                    out.skipped.push((*c.id.as_uuid(), e.to_string()));
+                }
+            }
+        }
+        if let Some(cursor) = cursor {
+            sqlx::query(
+                "INSERT INTO sync_cursors (project_id, cursor, updated_at) VALUES (?, ?, ?)
+                 ON CONFLICT(project_id) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+            )
+            .bind(project.to_string())
+            .bind(cursor)
+            .bind(now as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !changes.is_empty() {
+            sqlx::query("INSERT INTO settings (key, value) VALUES ('last_hlc', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+                .bind(next.last().to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        *clock = next;
+        Ok(out)
+    }
+
+    /// The record's current version (HLC, tombstone?), if it has one.
+    pub async fn record_version(&self, project: ProjectId, kind: EntityKind, id: Uuid) -> Result<Option<(Hlc, bool)>> {
+        let mut conn = self.readers.acquire().await?;
+        version(&mut conn, project, kind, id).await
+    }
+
+    /// The open conflicts of `project`, oldest first.
+    pub async fn conflicts(&self, project: ProjectId) -> Result<Vec<Conflict>> {
+        let rows: Vec<(String, String, String, String, String, String)> = sqlx::query_as(
+            "SELECT id, kind, record_id, other, other_hlc, current_hlc FROM conflicts
+             WHERE project_id = ? AND resolved_at IS NULL ORDER BY created_at, id",
+        )
+        .bind(project.to_string())
+        .fetch_all(&self.readers)
+        .await?;
+        rows.into_iter()
+            .map(|(id, kind, record, other, other_hlc, current_hlc)| {
+                Ok(Conflict {
+                    id: rows::parse(&id, "conflict id")?,
+                    kind: serde_json::from_value(serde_json::Value::String(kind))?,
+                    record: rows::parse(&record, "conflict record")?,
+                    other: serde_json::from_str(&other)?,
+                    other_hlc: rows::parse(&other_hlc, "conflict hlc")?,
+                    current_hlc: rows::parse(&current_hlc, "conflict hlc")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks a conflict resolved (the user kept the current version, or
+    /// applied the other one as a new edit).
+    pub async fn resolve_conflict(&self, id: Uuid) -> Result<()> {
+        let mut w = self.writer.lock().await;
+        let done = sqlx::query("UPDATE conflicts SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL")
+            .bind(now_ms() as i64)
+            .bind(id.to_string())
+            .execute(&mut w.conn)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("open conflict", id));
+        }
+        Ok(())
+    }
+}
