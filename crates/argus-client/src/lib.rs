@@ -20,10 +20,12 @@ pub mod api;
 pub mod auth;
 mod error;
 pub mod session_store;
+pub mod sync;
 pub mod upload;
 
 pub use api::{Api, Backoff, StaticToken, TokenSource};
 pub use auth::{Auth, Scope, Session, SignUp, User};
 pub use session_store::{EncryptedFileStore, KeyringStore, NoStore, SessionStore};
+pub use sync::{SyncReport, Syncer};
 pub use error::{Error, Result};
 pub use upload::{Progress, RemoteVideo, UploadOptions, UploadOutcome, Uploader};

@@ -448,6 +448,158 @@ mod auth {
     }
 }
 
+mod sync {
+    use argus_client::Syncer;
+    use argus_core::{
+        geometry::BBox,
+        id::{ProjectId, TrackId, UserId},
+        model::{Colour, Geometry, Label, Review, ReviewScope, Role, Shape, ShapeKind, ShapeSource, Timestamp, Track, Video},
+        time::Rational,
+    };
+    use argus_store::{Actor, Command};
+
+    use super::*;
+
+    fn boxed(track: TrackId, frame: u64, x: f64) -> Shape {
+        Shape::keyframe(track, frame, Geometry::BBox(BBox { x, y: 5.0, width: 20.0, height: 10.0 }), ShapeSource::Manual, Timestamp(1))
+    }
+
+    /// Every track (id, number) and shape (id, geometry) of `video`, sorted.
+    async fn state(store: &Store, video: argus_core::id::VideoId, frames: u64) -> Result<(Vec<(String, u32)>, Vec<(String, String)>), BoxError> {
+        let mut tracks: Vec<(String, u32)> = store.tracks(video).await?.into_iter().map(|t| (t.id.to_string(), t.number)).collect();
+        tracks.sort();
+        let mut shapes = Vec::new();
+        for f in 0..frames {
+            for s in store.frame_shapes(video, f).await? {
+                shapes.push((s.id.to_string(), serde_json::to_string(&s.geometry)?));
+            }
+        }
+        shapes.sort();
+        Ok((tracks, shapes))
+    }
+
+    async fn sign_in(srv: &TestServer, email: &str) -> Result<(Arc<Auth>, String), BoxError> {
+        let auth = Arc::new(Auth::new(&srv.url, None, Box::new(NoStore))?);
+        let user = match auth.sign_up(email, "password-1").await? {
+            SignUp::SignedIn(u) => u,
+            other => return Err(format!("{other:?}").into()),
+        };
+        Ok((auth, user.id))
+    }
+
+    /// Two devices (a lead and an annotator) edit one project offline, sync,
+    /// and converge, with conflicts exactly where both edited the same shape.
+    pub async fn two_devices_converge_with_conflicts_where_expected() -> TestResult {
+        let srv = TestServer::start(|_| {}).await?;
+        let (lead_auth, _lead_id) = sign_in(&srv, "lead@example.com").await?;
+        let (ann_auth, ann_id) = sign_in(&srv, "annotator@example.com").await?;
+        let lead_api = Api::new(&srv.url, lead_auth.clone())?;
+        let ann_api = Api::new(&srv.url, ann_auth.clone())?;
+        let dir = tempfile::tempdir()?;
+        let a = Arc::new(Store::open(dir.path().join("a.db")).await?);
+        let b = Arc::new(Store::open(dir.path().join("b.db")).await?);
+
+        // The lead made the project offline; pushing it keeps its id.
+        let labels = vec![Label::new("car", Colour::palette(0)).with_kinds(&[ShapeKind::BBox])];
+        let (project, schema) = a.create_project("Street", labels).await?;
+        let label = schema.labels()[0].clone();
+        let video = a
+            .add_video(Video {
+                id: argus_core::id::VideoId::for_content(project.id, &"c".repeat(64)),
+                project_id: project.id,
+                name: "street.mp4".into(),
+                sha256: "c".repeat(64),
+                width: 640,
+                height: 360,
+                frame_rate: Rational::new(25, 1)?,
+                frame_count: 50,
+                duration: Rational::new(2, 1)?,
+                codec: "h264".into(),
+                rotation: Default::default(),
+                local_path: Some("/lead/videos/street.mp4".into()),
+                object_key: None,
+                remote: Default::default(),
+                created_at: Timestamp(0),
+            })
+            .await?;
+        let team: Value = lead_api.post("/api/v1/teams", &json!({"name": "Team"})).await?;
+        let team = team["id"].as_str().ok_or("no team")?.to_owned();
+        let created: Value = lead_api
+            .post(&format!("/api/v1/teams/{team}/projects"), &json!({"id": project.id, "name": "Street", "label_schema": {"labels": schema.labels()}}))
+            .await?;
+        ensure!(created["id"] == project.id.to_string(), "the server did not keep the project's id: {created}");
+        let _: Value = lead_api
+            .call(reqwest::Method::PUT, &format!("/api/v1/projects/{}/members/{ann_id}", project.id), Some(&json!({"role": "annotator"})), false)
+            .await?
+            .ok_or("no answer")?;
+
+        let lead = Actor { user: UserId::new(), role: Role::Lead };
+        let t1 = Track::new(video.id, label.id, None, Timestamp(1));
+        let shapes: Vec<Shape> = (0..6).map(|f| boxed(t1.id, f, 10.0)).collect();
+        a.apply(&lead, Command::CreateTrack { track: t1.clone(), shapes }).await?;
+        let sa = Syncer::new(lead_api.clone(), a.clone());
+        let sb = Syncer::new(ann_api.clone(), b.clone());
+        let r = sa.sync(project.id).await?;
+        ensure!(r.refused.is_empty() && r.pushed >= 10, "{r:?}");
+        // The annotator's machine starts empty: the pull brings it all.
+        let r = sb.sync(project.id).await?;
+        ensure!(r.skipped.is_empty() && r.pulled >= 10, "{r:?}");
+        ensure!(state(&a, video.id, 50).await? == state(&b, video.id, 50).await?, "the first pull does not match");
+        let here = b.video(video.id).await?;
+        ensure!(here.local_path.is_none(), "another machine's local path came along: {:?}", here.local_path);
+
+        // Offline, on both machines.
+        let ann = Actor { user: UserId::from_uuid(uuid::Uuid::parse_str(&ann_id)?), role: Role::Annotator };
+        a.apply(&lead, Command::SetShape { shape: boxed(t1.id, 1, 100.0) }).await?; // both edit frame 1
+        a.apply(&lead, Command::DeleteShape { shape_id: boxed(t1.id, 3, 0.0).id }).await?; // lead deletes frame 3 ...
+        let t_lead = Track::new(video.id, label.id, None, Timestamp(2));
+        a.apply(&lead, Command::CreateTrack { track: t_lead.clone(), shapes: vec![boxed(t_lead.id, 7, 1.0)] }).await?;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        b.apply(&ann, Command::SetShape { shape: boxed(t1.id, 1, 200.0) }).await?;
+        b.apply(&ann, Command::SetShape { shape: boxed(t1.id, 2, 300.0) }).await?; // only here
+        b.apply(&ann, Command::SetShape { shape: boxed(t1.id, 3, 400.0) }).await?; // ... the annotator edits it later
+        let t_ann = Track::new(video.id, label.id, None, Timestamp(2));
+        b.apply(&ann, Command::CreateTrack { track: t_ann.clone(), shapes: vec![boxed(t_ann.id, 8, 2.0)] }).await?;
+        // A review decision the annotator may not make (a stale local role).
+        let review = Review::new(video.id, ReviewScope::Video, Timestamp(3))?;
+        let stale_role = Actor { user: ann.user, role: Role::Lead };
+        b.apply(&stale_role, Command::CreateReview { review: review.clone() }).await?;
+        ensure!(a.tracks(video.id).await?.iter().any(|t| t.id == t_lead.id) && b.tracks(video.id).await?.iter().any(|t| t.id == t_ann.id), "tracks");
+
+        // Sync: lead, annotator, lead again.
+        let ra = sa.sync(project.id).await?;
+        let rb = sb.sync(project.id).await?;
+        let ra2 = sa.sync(project.id).await?;
+        ensure!(ra.refused.is_empty() && ra2.refused.is_empty(), "{ra:?} {ra2:?}");
+        ensure!(rb.refused.len() == 1 && rb.refused[0].1.contains("may not review"), "the annotator's review was not refused: {rb:?}");
+        let rejected = b.rejected_changes(project.id).await?;
+        ensure!(rejected.len() == 1 && b.pending_count(project.id).await? == 0, "the refused change left the outbox: {rejected:?}");
+        ensure!(b.review(review.id).await.is_err(), "the refused review is still there");
+
+        let (ta, sa_state) = state(&a, video.id, 50).await?;
+        let (tb, sb_state) = state(&b, video.id, 50).await?;
+        ensure!(sa_state == sb_state, "shapes differ:\n{sa_state:?}\n{sb_state:?}");
+        ensure!(ta == tb, "tracks differ: {ta:?} vs {tb:?}");
+        let numbers: std::collections::HashSet<u32> = ta.iter().map(|t| t.1).collect();
+        ensure!(numbers.len() == ta.len(), "two tracks share a number: {ta:?}");
+        // Frame 3: the annotator's edit is newer than the delete, so it stays.
+        ensure!(b.frame_shapes(video.id, 3).await?.len() == 1 && a.frame_shapes(video.id, 3).await?.len() == 1, "the newer edit lost to an older delete");
+        ensure!(a.frame_shapes(video.id, 2).await?[0].geometry == boxed(t1.id, 2, 300.0).geometry, "an edit made on one side only did not arrive");
+        // Conflicts exactly on the shapes both edited: frames 1 and 3.
+        let want: std::collections::BTreeSet<String> = [1u64, 3].iter().map(|f| argus_core::id::ShapeId::for_track_frame(t1.id, *f).to_string()).collect();
+        for (name, store) in [("lead", &a), ("annotator", &b)] {
+            let got: std::collections::BTreeSet<String> = store.conflicts(project.id).await?.iter().map(|c| c.record.to_string()).collect();
+            ensure!(got == want, "{name}'s conflicts are {got:?}, expected {want:?}");
+        }
+        // A second round changes nothing.
+        let again = sb.sync(project.id).await?;
+        ensure!(again.pushed == 0 && again.pulled == 0, "{again:?}");
+        let _ = ProjectId::new();
+        srv.stop().await;
+        Ok(())
+    }
+}
+
 fn main() {
     // The keyring tests re-run this binary in a prepared environment.
     match std::env::var("ARGUS_KEYRING_CHILD").as_deref() {
@@ -461,6 +613,7 @@ fn main() {
         auth::the_session_file_is_encrypted_and_refuses_a_wrong_passphrase,
         auth::no_keyring_is_reported_not_hidden,
         auth::the_session_is_kept_in_a_real_secret_service,
+        sync::two_devices_converge_with_conflicts_where_expected,
         small_file_goes_up_in_one_put,
         multipart_upload_in_parallel_with_progress,
         an_interrupted_upload_resumes_without_resending_parts,

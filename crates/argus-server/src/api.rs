@@ -489,6 +489,9 @@ async fn team_projects(State(state): State<AppState>, caller: Caller, Path(team)
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ProjectBody {
+    /// On create: keep this id (a desktop pushing a project it made
+    /// offline); a new one when absent.
+    id: Option<Uuid>,
     name: Option<String>,
     description: Option<String>,
     /// `{"labels": [...]}` in argus-core's `Label` shape.
@@ -523,7 +526,7 @@ fn schema_json(project: Uuid, version: u32, labels: Vec<Label>) -> R<Value> {
 )]
 async fn create_project(State(state): State<AppState>, caller: Caller, Path(team): Path<String>, JsonBody(b): JsonBody<ProjectBody>) -> R {
     let team = uuid(&team, "team id")?;
-    let id = Uuid::now_v7();
+    let id = b.id.unwrap_or_else(Uuid::now_v7);
     let name = b.name.as_deref().unwrap_or("").trim().to_owned();
     let project = argus_core::model::Project::new(&name, LabelSchemaId::new(), argus_core::model::Timestamp(0))
         .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
@@ -1007,8 +1010,8 @@ pub struct ErrorBody {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "Argus API", description = "Teams, projects, members and invitations. Authentication: a Supabase-compatible access token from /auth/v1 (the GoTrue contract, documented by supabase/auth)."),
-    paths(me, list_teams, create_team, get_team, update_team, delete_team, team_members, set_team_member, remove_team_member, list_projects, team_projects, create_project, get_project, update_project, delete_project, project_members, set_project_member, remove_project_member, invite_to_team, invite_to_project, team_invitations, project_invitations, my_invitations, revoke_invitation, accept_invitation, team_audit, crate::videos::create, crate::videos::upload_state, crate::videos::part_urls, crate::videos::complete, crate::videos::abort, crate::videos::delete, crate::videos::list, crate::videos::get_one, crate::videos::download, crate::videos::jobs, crate::videos::claim, crate::videos::job_complete, crate::videos::job_fail, crate::videos::job_heartbeat, crate::videos::events),
-    components(schemas(crate::videos::VideoRow, crate::videos::UploadAnswer, crate::videos::UploadPlan, crate::videos::NewUpload, crate::videos::PartNumbers, crate::videos::PartUrl, crate::videos::CompleteBody, crate::videos::ClientPart, crate::videos::JobRow, crate::videos::ClaimBody, crate::videos::ClaimedJob, crate::videos::WorkerBody, crate::storage::Presigned, crate::storage::Part, TeamRow, ProjectRow, InvitationRow, TeamBody, ProjectBody, SchemaBody, RoleBody, InviteBody, ErrorBody)),
+    paths(me, list_teams, create_team, get_team, update_team, delete_team, team_members, set_team_member, remove_team_member, list_projects, team_projects, create_project, get_project, update_project, delete_project, project_members, set_project_member, remove_project_member, invite_to_team, invite_to_project, team_invitations, project_invitations, my_invitations, revoke_invitation, accept_invitation, team_audit, crate::videos::create, crate::videos::upload_state, crate::videos::part_urls, crate::videos::complete, crate::videos::abort, crate::videos::delete, crate::videos::list, crate::videos::get_one, crate::videos::download, crate::videos::jobs, crate::videos::claim, crate::videos::job_complete, crate::videos::job_fail, crate::videos::job_heartbeat, crate::videos::events, crate::sync::push, crate::sync::pull, crate::sync::record),
+    components(schemas(crate::videos::VideoRow, crate::videos::UploadAnswer, crate::videos::UploadPlan, crate::videos::NewUpload, crate::videos::PartNumbers, crate::videos::PartUrl, crate::videos::CompleteBody, crate::videos::ClientPart, crate::videos::JobRow, crate::videos::ClaimBody, crate::videos::ClaimedJob, crate::videos::WorkerBody, crate::storage::Presigned, crate::storage::Part, crate::sync::PushBody, crate::sync::PushAnswer, crate::sync::ChangeResult, crate::sync::PullAnswer, crate::sync::Pulled, crate::sync::RecordAnswer, TeamRow, ProjectRow, InvitationRow, TeamBody, ProjectBody, SchemaBody, RoleBody, InviteBody, ErrorBody)),
     modifiers(&BearerAuth),
 )]
 #[derive(Debug)]

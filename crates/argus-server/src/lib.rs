@@ -24,6 +24,7 @@ pub mod error;
 pub mod ops;
 pub mod state;
 pub mod storage;
+pub mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod videos;
@@ -50,7 +51,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole HTTP API over `state`.
 pub fn app(state: AppState) -> Router {
-    let api = api::router().merge(videos::router()).layer(middleware::from_fn_with_state(state.clone(), ops::read_only));
+    let api = api::router().merge(videos::router()).merge(sync::router()).layer(middleware::from_fn_with_state(state.clone(), ops::read_only));
     let cors = cors(&state.config.cors_origins);
     Router::new()
         .nest("/auth/v1", auth::router())

@@ -43,6 +43,9 @@ pub struct Inner {
     closing: AtomicBool,
     /// The key of maintenance-mode refresh tokens (see `auth::session`).
     pub stateless_key: [u8; 32],
+    /// The clock of the changes this server makes itself (sync), kept
+    /// after every HLC it receives.
+    pub sync_clock: parking_lot::Mutex<argus_core::hlc::HlcClock>,
 }
 
 impl std::ops::Deref for AppState {
@@ -72,6 +75,7 @@ impl AppState {
             pool,
             config,
             stateless_key,
+            sync_clock: parking_lot::Mutex::new(argus_core::hlc::HlcClock::new(argus_core::id::DeviceId::new())),
         })))
     }
 

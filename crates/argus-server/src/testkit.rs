@@ -262,7 +262,14 @@ pub fn run_local(list: Vec<NamedTest>) -> ! {
     run_with(list, None)
 }
 
+/// Installs rustls's ring provider for the process (idempotent): test
+/// clients (reqwest) may be built without a provider of their own.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 fn run_with(list: Vec<NamedTest>, skip: Option<String>) -> ! {
+    install_tls_provider();
     let args = libtest_mimic::Arguments::from_args();
     if let Some(r) = &skip
         && std::env::var("CI").as_deref() == Ok("true")

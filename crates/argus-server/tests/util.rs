@@ -39,6 +39,7 @@ impl TestServer {
     }
 
     fn wrap(inner: argus_server::testkit::TestServer) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        argus_server::testkit::install_tls_provider();
         Ok(Self { inner, http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()? })
     }
 

@@ -40,3 +40,15 @@ CREATE INDEX conflicts_open ON conflicts (project_id, resolved_at);
 -- record has a newer version from someone else since is refused, not a
 -- silent overwrite.
 ALTER TABLE undo_log ADD COLUMN expect TEXT;
+
+-- Changes the server refused (a role that may not make them, a label
+-- deleted meanwhile...): out of the outbox, so it never stalls, and listed
+-- for the user with the reason.
+CREATE TABLE rejected (
+    change_id  TEXT PRIMARY KEY NOT NULL,
+    project_id TEXT NOT NULL,
+    change     TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX rejected_project ON rejected (project_id, created_at);

@@ -281,4 +281,66 @@ impl Store {
         }
         Ok(())
     }
+
+    /// Moves changes the server refused out of the outbox, keeping them
+    /// with the reason for the user.
+    pub async fn reject_changes(&self, refused: &[(argus_core::id::ChangeId, String)]) -> Result<()> {
+        let mut w = self.writer.lock().await;
+        let mut tx = sqlx::Connection::begin(&mut w.conn).await?;
+        let now = now_ms() as i64;
+        for (id, reason) in refused {
+            sqlx::query(
+                "INSERT OR REPLACE INTO rejected (change_id, project_id, change, reason, created_at)
+                 SELECT change_id, project_id, change, ?, ? FROM outbox WHERE change_id = ?",
+            )
+            .bind(reason)
+            .bind(now)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM outbox WHERE change_id = ?").bind(id.to_string()).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The changes the server refused, newest first, with the reasons.
+    pub async fn rejected_changes(&self, project: ProjectId) -> Result<Vec<(Change, String)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT change, reason FROM rejected WHERE project_id = ? ORDER BY created_at DESC, change_id")
+            .bind(project.to_string())
+            .fetch_all(&self.readers)
+            .await?;
+        rows.into_iter().map(|(c, r)| Ok((serde_json::from_str(&c)?, r))).collect()
+    }
+
+    /// Puts a record back to the server's version (after the server refused
+    /// the local edit): `None` when the server has no such record. Not
+    /// undoable, not queued.
+    pub async fn restore_record(&self, project: ProjectId, kind: EntityKind, id: Uuid, server: Option<(ChangeOp, Hlc)>) -> Result<()> {
+        let mut w = self.writer.lock().await;
+        let mut tx = sqlx::Connection::begin(&mut w.conn).await?;
+        match &server {
+            Some((ChangeOp::Upsert { entity }, hlc)) => {
+                let mut entity = entity.clone();
+                prepare(&mut tx, project, &mut entity).await?;
+                rows::upsert(&mut tx, &entity).await?;
+                set_version(&mut tx, project, kind, id, hlc, false).await?;
+            }
+            Some((op @ ChangeOp::Delete { .. }, hlc)) => {
+                rows::apply_op(&mut tx, project, op).await?;
+                set_version(&mut tx, project, kind, id, hlc, true).await?;
+            }
+            None => {
+                rows::apply_op(&mut tx, project, &ChangeOp::Delete { kind, id }).await?;
+                sqlx::query("DELETE FROM versions WHERE project_id = ? AND kind = ? AND id = ?")
+                    .bind(project.to_string())
+                    .bind(kind_name(kind))
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }

@@ -622,7 +622,7 @@ mod pulled {
         let mine = f.store.frame_shapes(f.video.id, 2).await.expect("frame")[0].clone();
         let mine_hlc = version(&f, EntityKind::Shape, *s.id.as_uuid()).await.expect("v").0;
         let c = other.change(f.project, Some(synced), ChangeOp::Upsert { entity: Entity::Shape(theirs.clone()) });
-        let out = f.store.apply_remote(f.project, &[c.clone()], None).await.expect("apply");
+        let out = f.store.apply_remote(f.project, std::slice::from_ref(&c), None).await.expect("apply");
         assert_eq!(out.conflicts, 1, "{out:?}");
         let conflicts = f.store.conflicts(f.project).await.expect("conflicts");
         assert_eq!(conflicts.len(), 1);

@@ -70,6 +70,8 @@ impl Entity {
 /// What a change does to one record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
+// Nearly every change is an upsert: boxing it would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 pub enum ChangeOp {
     /// Create or replace the whole record.
     Upsert { entity: Entity },
@@ -78,6 +80,22 @@ pub enum ChangeOp {
 }
 
 impl ChangeOp {
+    /// The permission a member needs to make this change (the server checks
+    /// it on every pushed change; its SQL twin is `argus.change_permission`).
+    pub fn permission(&self) -> super::Permission {
+        use super::Permission as P;
+        let (kind, _) = self.target();
+        match kind {
+            EntityKind::Project if matches!(self, ChangeOp::Delete { .. }) => P::DeleteProject,
+            EntityKind::Project | EntityKind::LabelSchema => P::EditSchema,
+            EntityKind::Member => P::ManageMembers,
+            EntityKind::Video => P::UploadVideos,
+            EntityKind::Review => P::Review,
+            EntityKind::Comment => P::Comment,
+            EntityKind::Track | EntityKind::Shape => P::EditAnnotations,
+        }
+    }
+
     pub fn target(&self) -> (EntityKind, Uuid) {
         match self {
             ChangeOp::Upsert { entity } => (entity.kind(), entity.id()),

@@ -1,0 +1,189 @@
+//! The sync engine: pushes a project's outbox and pulls everyone else's
+//! changes (argus-server's sync protocol 1).
+//!
+//! - **Push** sends the outbox oldest first in batches. The server answers
+//!   each change: applied, duplicate (sent before: a replay is a no-op) and
+//!   stale (the server holds a newer version, which the pull brings) leave
+//!   the outbox; refused ones move to the store's list of rejected changes
+//!   with the reason, and the record is put back to the server's version.
+//!   Nothing stalls behind one change.
+//! - **Pull** asks for the changes after the project's cursor, page by page,
+//!   and applies each page in one local transaction together with the new
+//!   cursor, so a crash between pages repeats at most one page, harmlessly.
+//! - A page that fails to arrive is asked for again: the cursor only moves
+//!   with what was applied.
+
+use std::sync::Arc;
+
+use argus_core::{
+    hlc::Hlc,
+    id::{ChangeId, ProjectId},
+    model::{Change, ChangeOp, Entity},
+};
+use argus_store::Store;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{Api, Error, Result};
+
+/// The sync protocol this client speaks.
+pub const PROTOCOL: u32 = 1;
+
+#[derive(Debug, Deserialize)]
+struct PushAnswer {
+    results: Vec<ChangeResult>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChangeResult {
+    id: Option<String>,
+    status: String,
+    reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PullAnswer {
+    changes: Vec<PulledChange>,
+    cursor: i64,
+    more: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct PulledChange {
+    change: Change,
+}
+
+#[derive(Debug, Deserialize)]
+struct RecordAnswer {
+    hlc: String,
+    deleted: bool,
+    record: Option<Value>,
+}
+
+/// What one round of sync did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncReport {
+    pub pushed: usize,
+    /// Sent before (a retried push): no-ops.
+    pub duplicates: usize,
+    /// Older than the server's version: the pull brings the newer one.
+    pub stale: usize,
+    /// Refused by the server, with the reason; out of the outbox.
+    pub refused: Vec<(ChangeId, String)>,
+    pub pulled: usize,
+    pub conflicts: usize,
+    /// Pulled changes that could not be applied here, with why.
+    pub skipped: Vec<(uuid::Uuid, String)>,
+}
+
+/// Syncs projects between a local store and one server.
+#[derive(Debug, Clone)]
+pub struct Syncer {
+    api: Api,
+    store: Arc<Store>,
+    /// Changes per push request.
+    pub batch: u32,
+    /// Changes per pull page.
+    pub page: u32,
+}
+
+impl Syncer {
+    pub fn new(api: Api, store: Arc<Store>) -> Self {
+        Self { api, store, batch: 500, page: 1000 }
+    }
+
+    /// Pushes everything pending, then pulls everything new.
+    pub async fn sync(&self, project: ProjectId) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        self.push(project, &mut report).await?;
+        self.pull(project, &mut report).await?;
+        Ok(report)
+    }
+
+    /// Pushes the outbox of `project`, batch by batch.
+    pub async fn push(&self, project: ProjectId, report: &mut SyncReport) -> Result<()> {
+        loop {
+            let pending = self.store.pending_changes(project, self.batch).await?;
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let changes: Vec<&Change> = pending.iter().map(|p| &p.change).collect();
+            let body = json!({"protocol": PROTOCOL, "changes": changes});
+            // Safe to repeat: every change carries its id.
+            let answer: PushAnswer = self.api.post_idempotent(&format!("/api/v1/projects/{project}/sync/push"), &body).await?;
+            if answer.results.len() != pending.len() {
+                return Err(Error::Protocol { url: "sync/push".into(), reason: format!("{} answers for {} changes", answer.results.len(), pending.len()) });
+            }
+            let mut done = Vec::new();
+            let mut refused = Vec::new();
+            for (p, r) in pending.iter().zip(&answer.results) {
+                if r.id.as_deref().is_some_and(|id| id != p.change.id.to_string()) {
+                    return Err(Error::Protocol { url: "sync/push".into(), reason: "answers out of order".into() });
+                }
+                match r.status.as_str() {
+                    "applied" => {
+                        report.pushed += 1;
+                        done.push(p.change.id);
+                    }
+                    "duplicate" => {
+                        report.duplicates += 1;
+                        done.push(p.change.id);
+                    }
+                    "stale" => {
+                        report.stale += 1;
+                        done.push(p.change.id);
+                    }
+                    _ => refused.push((p.change.clone(), r.reason.clone().unwrap_or_else(|| "refused by the server".into()))),
+                }
+            }
+            self.store.mark_sent(&done).await?;
+            if !refused.is_empty() {
+                let ids: Vec<(ChangeId, String)> = refused.iter().map(|(c, r)| (c.id, r.clone())).collect();
+                self.store.reject_changes(&ids).await?;
+                for (c, _) in &refused {
+                    self.restore(project, c).await?;
+                }
+                report.refused.extend(ids);
+            }
+        }
+    }
+
+    /// Puts the record a refused change touched back to the server's version.
+    async fn restore(&self, project: ProjectId, c: &Change) -> Result<()> {
+        let (kind, id) = c.op.target();
+        let kind_s = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let server = match self.api.get::<RecordAnswer>(&format!("/api/v1/projects/{project}/sync/records/{kind_s}/{id}")).await {
+            Ok(r) => {
+                let hlc: Hlc = r.hlc.parse().map_err(|_| Error::Protocol { url: "sync/records".into(), reason: "a bad HLC".into() })?;
+                let op = match (r.deleted, r.record) {
+                    (false, Some(v)) => ChangeOp::Upsert {
+                        entity: serde_json::from_value::<Entity>(v).map_err(|e| Error::Protocol { url: "sync/records".into(), reason: e.to_string() })?,
+                    },
+                    _ => ChangeOp::Delete { kind, id },
+                };
+                Some((op, hlc))
+            }
+            Err(Error::Http { status: 404, .. }) => None,
+            Err(e) => return Err(e),
+        };
+        self.store.restore_record(project, kind, id, server).await?;
+        Ok(())
+    }
+
+    /// Pulls and applies everything after the project's cursor.
+    pub async fn pull(&self, project: ProjectId, report: &mut SyncReport) -> Result<()> {
+        loop {
+            let since: i64 = self.store.pull_cursor(project).await?.and_then(|c| c.parse().ok()).unwrap_or(0);
+            let page: PullAnswer =
+                self.api.get(&format!("/api/v1/projects/{project}/sync/pull?protocol={PROTOCOL}&since={since}&limit={}", self.page)).await?;
+            let changes: Vec<Change> = page.changes.into_iter().map(|c| c.change).collect();
+            let applied = self.store.apply_remote(project, &changes, Some(&page.cursor.to_string())).await?;
+            report.pulled += applied.applied.len();
+            report.conflicts += applied.conflicts;
+            report.skipped.extend(applied.skipped);
+            if !page.more || changes.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+}
