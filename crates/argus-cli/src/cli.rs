@@ -93,6 +93,48 @@ enum Cmd {
         #[arg(long)]
         project: String,
     },
+    /// Sign in to an argus-server (the password from $ARGUS_PASSWORD, else
+    /// standard input); the session is kept in the system keyring, or in
+    /// --session-file.
+    Login {
+        #[command(flatten)]
+        remote: crate::remote::Remote,
+        #[arg(long)]
+        email: String,
+    },
+    /// Sign out (with --everywhere: every session of the account).
+    Logout {
+        #[command(flatten)]
+        remote: crate::remote::Remote,
+        #[arg(long)]
+        everywhere: bool,
+    },
+    /// Send the project's pending changes and receive everyone else's.
+    Sync {
+        #[command(flatten)]
+        remote: crate::remote::Remote,
+        /// The project's id.
+        #[arg(long)]
+        project: String,
+    },
+    /// Put a local project on the server, in a team, and sync it.
+    Push {
+        #[command(flatten)]
+        remote: crate::remote::Remote,
+        /// The team's id.
+        #[arg(long)]
+        team: String,
+        /// Project id or name.
+        #[arg(long)]
+        project: String,
+    },
+    /// Bring a server project onto this machine (annotations; videos on demand).
+    Clone {
+        #[command(flatten)]
+        remote: crate::remote::Remote,
+        #[arg(long)]
+        project: String,
+    },
     /// Upload a video file to a project on an argus-server, in parallel
     /// parts; an interrupted upload of the same file resumes where it stopped.
     Upload {
@@ -222,6 +264,11 @@ pub async fn run(args: Args) -> Result<()> {
 
 async fn dispatch(store: &std::sync::Arc<Store>, out: Out, command: Cmd) -> Result<()> {
     match command {
+        Cmd::Login { remote, email } => crate::remote::login(out, &remote, &email).await,
+        Cmd::Logout { remote, everywhere } => crate::remote::logout(out, &remote, everywhere).await,
+        Cmd::Sync { remote, project } => crate::remote::sync(store.clone(), out, &remote, &project).await,
+        Cmd::Push { remote, team, project } => crate::remote::push(store.clone(), out, &remote, &team, &project).await,
+        Cmd::Clone { remote, project } => crate::remote::clone(store.clone(), out, &remote, &project).await,
         Cmd::Upload { remote, project, concurrency, path } => crate::remote::upload(store.clone(), out, &remote, &project, path, concurrency).await,
         Cmd::Project(ProjectCmd::New { name, labels, attributes }) => {
             let mut labels = labels.iter().enumerate().map(|(i, l)| parse_label(l, i)).collect::<Result<Vec<_>>>()?;

@@ -231,6 +231,9 @@ fn argus_core_now_ms() -> u64 {
 async fn consequences(state: &AppState, tx: &mut Transaction<'static, Postgres>, project: Uuid, change: &Change, may_review: bool) -> R<Vec<Change>> {
     let mut out = Vec::new();
     let ChangeOp::Upsert { entity } = &change.op else { return Ok(out) };
+    if may_review {
+        return Ok(out);
+    }
     // The video and (for a shape) the track and frame the edit touches.
     let (video, track, frame) = match entity {
         Entity::Track(t) => (t.video_id, Some(t.id), None),
@@ -240,9 +243,6 @@ async fn consequences(state: &AppState, tx: &mut Transaction<'static, Postgres>,
         },
         _ => return Ok(out),
     };
-    if may_review {
-        return Ok(out);
-    }
     let approved: Vec<Value> = sqlx::query_scalar(
         "select body from argus.records where project_id = $1 and kind = 'review' and not deleted
          and body->'record'->>'video_id' = $2 and body->'record'->>'state' = 'approved'",
