@@ -116,6 +116,12 @@ enum Cmd {
         /// The project's id.
         #[arg(long)]
         project: String,
+        /// Changes per push request.
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
+        /// Changes per pull page.
+        #[arg(long, default_value_t = 1000)]
+        page: u32,
     },
     /// Put a local project on the server, in a team, and sync it.
     Push {
@@ -266,7 +272,7 @@ async fn dispatch(store: &std::sync::Arc<Store>, out: Out, command: Cmd) -> Resu
     match command {
         Cmd::Login { remote, email } => crate::remote::login(out, &remote, &email).await,
         Cmd::Logout { remote, everywhere } => crate::remote::logout(out, &remote, everywhere).await,
-        Cmd::Sync { remote, project } => crate::remote::sync(store.clone(), out, &remote, &project).await,
+        Cmd::Sync { remote, project, batch, page } => crate::remote::sync(store.clone(), out, &remote, &project, batch, page).await,
         Cmd::Push { remote, team, project } => crate::remote::push(store.clone(), out, &remote, &team, &project).await,
         Cmd::Clone { remote, project } => crate::remote::clone(store.clone(), out, &remote, &project).await,
         Cmd::Upload { remote, project, concurrency, path } => crate::remote::upload(store.clone(), out, &remote, &project, path, concurrency).await,

@@ -93,9 +93,15 @@ fn report_json(r: &SyncReport) -> serde_json::Value {
 }
 
 /// `sync`: pushes the project's pending changes and pulls everyone else's.
-pub async fn sync(store: Arc<Store>, out: Out, remote: &Remote, project: &str) -> Result<()> {
+pub async fn sync(store: Arc<Store>, out: Out, remote: &Remote, project: &str, batch: u32, page: u32) -> Result<()> {
     let project: ProjectId = project.parse().map_err(|_| anyhow!("--project must be the project's id (a UUID)"))?;
-    let r = Syncer::new(remote.api()?, store).sync(project).await?;
+    if !(1..=5000).contains(&batch) || !(1..=5000).contains(&page) {
+        return Err(anyhow!("--batch and --page must be between 1 and 5000"));
+    }
+    let mut syncer = Syncer::new(remote.api()?, store);
+    syncer.batch = batch;
+    syncer.page = page;
+    let r = syncer.sync(project).await?;
     out.one(&report_json(&r), || {
         format!(
             "synced: {} change(s) sent, {} received, {} conflict(s), {} refused{}",

@@ -1,7 +1,9 @@
-//! `argus-cli upload` against a real argus-server (PostgreSQL, the embedded
-//! S3 store), killed with SIGKILL at random points: each restart resumes,
-//! no part the store already held is sent again, and the stored object's
-//! SHA-256 is the file's.
+//! `argus-cli upload` and `argus-cli sync` against a real argus-server
+//! (PostgreSQL, the embedded S3 store), killed with SIGKILL at random
+//! points. An upload resumes without sending again a part the store held,
+//! and the stored object's SHA-256 is the file's; a sync, killed while it
+//! pushes and while it pulls, finishes after a restart with both sides
+//! holding exactly the same changes.
 //!
 //! The seed is printed; `ARGUS_TEST_SEED=N` replays a run.
 
@@ -160,6 +162,139 @@ async fn killed_five_times_it_resumes_without_resending_parts() -> TestResult {
     Ok(())
 }
 
+/// `argus-cli sync` on `db`, killed after `delay_ms` (if still running).
+fn sync_and_kill(db: &Path, url: &str, token: &str, project: &str, delay_ms: u64) -> Result<bool, BoxError> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_argus-cli"))
+        .arg("--db")
+        .arg(db)
+        .args(["--json", "sync", "--server", url, "--token", token, "--project", project, "--batch", "100", "--page", "150"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let deadline = std::time::Instant::now() + Duration::from_millis(delay_ms);
+    while std::time::Instant::now() < deadline {
+        if child.try_wait()?.is_some() {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill()?;
+    child.wait()?;
+    Ok(true)
+}
+
+fn sync_to_end(db: &Path, url: &str, token: &str, project: &str) -> Result<Value, BoxError> {
+    let out = Command::new(env!("CARGO_BIN_EXE_argus-cli"))
+        .arg("--db")
+        .arg(db)
+        .args(["--json", "sync", "--server", url, "--token", token, "--project", project])
+        .output()?;
+    ensure!(out.status.success(), "sync failed: {}", String::from_utf8_lossy(&out.stderr));
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+/// Every track and shape of the video, for comparing two machines.
+async fn snapshot(db: &Path, video: argus_core::id::VideoId, frames: u64) -> Result<Vec<String>, BoxError> {
+    let store = argus_store::Store::open(db).await?;
+    let mut all: Vec<String> = store.tracks(video).await?.iter().map(|t| format!("track {} {}", t.id, t.number)).collect();
+    for f in 0..frames {
+        for s in store.frame_shapes(video, f).await? {
+            all.push(format!("shape {} {}", s.id, serde_json::to_string(&s.geometry)?));
+        }
+    }
+    store.close().await;
+    all.sort();
+    Ok(all)
+}
+
+async fn sync_killed_ten_times_while_pushing_and_pulling_finishes() -> TestResult {
+    use argus_core::{
+        geometry::BBox,
+        id::UserId,
+        model::{Colour, Geometry, Label, Role, Shape, ShapeKind, ShapeSource, Timestamp, Track, Video},
+        time::Rational,
+    };
+    let seed: u64 = std::env::var("ARGUS_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+    });
+    eprintln!("sync kill test seed: {seed} (ARGUS_TEST_SEED={seed} replays it)");
+    let mut rng = Rng(seed | 1);
+    let srv = TestServer::start(|_| {}).await?;
+    let owner = srv.owner_with_project("syncer@example.com").await?;
+    let dir = tempfile::tempdir()?;
+    let (a_db, b_db) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    // Machine A: a project made offline, 3,000 shapes in 30 tracks.
+    let store = argus_store::Store::open(&a_db).await?;
+    let labels = vec![Label::new("car", Colour::palette(0)).with_kinds(&[ShapeKind::BBox])];
+    let (project, schema) = store.create_project("Street", labels).await?;
+    let label = schema.labels()[0].clone();
+    let sha = "d".repeat(64);
+    let video = store
+        .add_video(Video {
+            id: argus_core::id::VideoId::for_content(project.id, &sha),
+            project_id: project.id,
+            name: "street.mp4".into(),
+            sha256: sha,
+            width: 640,
+            height: 360,
+            frame_rate: Rational::new(25, 1)?,
+            frame_count: 200,
+            duration: Rational::new(8, 1)?,
+            codec: "h264".into(),
+            rotation: Default::default(),
+            local_path: None,
+            object_key: None,
+            remote: Default::default(),
+            created_at: Timestamp(0),
+        })
+        .await?;
+    let lead = argus_store::Actor { user: UserId::new(), role: Role::Lead };
+    for t in 0..30 {
+        let track = Track::new(video.id, label.id, None, Timestamp(1));
+        let shapes: Vec<Shape> = (0..100u64)
+            .map(|f| Shape::keyframe(track.id, f, Geometry::BBox(BBox { x: f64::from(t), y: f as f64, width: 9.0, height: 9.0 }), ShapeSource::Manual, Timestamp(1)))
+            .collect();
+        store.apply(&lead, argus_store::Command::CreateTrack { track, shapes }).await?;
+    }
+    store.close().await;
+    let api = Api::new(&srv.url, Arc::new(StaticToken(Some(owner.token.clone()))))?;
+    let _: Value = api.post(&format!("/api/v1/teams/{}/projects", owner.team), &serde_json::json!({"id": project.id, "name": "Street", "label_schema": {"labels": schema.labels()}})).await?;
+    let pid = project.id.to_string();
+    let count = |srv: &TestServer| {
+        let sql = format!("select count(*) || '/' || count(distinct change_id) from argus.changes where project_id = '{pid}'");
+        let db = srv.db.clone();
+        async move { query_text(&db, &sql).await }
+    };
+    let expected = 3 + 30 * 101;
+
+    // Ten kills while A pushes, ten while B (an empty machine) pulls.
+    let mut kills = 0;
+    for (db, what) in [(&a_db, "push"), (&b_db, "pull")] {
+        for _ in 0..10 {
+            let (db, url, tok, p) = (db.clone(), srv.url.clone(), owner.token.clone(), pid.clone());
+            let delay = 30 + rng.below(400);
+            if tokio::task::spawn_blocking(move || sync_and_kill(&db, &url, &tok, &p, delay)).await?? {
+                kills += 1;
+            }
+        }
+        let (db, url, tok, p) = (db.clone(), srv.url.clone(), owner.token.clone(), pid.clone());
+        let done = tokio::task::spawn_blocking(move || sync_to_end(&db, &url, &tok, &p)).await??;
+        ensure!(done["refused"].as_array().is_some_and(Vec::is_empty) && done["skipped"].as_array().is_some_and(Vec::is_empty), "{what}: {done}");
+        let c = count(&srv).await?.unwrap_or_default();
+        ensure!(c == format!("{expected}/{expected}"), "after the {what} kills the server holds {c} changes (all/distinct), expected {expected}");
+    }
+    ensure!(kills >= 10, "only {kills} of 20 runs were killed mid-way; the test proves little");
+    let store = argus_store::Store::open(&a_db).await?;
+    ensure!(store.pending_count(project.id).await? == 0, "A still has changes to send");
+    store.close().await;
+    ensure!(snapshot(&a_db, video.id, 100).await? == snapshot(&b_db, video.id, 100).await?, "the two machines differ");
+    srv.stop().await;
+    Ok(())
+}
+
 fn main() {
-    argus_server::testkit::run(argus_server::tests![killed_five_times_it_resumes_without_resending_parts]);
+    argus_server::testkit::run(argus_server::tests![
+        killed_five_times_it_resumes_without_resending_parts,
+        sync_killed_ten_times_while_pushing_and_pulling_finishes,
+    ]);
 }
