@@ -26,6 +26,6 @@ pub mod upload;
 pub use api::{Api, Backoff, StaticToken, TokenSource};
 pub use auth::{Auth, Scope, Session, SignUp, User};
 pub use session_store::{EncryptedFileStore, KeyringStore, NoStore, SessionStore};
-pub use sync::{SyncReport, Syncer};
+pub use sync::{BackgroundSync, SyncReport, SyncStatus, Syncer};
 pub use error::{Error, Result};
 pub use upload::{Progress, RemoteVideo, UploadOptions, UploadOutcome, Uploader};

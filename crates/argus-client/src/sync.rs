@@ -187,3 +187,110 @@ impl Syncer {
         }
     }
 }
+
+/// Where background sync stands, for the UI.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct SyncStatus {
+    /// The last round reached the server.
+    pub online: bool,
+    /// Signed in (false once the session ended: sign in again).
+    pub signed_in: bool,
+    /// Changes waiting to be sent.
+    pub pending: u64,
+    /// Unix milliseconds of the last completed round.
+    pub last_sync_ms: Option<u64>,
+    /// The last round's error, when it failed.
+    pub last_error: Option<String>,
+    /// Open conflicts (both versions kept) for the user to resolve.
+    pub conflicts: usize,
+    /// Changes the server refused, kept with their reasons.
+    pub rejected: usize,
+    /// Rounds done since the start.
+    pub rounds: u64,
+}
+
+/// Syncs one project in the background: a round every `interval`, at once
+/// when asked ([`BackgroundSync::sync_now`], e.g. after an edit), and with
+/// growing backoff while the server cannot be reached. Its status is a
+/// watch channel the UI follows.
+#[derive(Debug)]
+pub struct BackgroundSync {
+    task: tokio::task::JoinHandle<()>,
+    status: tokio::sync::watch::Receiver<SyncStatus>,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl BackgroundSync {
+    pub fn spawn(syncer: Syncer, project: ProjectId, interval: std::time::Duration) -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(SyncStatus { signed_in: true, ..SyncStatus::default() });
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let w = wake.clone();
+        let task = tokio::spawn(async move {
+            let backoff = crate::Backoff { base: std::time::Duration::from_millis(500), max: std::time::Duration::from_secs(60), attempts: u32::MAX };
+            let mut failures = 0u32;
+            loop {
+                let result = syncer.sync(project).await;
+                let mut st = tx.borrow().clone();
+                st.rounds += 1;
+                let wait = match result {
+                    Ok(_) => {
+                        failures = 0;
+                        st.online = true;
+                        st.signed_in = true;
+                        st.last_error = None;
+                        st.last_sync_ms = Some(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64));
+                        interval
+                    }
+                    Err(e @ Error::SignInRequired { .. }) => {
+                        st.signed_in = false;
+                        st.last_error = Some(e.to_string());
+                        // Nothing to do until the user signs in and asks again.
+                        std::time::Duration::from_secs(24 * 3600)
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        st.online = !e.is_transient();
+                        st.last_error = Some(e.to_string());
+                        backoff.delay(failures).max(std::time::Duration::from_millis(200)).min(interval.max(std::time::Duration::from_millis(200)) * 4)
+                    }
+                };
+                if let Ok(n) = syncer.store.pending_count(project).await {
+                    st.pending = n;
+                }
+                if let Ok(c) = syncer.store.conflicts(project).await {
+                    st.conflicts = c.len();
+                }
+                if let Ok(r) = syncer.store.rejected_changes(project).await {
+                    st.rejected = r.len();
+                }
+                if tx.send(st).is_err() {
+                    return;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = w.notified() => {}
+                }
+            }
+        });
+        Self { task, status: rx, wake }
+    }
+
+    pub fn status(&self) -> SyncStatus {
+        self.status.borrow().clone()
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<SyncStatus> {
+        self.status.clone()
+    }
+
+    /// Starts a round now (after an edit, or after signing in again).
+    pub fn sync_now(&self) {
+        self.wake.notify_one();
+    }
+}
+
+impl Drop for BackgroundSync {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

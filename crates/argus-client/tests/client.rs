@@ -605,6 +605,84 @@ mod sync {
         Ok(())
     }
 
+    /// A proxy that can be switched off (connections refused at once).
+    async fn switch_proxy(target: std::net::SocketAddr, up: Arc<std::sync::atomic::AtomicBool>) -> std::io::Result<std::net::SocketAddr> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !up.load(Ordering::Relaxed) {
+                    continue; // dropped: the connection closes
+                }
+                tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::time::timeout(std::time::Duration::from_millis(300), tokio::io::copy_bidirectional(&mut client, &mut server)).await;
+                    }
+                });
+            }
+        });
+        Ok(addr)
+    }
+
+    async fn wait_for(bg: &argus_client::BackgroundSync, what: &str, ok: impl Fn(&argus_client::SyncStatus) -> bool) -> TestResult {
+        let mut rx = bg.subscribe();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        bg.sync_now();
+        loop {
+            if ok(&rx.borrow()) {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+                return Err(format!("waited 30 s for {what}; status: {:?}", bg.status()).into());
+            }
+        }
+    }
+
+    /// Background sync: rounds after edits, offline while the server is
+    /// out of reach (the edits wait in the outbox), online again after;
+    /// access tokens that expire meanwhile are renewed; a revoked session
+    /// asks to sign in again and keeps what is pending.
+    pub async fn background_sync_goes_offline_and_back_and_survives_the_session() -> TestResult {
+        let srv = TestServer::start(|c| c.auth.jwt_exp = std::time::Duration::from_secs(3)).await?;
+        let auth = Arc::new(Auth::new(&srv.url, None, Box::new(NoStore))?.with_margin(std::time::Duration::from_secs(1)));
+        auth.sign_up("bg@example.com", "password-1").await?;
+        let direct = Api::new(&srv.url, auth.clone())?;
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let proxy = switch_proxy(srv.url.trim_start_matches("http://").parse()?, up.clone()).await?;
+        let api = Api::new(&format!("http://{proxy}"), auth.clone())?.with_backoff(argus_client::Backoff { attempts: 2, ..Default::default() });
+        let dir = tempfile::tempdir()?;
+        let store = Arc::new(Store::open(dir.path().join("bg.db")).await?);
+        let (project, label, video) = local_project(&store, &direct).await?;
+        let bg = argus_client::BackgroundSync::spawn(Syncer::new(api, store.clone()), project.id, std::time::Duration::from_millis(300));
+        wait_for(&bg, "the first round", |s| s.online && s.pending == 0 && s.last_sync_ms.is_some()).await?;
+
+        up.store(false, Ordering::Relaxed);
+        wait_for(&bg, "offline", |s| !s.online && s.last_error.as_deref().is_some_and(|e| e.contains("could not reach"))).await?;
+        let lead = Actor { user: UserId::new(), role: Role::Lead };
+        let t = Track::new(video.id, label.id, None, Timestamp(1));
+        store.apply(&lead, Command::CreateTrack { track: t.clone(), shapes: vec![boxed(t.id, 0, 1.0)] }).await?;
+        wait_for(&bg, "the edits waiting offline", |s| !s.online && s.pending == 2).await?;
+        // Past the access token's lifetime while offline.
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        up.store(true, Ordering::Relaxed);
+        wait_for(&bg, "online again", |s| s.online && s.pending == 0 && s.last_error.is_none()).await?;
+        let server_has = query_text(&srv.db, &format!("select count(*)::text from argus.changes where record_id = '{}'", t.id)).await?;
+        ensure!(server_has.as_deref() == Some("1"), "the track did not reach the server: {server_has:?}");
+
+        // Signed out everywhere from another machine: the next refresh fails.
+        let other = Auth::new(&srv.url, None, Box::new(NoStore))?;
+        other.sign_in("bg@example.com", "password-1").await?;
+        other.sign_out(Scope::Global).await?;
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        wait_for(&bg, "sign in again", |s| !s.signed_in && s.last_error.as_deref().is_some_and(|e| e.contains("sign in again"))).await?;
+        store.apply(&lead, Command::SetShape { shape: boxed(t.id, 0, 50.0) }).await?;
+        wait_for(&bg, "the edit kept while signed out", |s| !s.signed_in && s.pending == 1).await?;
+        ensure!(store.pending_count(project.id).await? == 1, "the pending change left the outbox");
+        ensure!(bg.status().rounds < 1000, "background sync spins: {:?}", bg.status());
+        srv.stop().await;
+        Ok(())
+    }
+
     /// Two devices (a lead and an annotator) edit one project offline, sync,
     /// and converge, with conflicts exactly where both edited the same shape.
     pub async fn two_devices_converge_with_conflicts_where_expected() -> TestResult {
@@ -733,6 +811,7 @@ fn main() {
         auth::the_session_is_kept_in_a_real_secret_service,
         sync::two_devices_converge_with_conflicts_where_expected,
         sync::sync_survives_a_faulty_network,
+        sync::background_sync_goes_offline_and_back_and_survives_the_session,
         small_file_goes_up_in_one_put,
         multipart_upload_in_parallel_with_progress,
         an_interrupted_upload_resumes_without_resending_parts,
