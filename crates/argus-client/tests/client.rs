@@ -605,6 +605,50 @@ mod sync {
         Ok(())
     }
 
+    /// An annotator's edit to approved work puts the review back in review
+    /// (the server does it; the annotator may not touch review state).
+    pub async fn an_annotators_edit_reopens_an_approved_review() -> TestResult {
+        let srv = TestServer::start(|_| {}).await?;
+        let (lead_auth, _) = sign_in(&srv, "lead2@example.com").await?;
+        let (ann_auth, ann_id) = sign_in(&srv, "ann2@example.com").await?;
+        let lead_api = Api::new(&srv.url, lead_auth)?;
+        let dir = tempfile::tempdir()?;
+        let a = Arc::new(Store::open(dir.path().join("a.db")).await?);
+        let b = Arc::new(Store::open(dir.path().join("b.db")).await?);
+        let (project, label, video) = local_project(&a, &lead_api).await?;
+        let _: Value = lead_api
+            .call(reqwest::Method::PUT, &format!("/api/v1/projects/{}/members/{ann_id}", project.id), Some(&json!({"role": "annotator"})), false)
+            .await?
+            .ok_or("no answer")?;
+        let lead = Actor { user: UserId::new(), role: Role::Lead };
+        let t = Track::new(video.id, label.id, None, Timestamp(1));
+        a.apply(&lead, Command::CreateTrack { track: t.clone(), shapes: vec![boxed(t.id, 0, 1.0)] }).await?;
+        let review = Review::new(video.id, ReviewScope::Video, Timestamp(2))?;
+        a.apply(&lead, Command::CreateReview { review: review.clone() }).await?;
+        a.apply(&lead, Command::Approve { review_id: review.id, comment: None }).await?;
+        let sa = Syncer::new(lead_api.clone(), a.clone());
+        let sb = Syncer::new(Api::new(&srv.url, ann_auth)?, b.clone());
+        sa.sync(project.id).await?;
+        sb.sync(project.id).await?;
+        ensure!(b.review(review.id).await?.state == argus_core::model::ReviewState::Approved, "the approval did not arrive");
+        let ann = Actor { user: UserId::from_uuid(uuid::Uuid::parse_str(&ann_id)?), role: Role::Annotator };
+        b.apply(&ann, Command::SetShape { shape: boxed(t.id, 0, 80.0) }).await?;
+        let r = sb.sync(project.id).await?;
+        ensure!(r.refused.is_empty(), "{r:?}");
+        for (who, store, syncer) in [("annotator", &b, &sb), ("lead", &a, &sa)] {
+            syncer.sync(project.id).await?;
+            let state = store.review(review.id).await?.state;
+            ensure!(state == argus_core::model::ReviewState::Pending, "{who} sees the review {state:?} after an annotator's edit");
+        }
+        // A reviewer's (the lead's) own edit leaves the decision alone.
+        a.apply(&lead, Command::Approve { review_id: review.id, comment: None }).await?;
+        a.apply(&lead, Command::SetShape { shape: boxed(t.id, 0, 90.0) }).await?;
+        sa.sync(project.id).await?;
+        ensure!(a.review(review.id).await?.state == argus_core::model::ReviewState::Approved, "a reviewer's edit reopened the review");
+        srv.stop().await;
+        Ok(())
+    }
+
     /// A proxy that can be switched off (connections refused at once).
     async fn switch_proxy(target: std::net::SocketAddr, up: Arc<std::sync::atomic::AtomicBool>) -> std::io::Result<std::net::SocketAddr> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -812,6 +856,7 @@ fn main() {
         sync::two_devices_converge_with_conflicts_where_expected,
         sync::sync_survives_a_faulty_network,
         sync::background_sync_goes_offline_and_back_and_survives_the_session,
+        sync::an_annotators_edit_reopens_an_approved_review,
         small_file_goes_up_in_one_put,
         multipart_upload_in_parallel_with_progress,
         an_interrupted_upload_resumes_without_resending_parts,

@@ -364,9 +364,16 @@ async fn apply(state: &AppState, tx: &mut Transaction<'static, Postgres>, projec
     *seq += 1;
     let mine = *seq;
     append(tx, project, mine, &change, author).await?;
-    for f in follow {
-        *seq += 1;
-        append(tx, project, *seq, &f, author).await?;
+    if !follow.is_empty() {
+        // The server's own changes: the caller may not make them (an
+        // annotator reopening a review), so they are written as service_role.
+        let role: String = sqlx::query_scalar("select current_setting('role')").fetch_one(&mut **tx).await?;
+        sqlx::query("select set_config('role', 'service_role', true)").execute(&mut **tx).await?;
+        for f in follow {
+            *seq += 1;
+            append(tx, project, *seq, &f, author).await?;
+        }
+        sqlx::query("select set_config('role', $1, true)").bind(role).execute(&mut **tx).await?;
     }
     Ok(ChangeResult { id, status: "applied".into(), seq: Some(mine), reason: None })
 }
