@@ -196,23 +196,39 @@ impl Store {
         let mut w = self.writer.lock().await;
         let crate::store::Writer { conn, clock } = &mut *w;
         let mut next = clock.clone();
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        let mut out = Pulled::default();
         let now = now_ms();
         for c in changes {
             // Later local edits must sort after what this device has seen.
             if let Err(e) = next.receive(c.hlc, now) {
                 tracing::warn!(change = %c.id, error = %e, "a remote clock is far ahead; the change is applied, the local clock is not moved");
             }
-            sqlx::query("SAVEPOINT change").execute(&mut *tx).await?;
-            match apply_one(&mut tx, project, c, &mut out).await {
-                Ok(()) => {
-                    sqlx::query("RELEASE change").execute(&mut *tx).await?;
-                }
-                Err(e) => {
-                    sqlx::query("ROLLBACK TO change").execute(&mut *tx).await?;
-                    sqlx::query("RELEASE change").execute(&mut *tx).await?;
-                    out.skipped.push((*c.id.as_uuid(), e.to_string()));
+        }
+        // The whole page at once; only when a change fails is the page
+        // applied again one savepoint per change, to skip just that one.
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let mut out = Pulled::default();
+        let mut failed = false;
+        for c in changes {
+            if apply_one(&mut tx, project, c, &mut out).await.is_err() {
+                failed = true;
+                break;
+            }
+        }
+        if failed {
+            tx.rollback().await?;
+            tx = sqlx::Connection::begin(&mut *conn).await?;
+            out = Pulled::default();
+            for c in changes {
+                sqlx::query("SAVEPOINT change").execute(&mut *tx).await?;
+                match apply_one(&mut tx, project, c, &mut out).await {
+                    Ok(()) => {
+                        sqlx::query("RELEASE change").execute(&mut *tx).await?;
+                    }
+                    Err(e) => {
+                        sqlx::query("ROLLBACK TO change").execute(&mut *tx).await?;
+                        sqlx::query("RELEASE change").execute(&mut *tx).await?;
+                        out.skipped.push((*c.id.as_uuid(), e.to_string()));
+                    }
                 }
             }
         }
