@@ -211,8 +211,7 @@ async fn sync_killed_ten_times_while_pushing_and_pulling_finishes() -> TestResul
     use argus_core::{
         geometry::BBox,
         id::UserId,
-        model::{Colour, Geometry, Label, Role, Shape, ShapeKind, ShapeSource, Timestamp, Track, Video},
-        time::Rational,
+        model::{Colour, Geometry, Label, Role, Shape, ShapeKind, ShapeSource, Timestamp, Track},
     };
     let seed: u64 = std::env::var("ARGUS_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
@@ -228,26 +227,7 @@ async fn sync_killed_ten_times_while_pushing_and_pulling_finishes() -> TestResul
     let labels = vec![Label::new("car", Colour::palette(0)).with_kinds(&[ShapeKind::BBox])];
     let (project, schema) = store.create_project("Street", labels).await?;
     let label = schema.labels()[0].clone();
-    let sha = "d".repeat(64);
-    let video = store
-        .add_video(Video {
-            id: argus_core::id::VideoId::for_content(project.id, &sha),
-            project_id: project.id,
-            name: "street.mp4".into(),
-            sha256: sha,
-            width: 640,
-            height: 360,
-            frame_rate: Rational::new(25, 1)?,
-            frame_count: 200,
-            duration: Rational::new(8, 1)?,
-            codec: "h264".into(),
-            rotation: Default::default(),
-            local_path: None,
-            object_key: None,
-            remote: Default::default(),
-            created_at: Timestamp(0),
-        })
-        .await?;
+    let video = store.add_video(argus_server::testkit::sample_video(project.id, &"d".repeat(64), 640, 360, 200)).await?;
     let lead = argus_store::Actor { user: UserId::new(), role: Role::Lead };
     for t in 0..30 {
         let track = Track::new(video.id, label.id, None, Timestamp(1));

@@ -24,10 +24,9 @@ use std::{
 
 use argus_client::{Api, StaticToken, Syncer};
 use argus_core::{
-    id::{UserId, VideoId},
+    id::UserId,
     mask::Rle,
-    model::{Change, Colour, Geometry, Label, Role, Shape, ShapeKind, ShapeSource, Timestamp, Track, Video},
-    time::Rational,
+    model::{Change, Colour, Geometry, Label, Role, Shape, ShapeKind, ShapeSource, Timestamp, Track},
 };
 use argus_server::testkit::{BoxError, TestServer};
 use argus_store::{Actor, Command, Store};
@@ -73,26 +72,7 @@ async fn bench() -> Result<(), BoxError> {
     let labels = vec![Label::new("car", Colour::palette(0)).with_kinds(&[ShapeKind::Mask])];
     let (project, schema) = a.create_project("Bench", labels).await?;
     let label = schema.labels()[0].clone();
-    let sha = "e".repeat(64);
-    let video = a
-        .add_video(Video {
-            id: VideoId::for_content(project.id, &sha),
-            project_id: project.id,
-            name: "bench.mp4".into(),
-            sha256: sha,
-            width: W,
-            height: H,
-            frame_rate: Rational::new(25, 1)?,
-            frame_count: 100,
-            duration: Rational::new(4, 1)?,
-            codec: "h264".into(),
-            rotation: Default::default(),
-            local_path: None,
-            object_key: None,
-            remote: Default::default(),
-            created_at: Timestamp(0),
-        })
-        .await?;
+    let video = a.add_video(argus_server::testkit::sample_video(project.id, &"e".repeat(64), W, H, 100)).await?;
     let _: Value = api.post(&format!("/api/v1/teams/{}/projects", owner.team), &json!({"id": project.id, "name": "Bench", "label_schema": {"labels": schema.labels()}})).await?;
     let lead = Actor { user: UserId::new(), role: Role::Lead };
     let mut runs = 0usize;
@@ -204,19 +184,5 @@ fn run_psql(psql: &Path, url: &str, script: &str) -> Result<(), BoxError> {
 }
 
 fn main() {
-    if let Err(why) = argus_server::testkit::admin_url() {
-        eprintln!("bench sync: skipped: {why}");
-        return;
-    }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("bench sync: no runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    if let Err(e) = rt.block_on(bench()) {
-        eprintln!("bench sync: {e}");
-        std::process::exit(1);
-    }
+    argus_server::testkit::bench_main("sync", bench);
 }

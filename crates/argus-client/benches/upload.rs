@@ -143,19 +143,5 @@ async fn bench() -> Result<(), BoxError> {
 }
 
 fn main() {
-    if let Err(why) = argus_server::testkit::admin_url() {
-        eprintln!("bench upload: skipped: {why}");
-        return;
-    }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("bench upload: no runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    if let Err(e) = rt.block_on(bench()) {
-        eprintln!("bench upload: {e}");
-        std::process::exit(1);
-    }
+    argus_server::testkit::bench_main("upload", bench);
 }

@@ -472,7 +472,6 @@ mod sync {
         geometry::BBox,
         id::{ProjectId, TrackId, UserId},
         model::{Colour, Geometry, Label, Review, ReviewScope, Role, Shape, ShapeKind, ShapeSource, Timestamp, Track, Video},
-        time::Rational,
     };
     use argus_store::{Actor, Command};
 
@@ -510,25 +509,7 @@ mod sync {
         let labels = vec![Label::new("car", Colour::palette(0)).with_kinds(&[ShapeKind::BBox])];
         let (project, schema) = store.create_project("Street", labels).await?;
         let sha = format!("{:0>64}", project.id.to_string().replace('-', ""));
-        let video = store
-            .add_video(Video {
-                id: argus_core::id::VideoId::for_content(project.id, &sha),
-                project_id: project.id,
-                name: "street.mp4".into(),
-                sha256: sha,
-                width: 640,
-                height: 360,
-                frame_rate: Rational::new(25, 1)?,
-                frame_count: 100_000,
-                duration: Rational::new(4000, 1)?,
-                codec: "h264".into(),
-                rotation: Default::default(),
-                local_path: None,
-                object_key: None,
-                remote: Default::default(),
-                created_at: Timestamp(0),
-            })
-            .await?;
+        let video = store.add_video(argus_server::testkit::sample_video(project.id, &sha, 640, 360, 100_000)).await?;
         let team: Value = api.post("/api/v1/teams", &json!({"name": "Team"})).await?;
         let team = team["id"].as_str().ok_or("no team")?.to_owned();
         let _: Value = api.post(&format!("/api/v1/teams/{team}/projects"), &json!({"id": project.id, "name": "Street", "label_schema": {"labels": schema.labels()}})).await?;
@@ -743,25 +724,9 @@ mod sync {
         let labels = vec![Label::new("car", Colour::palette(0)).with_kinds(&[ShapeKind::BBox])];
         let (project, schema) = a.create_project("Street", labels).await?;
         let label = schema.labels()[0].clone();
-        let video = a
-            .add_video(Video {
-                id: argus_core::id::VideoId::for_content(project.id, &"c".repeat(64)),
-                project_id: project.id,
-                name: "street.mp4".into(),
-                sha256: "c".repeat(64),
-                width: 640,
-                height: 360,
-                frame_rate: Rational::new(25, 1)?,
-                frame_count: 50,
-                duration: Rational::new(2, 1)?,
-                codec: "h264".into(),
-                rotation: Default::default(),
-                local_path: Some("/lead/videos/street.mp4".into()),
-                object_key: None,
-                remote: Default::default(),
-                created_at: Timestamp(0),
-            })
-            .await?;
+        let mut video = argus_server::testkit::sample_video(project.id, &"c".repeat(64), 640, 360, 50);
+        video.local_path = Some("/lead/videos/street.mp4".into());
+        let video = a.add_video(video).await?;
         let team: Value = lead_api.post("/api/v1/teams", &json!({"name": "Team"})).await?;
         let team = team["id"].as_str().ok_or("no team")?.to_owned();
         let created: Value = lead_api

@@ -311,3 +311,43 @@ pub async fn query_text(db: &TestDb, sql: &str) -> Result<Option<String>, BoxErr
     owner.close().await;
     Ok(v.flatten())
 }
+
+/// A video record for tests and benchmarks: `frames` frames of
+/// `width` x `height` at 25 fps, H.264, with the id derived from its content
+/// (`VideoId::for_content`), not on this machine.
+pub fn sample_video(project: argus_core::id::ProjectId, sha256: &str, width: u32, height: u32, frames: u64) -> argus_core::model::Video {
+    use argus_core::{model::Timestamp, time::Rational};
+    let rate = Rational::integer(25);
+    argus_core::model::Video {
+        id: argus_core::id::VideoId::for_content(project, sha256),
+        project_id: project,
+        name: "sample.mp4".into(),
+        sha256: sha256.to_owned(),
+        width,
+        height,
+        frame_rate: rate,
+        frame_count: frames,
+        duration: Rational::new(i64::try_from(frames).unwrap_or(i64::MAX), 25).unwrap_or(rate),
+        codec: "h264".into(),
+        rotation: Default::default(),
+        local_path: None,
+        object_key: None,
+        remote: Default::default(),
+        created_at: Timestamp(0),
+    }
+}
+
+/// The `main` of a benchmark that needs PostgreSQL: skipped (said on
+/// stderr) without `DATABASE_URL`, exit code 1 on error.
+pub fn bench_main<F: std::future::Future<Output = Result<(), BoxError>>>(name: &str, bench: impl FnOnce() -> F) {
+    if let Err(why) = admin_url() {
+        eprintln!("bench {name}: skipped: {why}");
+        return;
+    }
+    install_tls_provider();
+    let result = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(BoxError::from).and_then(|rt| rt.block_on(bench()));
+    if let Err(e) = result {
+        eprintln!("bench {name}: {e}");
+        std::process::exit(1);
+    }
+}
