@@ -120,8 +120,27 @@ impl Api {
     /// (204). Transient failures are retried with backoff when `retry` is
     /// set (the call is safe to repeat); a refused token is renewed once.
     pub async fn call<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&(dyn ErasedJson + Sync)>, retry: bool) -> Result<Option<T>> {
+        self.call_with(method, path, body, retry, false).await
+    }
+
+    /// POST that is safe to repeat, its body gzip-compressed (for servers
+    /// that accept `Content-Encoding: gzip`, as argus-server's sync does).
+    pub async fn post_gzip<T: DeserializeOwned>(&self, path: &str, body: &(dyn ErasedJson + Sync)) -> Result<T> {
+        self.call_with(Method::POST, path, Some(body), true, true).await?.ok_or_else(|| empty(path))
+    }
+
+    async fn call_with<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&(dyn ErasedJson + Sync)>, retry: bool, gzip: bool) -> Result<Option<T>> {
         let url = format!("{}{path}", self.base);
         let body = body.map(|b| b.to_value()).transpose()?;
+        let gzipped = match (&body, gzip) {
+            (Some(b), true) => {
+                use std::io::Write;
+                let json = serde_json::to_vec(b).map_err(|e| Error::Invalid(format!("cannot encode the request: {e}")))?;
+                let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(json.len() / 4), flate2::Compression::fast());
+                enc.write_all(&json).and_then(|_| enc.finish()).map(bytes::Bytes::from).map(Some).map_err(|e| Error::Invalid(format!("cannot compress the request: {e}")))?
+            }
+            _ => None,
+        };
         let mut renewed = false;
         let mut attempt = 0;
         loop {
@@ -130,7 +149,9 @@ impl Api {
             if let Some(t) = &token {
                 req = req.bearer_auth(t);
             }
-            if let Some(b) = &body {
+            if let Some(z) = &gzipped {
+                req = req.header(reqwest::header::CONTENT_TYPE, "application/json").header(reqwest::header::CONTENT_ENCODING, "gzip").body(z.clone());
+            } else if let Some(b) = &body {
                 req = req.json(b);
             }
             let outcome = match req.send().await {

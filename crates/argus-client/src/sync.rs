@@ -110,7 +110,7 @@ impl Syncer {
             let changes: Vec<&Change> = pending.iter().map(|p| &p.change).collect();
             let body = json!({"protocol": PROTOCOL, "changes": changes});
             // Safe to repeat: every change carries its id.
-            let answer: PushAnswer = self.api.post_idempotent(&format!("/api/v1/projects/{project}/sync/push"), &body).await?;
+            let answer: PushAnswer = self.api.post_gzip(&format!("/api/v1/projects/{project}/sync/push"), &body).await?;
             if answer.results.len() != pending.len() {
                 return Err(Error::Protocol { url: "sync/push".into(), reason: format!("{} answers for {} changes", answer.results.len(), pending.len()) });
             }

@@ -799,6 +799,16 @@ mod sync {
         // A second round changes nothing.
         let again = sb.sync(project.id).await?;
         ensure!(again.pushed == 0 && again.pulled == 0, "{again:?}");
+        // Pulls come gzip-compressed to a client that accepts it.
+        let token = lead_auth.session().await.ok_or("no session")?.access_token;
+        let raw = reqwest::Client::builder().no_gzip().build()?;
+        let resp = raw
+            .get(format!("{}/api/v1/projects/{}/sync/pull?since=0", srv.url, project.id))
+            .bearer_auth(&token)
+            .header("accept-encoding", "gzip")
+            .send()
+            .await?;
+        ensure!(resp.headers().get("content-encoding").is_some_and(|v| v == "gzip"), "the pull was not compressed: {:?}", resp.headers());
         let _ = ProjectId::new();
         srv.stop().await;
         Ok(())

@@ -54,10 +54,14 @@ pub const MAX_PUSH: usize = 5000;
 pub const MAX_PULL: i64 = 5000;
 
 pub fn router() -> Router<AppState> {
+    // Bodies are gzip both ways when the client says so (masks as RLE
+    // compress well): Content-Encoding on pushes, Accept-Encoding on pulls.
     Router::new()
         .route("/projects/{project}/sync/push", post(push))
         .route("/projects/{project}/sync/pull", get(pull))
         .route("/projects/{project}/sync/records/{kind}/{id}", get(record))
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        .layer(tower_http::decompression::RequestDecompressionLayer::new().gzip(true))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
