@@ -50,6 +50,18 @@ impl Remote {
         Ok(Arc::new(Auth::new(&self.server, self.anon_key.clone(), self.session_store()?)?))
     }
 
+    /// A syncer for `store`: as the signed-in user, whose id replaces this
+    /// machine's local user in what is pushed.
+    async fn syncer(&self, store: Arc<Store>) -> Result<Syncer> {
+        if self.token.is_some() {
+            return Ok(Syncer::new(self.api()?, store));
+        }
+        let auth = self.auth()?;
+        let user = auth.user().await.ok_or_else(|| anyhow!("not signed in to {}: run `argus-cli login` first", self.server))?;
+        let id: argus_core::id::UserId = user.id.parse().map_err(|_| anyhow!("the server gave a user id that is not a UUID"))?;
+        Ok(Syncer::new(Api::new(&self.server, auth)?, store).as_user(id))
+    }
+
     fn api(&self) -> Result<Api> {
         match &self.token {
             Some(t) => Ok(Api::new(&self.server, Arc::new(StaticToken(Some(t.clone()))))?),
@@ -98,7 +110,7 @@ pub async fn sync(store: Arc<Store>, out: Out, remote: &Remote, project: &str, b
     if !(1..=5000).contains(&batch) || !(1..=5000).contains(&page) {
         return Err(anyhow!("--batch and --page must be between 1 and 5000"));
     }
-    let mut syncer = Syncer::new(remote.api()?, store);
+    let mut syncer = remote.syncer(store).await?;
     syncer.batch = batch;
     syncer.page = page;
     let r = syncer.sync(project).await?;
@@ -127,7 +139,7 @@ pub async fn push(store: Arc<Store>, out: Out, remote: &Remote, team: &str, proj
         Err(argus_client::Error::Http { status: 409, .. }) => {}
         Err(e) => return Err(e.into()),
     }
-    let r = Syncer::new(api, store).sync(local.id).await?;
+    let r = remote.syncer(store).await?.sync(local.id).await?;
     out.one(&report_json(&r), || format!("pushed '{}' ({}): {} change(s) sent", local.name, local.id, r.pushed))
 }
 
@@ -135,7 +147,7 @@ pub async fn push(store: Arc<Store>, out: Out, remote: &Remote, team: &str, proj
 /// videos come on demand).
 pub async fn clone(store: Arc<Store>, out: Out, remote: &Remote, project: &str) -> Result<()> {
     let id: ProjectId = project.parse().map_err(|_| anyhow!("--project must be the project's id (a UUID)"))?;
-    let r = Syncer::new(remote.api()?, store.clone()).sync(id).await?;
+    let r = remote.syncer(store.clone()).await?.sync(id).await?;
     let local = store.find_project(&id.to_string()).await.map_err(|_| anyhow!("the server has no synced data for project {id} yet; its lead pushes it first"))?;
     out.one(&report_json(&r), || format!("cloned '{}' ({}): {} change(s)", local.name, local.id, r.pulled))
 }

@@ -272,9 +272,75 @@ async fn sync_killed_ten_times_while_pushing_and_pulling_finishes() -> TestResul
     Ok(())
 }
 
+/// Runs argus-cli with `args` and a session file; its JSON answer, or the error.
+fn cli_json(db: &Path, session: &Path, args: &[&str]) -> Result<Result<Value, String>, BoxError> {
+    let out = Command::new(env!("CARGO_BIN_EXE_argus-cli"))
+        .arg("--db")
+        .arg(db)
+        .arg("--json")
+        .args(args)
+        .arg("--session-file")
+        .arg(session)
+        .env("ARGUS_SESSION_PASSPHRASE", "a long passphrase")
+        .env("ARGUS_PASSWORD", "password-1")
+        .env_remove("ARGUS_TOKEN")
+        .output()?;
+    if !out.status.success() {
+        return Ok(Err(String::from_utf8_lossy(&out.stderr).into_owned()));
+    }
+    let last = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_owned();
+    Ok(Ok(serde_json::from_str(&last)?))
+}
+
+async fn login_push_clone_and_logout_from_the_command_line() -> TestResult {
+    let srv = TestServer::start(|_| {}).await?;
+    let owner = srv.owner_with_project("cli-lead@example.com").await?;
+    let dir = tempfile::tempdir()?;
+    let (session, a, b) = (dir.path().join("session.json"), dir.path().join("a.db"), dir.path().join("b.db"));
+    let url = srv.url.clone();
+    let (sess, a2, b2, team) = (session.clone(), a.clone(), b.clone(), owner.team.clone());
+    let steps = tokio::task::spawn_blocking(move || -> Result<(), BoxError> {
+        let login = cli_json(&a2, &sess, &["login", "--server", &url, "--email", "cli-lead@example.com"])?.map_err(|e| format!("login: {e}"))?;
+        ensure!(login["event"] == "signed_in" && login["session"].as_str().is_some_and(|s| s.contains("encrypted")), "{login}");
+        let raw = std::fs::read_to_string(&sess)?;
+        ensure!(!raw.contains("refresh_token"), "the session file is readable: {raw}");
+        let out = Command::new(env!("CARGO_BIN_EXE_argus-cli")).arg("--db").arg(&a2).args(["--json", "project", "new", "Street", "--label", "car"]).output()?;
+        ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let created: Value = serde_json::from_slice(&out.stdout)?;
+        let pid = created["project"]["id"].as_str().ok_or("no project id")?.to_owned();
+        let pushed = cli_json(&a2, &sess, &["push", "--server", &url, "--team", &team, "--project", "Street"])?.map_err(|e| format!("push: {e}"))?;
+        ensure!(pushed["pushed"].as_u64() >= Some(2), "{pushed}");
+        let cloned = cli_json(&b2, &sess, &["clone", "--server", &url, "--project", &pid])?.map_err(|e| format!("clone: {e}"))?;
+        ensure!(cloned["pulled"].as_u64() >= Some(2), "{cloned}");
+        let out = Command::new(env!("CARGO_BIN_EXE_argus-cli")).arg("--db").arg(&b2).args(["--json", "project", "list"]).output()?;
+        ensure!(String::from_utf8_lossy(&out.stdout).contains(&pid), "the clone has no project {pid}");
+        let bye = cli_json(&a2, &sess, &["logout", "--server", &url])?.map_err(|e| format!("logout: {e}"))?;
+        ensure!(bye["server_told"] == true && !sess.exists(), "{bye}");
+        let err = cli_json(&a2, &sess, &["sync", "--server", &url, "--project", &pid])?.err().ok_or("synced after logout")?;
+        ensure!(err.contains("not signed in"), "{err}");
+        // Without a keyring or a session file, login says what to do.
+        let out = Command::new(env!("CARGO_BIN_EXE_argus-cli"))
+            .arg("--db")
+            .arg(&a2)
+            .args(["login", "--server", &url, "--email", "cli-lead@example.com"])
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/argus-test-bus")
+            .env_remove("ARGUS_SESSION_FILE")
+            .env("ARGUS_PASSWORD", "password-1")
+            .output()?;
+        let msg = String::from_utf8_lossy(&out.stderr);
+        ensure!(!out.status.success() && msg.contains("passphrase-encrypted file"), "{msg}");
+        Ok(())
+    })
+    .await?;
+    steps?;
+    srv.stop().await;
+    Ok(())
+}
+
 fn main() {
     argus_server::testkit::run(argus_server::tests![
         killed_five_times_it_resumes_without_resending_parts,
         sync_killed_ten_times_while_pushing_and_pulling_finishes,
+        login_push_clone_and_logout_from_the_command_line,
     ]);
 }

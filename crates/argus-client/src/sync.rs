@@ -85,11 +85,20 @@ pub struct Syncer {
     pub batch: u32,
     /// Changes per pull page.
     pub page: u32,
+    /// The signed-in user: edits this device made before signing in carry
+    /// its local user, which becomes this one as they are pushed.
+    pub user: Option<argus_core::id::UserId>,
 }
 
 impl Syncer {
     pub fn new(api: Api, store: Arc<Store>) -> Self {
-        Self { api, store, batch: 500, page: 1000 }
+        Self { api, store, batch: 500, page: 1000, user: None }
+    }
+
+    /// Pushes as `user` (see [`Syncer::user`]).
+    pub fn as_user(mut self, user: argus_core::id::UserId) -> Self {
+        self.user = Some(user);
+        self
     }
 
     /// Pushes everything pending, then pulls everything new.
@@ -107,7 +116,17 @@ impl Syncer {
             if pending.is_empty() {
                 return Ok(());
             }
-            let changes: Vec<&Change> = pending.iter().map(|p| &p.change).collect();
+            let local = self.store.local_user();
+            let changes: Vec<Change> = pending
+                .iter()
+                .map(|p| {
+                    let mut c = p.change.clone();
+                    if let (Some(me), ChangeOp::Upsert { entity }) = (self.user, &mut c.op) {
+                        entity.map_user(local, me);
+                    }
+                    c
+                })
+                .collect();
             let body = json!({"protocol": PROTOCOL, "changes": changes});
             // Safe to repeat: every change carries its id.
             let answer: PushAnswer = self.api.post_gzip(&format!("/api/v1/projects/{project}/sync/push"), &body).await?;

@@ -712,7 +712,7 @@ mod sync {
     /// and converge, with conflicts exactly where both edited the same shape.
     pub async fn two_devices_converge_with_conflicts_where_expected() -> TestResult {
         let srv = TestServer::start(|_| {}).await?;
-        let (lead_auth, _lead_id) = sign_in(&srv, "lead@example.com").await?;
+        let (lead_auth, lead_id) = sign_in(&srv, "lead@example.com").await?;
         let (ann_auth, ann_id) = sign_in(&srv, "annotator@example.com").await?;
         let lead_api = Api::new(&srv.url, lead_auth.clone())?;
         let ann_api = Api::new(&srv.url, ann_auth.clone())?;
@@ -738,11 +738,13 @@ mod sync {
             .await?
             .ok_or("no answer")?;
 
-        let lead = Actor { user: UserId::new(), role: Role::Lead };
-        let t1 = Track::new(video.id, label.id, None, Timestamp(1));
+        // Edits made before signing in carry the machine's local user ...
+        let lead = Actor { user: a.local_user(), role: Role::Lead };
+        let t1 = Track::new(video.id, label.id, Some(a.local_user()), Timestamp(1));
         let shapes: Vec<Shape> = (0..6).map(|f| boxed(t1.id, f, 10.0)).collect();
         a.apply(&lead, Command::CreateTrack { track: t1.clone(), shapes }).await?;
-        let sa = Syncer::new(lead_api.clone(), a.clone());
+        let lead_user = UserId::from_uuid(uuid::Uuid::parse_str(&lead_id)?);
+        let sa = Syncer::new(lead_api.clone(), a.clone()).as_user(lead_user);
         let sb = Syncer::new(ann_api.clone(), b.clone());
         let r = sa.sync(project.id).await?;
         ensure!(r.refused.is_empty() && r.pushed >= 10, "{r:?}");
@@ -750,6 +752,8 @@ mod sync {
         let r = sb.sync(project.id).await?;
         ensure!(r.skipped.is_empty() && r.pulled >= 10, "{r:?}");
         ensure!(state(&a, video.id, 50).await? == state(&b, video.id, 50).await?, "the first pull does not match");
+        // ... which becomes the signed-in user as they are pushed.
+        ensure!(b.track(t1.id).await?.author == Some(lead_user), "the pushed track's author is {:?}, not the signed-in lead", b.track(t1.id).await?.author);
         let here = b.video(video.id).await?;
         ensure!(here.local_path.is_none(), "another machine's local path came along: {:?}", here.local_path);
 

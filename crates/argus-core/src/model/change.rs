@@ -51,6 +51,31 @@ impl Entity {
         }
     }
 
+    /// Replaces the user `from` with `to` wherever the record names an
+    /// author or reviewer: a device's local user (edits made before the
+    /// first sign-in) becomes the signed-in user on the first push. `true`
+    /// when something changed.
+    pub fn map_user(&mut self, from: crate::id::UserId, to: crate::id::UserId) -> bool {
+        let swap = |u: &mut Option<crate::id::UserId>| {
+            if *u == Some(from) {
+                *u = Some(to);
+                true
+            } else {
+                false
+            }
+        };
+        match self {
+            Entity::Track(t) => swap(&mut t.author),
+            Entity::Shape(s) => swap(&mut s.author),
+            Entity::Review(r) => swap(&mut r.reviewer),
+            Entity::Comment(c) if c.author == from => {
+                c.author = to;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The record's id (for a member: the user's id; members are keyed by
     /// project and user).
     pub fn id(&self) -> Uuid {
