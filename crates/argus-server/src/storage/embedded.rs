@@ -49,7 +49,7 @@ impl EmbeddedStore {
         // names starting with a dot (which no S3 bucket name may).
         let etags = root.join(".argus-etags");
         tokio::fs::create_dir_all(&etags).await.map_err(io)?;
-        let fs = Store { inner, root: root.to_path_buf(), etags, stats: stats.clone() };
+        let fs = Store { inner: Arc::new(inner), root: root.to_path_buf(), etags, stats: stats.clone() };
         let service = {
             let mut b = S3ServiceBuilder::new(fs);
             b.set_auth(SimpleAuth::from_single(access_key, secret_key));
@@ -114,7 +114,7 @@ impl Drop for EmbeddedStore {
 /// complete the upload). Everything else
 /// is s3s-fs's own.
 struct Store {
-    inner: s3s_fs::FileSystem,
+    inner: Arc<s3s_fs::FileSystem>,
     root: PathBuf,
     etags: PathBuf,
     stats: Arc<Stats>,
@@ -198,13 +198,20 @@ impl S3 for Store {
 
     async fn upload_part(&self, req: S3Request<dto::UploadPartInput>) -> S3Result<S3Response<dto::UploadPartOutput>> {
         let (upload_id, n) = (req.input.upload_id.clone(), req.input.part_number);
-        let resp = self.inner.upload_part(req).await?;
-        if let Some(dto::ETag::Strong(tag)) = &resp.output.e_tag {
-            // Best effort: without it, listing falls back to hashing the part.
-            let _ = tokio::fs::write(self.etag_path(&upload_id, n), tag).await;
-        }
-        *self.stats.part_writes.lock().entry((upload_id, n)).or_default() += 1;
-        Ok(resp)
+        // In a task of its own: when the client goes away after sending the
+        // whole part, hyper drops this handler, but a part that arrived is
+        // still stored, its ETag kept and its write counted.
+        let (inner, stats, etag_path) = (self.inner.clone(), self.stats.clone(), self.etag_path(&upload_id, n));
+        let task = tokio::spawn(async move {
+            let resp = inner.upload_part(req).await?;
+            if let Some(dto::ETag::Strong(tag)) = &resp.output.e_tag {
+                // Best effort: without it, listing falls back to hashing the part.
+                let _ = tokio::fs::write(etag_path, tag).await;
+            }
+            *stats.part_writes.lock().entry((upload_id, n)).or_default() += 1;
+            Ok(resp)
+        });
+        task.await.map_err(|e| s3s::s3_error!(InternalError, "upload task failed: {e}"))?
     }
 
     async fn upload_part_copy(&self, req: S3Request<dto::UploadPartCopyInput>) -> S3Result<S3Response<dto::UploadPartCopyOutput>> {
