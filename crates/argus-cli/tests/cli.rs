@@ -85,15 +85,6 @@ fn edit(video: VideoId, label: argus_core::id::LabelId, i: u64) -> (TrackId, Com
     (track.id, Command::CreateTrack { track, shapes })
 }
 
-struct XorShift(u64);
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_never_loses_an_acknowledged_edit_nor_half_applies_one() {
@@ -102,7 +93,7 @@ async fn kill9_never_loses_an_acknowledged_edit_nor_half_applies_one() {
     let (project, video, label) = setup(&db).await;
     let seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) | 1;
     eprintln!("kill9 seed {seed}");
-    let mut rng = XorShift(seed);
+    let mut rng = argus_server::testkit::XorShift::new(seed);
     let mut acked_tracks: Vec<TrackId> = Vec::new();
     let mut killed_mid_stream = 0;
 
@@ -117,7 +108,7 @@ async fn kill9_never_loses_an_acknowledged_edit_nor_half_applies_one() {
         let input_path = dir.path().join("edits.jsonl");
         std::fs::write(&input_path, input).expect("write edits");
         // Kill after a random number of acknowledgements (0 = right away).
-        let kill_after = rng.next() % 1000;
+        let kill_after = rng.next_u64() % 1000;
         let mut child = Proc::new(BIN)
             .arg("--db")
             .arg(&db)

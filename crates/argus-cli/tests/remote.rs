@@ -19,23 +19,13 @@ use std::{
 use argus_client::{Api, StaticToken, upload::Presigned};
 use argus_server::{
     ensure,
-    testkit::{BoxError, TestResult, TestServer, query_text},
+    testkit::{BoxError, TestResult, TestServer, XorShift, query_text},
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 const MIB: usize = 1024 * 1024;
 const PARTS: usize = 32;
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
 
 fn cli(db: &Path, url: &str, token: &str, project: &str, file: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_argus-cli"));
@@ -89,20 +79,13 @@ async fn killed_five_times_it_resumes_without_resending_parts() -> TestResult {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
     });
     eprintln!("kill test seed: {seed} (ARGUS_TEST_SEED={seed} replays it)");
-    let mut rng = Rng(seed | 1);
+    let mut rng = XorShift::new(seed | 1);
     let srv = TestServer::start(|_| {}).await?;
     let owner = srv.owner_with_project("killer@example.com").await?;
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("long-take.mp4");
     let mut data = vec![0u8; PARTS * 8 * MIB - 4321];
-    let mut x = seed | 1;
-    for chunk in data.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let b = x.to_le_bytes();
-        chunk.copy_from_slice(&b[..chunk.len()]);
-    }
+    XorShift::new(seed | 1).fill(&mut data);
     std::fs::write(&file, &data)?;
     let want = hex::encode(Sha256::digest(&data));
     drop(data);
@@ -217,7 +200,7 @@ async fn sync_killed_ten_times_while_pushing_and_pulling_finishes() -> TestResul
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
     });
     eprintln!("sync kill test seed: {seed} (ARGUS_TEST_SEED={seed} replays it)");
-    let mut rng = Rng(seed | 1);
+    let mut rng = XorShift::new(seed | 1);
     let srv = TestServer::start(|_| {}).await?;
     let owner = srv.owner_with_project("syncer@example.com").await?;
     let dir = tempfile::tempdir()?;

@@ -30,16 +30,11 @@ const MIB: u64 = 1024 * 1024;
 fn write_file(path: &Path, len: u64, seed: u64) -> std::io::Result<()> {
     use std::io::Write;
     let mut f = std::io::BufWriter::with_capacity(8 * MIB as usize, std::fs::File::create(path)?);
-    let mut x = seed | 1;
+    let mut rng = argus_server::testkit::XorShift::new(seed | 1);
     let mut buf = vec![0u8; MIB as usize];
     let mut left = len;
     while left > 0 {
-        for c in buf.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            c.copy_from_slice(&x.to_le_bytes()[..c.len()]);
-        }
+        rng.fill(&mut buf);
         let n = left.min(MIB) as usize;
         f.write_all(&buf[..n])?;
         left -= n as u64;

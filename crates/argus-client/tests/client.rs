@@ -15,7 +15,7 @@ use argus_client::{
 };
 use argus_server::{
     ensure,
-    testkit::{BoxError, TestResult, TestServer, exec_as_owner, query_text},
+    testkit::{BoxError, TestResult, TestServer, XorShift, exec_as_owner, query_text},
 };
 use argus_store::Store;
 use serde_json::{Value, json};
@@ -43,13 +43,7 @@ async fn fixture(srv: &TestServer, email: &str) -> Result<Fixture, BoxError> {
 fn write_file(dir: &Path, name: &str, len: usize, seed: u8) -> std::io::Result<PathBuf> {
     let path = dir.join(name);
     let mut data = vec![0u8; len];
-    let mut x = 0x9e37_79b9u32 ^ u32::from(seed);
-    for b in &mut data {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        *b = x as u8;
-    }
+    XorShift::new(0x9e37_79b9 ^ u64::from(seed)).fill(&mut data);
     std::fs::write(&path, &data)?;
     Ok(path)
 }
@@ -205,12 +199,12 @@ async fn flaky_proxy(target: std::net::SocketAddr, seed: u64, failures: Arc<Atom
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let rng = Arc::new(parking_lot::Mutex::new(fastrand_like(seed)));
+    let rng = Arc::new(parking_lot::Mutex::new(XorShift::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)));
     tokio::spawn(async move {
         while let Ok((mut client, _)) = listener.accept().await {
             let (roll, cut) = {
                 let mut r = rng.lock();
-                (r.next() % 10, 64 + r.next() % 2048)
+                (r.next_u64() % 10, 64 + r.next_u64() % 2048)
             };
             let failures = failures.clone();
             tokio::spawn(async move {
@@ -252,18 +246,6 @@ async fn flaky_proxy(target: std::net::SocketAddr, seed: u64, failures: Arc<Atom
     Ok(addr)
 }
 
-struct XorShift(u64);
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-fn fastrand_like(seed: u64) -> XorShift {
-    XorShift(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-}
 
 async fn transient_store_failures_are_retried() -> TestResult {
     let failures = Arc::new(AtomicU32::new(0));

@@ -351,3 +351,35 @@ pub fn bench_main<F: std::future::Future<Output = Result<(), BoxError>>>(name: &
         std::process::exit(1);
     }
 }
+
+/// A small seeded generator (xorshift64) for test data, fault choices and
+/// kill points: the same seed gives the same sequence, so a printed seed
+/// replays a run.
+#[derive(Debug, Clone)]
+pub struct XorShift(u64);
+
+impl XorShift {
+    /// Starts at `seed` (0, which xorshift cannot leave, is taken as 1).
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n` (0 for `n` = 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    /// Fills `buf` with the next numbers' little-endian bytes.
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        for c in buf.chunks_mut(8) {
+            c.copy_from_slice(&self.next_u64().to_le_bytes()[..c.len()]);
+        }
+    }
+}
