@@ -170,8 +170,7 @@ impl Syncer {
     /// Puts the record a refused change touched back to the server's version.
     async fn restore(&self, project: ProjectId, c: &Change) -> Result<()> {
         let (kind, id) = c.op.target();
-        let kind_s = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        let server = match self.api.get::<RecordAnswer>(&format!("/api/v1/projects/{project}/sync/records/{kind_s}/{id}")).await {
+        let server = match self.api.get::<RecordAnswer>(&format!("/api/v1/projects/{project}/sync/records/{}/{id}", kind.as_str())).await {
             Ok(r) => {
                 let hlc: Hlc = r.hlc.parse().map_err(|_| Error::Protocol { url: "sync/records".into(), reason: "a bad HLC".into() })?;
                 let op = match (r.deleted, r.record) {

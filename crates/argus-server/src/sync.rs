@@ -122,9 +122,6 @@ fn check_protocol(v: u32) -> R<()> {
     Ok(())
 }
 
-fn kind_name(kind: EntityKind) -> String {
-    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
 
 fn refused(id: Option<Uuid>, reason: impl Into<String>) -> ChangeResult {
     ChangeResult { id, status: "refused".into(), seq: None, reason: Some(reason.into()) }
@@ -145,14 +142,14 @@ async fn permissions(tx: &mut Transaction<'static, Postgres>, project: Uuid) -> 
 /// version.
 async fn append(tx: &mut Transaction<'static, Postgres>, project: Uuid, seq: i64, change: &Change, author: Uuid) -> R<()> {
     let (kind, id) = change.op.target();
-    let kind = kind_name(kind);
+    let kind = kind.as_str();
     let body = serde_json::to_value(change).map_err(|e| ApiError::Internal(e.to_string()))?;
     sqlx::query("insert into argus.changes (project_id, seq, change_id, hlc, kind, record_id, body, author) values ($1, $2, $3, $4, $5, $6, $7, $8)")
         .bind(project)
         .bind(seq)
         .bind(change.id.as_uuid())
         .bind(change.hlc.to_string())
-        .bind(&kind)
+        .bind(kind)
         .bind(id)
         .bind(&body)
         .bind(author)
@@ -167,7 +164,7 @@ async fn append(tx: &mut Transaction<'static, Postgres>, project: Uuid, seq: i64
          on conflict (project_id, kind, record_id) do update set hlc = excluded.hlc, deleted = excluded.deleted, seq = excluded.seq, body = excluded.body",
     )
     .bind(project)
-    .bind(&kind)
+    .bind(kind)
     .bind(id)
     .bind(change.hlc.to_string())
     .bind(deleted)
@@ -182,7 +179,7 @@ async fn append(tx: &mut Transaction<'static, Postgres>, project: Uuid, seq: i64
 async fn current(tx: &mut Transaction<'static, Postgres>, project: Uuid, kind: EntityKind, id: Uuid) -> R<Option<Entity>> {
     let body: Option<Option<Value>> = sqlx::query_scalar("select body from argus.records where project_id = $1 and kind = $2 and record_id = $3 and not deleted")
         .bind(project)
-        .bind(kind_name(kind))
+        .bind(kind.as_str())
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?;
@@ -338,7 +335,7 @@ async fn apply(state: &AppState, tx: &mut Transaction<'static, Postgres>, projec
     let (kind, record) = change.op.target();
     let held: Option<String> = sqlx::query_scalar("select hlc from argus.records where project_id = $1 and kind = $2 and record_id = $3 for update")
         .bind(project)
-        .bind(kind_name(kind))
+        .bind(kind.as_str())
         .bind(record)
         .fetch_optional(&mut **tx)
         .await?;
@@ -430,11 +427,11 @@ pub(crate) async fn record(State(state): State<AppState>, caller: Caller, Path((
     let row: Option<(String, bool, i64, Option<Value>)> =
         sqlx::query_as("select hlc, deleted, seq, body from argus.records where project_id = $1 and kind = $2 and record_id = $3")
             .bind(project)
-            .bind(kind_name(kind))
+            .bind(kind.as_str())
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
     tx.commit().await?;
-    let (hlc, deleted, seq, record) = row.ok_or_else(|| ApiError::NotFound(format!("no {} {id} in project {project}, or you are not a member", kind_name(kind))))?;
+    let (hlc, deleted, seq, record) = row.ok_or_else(|| ApiError::NotFound(format!("no {} {id} in project {project}, or you are not a member", kind.as_str())))?;
     Ok(Json(RecordAnswer { hlc, deleted, seq, record }))
 }

@@ -30,24 +30,12 @@ use uuid::Uuid;
 
 use crate::{Error, Result, Store, rows, store::now_ms};
 
-pub(crate) fn kind_name(kind: EntityKind) -> &'static str {
-    match kind {
-        EntityKind::Project => "project",
-        EntityKind::LabelSchema => "label_schema",
-        EntityKind::Member => "member",
-        EntityKind::Video => "video",
-        EntityKind::Track => "track",
-        EntityKind::Shape => "shape",
-        EntityKind::Review => "review",
-        EntityKind::Comment => "comment",
-    }
-}
 
 /// The record's current version: its HLC and whether it is a tombstone.
 pub(crate) async fn version(conn: &mut SqliteConnection, project: ProjectId, kind: EntityKind, id: Uuid) -> Result<Option<(Hlc, bool)>> {
     let row: Option<(String, i64)> = sqlx::query_as("SELECT hlc, deleted FROM versions WHERE project_id = ? AND kind = ? AND id = ?")
         .bind(project.to_string())
-        .bind(kind_name(kind))
+        .bind(kind.as_str())
         .bind(id.to_string())
         .fetch_optional(&mut *conn)
         .await?;
@@ -60,7 +48,7 @@ pub(crate) async fn set_version(conn: &mut SqliteConnection, project: ProjectId,
          ON CONFLICT(project_id, kind, id) DO UPDATE SET hlc = excluded.hlc, deleted = excluded.deleted",
     )
     .bind(project.to_string())
-    .bind(kind_name(kind))
+    .bind(kind.as_str())
     .bind(id.to_string())
     .bind(hlc.to_string())
     .bind(i64::from(deleted))
@@ -100,7 +88,7 @@ async fn record_conflict(conn: &mut SqliteConnection, project: ProjectId, kind: 
     )
     .bind(Uuid::now_v7().to_string())
     .bind(project.to_string())
-    .bind(kind_name(kind))
+    .bind(kind.as_str())
     .bind(id.to_string())
     .bind(serde_json::to_string(other)?)
     .bind(other_hlc.to_string())
@@ -350,7 +338,7 @@ impl Store {
                 rows::apply_op(&mut tx, project, &ChangeOp::Delete { kind, id }).await?;
                 sqlx::query("DELETE FROM versions WHERE project_id = ? AND kind = ? AND id = ?")
                     .bind(project.to_string())
-                    .bind(kind_name(kind))
+                    .bind(kind.as_str())
                     .bind(id.to_string())
                     .execute(&mut *tx)
                     .await?;

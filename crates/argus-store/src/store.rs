@@ -400,7 +400,7 @@ impl Store {
             {
                 return Err(Error::Conflict(format!(
                     "cannot {stack} '{summary}': the {} was changed by someone else since (version {now}); edit it directly instead",
-                    crate::remote::kind_name(*kind).replace('_', " ")
+                    kind.as_str().replace('_', " ")
                 )));
             }
         }
@@ -475,7 +475,7 @@ async fn record(
             .bind(change.id.to_string())
             .bind(&project_s)
             .bind(change.hlc.to_string())
-            .bind(serde_json::to_value(kind)?.as_str().unwrap_or_default().to_owned())
+            .bind(kind.as_str())
             .bind(id.to_string())
             .bind(serde_json::to_string(&change)?)
             .execute(&mut *tx)

@@ -23,6 +23,22 @@ pub enum EntityKind {
     Comment,
 }
 
+impl EntityKind {
+    /// The snake_case name, as serde writes it and the sync tables store it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Project => "project",
+            EntityKind::LabelSchema => "label_schema",
+            EntityKind::Member => "member",
+            EntityKind::Video => "video",
+            EntityKind::Track => "track",
+            EntityKind::Shape => "shape",
+            EntityKind::Review => "review",
+            EntityKind::Comment => "comment",
+        }
+    }
+}
+
 /// A whole record, as written by an upsert.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "record", rename_all = "snake_case")]
@@ -161,6 +177,14 @@ mod tests {
         id::{DeviceId, LabelSchemaId},
         model::Timestamp,
     };
+
+    #[test]
+    fn entity_kind_names_match_serde() {
+        use EntityKind::*;
+        for k in [Project, LabelSchema, Member, Video, Track, Shape, Review, Comment] {
+            assert_eq!(serde_json::to_value(k).expect("json"), serde_json::Value::String(k.as_str().into()));
+        }
+    }
 
     #[test]
     fn changes_round_trip_and_order_by_hlc() {
