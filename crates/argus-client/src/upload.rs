@@ -496,14 +496,14 @@ impl Uploader {
             let len = part_len(total, part_size, n);
             let offset = u64::from(n - 1) * part_size;
             let body = read_at(&mut file, path, offset, len)?;
-            let mut req = shared.url(&self.api, &self.opts, &rec.video_id, n, count).await?;
+            let mut req = shared.url(&self.api, &rec.video_id, n, count).await?;
             let etag = put_with_retries(&self.api, &self.opts, &self.cancel, &req, body).await;
             let etag = match etag {
                 Ok(t) => t,
                 Err(Error::Http { status: 403, .. }) => {
                     // Expired or clock-skewed URL: one more go with a new one.
                     shared.forget(n).await;
-                    req = shared.url(&self.api, &self.opts, &rec.video_id, n, count).await?;
+                    req = shared.url(&self.api, &rec.video_id, n, count).await?;
                     let body = read_at(&mut file, path, offset, len)?;
                     put_with_retries(&self.api, &self.opts, &self.cancel, &req, body).await?
                 }
@@ -537,7 +537,7 @@ const URL_BATCH: usize = 64;
 
 impl Shared {
     /// A fresh URL for part `n`, fetching it with the next parts in line.
-    async fn url(&self, api: &Api, opts: &UploadOptions, video: &str, n: u32, count: u32) -> Result<Presigned> {
+    async fn url(&self, api: &Api, video: &str, n: u32, count: u32) -> Result<Presigned> {
         let mut urls = self.urls.lock().await;
         // Renew well before expiry: a part may take a while to send.
         let fresh_for = self.ttl.mul_f64(0.5);
@@ -549,17 +549,8 @@ impl Shared {
         let mut numbers = vec![n];
         numbers.extend(self.queue.lock().iter().copied().filter(|m| *m <= count && urls.get(m).is_none_or(|(_, at)| at.elapsed() >= fresh_for)).take(URL_BATCH - 1));
         let path = format!("/api/v1/videos/{video}/upload/parts");
-        let mut attempt = 0;
-        let list: Vec<PartUrl> = loop {
-            match api.post_idempotent(&path, &json!({ "numbers": numbers })).await {
-                Ok(l) => break l,
-                Err(e) if e.is_transient() && attempt + 1 < opts.attempts => {
-                    tokio::time::sleep(backoff(opts, attempt)).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        };
+        // The API client retries transient failures with its own backoff.
+        let list: Vec<PartUrl> = api.post_idempotent(&path, &json!({ "numbers": numbers })).await?;
         let at = Instant::now();
         for p in list {
             urls.insert(p.number, (p.request, at));
