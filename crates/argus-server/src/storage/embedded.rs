@@ -220,7 +220,33 @@ impl S3 for Store {
 
     async fn complete_multipart_upload(&self, req: S3Request<dto::CompleteMultipartUploadInput>) -> S3Result<S3Response<dto::CompleteMultipartUploadOutput>> {
         let upload_id = req.input.upload_id.clone();
-        let resp = self.inner.complete_multipart_upload(req).await?;
+        // s3s-fs completes by reading every part back through 64 KiB async
+        // reads and hashing it again; with the parts' ETags kept, the
+        // object is put together in the kernel instead (copy_file_range).
+        // Conditional completions and parts stored without a kept ETag go
+        // the s3s-fs way.
+        let resp = match self.plan_completion(&req)? {
+            Some(plan) => {
+                let store = self.fs_paths();
+                let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+                let e_tag = tokio::task::spawn_blocking(move || store.complete(&plan))
+                    .await
+                    .map_err(|e| s3s::s3_error!(InternalError, "completing the upload failed: {e}"))??;
+                let output = dto::CompleteMultipartUploadOutput {
+                    future: Some(Box::pin(async move {
+                        Ok(dto::CompleteMultipartUploadOutput {
+                            bucket: Some(bucket),
+                            key: Some(key),
+                            e_tag: Some(dto::ETag::Strong(e_tag)),
+                            ..Default::default()
+                        })
+                    })),
+                    ..Default::default()
+                };
+                S3Response::new(output)
+            }
+            None => self.inner.complete_multipart_upload(req).await?,
+        };
         self.remove_etags(&upload_id).await;
         Ok(resp)
     }
@@ -255,10 +281,179 @@ impl S3 for Store {
     }
 }
 
+/// A multipart completion checked against what the store holds: the parts
+/// in order with their files and MD5s.
+struct Completion {
+    upload_id: uuid::Uuid,
+    bucket: String,
+    key: String,
+    parts: Vec<(PathBuf, [u8; 16])>,
+}
+
+/// Where s3s-fs 0.14 keeps an object, its metadata and its internal info
+/// (the ETag); the completion below writes them as s3s-fs does.
+#[derive(Clone)]
+struct FsPaths {
+    root: PathBuf,
+}
+
+impl FsPaths {
+    fn encode(s: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+    }
+
+    fn checked(&self, rel: &Path) -> S3Result<PathBuf> {
+        use std::path::Component;
+        if rel.components().all(|c| matches!(c, Component::Normal(_))) {
+            Ok(self.root.join(rel))
+        } else {
+            Err(s3s::s3_error!(InvalidArgument, "the object key {} leaves the bucket", rel.display()))
+        }
+    }
+
+    fn object(&self, bucket: &str, key: &str) -> S3Result<PathBuf> {
+        self.checked(&Path::new(bucket).join(key))
+    }
+
+    fn metadata(&self, bucket: &str, key: &str, upload_id: Option<uuid::Uuid>) -> PathBuf {
+        let u = upload_id.map(|u| format!(".upload-{u}")).unwrap_or_default();
+        self.root.join(format!(".bucket-{}.object-{}{u}.metadata.json", Self::encode(bucket), Self::encode(key)))
+    }
+
+    fn internal_info(&self, bucket: &str, key: &str) -> PathBuf {
+        self.root.join(format!(".bucket-{}.object-{}.internal.json", Self::encode(bucket), Self::encode(key)))
+    }
+
+    fn upload_info(&self, upload_id: uuid::Uuid) -> PathBuf {
+        self.root.join(format!(".upload-{upload_id}.json"))
+    }
+
+    /// A temporary file in the root, named so that s3s-fs removes it at
+    /// start if the process dies before the rename.
+    fn temp(&self) -> PathBuf {
+        self.root.join(format!(".tmp.argus-{}.internal.part", uuid::Uuid::new_v4().simple()))
+    }
+
+    /// Writes `bytes` to `dest` through a temporary file and a rename.
+    fn write_atomically(&self, dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        let tmp = self.temp();
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, dest).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+    }
+
+    /// Puts the object together from its parts and records its ETag; returns it.
+    fn complete(&self, plan: &Completion) -> S3Result<String> {
+        let io = |what: &str, e: std::io::Error| s3s::s3_error!(InternalError, "{what}: {e}");
+        let dest = self.object(&plan.bucket, &plan.key)?;
+        let tmp = self.temp();
+        let joined = (|| {
+            let mut out = std::fs::File::create(&tmp)?;
+            for (path, _) in &plan.parts {
+                // std::io::copy between files is copy_file_range on Linux.
+                std::io::copy(&mut std::fs::File::open(path)?, &mut out)?;
+            }
+            out.sync_all()?;
+            if let Some(dir) = dest.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::rename(&tmp, &dest)
+        })();
+        if let Err(e) = joined {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io("joining the parts", e));
+        }
+        // The upload is complete from here on: its parts, its record and
+        // its metadata move to the object, as s3s-fs does.
+        let _ = std::fs::remove_file(self.upload_info(plan.upload_id));
+        for (path, _) in &plan.parts {
+            let _ = std::fs::remove_file(path);
+        }
+        let upload_meta = self.metadata(&plan.bucket, &plan.key, Some(plan.upload_id));
+        if upload_meta.exists() {
+            std::fs::rename(&upload_meta, self.metadata(&plan.bucket, &plan.key, None)).map_err(|e| io("keeping the metadata", e))?;
+        }
+        use md5::Digest;
+        let mut whole = md5::Md5::new();
+        for (_, md5) in &plan.parts {
+            whole.update(md5);
+        }
+        let e_tag = format!("{}-{}", hex::encode(whole.finalize()), plan.parts.len());
+        let info_path = self.internal_info(&plan.bucket, &plan.key);
+        let mut info: serde_json::Map<String, serde_json::Value> =
+            std::fs::read(&info_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        info.insert("e_tag".into(), serde_json::Value::String(e_tag.clone()));
+        let bytes = serde_json::to_vec(&info).map_err(|e| s3s::s3_error!(InternalError, "{e}"))?;
+        self.write_atomically(&info_path, &bytes).map_err(|e| io("recording the ETag", e))?;
+        Ok(e_tag)
+    }
+}
+
 impl Store {
+    fn fs_paths(&self) -> FsPaths {
+        FsPaths { root: self.root.clone() }
+    }
+
+    /// Checks a completion request the way S3 does (parts listed in
+    /// order, each one stored with the ETag the client gives, each but the
+    /// last at least 5 MiB) and says which files make the object. `None`:
+    /// let s3s-fs do it (a conditional completion, or a part with no kept
+    /// ETag).
+    fn plan_completion(&self, req: &S3Request<dto::CompleteMultipartUploadInput>) -> S3Result<Option<Completion>> {
+        let input = &req.input;
+        if input.if_match.is_some() || input.if_none_match.is_some() {
+            return Ok(None);
+        }
+        let listed = input.multipart_upload.as_ref().and_then(|m| m.parts.as_ref()).filter(|p| !p.is_empty());
+        let Some(listed) = listed else {
+            return Err(s3s::s3_error!(InvalidPart, "You must specify at least one part"));
+        };
+        let upload_id = uuid::Uuid::parse_str(&input.upload_id).map_err(|_| s3s::s3_error!(NoSuchUpload))?;
+        let paths = self.fs_paths();
+        // The upload's record holds the access key that started it.
+        let owner: Option<String> = match std::fs::read(paths.upload_info(upload_id)) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|_| s3s::s3_error!(InternalError, "the upload's record is unreadable"))?,
+            Err(_) => return Err(s3s::s3_error!(NoSuchUpload)),
+        };
+        if owner.as_deref() != req.credentials.as_ref().map(|c| c.access_key.as_str()) {
+            return Err(s3s::s3_error!(AccessDenied));
+        }
+        paths.object(&input.bucket, &input.key)?;
+        let mut parts = Vec::with_capacity(listed.len());
+        for (i, part) in listed.iter().enumerate() {
+            let n = part.part_number.ok_or_else(|| s3s::s3_error!(InvalidRequest, "missing part number"))?;
+            if usize::try_from(n).ok() != Some(i + 1) {
+                return Err(s3s::s3_error!(InvalidPartOrder));
+            }
+            let file = self.part_path(&input.upload_id, n);
+            let len = std::fs::metadata(&file).map_err(|_| s3s::s3_error!(InvalidPart, "part {n} was not uploaded"))?.len();
+            if i + 1 < listed.len() && len < 5 * 1024 * 1024 {
+                return Err(s3s::s3_error!(EntityTooSmall, "part {n} is smaller than 5 MiB"));
+            }
+            let Ok(kept) = std::fs::read_to_string(self.etag_path(&input.upload_id, n)) else {
+                return Ok(None);
+            };
+            let md5: [u8; 16] = match hex::decode(kept.trim()).ok().and_then(|b| b.try_into().ok()) {
+                Some(m) => m,
+                None => return Ok(None),
+            };
+            if let Some(given) = &part.e_tag
+                && given.value().trim_matches('"') != kept.trim()
+            {
+                return Err(s3s::s3_error!(InvalidPart, "part {n}'s ETag does not match the stored part"));
+            }
+            parts.push((file, md5));
+        }
+        Ok(Some(Completion { upload_id, bucket: input.bucket.clone(), key: input.key.clone(), parts }))
+    }
+
     async fn remove_etags(&self, upload_id: &str) {
         let prefix = format!("{upload_id}.");
-        let Ok(mut dir) = tokio::fs::read_dir(&self.etags).await else { return };
+        let Ok(mut dir) = tokio::fs::read_dir(&self.etags).await else {
+            return;
+        };
         while let Ok(Some(e)) = dir.next_entry().await {
             if e.file_name().to_string_lossy().starts_with(&prefix) {
                 let _ = tokio::fs::remove_file(e.path()).await;
