@@ -20,12 +20,12 @@
 //! - What is local to a machine does not sync: a video's local path and its
 //!   upload state are dropped from pushed videos.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use argus_core::{
     hlc::Hlc,
-    id::ChangeId,
-    model::{Change, ChangeOp, Entity, EntityKind, Permission, Review, ReviewScope, ReviewState, Timestamp},
+    id::{ChangeId, VideoId},
+    model::{Change, ChangeOp, Entity, EntityKind, Permission, Review, ReviewScope, ReviewState, Timestamp, Track},
 };
 use axum::{
     Json, Router,
@@ -138,83 +138,360 @@ async fn permissions(tx: &mut Transaction<'static, Postgres>, project: Uuid) -> 
     Ok(held.into_iter().collect())
 }
 
-/// Appends `change` to the log as number `seq` and makes it the record's
-/// version.
-async fn append(tx: &mut Transaction<'static, Postgres>, project: Uuid, seq: i64, change: &Change, author: Uuid) -> R<()> {
-    let (kind, id) = change.op.target();
-    let kind = kind.as_str();
-    let body = serde_json::to_value(change).map_err(|e| ApiError::Internal(e.to_string()))?;
-    sqlx::query("insert into argus.changes (project_id, seq, change_id, hlc, kind, record_id, body, author) values ($1, $2, $3, $4, $5, $6, $7, $8)")
+/// What a push knows of the project while it applies a batch: read once
+/// for the whole batch, then kept up to date in memory change by change, so
+/// a batch costs a handful of statements instead of several per change.
+/// Pushes to one project are serialised by the `sync_heads` row lock, so
+/// nothing else writes these records meanwhile.
+#[derive(Default)]
+struct Known {
+    /// Change ids already in the log, with their sequence numbers.
+    logged: HashMap<Uuid, i64>,
+    /// Each record's current version (tombstones included).
+    versions: HashMap<(EntityKind, Uuid), Hlc>,
+    /// Live tracks the batch touches or its shapes belong to.
+    tracks: HashMap<Uuid, Track>,
+    /// Live tracks' display numbers, for the videos whose tracks the batch
+    /// upserts: (video, number) -> track, and each video's highest number.
+    numbers: HashMap<(VideoId, u32), Uuid>,
+    highest: HashMap<VideoId, u32>,
+    /// Approved reviews (only read when the caller may not review).
+    approved: HashMap<Uuid, Review>,
+}
+
+/// A row to write to the log (and, for the last version of each record, to
+/// `records`); `server`: a change of the server's own, written as
+/// service_role.
+struct Logged {
+    seq: i64,
+    change: Change,
+    server: bool,
+}
+
+impl Known {
+    async fn load(tx: &mut Transaction<'static, Postgres>, project: Uuid, changes: &[Change], may_review: bool) -> R<Self> {
+        let mut k = Known::default();
+        let ids: Vec<Uuid> = changes.iter().map(|c| *c.id.as_uuid()).collect();
+        let logged: Vec<(Uuid, i64)> =
+            sqlx::query_as("select change_id, seq from argus.changes where change_id = any($1)").bind(&ids).fetch_all(&mut **tx).await?;
+        k.logged.extend(logged);
+        let (kinds, records): (Vec<&str>, Vec<Uuid>) = changes.iter().map(|c| c.op.target()).map(|(kind, id)| (kind.as_str(), id)).unzip();
+        let held: Vec<(String, Uuid, String)> = sqlx::query_as(
+            "select r.kind, r.record_id, r.hlc from argus.records r join unnest($2::text[], $3::uuid[]) t(kind, id)
+             on r.kind = t.kind and r.record_id = t.id where r.project_id = $1",
+        )
         .bind(project)
-        .bind(seq)
-        .bind(change.id.as_uuid())
-        .bind(change.hlc.to_string())
-        .bind(kind)
-        .bind(id)
-        .bind(&body)
+        .bind(&kinds)
+        .bind(&records)
+        .fetch_all(&mut **tx)
+        .await?;
+        for (kind, id, hlc) in held {
+            if let (Ok(kind), Ok(hlc)) = (serde_json::from_value::<EntityKind>(Value::String(kind)), hlc.parse::<Hlc>()) {
+                k.versions.insert((kind, id), hlc);
+            }
+        }
+        // Tracks: those the batch writes, and those its shapes belong to.
+        let mut track_ids = HashSet::new();
+        let mut videos = HashSet::new();
+        let mut edits = false;
+        for c in changes {
+            match &c.op {
+                ChangeOp::Upsert { entity: Entity::Track(t) } => {
+                    track_ids.insert(*t.id.as_uuid());
+                    videos.insert(t.video_id.to_string());
+                    edits = true;
+                }
+                ChangeOp::Upsert { entity: Entity::Shape(s) } => {
+                    track_ids.insert(*s.track_id.as_uuid());
+                    edits = true;
+                }
+                ChangeOp::Delete { kind: EntityKind::Track, id } => {
+                    track_ids.insert(*id);
+                }
+                _ => {}
+            }
+        }
+        let track_ids: Vec<Uuid> = track_ids.into_iter().collect();
+        let bodies: Vec<Value> =
+            sqlx::query_scalar("select body from argus.records where project_id = $1 and kind = 'track' and not deleted and record_id = any($2)")
+                .bind(project)
+                .bind(&track_ids)
+                .fetch_all(&mut **tx)
+                .await?;
+        for b in bodies {
+            if let Ok(Entity::Track(t)) = serde_json::from_value::<Entity>(b) {
+                k.tracks.insert(*t.id.as_uuid(), t);
+            }
+        }
+        if !videos.is_empty() {
+            let videos: Vec<String> = videos.into_iter().collect();
+            let numbers: Vec<(Uuid, String, i64)> = sqlx::query_as(
+                "select record_id, body->'record'->>'video_id', (body->'record'->>'number')::bigint from argus.records
+                 where project_id = $1 and kind = 'track' and not deleted and body->'record'->>'video_id' = any($2)",
+            )
+            .bind(project)
+            .bind(&videos)
+            .fetch_all(&mut **tx)
+            .await?;
+            for (id, video, number) in numbers {
+                if let (Ok(video), Ok(number)) = (video.parse::<VideoId>(), u32::try_from(number)) {
+                    k.take_number(video, number, id);
+                }
+            }
+        }
+        if edits && !may_review {
+            let approved: Vec<Value> = sqlx::query_scalar(
+                "select body from argus.records where project_id = $1 and kind = 'review' and not deleted and body->'record'->>'state' = 'approved'",
+            )
+            .bind(project)
+            .fetch_all(&mut **tx)
+            .await?;
+            for b in approved {
+                if let Ok(Entity::Review(r)) = serde_json::from_value::<Entity>(b) {
+                    k.approved.insert(*r.id.as_uuid(), r);
+                }
+            }
+        }
+        Ok(k)
+    }
+
+    fn take_number(&mut self, video: VideoId, number: u32, track: Uuid) {
+        self.numbers.insert((video, number), track);
+        let top = self.highest.entry(video).or_default();
+        *top = (*top).max(number);
+    }
+
+    /// Keeps what is known up to date after `change` is logged.
+    fn note(&mut self, seq: i64, change: &Change) {
+        let (kind, id) = change.op.target();
+        self.logged.insert(*change.id.as_uuid(), seq);
+        self.versions.insert((kind, id), change.hlc);
+        match &change.op {
+            ChangeOp::Upsert { entity: Entity::Track(t) } => {
+                if let Some(old) = self.tracks.insert(id, t.clone())
+                    && self.numbers.get(&(old.video_id, old.number)) == Some(&id)
+                {
+                    self.numbers.remove(&(old.video_id, old.number));
+                }
+                self.take_number(t.video_id, t.number, id);
+            }
+            ChangeOp::Delete { kind: EntityKind::Track, .. } => {
+                if let Some(old) = self.tracks.remove(&id)
+                    && self.numbers.get(&(old.video_id, old.number)) == Some(&id)
+                {
+                    self.numbers.remove(&(old.video_id, old.number));
+                }
+            }
+            ChangeOp::Upsert { entity: Entity::Review(r) } => {
+                if r.state == ReviewState::Approved {
+                    self.approved.insert(id, r.clone());
+                } else {
+                    self.approved.remove(&id);
+                }
+            }
+            ChangeOp::Delete { kind: EntityKind::Review, .. } => {
+                self.approved.remove(&id);
+            }
+            _ => {}
+        }
+    }
+
+    /// A free display number for `t` when another live track of its video
+    /// holds its number.
+    fn free_number(&self, t: &Track) -> Option<u32> {
+        let holder = self.numbers.get(&(t.video_id, t.number))?;
+        (*holder != *t.id.as_uuid()).then(|| self.highest.get(&t.video_id).copied().unwrap_or(0).saturating_add(1))
+    }
+
+    /// Approved reviews an edit by someone who may not review puts back in
+    /// review: those covering the edited track, or the shape's frame.
+    fn reopened(&self, change: &Change) -> Vec<Review> {
+        let ChangeOp::Upsert { entity } = &change.op else {
+            return Vec::new();
+        };
+        let (video, track, frame) = match entity {
+            Entity::Track(t) => (t.video_id, t.id, None),
+            Entity::Shape(s) => match self.tracks.get(s.track_id.as_uuid()) {
+                Some(t) => (t.video_id, t.id, Some(s.frame)),
+                None => return Vec::new(),
+            },
+            _ => return Vec::new(),
+        };
+        let mut out: Vec<Review> = self
+            .approved
+            .values()
+            .filter(|r| r.video_id == video)
+            .filter(|r| match &r.scope {
+                ReviewScope::Video => true,
+                ReviewScope::Track { track_id } => *track_id == track,
+                ReviewScope::Frames { start, end } => frame.is_none_or(|f| (*start..=*end).contains(&f)),
+            })
+            .cloned()
+            .collect();
+        out.sort_by_key(|r| *r.id.as_uuid());
+        out
+    }
+}
+
+/// Applies `changes` (valid, of `project`, each allowed to the caller) in
+/// order: each is answered duplicate, stale or applied, and the log and the
+/// records are written in one statement each (and once more for the
+/// server's own changes, as service_role).
+async fn apply_batch(
+    state: &AppState,
+    tx: &mut Transaction<'static, Postgres>,
+    project: Uuid,
+    changes: &[Change],
+    author: Uuid,
+    seq: &mut i64,
+    may_review: bool,
+) -> R<Vec<ChangeResult>> {
+    let mut known = Known::load(tx, project, changes, may_review).await?;
+    let mut results = Vec::with_capacity(changes.len());
+    let mut log: Vec<Logged> = Vec::new();
+    for change in changes {
+        let id = Some(*change.id.as_uuid());
+        if let Some(s) = known.logged.get(change.id.as_uuid()) {
+            results.push(ChangeResult { id, status: "duplicate".into(), seq: Some(*s), reason: None });
+            continue;
+        }
+        if let Some(h) = known.versions.get(&change.op.target())
+            && *h >= change.hlc
+        {
+            results.push(ChangeResult { id, status: "stale".into(), seq: None, reason: Some(format!("the server holds a newer version ({h})")) });
+            continue;
+        }
+        {
+            let mut clock = state.sync_clock.lock();
+            if let Err(e) = clock.receive(change.hlc, now_ms()) {
+                tracing::warn!(change = %change.id, error = %e, "a client clock is far ahead");
+            }
+        }
+        // A track number another track of the video holds: the logged change
+        // carries a free one (so no prefix of the log has two tracks on one
+        // number), and a change of the server's tells the author.
+        let mut change = change.clone();
+        let mut follow = Vec::new();
+        if let ChangeOp::Upsert { entity: Entity::Track(t) } = &mut change.op
+            && let Some(free) = known.free_number(t)
+        {
+            t.number = free;
+            follow.push(server_change(state, project, change.hlc, change.op.clone())?);
+        }
+        if !may_review {
+            for r in known.reopened(&change) {
+                let back = Review { state: ReviewState::Pending, reviewer: None, updated_at: Timestamp(now_ms() as i64), ..r };
+                follow.push(server_change(state, project, change.hlc, ChangeOp::Upsert { entity: Entity::Review(back) })?);
+            }
+        }
+        *seq += 1;
+        results.push(ChangeResult { id, status: "applied".into(), seq: Some(*seq), reason: None });
+        known.note(*seq, &change);
+        log.push(Logged { seq: *seq, change, server: false });
+        for f in follow {
+            *seq += 1;
+            known.note(*seq, &f);
+            log.push(Logged { seq: *seq, change: f, server: true });
+        }
+    }
+    write(tx, project, &log, author).await?;
+    Ok(results)
+}
+
+/// Writes the log rows and each record's last version: the caller's as the
+/// caller (its policies checked row by row), the server's as service_role.
+async fn write(tx: &mut Transaction<'static, Postgres>, project: Uuid, log: &[Logged], author: Uuid) -> R<()> {
+    // The last version of each record, and who wrote it.
+    let mut last: HashMap<(EntityKind, Uuid), &Logged> = HashMap::new();
+    for l in log {
+        last.insert(l.change.op.target(), l);
+    }
+    for server in [false, true] {
+        let rows: Vec<&Logged> = log.iter().filter(|l| l.server == server).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let mut latest: Vec<&Logged> = last.values().copied().filter(|l| l.server == server).collect();
+        latest.sort_by_key(|l| l.seq);
+        let role = if server {
+            let role: String = sqlx::query_scalar("select current_setting('role')").fetch_one(&mut **tx).await?;
+            sqlx::query("select set_config('role', 'service_role', true)").execute(&mut **tx).await?;
+            Some(role)
+        } else {
+            None
+        };
+        let (mut seqs, mut ids, mut hlcs, mut kinds, mut records, mut bodies) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for l in &rows {
+            let (kind, record) = l.change.op.target();
+            seqs.push(l.seq);
+            ids.push(*l.change.id.as_uuid());
+            hlcs.push(l.change.hlc.to_string());
+            kinds.push(kind.as_str());
+            records.push(record);
+            bodies.push(json(&l.change)?);
+        }
+        sqlx::query(
+            "insert into argus.changes (project_id, seq, change_id, hlc, kind, record_id, body, author)
+             select $1, seq, id, hlc, kind, record, body::jsonb, $8 from unnest($2::bigint[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::text[])
+             as t(seq, id, hlc, kind, record, body)",
+        )
+        .bind(project)
+        .bind(&seqs)
+        .bind(&ids)
+        .bind(&hlcs)
+        .bind(&kinds)
+        .bind(&records)
+        .bind(&bodies)
         .bind(author)
         .execute(&mut **tx)
         .await?;
-    let (deleted, record) = match &change.op {
-        ChangeOp::Upsert { entity } => (false, Some(serde_json::to_value(entity).map_err(|e| ApiError::Internal(e.to_string()))?)),
-        ChangeOp::Delete { .. } => (true, None),
-    };
-    sqlx::query(
-        "insert into argus.records (project_id, kind, record_id, hlc, deleted, seq, body) values ($1, $2, $3, $4, $5, $6, $7)
-         on conflict (project_id, kind, record_id) do update set hlc = excluded.hlc, deleted = excluded.deleted, seq = excluded.seq, body = excluded.body",
-    )
-    .bind(project)
-    .bind(kind)
-    .bind(id)
-    .bind(change.hlc.to_string())
-    .bind(deleted)
-    .bind(seq)
-    .bind(record)
-    .execute(&mut **tx)
-    .await?;
+        let (mut kinds, mut records, mut hlcs, mut deleted, mut seqs, mut bodies) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for l in &latest {
+            let (kind, record) = l.change.op.target();
+            kinds.push(kind.as_str());
+            records.push(record);
+            hlcs.push(l.change.hlc.to_string());
+            seqs.push(l.seq);
+            match &l.change.op {
+                ChangeOp::Upsert { entity } => {
+                    deleted.push(false);
+                    bodies.push(Some(json(entity)?));
+                }
+                ChangeOp::Delete { .. } => {
+                    deleted.push(true);
+                    bodies.push(None);
+                }
+            }
+        }
+        sqlx::query(
+            "insert into argus.records (project_id, kind, record_id, hlc, deleted, seq, body)
+             select $1, kind, record, hlc, deleted, seq, body::jsonb from unnest($2::text[], $3::uuid[], $4::text[], $5::bool[], $6::bigint[], $7::text[])
+             as t(kind, record, hlc, deleted, seq, body)
+             on conflict (project_id, kind, record_id) do update set hlc = excluded.hlc, deleted = excluded.deleted, seq = excluded.seq, body = excluded.body",
+        )
+        .bind(project)
+        .bind(&kinds)
+        .bind(&records)
+        .bind(&hlcs)
+        .bind(&deleted)
+        .bind(&seqs)
+        .bind(&bodies)
+        .execute(&mut **tx)
+        .await?;
+        if let Some(role) = role {
+            sqlx::query("select set_config('role', $1, true)").bind(role).execute(&mut **tx).await?;
+        }
+    }
     Ok(())
 }
 
-/// The entity a record holds now (`None`: absent or deleted).
-async fn current(tx: &mut Transaction<'static, Postgres>, project: Uuid, kind: EntityKind, id: Uuid) -> R<Option<Entity>> {
-    let body: Option<Option<Value>> = sqlx::query_scalar("select body from argus.records where project_id = $1 and kind = $2 and record_id = $3 and not deleted")
-        .bind(project)
-        .bind(kind.as_str())
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    Ok(body.flatten().and_then(|b| serde_json::from_value(b).ok()))
-}
-
-/// A free display number for `t` when another track of its video holds its
-/// number.
-async fn free_number(tx: &mut Transaction<'static, Postgres>, project: Uuid, t: &argus_core::model::Track) -> R<Option<u32>> {
-    let taken: Option<Uuid> = sqlx::query_scalar(
-        "select record_id from argus.records where project_id = $1 and kind = 'track' and not deleted
-         and body->'record'->>'video_id' = $2 and (body->'record'->>'number')::bigint = $3 and record_id <> $4",
-    )
-    .bind(project)
-    .bind(t.video_id.to_string())
-    .bind(i64::from(t.number))
-    .bind(t.id.as_uuid())
-    .fetch_optional(&mut **tx)
-    .await?;
-    if taken.is_none() {
-        return Ok(None);
-    }
-    let max: Option<i64> = sqlx::query_scalar(
-        "select max((body->'record'->>'number')::bigint) from argus.records where project_id = $1 and kind = 'track' and not deleted and body->'record'->>'video_id' = $2",
-    )
-    .bind(project)
-    .bind(t.video_id.to_string())
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(Some(u32::try_from(max.unwrap_or(0) + 1).unwrap_or(u32::MAX)))
+fn json<T: Serialize>(v: &T) -> R<String> {
+    serde_json::to_string(v).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// A change made by the server, after `base`.
 fn server_change(state: &AppState, project: Uuid, base: Hlc, op: ChangeOp) -> R<Change> {
-    let now = argus_core_now_ms();
+    let now = now_ms();
     let hlc = {
         let mut clock = state.sync_clock.lock();
         let _ = clock.receive(base, now);
@@ -223,49 +500,8 @@ fn server_change(state: &AppState, project: Uuid, base: Hlc, op: ChangeOp) -> R<
     Ok(Change { id: ChangeId::new(), hlc, base: Some(base), project_id: project.into(), op })
 }
 
-fn argus_core_now_ms() -> u64 {
+fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Follow-up changes the server makes for `change` (renumbering, review
-/// state), already adjusted to the records as they are.
-async fn consequences(state: &AppState, tx: &mut Transaction<'static, Postgres>, project: Uuid, change: &Change, may_review: bool) -> R<Vec<Change>> {
-    let mut out = Vec::new();
-    let ChangeOp::Upsert { entity } = &change.op else { return Ok(out) };
-    if may_review {
-        return Ok(out);
-    }
-    // The video and (for a shape) the track and frame the edit touches.
-    let (video, track, frame) = match entity {
-        Entity::Track(t) => (t.video_id, Some(t.id), None),
-        Entity::Shape(s) => match current(tx, project, EntityKind::Track, *s.track_id.as_uuid()).await? {
-            Some(Entity::Track(t)) => (t.video_id, Some(t.id), Some(s.frame)),
-            _ => return Ok(out),
-        },
-        _ => return Ok(out),
-    };
-    let approved: Vec<Value> = sqlx::query_scalar(
-        "select body from argus.records where project_id = $1 and kind = 'review' and not deleted
-         and body->'record'->>'video_id' = $2 and body->'record'->>'state' = 'approved'",
-    )
-    .bind(project)
-    .bind(video.to_string())
-    .fetch_all(&mut **tx)
-    .await?;
-    for body in approved {
-        let Ok(Entity::Review(r)) = serde_json::from_value::<Entity>(body) else { continue };
-        let covers = match &r.scope {
-            ReviewScope::Video => true,
-            ReviewScope::Track { track_id } => Some(*track_id) == track,
-            ReviewScope::Frames { start, end } => frame.is_none_or(|f| (*start..=*end).contains(&f)),
-        };
-        if covers {
-            let mut back = Review { state: ReviewState::Pending, updated_at: Timestamp(argus_core_now_ms() as i64), ..r };
-            back.reviewer = None;
-            out.push(server_change(state, project, change.hlc, ChangeOp::Upsert { entity: Entity::Review(back) })?);
-        }
-    }
-    Ok(out)
 }
 
 #[utoipa::path(post, path = "/api/v1/projects/{project}/sync/push", tag = "sync", summary = "Push outbox changes; each is answered applied, duplicate, stale or refused",
@@ -285,98 +521,66 @@ pub(crate) async fn push(State(state): State<AppState>, caller: Caller, Path(pro
     sqlx::query("insert into argus.sync_heads (project_id) values ($1) on conflict do nothing").bind(project).execute(&mut *tx).await?;
     let mut seq: i64 = sqlx::query_scalar("select last_seq from argus.sync_heads where project_id = $1 for update").bind(project).fetch_one(&mut *tx).await?;
     let may_review = held.contains(Permission::Review.as_str());
-    let mut results = Vec::with_capacity(b.changes.len());
+    // Each change is checked on its own first; the valid ones are applied
+    // together, in their order.
+    let mut results: Vec<Option<ChangeResult>> = Vec::with_capacity(b.changes.len());
+    let mut valid: Vec<(usize, Change)> = Vec::new();
     for raw in b.changes {
         let id = raw.get("id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
-        let mut change: Change = match serde_json::from_value(raw) {
-            Ok(c) => c,
-            Err(e) => {
-                results.push(refused(id, format!("not a valid change: {e}")));
-                continue;
+        let refusal = match serde_json::from_value::<Change>(raw) {
+            Err(e) => Some(format!("not a valid change: {e}")),
+            Ok(c) if *c.project_id.as_uuid() != project => Some(format!("the change belongs to project {}, not {project}", c.project_id)),
+            Ok(c) if !held.contains(c.op.permission().as_str()) => {
+                Some(format!("your role in this project may not {}; ask a lead", c.op.permission().as_str().replace('_', " ")))
+            }
+            Ok(mut c) => {
+                if let ChangeOp::Upsert { entity: Entity::Video(v) } = &mut c.op {
+                    v.local_path = None;
+                    v.remote = Default::default();
+                }
+                valid.push((results.len(), c));
+                None
             }
         };
-        if *change.project_id.as_uuid() != project {
-            results.push(refused(id, format!("the change belongs to project {}, not {project}", change.project_id)));
-            continue;
-        }
-        let need = change.op.permission();
-        if !held.contains(need.as_str()) {
-            results.push(refused(id, format!("your role in this project may not {}; ask a lead", need.as_str().replace('_', " "))));
-            continue;
-        }
-        if let ChangeOp::Upsert { entity: Entity::Video(v) } = &mut change.op {
-            v.local_path = None;
-            v.remote = Default::default();
-        }
-        sqlx::query("savepoint change").execute(&mut *tx).await?;
-        let outcome = apply(&state, &mut tx, project, &change, caller.user_id, &mut seq, may_review).await;
-        match outcome {
-            Ok(r) => {
-                sqlx::query("release savepoint change").execute(&mut *tx).await?;
-                results.push(r);
+        results.push(refusal.map(|r| refused(id, r)));
+    }
+    let changes: Vec<Change> = valid.iter().map(|(_, c)| c.clone()).collect();
+    sqlx::query("savepoint batch").execute(&mut *tx).await?;
+    let start = seq;
+    match apply_batch(&state, &mut tx, project, &changes, caller.user_id, &mut seq, may_review).await {
+        Ok(applied) => {
+            sqlx::query("release savepoint batch").execute(&mut *tx).await?;
+            for ((i, _), r) in valid.iter().zip(applied) {
+                results[*i] = Some(r);
             }
-            Err(e) => {
-                sqlx::query("rollback to savepoint change").execute(&mut *tx).await?;
-                results.push(refused(id, e.to_string()));
+        }
+        Err(e) => {
+            // One of them fails in the database: apply them one at a time,
+            // to refuse just that one.
+            tracing::info!(error = %e, "a push batch failed; applying its changes one by one");
+            sqlx::query("rollback to savepoint batch").execute(&mut *tx).await?;
+            seq = start;
+            for (i, c) in &valid {
+                sqlx::query("savepoint change").execute(&mut *tx).await?;
+                let before = seq;
+                match apply_batch(&state, &mut tx, project, std::slice::from_ref(c), caller.user_id, &mut seq, may_review).await {
+                    Ok(mut r) => {
+                        sqlx::query("release savepoint change").execute(&mut *tx).await?;
+                        results[*i] = r.pop();
+                    }
+                    Err(e) => {
+                        sqlx::query("rollback to savepoint change").execute(&mut *tx).await?;
+                        seq = before;
+                        results[*i] = Some(refused(Some(*c.id.as_uuid()), e.to_string()));
+                    }
+                }
             }
         }
     }
     sqlx::query("update argus.sync_heads set last_seq = $2 where project_id = $1").bind(project).bind(seq).execute(&mut *tx).await?;
     tx.commit().await?;
+    let results = results.into_iter().map(|r| r.ok_or_else(|| ApiError::Internal("a change was left unanswered".into()))).collect::<R<Vec<_>>>()?;
     Ok(Json(PushAnswer { protocol: PROTOCOL, results, last_seq: seq }))
-}
-
-async fn apply(state: &AppState, tx: &mut Transaction<'static, Postgres>, project: Uuid, change: &Change, author: Uuid, seq: &mut i64, may_review: bool) -> R<ChangeResult> {
-    let id = Some(*change.id.as_uuid());
-    let dup: Option<i64> = sqlx::query_scalar("select seq from argus.changes where change_id = $1").bind(change.id.as_uuid()).fetch_optional(&mut **tx).await?;
-    if let Some(s) = dup {
-        return Ok(ChangeResult { id, status: "duplicate".into(), seq: Some(s), reason: None });
-    }
-    let (kind, record) = change.op.target();
-    let held: Option<String> = sqlx::query_scalar("select hlc from argus.records where project_id = $1 and kind = $2 and record_id = $3 for update")
-        .bind(project)
-        .bind(kind.as_str())
-        .bind(record)
-        .fetch_optional(&mut **tx)
-        .await?;
-    if let Some(h) = held.and_then(|h| h.parse::<Hlc>().ok())
-        && h >= change.hlc
-    {
-        return Ok(ChangeResult { id, status: "stale".into(), seq: None, reason: Some(format!("the server holds a newer version ({h})")) });
-    }
-    {
-        let mut clock = state.sync_clock.lock();
-        if let Err(e) = clock.receive(change.hlc, argus_core_now_ms()) {
-            tracing::warn!(change = %change.id, error = %e, "a client clock is far ahead");
-        }
-    }
-    // A track number another track of the video holds: the logged change
-    // carries a free one (so no prefix of the log has two tracks on one
-    // number), and a change of the server's tells the author.
-    let mut change = change.clone();
-    let mut follow = Vec::new();
-    if let ChangeOp::Upsert { entity: Entity::Track(t) } = &mut change.op
-        && let Some(free) = free_number(tx, project, t).await?
-    {
-        t.number = free;
-        follow.push(server_change(state, project, change.hlc, change.op.clone())?);
-    }
-    follow.extend(consequences(state, tx, project, &change, may_review).await?);
-    *seq += 1;
-    let mine = *seq;
-    append(tx, project, mine, &change, author).await?;
-    if !follow.is_empty() {
-        // The server's own changes: the caller may not make them (an
-        // annotator reopening a review), so they are written as service_role.
-        let role: String = sqlx::query_scalar("select current_setting('role')").fetch_one(&mut **tx).await?;
-        sqlx::query("select set_config('role', 'service_role', true)").execute(&mut **tx).await?;
-        for f in follow {
-            *seq += 1;
-            append(tx, project, *seq, &f, author).await?;
-        }
-        sqlx::query("select set_config('role', $1, true)").bind(role).execute(&mut **tx).await?;
-    }
-    Ok(ChangeResult { id, status: "applied".into(), seq: Some(mine), reason: None })
 }
 
 #[utoipa::path(get, path = "/api/v1/projects/{project}/sync/pull", tag = "sync", summary = "Changes after a cursor, in commit order",
