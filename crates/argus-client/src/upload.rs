@@ -301,28 +301,41 @@ impl Uploader {
         // The same file already on the server (an earlier run that died
         // between announcing the upload and recording it, or another
         // machine): adopt it instead of storing it twice.
-        let listed: Vec<RemoteVideo> = self.api.get(&format!("/api/v1/projects/{project}/videos")).await?;
-        if let Some(v) = listed.into_iter().find(|v| v.sha256 == hash && v.size_bytes == st.len && v.status != "failed") {
-            let rec = self.record(project, key, st, &hash, &v);
-            if v.status != "uploading" {
-                return Ok(UploadOutcome { video: v, resumed: false, restarted: false, parts_sent: 0, parts_reused: 0, bytes_sent: 0 });
-            }
-            self.store.upload_begin(&rec).await?;
-            let answer: Answer = self.api.get(&format!("/api/v1/videos/{}/upload", v.id)).await?;
-            return self.send(&rec, path, answer, true).await;
+        if let Some(out) = self.adopt(project, path, key, st, &hash).await? {
+            return Ok(out);
         }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "video".into());
         let content_type = self.opts.content_type.clone().unwrap_or_else(|| content_type_for(path).to_owned());
-        let answer: Answer = self
+        let answer: Answer = match self
             .api
-            .post(
-                &format!("/api/v1/projects/{project}/videos"),
-                &json!({"name": name, "size_bytes": st.len, "sha256": hash, "content_type": content_type}),
-            )
-            .await?;
+            .post(&format!("/api/v1/projects/{project}/videos"), &json!({"name": name, "size_bytes": st.len, "sha256": hash, "content_type": content_type}))
+            .await
+        {
+            Ok(a) => a,
+            // Announced by someone else since we looked: the server holds one
+            // video per project and content.
+            Err(e @ Error::Http { status: 409, .. }) => return self.adopt(project, path, key, st, &hash).await?.ok_or(e),
+            Err(e) => return Err(e),
+        };
         let rec = self.record(project, key, st, &hash, &answer.video);
         self.store.upload_begin(&rec).await?;
         self.send(&rec, path, answer, false).await
+    }
+
+    /// Takes over the project's video with this content, if the server has
+    /// one: finished, or still uploading (then its missing parts are sent).
+    async fn adopt(&self, project: &str, path: &Path, key: &str, st: FileStamp, hash: &str) -> Result<Option<UploadOutcome>> {
+        let listed: Vec<RemoteVideo> = self.api.get(&format!("/api/v1/projects/{project}/videos")).await?;
+        let Some(v) = listed.into_iter().find(|v| v.sha256 == hash && v.size_bytes == st.len && v.status != "failed") else {
+            return Ok(None);
+        };
+        let rec = self.record(project, key, st, hash, &v);
+        if v.status != "uploading" {
+            return Ok(Some(UploadOutcome { video: v, resumed: false, restarted: false, parts_sent: 0, parts_reused: 0, bytes_sent: 0 }));
+        }
+        self.store.upload_begin(&rec).await?;
+        let answer: Answer = self.api.get(&format!("/api/v1/videos/{}/upload", v.id)).await?;
+        self.send(&rec, path, answer, true).await.map(Some)
     }
 
     fn record(&self, project: &str, key: &str, st: FileStamp, hash: &str, v: &RemoteVideo) -> UploadRecord {
@@ -375,7 +388,9 @@ impl Uploader {
                 (1, 0, total, Vec::new())
             }
             "multipart" => self.send_parts(rec, path, &answer.upload).await?,
-            other => return Err(Error::Protocol { url: rec.video_id.clone(), reason: format!("unknown upload kind {other:?}") }),
+            other => {
+                return Err(Error::Protocol { url: rec.video_id.clone(), reason: format!("unknown upload kind {other:?}") });
+            }
         };
         self.emit(Progress::Completing);
         let body = json!({"parts": parts.iter().map(|p: &UploadedPart| json!({"number": p.number, "etag": p.etag})).collect::<Vec<_>>()});
@@ -492,7 +507,9 @@ impl Uploader {
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(Error::Cancelled);
             }
-            let Some(n) = shared.queue.lock().pop_front() else { return Ok(sent) };
+            let Some(n) = shared.queue.lock().pop_front() else {
+                return Ok(sent);
+            };
             let len = part_len(total, part_size, n);
             let offset = u64::from(n - 1) * part_size;
             let body = read_at(&mut file, path, offset, len)?;

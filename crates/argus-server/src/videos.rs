@@ -188,7 +188,22 @@ pub(crate) async fn create(State(state): State<AppState>, caller: Caller, Path(p
             )));
         }
     }
-    let id = Uuid::now_v7();
+    // One video per project and content, with the id every desktop gives
+    // it (argus-core's VideoId::for_content), so the uploaded file and the
+    // synced video record are the same video.
+    let id = *argus_core::id::VideoId::for_content(project.into(), &sha).as_uuid();
+    let held: Option<(String, String)> = sqlx::query_as("select status, object_key from argus.videos where id = $1").bind(id).fetch_optional(&mut *tx).await?;
+    match held {
+        Some((status, _)) if status != "failed" => {
+            return Err(ApiError::Conflict(format!("this file is already in the project as video {id} ({status}); use that video, or delete it first")));
+        }
+        Some((_, old_key)) => {
+            // A failed attempt at the same file: start over in its place.
+            store.delete_prefix(old_key.trim_end_matches("original")).await.map_err(store_err)?;
+            sqlx::query("delete from argus.videos where id = $1").bind(id).execute(&mut *tx).await?;
+        }
+        None => {}
+    }
     let key = format!("{}original", Storage::video_prefix(team, project, id));
     let size = b.size_bytes as u64;
     let (upload_id, part_size) = if size > storage::SINGLE_PUT_MAX {
@@ -354,7 +369,9 @@ pub(crate) async fn complete(State(state): State<AppState>, caller: Caller, Path
     }
     let size = store.head(&v.object_key).await.map_err(store_err)?;
     match size {
-        None => return Err(ApiError::Conflict("the store has no file for this upload yet; send it first".into())),
+        None => {
+            return Err(ApiError::Conflict("the store has no file for this upload yet; send it first".into()));
+        }
         Some(n) if n as i64 != v.size_bytes => {
             let mut tx = begin_as(&state.pool, &caller.claims).await?;
             sqlx::query("update argus.videos set status = 'failed', failure = $2, updated_at = now() where id = $1")

@@ -1433,9 +1433,16 @@ mod videos {
         ensure!(storage.head(&key).await? == Some(size as u64), "the stored object's size");
         let got = reqwest::get(storage.presign_get(&key, None).url).await?.bytes().await?;
         ensure!(sha(&got) == sha(&data), "the stored object's sha256 differs");
+        // one video per project and content: the same file again is refused,
+        // with the id every desktop gives it
+        let (st, body) = s.post(&s.api(&format!("/projects/{}/videos", team.project)), Some(&team.owner),
+            json!({"name": "again.mp4", "size_bytes": size, "sha256": sha(&data)})).await?;
+        ensure!(st == 409 && body.to_string().contains(&vid), "the same content twice: {st} {body}");
+        let project_id: argus_core::id::ProjectId = team.project.parse()?;
+        ensure!(argus_core::id::VideoId::for_content(project_id, &sha(&data)).to_string() == vid, "the server's video id is not the desktops' id");
         // an abandoned upload can be aborted
         let (_, up2) = s.post(&s.api(&format!("/projects/{}/videos", team.project)), Some(&team.owner),
-            json!({"name": "gone.mp4", "size_bytes": size, "sha256": sha(&data)})).await?;
+            json!({"name": "gone.mp4", "size_bytes": size, "sha256": sha(b"another file")})).await?;
         let vid2 = str_of(&up2["video"], "id");
         let (st, _) = s.send(reqwest::Method::DELETE, &s.api(&format!("/videos/{vid2}/upload")), Some(&team.owner), None).await?;
         ensure!(st == 204, "abort: {st}");
