@@ -133,13 +133,36 @@ enum Cmd {
         /// Project id or name.
         #[arg(long)]
         project: String,
+        /// Sync the schema and annotations only; upload no video files.
+        #[arg(long)]
+        no_videos: bool,
     },
-    /// Bring a server project onto this machine (annotations; videos on demand).
+    /// Bring a server project onto this machine: its annotations always,
+    /// video files only as asked (`--videos`), the others with `fetch`.
     Clone {
         #[command(flatten)]
         remote: crate::remote::Remote,
         #[arg(long)]
         project: String,
+        /// Which video files to download now: none, all, or video ids
+        /// separated by commas.
+        #[arg(long, default_value = "none")]
+        videos: String,
+        /// Where downloaded videos go (default: videos/ beside the database).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Download one video's file from the server (resuming an interrupted
+    /// download) and link it to the video.
+    Fetch {
+        #[command(flatten)]
+        remote: crate::remote::Remote,
+        /// The video's id.
+        #[arg(long)]
+        video: String,
+        /// Where it goes (default: videos/ beside the database).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Upload a video file to a project on an argus-server, in parallel
     /// parts; an interrupted upload of the same file resumes where it stopped.
@@ -185,6 +208,11 @@ fn default_db() -> Result<PathBuf> {
     let dirs = directories::ProjectDirs::from("org", "Argus", "Argus")
         .ok_or_else(|| anyhow!("no home folder found; pass --db PATH or set ARGUS_DB"))?;
     Ok(dirs.data_dir().join("argus.db"))
+}
+
+/// Where downloaded videos go: `--dir`, else videos/ beside the database.
+fn videos_dir(dir: Option<PathBuf>, db: &std::path::Path) -> PathBuf {
+    dir.unwrap_or_else(|| db.parent().unwrap_or(std::path::Path::new(".")).join("videos"))
 }
 
 async fn open(db: Option<PathBuf>) -> Result<Store> {
@@ -273,8 +301,15 @@ async fn dispatch(store: &std::sync::Arc<Store>, out: Out, command: Cmd) -> Resu
         Cmd::Login { remote, email } => crate::remote::login(out, &remote, &email).await,
         Cmd::Logout { remote, everywhere } => crate::remote::logout(out, &remote, everywhere).await,
         Cmd::Sync { remote, project, batch, page } => crate::remote::sync(store.clone(), out, &remote, &project, batch, page).await,
-        Cmd::Push { remote, team, project } => crate::remote::push(store.clone(), out, &remote, &team, &project).await,
-        Cmd::Clone { remote, project } => crate::remote::clone(store.clone(), out, &remote, &project).await,
+        Cmd::Push { remote, team, project, no_videos } => crate::remote::push(store.clone(), out, &remote, &team, &project, !no_videos).await,
+        Cmd::Clone { remote, project, videos, dir } => {
+            let dir = videos_dir(dir, store.path());
+            crate::remote::clone(store.clone(), out, &remote, &project, &videos, &dir).await
+        }
+        Cmd::Fetch { remote, video, dir } => {
+            let dir = videos_dir(dir, store.path());
+            crate::remote::fetch(store.clone(), out, &remote, &video, &dir).await
+        }
         Cmd::Upload { remote, project, concurrency, path } => crate::remote::upload(store.clone(), out, &remote, &project, path, concurrency).await,
         Cmd::Project(ProjectCmd::New { name, labels, attributes }) => {
             let mut labels = labels.iter().enumerate().map(|(i, l)| parse_label(l, i)).collect::<Result<Vec<_>>>()?;

@@ -3,8 +3,11 @@
 use std::{path::PathBuf, sync::Arc};
 
 use anyhow::{Result, anyhow};
-use argus_client::{Api, Auth, EncryptedFileStore, KeyringStore, NoStore, Progress, Scope, SessionStore, StaticToken, SyncReport, Syncer, UploadOptions, Uploader};
-use argus_core::id::ProjectId;
+use argus_client::{
+    Api, Auth, EncryptedFileStore, KeyringStore, NoStore, Progress, Projects, Scope, SessionStore, StaticToken, SyncReport, Syncer, UploadOptions, Uploader,
+    Videos,
+};
+use argus_core::id::{ProjectId, VideoId};
 use argus_store::Store;
 use serde_json::json;
 
@@ -60,6 +63,12 @@ impl Remote {
         let user = auth.user().await.ok_or_else(|| anyhow!("not signed in to {}: run `argus-cli login` first", self.server))?;
         let id: argus_core::id::UserId = user.id.parse().map_err(|_| anyhow!("the server gave a user id that is not a UUID"))?;
         Ok(Syncer::new(Api::new(&self.server, auth)?, store).as_user(id))
+    }
+
+    /// Whole-project operations as the signed-in user.
+    async fn projects(&self, store: Arc<Store>) -> Result<Projects> {
+        let syncer = self.syncer(store.clone()).await?;
+        Ok(Projects::new(self.api()?, store, syncer))
     }
 
     fn api(&self) -> Result<Api> {
@@ -127,29 +136,66 @@ pub async fn sync(store: Arc<Store>, out: Out, remote: &Remote, project: &str, b
 }
 
 /// `push`: puts a local project on the server (in `team`, keeping its id),
-/// then syncs it.
-pub async fn push(store: Arc<Store>, out: Out, remote: &Remote, team: &str, project: &str) -> Result<()> {
+/// syncs it, and uploads its video files unless `videos` is false.
+pub async fn push(store: Arc<Store>, out: Out, remote: &Remote, team: &str, project: &str, videos: bool) -> Result<()> {
     let local = store.find_project(project).await?;
-    let schema = store.schema(local.id).await?;
-    let api = remote.api()?;
-    let body = json!({"id": local.id, "name": local.name, "description": local.description, "label_schema": {"labels": schema.labels()}});
-    match api.post::<serde_json::Value>(&format!("/api/v1/teams/{team}/projects"), &body).await {
-        Ok(_) => {}
-        // Pushed before: just sync.
-        Err(argus_client::Error::Http { status: 409, .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let r = remote.syncer(store).await?.sync(local.id).await?;
-    out.one(&report_json(&r), || format!("pushed '{}' ({}): {} change(s) sent", local.name, local.id, r.pushed))
+    let projects = remote.projects(store.clone()).await?;
+    let done = if videos { projects.push(team, local.id).await? } else { projects.push_annotations(team, local.id).await? };
+    let skipped: Vec<String> =
+        done.videos.iter().filter(|v| v.outcome == "skipped").map(|v| format!("{}: {}", v.name, v.reason.as_deref().unwrap_or(""))).collect();
+    let mut j = report_json(&done.sync);
+    j["created"] = json!(done.created);
+    j["videos"] = json!(done.videos);
+    out.one(&j, || {
+        let uploaded = done.videos.iter().filter(|v| v.outcome == "uploaded").count();
+        let mut s = format!("pushed '{}' ({}): {} change(s) sent, {uploaded} video file(s) uploaded", local.name, local.id, done.sync.pushed);
+        if !skipped.is_empty() {
+            s.push_str(&format!("; not uploaded: {}", skipped.join("; ")));
+        }
+        s
+    })
 }
 
-/// `clone`: brings a server project onto this machine (its annotations;
-/// videos come on demand).
-pub async fn clone(store: Arc<Store>, out: Out, remote: &Remote, project: &str) -> Result<()> {
+/// `clone`: brings a server project onto this machine: its annotations,
+/// and the video files `videos` names (none, all, or ids) into `dir`.
+pub async fn clone(store: Arc<Store>, out: Out, remote: &Remote, project: &str, videos: &str, dir: &std::path::Path) -> Result<()> {
     let id: ProjectId = project.parse().map_err(|_| anyhow!("--project must be the project's id (a UUID)"))?;
-    let r = remote.syncer(store.clone()).await?.sync(id).await?;
-    let local = store.find_project(&id.to_string()).await.map_err(|_| anyhow!("the server has no synced data for project {id} yet; its lead pushes it first"))?;
-    out.one(&report_json(&r), || format!("cloned '{}' ({}): {} change(s)", local.name, local.id, r.pulled))
+    let wanted = match videos.trim() {
+        "none" | "" => Videos::None,
+        "all" => Videos::All,
+        list => Videos::Only(
+            list.split(',')
+                .map(|v| v.trim().parse().map_err(|_| anyhow!("--videos: {v:?} is not a video id; give none, all, or ids separated by commas")))
+                .collect::<Result<_>>()?,
+        ),
+    };
+    let done = remote.projects(store.clone()).await?.clone_project(id, &wanted, dir).await?;
+    let local = store.project(id).await?;
+    let mut j = report_json(&done.sync);
+    j["videos"] = json!(done.videos.iter().map(|(v, s)| json!({"id": v, "server": s.status()})).collect::<Vec<_>>());
+    j["fetched"] = json!(done.fetched.iter().map(|(v, p)| json!({"id": v, "path": p})).collect::<Vec<_>>());
+    out.one(&j, || {
+        format!(
+            "cloned '{}' ({}): {} change(s), {} video(s), {} file(s) downloaded{}",
+            local.name,
+            local.id,
+            done.sync.pulled,
+            done.videos.len(),
+            done.fetched.len(),
+            if done.fetched.len() < done.videos.len() { "; `argus-cli fetch --video ID` downloads the others" } else { "" }
+        )
+    })
+}
+
+/// `fetch`: downloads a video's file into `dir` and links it.
+pub async fn fetch(store: Arc<Store>, out: Out, remote: &Remote, video: &str, dir: &std::path::Path) -> Result<()> {
+    let id: VideoId = video.parse().map_err(|_| anyhow!("--video must be the video's id (a UUID)"))?;
+    let v = store.video(id).await?;
+    let print = progress_printer(out.json);
+    let projects = remote.projects(store.clone()).await?.on_fetch_progress(move |done, total| print("downloading", done, total));
+    projects.refresh_states(v.project_id).await?;
+    let path = projects.fetch_video(id, dir).await?;
+    out.one(&json!({"video": id, "path": path}), || format!("'{}' is at {}", v.name, path.display()))
 }
 
 /// `upload`: sends a video file to a server project, resuming an earlier,
@@ -160,7 +206,7 @@ pub async fn upload(store: Arc<Store>, out: Out, remote: &Remote, project: &str,
     }
     let opts = UploadOptions { concurrency, ..UploadOptions::default() };
     let json = out.json;
-    let last_pct = parking_lot::Mutex::new(u64::MAX);
+    let print = progress_printer(false);
     let uploader = Uploader::new(remote.api()?, store, opts).on_progress(move |p| {
         if json {
             let line = match p {
@@ -178,12 +224,7 @@ pub async fn upload(store: Arc<Store>, out: Out, remote: &Remote, project: &str,
             Progress::Sending { done, total, .. } => ("sending", *done, *total),
             Progress::Completing => ("completing", 1, 1),
         };
-        let pct = done * 100 / total.max(1);
-        let mut last = last_pct.lock();
-        if *last != pct {
-            *last = pct;
-            eprintln!("{what} {pct}%");
-        }
+        print(what, done, total);
     });
     let done = uploader.upload(project, &path).await?;
     out.one(
@@ -201,4 +242,23 @@ pub async fn upload(store: Arc<Store>, out: Out, remote: &Remote, project: &str,
             )
         },
     )
+}
+
+/// Shows progress when its percentage moves: a JSON line per step with
+/// `json`, else "what N%" on standard error.
+fn progress_printer(json: bool) -> impl Fn(&str, u64, u64) + Send + Sync + 'static {
+    let last = parking_lot::Mutex::new((String::new(), u64::MAX));
+    move |what, done, total| {
+        let pct = done * 100 / total.max(1);
+        let mut l = last.lock();
+        if l.0 == what && l.1 == pct {
+            return;
+        }
+        *l = (what.to_owned(), pct);
+        if json {
+            println!("{}", json!({"event": what, "done": done, "total": total}));
+        } else {
+            eprintln!("{what} {pct}%");
+        }
+    }
 }

@@ -14,18 +14,25 @@
 //!   none and the user chooses it, a passphrase-encrypted file
 //!   ([`EncryptedFileStore`]); proactive refresh and sign-out.
 //!
+//! - [`Projects`]: whole projects for team leads and new machines: push a
+//!   local project with its video files, clone one with its annotations and
+//!   only the video files asked for, fetch a video's file on demand with a
+//!   resumable download.
+//!
 //! HTTPS is rustls with the ring provider; nothing links OpenSSL or aws-lc.
 
 pub mod api;
 pub mod auth;
 mod error;
+pub mod project;
 pub mod session_store;
 pub mod sync;
 pub mod upload;
 
 pub use api::{Api, Backoff, StaticToken, TokenSource};
 pub use auth::{Auth, Scope, Session, SignUp, User};
+pub use error::{Error, Result};
+pub use project::{ClonedProject, Projects, PushedProject, VideoPushed, Videos};
 pub use session_store::{EncryptedFileStore, KeyringStore, NoStore, SessionStore};
 pub use sync::{BackgroundSync, SyncReport, SyncStatus, Syncer};
-pub use error::{Error, Result};
 pub use upload::{Progress, RemoteVideo, UploadOptions, UploadOutcome, Uploader};

@@ -111,6 +111,10 @@ impl Syncer {
 
     /// Pushes the outbox of `project`, batch by batch.
     pub async fn push(&self, project: ProjectId, report: &mut SyncReport) -> Result<()> {
+        if let Some(me) = self.user {
+            // What was made here before the first sign-in is the user's.
+            self.store.claim_local_work(me).await?;
+        }
         loop {
             let pending = self.store.pending_changes(project, self.batch).await?;
             if pending.is_empty() {

@@ -195,7 +195,11 @@ async fn refusals_are_typed_and_leave_nothing_behind() -> TestResult {
 /// (truncated), or delays it; the rest passes. Every connection is closed
 /// after a short while, so a client's pooled connections keep rolling the
 /// dice.
-async fn flaky_proxy(target: std::net::SocketAddr, seed: u64, failures: Arc<AtomicU32>) -> std::io::Result<std::net::SocketAddr> {
+///
+/// With `byte_limits`, a passing connection also carries a limited number
+/// of bytes each way, so a kept-alive connection is cut inside a later
+/// request or answer (for JSON calls; a large upload would never pass).
+async fn flaky_proxy(target: std::net::SocketAddr, seed: u64, failures: Arc<AtomicU32>, byte_limits: bool) -> std::io::Result<std::net::SocketAddr> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -235,9 +239,32 @@ async fn flaky_proxy(target: std::net::SocketAddr, seed: u64, failures: Arc<Atom
                         if roll == 3 {
                             tokio::time::sleep(std::time::Duration::from_millis(cut % 300)).await;
                         }
-                        if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
-                            let _ = tokio::time::timeout(std::time::Duration::from_millis(300 + cut * 7 % 1700), tokio::io::copy_bidirectional(&mut client, &mut server)).await;
+                        // Through, on a connection that lives a while and
+                        // carries a limited number of bytes each way: a
+                        // kept-alive connection is cut in the middle of a
+                        // later request or answer.
+                        let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                            return;
+                        };
+                        let (mut cr, mut cw) = client.into_split();
+                        let (mut sr, mut sw) = server.into_split();
+                        let (up_limit, down_limit) =
+                            if byte_limits { (4 * 1024 + cut * 131 % (96 * 1024), 4 * 1024 + cut * 257 % (96 * 1024)) } else { (u64::MAX, u64::MAX) };
+                        let up_failures = failures.clone();
+                        let up = tokio::spawn(async move {
+                            if let Ok(n) = tokio::io::copy(&mut (&mut cr).take(up_limit), &mut sw).await
+                                && n >= up_limit
+                            {
+                                up_failures.fetch_add(1, Ordering::Relaxed);
+                            }
+                        });
+                        let life = std::time::Duration::from_millis(300 + cut * 7 % 1700);
+                        if let Ok(Ok(n)) = tokio::time::timeout(life, tokio::io::copy(&mut (&mut sr).take(down_limit), &mut cw)).await
+                            && n >= down_limit
+                        {
+                            failures.fetch_add(1, Ordering::Relaxed);
                         }
+                        up.abort();
                     }
                 }
             });
@@ -256,7 +283,7 @@ async fn transient_store_failures_are_retried() -> TestResult {
         let cell = proxy_of.clone();
         let dir = tempfile::tempdir()?;
         let real = argus_server::storage::embedded::EmbeddedStore::start(&dir.path().join("objects"), 0, "argus", "test-access", "test-secret-key").await?;
-        let proxy = flaky_proxy(real.addr, 7, failures).await?;
+        let proxy = flaky_proxy(real.addr, 7, failures, false).await?;
         *cell.lock() = Some((real, dir));
         TestServer::start(move |c| {
             if let Some(s) = c.storage.as_mut() {
@@ -527,7 +554,7 @@ mod sync {
         let failures = Arc::new(AtomicU32::new(0));
         let quick = argus_client::Backoff { base: std::time::Duration::from_millis(5), max: std::time::Duration::from_millis(100), attempts: 4 };
         for seed in 0..seeds {
-            let proxy = flaky_proxy(server_addr, seed + 1, failures.clone()).await?;
+            let proxy = flaky_proxy(server_addr, seed + 1, failures.clone(), true).await?;
             let flaky = Api::new(&format!("http://{proxy}"), auth.clone())?.with_backoff(quick);
             let dir = tempfile::tempdir()?;
             let a = Arc::new(Store::open(dir.path().join("a.db")).await?);
@@ -563,7 +590,11 @@ mod sync {
             ensure!(all == distinct && all == expected.to_string(), "seed {seed}: the server holds {all} changes ({distinct} distinct), expected {expected}");
         }
         eprintln!("faulty network: {} connections failed over {seeds} seeds", failures.load(Ordering::Relaxed));
-        ensure!(failures.load(Ordering::Relaxed) >= seeds as u32, "the proxy failed only {} connections; the test proves little", failures.load(Ordering::Relaxed));
+        ensure!(
+            failures.load(Ordering::Relaxed) >= 2 * seeds as u32,
+            "the proxy failed only {} connections; the test proves little",
+            failures.load(Ordering::Relaxed)
+        );
         srv.stop().await;
         Ok(())
     }
@@ -801,6 +832,137 @@ mod sync {
     }
 }
 
+mod project {
+    use argus_client::{Projects, Syncer, Videos};
+    use argus_core::{
+        geometry::BBox,
+        model::{Colour, Geometry, Label, RemoteState, Role, Shape, ShapeKind, ShapeSource, Timestamp, Track},
+    };
+    use argus_store::{Actor, Command};
+
+    use super::*;
+
+    fn projects(api: &Api, store: &Arc<Store>) -> Projects {
+        Projects::new(api.clone(), store.clone(), Syncer::new(api.clone(), store.clone())).upload_options(opts())
+    }
+
+    /// A lead pushes a local project with its video file; other machines
+    /// clone it with the annotations and only the files they ask for, and a
+    /// download that stopped half-way resumes (checked against the video's
+    /// SHA-256).
+    pub async fn a_project_moves_to_the_server_and_onto_new_machines() -> TestResult {
+        let srv = TestServer::start(|_| {}).await?;
+        let owner = srv.owner_with_project("lead@example.com").await?;
+        let api = Api::new(&srv.url, Arc::new(StaticToken(Some(owner.token.clone()))))?;
+        let dir = tempfile::tempdir()?;
+        let a = Arc::new(Store::open(dir.path().join("a.db")).await?);
+        let labels = vec![Label::new("car", Colour::palette(0)).with_kinds(&[ShapeKind::BBox])];
+        let (project, schema) = a.create_project("Street", labels).await?;
+        let file = write_file(dir.path(), "street.mp4", 12 * MIB + 4321, 7)?;
+        let sha = sha_of(&file)?;
+        let mut video = argus_server::testkit::sample_video(project.id, &sha, 640, 360, 50);
+        video.name = "street.mp4".into();
+        video.local_path = Some(file.to_string_lossy().into_owned());
+        let video = a.add_video(video).await?;
+        let lead = Actor { user: a.local_user(), role: Role::Lead };
+        let track = Track::new(video.id, schema.labels()[0].id, None, Timestamp(1));
+        let shape = Shape::keyframe(track.id, 3, Geometry::BBox(BBox { x: 1.0, y: 2.0, width: 30.0, height: 20.0 }), ShapeSource::Manual, Timestamp(1));
+        a.apply(&lead, Command::CreateTrack { track: track.clone(), shapes: vec![shape.clone()] }).await?;
+
+        let pushed = projects(&api, &a).push(&owner.team, project.id).await?;
+        ensure!(pushed.created && pushed.sync.pushed > 0, "{pushed:?}");
+        ensure!(pushed.videos.len() == 1 && pushed.videos[0].outcome == "uploaded", "{:?}", pushed.videos);
+        ensure!(a.video(video.id).await?.remote == RemoteState::Processing, "{:?}", a.video(video.id).await?.remote);
+        // The uploaded file is the synced video: the same id, the same bytes.
+        ensure!(stored_sha(&api, &video.id.to_string()).await? == sha, "the stored object differs");
+        // Pushing again sends nothing twice.
+        let again = projects(&api, &a).push(&owner.team, project.id).await?;
+        ensure!(!again.created && again.sync.pushed == 0 && again.videos[0].outcome == "already_there", "{again:?}");
+
+        // A new machine: annotations and the video's state, no file.
+        let b = Arc::new(Store::open(dir.path().join("b.db")).await?);
+        let files_b = dir.path().join("videos-b");
+        let cloned = projects(&api, &b).clone_project(project.id, &Videos::None, &files_b).await?;
+        ensure!(cloned.fetched.is_empty() && cloned.videos == vec![(video.id, RemoteState::Processing)], "{cloned:?}");
+        let there = b.video(video.id).await?;
+        ensure!(there.local_path.is_none() && there.remote == RemoteState::Processing, "{there:?}");
+        ensure!(b.frame_shapes(video.id, 3).await?.len() == 1, "the annotations did not come");
+
+        // A download that stopped after 5 MiB resumes from there.
+        std::fs::create_dir_all(&files_b)?;
+        let bytes = std::fs::read(&file)?;
+        let partial = files_b.join(format!(".{}.part", video.id));
+        std::fs::write(&partial, &bytes[..5 * MIB])?;
+        let got = projects(&api, &b).fetch_video(video.id, &files_b).await?;
+        ensure!(sha_of(&got)? == sha && !partial.exists(), "{}", got.display());
+        ensure!(b.video(video.id).await?.local_path.as_deref() == Some(&*got.to_string_lossy()), "the path was not recorded");
+        // Already here: nothing to do.
+        ensure!(projects(&api, &b).fetch_video(video.id, &files_b).await? == got, "fetched twice");
+
+        // A partial file that is not the video's start is caught by the
+        // hash (the rest was appended to it), removed, and fetched again.
+        let c = Arc::new(Store::open(dir.path().join("c.db")).await?);
+        let files_c = dir.path().join("videos-c");
+        projects(&api, &c).clone_project(project.id, &Videos::None, &files_c).await?;
+        std::fs::create_dir_all(&files_c)?;
+        let partial = files_c.join(format!(".{}.part", video.id));
+        std::fs::write(&partial, vec![0u8; 5 * MIB])?;
+        match projects(&api, &c).fetch_video(video.id, &files_c).await {
+            Err(Error::Invalid(m)) if m.contains("SHA-256") => {}
+            other => {
+                return Err(format!("a corrupt partial download was accepted: {other:?}").into());
+            }
+        }
+        ensure!(!partial.exists() && c.video(video.id).await?.local_path.is_none(), "the bad download was kept");
+        let got = projects(&api, &c).fetch_video(video.id, &files_c).await?;
+        ensure!(sha_of(&got)? == sha, "the second fetch is wrong");
+
+        // Selective: `All` downloads every file the server holds.
+        let d = Arc::new(Store::open(dir.path().join("d.db")).await?);
+        let cloned = projects(&api, &d).clone_project(project.id, &Videos::All, &dir.path().join("videos-d")).await?;
+        ensure!(cloned.fetched.len() == 1 && sha_of(&cloned.fetched[0].1)? == sha, "{cloned:?}");
+        // A video with no file anywhere is reported, not fatal.
+        match projects(&api, &d).clone_project(argus_core::id::ProjectId::new(), &Videos::None, &files_c).await {
+            Err(Error::Http { status: 404, .. }) | Err(Error::Invalid(_)) => {}
+            other => return Err(format!("cloning an unknown project: {other:?}").into()),
+        }
+        srv.stop().await;
+        Ok(())
+    }
+
+    /// What the local user made before the first sign-in becomes the
+    /// signed-in user's, locally as on the server.
+    pub async fn work_from_before_sign_in_is_the_users() -> TestResult {
+        let srv = TestServer::start(|_| {}).await?;
+        let owner = srv.owner_with_project("first@example.com").await?;
+        let api = Api::new(&srv.url, Arc::new(StaticToken(Some(owner.token.clone()))))?;
+        let dir = tempfile::tempdir()?;
+        let a = Arc::new(Store::open(dir.path().join("a.db")).await?);
+        let labels = vec![Label::new("car", Colour::palette(0)).with_kinds(&[ShapeKind::BBox])];
+        let (project, _) = a.create_project("Offline", labels.clone()).await?;
+        let schema = a.schema(project.id).await?;
+        let video = a.add_video(argus_server::testkit::sample_video(project.id, &"c".repeat(64), 640, 360, 10)).await?;
+        let local = a.local_user();
+        let lead = Actor { user: local, role: Role::Lead };
+        let mut track = Track::new(video.id, schema.labels()[0].id, Some(local), Timestamp(1));
+        track.author = Some(local);
+        let mut shape = Shape::keyframe(track.id, 0, Geometry::BBox(BBox { x: 1.0, y: 1.0, width: 5.0, height: 5.0 }), ShapeSource::Manual, Timestamp(1));
+        shape.author = Some(local);
+        a.apply(&lead, Command::CreateTrack { track: track.clone(), shapes: vec![shape] }).await?;
+        let me: argus_core::id::UserId = owner.user_id.parse()?;
+        let p = Projects::new(api.clone(), a.clone(), Syncer::new(api.clone(), a.clone()).as_user(me));
+        p.push_annotations(&owner.team, project.id).await?;
+        ensure!(a.track(track.id).await?.author == Some(me), "the local track keeps the local author");
+        ensure!(a.frame_shapes(video.id, 0).await?[0].author == Some(me), "the local shape keeps the local author");
+        // And a fresh machine reads the same.
+        let b = Arc::new(Store::open(dir.path().join("b.db")).await?);
+        Syncer::new(api.clone(), b.clone()).sync(project.id).await?;
+        ensure!(b.track(track.id).await?.author == Some(me) && b.frame_shapes(video.id, 0).await?[0].author == Some(me), "the server holds another author");
+        srv.stop().await;
+        Ok(())
+    }
+}
+
 fn main() {
     // The keyring tests re-run this binary in a prepared environment.
     match std::env::var("ARGUS_KEYRING_CHILD").as_deref() {
@@ -818,6 +980,8 @@ fn main() {
         sync::sync_survives_a_faulty_network,
         sync::background_sync_goes_offline_and_back_and_survives_the_session,
         sync::an_annotators_edit_reopens_an_approved_review,
+        project::a_project_moves_to_the_server_and_onto_new_machines,
+        project::work_from_before_sign_in_is_the_users,
         small_file_goes_up_in_one_put,
         multipart_upload_in_parallel_with_progress,
         an_interrupted_upload_resumes_without_resending_parts,

@@ -22,7 +22,7 @@
 
 use argus_core::{
     hlc::Hlc,
-    id::ProjectId,
+    id::{ProjectId, UserId},
     model::{Change, ChangeOp, Entity, EntityKind},
 };
 use sqlx::SqliteConnection;
@@ -240,6 +240,46 @@ impl Store {
         tx.commit().await?;
         *clock = next;
         Ok(out)
+    }
+
+    /// Makes `user` (the one who signed in) the author of what this
+    /// machine's local user made before anyone signed in: tracks, shapes,
+    /// reviews and comments. Their pending changes are mapped the same way
+    /// when they are pushed, so the local records read as the server's do.
+    /// Done once per user; answers how many records changed.
+    pub async fn claim_local_work(&self, user: UserId) -> Result<u64> {
+        let local = self.local_user();
+        if local == user {
+            return Ok(0);
+        }
+        let mut w = self.writer.lock().await;
+        if crate::store::setting(&mut w.conn, "local_work_claimed_by").await?.as_deref() == Some(&user.to_string()) {
+            return Ok(0);
+        }
+        let mut tx = sqlx::Connection::begin(&mut w.conn).await?;
+        let mut changed = 0;
+        for sql in [
+            "UPDATE tracks SET author = ?1 WHERE author = ?2",
+            "UPDATE reviews SET reviewer = ?1 WHERE reviewer = ?2",
+            "UPDATE comments SET author = ?1 WHERE author = ?2",
+        ] {
+            changed += sqlx::query(sql).bind(user.to_string()).bind(local.to_string()).execute(&mut *tx).await?.rows_affected();
+        }
+        // A shape keeps its author inside its encoded record: only those
+        // whose bytes hold the local user's id are decoded.
+        let shapes: Vec<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT id, data FROM shapes WHERE instr(data, ?) > 0").bind(local.as_uuid().as_bytes().to_vec()).fetch_all(&mut *tx).await?;
+        for (id, data) in shapes {
+            let mut shape = crate::codec::decode_shape(&data)?;
+            if shape.author == Some(local) {
+                shape.author = Some(user);
+                sqlx::query("UPDATE shapes SET data = ? WHERE id = ?").bind(crate::codec::encode_shape(&shape)?).bind(id).execute(&mut *tx).await?;
+                changed += 1;
+            }
+        }
+        crate::store::set_setting(&mut tx, "local_work_claimed_by", &user.to_string()).await?;
+        tx.commit().await?;
+        Ok(changed)
     }
 
     /// The record's current version (HLC, tombstone?), if it has one.

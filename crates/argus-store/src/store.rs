@@ -433,11 +433,11 @@ impl Store {
     }
 }
 
-async fn setting(conn: &mut SqliteConnection, key: &str) -> Result<Option<String>> {
+pub(crate) async fn setting(conn: &mut SqliteConnection, key: &str) -> Result<Option<String>> {
     Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&mut *conn).await?)
 }
 
-async fn set_setting(conn: &mut SqliteConnection, key: &str, value: &str) -> Result<()> {
+pub(crate) async fn set_setting(conn: &mut SqliteConnection, key: &str, value: &str) -> Result<()> {
     sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
         .bind(key)
         .bind(value)

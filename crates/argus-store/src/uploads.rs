@@ -173,6 +173,17 @@ impl Store {
         Ok(())
     }
 
+    /// Where this machine keeps `video`'s file (`None`: not here). Local to
+    /// the machine: it never syncs, and pulled changes keep it.
+    pub async fn set_video_local_path(&self, video: argus_core::id::VideoId, path: Option<&str>) -> Result<()> {
+        let mut w = self.writer.lock().await;
+        let done = sqlx::query("UPDATE videos SET local_path = ? WHERE id = ?").bind(path).bind(video.to_string()).execute(&mut w.conn).await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("video", video));
+        }
+        Ok(())
+    }
+
     /// Forgets an upload and its parts (finished, abandoned or restarted).
     pub async fn upload_end(&self, server: &str, video_id: &str) -> Result<()> {
         let mut w = self.writer.lock().await;
