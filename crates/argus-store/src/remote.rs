@@ -25,6 +25,8 @@ use argus_core::{
     id::{ProjectId, UserId},
     model::{Change, ChangeOp, Entity, EntityKind},
 };
+use std::collections::{HashMap, HashSet};
+
 use sqlx::SqliteConnection;
 use uuid::Uuid;
 
@@ -43,17 +45,20 @@ pub(crate) async fn version(conn: &mut SqliteConnection, project: ProjectId, kin
 }
 
 pub(crate) async fn set_version(conn: &mut SqliteConnection, project: ProjectId, kind: EntityKind, id: Uuid, hlc: &Hlc, deleted: bool) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO versions (project_id, kind, id, hlc, deleted) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT(project_id, kind, id) DO UPDATE SET hlc = excluded.hlc, deleted = excluded.deleted",
-    )
-    .bind(project.to_string())
-    .bind(kind.as_str())
-    .bind(id.to_string())
-    .bind(hlc.to_string())
-    .bind(i64::from(deleted))
-    .execute(&mut *conn)
-    .await?;
+    set_versions(conn, project, &[(kind, id, *hlc, deleted)]).await
+}
+
+/// Records versions, many rows per statement.
+pub(crate) async fn set_versions(conn: &mut SqliteConnection, project: ProjectId, versions: &[(EntityKind, Uuid, Hlc, bool)]) -> Result<()> {
+    let project = project.to_string();
+    for chunk in versions.chunks(500) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO versions (project_id, kind, id, hlc, deleted) ");
+        q.push_values(chunk, |mut b, (kind, id, hlc, deleted)| {
+            b.push_bind(project.clone()).push_bind(kind.as_str()).push_bind(id.to_string()).push_bind(hlc.to_string()).push_bind(i64::from(*deleted));
+        });
+        q.push(" ON CONFLICT(project_id, kind, id) DO UPDATE SET hlc = excluded.hlc, deleted = excluded.deleted");
+        q.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -173,6 +178,76 @@ async fn apply_one(conn: &mut SqliteConnection, project: ProjectId, c: &Change, 
     Ok(())
 }
 
+/// Applies a page in order, the common case in bulk: the versions of the
+/// records the page touches and the videos of its shapes' tracks are read
+/// once, and shape upserts that win outright (no version here, or the one
+/// they were made on) are written many rows per statement. Everything else
+/// (other kinds, deletes, stale changes, conflicts) goes through
+/// `apply_one`, after what is pending is written, so the order holds.
+async fn apply_page(conn: &mut SqliteConnection, project: ProjectId, changes: &[Change], out: &mut Pulled) -> Result<()> {
+    let ids: Vec<String> = changes.iter().map(|c| c.op.target().1.to_string()).collect();
+    let held: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT kind, id, hlc FROM versions WHERE project_id = ? AND id IN (SELECT value FROM json_each(?))")
+            .bind(project.to_string())
+            .bind(serde_json::to_string(&ids)?)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut versions: HashMap<(EntityKind, Uuid), Hlc> = HashMap::with_capacity(held.len());
+    for (kind, id, hlc) in held {
+        let kind: EntityKind = serde_json::from_value(serde_json::Value::String(kind))?;
+        versions.insert((kind, rows::parse(&id, "version id")?), rows::parse(&hlc, "version hlc")?);
+    }
+    let tracks: HashSet<String> = changes
+        .iter()
+        .filter_map(|c| match &c.op {
+            ChangeOp::Upsert { entity: Entity::Shape(s) } => Some(s.track_id.to_string()),
+            _ => None,
+        })
+        .collect();
+    let known: Vec<(String, String)> = sqlx::query_as("SELECT id, video_id FROM tracks WHERE id IN (SELECT value FROM json_each(?))")
+        .bind(serde_json::to_string(&tracks)?)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut video_of: HashMap<String, String> = known.into_iter().collect();
+    let mut shapes: Vec<(&argus_core::model::Shape, String)> = Vec::new();
+    let mut written: Vec<(EntityKind, Uuid, Hlc, bool)> = Vec::new();
+    for c in changes {
+        let (kind, id) = c.op.target();
+        if let ChangeOp::Upsert { entity: Entity::Shape(s) } = &c.op {
+            let wins = match versions.get(&(kind, id)) {
+                None => true,
+                Some(h) => *h < c.hlc && c.base.as_ref() == Some(h),
+            };
+            if let (true, Some(video)) = (wins, video_of.get(&s.track_id.to_string())) {
+                shapes.push((s, video.clone()));
+                written.push((kind, id, c.hlc, false));
+                versions.insert((kind, id), c.hlc);
+                out.applied.push((kind, id));
+                continue;
+            }
+        }
+        rows::upsert_shapes(conn, &shapes).await?;
+        set_versions(conn, project, &written).await?;
+        shapes.clear();
+        written.clear();
+        apply_one(conn, project, c, out).await?;
+        if let Some((h, _)) = version(conn, project, kind, id).await? {
+            versions.insert((kind, id), h);
+        }
+        match &c.op {
+            ChangeOp::Upsert { entity: Entity::Track(t) } => {
+                video_of.insert(t.id.to_string(), t.video_id.to_string());
+            }
+            ChangeOp::Delete { kind: EntityKind::Track, id } => {
+                video_of.remove(&id.to_string());
+            }
+            _ => {}
+        }
+    }
+    rows::upsert_shapes(conn, &shapes).await?;
+    set_versions(conn, project, &written).await
+}
+
 impl Store {
     /// Applies a page of changes pulled from the server to `project`, with
     /// the conflict policy above, in one transaction that also stores the
@@ -195,13 +270,7 @@ impl Store {
         // applied again one savepoint per change, to skip just that one.
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let mut out = Pulled::default();
-        let mut failed = false;
-        for c in changes {
-            if apply_one(&mut tx, project, c, &mut out).await.is_err() {
-                failed = true;
-                break;
-            }
-        }
+        let failed = apply_page(&mut tx, project, changes, &mut out).await.is_err();
         if failed {
             tx.rollback().await?;
             tx = sqlx::Connection::begin(&mut *conn).await?;

@@ -352,20 +352,7 @@ pub(crate) async fn upsert(conn: &mut SqliteConnection, entity: &Entity) -> Resu
                 .fetch_optional(&mut *conn)
                 .await?
                 .ok_or_else(|| Error::not_found("track", s.track_id))?;
-            sqlx::query(
-                "INSERT INTO shapes (id, track_id, video_id, frame, kind, keyframe, data) VALUES (?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT(id) DO UPDATE SET track_id = excluded.track_id, video_id = excluded.video_id,
-                 frame = excluded.frame, kind = excluded.kind, keyframe = excluded.keyframe, data = excluded.data",
-            )
-            .bind(s.id.to_string())
-            .bind(s.track_id.to_string())
-            .bind(video_id)
-            .bind(to_i64(s.frame, "frame")?)
-            .bind(enum_str(&s.kind())?)
-            .bind(s.keyframe)
-            .bind(codec::encode_shape(s)?)
-            .execute(&mut *conn)
-            .await?;
+            upsert_shapes(conn, &[(s, video_id)]).await?;
         }
         Entity::Review(r) => {
             let (scope, track, start, end) = match r.scope {
@@ -408,6 +395,27 @@ pub(crate) async fn upsert(conn: &mut SqliteConnection, entity: &Entity) -> Resu
             .execute(&mut *conn)
             .await?;
         }
+    }
+    Ok(())
+}
+
+/// Writes shapes (each with its track's video id), many rows per statement.
+pub(crate) async fn upsert_shapes(conn: &mut SqliteConnection, shapes: &[(&Shape, String)]) -> Result<()> {
+    // 7 values a row, well under SQLite's 32,766 variables.
+    for chunk in shapes.chunks(200) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO shapes (id, track_id, video_id, frame, kind, keyframe, data) ");
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (s, video) in chunk {
+            rows.push((s.id.to_string(), s.track_id.to_string(), video.clone(), to_i64(s.frame, "frame")?, enum_str(&s.kind())?, s.keyframe, codec::encode_shape(s)?));
+        }
+        q.push_values(rows, |mut b, r| {
+            b.push_bind(r.0).push_bind(r.1).push_bind(r.2).push_bind(r.3).push_bind(r.4).push_bind(r.5).push_bind(r.6);
+        });
+        q.push(
+            " ON CONFLICT(id) DO UPDATE SET track_id = excluded.track_id, video_id = excluded.video_id,
+             frame = excluded.frame, kind = excluded.kind, keyframe = excluded.keyframe, data = excluded.data",
+        );
+        q.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
