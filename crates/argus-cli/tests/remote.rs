@@ -10,7 +10,7 @@
 use std::{
     collections::BTreeMap,
     io::{BufRead, BufReader},
-    path::Path,
+    path::{Path, PathBuf},
     process::{Command, Stdio},
     sync::Arc,
     time::Duration,
@@ -282,6 +282,7 @@ async fn login_push_clone_and_logout_from_the_command_line() -> TestResult {
     let (session, a, b) = (dir.path().join("session.json"), dir.path().join("a.db"), dir.path().join("b.db"));
     let url = srv.url.clone();
     let (sess, a2, b2, team) = (session.clone(), a.clone(), b.clone(), owner.team.clone());
+    let dir2 = dir.path().to_path_buf();
     let steps = tokio::task::spawn_blocking(move || -> Result<(), BoxError> {
         let login = cli_json(&a2, &sess, &["login", "--server", &url, "--email", "cli-lead@example.com"])?.map_err(|e| format!("login: {e}"))?;
         ensure!(login["event"] == "signed_in" && login["session"].as_str().is_some_and(|s| s.contains("encrypted")), "{login}");
@@ -291,10 +292,33 @@ async fn login_push_clone_and_logout_from_the_command_line() -> TestResult {
         ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let created: Value = serde_json::from_slice(&out.stdout)?;
         let pid = created["project"]["id"].as_str().ok_or("no project id")?.to_owned();
+        // A real video file in the project (the ffmpeg CLI makes it; bootstrap installs it).
+        let clip = dir2.join("street.mkv");
+        let made = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=s=96x64:r=10:d=1", "-c:v", "ffv1"])
+            .arg(&clip)
+            .output()
+            .map_err(|e| format!("the ffmpeg CLI is needed to make the test video: {e}"))?;
+        ensure!(made.status.success(), "ffmpeg: {}", String::from_utf8_lossy(&made.stderr));
+        let out = Command::new(env!("CARGO_BIN_EXE_argus-cli")).arg("--db").arg(&a2).args(["--json", "import-video", "--project", "Street"]).arg(&clip).output()?;
+        ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let video: Value = serde_json::from_slice(&out.stdout)?;
+        let vid = video["id"].as_str().ok_or("no video id")?.to_owned();
         let pushed = cli_json(&a2, &sess, &["push", "--server", &url, "--team", &team, "--project", "Street"])?.map_err(|e| format!("push: {e}"))?;
-        ensure!(pushed["pushed"].as_u64() >= Some(2), "{pushed}");
+        ensure!(pushed["pushed"].as_u64() >= Some(3) && pushed["videos"][0]["outcome"] == "uploaded", "{pushed}");
         let cloned = cli_json(&b2, &sess, &["clone", "--server", &url, "--project", &pid])?.map_err(|e| format!("clone: {e}"))?;
-        ensure!(cloned["pulled"].as_u64() >= Some(2), "{cloned}");
+        ensure!(cloned["pulled"].as_u64() >= Some(3) && cloned["fetched"].as_array().is_some_and(Vec::is_empty), "{cloned}");
+        ensure!(cloned["videos"][0]["id"] == vid.as_str() && cloned["videos"][0]["server"] == "processing", "{cloned}");
+        // The file when it is needed, into --dir, the same bytes.
+        let files = dir2.join("b-videos");
+        let fetched = cli_json(&b2, &sess, &["fetch", "--server", &url, "--video", &vid, "--dir", files.to_str().ok_or("path")?])?.map_err(|e| format!("fetch: {e}"))?;
+        let got = PathBuf::from(fetched["path"].as_str().ok_or("no path")?);
+        ensure!(got.starts_with(&files) && std::fs::read(&got)? == std::fs::read(&clip)?, "{fetched}");
+        // Or every file at clone time.
+        let c = dir2.join("c.db");
+        let all = cli_json(&c, &sess, &["clone", "--server", &url, "--project", &pid, "--videos", "all", "--dir", dir2.join("c-videos").to_str().ok_or("path")?])?
+            .map_err(|e| format!("clone --videos all: {e}"))?;
+        ensure!(all["fetched"].as_array().map(Vec::len) == Some(1), "{all}");
         let out = Command::new(env!("CARGO_BIN_EXE_argus-cli")).arg("--db").arg(&b2).args(["--json", "project", "list"]).output()?;
         ensure!(String::from_utf8_lossy(&out.stdout).contains(&pid), "the clone has no project {pid}");
         let bye = cli_json(&a2, &sess, &["logout", "--server", &url])?.map_err(|e| format!("logout: {e}"))?;
