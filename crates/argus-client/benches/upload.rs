@@ -39,7 +39,15 @@ fn write_file(path: &Path, len: u64, seed: u64) -> std::io::Result<()> {
         f.write_all(&buf[..n])?;
         left -= n as u64;
     }
-    f.flush()
+    // On disk before anything is timed, so its write-back does not land in
+    // one side's measurement.
+    f.into_inner().map_err(|e| e.into_error())?.sync_all()
+}
+
+/// Writes every dirty page back (`sync`) before a timed phase, so no phase
+/// pays for the write-back of what an earlier one stored.
+fn settle() {
+    let _ = std::process::Command::new("sync").status();
 }
 
 /// Uploads `path`, timing from the start of sending (after hashing) to the
@@ -97,9 +105,11 @@ async fn bench() -> Result<(), BoxError> {
 
     // Warm the page cache for both (each reads the file from memory).
     argus_client::upload::sha256_file(&file, &|_, _| {})?;
+    settle();
     let (ours, out) = timed_upload(&api, store.clone(), &owner.project, &file, None).await?;
     let out = out?;
     api.delete(&format!("/api/v1/videos/{}", out.video.id)).await?;
+    settle();
     let theirs = boto3_upload(cfg.endpoint.as_ref(), &cfg.bucket, &cfg.access_key, &cfg.secret_key, &file)?;
     let mib_s = |d: Duration| len as f64 / MIB as f64 / d.as_secs_f64();
     eprintln!("argus-client {:.2} s, boto3 upload_file {:.2} s ({mib} MiB)", ours.as_secs_f64(), theirs.as_secs_f64());
@@ -119,6 +129,7 @@ async fn bench() -> Result<(), BoxError> {
     let held: u64 = store.upload_parts(api.base(), &rec.video_id).await?.iter().map(|p| p.size).sum();
     drop(store);
     let store = Arc::new(Store::open(dir.path().join("local.db")).await?);
+    settle();
     let t = Instant::now();
     let out = Uploader::new(api.clone(), store.clone(), UploadOptions::default()).upload(&owner.project, &resume_file).await?;
     let resume = t.elapsed();
@@ -129,6 +140,7 @@ async fn bench() -> Result<(), BoxError> {
     let rest_file = dir.path().join("rest.mp4");
     write_file(&rest_file, len - held, 44)?;
     argus_client::upload::sha256_file(&rest_file, &|_, _| {})?;
+    settle();
     let (fresh, out) = timed_upload(&api, store.clone(), &owner.project, &rest_file, None).await?;
     out?;
     eprintln!("resume {:.2} s for {} MiB left; fresh upload of that much {:.2} s", resume.as_secs_f64(), (len - held) / MIB, fresh.as_secs_f64());

@@ -50,6 +50,7 @@ fn main() {
         storage::presigned_put_get_and_range_on_the_embedded_store,
         storage::presigned_urls_are_refused_for_another_key_method_or_when_expired,
         storage::multipart_upload_list_complete_abort_and_delete,
+        storage::multipart_parts_out_of_order_resent_and_across_a_restart,
         storage::copy_between_stores_verifies_and_resumes,
         videos::single_put_upload_is_processed_by_a_worker,
         videos::multipart_upload_resumes_with_the_parts_the_store_holds,
@@ -1283,6 +1284,60 @@ mod storage {
         b.put("teams/t/projects/p/videos/v1/original", b"damaged".to_vec(), "video/mp4").await?;
         let r = copy::copy_all(&a, &b, "teams/", |_, _| {}).await?;
         ensure!(r.copied == 2 && r.skipped == 3, "resume: {r:?}");
+        Ok(())
+    }
+
+    /// Parts that arrive out of order, a part sent again with other bytes
+    /// and a restart of the store in the middle still complete to exactly
+    /// the listed parts' bytes, with S3's multipart ETag (the MD5 of the
+    /// parts' MD5s, then the count).
+    pub async fn multipart_parts_out_of_order_resent_and_across_a_restart() -> TestResult {
+        use md5::Digest;
+        let dir = tempfile::tempdir()?;
+        let key = "teams/t/projects/p/videos/o/original";
+        let e = EmbeddedStore::start(dir.path(), 0, "argus", "test-access", "test-secret-key").await?;
+        let s = Storage::new(&e.config)?;
+        let id = s.create_multipart(key, "video/mp4").await?;
+        let mib5 = 5 * 1024 * 1024;
+        let bodies: [Vec<u8>; 4] = [vec![1u8; mib5], vec![2u8; mib5], vec![3u8; 4321], vec![4u8; mib5]];
+        let put = |s: &Storage, n: u16, body: &Vec<u8>| {
+            let (p, body) = (s.presign_part(key, &id, n), body.clone());
+            async move {
+                let r = send(&p, Some(body), None).await?;
+                ensure!(r.status().is_success(), "part {n}: {}", r.status());
+                Ok::<String, Box<dyn std::error::Error + Send + Sync>>(r.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or("").trim_matches('"').to_owned())
+            }
+        };
+        // 3 and 2 wait for 1; then 2 again with other bytes.
+        put(&s, 3, &bodies[2]).await?;
+        put(&s, 2, &bodies[1]).await?;
+        put(&s, 1, &bodies[0]).await?;
+        put(&s, 2, &bodies[3]).await?;
+        // The store restarts; part 3 is sent again (the same bytes).
+        drop(e);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let e = EmbeddedStore::start(dir.path(), 0, "argus", "test-access", "test-secret-key").await?;
+        let s = Storage::new(&e.config)?;
+        let e3 = put(&s, 3, &bodies[2]).await?;
+        let etags: Vec<String> = s.list_parts(key, &id).await?.into_iter().map(|p| p.etag.trim_matches('"').to_owned()).collect();
+        ensure!(etags.len() == 3 && etags[2] == e3, "{etags:?}");
+        s.complete_multipart(key, &id, &etags).await?;
+        let got = send(&s.presign_get(key, None), None, None).await?;
+        let etag = got.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or("").trim_matches('"').to_owned();
+        let bytes = got.bytes().await?;
+        let want: Vec<u8> = [&bodies[0][..], &bodies[3][..], &bodies[2][..]].concat();
+        ensure!(bytes.len() == want.len() && bytes[..] == want[..], "the object is not the listed parts ({} bytes)", bytes.len());
+        let mut whole = md5::Md5::new();
+        for b in [&bodies[0], &bodies[3], &bodies[2]] {
+            whole.update(md5::Md5::digest(b));
+        }
+        ensure!(etag == format!("{}-3", hex::encode(whole.finalize())), "multipart ETag {etag}");
+        // A completion that names a part's old ETag is refused, and nothing is stored.
+        let id2 = s.create_multipart("y/original", "video/mp4").await?;
+        let p1 = send(&s.presign_part("y/original", &id2, 1), Some(bodies[0].clone()), None).await?;
+        ensure!(p1.status().is_success(), "{}", p1.status());
+        ensure!(s.complete_multipart("y/original", &id2, &["0123456789abcdef0123456789abcdef".into()]).await.is_err(), "a wrong ETag completed");
+        ensure!(s.head("y/original").await?.is_none(), "a refused completion stored the object");
         Ok(())
     }
 

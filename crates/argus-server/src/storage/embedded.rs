@@ -34,6 +34,25 @@ pub struct EmbeddedStore {
 #[derive(Debug, Default)]
 pub struct Stats {
     part_writes: parking_lot::Mutex<BTreeMap<(String, i32), u32>>,
+    /// Each multipart upload's object as it is put together (see `Assembly`).
+    assemblies: parking_lot::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<Assembly>>>>,
+}
+
+/// A multipart upload's object put together while its parts arrive: each
+/// part is appended (in the kernel) once every part before it is there,
+/// while it is still in the page cache, so completing the upload is a
+/// rename instead of reading back every part, the way S3 completes one
+/// without copying. The ETags of the parts it holds are kept beside it, so
+/// it outlives a restart; a part sent again with other bytes drops it, and
+/// a completion that does not list exactly its parts joins them the slow
+/// way.
+#[derive(Debug, Default)]
+struct Assembly {
+    /// The ETags of parts 1..=n, in order, that the file holds.
+    etags: Vec<String>,
+    /// The file's length: the sum of those parts' sizes.
+    len: u64,
+    loaded: bool,
 }
 
 impl EmbeddedStore {
@@ -201,12 +220,13 @@ impl S3 for Store {
         // In a task of its own: when the client goes away after sending the
         // whole part, hyper drops this handler, but a part that arrived is
         // still stored, its ETag kept and its write counted.
-        let (inner, stats, etag_path) = (self.inner.clone(), self.stats.clone(), self.etag_path(&upload_id, n));
+        let (inner, stats, etag_path, paths) = (self.inner.clone(), self.stats.clone(), self.etag_path(&upload_id, n), self.fs_paths());
         let task = tokio::spawn(async move {
             let resp = inner.upload_part(req).await?;
             if let Some(dto::ETag::Strong(tag)) = &resp.output.e_tag {
                 // Best effort: without it, listing falls back to hashing the part.
                 let _ = tokio::fs::write(etag_path, tag).await;
+                assemble(&paths, &stats, &upload_id, n, tag).await;
             }
             *stats.part_writes.lock().entry((upload_id, n)).or_default() += 1;
             Ok(resp)
@@ -229,7 +249,12 @@ impl S3 for Store {
             Some(plan) => {
                 let store = self.fs_paths();
                 let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-                let e_tag = tokio::task::spawn_blocking(move || store.complete(&plan))
+                // The parts the assembled file holds, when they are the
+                // listed ones (the rest are appended at completion).
+                let asm = self.stats.assembly(&upload_id);
+                let asm = asm.lock().await;
+                let held = store.assembled(&upload_id, &plan, &asm.etags);
+                let e_tag = tokio::task::spawn_blocking(move || store.complete(&plan, held))
                     .await
                     .map_err(|e| s3s::s3_error!(InternalError, "completing the upload failed: {e}"))??;
                 let output = dto::CompleteMultipartUploadOutput {
@@ -248,6 +273,7 @@ impl S3 for Store {
             None => self.inner.complete_multipart_upload(req).await?,
         };
         self.remove_etags(&upload_id).await;
+        self.stats.assemblies.lock().remove(&upload_id);
         Ok(resp)
     }
 
@@ -255,6 +281,7 @@ impl S3 for Store {
         let upload_id = req.input.upload_id.clone();
         let resp = self.inner.abort_multipart_upload(req).await?;
         self.remove_etags(&upload_id).await;
+        self.stats.assemblies.lock().remove(&upload_id);
         Ok(resp)
     }
 
@@ -344,18 +371,38 @@ impl FsPaths {
         })
     }
 
-    /// Puts the object together from its parts and records its ETag; returns it.
-    fn complete(&self, plan: &Completion) -> S3Result<String> {
+    /// The file an upload's parts are assembled in, and the ETags it holds.
+    fn assembly(&self, upload_id: &str) -> (PathBuf, PathBuf) {
+        let dir = self.root.join(".argus-etags");
+        (dir.join(format!("{upload_id}.assembly")), dir.join(format!("{upload_id}.assembled")))
+    }
+
+    /// How many of `plan`'s parts, from the first, the assembled file holds
+    /// (0: none, or it holds another part than the one listed).
+    fn assembled(&self, upload_id: &str, plan: &Completion, etags: &[String]) -> usize {
+        let (file, _) = self.assembly(upload_id);
+        let listed = plan.parts.iter().map(|(_, md5)| hex::encode(md5));
+        let held = etags.iter().zip(listed).take_while(|(a, b)| **a == *b).count();
+        // And it is exactly those parts, byte for byte in length.
+        let want: Option<u64> = plan.parts[..held].iter().map(|(p, _)| std::fs::metadata(p).ok().map(|m| m.len())).sum();
+        if held == etags.len() && std::fs::metadata(&file).ok().map(|m| m.len()) == want { held } else { 0 }
+    }
+
+    /// Puts the object together from its parts (the first `held` of them
+    /// already in the assembled file) and records its ETag; returns it.
+    fn complete(&self, plan: &Completion, held: usize) -> S3Result<String> {
         let io = |what: &str, e: std::io::Error| s3s::s3_error!(InternalError, "{what}: {e}");
         let dest = self.object(&plan.bucket, &plan.key)?;
-        let tmp = self.temp();
+        let tmp = if held > 0 { self.assembly(&plan.upload_id.to_string()).0 } else { self.temp() };
         let joined = (|| {
-            let mut out = std::fs::File::create(&tmp)?;
-            for (path, _) in &plan.parts {
+            let mut out = if held > 0 { std::fs::OpenOptions::new().append(true).open(&tmp)? } else { std::fs::File::create(&tmp)? };
+            for (path, _) in &plan.parts[held..] {
                 // std::io::copy between files is copy_file_range on Linux.
                 std::io::copy(&mut std::fs::File::open(path)?, &mut out)?;
             }
-            out.sync_all()?;
+            // No fsync, as s3s-fs stores objects and parts: the embedded
+            // store is for one machine and the tests, and an fsync here
+            // waits for every dirty page of the file system (ext4).
             if let Some(dir) = dest.parent() {
                 std::fs::create_dir_all(dir)?;
             }
@@ -388,6 +435,76 @@ impl FsPaths {
         let bytes = serde_json::to_vec(&info).map_err(|e| s3s::s3_error!(InternalError, "{e}"))?;
         self.write_atomically(&info_path, &bytes).map_err(|e| io("recording the ETag", e))?;
         Ok(e_tag)
+    }
+}
+
+impl Stats {
+    fn assembly(&self, upload_id: &str) -> Arc<tokio::sync::Mutex<Assembly>> {
+        self.assemblies.lock().entry(upload_id.to_owned()).or_default().clone()
+    }
+}
+
+/// Appends to `upload_id`'s assembled file every part that now continues it
+/// (`n`, just stored with ETag `tag`, and any stored before it that waited
+/// for it). Best effort: on any failure the file is dropped and completion
+/// joins the parts itself.
+async fn assemble(paths: &FsPaths, stats: &Stats, upload_id: &str, n: i32, tag: &str) {
+    let asm = stats.assembly(upload_id);
+    let mut a = asm.lock().await;
+    let (file, list) = paths.assembly(upload_id);
+    let drop_it = |a: &mut Assembly| {
+        a.etags.clear();
+        a.len = 0;
+        let _ = std::fs::remove_file(&file);
+        let _ = std::fs::remove_file(&list);
+    };
+    if !a.loaded {
+        // After a restart: what an earlier run assembled ("etag size" lines,
+        // each written after its part was appended).
+        a.loaded = true;
+        for line in std::fs::read_to_string(&list).unwrap_or_default().lines() {
+            let (tag, size) = line.split_once(' ').unwrap_or((line, ""));
+            a.etags.push(tag.to_owned());
+            a.len += size.parse::<u64>().unwrap_or(u64::MAX / 4);
+        }
+        match std::fs::OpenOptions::new().write(true).open(&file) {
+            // A part appended before a crash but not listed: cut it off.
+            Ok(f) if f.metadata().is_ok_and(|m| m.len() >= a.len) && f.set_len(a.len).is_ok() => {}
+            _ => drop_it(&mut a),
+        }
+    }
+    let Ok(n) = usize::try_from(n) else { return };
+    if n >= 1 && n <= a.etags.len() && a.etags[n - 1] != tag {
+        // A part sent again with other bytes: start over.
+        drop_it(&mut a);
+    }
+    let (root, id, from, len, file2, list2) = (paths.clone(), upload_id.to_owned(), a.etags.clone(), a.len, file.clone(), list.clone());
+    let grown = tokio::task::spawn_blocking(move || -> std::io::Result<(Vec<String>, u64)> {
+        use std::io::Write;
+        let (mut etags, mut len) = (from, len);
+        let mut out: Option<std::fs::File> = None;
+        let (file, list) = (file2, list2);
+        let mut names = std::fs::OpenOptions::new().create(true).append(true).open(&list)?;
+        loop {
+            let next = etags.len() + 1;
+            let part = root.root.join(format!(".upload_id-{id}.part-{next}"));
+            let Ok(tag) = std::fs::read_to_string(root.root.join(".argus-etags").join(format!("{id}.{next}"))) else { break };
+            let Ok(mut src) = std::fs::File::open(&part) else { break };
+            let dst = match &mut out {
+                Some(f) => f,
+                None => out.insert(std::fs::OpenOptions::new().create(true).append(true).open(&file)?),
+            };
+            let size = std::io::copy(&mut src, dst)?;
+            writeln!(names, "{tag} {size}")?;
+            etags.push(tag);
+            len += size;
+        }
+        Ok((etags, len))
+    })
+    .await;
+    match grown {
+        Ok(Ok((etags, len))) => (a.etags, a.len) = (etags, len),
+        _ => drop_it(&mut a),
     }
 }
 
