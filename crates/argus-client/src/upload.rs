@@ -440,17 +440,34 @@ impl Uploader {
         if !stale.is_empty() {
             self.store.upload_parts_forget(self.server(), &rec.video_id, &stale).await?;
         }
-        for p in done.values() {
-            if !local.contains_key(&p.number) {
-                self.store.upload_part_done(self.server(), &rec.video_id, p).await?;
-            }
+        let adopted: Vec<UploadedPart> = done.values().filter(|p| !local.contains_key(&p.number)).cloned().collect();
+        if !adopted.is_empty() {
+            self.store.upload_parts_done(self.server(), &rec.video_id, &adopted).await?;
         }
         let reused = done.len() as u32;
         let held: u64 = done.values().map(|p| p.size).sum();
         self.emit(Progress::Sending { done: held, total, parts_done: reused, parts_total: count });
         let todo: VecDeque<u32> = (1..=count).filter(|n| !done.contains_key(n)).collect();
         tracing::info!(video = %rec.video_id, parts = count, reused, to_send = todo.len(), "uploading");
+        // Stored parts are recorded by one task, as many per transaction as
+        // have arrived, so no part waits for the local store's fsync (a
+        // part the local record lacks after a crash is found by ListParts).
+        let (record, mut recorded) = tokio::sync::mpsc::unbounded_channel::<UploadedPart>();
+        let recorder = {
+            let (store, server, video) = (self.store.clone(), self.server().to_owned(), rec.video_id.clone());
+            tokio::spawn(async move {
+                while let Some(first) = recorded.recv().await {
+                    let mut batch = vec![first];
+                    while let Ok(p) = recorded.try_recv() {
+                        batch.push(p);
+                    }
+                    store.upload_parts_done(&server, &video, &batch).await?;
+                }
+                Ok::<(), argus_store::Error>(())
+            })
+        };
         let shared = Arc::new(Shared {
+            record,
             queue: parking_lot::Mutex::new(todo),
             urls: tokio::sync::Mutex::new(HashMap::new()),
             ttl: Duration::from_secs(plan.expires_in_seconds.max(10)),
@@ -485,6 +502,17 @@ impl Uploader {
                 }
             }
         }
+        // Every worker is done: the recorder finishes what it was given.
+        drop(shared);
+        match recorder.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                first_err.get_or_insert(e.into());
+            }
+            Err(e) => {
+                first_err.get_or_insert(Error::Invalid(format!("recording the parts stopped: {e}")));
+            }
+        }
         if let Some(e) = first_err {
             return Err(e);
         }
@@ -495,7 +523,7 @@ impl Uploader {
     }
 
     /// One of `concurrency` loops: takes parts off the queue until it is
-    /// empty, recording each as soon as the store has it.
+    /// empty, handing each to the recorder as soon as the store has it.
     async fn part_worker(&self, shared: &Shared, rec: &UploadRecord, path: &Path, part_size: u64, count: u32) -> Result<Vec<UploadedPart>> {
         let mut sent = Vec::new();
         let mut file = std::fs::File::open(path).map_err(|e| Error::file(path, e))?;
@@ -528,7 +556,7 @@ impl Uploader {
             };
             let etag = etag.ok_or_else(|| Error::Protocol { url: "object store".into(), reason: format!("part {n} was stored without an ETag") })?;
             let part = UploadedPart { number: n, etag, size: len };
-            self.store.upload_part_done(self.server(), &rec.video_id, &part).await?;
+            let _ = shared.record.send(part.clone());
             shared.forget(n).await;
             let done = shared.bytes_done.fetch_add(len, Ordering::Relaxed) + len;
             let parts_done = shared.parts_done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -540,6 +568,8 @@ impl Uploader {
 
 /// State the part loops share.
 struct Shared {
+    /// To the task that records stored parts in the local store.
+    record: tokio::sync::mpsc::UnboundedSender<UploadedPart>,
     queue: parking_lot::Mutex<VecDeque<u32>>,
     /// Presigned part URLs, fetched in batches, with when they were fetched.
     urls: tokio::sync::Mutex<HashMap<u32, (Presigned, Instant)>>,

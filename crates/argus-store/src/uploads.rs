@@ -107,18 +107,27 @@ impl Store {
 
     /// Records a part the object store acknowledged.
     pub async fn upload_part_done(&self, server: &str, video_id: &str, part: &UploadedPart) -> Result<()> {
+        self.upload_parts_done(server, video_id, std::slice::from_ref(part)).await
+    }
+
+    /// Records several stored parts in one transaction (one fsync).
+    pub async fn upload_parts_done(&self, server: &str, video_id: &str, parts: &[UploadedPart]) -> Result<()> {
         let mut w = self.writer.lock().await;
-        sqlx::query(
-            "INSERT INTO upload_parts (server, video_id, part_number, etag, size) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT(server, video_id, part_number) DO UPDATE SET etag = excluded.etag, size = excluded.size",
-        )
-        .bind(server)
-        .bind(video_id)
-        .bind(i64::from(part.number))
-        .bind(&part.etag)
-        .bind(i64_of(part.size, "part size")?)
-        .execute(&mut w.conn)
-        .await?;
+        let mut tx = sqlx::Connection::begin(&mut w.conn).await?;
+        for part in parts {
+            sqlx::query(
+                "INSERT INTO upload_parts (server, video_id, part_number, etag, size) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT(server, video_id, part_number) DO UPDATE SET etag = excluded.etag, size = excluded.size",
+            )
+            .bind(server)
+            .bind(video_id)
+            .bind(i64::from(part.number))
+            .bind(&part.etag)
+            .bind(i64_of(part.size, "part size")?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
