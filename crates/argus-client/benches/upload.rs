@@ -7,8 +7,12 @@
 //!   cover the transfer only: hashing the file first is outside both.
 //! - `server.resume_after_kill.ratio`: an upload stopped half-way, then
 //!   restarted: the time from the restart to the finished upload, against a
-//!   fresh upload (transfer only) of a file the size of the half that was
-//!   left. Target <= 1.2.
+//!   fresh upload (transfer only) of a file of half the size, as rates (the
+//!   half left differs a little from run to run). Target <= 1.2.
+//!
+//! Each side runs twice, taking turns, and the best of each counts
+//! (ARGUS_BENCH_UPLOAD_ROUNDS): this machine's disk write-back makes one
+//! phase pay for the last.
 //!
 //! ARGUS_BENCH_UPLOAD_MIB changes the file size (default 2048).
 
@@ -103,48 +107,63 @@ async fn bench() -> Result<(), BoxError> {
     let store = Arc::new(Store::open(dir.path().join("local.db")).await?);
     let cfg = &srv.store.config;
 
+    // Each side twice, taking turns, and the best of each: the machine's
+    // disk write-back is noisy from one phase to the next.
+    let rounds: usize = std::env::var("ARGUS_BENCH_UPLOAD_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2).max(1);
     // Warm the page cache for both (each reads the file from memory).
     argus_client::upload::sha256_file(&file, &|_, _| {})?;
-    settle();
-    let (ours, out) = timed_upload(&api, store.clone(), &owner.project, &file, None).await?;
-    let out = out?;
-    api.delete(&format!("/api/v1/videos/{}", out.video.id)).await?;
-    settle();
-    let theirs = boto3_upload(cfg.endpoint.as_ref(), &cfg.bucket, &cfg.access_key, &cfg.secret_key, &file)?;
-    let mib_s = |d: Duration| len as f64 / MIB as f64 / d.as_secs_f64();
-    eprintln!("argus-client {:.2} s, boto3 upload_file {:.2} s ({mib} MiB)", ours.as_secs_f64(), theirs.as_secs_f64());
-    println!("server.upload_2gib_mib_s: {:.0} MiB/s", mib_s(ours));
-    println!("server.upload_2gib.ratio: {:.2} (vs boto3 upload_file, {:.0} MiB/s)", mib_s(ours) / mib_s(theirs), mib_s(theirs));
+    let (mut ours, mut theirs) = (Duration::MAX, Duration::MAX);
+    for _ in 0..rounds {
+        settle();
+        let (t, out) = timed_upload(&api, store.clone(), &owner.project, &file, None).await?;
+        api.delete(&format!("/api/v1/videos/{}", out?.video.id)).await?;
+        ours = ours.min(t);
+        settle();
+        theirs = theirs.min(boto3_upload(cfg.endpoint.as_ref(), &cfg.bucket, &cfg.access_key, &cfg.secret_key, &file)?);
+    }
+    let mib_s = |bytes: u64, d: Duration| bytes as f64 / MIB as f64 / d.as_secs_f64();
+    eprintln!("argus-client {:.2} s, boto3 upload_file {:.2} s ({mib} MiB, best of {rounds})", ours.as_secs_f64(), theirs.as_secs_f64());
+    println!("server.upload_2gib_mib_s: {:.0} MiB/s", mib_s(len, ours));
+    println!("server.upload_2gib.ratio: {:.2} (vs boto3 upload_file, {:.0} MiB/s)", mib_s(len, ours) / mib_s(len, theirs), mib_s(len, theirs));
 
-    // Resume: stop half-way, then restart on a reopened store.
+    // Resume: stop half-way, then restart on a reopened store; against a
+    // fresh upload of a file half the size, taking turns. Compared as
+    // rates, since the half left differs a little from run to run.
     let parts = len.div_ceil(8 * MIB) as u32;
-    let resume_file = dir.path().join("resume.mp4");
-    write_file(&resume_file, len, 43)?;
-    argus_client::upload::sha256_file(&resume_file, &|_, _| {})?;
-    let (_, first) = timed_upload(&api, store.clone(), &owner.project, &resume_file, Some(parts / 2)).await?;
-    if !matches!(first, Err(argus_client::Error::Cancelled)) {
-        return Err(format!("the half-way stop did not stop the upload: {first:?}").into());
+    let (mut resume_rate, mut fresh_rate) = (0f64, 0f64);
+    let mut store = store;
+    for round in 0..rounds as u64 {
+        let half = dir.path().join(format!("half-{round}.mp4"));
+        write_file(&half, len / 2, 44 + 2 * round)?;
+        argus_client::upload::sha256_file(&half, &|_, _| {})?;
+        settle();
+        let (fresh, out) = timed_upload(&api, store.clone(), &owner.project, &half, None).await?;
+        api.delete(&format!("/api/v1/videos/{}", out?.video.id)).await?;
+        fresh_rate = fresh_rate.max(mib_s(len / 2, fresh));
+
+        let resume_file = dir.path().join(format!("resume-{round}.mp4"));
+        write_file(&resume_file, len, 43 + 2 * round)?;
+        argus_client::upload::sha256_file(&resume_file, &|_, _| {})?;
+        let (_, first) = timed_upload(&api, store.clone(), &owner.project, &resume_file, Some(parts / 2)).await?;
+        if !matches!(first, Err(argus_client::Error::Cancelled)) {
+            return Err(format!("the half-way stop did not stop the upload: {first:?}").into());
+        }
+        let rec = store.uploads(api.base()).await?.into_iter().next().ok_or("no upload recorded")?;
+        let held: u64 = store.upload_parts(api.base(), &rec.video_id).await?.iter().map(|p| p.size).sum();
+        drop(store);
+        store = Arc::new(Store::open(dir.path().join("local.db")).await?);
+        settle();
+        let t = Instant::now();
+        let out = Uploader::new(api.clone(), store.clone(), UploadOptions::default()).upload(&owner.project, &resume_file).await?;
+        let resume = t.elapsed();
+        if !out.resumed {
+            return Err(format!("the restart did not resume: {out:?}").into());
+        }
+        api.delete(&format!("/api/v1/videos/{}", out.video.id)).await?;
+        eprintln!("round {round}: resume {:.2} s for {} MiB left; fresh upload of {} MiB {:.2} s", resume.as_secs_f64(), (len - held) / MIB, len / 2 / MIB, fresh.as_secs_f64());
+        resume_rate = resume_rate.max(mib_s(len - held, resume));
     }
-    let rec = store.uploads(api.base()).await?.into_iter().next().ok_or("no upload recorded")?;
-    let held: u64 = store.upload_parts(api.base(), &rec.video_id).await?.iter().map(|p| p.size).sum();
-    drop(store);
-    let store = Arc::new(Store::open(dir.path().join("local.db")).await?);
-    settle();
-    let t = Instant::now();
-    let out = Uploader::new(api.clone(), store.clone(), UploadOptions::default()).upload(&owner.project, &resume_file).await?;
-    let resume = t.elapsed();
-    if !out.resumed {
-        return Err(format!("the restart did not resume: {out:?}").into());
-    }
-    api.delete(&format!("/api/v1/videos/{}", out.video.id)).await?;
-    let rest_file = dir.path().join("rest.mp4");
-    write_file(&rest_file, len - held, 44)?;
-    argus_client::upload::sha256_file(&rest_file, &|_, _| {})?;
-    settle();
-    let (fresh, out) = timed_upload(&api, store.clone(), &owner.project, &rest_file, None).await?;
-    out?;
-    eprintln!("resume {:.2} s for {} MiB left; fresh upload of that much {:.2} s", resume.as_secs_f64(), (len - held) / MIB, fresh.as_secs_f64());
-    println!("server.resume_after_kill.ratio: {:.2} (vs a fresh upload of the half left)", resume.as_secs_f64() / fresh.as_secs_f64());
+    println!("server.resume_after_kill.ratio: {:.2} (vs a fresh upload of as many bytes, best of {rounds} each)", fresh_rate / resume_rate);
     srv.stop().await;
     Ok(())
 }

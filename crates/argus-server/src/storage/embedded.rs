@@ -53,6 +53,8 @@ struct Assembly {
     /// The file's length: the sum of those parts' sizes.
     len: u64,
     loaded: bool,
+    /// Completed or aborted: late appends do nothing.
+    closed: bool,
 }
 
 impl EmbeddedStore {
@@ -226,7 +228,9 @@ impl S3 for Store {
             if let Some(dto::ETag::Strong(tag)) = &resp.output.e_tag {
                 // Best effort: without it, listing falls back to hashing the part.
                 let _ = tokio::fs::write(etag_path, tag).await;
-                assemble(&paths, &stats, &upload_id, n, tag).await;
+                // In the background: the client's next part does not wait
+                // for it, and completion waits for what is under way.
+                tokio::spawn(assemble(paths, stats.assembly(&upload_id), upload_id.clone(), n, tag.clone()));
             }
             *stats.part_writes.lock().entry((upload_id, n)).or_default() += 1;
             Ok(resp)
@@ -252,8 +256,9 @@ impl S3 for Store {
                 // The parts the assembled file holds, when they are the
                 // listed ones (the rest are appended at completion).
                 let asm = self.stats.assembly(&upload_id);
-                let asm = asm.lock().await;
+                let mut asm = asm.lock().await;
                 let held = store.assembled(&upload_id, &plan, &asm.etags);
+                asm.closed = true;
                 let e_tag = tokio::task::spawn_blocking(move || store.complete(&plan, held))
                     .await
                     .map_err(|e| s3s::s3_error!(InternalError, "completing the upload failed: {e}"))??;
@@ -280,6 +285,7 @@ impl S3 for Store {
     async fn abort_multipart_upload(&self, req: S3Request<dto::AbortMultipartUploadInput>) -> S3Result<S3Response<dto::AbortMultipartUploadOutput>> {
         let upload_id = req.input.upload_id.clone();
         let resp = self.inner.abort_multipart_upload(req).await?;
+        self.stats.assembly(&upload_id).lock().await.closed = true;
         self.remove_etags(&upload_id).await;
         self.stats.assemblies.lock().remove(&upload_id);
         Ok(resp)
@@ -448,9 +454,12 @@ impl Stats {
 /// (`n`, just stored with ETag `tag`, and any stored before it that waited
 /// for it). Best effort: on any failure the file is dropped and completion
 /// joins the parts itself.
-async fn assemble(paths: &FsPaths, stats: &Stats, upload_id: &str, n: i32, tag: &str) {
-    let asm = stats.assembly(upload_id);
+async fn assemble(paths: FsPaths, asm: Arc<tokio::sync::Mutex<Assembly>>, upload_id: String, n: i32, tag: String) {
+    let (paths, upload_id, tag) = (&paths, upload_id.as_str(), tag.as_str());
     let mut a = asm.lock().await;
+    if a.closed {
+        return;
+    }
     let (file, list) = paths.assembly(upload_id);
     let drop_it = |a: &mut Assembly| {
         a.etags.clear();
