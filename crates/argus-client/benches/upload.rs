@@ -10,9 +10,9 @@
 //!   fresh upload (transfer only) of a file of half the size, as rates (the
 //!   half left differs a little from run to run). Target <= 1.2.
 //!
-//! Each side runs twice, taking turns, and the best of each counts
-//! (ARGUS_BENCH_UPLOAD_ROUNDS): this machine's disk write-back makes one
-//! phase pay for the last.
+//! Each side runs three times, taking turns and alternating who goes first,
+//! and the best of each counts (ARGUS_BENCH_UPLOAD_ROUNDS): this machine's
+//! disk write-back makes one phase pay for the one before it.
 //!
 //! ARGUS_BENCH_UPLOAD_MIB changes the file size (default 2048).
 
@@ -107,19 +107,25 @@ async fn bench() -> Result<(), BoxError> {
     let store = Arc::new(Store::open(dir.path().join("local.db")).await?);
     let cfg = &srv.store.config;
 
-    // Each side twice, taking turns, and the best of each: the machine's
-    // disk write-back is noisy from one phase to the next.
-    let rounds: usize = std::env::var("ARGUS_BENCH_UPLOAD_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2).max(1);
+    // Each side several times, taking turns, who goes first alternating,
+    // and the best of each: the disk's write-back is noisy from one phase
+    // to the next.
+    let rounds: usize = std::env::var("ARGUS_BENCH_UPLOAD_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3).max(1);
     // Warm the page cache for both (each reads the file from memory).
     argus_client::upload::sha256_file(&file, &|_, _| {})?;
     let (mut ours, mut theirs) = (Duration::MAX, Duration::MAX);
-    for _ in 0..rounds {
-        settle();
-        let (t, out) = timed_upload(&api, store.clone(), &owner.project, &file, None).await?;
-        api.delete(&format!("/api/v1/videos/{}", out?.video.id)).await?;
-        ours = ours.min(t);
-        settle();
-        theirs = theirs.min(boto3_upload(cfg.endpoint.as_ref(), &cfg.bucket, &cfg.access_key, &cfg.secret_key, &file)?);
+    for round in 0..rounds {
+        // Who goes first alternates: a phase pays for the one before it.
+        for side in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
+            settle();
+            if side == 0 {
+                let (t, out) = timed_upload(&api, store.clone(), &owner.project, &file, None).await?;
+                api.delete(&format!("/api/v1/videos/{}", out?.video.id)).await?;
+                ours = ours.min(t);
+            } else {
+                theirs = theirs.min(boto3_upload(cfg.endpoint.as_ref(), &cfg.bucket, &cfg.access_key, &cfg.secret_key, &file)?);
+            }
+        }
     }
     let mib_s = |bytes: u64, d: Duration| bytes as f64 / MIB as f64 / d.as_secs_f64();
     eprintln!("argus-client {:.2} s, boto3 upload_file {:.2} s ({mib} MiB, best of {rounds})", ours.as_secs_f64(), theirs.as_secs_f64());
@@ -133,35 +139,44 @@ async fn bench() -> Result<(), BoxError> {
     let (mut resume_rate, mut fresh_rate) = (0f64, 0f64);
     let mut store = store;
     for round in 0..rounds as u64 {
-        let half = dir.path().join(format!("half-{round}.mp4"));
-        write_file(&half, len / 2, 44 + 2 * round)?;
-        argus_client::upload::sha256_file(&half, &|_, _| {})?;
-        settle();
-        let (fresh, out) = timed_upload(&api, store.clone(), &owner.project, &half, None).await?;
-        api.delete(&format!("/api/v1/videos/{}", out?.video.id)).await?;
-        fresh_rate = fresh_rate.max(mib_s(len / 2, fresh));
-
-        let resume_file = dir.path().join(format!("resume-{round}.mp4"));
-        write_file(&resume_file, len, 43 + 2 * round)?;
-        argus_client::upload::sha256_file(&resume_file, &|_, _| {})?;
-        let (_, first) = timed_upload(&api, store.clone(), &owner.project, &resume_file, Some(parts / 2)).await?;
-        if !matches!(first, Err(argus_client::Error::Cancelled)) {
-            return Err(format!("the half-way stop did not stop the upload: {first:?}").into());
+        let (mut fresh, mut resume, mut left) = (Duration::ZERO, Duration::ZERO, 0u64);
+        for step in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
+            if step == 0 {
+                let half = dir.path().join(format!("half-{round}.mp4"));
+                write_file(&half, len / 2, 44 + 2 * round)?;
+                argus_client::upload::sha256_file(&half, &|_, _| {})?;
+                settle();
+                let (t, out) = timed_upload(&api, store.clone(), &owner.project, &half, None).await?;
+                api.delete(&format!("/api/v1/videos/{}", out?.video.id)).await?;
+                fresh = t;
+                fresh_rate = fresh_rate.max(mib_s(len / 2, t));
+                std::fs::remove_file(&half)?;
+            } else {
+                let resume_file = dir.path().join(format!("resume-{round}.mp4"));
+                write_file(&resume_file, len, 43 + 2 * round)?;
+                argus_client::upload::sha256_file(&resume_file, &|_, _| {})?;
+                let (_, first) = timed_upload(&api, store.clone(), &owner.project, &resume_file, Some(parts / 2)).await?;
+                if !matches!(first, Err(argus_client::Error::Cancelled)) {
+                    return Err(format!("the half-way stop did not stop the upload: {first:?}").into());
+                }
+                let rec = store.uploads(api.base()).await?.into_iter().next().ok_or("no upload recorded")?;
+                let held: u64 = store.upload_parts(api.base(), &rec.video_id).await?.iter().map(|p| p.size).sum();
+                drop(store);
+                store = Arc::new(Store::open(dir.path().join("local.db")).await?);
+                settle();
+                let t = Instant::now();
+                let out = Uploader::new(api.clone(), store.clone(), UploadOptions::default()).upload(&owner.project, &resume_file).await?;
+                resume = t.elapsed();
+                left = len - held;
+                if !out.resumed {
+                    return Err(format!("the restart did not resume: {out:?}").into());
+                }
+                api.delete(&format!("/api/v1/videos/{}", out.video.id)).await?;
+                std::fs::remove_file(&resume_file)?;
+            }
         }
-        let rec = store.uploads(api.base()).await?.into_iter().next().ok_or("no upload recorded")?;
-        let held: u64 = store.upload_parts(api.base(), &rec.video_id).await?.iter().map(|p| p.size).sum();
-        drop(store);
-        store = Arc::new(Store::open(dir.path().join("local.db")).await?);
-        settle();
-        let t = Instant::now();
-        let out = Uploader::new(api.clone(), store.clone(), UploadOptions::default()).upload(&owner.project, &resume_file).await?;
-        let resume = t.elapsed();
-        if !out.resumed {
-            return Err(format!("the restart did not resume: {out:?}").into());
-        }
-        api.delete(&format!("/api/v1/videos/{}", out.video.id)).await?;
-        eprintln!("round {round}: resume {:.2} s for {} MiB left; fresh upload of {} MiB {:.2} s", resume.as_secs_f64(), (len - held) / MIB, len / 2 / MIB, fresh.as_secs_f64());
-        resume_rate = resume_rate.max(mib_s(len - held, resume));
+        eprintln!("round {round}: resume {:.2} s for {} MiB left; fresh upload of {} MiB {:.2} s", resume.as_secs_f64(), left / MIB, len / 2 / MIB, fresh.as_secs_f64());
+        resume_rate = resume_rate.max(mib_s(left, resume));
     }
     println!("server.resume_after_kill.ratio: {:.2} (vs a fresh upload of as many bytes, best of {rounds} each)", fresh_rate / resume_rate);
     srv.stop().await;

@@ -842,6 +842,29 @@ mod project {
 
     use super::*;
 
+    /// A server with a signed-in owner, and a local store with a project
+    /// (label "car", boxes) that is not on the server yet.
+    struct Lead {
+        srv: TestServer,
+        owner: argus_server::testkit::Owner,
+        api: Api,
+        dir: tempfile::TempDir,
+        a: Arc<Store>,
+        project: argus_core::model::Project,
+        schema: argus_core::model::LabelSchema,
+    }
+
+    async fn lead(email: &str) -> Result<Lead, BoxError> {
+        let srv = TestServer::start(|_| {}).await?;
+        let owner = srv.owner_with_project(email).await?;
+        let api = Api::new(&srv.url, Arc::new(StaticToken(Some(owner.token.clone()))))?;
+        let dir = tempfile::tempdir()?;
+        let a = Arc::new(Store::open(dir.path().join("a.db")).await?);
+        let labels = vec![Label::new("car", Colour::palette(0)).with_kinds(&[ShapeKind::BBox])];
+        let (project, schema) = a.create_project("Street", labels).await?;
+        Ok(Lead { srv, owner, api, dir, a, project, schema })
+    }
+
     fn projects(api: &Api, store: &Arc<Store>) -> Projects {
         Projects::new(api.clone(), store.clone(), Syncer::new(api.clone(), store.clone())).upload_options(opts())
     }
@@ -851,13 +874,7 @@ mod project {
     /// download that stopped half-way resumes (checked against the video's
     /// SHA-256).
     pub async fn a_project_moves_to_the_server_and_onto_new_machines() -> TestResult {
-        let srv = TestServer::start(|_| {}).await?;
-        let owner = srv.owner_with_project("lead@example.com").await?;
-        let api = Api::new(&srv.url, Arc::new(StaticToken(Some(owner.token.clone()))))?;
-        let dir = tempfile::tempdir()?;
-        let a = Arc::new(Store::open(dir.path().join("a.db")).await?);
-        let labels = vec![Label::new("car", Colour::palette(0)).with_kinds(&[ShapeKind::BBox])];
-        let (project, schema) = a.create_project("Street", labels).await?;
+        let Lead { srv, owner, api, dir, a, project, schema } = lead("lead@example.com").await?;
         let file = write_file(dir.path(), "street.mp4", 12 * MIB + 4321, 7)?;
         let sha = sha_of(&file)?;
         let mut video = argus_server::testkit::sample_video(project.id, &sha, 640, 360, 50);
@@ -933,14 +950,7 @@ mod project {
     /// What the local user made before the first sign-in becomes the
     /// signed-in user's, locally as on the server.
     pub async fn work_from_before_sign_in_is_the_users() -> TestResult {
-        let srv = TestServer::start(|_| {}).await?;
-        let owner = srv.owner_with_project("first@example.com").await?;
-        let api = Api::new(&srv.url, Arc::new(StaticToken(Some(owner.token.clone()))))?;
-        let dir = tempfile::tempdir()?;
-        let a = Arc::new(Store::open(dir.path().join("a.db")).await?);
-        let labels = vec![Label::new("car", Colour::palette(0)).with_kinds(&[ShapeKind::BBox])];
-        let (project, _) = a.create_project("Offline", labels.clone()).await?;
-        let schema = a.schema(project.id).await?;
+        let Lead { srv, owner, api, dir, a, project, schema } = lead("first@example.com").await?;
         let video = a.add_video(argus_server::testkit::sample_video(project.id, &"c".repeat(64), 640, 360, 10)).await?;
         let local = a.local_user();
         let lead = Actor { user: local, role: Role::Lead };
