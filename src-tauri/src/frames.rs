@@ -88,13 +88,10 @@ impl FrameQuery {
             .parse::<u64>()
             .map_err(|_| bad("the frame is not a number"))?;
         let mut q = Self::new(video, frame);
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            // URLSearchParams encodes ',' in `hide` as %2C.
-            let value = percent_decode(value)
-                .ok_or_else(|| bad("a query value is not valid UTF-8 after %-decoding"))?;
-            let value = value.as_str();
-            match key {
+        // URLSearchParams encodes ',' in `hide` as %2C.
+        for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            let value = value.as_ref();
+            match key.as_ref() {
                 "sel" if !value.is_empty() => {
                     q.selected =
                         Some(TrackId::from_str(value).map_err(|_| bad("sel is not a track id"))?);
@@ -129,36 +126,6 @@ impl FrameQuery {
     }
 }
 
-/// Decodes `%XX` escapes and `+` (form encoding's space); `None` when the
-/// result is not UTF-8. A `%` not followed by two hex digits stays as is.
-fn percent_decode(s: &str) -> Option<String> {
-    if !s.contains(['%', '+']) {
-        return Some(s.to_owned());
-    }
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => match (
-                bytes.get(i + 1).and_then(|&b| hex(b)),
-                bytes.get(i + 2).and_then(|&b| hex(b)),
-            ) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
 
 /// The adapter argus-render would use, probed once per process (the app's
 /// start-up decides WebKit's compositing with it, the compositor its path).
@@ -564,9 +531,10 @@ mod tests {
         let q = FrameQuery::parse(&format!("/{v}/1"), Some(&format!("hide={t}%2C{h}")))
             .expect("parses");
         assert_eq!(q.hidden, vec![t, h]);
-        assert_eq!(percent_decode("a%2cb+c%"), Some("a,b c%".into()));
-        assert_eq!(percent_decode("%zz%4"), Some("%zz%4".into()));
-        assert_eq!(percent_decode("%ff"), None);
+        // A selection that is not UTF-8 after decoding is refused.
+        assert!(FrameQuery::parse(&format!("/{v}/1"), Some("sel=%ff")).is_err());
+        // `+` is a space in form encoding.
+        assert!(FrameQuery::parse(&format!("/{v}/1"), Some("rev=a+b&ahead=1")).expect("parses").ahead);
         let q = FrameQuery::parse(&format!("/{v}/1"), Some("scale=0.5")).expect("parses");
         assert_eq!(q.output_size(1920, 1080), (960, 540));
         assert_eq!(q.output_size(1, 1), (1, 1));

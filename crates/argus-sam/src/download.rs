@@ -282,8 +282,8 @@ fn download(
     let part = part_path(dest);
     let have = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
     let (mut reader, offset, total): (Box<dyn Read>, u64, Option<u64>) =
-        if let Some(rest) = url.strip_prefix("file://") {
-            let src = file_url_path(rest)?;
+        if url.starts_with("file://") {
+            let src = file_url_path(url)?;
             let mut file =
                 File::open(&src).map_err(|e| Error::io("opening the download source", &src, e))?;
             let total = file
@@ -355,44 +355,15 @@ fn download(
         .map_err(|e| Error::io("moving the finished download into place", dest, e))
 }
 
-/// The path of a `file://` URL (after the scheme): `/abs/path`, `localhost/abs/path`,
-/// or `/C:/path` on Windows, with `%XX` escapes decoded.
-fn file_url_path(rest: &str) -> Result<PathBuf> {
-    let rest = rest.strip_prefix("localhost").unwrap_or(rest);
-    if !rest.starts_with('/') {
-        return Err(Error::BadUrl(format!(
-            "file://{rest} (a file URL needs an absolute path)"
-        )));
-    }
-    let bytes = rest.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    let path =
-        String::from_utf8(out).map_err(|_| Error::BadUrl(format!("file://{rest} (not UTF-8)")))?;
-    // `/C:/dir` -> `C:/dir` on Windows
-    let drive = path.len() > 2 && path.as_bytes().get(2) == Some(&b':');
-    Ok(PathBuf::from(if cfg!(windows) && drive {
-        &path[1..]
-    } else {
-        &path[..]
-    }))
+/// The path of a `file://` URL: `file:///abs/path`, `file://localhost/abs/path`,
+/// or `file:///C:/path` on Windows, with `%XX` escapes decoded.
+fn file_url_path(url: &str) -> Result<PathBuf> {
+    // The `url` crate: %-decoding, `localhost`, and drive letters on Windows.
+    url::Url::parse(url)
+        .ok()
+        .filter(|u| u.scheme() == "file")
+        .and_then(|u| u.to_file_path().ok())
+        .ok_or_else(|| Error::BadUrl(format!("{url} (a file URL needs an absolute path on this machine)")))
 }
 
 /// GETs `url` from byte `from`; returns the body, the offset it starts at and the total size.
@@ -487,14 +458,14 @@ mod tests {
     #[test]
     fn file_urls_are_decoded() {
         assert_eq!(
-            file_url_path("/tmp/a%20b.onnx").unwrap(),
+            file_url_path("file:///tmp/a%20b.onnx").unwrap(),
             PathBuf::from("/tmp/a b.onnx")
         );
         assert_eq!(
-            file_url_path("localhost/tmp/x").unwrap(),
+            file_url_path("file://localhost/tmp/x").unwrap(),
             PathBuf::from("/tmp/x")
         );
-        assert!(matches!(file_url_path("relative/x"), Err(Error::BadUrl(_))));
-        assert_eq!(file_url_path("/100%").unwrap(), PathBuf::from("/100%"));
+        assert!(matches!(file_url_path("file://relative/x"), Err(Error::BadUrl(_))));
+        assert_eq!(file_url_path("file:///100%").unwrap(), PathBuf::from("/100%"));
     }
 }
