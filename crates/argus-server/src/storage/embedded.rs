@@ -259,9 +259,18 @@ impl S3 for Store {
                 let mut asm = asm.lock().await;
                 let held = store.assembled(&upload_id, &plan, &asm.etags);
                 asm.closed = true;
-                let e_tag = tokio::task::spawn_blocking(move || store.complete(&plan, held))
+                let e_tag = tokio::task::spawn_blocking(move || store.complete(&plan, held).map(|tag| (tag, plan)))
                     .await
                     .map_err(|e| s3s::s3_error!(InternalError, "completing the upload failed: {e}"))??;
+                let (e_tag, plan) = e_tag;
+                // The parts go after the answer: removing files that are on
+                // disk waits for the file system (and its discards), which
+                // S3 does not make a completion wait for either.
+                tokio::task::spawn_blocking(move || {
+                    for (path, _) in &plan.parts {
+                        let _ = std::fs::remove_file(path);
+                    }
+                });
                 let output = dto::CompleteMultipartUploadOutput {
                     future: Some(Box::pin(async move {
                         Ok(dto::CompleteMultipartUploadOutput {
@@ -277,8 +286,10 @@ impl S3 for Store {
             }
             None => self.inner.complete_multipart_upload(req).await?,
         };
-        self.remove_etags(&upload_id).await;
         self.stats.assemblies.lock().remove(&upload_id);
+        // The kept ETags go after the answer too.
+        let etags = self.etags.clone();
+        tokio::spawn(async move { remove_etags(&etags, &upload_id).await });
         Ok(resp)
     }
 
@@ -418,12 +429,10 @@ impl FsPaths {
             let _ = std::fs::remove_file(&tmp);
             return Err(io("joining the parts", e));
         }
-        // The upload is complete from here on: its parts, its record and
-        // its metadata move to the object, as s3s-fs does.
+        // The upload is complete from here on: its record and its metadata
+        // move to the object, as s3s-fs does (its parts are removed after
+        // the answer).
         let _ = std::fs::remove_file(self.upload_info(plan.upload_id));
-        for (path, _) in &plan.parts {
-            let _ = std::fs::remove_file(path);
-        }
         let upload_meta = self.metadata(&plan.bucket, &plan.key, Some(plan.upload_id));
         if upload_meta.exists() {
             std::fs::rename(&upload_meta, self.metadata(&plan.bucket, &plan.key, None)).map_err(|e| io("keeping the metadata", e))?;
@@ -576,14 +585,19 @@ impl Store {
     }
 
     async fn remove_etags(&self, upload_id: &str) {
-        let prefix = format!("{upload_id}.");
-        let Ok(mut dir) = tokio::fs::read_dir(&self.etags).await else {
-            return;
-        };
-        while let Ok(Some(e)) = dir.next_entry().await {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = tokio::fs::remove_file(e.path()).await;
-            }
+        remove_etags(&self.etags, upload_id).await
+    }
+}
+
+/// Removes what was kept beside an upload's parts (ETags, the assembly).
+async fn remove_etags(etags: &Path, upload_id: &str) {
+    let prefix = format!("{upload_id}.");
+    let Ok(mut dir) = tokio::fs::read_dir(etags).await else {
+        return;
+    };
+    while let Ok(Some(e)) = dir.next_entry().await {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = tokio::fs::remove_file(e.path()).await;
         }
     }
 }
