@@ -65,12 +65,9 @@ impl EmbeddedStore {
         tokio::fs::create_dir_all(root.join(bucket)).await.map_err(io)?;
         let inner = s3s_fs::FileSystem::new(root).map_err(|e| ConfigError::Io(format!("embedded object store: {e:?}")))?;
         let stats = Arc::new(Stats::default());
-        // Part ETags live in `<root>/.argus-etags`: s3s-fs takes every
-        // folder in the root for a bucket, so listing buckets leaves out
-        // names starting with a dot (which no S3 bucket name may).
-        let etags = root.join(".argus-etags");
-        tokio::fs::create_dir_all(&etags).await.map_err(io)?;
-        let fs = Store { inner: Arc::new(inner), root: root.to_path_buf(), etags, stats: stats.clone() };
+        let paths = FsPaths { root: root.to_path_buf() };
+        tokio::fs::create_dir_all(paths.etags_dir()).await.map_err(io)?;
+        let fs = Store { inner: Arc::new(inner), paths, stats: stats.clone() };
         let service = {
             let mut b = S3ServiceBuilder::new(fs);
             b.set_auth(SimpleAuth::from_single(access_key, secret_key));
@@ -136,21 +133,8 @@ impl Drop for EmbeddedStore {
 /// is s3s-fs's own.
 struct Store {
     inner: Arc<s3s_fs::FileSystem>,
-    root: PathBuf,
-    etags: PathBuf,
+    paths: FsPaths,
     stats: Arc<Stats>,
-}
-
-impl Store {
-    /// s3s-fs keeps a part as `<root>/.upload_id-<id>.part-<n>`.
-    fn part_path(&self, upload_id: &str, n: i32) -> PathBuf {
-        self.root.join(format!(".upload_id-{upload_id}.part-{n}"))
-    }
-
-    /// Its ETag, kept when it was stored, so listing parts never reads them back.
-    fn etag_path(&self, upload_id: &str, n: i32) -> PathBuf {
-        self.etags.join(format!("{upload_id}.{n}"))
-    }
 }
 
 use s3s::{S3, S3Request, S3Response, S3Result, dto};
@@ -222,7 +206,7 @@ impl S3 for Store {
         // In a task of its own: when the client goes away after sending the
         // whole part, hyper drops this handler, but a part that arrived is
         // still stored, its ETag kept and its write counted.
-        let (inner, stats, etag_path, paths) = (self.inner.clone(), self.stats.clone(), self.etag_path(&upload_id, n), self.fs_paths());
+        let (inner, stats, etag_path, paths) = (self.inner.clone(), self.stats.clone(), self.paths.etag_path(&upload_id, n), self.paths.clone());
         let task = tokio::spawn(async move {
             let resp = inner.upload_part(req).await?;
             if let Some(dto::ETag::Strong(tag)) = &resp.output.e_tag {
@@ -251,7 +235,7 @@ impl S3 for Store {
         // the s3s-fs way.
         let resp = match self.plan_completion(&req)? {
             Some(plan) => {
-                let store = self.fs_paths();
+                let store = self.paths.clone();
                 let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
                 // The parts the assembled file holds, when they are the
                 // listed ones (the rest are appended at completion).
@@ -288,7 +272,7 @@ impl S3 for Store {
         };
         self.stats.assemblies.lock().remove(&upload_id);
         // The kept ETags go after the answer too.
-        let etags = self.etags.clone();
+        let etags = self.paths.etags_dir();
         tokio::spawn(async move { remove_etags(&etags, &upload_id).await });
         Ok(resp)
     }
@@ -309,9 +293,9 @@ impl S3 for Store {
             parts.sort_by_key(|p| p.part_number);
             for p in parts.iter_mut() {
                 let Some(n) = p.part_number else { continue };
-                if let Ok(tag) = tokio::fs::read_to_string(self.etag_path(&upload_id, n)).await {
+                if let Ok(tag) = tokio::fs::read_to_string(self.paths.etag_path(&upload_id, n)).await {
                     p.e_tag = Some(dto::ETag::Strong(tag));
-                } else if let Ok(bytes) = tokio::fs::read(self.part_path(&upload_id, n)).await {
+                } else if let Ok(bytes) = tokio::fs::read(self.paths.part_path(&upload_id, n)).await {
                     // A part's ETag is its MD5.
                     use md5::Digest;
                     p.e_tag = Some(dto::ETag::Strong(hex::encode(md5::Md5::digest(&bytes))));
@@ -388,9 +372,26 @@ impl FsPaths {
         })
     }
 
+    /// s3s-fs keeps a part as `<root>/.upload_id-<id>.part-<n>`.
+    fn part_path(&self, upload_id: &str, n: impl std::fmt::Display) -> PathBuf {
+        self.root.join(format!(".upload_id-{upload_id}.part-{n}"))
+    }
+
+    /// What this wrapper keeps beside the parts: `<root>/.argus-etags` (s3s-fs
+    /// takes every folder in the root for a bucket, so listing buckets leaves
+    /// out names starting with a dot, which no S3 bucket name may).
+    fn etags_dir(&self) -> PathBuf {
+        self.root.join(".argus-etags")
+    }
+
+    /// A part's ETag, kept when it was stored, so listing parts never reads them back.
+    fn etag_path(&self, upload_id: &str, n: impl std::fmt::Display) -> PathBuf {
+        self.etags_dir().join(format!("{upload_id}.{n}"))
+    }
+
     /// The file an upload's parts are assembled in, and the ETags it holds.
     fn assembly(&self, upload_id: &str) -> (PathBuf, PathBuf) {
-        let dir = self.root.join(".argus-etags");
+        let dir = self.etags_dir();
         (dir.join(format!("{upload_id}.assembly")), dir.join(format!("{upload_id}.assembled")))
     }
 
@@ -505,8 +506,8 @@ async fn assemble(paths: FsPaths, asm: Arc<tokio::sync::Mutex<Assembly>>, upload
         let mut names = std::fs::OpenOptions::new().create(true).append(true).open(&list)?;
         loop {
             let next = etags.len() + 1;
-            let part = root.root.join(format!(".upload_id-{id}.part-{next}"));
-            let Ok(tag) = std::fs::read_to_string(root.root.join(".argus-etags").join(format!("{id}.{next}"))) else { break };
+            let part = root.part_path(&id, next);
+            let Ok(tag) = std::fs::read_to_string(root.etag_path(&id, next)) else { break };
             let Ok(mut src) = std::fs::File::open(&part) else { break };
             let dst = match &mut out {
                 Some(f) => f,
@@ -527,10 +528,6 @@ async fn assemble(paths: FsPaths, asm: Arc<tokio::sync::Mutex<Assembly>>, upload
 }
 
 impl Store {
-    fn fs_paths(&self) -> FsPaths {
-        FsPaths { root: self.root.clone() }
-    }
-
     /// Checks a completion request the way S3 does (parts listed in
     /// order, each one stored with the ETag the client gives, each but the
     /// last at least 5 MiB) and says which files make the object. `None`:
@@ -546,7 +543,7 @@ impl Store {
             return Err(s3s::s3_error!(InvalidPart, "You must specify at least one part"));
         };
         let upload_id = uuid::Uuid::parse_str(&input.upload_id).map_err(|_| s3s::s3_error!(NoSuchUpload))?;
-        let paths = self.fs_paths();
+        let paths = &self.paths;
         // The upload's record holds the access key that started it.
         let owner: Option<String> = match std::fs::read(paths.upload_info(upload_id)) {
             Ok(b) => serde_json::from_slice(&b).map_err(|_| s3s::s3_error!(InternalError, "the upload's record is unreadable"))?,
@@ -562,12 +559,12 @@ impl Store {
             if usize::try_from(n).ok() != Some(i + 1) {
                 return Err(s3s::s3_error!(InvalidPartOrder));
             }
-            let file = self.part_path(&input.upload_id, n);
+            let file = paths.part_path(&input.upload_id, n);
             let len = std::fs::metadata(&file).map_err(|_| s3s::s3_error!(InvalidPart, "part {n} was not uploaded"))?.len();
             if i + 1 < listed.len() && len < 5 * 1024 * 1024 {
                 return Err(s3s::s3_error!(EntityTooSmall, "part {n} is smaller than 5 MiB"));
             }
-            let Ok(kept) = std::fs::read_to_string(self.etag_path(&input.upload_id, n)) else {
+            let Ok(kept) = std::fs::read_to_string(paths.etag_path(&input.upload_id, n)) else {
                 return Ok(None);
             };
             let md5: [u8; 16] = match hex::decode(kept.trim()).ok().and_then(|b| b.try_into().ok()) {
@@ -585,7 +582,7 @@ impl Store {
     }
 
     async fn remove_etags(&self, upload_id: &str) {
-        remove_etags(&self.etags, upload_id).await
+        remove_etags(&self.paths.etags_dir(), upload_id).await
     }
 }
 
