@@ -186,7 +186,7 @@ impl Known {
         .fetch_all(&mut **tx)
         .await?;
         for (kind, id, hlc) in held {
-            if let (Ok(kind), Ok(hlc)) = (serde_json::from_value::<EntityKind>(Value::String(kind)), hlc.parse::<Hlc>()) {
+            if let (Ok(kind), Ok(hlc)) = (kind.parse::<EntityKind>(), hlc.parse::<Hlc>()) {
                 k.versions.insert((kind, id), hlc);
             }
         }
@@ -626,7 +626,7 @@ pub struct RecordAnswer {
 pub(crate) async fn record(State(state): State<AppState>, caller: Caller, Path((project, kind, id)): Path<(String, String, String)>) -> R<Json<RecordAnswer>> {
     let project = uuid(&project, "project id")?;
     let id = uuid(&id, "record id")?;
-    let kind: EntityKind = serde_json::from_value(Value::String(kind.clone())).map_err(|_| ApiError::BadRequest(format!("{kind:?} is not a kind of record")))?;
+    let kind: EntityKind = kind.parse().map_err(ApiError::BadRequest)?;
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
     let row: Option<(String, bool, i64, Option<Value>)> =
         sqlx::query_as("select hlc, deleted, seq, body from argus.records where project_id = $1 and kind = $2 and record_id = $3")

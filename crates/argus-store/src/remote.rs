@@ -194,8 +194,7 @@ async fn apply_page(conn: &mut SqliteConnection, project: ProjectId, changes: &[
             .await?;
     let mut versions: HashMap<(EntityKind, Uuid), Hlc> = HashMap::with_capacity(held.len());
     for (kind, id, hlc) in held {
-        let kind: EntityKind = serde_json::from_value(serde_json::Value::String(kind))?;
-        versions.insert((kind, rows::parse(&id, "version id")?), rows::parse(&hlc, "version hlc")?);
+        versions.insert((rows::parse(&kind, "version kind")?, rows::parse(&id, "version id")?), rows::parse(&hlc, "version hlc")?);
     }
     let tracks: HashSet<String> = changes
         .iter()
@@ -370,7 +369,7 @@ impl Store {
             .map(|(id, kind, record, other, other_hlc, current_hlc)| {
                 Ok(Conflict {
                     id: rows::parse(&id, "conflict id")?,
-                    kind: serde_json::from_value(serde_json::Value::String(kind))?,
+                    kind: rows::parse(&kind, "conflict kind")?,
                     record: rows::parse(&record, "conflict record")?,
                     other: serde_json::from_str(&other)?,
                     other_hlc: rows::parse(&other_hlc, "conflict hlc")?,

@@ -24,6 +24,17 @@ pub enum EntityKind {
 }
 
 impl EntityKind {
+    pub const ALL: [EntityKind; 8] = [
+        EntityKind::Project,
+        EntityKind::LabelSchema,
+        EntityKind::Member,
+        EntityKind::Video,
+        EntityKind::Track,
+        EntityKind::Shape,
+        EntityKind::Review,
+        EntityKind::Comment,
+    ];
+
     /// The snake_case name, as serde writes it and the sync tables store it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,6 +47,15 @@ impl EntityKind {
             EntityKind::Review => "review",
             EntityKind::Comment => "comment",
         }
+    }
+}
+
+/// The kind named by [`EntityKind::as_str`].
+impl std::str::FromStr for EntityKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EntityKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("{s:?} is not a kind of record"))
     }
 }
 
@@ -181,9 +201,13 @@ mod tests {
     #[test]
     fn entity_kind_names_match_serde() {
         use EntityKind::*;
-        for k in [Project, LabelSchema, Member, Video, Track, Shape, Review, Comment] {
+        let every = [Project, LabelSchema, Member, Video, Track, Shape, Review, Comment];
+        assert_eq!(EntityKind::ALL, every);
+        for k in every {
             assert_eq!(serde_json::to_value(k).expect("json"), serde_json::Value::String(k.as_str().into()));
+            assert_eq!(k.as_str().parse::<EntityKind>(), Ok(k));
         }
+        assert!("shapes".parse::<EntityKind>().is_err());
     }
 
     #[test]
