@@ -220,7 +220,7 @@ impl Projects {
                 Ok(()) => break,
                 Err(e) if e.is_transient() && attempt + 1 < self.upload.attempts => {
                     tracing::debug!(%video, error = %e, attempt, "download interrupted; resuming");
-                    tokio::time::sleep(self.api.backoff().delay(attempt)).await;
+                    tokio::time::sleep(crate::upload::backoff(&self.upload, attempt)).await;
                     attempt += 1;
                 }
                 Err(e) => return Err(e),

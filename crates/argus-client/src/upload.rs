@@ -610,7 +610,7 @@ impl Shared {
     }
 }
 
-fn backoff(opts: &UploadOptions, attempt: u32) -> Duration {
+pub(crate) fn backoff(opts: &UploadOptions, attempt: u32) -> Duration {
     crate::api::Backoff { base: opts.backoff_base, max: opts.backoff_max, attempts: opts.attempts }.delay(attempt)
 }
 
