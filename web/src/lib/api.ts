@@ -75,6 +75,9 @@ export const api = {
   history: (projectId: string) => invoke<HistoryState>("history", { projectId }),
 };
 
+/** The typed API as a type: the workspace's actions take one, so tests can pass a fake. */
+export type Api = typeof api;
+
 export function onImportProgress(handler: (p: ImportProgress) => void): Promise<UnlistenFn> {
   return listen<ImportProgress>("import-progress", (e) => handler(e.payload));
 }

@@ -1,0 +1,611 @@
+// What the workspace does: start-up, projects, import, the SAM model, every
+// edit, undo/redo and playback, as functions over the page's state
+// (./state.ts) and the typed API (./api.ts), both passed in. The page wires
+// them to buttons, the frame view and the keys (./keys.ts); the tests run them
+// against a fake API and look at the calls and the state.
+//
+// A failed command is never thrown away: its message goes to `ws.error`, the
+// page's error banner, and the action stops there.
+
+import { errorMessage, type Api } from "./api";
+import type {
+  AcceptTarget,
+  AppInfo,
+  BoxPx,
+  DrawnShape,
+  Edited,
+  ImportProgress,
+  ModelProgress,
+  PointPx,
+  SamCache,
+  VideoSummary,
+} from "./bindings";
+import { toShape, type VertexTool } from "./draw";
+import type { Command } from "./keys";
+import type { Tool } from "./keymap";
+import { isEmpty } from "./sam";
+import { toggle, type WorkspaceState } from "./state";
+import { playbackFrame, step } from "./timeline";
+import * as tools from "./tools";
+
+/** What the actions need of the frame view (its exported functions). */
+export interface FrameViewControl {
+  hasDraft(): boolean;
+  finishDraft(): boolean;
+  cancelDraft(): void;
+  removeVertex(): void;
+  fitView(): void;
+  oneToOneView(): void;
+  zoomBy(factor: number): void;
+}
+
+/** The time and animation frames, for playback. */
+export interface Clock {
+  now(): number;
+  nextFrame(cb: () => void): number;
+  cancelFrame(id: number): void;
+}
+
+const browserClock: Clock = {
+  now: () => performance.now(),
+  nextFrame: (cb) => requestAnimationFrame(() => cb()),
+  cancelFrame: (id) => cancelAnimationFrame(id),
+};
+
+export interface ActionDeps {
+  /** Action-to-paint timings for the benchmarks (./trace.ts). */
+  tracer?: { start(kind: string, frame: number): void };
+  /** The frame view, once it is mounted. */
+  view?: () => FrameViewControl | undefined;
+  /** What app_info answered at start (the page shows it to the benchmarks). */
+  onAppInfo?: (info: AppInfo) => void;
+  /** The browser's by default. */
+  clock?: Clock;
+}
+
+export type Actions = ReturnType<typeof createActions>;
+
+export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {}) {
+  const clock = deps.clock ?? browserClock;
+  const view = () => deps.view?.();
+  const trace = (kind: string, frame: number) => deps.tracer?.start(kind, frame);
+  let playTimer: number | undefined;
+
+  function fail(e: unknown) {
+    ws.error = errorMessage(e);
+  }
+
+  /** Runs a command; a failure becomes the banner's message and `undefined`. */
+  async function guard<T>(work: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await work();
+    } catch (e) {
+      fail(e);
+      return undefined;
+    }
+  }
+
+  /** Stores a tool transition field by field, so only what changed is new to the page. */
+  function setTools(next: tools.ToolState) {
+    Object.assign(ws.tools, next);
+  }
+
+  /** Loads the project list (opening the only project, as on the first run with the sample),
+   *  the shipped SAM models and the app's info (the model `make run` asks for is loaded). */
+  function start(): Promise<unknown> {
+    return Promise.all([
+      guard(async () => {
+        ws.projects = await api.listProjects();
+        if (ws.projects.length === 1) await openProject(ws.projects[0].id);
+      }),
+      guard(async () => {
+        ws.samModels = await api.listSamModels();
+      }),
+      guard(async () => {
+        const info = await api.appInfo();
+        deps.onAppInfo?.(info);
+        ws.serverBase = info.frame_base ?? null;
+        if (info.sam_model) ws.samModel = info.sam_model;
+        else if (info.sam_manifest_hint) {
+          ws.samManifest = info.sam_manifest_hint;
+          await loadSam();
+        }
+      }),
+    ]);
+  }
+
+  /** The start page's form: labels are comma-separated. */
+  async function createProject() {
+    const labels = ws.newLabels.split(",").map((s) => s.trim()).filter(Boolean);
+    const p = await guard(() => api.createProject(ws.newName.trim(), labels));
+    if (p) {
+      ws.newName = "";
+      ws.projects = [...ws.projects, p];
+      await openProject(p.id);
+    }
+  }
+
+  async function openProject(id: string) {
+    const d = await guard(() => api.openProject(id));
+    if (!d) return;
+    ws.detail = d;
+    ws.history = (await guard(() => api.history(id))) ?? null;
+    if (d.videos.length > 0) await openVideo(d.videos[0]);
+  }
+
+  /** Back to the start page. */
+  function closeProject() {
+    ws.detail = null;
+    ws.video = null;
+  }
+
+  async function importVideo(path: string) {
+    const d = ws.detail;
+    if (!d || !path.trim()) return;
+    const v = await guard(() => api.importVideo(d.project.id, path.trim()));
+    if (v) {
+      ws.detail = { ...ws.detail!, videos: [...ws.detail!.videos, v] };
+      ws.importPath = "";
+      await openVideo(v);
+    }
+  }
+
+  /** The file dialog; the chosen videos are imported one after the other. */
+  async function chooseFiles() {
+    const files = await guard(() => api.chooseVideoFiles());
+    for (const f of files ?? []) await importVideo(f);
+  }
+
+  async function openVideo(v: VideoSummary) {
+    ws.video = v;
+    ws.frame = 0;
+    ws.selectedTrack = null;
+    resetPrompt();
+    await refresh();
+  }
+
+  /** Reloads the frame's shapes and the timeline (after an edit). */
+  async function refresh() {
+    const v = ws.video;
+    if (!v) return;
+    const [s, t] = await Promise.all([guard(() => api.frameShapes(v.id, ws.frame)), guard(() => api.timeline(v.id))]);
+    ws.shapes = s ?? [];
+    ws.timeline = t ?? null;
+  }
+
+  /** Drops the SAM prompt (or applies another transition that does) and clears the shell's preview. */
+  function resetPrompt(to: (s: tools.ToolState) => tools.ToolState = tools.dropPrompt) {
+    const shellHasOne = tools.hasShellPreview(ws.tools);
+    setTools(to(ws.tools));
+    if (shellHasOne) guard(() => api.samClear());
+  }
+
+  /** Frame `f`, clamped to the video; the SAM prompt belongs to the frame it was made on. */
+  async function goto(f: number) {
+    const v = ws.video;
+    if (!v) return;
+    const next = step(f, 0, v.frame_count);
+    if (next === ws.frame) return;
+    ws.frame = next;
+    resetPrompt();
+    ws.shapes = (await guard(() => api.frameShapes(v.id, next))) ?? [];
+  }
+
+  async function runSam() {
+    const v = ws.video;
+    if (!v || isEmpty(ws.tools.prompt)) return;
+    trace("sam", ws.frame);
+    const p = await guard(() => api.samPredict(v.id, ws.frame, ws.tools.prompt));
+    if (p) setTools(tools.previewed(ws.tools, p));
+  }
+
+  /** A click on the frame: a SAM point (positive unless Shift) with the SAM tool. */
+  function samClick(p: { x: number; y: number }, positive: boolean): Promise<void> | undefined {
+    const next = tools.samClick(ws.tools, p.x, p.y, positive);
+    if (!next) return;
+    setTools(next);
+    return runSam();
+  }
+
+  /** A dragged box: the SAM box prompt, or a bbox shape with the box tool. */
+  async function box(b: BoxPx) {
+    const meaning = tools.boxMeaning(ws.tools);
+    if (meaning === "samPrompt") {
+      setTools(tools.samBox(ws.tools, b));
+      runSam();
+    } else if (meaning === "shape") {
+      await drawShape({ kind: "bbox", bbox: b });
+    }
+  }
+
+  /** Shows SAM candidate `rank`; the shell builds its mask on first view, then its area is known. */
+  async function chooseCandidate(rank: number) {
+    setTools(tools.showCandidate(ws.tools, rank));
+    const v = ws.video;
+    const p = ws.tools.preview;
+    if (!v || !p || !tools.needsCandidate(ws.tools, rank)) return;
+    const c = await guard(() => api.samCandidate(v.id, p.frame, rank));
+    if (c) setTools(tools.candidateArrived(ws.tools, p, rank, c));
+  }
+
+  /** Where a new shape goes: the selected object, or a new one with the current label. */
+  function editTarget(): AcceptTarget | null {
+    const track = ws.selectedTrack;
+    if (track) {
+      if (ws.locked.includes(track)) {
+        ws.error = "the selected object is locked; unlock it (X) or select another";
+        return null;
+      }
+      return { to: "track", track_id: track };
+    }
+    const label = ws.detail?.project.labels[ws.labelIndex];
+    if (!label) {
+      ws.error = "the project has no label; create one first";
+      return null;
+    }
+    return { to: "new_track", label_id: label.id };
+  }
+
+  /** Takes in the result of an edit: history, selection, a repaint. */
+  async function edited(e: Edited | undefined, select = true) {
+    if (!e) return;
+    ws.history = e.history;
+    if (select) ws.selectedTrack = e.track_id;
+    ws.revision++;
+    await refresh();
+  }
+
+  /** The selected object, unless it is locked (then says why). */
+  function editableSelection(): string | null {
+    const track = ws.selectedTrack;
+    if (!track) {
+      ws.status = "select an object first (click it in the list, or Ctrl+click it)";
+      return null;
+    }
+    if (ws.locked.includes(track)) {
+      ws.error = "the selected object is locked; unlock it (X) first";
+      return null;
+    }
+    return track;
+  }
+
+  /** Stores the shown SAM candidate (Enter). */
+  async function accept() {
+    const v = ws.video;
+    if (!v || !ws.detail || !ws.tools.preview) return;
+    const target = editTarget();
+    if (!target) return;
+    trace("accept", ws.frame);
+    const a = await guard(() => api.samAccept(v.id, ws.frame, ws.tools.candidate, target));
+    if (a) {
+      setTools(tools.accepted(ws.tools));
+      await edited({ track_id: a.track_id, shape: a.shape, history: a.history });
+    }
+  }
+
+  async function drawShape(shape: DrawnShape) {
+    const v = ws.video;
+    if (!v) return;
+    const target = editTarget();
+    if (!target) return;
+    await edited(await guard(() => api.drawShape(v.id, ws.frame, target, shape)));
+  }
+
+  /** A finished polygon, polyline or points; in hole mode the polygon cuts a hole into the selected object. */
+  async function finishDraft(t: VertexTool, vertices: PointPx[]) {
+    const v = ws.video;
+    if (!v) return;
+    if (tools.cutsHole(ws.tools, t)) {
+      const track = editableSelection();
+      if (!track) return;
+      setTools(tools.holeDone(ws.tools));
+      await edited(await guard(() => api.cutHole(v.id, ws.frame, track, vertices)));
+      return;
+    }
+    const shape = toShape(t, vertices);
+    if (shape) await drawShape(shape);
+  }
+
+  /** A brush stroke paints onto the edit target; an eraser stroke needs the selected object. */
+  async function brush(points: PointPx[], erase: boolean) {
+    const v = ws.video;
+    if (!v) return;
+    let target: AcceptTarget | null;
+    if (erase) {
+      const track = editableSelection();
+      target = track ? { to: "track", track_id: track } : null;
+    } else {
+      target = editTarget();
+    }
+    if (!target) return;
+    const stroke = { points, radius: ws.brushRadius, erase };
+    await edited(await guard(() => api.brushStroke(v.id, ws.frame, target, stroke)));
+  }
+
+  /** Selects the object under a point (select tool, Ctrl+click); hidden objects are not picked. */
+  async function pick(p: { x: number; y: number }) {
+    const v = ws.video;
+    if (!v) return;
+    const t = await guard(() => api.pickObject(v.id, ws.frame, p.x, p.y, ws.hidden));
+    if (t !== undefined) ws.selectedTrack = t;
+  }
+
+  /** Copies the selected object's shape to the next frame and goes there. */
+  async function copyToNext() {
+    const track = editableSelection();
+    const v = ws.video;
+    if (!v || !track) return;
+    const e = await guard(() => api.copyToNextFrame(v.id, ws.frame, track));
+    if (e) {
+      ws.history = e.history;
+      ws.revision++;
+      await goto(ws.frame + 1);
+      await refresh();
+    }
+  }
+
+  /** Deletes `track`'s shape on this frame, or the whole object. */
+  async function deleteShape(track: string | null, wholeObject: boolean) {
+    const v = ws.video;
+    if (!v || !track) return;
+    if (ws.locked.includes(track)) {
+      ws.error = "that object is locked; unlock it (X) first";
+      return;
+    }
+    const e = await guard(() => (wholeObject ? api.deleteTrack(v.id, track) : api.deleteShape(v.id, ws.frame, track)));
+    if (e) {
+      if (ws.selectedTrack === track) ws.selectedTrack = null;
+      await edited(e, false);
+    }
+  }
+
+  async function relabel(track: string | null, labelId: string) {
+    const v = ws.video;
+    if (!v || !track) return;
+    if (ws.locked.includes(track)) {
+      ws.error = "that object is locked; unlock it (X) first";
+      return;
+    }
+    await edited(await guard(() => api.changeLabel(v.id, ws.frame, track, labelId)));
+  }
+
+  async function setAttribute(track: string, name: string, value: boolean | number | string) {
+    const v = ws.video;
+    if (!v) return;
+    if (ws.locked.includes(track)) {
+      ws.error = "that object is locked; unlock it (X) first";
+      return;
+    }
+    await edited(await guard(() => api.setAttribute(v.id, ws.frame, track, name, value)));
+  }
+
+  /** Undo or redo the project's last step; the selection goes if its object did. */
+  async function undoRedo(which: "undo" | "redo") {
+    const d = ws.detail;
+    if (!d) return;
+    trace(which, ws.frame);
+    const h = await guard(() => (which === "undo" ? api.undo(d.project.id) : api.redo(d.project.id)));
+    if (h) {
+      ws.history = h;
+      ws.status = `${which}: ${h.summary}`;
+      ws.revision++;
+      await refresh();
+      // The step may have removed the selected object: only keep a selection that is still here.
+      if (ws.selectedTrack && !ws.shapes.some((s) => s.track_id === ws.selectedTrack)) ws.selectedTrack = null;
+    }
+  }
+
+  /** Loads the SAM model `ws.samManifest` names (a shipped model's id or a manifest path). */
+  async function loadSam() {
+    const manifest = ws.samManifest.trim();
+    if (!manifest) return;
+    const m = await guard(() => api.loadSamModel(manifest));
+    ws.modelProgress = null;
+    if (m) {
+      ws.samModel = m.id;
+      ws.status = `SAM model ${m.id} on ${m.provider}`;
+      ws.samModels = (await guard(() => api.listSamModels())) ?? ws.samModels;
+    }
+  }
+
+  /** The shell's model-progress events: download and load progress; a failure is an error. */
+  function modelProgress(p: ModelProgress) {
+    ws.modelProgress = p.stage === "ready" ? null : p;
+    if (p.stage === "failed") ws.error = p.message;
+  }
+
+  /** The shell's import-progress events, shown in the status line; a failure is an error. */
+  function importProgress(p: ImportProgress) {
+    ws.status = p.stage === "done" ? `imported ${p.video.name}` : p.stage === "failed" ? "" : `${p.stage}: ${p.path}`;
+    if (p.stage === "failed") ws.error = p.message;
+  }
+
+  /** Files dropped on the window are imported. */
+  function dropped(paths: string[]) {
+    for (const path of paths) importVideo(path);
+  }
+
+  /** Plays from the current frame at the video's rate (frames are skipped to keep time), to the end. */
+  function togglePlay() {
+    if (!ws.video) return;
+    ws.playing = !ws.playing;
+    if (ws.playing) {
+      const start = ws.frame;
+      const t0 = clock.now();
+      const fps = ws.video.fps_num / Math.max(1, ws.video.fps_den);
+      const tick = () => {
+        if (!ws.playing || !ws.video) return;
+        const f = playbackFrame(start, clock.now() - t0, fps, ws.video.frame_count);
+        if (f !== ws.frame) goto(f);
+        if (f >= ws.video.frame_count - 1) ws.playing = false;
+        else playTimer = clock.nextFrame(tick);
+      };
+      playTimer = clock.nextFrame(tick);
+    } else if (playTimer !== undefined) {
+      clock.cancelFrame(playTimer);
+    }
+  }
+
+  function chooseTool(t: Tool) {
+    setTools(tools.chooseTool(ws.tools, t));
+  }
+
+  function flipHole() {
+    setTools(tools.flipHole(ws.tools));
+  }
+
+  /** Esc: drops the draft, hole mode, the SAM prompt and the help. */
+  function cancel() {
+    view()?.cancelDraft();
+    resetPrompt(tools.cancel);
+    ws.showHelp = false;
+  }
+
+  /** Runs a key's command (./keys.ts). */
+  async function run(c: Command): Promise<void> {
+    switch (c.type) {
+      case "none":
+        return;
+      case "goto":
+        if (c.trace) trace(c.trace, c.frame);
+        return goto(c.frame);
+      case "togglePlay":
+        return togglePlay();
+      case "zoomFit":
+        view()?.fitView();
+        return;
+      case "zoomOneToOne":
+        view()?.oneToOneView();
+        return;
+      case "zoomBy":
+        view()?.zoomBy(c.factor);
+        return;
+      case "undo":
+      case "redo":
+        return undoRedo(c.type);
+      case "finishDraft":
+        view()?.finishDraft();
+        return;
+      case "accept":
+        return accept();
+      case "cancel":
+        return cancel();
+      case "removeVertex":
+        view()?.removeVertex();
+        return;
+      case "brushRadius":
+        ws.brushRadius = c.radius;
+        ws.status = `brush radius ${c.radius} px`;
+        return;
+      case "toggleHole": {
+        const r = tools.toggleHole(ws.tools, Boolean(ws.selectedTrack));
+        setTools(r.tools);
+        ws.status = r.status;
+        return;
+      }
+      case "copyToNext":
+        return copyToNext();
+      case "delete":
+        return deleteShape(c.track, c.wholeObject);
+      case "relabel":
+        return relabel(c.track, c.labelId);
+      case "toggleHidden":
+        ws.hidden = toggle(ws.hidden, c.track);
+        return;
+      case "toggleLock":
+        ws.locked = toggle(ws.locked, c.track);
+        return;
+      case "importDialog":
+        return chooseFiles();
+      case "candidate":
+        return chooseCandidate(c.rank);
+      case "tool":
+        return chooseTool(c.tool);
+      case "label":
+        ws.labelIndex = c.index;
+        return;
+      case "help":
+        ws.showHelp = !ws.showHelp;
+        return;
+    }
+  }
+
+  return {
+    fail,
+    start,
+    createProject,
+    openProject,
+    closeProject,
+    importVideo,
+    chooseFiles,
+    openVideo,
+    refresh,
+    goto,
+    samClick,
+    box,
+    chooseCandidate,
+    accept,
+    finishDraft,
+    brush,
+    pick,
+    copyToNext,
+    deleteShape,
+    relabel,
+    setAttribute,
+    undoRedo,
+    loadSam,
+    modelProgress,
+    importProgress,
+    dropped,
+    togglePlay,
+    chooseTool,
+    flipHole,
+    cancel,
+    run,
+  };
+}
+
+/** Timers for the SAM readiness poll (the browser's by default). */
+export interface Timers {
+  set(cb: () => void, ms: number): number;
+  clear(id: number): void;
+}
+
+const browserTimers: Timers = {
+  set: (cb, ms) => window.setTimeout(cb, ms),
+  clear: (id) => clearTimeout(id),
+};
+
+/** Whether the SAM readiness indicator runs: SAM tool, a model, a video, not playing. */
+export function wantsSamCache(ws: WorkspaceState): boolean {
+  return ws.tools.tool === "sam" && Boolean(ws.samModel) && Boolean(ws.video) && !ws.playing;
+}
+
+/** SAM readiness of the frames around `frame`: once the user has settled on the frame
+ *  (250 ms), asks the shell to pre-encode its neighbours, then polls every 400 ms until
+ *  they are all ready. Returns the function that stops it (another frame, another tool). */
+export function watchSamCache(
+  api: Pick<Api, "samPrefetch">,
+  videoId: string,
+  frame: number,
+  onCache: (c: SamCache) => void,
+  timers: Timers = browserTimers,
+): () => void {
+  let stop = false;
+  let timer: number | undefined;
+  const poll = async (start: boolean) => {
+    try {
+      const c = await api.samPrefetch(videoId, frame, start);
+      if (stop) return;
+      onCache(c);
+      if (c.ready.some((r) => !r)) timer = timers.set(() => poll(false), 400);
+    } catch {
+      // the indicator is best effort; SAM itself reports errors on click
+    }
+  };
+  timer = timers.set(() => poll(true), 250);
+  return () => {
+    stop = true;
+    if (timer !== undefined) timers.clear(timer);
+  };
+}

@@ -1,0 +1,74 @@
+// Test data for the workspace's tests (keys, actions, state): a project with
+// labels, a video, shapes and SAM predictions shaped like the shell's answers.
+// Only the tests import it.
+
+import type { HistoryState, LabelInfo, ProjectDetail, SamPreview, ShapeInfo, VideoSummary } from "./bindings";
+import { initialState, type WorkspaceState } from "./state";
+
+export function label(i: number): LabelInfo {
+  return { id: `label-${i}`, name: `label ${i}`, colour: "#ff0000", hotkey: i + 1, kinds: ["mask"], attributes: [] };
+}
+
+export function videoSummary(id = "video-1", frameCount = 100): VideoSummary {
+  return { id, project_id: "project-1", name: `${id}.mp4`, width: 1280, height: 720, frame_count: frameCount, fps_num: 30, fps_den: 1, codec: "h264" };
+}
+
+export function projectDetail(labels = 3, videos: VideoSummary[] = [videoSummary()]): ProjectDetail {
+  return {
+    project: { id: "project-1", name: "Sample", labels: Array.from({ length: labels }, (_, i) => label(i)) },
+    videos,
+  };
+}
+
+export function shape(trackId: string, frame = 0): ShapeInfo {
+  return {
+    id: `shape-${trackId}-${frame}`,
+    track_id: trackId,
+    track_number: 1,
+    label_id: "label-0",
+    label_name: "label 0",
+    colour: "#ff0000",
+    frame,
+    kind: "mask",
+    keyframe: true,
+    bbox: null,
+    area: 10,
+    score: null,
+    attributes: {},
+  };
+}
+
+export function historyState(undo: number, redo = 0, summary = ""): HistoryState {
+  return { summary, undo, redo };
+}
+
+export function samPreview(frame: number, revision = 1): SamPreview {
+  return {
+    video_id: "video-1",
+    frame,
+    revision,
+    candidates: [
+      { rank: 0, iou: 0.95, area: 1200, bbox: null },
+      { rank: 1, iou: 0.9, area: null, bbox: null },
+      { rank: 2, iou: 0.8, area: null, bbox: null },
+    ],
+  };
+}
+
+/** The workspace with the project and its video open at `frame`. */
+export function openWorkspace(frame = 0): WorkspaceState {
+  const ws = initialState();
+  ws.detail = projectDetail();
+  ws.video = ws.detail.videos[0];
+  ws.frame = frame;
+  ws.history = historyState(0);
+  ws.timeline = {
+    frame_count: 100,
+    frames: [
+      { frame: 10, shapes: 1, keyframes: 1 },
+      { frame: 20, shapes: 1, keyframes: 0 },
+      { frame: 30, shapes: 2, keyframes: 1 },
+    ],
+  };
+  return ws;
+}
