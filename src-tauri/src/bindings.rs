@@ -7,8 +7,7 @@ use std::path::Path;
 
 use ts_rs::TS;
 
-use crate::dto;
-use crate::error;
+use argus_workspace::{dto, error};
 
 /// The first line of every generated file.
 /// (ts-rs writes its own "do not edit" note into the other files.)

@@ -29,7 +29,7 @@ use hyper::{
 };
 use hyper_util::rt::{TokioIo, TokioTimer};
 
-use crate::state::AppState;
+use argus_workspace::Workspace;
 
 /// How long an idle keep-alive connection may take to send its next request.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -50,7 +50,7 @@ pub struct FrameServerCell(std::sync::OnceLock<Option<FrameServer>>);
 
 impl FrameServerCell {
     /// The server's base URL, starting it on the first call.
-    pub fn base(&self, state: &AppState) -> Option<String> {
+    pub fn base(&self, state: &Workspace) -> Option<String> {
         self.0
             .get_or_init(|| {
                 if disabled_by_env() {
@@ -76,7 +76,7 @@ pub fn disabled_by_env() -> bool {
 
 /// Binds a port on 127.0.0.1 and serves frames from `state` on the app's
 /// async runtime.
-pub fn start(state: AppState) -> std::io::Result<FrameServer> {
+pub fn start(state: Workspace) -> std::io::Result<FrameServer> {
     let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     listener.set_nonblocking(true)?;
     let port = listener.local_addr()?.port();
@@ -127,7 +127,7 @@ pub fn start(state: AppState) -> std::io::Result<FrameServer> {
 }
 
 /// The answer to one request, with the headers every answer carries.
-async fn serve(state: &AppState, prefix: &str, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+async fn serve(state: &Workspace, prefix: &str, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
     let started = std::time::Instant::now();
     let close = req.headers().get(hyper::header::CONNECTION).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("close"));
     let has_body = req.body().size_hint().lower() > 0 || req.headers().contains_key(hyper::header::TRANSFER_ENCODING);
@@ -158,7 +158,7 @@ async fn serve(state: &AppState, prefix: &str, req: Request<hyper::body::Incomin
 }
 
 /// The answer to one request.
-async fn answer(state: &AppState, prefix: &str, method: &hyper::Method, path: &str, query: Option<&str>) -> tauri::http::Response<Vec<u8>> {
+async fn answer(state: &Workspace, prefix: &str, method: &hyper::Method, path: &str, query: Option<&str>) -> tauri::http::Response<Vec<u8>> {
     // Unknown paths (no or a wrong token) look like nothing is here.
     let Some(rest) = path.strip_prefix(prefix) else {
         return plain(404, "not found");

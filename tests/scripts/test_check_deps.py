@@ -85,6 +85,16 @@ class CheckDeps(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("argus-core reaches tokio via argus-core -> middle -> tokio", r.stdout)
 
+    def test_application_layer_reaching_tauri_fails(self):
+        ws = self.tmp / "ws"
+        crate(self.tmp / "ext", "tauri")
+        crate(self.tmp / "ext", "ui-kit", 'tauri = { path = "../tauri" }\n')
+        crate(ws, "argus-workspace", 'ui-kit = { path = "../../ext/ui-kit" }\n')
+        workspace(self.tmp, ["argus-workspace"])
+        r = run(self.tmp)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("argus-workspace reaches tauri via argus-workspace -> ui-kit -> tauri", r.stdout)
+
     def test_the_real_workspace_passes(self):
         r = subprocess.run([str(CHECK)], capture_output=True, text=True, cwd=ROOT)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)

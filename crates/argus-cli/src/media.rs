@@ -9,10 +9,11 @@ use argus_core::{
     geometry::BBox,
     id::{ProjectId, TrackId},
     mask::Rle,
-    model::{Geometry, Rotation, Shape, ShapeSource, Timestamp, Video},
+    model::{Geometry, Shape, ShapeSource, Timestamp, Video},
 };
-use argus_media::{FrameRequest, IndexCache, SourceOptions, VideoSource};
-use argus_sam::{LoadOptions, Prompt, SamModel, download::ModelStore};
+use argus_media::IndexCache;
+use argus_sam::{Prompt, download::ModelStore};
+use argus_workspace::{SamSession, Videos, dto::ModelProgress};
 
 /// Probes and indexes `path` (exact frame count, content hash) and
 /// describes it as a video of `project`.
@@ -73,44 +74,38 @@ pub struct Segmented {
     pub provider: String,
 }
 
-/// Decodes `frame` of `video`, encodes it with SAM and decodes `prompt`.
+/// Decodes `frame` of `video`, encodes it with SAM and decodes `prompt`,
+/// through the application layer's SAM session (as the desktop app's click
+/// does), with the model folder of the user and the index cache `import-video`
+/// wrote.
 pub async fn segment(video: &Video, frame: u64, prompt: Prompt, model: String, manifest: Option<PathBuf>) -> Result<Segmented> {
-    let path = video.local_path.clone().map(PathBuf::from).ok_or_else(|| anyhow!("video {} has no local file on this machine", video.id))?;
-    let rotation = video.rotation;
-    tokio::task::spawn_blocking(move || segment_blocking(&path, rotation, frame, prompt, &model, manifest.as_deref()))
+    let video = video.clone();
+    tokio::task::spawn_blocking(move || segment_blocking(&video, frame, &prompt, &model, manifest.as_deref()))
         .await
         .context("the segmentation task failed")?
 }
 
-fn segment_blocking(path: &Path, rotation: Rotation, frame: u64, prompt: Prompt, model: &str, manifest: Option<&Path>) -> Result<Segmented> {
-    let manifest = match manifest {
-        Some(p) => argus_sam::Manifest::from_path(p)?,
-        None => argus_sam::builtin_manifest(model)?,
-    };
+fn segment_blocking(video: &Video, frame: u64, prompt: &Prompt, model: &str, manifest: Option<&Path>) -> Result<Segmented> {
+    let session = SamSession::new(ModelStore::default_location()?, None, false);
+    let name = manifest.map_or_else(|| model.to_owned(), |p| p.display().to_string());
     // Fetches missing files (file:// or http(s)://), with progress on stderr.
     let mut last = std::time::Instant::now();
-    let paths = ModelStore::default_location()?.ensure(&manifest, &mut |p| {
-        if last.elapsed() >= std::time::Duration::from_secs(1) {
+    let info = session.load(&name, &mut |p| {
+        if let ModelProgress::Downloading { file, downloaded, total, .. } = p
+            && last.elapsed() >= std::time::Duration::from_secs(1)
+        {
             last = std::time::Instant::now();
-            match p.total {
-                Some(t) if t > 0 => eprintln!("downloading {}: {:.0}%", p.file, p.downloaded as f64 * 100.0 / t as f64),
-                _ => eprintln!("downloading {}: {:.1} MB", p.file, p.downloaded as f64 / 1e6),
+            match total {
+                Some(t) if t > 0 => eprintln!("downloading {file}: {:.0}%", downloaded as f64 * 100.0 / t as f64),
+                _ => eprintln!("downloading {file}: {:.1} MB", downloaded as f64 / 1e6),
             }
         }
-        true
     })?;
-    let mut source = VideoSource::open(path, SourceOptions::default())?;
-    let decoded = source.frame(frame, FrameRequest::RGBA)?;
-    let rgba = decoded.to_rgba_packed().ok_or_else(|| anyhow!("the decoder returned no RGBA pixels"))?;
-    let (rgba, width, height) = argus_media::rotate_rgba(rgba, decoded.width, decoded.height, rotation);
-    let sam = SamModel::load(&manifest, &paths.encoder, &paths.decoder, LoadOptions::default())?;
-    let image = argus_sam::ImageView::packed(&rgba, width, height, argus_sam::PixelFormat::Rgba8)?;
-    let embedding = sam.encode(&image)?;
-    let prediction = sam.predict(&embedding, &prompt)?;
-    let score = prediction.candidates().first().map_or(0.0, |c| c.iou);
-    Ok(Segmented { mask: prediction.best_mask()?, score, model: manifest.id.clone(), provider: sam.provider().active })
+    let videos = Videos::new(IndexCache::user_default());
+    session.predict_prompt(&videos, video, frame, prompt)?;
+    let (mask, score) = session.take(video.id, frame, 0)?;
+    Ok(Segmented { mask, score, model: info.id, provider: info.provider })
 }
-
 
 /// The shape `segment` stores: a SAM keyframe with SAM's predicted IoU.
 pub fn sam_shape(track: TrackId, frame: u64, seg: &Segmented) -> Shape {
@@ -123,6 +118,7 @@ pub fn sam_shape(track: TrackId, frame: u64, seg: &Segmented) -> Shape {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argus_core::model::Rotation;
 
     #[test]
     fn points_and_boxes_parse() {

@@ -1,6 +1,6 @@
-//! Frame transport figures: what one `frame://` answer costs in the shell
-//! (store queries, decode, and with masks composite + readback; raw RGBA
-//! out), against decoding alone with argus-media, on a generated 1920x1080
+//! Frame composition figures: what one frame the view asks for costs in the
+//! application layer (store queries, decode, and with masks composite +
+//! readback; raw RGBA out), against decoding alone with argus-media, on a generated 1920x1080
 //! H.264 video: at full size and at the half size a fitted view asks for,
 //! without and with three masks per frame.
 //! Prints `frames.<name>: <value> <unit>` lines.
@@ -9,9 +9,9 @@ use std::process::Command;
 use std::str::FromStr;
 use std::time::Instant;
 
-use argus_app::AppState;
-use argus_app::frames::{self, FrameQuery};
 use argus_core::id::VideoId;
+use argus_workspace::frames::{self, FrameQuery};
+use argus_workspace::Workspace;
 use argus_media::{FrameRequest, SourceOptions, VideoSource};
 
 const FRAMES: u64 = 40;
@@ -46,9 +46,9 @@ fn main() -> Result<(), String> {
     if !status.success() {
         return Err("ffmpeg failed".into());
     }
-    let state = tauri::async_runtime::block_on(AppState::open(&dir.path().join("data")))
+    let state = block_on(Workspace::open(&dir.path().join("data")))
         .map_err(|e| e.message)?;
-    let (project, _) = tauri::async_runtime::block_on(state.store().create_project(
+    let (project, _) = block_on(state.store().create_project(
         "bench",
         vec![argus_core::model::Label::new(
             "object",
@@ -56,11 +56,10 @@ fn main() -> Result<(), String> {
         )],
     ))
     .map_err(|e| e.to_string())?;
-    let video = tauri::async_runtime::block_on(argus_app::import::import(
-        &state,
-        project.id,
-        video_path.clone(),
-        || {},
+    let video = block_on(state.import_video(
+        &project.id.to_string(),
+        &video_path.display().to_string(),
+        |_| {},
     ))
     .map_err(|e| e.message)?;
     let video_id = VideoId::from_str(&video.id).map_err(|e| e.to_string())?;
@@ -99,7 +98,7 @@ fn main() -> Result<(), String> {
 
     let serve = |first: u64, last: u64, query: &str| -> Result<(f64, usize), String> {
         // Warm up the compositor (adapter and pipelines) and the decoder once.
-        tauri::async_runtime::block_on(frames::render(
+        block_on(frames::render(
             &state,
             &FrameQuery::parse(&format!("/{video_id}/{first}"), Some(query))
                 .map_err(|e| e.message)?,
@@ -108,15 +107,10 @@ fn main() -> Result<(), String> {
         let t0 = Instant::now();
         let mut bytes = 0usize;
         for n in first + 1..last {
-            let r = tauri::async_runtime::block_on(frames::respond(
-                &state,
-                &format!("/{video_id}/{n}"),
-                Some(query),
-            ));
-            if r.status() != 200 {
-                return Err(format!("frame {n}: status {}", r.status()));
-            }
-            bytes = r.body().len();
+            let q = FrameQuery::parse(&format!("/{video_id}/{n}"), Some(query))
+                .map_err(|e| e.message)?;
+            let img = block_on(frames::render(&state, &q)).map_err(|e| format!("frame {n}: {}", e.message))?;
+            bytes = img.data().len();
         }
         Ok((
             t0.elapsed().as_secs_f64() * 1000.0 / (last - first - 1) as f64,
@@ -143,7 +137,7 @@ fn main() -> Result<(), String> {
 
 /// Stores `rle` as a new track's keyframe on frame `n`.
 fn add_mask(
-    state: &AppState,
+    state: &Workspace,
     video: VideoId,
     n: u64,
     i: u32,
@@ -151,7 +145,7 @@ fn add_mask(
 ) -> Result<(), String> {
     use argus_core::model::{Geometry, Shape, ShapeSource, Timestamp, Track};
     let store = state.store();
-    tauri::async_runtime::block_on(async {
+    block_on(async {
         let v = store.video(video).await.map_err(|e| e.to_string())?;
         let schema = store
             .schema(v.project_id)
@@ -187,4 +181,16 @@ fn add_mask(
             .map_err(|e| e.to_string())?;
         Ok::<(), String>(())
     })
+}
+
+/// Runs `f` to completion on a runtime of the bench's own.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime for the bench")
+    })
+    .block_on(f)
 }

@@ -7,11 +7,13 @@ use argus_core::Rle;
 use argus_core::geometry::{BBox, Point, Polygon, Polyline};
 use argus_core::id::{LabelId, TrackId};
 use argus_core::model::{Geometry, Shape, ShapeSource, Timestamp, Track, Video};
-use argus_store::{Actor, Command};
+use argus_store::{Actor, Command, Store};
 
-use crate::dto::{AcceptTarget, BrushStroke, DrawnShape, Edited, HistoryState, PointPx, ShapeInfo};
+use crate::Workspace;
+use crate::dto::{
+    AcceptTarget, Accepted, BrushStroke, DrawnShape, Edited, HistoryState, PointPx, ShapeInfo,
+};
 use crate::error::{CommandError, CommandResult};
-use crate::state::AppState;
 
 /// The most brush positions one stroke may have (the page thins a drag to
 /// one position per quarter radius, so a stroke across a 4K frame has a few
@@ -21,7 +23,8 @@ pub const MAX_STROKE_POINTS: usize = 20_000;
 /// How close (frame pixels) a click must be to a line or keypoint to pick it.
 pub const PICK_TOLERANCE: f64 = 6.0;
 
-pub(crate) fn parse_id<T: std::str::FromStr>(what: &str, s: &str) -> CommandResult<T> {
+/// `s` as the id of a `what`, or an invalid-input error that says so.
+pub fn parse_id<T: std::str::FromStr>(what: &str, s: &str) -> CommandResult<T> {
     T::from_str(s).map_err(|_| CommandError::invalid(format!("'{s}' is not a valid {what} id")))
 }
 
@@ -75,12 +78,7 @@ pub struct Target {
 }
 
 impl Target {
-    pub async fn resolve(
-        state: &AppState,
-        video_id: &str,
-        target: &AcceptTarget,
-    ) -> CommandResult<Self> {
-        let store = state.store();
+    pub async fn resolve(store: &Store, video_id: &str, target: &AcceptTarget) -> CommandResult<Self> {
         let video = store.video(parse_id("video", video_id)?).await?;
         let actor = store.actor(video.project_id, store.local_user()).await?;
         let (track, is_new) = match target {
@@ -112,29 +110,31 @@ impl Target {
     }
 
     /// An existing object (track) of the video.
-    pub async fn track(state: &AppState, video_id: &str, track_id: String) -> CommandResult<Self> {
-        Self::resolve(state, video_id, &AcceptTarget::Track { track_id }).await
+    pub async fn track(store: &Store, video_id: &str, track_id: &str) -> CommandResult<Self> {
+        let target = AcceptTarget::Track {
+            track_id: track_id.to_owned(),
+        };
+        Self::resolve(store, video_id, &target).await
     }
 
     /// The track's shape on `frame`, or a not-found error that says `why` it was needed.
     pub async fn shape_needed(
         &self,
-        state: &AppState,
+        store: &Store,
         frame: u64,
         why: &str,
     ) -> CommandResult<Shape> {
-        self.shape_on(state, frame).await?.ok_or_else(|| {
+        self.shape_on(store, frame).await?.ok_or_else(|| {
             CommandError::not_found(format!("the object has no shape on frame {frame} {why}"))
         })
     }
 
     /// The track's current shape on `frame`, if any.
-    pub async fn shape_on(&self, state: &AppState, frame: u64) -> CommandResult<Option<Shape>> {
+    pub async fn shape_on(&self, store: &Store, frame: u64) -> CommandResult<Option<Shape>> {
         if self.is_new {
             return Ok(None);
         }
-        Ok(state
-            .store()
+        Ok(store
             .frame_shapes(self.video.id, frame)
             .await?
             .into_iter()
@@ -144,12 +144,12 @@ impl Target {
     /// Applies `command` on this target; `frame`: report the track's shape there.
     pub async fn apply(
         &self,
-        state: &AppState,
+        store: &Store,
         command: Command,
         frame: Option<u64>,
     ) -> CommandResult<Edited> {
         apply(
-            state,
+            store,
             &self.video,
             &self.actor,
             command,
@@ -162,7 +162,7 @@ impl Target {
     /// track if it is new), replacing what was there. One undo step.
     pub async fn store(
         self,
-        state: &AppState,
+        store: &Store,
         frame: u64,
         geometry: Geometry,
         source: ShapeSource,
@@ -182,20 +182,19 @@ impl Target {
         } else {
             Command::SetShape { shape }
         };
-        self.apply(state, command, Some(frame)).await
+        self.apply(store, command, Some(frame)).await
     }
 }
 
 /// Applies `command` and describes the result (`touched`: the track and
 /// the frame whose shape to report back, as stored after the command).
 pub async fn apply(
-    state: &AppState,
+    store: &Store,
     video: &Video,
     actor: &Actor,
     command: Command,
     touched: Option<(TrackId, u64)>,
 ) -> CommandResult<Edited> {
-    let store = state.store();
     let applied = store.apply_in(video.project_id, actor, command).await?;
     let (undo, redo) = store.history_depth(video.project_id).await?;
     let history = HistoryState {
@@ -223,6 +222,200 @@ pub async fn apply(
         shape: shape.map(|s| ShapeInfo::new(&s, Some(&track), label)),
         history,
     })
+}
+
+impl Workspace {
+    /// Stores candidate `rank` of the pending SAM preview as a SAM keyframe,
+    /// on an existing track or a new one. One undo step.
+    pub async fn sam_accept(
+        &self,
+        video_id: &str,
+        frame: u64,
+        rank: u32,
+        target: &AcceptTarget,
+    ) -> CommandResult<Accepted> {
+        let target = Target::resolve(self.store(), video_id, target).await?;
+        let (mask, iou) = self.sam().take(target.video.id, frame, rank as usize)?;
+        let edited = target
+            .store(self.store(), frame, Geometry::Mask(mask), ShapeSource::Sam, Some(iou))
+            .await?;
+        match (edited.track_id, edited.shape) {
+            (Some(track_id), Some(shape)) => Ok(Accepted {
+                track_id,
+                shape,
+                history: edited.history,
+            }),
+            _ => Err(CommandError::internal("the accepted mask was not stored")),
+        }
+    }
+
+    /// Stores a shape drawn with the polygon, box, polyline or points tool as
+    /// a keyframe of an existing track (replacing its shape on this frame) or
+    /// of a new one. One undo step.
+    pub async fn draw_shape(
+        &self,
+        video_id: &str,
+        frame: u64,
+        target: &AcceptTarget,
+        shape: &DrawnShape,
+    ) -> CommandResult<Edited> {
+        let geometry = geometry(shape)?;
+        let target = Target::resolve(self.store(), video_id, target).await?;
+        target
+            .store(self.store(), frame, geometry, ShapeSource::Manual, None)
+            .await
+    }
+
+    /// Paints (or erases) one brush stroke on the target's mask on this
+    /// frame. A polygon or box becomes a mask; erasing everything deletes the
+    /// shape. One undo step.
+    pub async fn brush_stroke(
+        &self,
+        video_id: &str,
+        frame: u64,
+        target: &AcceptTarget,
+        stroke: &BrushStroke,
+    ) -> CommandResult<Edited> {
+        let store = self.store();
+        let target = Target::resolve(store, video_id, target).await?;
+        target.video.check_frame(frame)?;
+        let (width, height) = target.video.display_size();
+        let existing = target.shape_on(store, frame).await?;
+        match brushed(existing.as_ref().map(|s| &s.geometry), stroke, height, width)? {
+            Some(mask) => {
+                target
+                    .store(store, frame, Geometry::Mask(mask), ShapeSource::Manual, None)
+                    .await
+            }
+            None => {
+                let shape_id = existing
+                    .map(|s| s.id)
+                    .ok_or_else(|| CommandError::internal("erased a shape that was not there"))?;
+                target.apply(store, Command::DeleteShape { shape_id }, None).await
+            }
+        }
+    }
+
+    /// Cuts `ring` out of the track's shape on this frame: a hole in a
+    /// polygon, or pixels removed from a mask. One undo step.
+    pub async fn cut_hole(
+        &self,
+        video_id: &str,
+        frame: u64,
+        track_id: &str,
+        ring: &[PointPx],
+    ) -> CommandResult<Edited> {
+        let store = self.store();
+        let target = Target::track(store, video_id, track_id).await?;
+        let existing = target.shape_needed(store, frame, "to cut a hole into").await?;
+        let (width, height) = target.video.display_size();
+        let geometry = with_hole(&existing.geometry, ring, height, width)?;
+        target
+            .store(store, frame, geometry, existing.source, existing.score)
+            .await
+    }
+
+    /// Copies the track's shape on `frame` to `frame + 1` as a keyframe
+    /// (replacing what is there). One undo step.
+    pub async fn copy_to_next_frame(
+        &self,
+        video_id: &str,
+        frame: u64,
+        track_id: &str,
+    ) -> CommandResult<Edited> {
+        let store = self.store();
+        let target = Target::track(store, video_id, track_id).await?;
+        let next = frame + 1;
+        if next >= target.video.frame_count {
+            return Err(CommandError::invalid(format!(
+                "frame {frame} is the last frame; there is no next frame to copy to"
+            )));
+        }
+        let shape = target.shape_needed(store, frame, "to copy").await?;
+        target
+            .store(store, next, shape.geometry, ShapeSource::Manual, None)
+            .await
+    }
+
+    /// Deletes the track's shape on one frame. One undo step.
+    pub async fn delete_shape(
+        &self,
+        video_id: &str,
+        frame: u64,
+        track_id: &str,
+    ) -> CommandResult<Edited> {
+        let store = self.store();
+        let target = Target::track(store, video_id, track_id).await?;
+        let shape = target.shape_needed(store, frame, "to delete").await?;
+        target
+            .apply(store, Command::DeleteShape { shape_id: shape.id }, None)
+            .await
+    }
+
+    /// Deletes a whole object (the track and its shapes on every frame). One
+    /// undo step.
+    pub async fn delete_track(&self, video_id: &str, track_id: &str) -> CommandResult<Edited> {
+        let store = self.store();
+        let target = Target::track(store, video_id, track_id).await?;
+        let command = Command::DeleteTrack {
+            track_id: target.track.id,
+        };
+        target.apply(store, command, None).await
+    }
+
+    /// Moves an object to another label. One undo step.
+    pub async fn change_label(
+        &self,
+        video_id: &str,
+        frame: u64,
+        track_id: &str,
+        label_id: &str,
+    ) -> CommandResult<Edited> {
+        let store = self.store();
+        let target = Target::track(store, video_id, track_id).await?;
+        let command = Command::ChangeLabel {
+            track_id: target.track.id,
+            label_id: parse_id::<LabelId>("label", label_id)?,
+            attributes: None,
+        };
+        target.apply(store, command, Some(frame)).await
+    }
+
+    /// Sets one attribute of an object: on the object, or on its shape on
+    /// this frame for a per-frame attribute. The value is checked against the
+    /// label. One undo step.
+    pub async fn set_attribute(
+        &self,
+        video_id: &str,
+        frame: u64,
+        track_id: &str,
+        name: &str,
+        value: serde_json::Value,
+    ) -> CommandResult<Edited> {
+        let store = self.store();
+        let target = Target::track(store, video_id, track_id).await?;
+        let schema = store.schema(target.video.project_id).await?;
+        let label = schema.label(target.track.label_id)?;
+        let shape = target.shape_on(store, frame).await?;
+        let (attributes, per_frame) = set_attribute(
+            label,
+            &target.track.attributes,
+            shape.as_ref().map(|s| &s.attributes),
+            name,
+            value,
+        )?;
+        let command = match (per_frame, &shape) {
+            (true, Some(s)) => Command::SetShapeAttributes {
+                shape_id: s.id,
+                attributes,
+            },
+            _ => Command::SetTrackAttributes {
+                track_id: target.track.id,
+                attributes,
+            },
+        };
+        target.apply(store, command, Some(frame)).await
+    }
 }
 
 /// The mask a brush stroke leaves on a shape: painting adds to it (a polygon

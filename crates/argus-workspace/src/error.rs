@@ -1,4 +1,5 @@
-//! The one error type every command returns across the IPC boundary.
+//! The one error type of the application layer, which the desktop app's
+//! commands return across the IPC boundary as is.
 //!
 //! Library crates keep their own typed errors; here each is mapped once to a
 //! [`ErrorKind`] the UI can branch on and a message a person can act on.
@@ -123,12 +124,6 @@ impl From<argus_core::MaskError> for CommandError {
 impl From<argus_core::GeometryError> for CommandError {
     fn from(e: argus_core::GeometryError) -> Self {
         Self::new(ErrorKind::Invalid, e.to_string())
-    }
-}
-
-impl From<tauri::Error> for CommandError {
-    fn from(e: tauri::Error) -> Self {
-        Self::internal(e.to_string())
     }
 }
 

@@ -3,7 +3,7 @@
 //! being annotated, and the pending prediction shown as the live preview until
 //! the user accepts it (Enter) or clears it (Escape).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use argus_core::id::VideoId;
@@ -22,7 +22,8 @@ use crate::dto::{
     SamPrompt,
 };
 use crate::error::{CommandError, CommandResult, ErrorKind};
-use crate::state::{AppState, DecoderRecipe};
+use crate::hooks::Hooks;
+use crate::videos::{DecoderRecipe, Videos};
 
 /// Embeddings kept in memory (a SAM 1 embedding is 4 MiB, SAM 2 about 16).
 const MEMORY_CACHE_BYTES: usize = 512 << 20;
@@ -34,9 +35,25 @@ pub const PREFETCH_RADIUS: u64 = 2;
 /// the next click (with a real model, 45-55 ms decoder runs took 60-95 ms).
 pub const CLICK_QUIET: std::time::Duration = std::time::Duration::from_millis(1500);
 
+/// The SAM session: the model, its embedding cache, the pre-encoder and the
+/// pending prediction. Its lock is held for bookkeeping only: loading a
+/// model, encoding a frame and opening a video happen outside it, and a
+/// pre-encoder that is replaced is dropped (which waits for the frame it is
+/// encoding) on a thread of its own.
+pub struct SamSession {
+    models: ModelStore,
+    /// Where embeddings are kept on disk; `None`: in memory only.
+    embeddings: Option<PathBuf>,
+    /// Load models for clicks in a workspace (a background pre-encoder, a
+    /// warmed-up decoder) rather than for one prediction.
+    interactive: bool,
+    state: Mutex<SamState>,
+    hooks: Arc<Hooks>,
+}
+
 /// SAM's state between clicks.
 #[derive(Default)]
-pub struct SamState {
+struct SamState {
     model: Option<Arc<SamModel>>,
     /// Embeddings by (video hash, frame, model).
     cache: Option<Arc<EmbeddingCache>>,
@@ -56,6 +73,7 @@ struct PrefetchFrames {
     recipe: DecoderRecipe,
     source: Mutex<Option<VideoSource>>,
     video: Video,
+    hooks: Arc<Hooks>,
 }
 
 impl FrameSource for PrefetchFrames {
@@ -65,6 +83,7 @@ impl FrameSource for PrefetchFrames {
                 "could not decode frame {index} to pre-encode: {e}"
             ))
         };
+        self.hooks.encoding(&self.video, index);
         let mut source = self.source.lock();
         let source = match &mut *source {
             Some(s) => s,
@@ -136,30 +155,78 @@ impl Pending {
     }
 }
 
-impl std::fmt::Debug for SamState {
+impl std::fmt::Debug for SamSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SamState")
             .field(
                 "model",
-                &self.model.as_ref().map(|m| m.manifest().id.clone()),
+                &self.state.lock().model.as_ref().map(|m| m.manifest().id.clone()),
             )
             .field(
                 "pending",
                 &self
+                    .state
+                    .lock()
                     .pending
                     .as_ref()
                     .map(|p| (p.video, p.frame, p.masks.len())),
             )
-            .field("revision", &self.revision)
             .finish_non_exhaustive()
     }
 }
 
 impl SamState {
+    fn pending_on(&mut self, video: VideoId, frame: u64) -> CommandResult<&mut Pending> {
+        self.pending
+            .as_mut()
+            .filter(|p| p.video == video && p.frame == frame)
+            .ok_or_else(|| {
+                sam_error("there is no SAM preview on this frame; click on the object first")
+            })
+    }
+}
+
+/// Drops `old` on a thread of its own: a pre-encoder's drop waits for the
+/// frame it is encoding, which nobody should wait for.
+fn retire<T: Send + 'static>(old: Option<T>) {
+    let Some(old) = old else { return };
+    let spawned = std::thread::Builder::new()
+        .name("argus-sam-retire".into())
+        .spawn(move || drop(old));
+    if let Err(e) = spawned {
+        tracing::warn!("could not retire the pre-encoder on a thread of its own ({e}); it was dropped here");
+    }
+}
+
+impl SamSession {
+    /// A session that keeps models in `models` and, with `embeddings`,
+    /// frame embeddings on disk there (else in memory only). `interactive`:
+    /// for clicks in a workspace (pre-encoding in the background, a
+    /// warmed-up decoder), else for one-off predictions (the CLI).
+    pub fn new(models: ModelStore, embeddings: Option<PathBuf>, interactive: bool) -> Self {
+        Self::with_hooks(models, embeddings, interactive, Arc::new(Hooks::default()))
+    }
+
+    pub(crate) fn with_hooks(
+        models: ModelStore,
+        embeddings: Option<PathBuf>,
+        interactive: bool,
+        hooks: Arc<Hooks>,
+    ) -> Self {
+        Self {
+            models,
+            embeddings,
+            interactive,
+            state: Mutex::new(SamState::default()),
+            hooks,
+        }
+    }
+
     /// Candidate `rank` of the pending prediction, if it is on this frame
     /// (its mask is built here the first time it is shown).
-    pub fn preview_mask(&mut self, video: VideoId, frame: u64, rank: usize) -> Option<Rle> {
-        let p = self.pending_on(video, frame).ok()?;
+    pub fn preview_mask(&self, video: VideoId, frame: u64, rank: usize) -> Option<Rle> {
+        let mut state = self.state.lock();
+        let p = state.pending_on(video, frame).ok()?;
         match p.mask(rank) {
             Ok(m) => Some(m.clone()),
             Err(e) => {
@@ -171,59 +238,322 @@ impl SamState {
 
     /// Candidate `rank` of the pending prediction with its area and box
     /// (building its mask if it was not shown yet).
-    pub fn candidate(
-        &mut self,
-        video: VideoId,
-        frame: u64,
-        rank: usize,
-    ) -> CommandResult<SamCandidate> {
-        let p = self.pending_on(video, frame)?;
+    pub fn candidate(&self, video: VideoId, frame: u64, rank: usize) -> CommandResult<SamCandidate> {
+        let mut state = self.state.lock();
+        let p = state.pending_on(video, frame)?;
         p.mask(rank)?;
         p.describe(rank)
             .ok_or_else(|| CommandError::internal("a SAM candidate went missing"))
     }
 
-    /// Takes candidate `rank` of the pending prediction on this frame (accepting it).
-    pub fn take(&mut self, video: VideoId, frame: u64, rank: usize) -> CommandResult<(Rle, f32)> {
-        let pending = self.pending_on(video, frame)?;
+    /// Takes candidate `rank` of the pending prediction on this frame
+    /// (accepting it): its mask and predicted IoU.
+    pub fn take(&self, video: VideoId, frame: u64, rank: usize) -> CommandResult<(Rle, f32)> {
+        let mut state = self.state.lock();
+        let pending = state.pending_on(video, frame)?;
         let mask = pending.mask(rank)?.clone();
         let iou = pending.prediction.candidates()[rank].iou;
-        self.pending = None;
+        state.pending = None;
         Ok((mask, iou))
-    }
-
-    fn pending_on(&mut self, video: VideoId, frame: u64) -> CommandResult<&mut Pending> {
-        self.pending
-            .as_mut()
-            .filter(|p| p.video == video && p.frame == frame)
-            .ok_or_else(|| {
-                sam_error("there is no SAM preview on this frame; click on the object first")
-            })
     }
 
     /// The frame view moved to `frame` of `video`: pre-encoding around
     /// another frame stops after the frame it is encoding (the page starts it
     /// again around the new frame once the user settles there), so stepping
     /// through the video does not share the CPU with it.
-    pub fn view_moved(&mut self, video: VideoId, frame: u64) {
-        let Some((v, p)) = &self.prefetch else {
+    pub fn view_moved(&self, video: VideoId, frame: u64) {
+        let mut state = self.state.lock();
+        let center = state.prefetch_center;
+        let Some((v, p)) = &state.prefetch else {
             return;
         };
-        if *v != video || self.prefetch_center.is_some_and(|c| c != frame) {
+        if *v != video || center.is_some_and(|c| c != frame) {
             p.cancel();
-            self.prefetch_center = None;
+            state.prefetch_center = None;
         }
     }
 
-    pub fn clear(&mut self) {
-        self.pending = None;
+    /// Drops the pending prediction.
+    pub fn clear(&self) {
+        self.state.lock().pending = None;
     }
 
+    /// The loaded model, if any.
     pub fn model_info(&self) -> Option<SamModelInfo> {
-        self.model.as_ref().map(|m| SamModelInfo {
+        self.state.lock().model.as_ref().map(|m| SamModelInfo {
             id: m.manifest().id.clone(),
             provider: m.provider().active,
         })
+    }
+
+    /// The session's model folder.
+    pub fn models(&self) -> &ModelStore {
+        &self.models
+    }
+
+    /// The shipped models and whether each is already downloaded.
+    pub fn choices(&self) -> Vec<SamModelChoice> {
+        argus_sam::builtin_manifests()
+            .into_iter()
+            .map(|m| SamModelChoice {
+                downloaded: self.models.locate(&m).is_ok(),
+                download_bytes: m.files().map(|f| f.size).sum(),
+                id: m.id.clone(),
+                name: m.name.clone(),
+                licence: m.licence.clone(),
+            })
+            .collect()
+    }
+
+    /// Loads the model `manifest` names (see [`resolve_manifest`]): its
+    /// files are fetched (or checked) into the model folder first, with
+    /// `report` told of every stage and of download progress. Blocking.
+    pub fn load(
+        &self,
+        manifest: &str,
+        report: &mut dyn FnMut(ModelProgress),
+    ) -> CommandResult<SamModelInfo> {
+        let result = self.load_inner(manifest, report);
+        if let Err(e) = &result {
+            report(ModelProgress::Failed {
+                model: manifest.to_owned(),
+                message: e.message.clone(),
+            });
+        }
+        result
+    }
+
+    fn load_inner(
+        &self,
+        manifest: &str,
+        report: &mut dyn FnMut(ModelProgress),
+    ) -> CommandResult<SamModelInfo> {
+        let manifest = resolve_manifest(manifest)?;
+        let id = manifest.id.clone();
+        // At most ~20 progress events a second, plus the last byte of each file.
+        let mut last = std::time::Instant::now() - std::time::Duration::from_secs(1);
+        let paths = self.models.ensure(&manifest, &mut |p| {
+            let done = p.total.is_some_and(|t| p.downloaded >= t);
+            if done || last.elapsed() >= std::time::Duration::from_millis(50) {
+                last = std::time::Instant::now();
+                report(ModelProgress::Downloading {
+                    model: id.clone(),
+                    file: p.file.clone(),
+                    downloaded: p.downloaded,
+                    total: p.total,
+                });
+            }
+            true
+        })?;
+        report(ModelProgress::Loading { model: id.clone() });
+        let model = SamModel::load(
+            &manifest,
+            &paths.encoder,
+            &paths.decoder,
+            LoadOptions {
+                // the encoder mostly pre-encodes neighbours in the background
+                background_encoder: self.interactive,
+                ..LoadOptions::default()
+            },
+        )?;
+        if self.interactive {
+            // The first clicks should not pay for ONNX Runtime's first runs.
+            let t0 = std::time::Instant::now();
+            match model.warm_up(1920, 1080) {
+                Ok(()) => tracing::debug!(
+                    ms = t0.elapsed().as_secs_f64() * 1e3,
+                    "SAM decoder warmed up"
+                ),
+                Err(e) => {
+                    tracing::warn!("SAM decoder warm-up failed (the first click will be slower): {e}")
+                }
+            }
+        }
+        let cache = EmbeddingCache::new(
+            MEMORY_CACHE_BYTES,
+            self.embeddings.clone().map(DiskCache::new),
+        );
+        let (info, old) = {
+            let mut state = self.state.lock();
+            let fresh = SamState {
+                model: Some(Arc::new(model)),
+                cache: Some(Arc::new(cache)),
+                revision: state.revision,
+                ..SamState::default()
+            };
+            let old = std::mem::replace(&mut *state, fresh);
+            drop(state);
+            let info = self
+                .model_info()
+                .ok_or_else(|| CommandError::internal("the SAM model vanished after loading"))?;
+            (info, old)
+        };
+        retire(Some(old));
+        report(ModelProgress::Ready {
+            model: info.clone(),
+        });
+        Ok(info)
+    }
+
+    /// Runs the clicks and box of `prompt` on frame `frame` of `video`; see
+    /// [`SamSession::predict_prompt`].
+    pub fn predict(
+        &self,
+        videos: &Videos,
+        video: &Video,
+        frame: u64,
+        prompt: &SamPrompt,
+    ) -> CommandResult<SamPreview> {
+        if prompt.points.is_empty() && prompt.bbox.is_none() {
+            return Err(CommandError::invalid(
+                "give SAM at least one click or a box",
+            ));
+        }
+        let mut p = Prompt::default();
+        for click in &prompt.points {
+            p = p.with_click(click.x, click.y, click.positive);
+        }
+        if let Some(b) = prompt.bbox {
+            p = p.with_box(BBox::new(b.x, b.y, b.width, b.height)?);
+        }
+        self.predict_prompt(videos, video, frame, &p)
+    }
+
+    /// Runs `prompt` on frame `frame` of `video` (encoding the frame first
+    /// unless its embedding is cached) and keeps the candidates as the
+    /// pending preview. Blocking.
+    pub fn predict_prompt(
+        &self,
+        videos: &Videos,
+        video: &Video,
+        frame: u64,
+        prompt: &Prompt,
+    ) -> CommandResult<SamPreview> {
+        video.check_frame(frame)?;
+        let t0 = std::time::Instant::now();
+        let (model, cache) = self.loaded()?;
+        if let Some((_, p)) = &self.state.lock().prefetch {
+            p.hold_off(CLICK_QUIET);
+        }
+        let key = embedding_key(&model, video, frame);
+        // When the pre-encoder is encoding this frame right now, its embedding is
+        // waited for rather than computed a second time beside it.
+        let embedding = cache.get_or_insert_with(key, || -> CommandResult<_> {
+            self.hooks.encoding(video, frame);
+            let pixels = videos.frame_rgba(video, frame)?;
+            let image = argus_sam::ImageView::packed(
+                &pixels.rgba,
+                pixels.width,
+                pixels.height,
+                argus_sam::PixelFormat::Rgba8,
+            )?;
+            Ok(model.encode(&image)?)
+        })?;
+        if self.interactive {
+            // Get the neighbours ready for the next clicks.
+            if let Err(e) = self.prefetch(videos, video, frame) {
+                tracing::warn!("pre-encoding not started: {}", e.message);
+            }
+        }
+        let t_embed = t0.elapsed();
+        let prediction = model.predict(&embedding, prompt)?;
+        let t_predict = t0.elapsed();
+        // Only the best candidate's full-resolution mask now (the preview shows
+        // it); the others are built if the user switches to them.
+        let mut pending = Pending {
+            video: video.id,
+            frame,
+            masks: vec![None; prediction.candidates().len()],
+            prediction,
+        };
+        if !pending.masks.is_empty() {
+            pending.mask(0)?;
+        }
+        tracing::debug!(
+            frame,
+            embedding_ms = t_embed.as_secs_f64() * 1e3,
+            decoder_ms = (t_predict - t_embed).as_secs_f64() * 1e3,
+            mask_ms = (t0.elapsed() - t_predict).as_secs_f64() * 1e3,
+            candidates = pending.masks.len(),
+            "SAM prediction"
+        );
+        let candidates = (0..pending.masks.len())
+            .filter_map(|rank| pending.describe(rank))
+            .collect();
+        let mut state = self.state.lock();
+        state.revision = state.revision.wrapping_add(1);
+        state.pending = Some(pending);
+        Ok(SamPreview {
+            video_id: video.id.to_string(),
+            frame,
+            candidates,
+            revision: state.revision,
+        })
+    }
+
+    /// The loaded model and its cache, or the error saying to load one.
+    fn loaded(&self) -> CommandResult<(Arc<SamModel>, Arc<EmbeddingCache>)> {
+        let state = self.state.lock();
+        match (&state.model, &state.cache) {
+            (Some(m), Some(c)) => Ok((m.clone(), c.clone())),
+            _ => Err(sam_error(
+                "no SAM model is loaded; pick one under SAM model on the left",
+            )),
+        }
+    }
+
+    /// Starts (or moves) pre-encoding around `frame` of `video`. Blocking
+    /// only for opening the video the first time; a pre-encoder for another
+    /// video is replaced without waiting for it.
+    pub fn prefetch(&self, videos: &Videos, video: &Video, frame: u64) -> CommandResult<()> {
+        let (model, cache) = self.loaded()?;
+        let other_video = |state: &SamState| state.prefetch.as_ref().is_none_or(|(v, _)| *v != video.id);
+        let fresh = if other_video(&self.state.lock()) {
+            let frames = Arc::new(PrefetchFrames {
+                recipe: videos.recipe(video)?,
+                source: Mutex::new(None),
+                video: video.clone(),
+                hooks: self.hooks.clone(),
+            });
+            Some(Prefetcher::new(model, cache, frames)?)
+        } else {
+            None
+        };
+        let old = {
+            let mut state = self.state.lock();
+            let old = match fresh {
+                Some(p) if other_video(&state) => state.prefetch.replace((video.id, p)),
+                // Another request started one for this video meanwhile.
+                Some(p) => Some((video.id, p)),
+                None => None,
+            };
+            if let Some((_, p)) = &state.prefetch {
+                p.request(&video.sha256, frame, PREFETCH_RADIUS, video.frame_count);
+            }
+            state.prefetch_center = Some(frame);
+            old
+        };
+        retire(old);
+        Ok(())
+    }
+
+    /// Which frames around `frame` have their embedding ready (in memory).
+    pub fn cache_state(&self, video: &Video, frame: u64) -> SamCache {
+        let state = self.state.lock();
+        let (Some(model), Some(cache)) = (&state.model, &state.cache) else {
+            return SamCache {
+                first: frame,
+                ready: Vec::new(),
+            };
+        };
+        let first = frame.saturating_sub(PREFETCH_RADIUS);
+        let last = (frame + PREFETCH_RADIUS).min(video.frame_count.saturating_sub(1));
+        SamCache {
+            first,
+            ready: (first..=last)
+                .map(|f| cache.memory().contains(&embedding_key(model, video, f)))
+                .collect(),
+        }
     }
 }
 
@@ -242,234 +572,66 @@ pub fn resolve_manifest(manifest: &str) -> CommandResult<Manifest> {
     Ok(argus_sam::builtin_manifest(manifest)?)
 }
 
-/// The app's model folder.
-pub fn model_store(state: &AppState) -> ModelStore {
-    ModelStore::new(state.data_dir().join("models"))
-}
+impl crate::Workspace {
+    /// Loads a SAM model: `manifest` is a manifest (TOML) file or the id of a
+    /// shipped model. Missing files are downloaded first; `report` hears of
+    /// each stage and of download progress.
+    pub async fn load_sam_model(
+        &self,
+        manifest: &str,
+        mut report: impl FnMut(ModelProgress) + Send + 'static,
+    ) -> CommandResult<SamModelInfo> {
+        let manifest = manifest.to_owned();
+        self.blocking(move |ws| ws.sam().load(&manifest, &mut report))
+            .await
+    }
 
-/// The shipped models and whether each is already downloaded.
-pub fn choices(state: &AppState) -> Vec<SamModelChoice> {
-    let models = model_store(state);
-    argus_sam::builtin_manifests()
-        .into_iter()
-        .map(|m| SamModelChoice {
-            downloaded: models.locate(&m).is_ok(),
-            download_bytes: m.files().map(|f| f.size).sum(),
-            id: m.id.clone(),
-            name: m.name.clone(),
-            licence: m.licence.clone(),
+    /// The shipped SAM models, and which are downloaded already.
+    pub async fn list_sam_models(&self) -> CommandResult<Vec<SamModelChoice>> {
+        self.blocking(|ws| Ok(ws.sam().choices())).await
+    }
+
+    /// Runs SAM on the clicks and box so far; the candidates become the live preview.
+    pub async fn sam_predict(
+        &self,
+        video_id: &str,
+        frame: u64,
+        prompt: SamPrompt,
+    ) -> CommandResult<SamPreview> {
+        let video = self.video_at(video_id, frame).await?;
+        self.blocking(move |ws| ws.sam().predict(ws.videos(), &video, frame, &prompt))
+            .await
+    }
+
+    /// Candidate `rank` of the pending prediction with its area and box (the
+    /// click itself builds only the best candidate's mask).
+    pub async fn sam_candidate(
+        &self,
+        video_id: &str,
+        frame: u64,
+        rank: u32,
+    ) -> CommandResult<SamCandidate> {
+        let id: VideoId = crate::edit::parse_id("video", video_id)?;
+        self.blocking(move |ws| ws.sam().candidate(id, frame, rank as usize))
+            .await
+    }
+
+    /// Pre-encodes the frames around `frame` in the background (with `start`,
+    /// when a model is loaded) and says which of them are ready, for the SAM
+    /// indicator.
+    pub async fn sam_prefetch(
+        &self,
+        video_id: &str,
+        frame: u64,
+        start: bool,
+    ) -> CommandResult<SamCache> {
+        let video = self.video_at(video_id, frame).await?;
+        self.blocking(move |ws| {
+            if start && ws.sam().model_info().is_some() {
+                ws.sam().prefetch(ws.videos(), &video, frame)?;
+            }
+            Ok(ws.sam().cache_state(&video, frame))
         })
-        .collect()
-}
-
-/// Loads the model `manifest` names (see [`resolve_manifest`]): its files are
-/// fetched (or checked) into the app's model folder first, with `report`
-/// told of every stage and of download progress. Blocking.
-pub fn load_model(
-    state: &AppState,
-    manifest: &str,
-    report: &mut dyn FnMut(ModelProgress),
-) -> CommandResult<SamModelInfo> {
-    let result = load_inner(state, manifest, report);
-    if let Err(e) = &result {
-        report(ModelProgress::Failed {
-            model: manifest.to_owned(),
-            message: e.message.clone(),
-        });
-    }
-    result
-}
-
-fn load_inner(
-    state: &AppState,
-    manifest: &str,
-    report: &mut dyn FnMut(ModelProgress),
-) -> CommandResult<SamModelInfo> {
-    let manifest = resolve_manifest(manifest)?;
-    let id = manifest.id.clone();
-    // At most ~20 progress events a second, plus the last byte of each file.
-    let mut last = std::time::Instant::now() - std::time::Duration::from_secs(1);
-    let paths = model_store(state).ensure(&manifest, &mut |p| {
-        let done = p.total.is_some_and(|t| p.downloaded >= t);
-        if done || last.elapsed() >= std::time::Duration::from_millis(50) {
-            last = std::time::Instant::now();
-            report(ModelProgress::Downloading {
-                model: id.clone(),
-                file: p.file.clone(),
-                downloaded: p.downloaded,
-                total: p.total,
-            });
-        }
-        true
-    })?;
-    report(ModelProgress::Loading { model: id.clone() });
-    let model = SamModel::load(
-        &manifest,
-        &paths.encoder,
-        &paths.decoder,
-        LoadOptions {
-            // the encoder mostly pre-encodes neighbours in the background
-            background_encoder: true,
-            ..LoadOptions::default()
-        },
-    )?;
-    // The first clicks should not pay for ONNX Runtime's first runs.
-    let t0 = std::time::Instant::now();
-    match model.warm_up(1920, 1080) {
-        Ok(()) => tracing::debug!(
-            ms = t0.elapsed().as_secs_f64() * 1e3,
-            "SAM decoder warmed up"
-        ),
-        Err(e) => {
-            tracing::warn!("SAM decoder warm-up failed (the first click will be slower): {e}")
-        }
-    }
-    let info = {
-        let mut sam = state.sam.lock();
-        *sam = SamState {
-            model: Some(Arc::new(model)),
-            cache: Some(Arc::new(EmbeddingCache::new(
-                MEMORY_CACHE_BYTES,
-                Some(DiskCache::new(state.data_dir().join("embeddings"))),
-            ))),
-            revision: sam.revision,
-            ..SamState::default()
-        };
-        sam.model_info()
-            .ok_or_else(|| CommandError::internal("the SAM model vanished after loading"))?
-    };
-    report(ModelProgress::Ready {
-        model: info.clone(),
-    });
-    Ok(info)
-}
-
-/// Runs the prompt on frame `frame` of `video` (encoding the frame first if it
-/// is not the one already encoded) and keeps the candidates as the pending
-/// preview. Blocking.
-pub fn predict(
-    state: &AppState,
-    video: &Video,
-    frame: u64,
-    prompt: &SamPrompt,
-) -> CommandResult<SamPreview> {
-    if prompt.points.is_empty() && prompt.bbox.is_none() {
-        return Err(CommandError::invalid(
-            "give SAM at least one click or a box",
-        ));
-    }
-    let t0 = std::time::Instant::now();
-    let (model, cache) = loaded(state)?;
-    if let Some((_, p)) = &state.sam.lock().prefetch {
-        p.hold_off(CLICK_QUIET);
-    }
-    let key = embedding_key(&model, video, frame);
-    // When the pre-encoder is encoding this frame right now, its embedding is
-    // waited for rather than computed a second time beside it.
-    let embedding = cache.get_or_insert_with(key, || -> CommandResult<_> {
-        let pixels = state.frame_rgba(video, frame)?;
-        let image = argus_sam::ImageView::packed(
-            &pixels.rgba,
-            pixels.width,
-            pixels.height,
-            argus_sam::PixelFormat::Rgba8,
-        )?;
-        Ok(model.encode(&image)?)
-    })?;
-    // Get the neighbours ready for the next clicks.
-    if let Err(e) = prefetch(state, video, frame) {
-        tracing::warn!("pre-encoding not started: {}", e.message);
-    }
-    let mut p = Prompt::default();
-    for click in &prompt.points {
-        p = p.with_click(click.x, click.y, click.positive);
-    }
-    if let Some(b) = prompt.bbox {
-        p = p.with_box(BBox::new(b.x, b.y, b.width, b.height)?);
-    }
-    let t_embed = t0.elapsed();
-    let prediction = model.predict(&embedding, &p)?;
-    let t_predict = t0.elapsed();
-    // Only the best candidate's full-resolution mask now (the preview shows
-    // it); the others are built if the user switches to them.
-    let mut pending = Pending {
-        video: video.id,
-        frame,
-        masks: vec![None; prediction.candidates().len()],
-        prediction,
-    };
-    if !pending.masks.is_empty() {
-        pending.mask(0)?;
-    }
-    tracing::debug!(
-        frame,
-        embedding_ms = t_embed.as_secs_f64() * 1e3,
-        decoder_ms = (t_predict - t_embed).as_secs_f64() * 1e3,
-        mask_ms = (t0.elapsed() - t_predict).as_secs_f64() * 1e3,
-        candidates = pending.masks.len(),
-        "SAM prediction"
-    );
-    let candidates = (0..pending.masks.len())
-        .filter_map(|rank| pending.describe(rank))
-        .collect();
-    let mut sam = state.sam.lock();
-    sam.revision = sam.revision.wrapping_add(1);
-    sam.pending = Some(pending);
-    Ok(SamPreview {
-        video_id: video.id.to_string(),
-        frame,
-        candidates,
-        revision: sam.revision,
-    })
-}
-
-/// The loaded model and its cache, or the error saying to load one.
-fn loaded(state: &AppState) -> CommandResult<(Arc<SamModel>, Arc<EmbeddingCache>)> {
-    let sam = state.sam.lock();
-    match (&sam.model, &sam.cache) {
-        (Some(m), Some(c)) => Ok((m.clone(), c.clone())),
-        _ => Err(sam_error(
-            "no SAM model is loaded; pick one under SAM model on the left",
-        )),
-    }
-}
-
-/// Starts (or moves) pre-encoding around `frame` of `video`. Blocking only
-/// for opening the decoder the first time for a video.
-pub fn prefetch(state: &AppState, video: &Video, frame: u64) -> CommandResult<()> {
-    let (model, cache) = loaded(state)?;
-    let mut sam = state.sam.lock();
-    if sam.prefetch.as_ref().is_none_or(|(v, _)| *v != video.id) {
-        let frames = Arc::new(PrefetchFrames {
-            recipe: state.decoder_recipe(video)?,
-            source: Mutex::new(None),
-            video: video.clone(),
-        });
-        // Dropping the old prefetcher cancels it and joins its thread.
-        sam.prefetch = Some((video.id, Prefetcher::new(model, cache, frames)?));
-    }
-    if let Some((_, p)) = &sam.prefetch {
-        p.request(&video.sha256, frame, PREFETCH_RADIUS, video.frame_count);
-    }
-    sam.prefetch_center = Some(frame);
-    Ok(())
-}
-
-/// Which frames around `frame` have their embedding ready (in memory).
-pub fn cache_state(state: &AppState, video: &Video, frame: u64) -> SamCache {
-    let sam = state.sam.lock();
-    let (Some(model), Some(cache)) = (&sam.model, &sam.cache) else {
-        return SamCache {
-            first: frame,
-            ready: Vec::new(),
-        };
-    };
-    let first = frame.saturating_sub(PREFETCH_RADIUS);
-    let last = (frame + PREFETCH_RADIUS).min(video.frame_count.saturating_sub(1));
-    SamCache {
-        first,
-        ready: (first..=last)
-            .map(|f| cache.memory().contains(&embedding_key(model, video, f)))
-            .collect(),
+        .await
     }
 }

@@ -1,145 +1,168 @@
-//! What the app holds while it runs: the store, open video decoders, the
-//! compositor and the SAM session. Commands borrow it through `State`.
+//! The open videos: one owner per video, holding its file and index, the
+//! decoder shared by everything but the frame view, and the frame view's
+//! decode-ahead decoder.
+//!
+//! Locks here are held for bookkeeping only. The list of open videos is
+//! locked just long enough to find or insert an entry; opening a video
+//! (reading its index from the cache import wrote, or indexing the file) runs
+//! under that video's own lock, so a frame of one video never waits for
+//! another video to open, and decoders that are closed are dropped after the
+//! locks are released.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use argus_core::id::VideoId;
 use argus_core::model::Video;
-use argus_media::{Frame, FramePrefetcher, FrameRequest, OutputSize, SourceOptions, VideoSource};
-use argus_store::Store;
+use argus_media::{
+    Frame, FramePrefetcher, FrameRequest, IndexCache, IndexOrigin, OutputSize, SourceOptions,
+    VideoIndex, VideoSource,
+};
 use parking_lot::Mutex;
 
-use crate::error::{CommandError, CommandResult};
-use crate::frames::Compositor;
-use crate::sam::SamState;
+use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::hooks::Hooks;
 
-/// Decoders kept open at once; the oldest is closed beyond this.
-const MAX_OPEN_SOURCES: usize = 4;
+/// Videos kept open at once; the least recently used is closed beyond this.
+const MAX_OPEN_VIDEOS: usize = 4;
 
 /// Frame-view decoders kept at once (each decodes ahead on its own thread).
 const MAX_VIEW_DECODERS: usize = 2;
 
-/// The frame view's decode-ahead decoder of one video.
-type ViewDecoder = Arc<FramePrefetcher>;
-
-/// One open decoder, shared by everything but the frame view (SAM, posters'
-/// fallback, exports).
-type SharedSource = Arc<Mutex<VideoSource>>;
-
-/// The app's shared state. Cloning is cheap (shared handles), so blocking
-/// work can take its own copy onto a worker thread.
-#[derive(Clone)]
-pub struct AppState {
-    store: Arc<Store>,
-    data_dir: PathBuf,
-    sources: Arc<Mutex<Vec<(VideoId, SharedSource)>>>,
-    /// The frame view's decoders: they decode ahead in the direction the
-    /// user steps, so the next frame is usually ready before it is asked for.
-    views: Arc<Mutex<Vec<(VideoId, ViewDecoder)>>>,
-    pub(crate) compositor: Arc<Mutex<Option<Compositor>>>,
-    pub(crate) sam: Arc<Mutex<SamState>>,
+/// The open videos of a workspace.
+pub struct Videos {
+    /// Where import cached each video's index; `None` indexes in memory.
+    index_cache: Option<IndexCache>,
+    /// Most recently used last.
+    open: Mutex<Vec<Arc<OpenVideo>>>,
+    /// The frame view's decoders, most recently started last.
+    views: Mutex<Vec<(VideoId, Arc<FramePrefetcher>)>>,
+    hooks: Arc<Hooks>,
 }
 
-impl std::fmt::Debug for AppState {
+impl std::fmt::Debug for Videos {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("database", &self.store.path())
+        f.debug_struct("Videos")
+            .field("index_cache", &self.index_cache.as_ref().map(IndexCache::dir))
+            .field("open", &self.open.lock().iter().map(|v| v.id).collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
 
-impl AppState {
-    /// Opens (creating if needed) the database `argus.db` in `data_dir`.
-    pub async fn open(data_dir: &Path) -> CommandResult<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            CommandError::internal(format!(
-                "could not create the data folder ({e}): {}",
-                data_dir.display()
-            ))
-        })?;
-        let store = Store::open(data_dir.join("argus.db")).await?;
-        Ok(Self {
-            store: Arc::new(store),
-            data_dir: data_dir.to_path_buf(),
-            sources: Arc::new(Mutex::new(Vec::new())),
-            views: Arc::new(Mutex::new(Vec::new())),
-            compositor: Arc::new(Mutex::new(None)),
-            sam: Arc::new(Mutex::new(SamState::default())),
-        })
+/// One open video.
+struct OpenVideo {
+    id: VideoId,
+    /// The file and its index, set once by the first request that opens it.
+    recipe: OnceLock<DecoderRecipe>,
+    /// Held while the file is being opened, so it is opened once.
+    opening: Mutex<()>,
+    /// The shared decoder (SAM's frames, posters), opened on first use.
+    shared: Mutex<Option<VideoSource>>,
+}
+
+impl Videos {
+    /// Open videos whose indexes are read from (and written to) `index_cache`.
+    pub fn new(index_cache: Option<IndexCache>) -> Self {
+        Self::with_hooks(index_cache, Arc::new(Hooks::default()))
     }
 
-    pub fn store(&self) -> &Arc<Store> {
-        &self.store
-    }
-
-    pub fn data_dir(&self) -> &Path {
-        &self.data_dir
-    }
-
-    /// Which compositor draws frames ("not started yet" before the first frame).
-    pub fn compositor_description(&self) -> String {
-        self.compositor
-            .lock()
-            .as_ref()
-            .map_or_else(|| "not started yet".into(), |c| c.describe())
-    }
-
-    /// Runs blocking work (decoding, rendering, SAM) on the blocking pool with
-    /// its own handle on the state.
-    pub async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&AppState) -> CommandResult<T> + Send + 'static,
-    ) -> CommandResult<T> {
-        let state = self.clone();
-        tauri::async_runtime::spawn_blocking(move || work(&state))
-            .await
-            .map_err(|e| CommandError::internal(format!("a background task failed: {e}")))?
-    }
-
-    /// The open decoder of `video`, opening it on first use.
-    fn source(&self, video: &Video) -> CommandResult<SharedSource> {
-        let mut sources = self.sources.lock();
-        if let Some(pos) = sources.iter().position(|(id, _)| *id == video.id) {
-            let entry = sources.remove(pos);
-            let source = entry.1.clone();
-            sources.push(entry);
-            return Ok(source);
+    pub(crate) fn with_hooks(index_cache: Option<IndexCache>, hooks: Arc<Hooks>) -> Self {
+        Self {
+            index_cache,
+            open: Mutex::new(Vec::new()),
+            views: Mutex::new(Vec::new()),
+            hooks,
         }
+    }
+
+    /// The cache the decoders read indexes from.
+    pub fn index_cache(&self) -> Option<&IndexCache> {
+        self.index_cache.as_ref()
+    }
+
+    /// The entry of `video`, created (not yet opened) on first use.
+    fn entry(&self, video: &Video) -> Arc<OpenVideo> {
+        let (entry, closed) = {
+            let mut open = self.open.lock();
+            if let Some(pos) = open.iter().position(|v| v.id == video.id) {
+                let entry = open.remove(pos);
+                open.push(entry.clone());
+                return entry;
+            }
+            let entry = Arc::new(OpenVideo {
+                id: video.id,
+                recipe: OnceLock::new(),
+                opening: Mutex::new(()),
+                shared: Mutex::new(None),
+            });
+            let closed = (open.len() >= MAX_OPEN_VIDEOS).then(|| open.remove(0));
+            open.push(entry.clone());
+            (entry, closed)
+        };
+        // Closing a decoder happens here, with no lock held.
+        drop(closed);
+        entry
+    }
+
+    /// The file and index of `video`, opening it on first use (under that
+    /// video's own lock only). Blocking.
+    pub fn recipe(&self, video: &Video) -> CommandResult<DecoderRecipe> {
+        let entry = self.entry(video);
+        if let Some(r) = entry.recipe.get() {
+            return Ok(r.clone());
+        }
+        let _opening = entry.opening.lock();
+        if let Some(r) = entry.recipe.get() {
+            return Ok(r.clone());
+        }
+        self.hooks.opening(video);
+        let recipe = self.open_file(video)?;
+        Ok(entry.recipe.get_or_init(|| recipe).clone())
+    }
+
+    fn open_file(&self, video: &Video) -> CommandResult<DecoderRecipe> {
         let path = video.local_path.as_deref().ok_or_else(|| {
             CommandError::not_found(format!(
                 "video '{}' has no local file on this machine; import it again",
                 video.name
             ))
         })?;
-        let source = Arc::new(Mutex::new(VideoSource::open(
-            Path::new(path),
-            SourceOptions::default(),
-        )?));
-        if sources.len() >= MAX_OPEN_SOURCES {
-            sources.remove(0);
+        let path = Path::new(path);
+        let (index, origin) = match &self.index_cache {
+            Some(cache) => cache.load_or_build(path)?,
+            None => (VideoIndex::build(path)?, IndexOrigin::Built),
+        };
+        if !video.sha256.is_empty() && index.content_sha256 != video.sha256 {
+            return Err(CommandError::new(
+                ErrorKind::Conflict,
+                format!(
+                    "the file {} is no longer the video '{}' that was imported (its content changed), so its frames would not match the annotations; put the original file back, or import the new one as another video",
+                    path.display(),
+                    video.name
+                ),
+            ));
         }
-        sources.push((video.id, source.clone()));
-        Ok(source)
+        Ok(DecoderRecipe {
+            path: path.to_path_buf(),
+            index: Arc::new(index),
+            origin,
+        })
     }
 
-    /// Frame `n` of `video` as packed RGBA in display orientation. Blocking:
-    /// call from a blocking task.
-    ///
-    /// It comes from the frame view's decoder, which has usually just decoded
-    /// the frame to show it (only the colour conversion is left; the shared
-    /// decoder would seek back to the keyframe and decode up to it again).
+    /// Frame `n` of `video` as packed RGBA in display orientation, at full
+    /// size, from the frame view's decoder (which has usually just decoded
+    /// it to show it). Blocking.
     pub fn frame_rgba(&self, video: &Video, n: u64) -> CommandResult<DisplayFrame> {
         self.frame_for(video, n, video.display_size(), true)
     }
 
-    /// Frame `n` scaled by the decoder to `size` display pixels. With
-    /// `ahead` (the frame view stepping through the video) it comes from the
-    /// view's decode-ahead decoder, which usually has the next frame decoded
-    /// already (only the colour conversion and scaling are left). When
-    /// another view request took that decoder over mid-decode (requests are
-    /// latest-wins there), or without `ahead`, the shared decoder decodes it,
-    /// so every request is answered.
+    /// Frame `n` scaled by the decoder to `size` display pixels. Blocking.
+    ///
+    /// With `ahead` (the frame view stepping through the video) it comes from
+    /// the view's decode-ahead decoder, which usually has the next frame
+    /// decoded already. When another view request took that decoder over
+    /// mid-decode (requests are latest-wins there), or without `ahead`, the
+    /// shared decoder decodes it, so every request is answered.
     pub fn frame_for(
         &self,
         video: &Video,
@@ -161,51 +184,36 @@ impl AppState {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.decode(video, n, request)
+        let entry = self.entry(video);
+        let recipe = self.recipe(video)?;
+        let mut shared = entry.shared.lock();
+        let source = match &mut *shared {
+            Some(s) => s,
+            None => shared.insert(recipe.open()?),
+        };
+        let decoded = source.frame(n, request)?;
+        drop(shared);
+        display(video, decoded)
     }
 
-    /// A decoder of its own for `video` (for work that must not move the
-    /// shared decoder around), opened with the shared decoder's index so the
-    /// file is not indexed again.
-    pub fn extra_decoder(&self, video: &Video) -> CommandResult<VideoSource> {
-        self.decoder_recipe(video)?.open()
-    }
-
-    /// What [`AppState::extra_decoder`] opens, to open it later on another
-    /// thread (whose priority the decoder's threads then inherit).
-    pub fn decoder_recipe(&self, video: &Video) -> CommandResult<DecoderRecipe> {
-        let shared = self.source(video)?;
-        let s = shared.lock();
-        Ok(DecoderRecipe {
-            path: s.path().to_path_buf(),
-            index: s.index().clone(),
-        })
-    }
-
-    /// The frame view's decoder of `video`, started on first use with the
-    /// shared decoder's index.
+    /// The frame view's decoder of `video`, started on first use.
     fn view_decoder(&self, video: &Video) -> CommandResult<Arc<FramePrefetcher>> {
         if let Some((_, d)) = self.views.lock().iter().find(|(id, _)| *id == video.id) {
             return Ok(d.clone());
         }
-        let decoder = Arc::new(FramePrefetcher::spawn(self.extra_decoder(video)?));
-        let mut views = self.views.lock();
-        // Another request may have opened one meanwhile: keep the first.
-        if let Some((_, d)) = views.iter().find(|(id, _)| *id == video.id) {
-            return Ok(d.clone());
-        }
-        if views.len() >= MAX_VIEW_DECODERS {
-            views.remove(0);
-        }
-        views.push((video.id, decoder.clone()));
+        let decoder = Arc::new(FramePrefetcher::spawn(self.recipe(video)?.open()?));
+        let closed = {
+            let mut views = self.views.lock();
+            // Another request may have started one meanwhile: keep the first.
+            if let Some((_, d)) = views.iter().find(|(id, _)| *id == video.id) {
+                return Ok(d.clone());
+            }
+            let closed = (views.len() >= MAX_VIEW_DECODERS).then(|| views.remove(0));
+            views.push((video.id, decoder.clone()));
+            closed
+        };
+        drop(closed);
         Ok(decoder)
-    }
-
-    fn decode(&self, video: &Video, n: u64, request: FrameRequest) -> CommandResult<DisplayFrame> {
-        video.check_frame(n)?;
-        let source = self.source(video)?;
-        let decoded = source.lock().frame(n, request)?;
-        display(video, decoded)
     }
 }
 
@@ -224,7 +232,7 @@ fn sized_request(video: &Video, (width, height): (u32, u32)) -> FrameRequest {
 }
 
 /// A decoded frame as packed RGBA in display orientation.
-fn display(video: &Video, decoded: Frame) -> CommandResult<DisplayFrame> {
+pub(crate) fn display(video: &Video, decoded: Frame) -> CommandResult<DisplayFrame> {
     let rgba = decoded
         .to_rgba_packed()
         .ok_or_else(|| CommandError::internal("the decoder returned no RGBA pixels"))?;
@@ -245,19 +253,31 @@ pub struct DisplayFrame {
     pub height: u32,
 }
 
-/// A video file and its index, to open a decoder of its own from.
+/// A video file and its index, to open a decoder of its own from (for work
+/// that must not move the shared decoder around, on the thread that does it,
+/// whose priority the decoder's threads then inherit).
 #[derive(Debug, Clone)]
 pub struct DecoderRecipe {
     path: PathBuf,
-    index: Arc<argus_media::VideoIndex>,
+    index: Arc<VideoIndex>,
+    origin: IndexOrigin,
 }
 
 impl DecoderRecipe {
+    /// Where the index came from: the cache import wrote, or the file.
+    pub fn origin(&self) -> IndexOrigin {
+        self.origin
+    }
+
     pub fn open(&self) -> CommandResult<VideoSource> {
         Ok(VideoSource::open_with_index(
             &self.path,
             self.index.clone(),
-            SourceOptions::default(),
+            SourceOptions {
+                // The index is given: no cache is read.
+                index_cache: None,
+                ..SourceOptions::default()
+            },
         )?)
     }
 }

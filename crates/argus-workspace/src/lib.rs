@@ -1,0 +1,166 @@
+//! The application layer of Argus: what the desktop app does, without the
+//! desktop. The Tauri shell (`src-tauri`) turns each IPC command into one
+//! call here, and the CLI uses the same pieces; neither owns the logic.
+//!
+//! A [`Workspace`] is one data folder (`argus.db` and its caches) and holds:
+//!
+//! - the store ([`argus_store::Store`]): projects, videos, tracks, undo;
+//! - the open videos ([`Videos`]): one owner per video with its file and
+//!   index (read from the cache import wrote), its shared decoder and the
+//!   frame view's decode-ahead decoder;
+//! - the SAM session ([`SamSession`]): model, embedding cache, pre-encoder
+//!   and the pending prediction shown as the live preview;
+//! - the compositor ([`frames::Compositor`]) that draws masks and shapes
+//!   over frames.
+//!
+//! Edits ([`edit`]) become one store command each, so one undo step.
+//! Payloads are the display-ready types of [`dto`]; errors are one typed
+//! [`CommandError`].
+//!
+//! Nothing long runs under a lock another request waits on: opening a video
+//! runs under that video's own lock, SAM encodes and model loads outside the
+//! session's lock, and a replaced pre-encoder is dropped on its own thread.
+//! [`Hooks`] let the tests hold that work on a barrier to show it.
+
+pub mod dto;
+pub mod edit;
+pub mod error;
+pub mod frames;
+pub mod hooks;
+pub mod projects;
+pub mod sam;
+pub mod videos;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use argus_media::IndexCache;
+use argus_render::{MaskScene, Overlay, RgbaImage};
+use argus_sam::download::ModelStore;
+use argus_store::Store;
+use parking_lot::Mutex;
+
+pub use error::{CommandError, CommandResult, ErrorKind};
+pub use frames::{Compositor, FrameQuery};
+pub use hooks::Hooks;
+pub use sam::SamSession;
+pub use videos::{DecoderRecipe, DisplayFrame, Videos};
+
+/// One data folder's application state. Cloning is cheap (shared handles),
+/// so blocking work takes its own copy onto a worker thread.
+#[derive(Clone)]
+pub struct Workspace {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    data_dir: PathBuf,
+    videos: Videos,
+    sam: SamSession,
+    compositor: Mutex<Option<Compositor>>,
+    hooks: Arc<Hooks>,
+}
+
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workspace")
+            .field("database", &self.inner.store.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Workspace {
+    /// Opens (creating if needed) the database `argus.db` in `data_dir`, with
+    /// its caches beside it: `index-cache/` (video indexes), `models/` (SAM
+    /// models), `embeddings/` (SAM frame embeddings).
+    pub async fn open(data_dir: &Path) -> CommandResult<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            CommandError::internal(format!(
+                "could not create the data folder ({e}): {}",
+                data_dir.display()
+            ))
+        })?;
+        let store = Store::open(data_dir.join("argus.db")).await?;
+        let hooks = Arc::new(Hooks::default());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                data_dir: data_dir.to_path_buf(),
+                videos: Videos::with_hooks(Some(index_cache(data_dir)), hooks.clone()),
+                sam: SamSession::with_hooks(
+                    ModelStore::new(data_dir.join("models")),
+                    Some(data_dir.join("embeddings")),
+                    true,
+                    hooks.clone(),
+                ),
+                compositor: Mutex::new(None),
+                hooks,
+            }),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    pub fn videos(&self) -> &Videos {
+        &self.inner.videos
+    }
+
+    pub fn sam(&self) -> &SamSession {
+        &self.inner.sam
+    }
+
+    /// Where tests hold long work; see [`Hooks`].
+    pub fn hooks(&self) -> &Hooks {
+        &self.inner.hooks
+    }
+
+    /// Which compositor draws frames ("not started yet" before the first
+    /// frame with something drawn over it).
+    pub fn compositor_description(&self) -> String {
+        self.inner
+            .compositor
+            .lock()
+            .as_ref()
+            .map_or_else(|| "not started yet".into(), Compositor::describe)
+    }
+
+    /// Draws `scene` and `overlays` over `frame`. The compositor is created
+    /// on first use outside the lock (creating a GPU device takes a while).
+    pub(crate) fn composite(
+        &self,
+        frame: DisplayFrame,
+        scene: &mut MaskScene,
+        overlays: &[Overlay],
+    ) -> CommandResult<RgbaImage> {
+        if self.inner.compositor.lock().is_none() {
+            let fresh = Compositor::new();
+            self.inner.compositor.lock().get_or_insert(fresh);
+        }
+        let mut compositor = self.inner.compositor.lock();
+        let compositor = compositor.get_or_insert_with(Compositor::new);
+        compositor.composite(frame, scene, overlays)
+    }
+
+    /// Runs blocking work (decoding, rendering, SAM) on the async runtime's
+    /// blocking pool with its own handle on the workspace.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Workspace) -> CommandResult<T> + Send + 'static,
+    ) -> CommandResult<T> {
+        let ws = self.clone();
+        tokio::task::spawn_blocking(move || work(&ws)).await?
+    }
+}
+
+/// The video index cache of the data folder `data_dir`: import writes it,
+/// the decoders read it.
+pub fn index_cache(data_dir: &Path) -> IndexCache {
+    IndexCache::new(data_dir.join("index-cache"))
+}
