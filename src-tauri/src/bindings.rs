@@ -45,6 +45,8 @@ pub fn export_all(dir: &Path) -> Result<Vec<String>, String> {
         dto::ShapeInfo,
         dto::FrameDensity,
         dto::Timeline,
+        dto::TimelineTrack,
+        dto::FrameSpan,
         dto::HistoryState,
         dto::SamPoint,
         dto::SamPrompt,

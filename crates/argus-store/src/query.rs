@@ -126,6 +126,23 @@ impl Store {
             .collect())
     }
 
+    /// Where each track of a video has shapes: (track, frame, keyframe),
+    /// by track, then frame (the timeline's object lanes).
+    pub async fn shape_frames(&self, video: VideoId) -> Result<Vec<(TrackId, u64, bool)>> {
+        let rows: Vec<(String, i64, i64)> =
+            sqlx::query_as("SELECT track_id, frame, keyframe FROM shapes WHERE video_id = ? ORDER BY track_id, frame")
+                .bind(video.to_string())
+                .fetch_all(&self.readers)
+                .await?;
+        rows.into_iter()
+            .map(|(track, frame, key)| {
+                let track = track.parse().map_err(|_| Error::Decode(format!("bad track id '{track}' in the shapes table")))?;
+                let frame = u64::try_from(frame).map_err(|_| Error::Decode(format!("negative frame {frame} in the shapes table")))?;
+                Ok((track, frame, key != 0))
+            })
+            .collect()
+    }
+
     /// Reviews of a project, oldest first, filtered.
     pub async fn review_queue(&self, project: ProjectId, filter: &ReviewFilter) -> Result<Vec<Review>> {
         let state = filter.state.and_then(|s| serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)));

@@ -149,13 +149,42 @@ pub struct FrameDensity {
     pub keyframes: u32,
 }
 
-/// The timeline of a video: only frames that have shapes are listed.
+/// The timeline of a video: only frames that have shapes are listed, and
+/// one lane per object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[ts(export_to = "Timeline.ts")]
 pub struct Timeline {
     #[ts(type = "number")]
     pub frame_count: u64,
     pub frames: Vec<FrameDensity>,
+    /// The objects in track-number order, with where they have shapes.
+    pub tracks: Vec<TimelineTrack>,
+}
+
+/// One object's lane on the timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export_to = "TimelineTrack.ts")]
+pub struct TimelineTrack {
+    pub track_id: String,
+    pub track_number: u32,
+    pub label_name: String,
+    /// `#rrggbb`, the label's colour.
+    pub colour: String,
+    /// Runs of consecutive frames that have a shape, in order.
+    pub spans: Vec<FrameSpan>,
+    /// Frames with a keyframe, ascending.
+    #[ts(type = "number[]")]
+    pub keyframes: Vec<u64>,
+}
+
+/// Frames `first..=last`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[ts(export_to = "FrameSpan.ts")]
+pub struct FrameSpan {
+    #[ts(type = "number")]
+    pub first: u64,
+    #[ts(type = "number")]
+    pub last: u64,
 }
 
 /// Undo/redo depth after an edit, undo or redo.

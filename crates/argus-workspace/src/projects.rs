@@ -10,8 +10,8 @@ use argus_core::model::{Colour, Label, Timestamp, Video};
 
 use crate::Workspace;
 use crate::dto::{
-    FrameDensity, HistoryState, ImportProgress, ProjectDetail, ProjectSummary, ShapeInfo, Timeline,
-    VideoSummary,
+    FrameDensity, FrameSpan, HistoryState, ImportProgress, ProjectDetail, ProjectSummary, ShapeInfo,
+    Timeline, TimelineTrack, VideoSummary,
 };
 use crate::edit::{self, parse_id};
 use crate::error::CommandResult;
@@ -119,11 +119,42 @@ impl Workspace {
             .collect())
     }
 
-    /// Shape and keyframe counts per frame, for the timeline.
+    /// Shape and keyframe counts per frame, and where each object has
+    /// shapes and keyframes, for the timeline.
     pub async fn timeline(&self, video_id: &str) -> CommandResult<Timeline> {
         let id: VideoId = parse_id("video", video_id)?;
         let store = self.store();
         let video = store.video(id).await?;
+        let schema = store.schema(video.project_id).await?;
+        let mut tracks: Vec<TimelineTrack> = store
+            .tracks(id)
+            .await?
+            .iter()
+            .map(|t| {
+                let label = schema.label(t.label_id).ok();
+                TimelineTrack {
+                    track_id: t.id.to_string(),
+                    track_number: t.number,
+                    label_name: label.map_or_else(String::new, |l| l.name.clone()),
+                    colour: label.map_or_else(|| "#ff4040".into(), |l| l.colour.to_string()),
+                    spans: Vec::new(),
+                    keyframes: Vec::new(),
+                }
+            })
+            .collect();
+        for (track, frame, keyframe) in store.shape_frames(id).await? {
+            let track = track.to_string();
+            let Some(lane) = tracks.iter_mut().find(|l| l.track_id == track) else {
+                continue;
+            };
+            match lane.spans.last_mut() {
+                Some(span) if span.last + 1 == frame => span.last = frame,
+                _ => lane.spans.push(FrameSpan { first: frame, last: frame }),
+            }
+            if keyframe {
+                lane.keyframes.push(frame);
+            }
+        }
         let frames = store
             .frame_counts(id)
             .await?
@@ -137,6 +168,7 @@ impl Workspace {
         Ok(Timeline {
             frame_count: video.frame_count,
             frames,
+            tracks,
         })
     }
 

@@ -310,9 +310,19 @@ fn frames_and_history() -> TestResult {
     ensure!(empty == json!([]), "nothing on frame 6: {empty}");
     let timeline = t.ok("timeline", json!({ "videoId": video_id.to_string() }))?;
     ensure!(
-        timeline
-            == json!({ "frame_count": VIDEO_FRAMES, "frames": [{ "frame": 7, "shapes": 1, "keyframes": 1 }] }),
+        timeline["frame_count"] == json!(VIDEO_FRAMES)
+            && timeline["frames"] == json!([{ "frame": 7, "shapes": 1, "keyframes": 1 }]),
         "timeline density: {timeline}"
+    );
+    let lanes = timeline["tracks"].as_array().ok_or("object lanes")?;
+    ensure!(
+        lanes.len() == 1
+            && lanes[0]["track_id"] == json!(track.id.to_string())
+            && lanes[0]["label_name"] == "box"
+            && lanes[0]["colour"] == list[0]["colour"]
+            && lanes[0]["spans"] == json!([{ "first": 7, "last": 7 }])
+            && lanes[0]["keyframes"] == json!([7]),
+        "one lane for the object: {timeline}"
     );
 
     // The mask tints its pixels and leaves the rest alone.
@@ -379,6 +389,21 @@ fn frames_and_history() -> TestResult {
         .as_array()
         .is_some_and(|l| l.len() == 1),
         "redo restored it"
+    );
+    // Shapes on frames 8 and 9 (8 interpolated) join the run; 11 starts another.
+    for (frame, keyframe) in [(8, false), (9, true), (11, true)] {
+        let shape = Shape {
+            keyframe,
+            ..Shape::keyframe(track.id, frame, Geometry::Mask(rect_mask(0, 0, 4, 4)?), ShapeSource::Manual, Timestamp(0))
+        };
+        t.block_on(store.apply(&actor, argus_store::Command::SetShape { shape }))
+            .map_err(|e| e.to_string())?;
+    }
+    let timeline = t.ok("timeline", json!({ "videoId": video_id.to_string() }))?;
+    ensure!(
+        timeline["tracks"][0]["spans"] == json!([{ "first": 7, "last": 9 }, { "first": 11, "last": 11 }])
+            && timeline["tracks"][0]["keyframes"] == json!([7, 9, 11]),
+        "runs and keyframes: {timeline}"
     );
     Ok(())
 }
