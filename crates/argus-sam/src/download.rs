@@ -299,6 +299,16 @@ fn download(
         } else {
             return Err(Error::BadUrl(url.to_owned()));
         };
+    if let (Some(t), Some(expected)) = (total, size_hint)
+        && t != expected
+    {
+        return Err(Error::Http {
+            reason: format!(
+                "the server offers {t} bytes where the manifest expects {expected}; it is not the model file (check the URL)"
+            ),
+            url: url.to_owned(),
+        });
+    }
     let total = total.or(size_hint);
     let mut out = OpenOptions::new()
         .create(true)
@@ -329,9 +339,21 @@ fn download(
                 });
             }
         };
+        done = done.saturating_add(n as u64);
+        // A server that sends more than the file has (or never stops) must
+        // not fill the disk.
+        if let Some(t) = total
+            && done > t
+        {
+            drop(out);
+            let _ = fs::remove_file(&part);
+            return Err(Error::Http {
+                reason: format!("the server sent more than the file's {t} bytes; the partial download was removed"),
+                url: url.to_owned(),
+            });
+        }
         out.write_all(&buf[..n])
             .map_err(|e| Error::io("writing the download", &part, e))?;
-        done += n as u64;
         if !progress(&Progress {
             file: label.to_owned(),
             downloaded: done,
@@ -410,7 +432,8 @@ fn http_get(url: &str, from: u64) -> Result<(Box<dyn Read>, u64, Option<u64>)> {
             Ok((
                 Box::new(resp.into_body().into_reader()),
                 from,
-                total.or(len.map(|l| l + from)),
+                // A length the offset would overflow is no size at all.
+                total.or(len.and_then(|l| l.checked_add(from))),
             ))
         }
         200 => Ok((Box::new(resp.into_body().into_reader()), 0, len)),

@@ -63,6 +63,10 @@ fn main() {
             download_offline_errors,
         ),
         ("download::progress_and_cancel", download_progress_cancel),
+        (
+            "download::hostile_servers_are_refused_without_a_panic_or_a_full_disk",
+            download_hostile_servers,
+        ),
     ] {
         trials.push(Trial::test(name, f));
     }
@@ -445,6 +449,71 @@ fn download_offline_errors() -> TestResult {
     ensure!(
         matches!(store.ensure(&m, &mut |_| true), Err(Error::BadUrl(_))),
         "unsupported schemes are refused"
+    );
+    Ok(())
+}
+
+/// A server that answers every request with `response`, then closes.
+fn serve_raw(response: Vec<u8>) -> Result<String, std::io::Error> {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let Ok(clone) = stream.try_clone() else { continue };
+            let mut reader = std::io::BufReader::new(clone);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let _ = stream.write_all(&response);
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    Ok(format!("http://127.0.0.1:{port}/enc.onnx"))
+}
+
+fn download_hostile_servers() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = ModelStore::new(dir.path());
+    // A resumed download whose answer gives no total and a length the
+    // offset overflows.
+    let url = serve_raw(
+        format!(
+            "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 10-\r\nContent-Length: {}\r\nConnection: close\r\n\r\nabcde",
+            u64::MAX
+        )
+        .into_bytes(),
+    )?;
+    let m = manifest_for("enc.onnx", &url, None, None);
+    let part = dir.path().join("dl-test").join("enc.onnx.part");
+    std::fs::create_dir_all(dir.path().join("dl-test"))?;
+    std::fs::write(&part, [0u8; 10])?;
+    let r = store.ensure(&m, &mut |_| true);
+    ensure!(r.is_err(), "an overflowing length is not a download: {r:?}");
+    // More bytes than the manifest's size: stopped, and the partial file removed.
+    let body = vec![7u8; 3 * 256 * 1024];
+    let mut answer = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+    answer.extend_from_slice(&body);
+    let url = serve_raw(answer)?;
+    let text = format!(
+        "id = \"dl-big\"\nname = \"t\"\nfamily = \"test\"\ncontract = \"sam\"\ninput_size = 1024\nresize = \"longest_side\"\n\
+         pixel_mean = [0.0, 0.0, 0.0]\npixel_std = [1.0, 1.0, 1.0]\nlicence = \"x\"\n\
+         [encoder]\nfile = \"enc.onnx\"\nurls = [\"{url}\"]\nsize = 1000\n\
+         [decoder]\nfile = \"enc.onnx\"\nurls = [\"{url}\"]\nsize = 1000\n"
+    );
+    let m = argus_sam::Manifest::parse(&text, "inline")?;
+    match store.ensure(&m, &mut |_| true) {
+        Err(e) => ensure!(
+            e.to_string().contains("more than the file's 1000 bytes"),
+            "says why: {e}"
+        ),
+        Ok(p) => return Err(format!("accepted an oversized file: {p:?}").into()),
+    }
+    ensure!(
+        !dir.path().join("dl-big").join("enc.onnx.part").exists(),
+        "the oversized partial file is removed"
     );
     Ok(())
 }
