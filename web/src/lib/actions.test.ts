@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createActions, wantsSamCache, watchSamCache, type Clock, type FrameViewControl, type Timers } from "./actions";
 import { api as realApi, type Api } from "./api";
 import type { AppInfo, Edited, SamCache } from "./bindings";
-import { historyState, openWorkspace, projectDetail, samPreview, shape, videoSummary } from "./fixtures";
+import { historyState, openWorkspace, projectDetail, samPreview, shape, timelineTrack, videoSummary } from "./fixtures";
 import { initialState, type WorkspaceState } from "./state";
 import { chooseTool, flipHole, previewed, samClick, showCandidate } from "./tools";
 
@@ -28,7 +28,7 @@ function fakeApi(answers: Answers = {}) {
 /** What every edit answers (and the refresh after it). */
 const editAnswers = (shapes = [shape("track-new")]): Answers => ({
   frameShapes: () => shapes,
-  timeline: () => ({ frame_count: 100, frames: [] }),
+  timeline: () => ({ frame_count: 100, frames: [], tracks: [] }),
 });
 
 function edited(track: string | null, undo = 1, summary = "edit"): Edited {
@@ -45,6 +45,21 @@ function setup(ws: WorkspaceState, answers: Answers = {}, view?: Partial<FrameVi
     onAppInfo: (i) => info.push(i),
   });
   return { ...f, actions, traced, info };
+}
+
+/** A fake frame view: records what the actions ask of it (a fit names the size it was given). */
+function view() {
+  const called: string[] = [];
+  const v: FrameViewControl = {
+    hasDraft: () => true,
+    finishDraft: () => (called.push("finishDraft"), true),
+    cancelDraft: () => void called.push("cancelDraft"),
+    removeVertex: () => void called.push("removeVertex"),
+    fitView: (size) => void called.push(size ? `fitView ${size.width}x${size.height}` : "fitView"),
+    oneToOneView: () => void called.push("oneToOneView"),
+    zoomBy: (f) => void called.push(`zoomBy ${f}`),
+  };
+  return { v, called };
 }
 
 /** Lets fire-and-forget commands (the SAM clear, a prediction after a box) settle. */
@@ -76,7 +91,7 @@ describe("start-up", () => {
       openProject: () => detail,
       history: () => historyState(2, 1),
       frameShapes: () => [shape("t1")],
-      timeline: () => ({ frame_count: 100, frames: [] }),
+      timeline: () => ({ frame_count: 100, frames: [], tracks: [] }),
       listSamModels: () => [],
       appInfo: () => appInfo({ sam_manifest_hint: "/m/sample.toml", frame_base: "http://127.0.0.1:9/tok/" }),
       loadSamModel: () => ({ id: "sample", provider: "cpu" }),
@@ -155,6 +170,16 @@ describe("import", () => {
     expect(ws.video).toEqual(v);
     expect(ws.frame).toBe(0);
     expect(ws.importPath).toBe("");
+  });
+
+  it("an imported video is shown fitted to the view, whatever the zoom of the one before", async () => {
+    const ws = openWorkspace(7);
+    const { v, called } = view();
+    const small = { ...videoSummary("video-2", 50), width: 640, height: 272 };
+    const { actions } = setup(ws, { importVideo: () => small, ...editAnswers([]) }, v);
+    await actions.importVideo("/v/small.mp4");
+    expect(ws.video).toEqual(small);
+    expect(called).toEqual(["fitView 640x272"]);
   });
 
   it("ignores a blank path, and a failed import is an error", async () => {
@@ -361,6 +386,58 @@ describe("SAM", () => {
 });
 
 describe("navigation", () => {
+  it("another video is fitted to the view (as F does); another frame or the same video keeps the zoom", async () => {
+    const ws = openWorkspace(5);
+    const { v, called } = view();
+    const { actions } = setup(ws, editAnswers([]), v);
+    await actions.goto(40);
+    await actions.run({ type: "goto", frame: 41, trace: "step" });
+    await actions.openVideo(ws.video!);
+    expect(called).toEqual([]);
+    const other = { ...videoSummary("video-2", 50), width: 640, height: 272 };
+    await actions.openVideo(other);
+    expect(called).toEqual(["fitView 640x272"]);
+    await actions.goto(3);
+    expect(called).toEqual(["fitView 640x272"]);
+    await actions.openVideo(videoSummary("video-1"));
+    expect(called).toEqual(["fitView 640x272", "fitView 1280x720"]);
+  });
+
+  it("a click on an object's lane selects the object and goes to the clicked frame", async () => {
+    const ws = openWorkspace(5);
+    const { actions, calls } = setup(ws, { frameShapes: () => [shape("track-a", 30)] });
+    await actions.seekObject("track-a", 30);
+    expect(ws.selectedTrack).toBe("track-a");
+    expect(ws.frame).toBe(30);
+    expect(calls).toEqual([["frameShapes", "video-1", 30]]);
+    expect(ws.shapes).toEqual([shape("track-a", 30)]);
+  });
+
+  it("a lane click where the object has no shape goes to its nearest frame that has one", async () => {
+    const ws = openWorkspace(5);
+    ws.selectedTrack = "track-a";
+    const { actions } = setup(ws, { frameShapes: () => [] });
+    await actions.seekObject("track-b", 24);
+    expect(ws.selectedTrack).toBe("track-b");
+    expect(ws.frame).toBe(20);
+    await actions.seekObject("track-a", 17);
+    expect(ws.selectedTrack).toBe("track-a");
+    expect(ws.frame).toBe(10);
+    await actions.seekObject("track-a", 90);
+    expect(ws.frame).toBe(30);
+  });
+
+  it("a lane click on its own frame only selects; an object the timeline lacks gets the clicked frame", async () => {
+    const ws = openWorkspace(10);
+    const { actions, calls } = setup(ws, { frameShapes: () => [] });
+    await actions.seekObject("track-a", 10);
+    expect(ws.selectedTrack).toBe("track-a");
+    expect(calls).toEqual([]);
+    await actions.seekObject("track-new", 60);
+    expect(ws.selectedTrack).toBe("track-new");
+    expect(ws.frame).toBe(60);
+  });
+
   it("goto clamps to the video and does nothing on the same frame", async () => {
     const ws = openWorkspace(5);
     const { actions, calls } = setup(ws, { frameShapes: () => [shape("a", 99)] });
@@ -431,6 +508,19 @@ describe("edits", () => {
     expect(ws.revision).toBe(1);
     expect(ws.selectedTrack).toBeNull();
     expect(traced).toEqual([["undo", 5]]);
+  });
+
+  it("an edit or undo brings the timeline's new lanes", async () => {
+    const ws = openWorkspace(5);
+    const lanes = [timelineTrack("track-kept", 1, [[5, 9]], [5])];
+    const { actions } = setup(ws, {
+      undo: () => historyState(2, 1, "add mask on frame 5"),
+      frameShapes: () => [shape("track-kept", 5)],
+      timeline: () => ({ frame_count: 100, frames: [{ frame: 5, shapes: 1, keyframes: 1 }], tracks: lanes }),
+    });
+    expect(ws.timeline!.tracks.map((t) => t.track_id)).toEqual(["track-a", "track-b"]);
+    await actions.undoRedo("undo");
+    expect(ws.timeline!.tracks).toEqual(lanes);
   });
 
   it("redo keeps a selection that is still there", async () => {
@@ -568,20 +658,6 @@ describe("edits", () => {
 });
 
 describe("key commands", () => {
-  function view() {
-    const called: string[] = [];
-    const v: FrameViewControl = {
-      hasDraft: () => true,
-      finishDraft: () => (called.push("finishDraft"), true),
-      cancelDraft: () => void called.push("cancelDraft"),
-      removeVertex: () => void called.push("removeVertex"),
-      fitView: () => void called.push("fitView"),
-      oneToOneView: () => void called.push("oneToOneView"),
-      zoomBy: (f) => void called.push(`zoomBy ${f}`),
-    };
-    return { v, called };
-  }
-
   it("Esc drops the draft, hole mode, the SAM prompt (clearing the shell's) and the help", async () => {
     const ws = withPreview();
     ws.tools = flipHole(ws.tools);

@@ -25,8 +25,9 @@ import type { Command } from "./keys";
 import type { Tool } from "./keymap";
 import { isEmpty } from "./sam";
 import { toggle, type WorkspaceState } from "./state";
-import { playbackFrame, step } from "./timeline";
+import { laneSeekFrame, playbackFrame, step } from "./timeline";
 import * as tools from "./tools";
+import type { Size } from "./view";
 
 /** What the actions need of the frame view (its exported functions). */
 export interface FrameViewControl {
@@ -34,7 +35,8 @@ export interface FrameViewControl {
   finishDraft(): boolean;
   cancelDraft(): void;
   removeVertex(): void;
-  fitView(): void;
+  /** Fits the frame into the view (F); `frame` gives the size when it is not yet the view's. */
+  fitView(frame?: Size): void;
   oneToOneView(): void;
   zoomBy(factor: number): void;
 }
@@ -157,9 +159,14 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
   }
 
   async function openVideo(v: VideoSummary) {
+    const another = ws.video?.id !== v.id;
     ws.video = v;
     ws.frame = 0;
     ws.selectedTrack = null;
+    // The zoom and pan were fitted to the video shown before; kept, they would leave a
+    // smaller video in a corner of the view. Another video is fitted as F does (the first
+    // one is fitted by the view when it appears); the same video again keeps the zoom.
+    if (another) view()?.fitView({ width: v.width, height: v.height });
     resetPrompt();
     await refresh();
   }
@@ -189,6 +196,15 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
     ws.frame = next;
     resetPrompt();
     ws.shapes = (await guard(() => api.frameShapes(v.id, next))) ?? [];
+  }
+
+  /** A click on an object's timeline lane at `frame`: selects the object (the selection the
+   *  object list and the frame view show) and goes to `frame`, or to the nearest frame
+   *  where the object has a shape, so the selected object is on the frame shown. */
+  async function seekObject(trackId: string, frame: number) {
+    const track = ws.timeline?.tracks.find((t) => t.track_id === trackId);
+    ws.selectedTrack = trackId;
+    await goto(track ? laneSeekFrame(track, frame) : frame);
   }
 
   async function runSam() {
@@ -541,6 +557,7 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
     openVideo,
     refresh,
     goto,
+    seekObject,
     samClick,
     box,
     chooseCandidate,

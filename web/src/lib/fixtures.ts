@@ -2,7 +2,7 @@
 // labels, a video, shapes and SAM predictions shaped like the shell's answers.
 // Only the tests import it.
 
-import type { HistoryState, LabelInfo, ProjectDetail, SamPreview, ShapeInfo, VideoSummary } from "./bindings";
+import type { HistoryState, LabelInfo, ProjectDetail, SamPreview, ShapeInfo, TimelineTrack, VideoSummary } from "./bindings";
 import { initialState, type WorkspaceState } from "./state";
 
 export function label(i: number): LabelInfo {
@@ -38,6 +38,18 @@ export function shape(trackId: string, frame = 0): ShapeInfo {
   };
 }
 
+/** An object's timeline lane: `spans` as [first, last] pairs (inclusive). */
+export function timelineTrack(trackId: string, trackNumber: number, spans: [number, number][], keyframes: number[] = []): TimelineTrack {
+  return {
+    track_id: trackId,
+    track_number: trackNumber,
+    label_name: "label 0",
+    colour: "#ff0000",
+    spans: spans.map(([first, last]) => ({ first, last })),
+    keyframes,
+  };
+}
+
 export function historyState(undo: number, redo = 0, summary = ""): HistoryState {
   return { summary, undo, redo };
 }
@@ -69,6 +81,7 @@ export function openWorkspace(frame = 0): WorkspaceState {
       { frame: 20, shapes: 1, keyframes: 0 },
       { frame: 30, shapes: 2, keyframes: 1 },
     ],
+    tracks: [timelineTrack("track-a", 1, [[10, 10], [30, 30]], [10, 30]), timelineTrack("track-b", 2, [[20, 20], [30, 30]])],
   };
   return ws;
 }
