@@ -83,9 +83,10 @@ class G:
         return out
 
 
-def encoder(path, sam2, hwc=False):
+def encoder(path, sam2, hwc=False, size=("h", "w")):
     """hwc: samexporter's `--use-preprocess` SAM encoder, which takes the resized
-    frame as raw `[H, W, 3]` float pixels and normalises and pads inside."""
+    frame as raw `[H, W, 3]` float pixels and normalises and pads inside; `size`
+    is the picture size it declares (any size by default)."""
     rng = np.random.default_rng(1234)
     g = G()
     w = orthonormal(256, rng).reshape(256, 3, 1, 1)
@@ -106,7 +107,7 @@ def encoder(path, sam2, hwc=False):
             g.op_to("Conv", [p, g.const(orthonormal(ch, rng).reshape(ch, 3, 1, 1))], name)
             outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, ch, size, size]))
     if hwc:
-        inputs = [helper.make_tensor_value_info("input_image", TensorProto.FLOAT, ["h", "w", 3])]
+        inputs = [helper.make_tensor_value_info("input_image", TensorProto.FLOAT, [size[0], size[1], 3])]
     else:
         inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 1024, 1024])]
     save(g, inputs, outputs, path, "argus-test-sam2-encoder" if sam2 else "argus-test-sam-encoder")
@@ -314,6 +315,9 @@ def main():
         )
         with open(os.path.join(out, f"{tag}.toml"), "w") as f:
             f.write(text)
+    # A hostile exporter variant: it declares a 100000x100000 picture, which
+    # Argus must refuse at load rather than allocate.
+    encoder(os.path.join(out, "hostile_hwc_encoder.onnx"), False, hwc=True, size=(100000, 100000))
     print(out)
 
 

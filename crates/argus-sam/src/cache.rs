@@ -247,13 +247,7 @@ fn parse(bytes: &[u8]) -> std::result::Result<Embedding, String> {
         .map_err(|_| "model id is not UTF-8".to_owned())?;
     let [frame_w, frame_h, resized_w, resized_h, input_size] =
         [r.u32()?, r.u32()?, r.u32()?, r.u32()?, r.u32()?];
-    let transform = Transform {
-        frame_w,
-        frame_h,
-        resized_w,
-        resized_h,
-        input_size,
-    };
+    let transform = Transform::checked(frame_w, frame_h, resized_w, resized_h, input_size)?;
     let n = r.u32()? as usize;
     if n > 16 {
         return Err(format!("{n} tensors"));
@@ -713,6 +707,28 @@ mod tests {
             video_hash: "abc".into(),
             frame,
             model_id: "m".into(),
+        }
+    }
+
+    #[test]
+    fn a_cache_entry_with_a_hostile_transform_is_refused_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = DiskCache::new(dir.path());
+        disk.store(&key(1), &emb("m", 1.0, 8)).unwrap();
+        assert!(disk.load(&key(1)).unwrap().is_some(), "a good entry reads back");
+        let path = disk.path(&key(1));
+        let good = std::fs::read(&path).unwrap();
+        // The transform's five u32s follow the magic, version and model id.
+        let at = 8 + 4 + 4 + 1;
+        for (field, value) in [(0, 0u32), (1, u32::MAX), (2, 5000), (4, 0), (4, 1 << 20), (3, 7)] {
+            let mut bytes = good.clone();
+            bytes[at + 4 * field..at + 4 * field + 4].copy_from_slice(&value.to_le_bytes());
+            std::fs::write(&path, &bytes).unwrap();
+            match disk.load(&key(1)) {
+                Err(Error::CacheCorrupt { .. }) => {}
+                other => panic!("field {field} = {value}: expected a corrupt entry, got {other:?}"),
+            }
+            assert!(!path.exists(), "the damaged entry is removed");
         }
     }
 

@@ -107,6 +107,10 @@ pub struct Transform {
     pub input_size: u32,
 }
 
+/// The largest frame side Argus segments (FFmpeg's own limit is 16384 for
+/// most codecs; twice that leaves room and still bounds a mask's size).
+pub const MAX_FRAME_SIDE: u32 = 32_768;
+
 impl Transform {
     /// segment-anything's `ResizeLongestSide.get_preprocess_shape` for
     /// [`ResizeMode::LongestSide`]; a square for [`ResizeMode::Stretch`].
@@ -125,6 +129,42 @@ impl Transform {
                 (w.clamp(1, input_size), h.clamp(1, input_size))
             }
         };
+        Ok(Self {
+            frame_w,
+            frame_h,
+            resized_w,
+            resized_h,
+            input_size,
+        })
+    }
+
+    /// A transform read back from somewhere else (the embedding cache on
+    /// disk), checked to be one [`Transform::new`] makes: non-zero frame
+    /// sides up to [`MAX_FRAME_SIDE`], an input size in `1..=4096`, and the
+    /// resized size of one of the resize modes. Anything else would make the
+    /// decoder's masks absurdly large or slice past the model's output.
+    pub fn checked(
+        frame_w: u32,
+        frame_h: u32,
+        resized_w: u32,
+        resized_h: u32,
+        input_size: u32,
+    ) -> std::result::Result<Self, String> {
+        if !(1..=MAX_FRAME_SIDE).contains(&frame_w) || !(1..=MAX_FRAME_SIDE).contains(&frame_h) {
+            return Err(format!("frame size {frame_w}x{frame_h} is outside 1..={MAX_FRAME_SIDE}"));
+        }
+        if !(1..=4096).contains(&input_size) {
+            return Err(format!("model input size {input_size} is outside 1..=4096"));
+        }
+        let fits = [ResizeMode::LongestSide, ResizeMode::Stretch].into_iter().any(|mode| {
+            Self::new(frame_w, frame_h, input_size, mode)
+                .is_ok_and(|t| (t.resized_w, t.resized_h) == (resized_w, resized_h))
+        });
+        if !fits {
+            return Err(format!(
+                "resized size {resized_w}x{resized_h} does not belong to a {frame_w}x{frame_h} frame in a {input_size} input"
+            ));
+        }
         Ok(Self {
             frame_w,
             frame_h,

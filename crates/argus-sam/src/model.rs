@@ -808,7 +808,20 @@ fn check_contract(
     }
     let fixed_hw = match (layout, declared) {
         (InputLayout::HwcRaw, Some((_, s))) if s.len() == 3 && s[0] > 0 && s[1] > 0 => {
-            Some((s[0] as usize, s[1] as usize))
+            // The frame is resized to this before encoding: a model that
+            // declares an absurd size must not make Argus allocate it.
+            let side = 1..=i64::from(crate::image::MAX_FRAME_SIDE);
+            if side.contains(&s[0]) && side.contains(&s[1]) {
+                usize::try_from(s[0]).ok().zip(usize::try_from(s[1]).ok())
+            } else {
+                problems.push(format!(
+                    "encoder input {encoder_input} declares a {}x{} picture; at most {} a side is supported",
+                    s[0],
+                    s[1],
+                    crate::image::MAX_FRAME_SIDE
+                ));
+                None
+            }
         }
         _ => None,
     };

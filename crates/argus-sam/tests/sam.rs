@@ -886,6 +886,17 @@ fn contract_mismatch() -> TestResult {
         ensure!(text.contains(needle), "lists {needle:?}:\n{text}");
     }
     ensure!(mismatches.len() >= 4, "each mismatch is listed:\n{text}");
+    // An encoder that declares an absurd picture size is refused at load,
+    // not allocated at the first click.
+    let sam1x = store.ensure(&m.sam1x, &mut |_| true)?;
+    let hostile = m.dir.join("hostile_hwc_encoder.onnx");
+    match SamModel::load(&m.sam1x, &hostile, &sam1x.decoder, single_thread()) {
+        Err(Error::ContractMismatch { mismatches, .. }) => ensure!(
+            mismatches.iter().any(|p| p.contains("100000x100000") && p.contains("at most 32768")),
+            "says why: {mismatches:?}"
+        ),
+        other => return Err(format!("expected a contract mismatch, got {other:?}").into()),
+    }
     Ok(())
 }
 
