@@ -169,10 +169,7 @@ fn trial(name: &str, available: Result<(), String>, test: fn(&Path) -> Result<()
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
             test(dir.path())
         }),
-        Err(reason) => {
-            println!("SKIPPED {name}: {reason}");
-            Trial::test(format!("{name} (skipped: {reason})"), || Ok(())).with_ignored_flag(true)
-        }
+        Err(reason) => argus_testkit::unavailable(name, &reason, argus_testkit::Skip::Missing),
     }
 }
 

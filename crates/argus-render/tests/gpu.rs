@@ -680,7 +680,7 @@ fn main() {
             None
         }
         Err(e) => {
-            eprintln!("argus-render GPU tests SKIPPED: no wgpu adapter: {e}");
+            eprintln!("argus-render GPU tests cannot run: no wgpu adapter: {e}");
             Some(e.to_string())
         }
     };
@@ -691,7 +691,7 @@ fn main() {
                 WithRenderer(f) => f(&mut Renderer::new_headless()?),
                 Alone(f) => f(),
             }),
-            Some(reason) => Trial::test(format!("{name} (no wgpu adapter: {reason})"), || Ok(())).with_ignored_flag(true),
+            Some(reason) => argus_testkit::unavailable(name, &format!("no wgpu adapter: {reason}"), argus_testkit::Skip::Missing),
         })
         .collect();
     libtest_mimic::run(&args, trials).exit();

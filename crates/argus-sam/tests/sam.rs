@@ -23,6 +23,7 @@ use argus_sam::cache::{
     DiskCache, EmbeddingCache, EmbeddingKey, FrameSource, OwnedFrame, Prefetcher,
 };
 use argus_sam::download::{ModelStore, Progress, sha256_file};
+use argus_testkit::Skip;
 use argus_sam::{Error, LoadOptions, MaskUpscale, PixelFormat, Prompt, SamModel};
 use libtest_mimic::{Arguments, Trial};
 use util::*;
@@ -138,7 +139,7 @@ fn main() {
             prefetch_holds_off,
         ),
     ] {
-        trials.push(skip_if(Trial::test(name, f), &model_reason));
+        trials.push(skip_if(Trial::test(name, f), &model_reason, Skip::Missing));
     }
 
     let parity_reason = model_reason
@@ -154,7 +155,7 @@ fn main() {
             parity_pipeline,
         ),
     ] {
-        trials.push(skip_if(Trial::test(name, f), &parity_reason));
+        trials.push(skip_if(Trial::test(name, f), &parity_reason, Skip::Missing));
     }
 
     // the behaviour tests again on every real model present in the cache
@@ -169,7 +170,7 @@ fn main() {
                     e.split(';').next().unwrap_or(&e)
                 );
                 let name = format!("real::{}::behaviour_tests", m.id);
-                trials.push(skip_if(Trial::test(name, || Ok(())), &Some(reason)));
+                trials.push(argus_testkit::unavailable(&name, &reason, Skip::RealWeights));
                 continue;
             }
         };
@@ -188,26 +189,23 @@ fn main() {
                 .or_else(|| python_reason.clone().filter(|_| needs_python));
             let subject = subject.clone();
             let run = move || f(&subject);
-            trials.push(skip_if(Trial::test(format!("real::{}::{test}", m.id), run), &reason));
+            trials.push(skip_if(Trial::test(format!("real::{}::{test}", m.id), run), &reason, Skip::Missing));
         }
     }
 
     trials.push(skip_if(
         Trial::test("gpu::cuda_provider_is_active_on_nvidia", gpu_cuda_active),
         &Some("needs an NVIDIA GPU, the CUDA build of ONNX Runtime and `--features cuda`; run with --ignored there".into()),
+        Skip::NvidiaGpu,
     ));
 
     libtest_mimic::run(&args, trials).exit();
 }
 
-fn skip_if(trial: Trial, reason: &Option<String>) -> Trial {
-    match reason {
-        Some(r) => {
-            eprintln!("SKIPPED {}: {r}", trial.name());
-            trial.with_ignored_flag(true)
-        }
-        None => trial,
-    }
+/// The skip policy of `argus_testkit` (only real weights and an NVIDIA GPU
+/// may skip under `CI=true`).
+fn skip_if(trial: Trial, reason: &Option<String>, skip: Skip) -> Trial {
+    argus_testkit::skip_unless(trial, reason.as_deref(), skip)
 }
 
 // ---------------------------------------------------------------- runtime

@@ -1,6 +1,16 @@
 //! What the Argus test suites share: a generated video with a known
-//! picture, the SAM-contract test models of argus-sam, and why SAM trials
-//! cannot run on a machine (so they are reported as skipped, with the reason).
+//! picture, the SAM-contract test models of argus-sam, why SAM trials cannot
+//! run on a machine, and the one skip policy ([`unavailable`], [`Skip`]).
+//!
+//! # Skips
+//!
+//! A trial that needs something this machine lacks is reported as ignored,
+//! with the reason printed. Under `CI=true` (as CI runs `make test`) that is
+//! a failure instead, except for the kinds listed in [`Skip`] that CI cannot
+//! provide: real model weights (`make real-model`) and an NVIDIA GPU. The
+//! Python suites (`tests/e2e`, `tests/interop`) follow the same list.
+//! Running ignored trials (`--ignored`) fails them with their reason rather
+//! than reporting `ok` for work that was not done.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -80,8 +90,10 @@ pub fn python() -> PathBuf {
         .unwrap_or_else(|| "python3".into())
 }
 
-/// Why the SAM trials cannot run here, or `None` when they can.
-pub fn sam_unavailable() -> Option<String> {
+/// Why the SAM trials cannot run here, or `None` when they can: Python
+/// with onnx and numpy builds the test models, and `runtime` says whether
+/// ONNX Runtime loads (`argus_sam::runtime::environment()`).
+pub fn sam_unavailable(runtime: impl FnOnce() -> Result<(), String>) -> Option<String> {
     let py = python();
     match Command::new(&py)
         .args(["-c", "import onnx, numpy"])
@@ -101,7 +113,7 @@ pub fn sam_unavailable() -> Option<String> {
             ));
         }
     }
-    argus_sam::runtime::environment()
+    runtime()
         .err()
         .map(|e| format!("ONNX Runtime is unavailable ({e}); set ORT_DYLIB_PATH"))
 }
@@ -121,4 +133,60 @@ pub fn make_sam_models(dir: &Path) -> Result<PathBuf, String> {
         ));
     }
     Ok(dir.join("sam1.toml"))
+}
+
+/// Whether the suite runs as CI runs it (`CI=true`), where only the skips
+/// [`Skip::allowed_in_ci`] lists may skip.
+pub fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// What a trial that cannot run needs: the written list of skips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// Real model weights, which `make real-model` puts in the model cache.
+    RealWeights,
+    /// An NVIDIA GPU (ONNX Runtime's CUDA and TensorRT providers).
+    NvidiaGpu,
+    /// Anything else (a tool, a codec, a library, a GPU adapter such as
+    /// lavapipe): CI has it, so under `CI=true` its absence fails the run.
+    Missing,
+}
+
+impl Skip {
+    /// The skips `CI=true` allows.
+    pub fn allowed_in_ci(self) -> bool {
+        matches!(self, Self::RealWeights | Self::NvidiaGpu)
+    }
+}
+
+/// The trial `name` that cannot run here because of `reason`: ignored, with
+/// the reason printed; under `CI=true`, unless `skip` is allowed there, a
+/// failing trial that says what is missing. Run with `--ignored`, it fails
+/// with the reason instead of passing.
+pub fn unavailable(name: &str, reason: &str, skip: Skip) -> libtest_mimic::Trial {
+    let reason = reason.to_owned();
+    if ci() && !skip.allowed_in_ci() {
+        eprintln!("{name}: cannot run ({reason}), and CI=true forbids skipping it");
+        return libtest_mimic::Trial::test(name, move || {
+            Err(format!("cannot run here and CI=true forbids skipping: {reason}").into())
+        });
+    }
+    eprintln!("SKIPPED {name}: {reason}");
+    libtest_mimic::Trial::test(format!("{name} (skipped: {reason})"), move || {
+        Err(format!("skipped, it cannot run here: {reason}").into())
+    })
+    .with_ignored_flag(true)
+}
+
+/// `trial` as it is when `reason` is `None`; else ignored with the reason
+/// printed (running it with `--ignored` runs the real test), or under
+/// `CI=true`, unless `skip` is allowed there, a failing trial that says why.
+pub fn skip_unless(trial: libtest_mimic::Trial, reason: Option<&str>, skip: Skip) -> libtest_mimic::Trial {
+    let Some(reason) = reason else { return trial };
+    if ci() && !skip.allowed_in_ci() {
+        return unavailable(trial.name(), reason, skip);
+    }
+    eprintln!("SKIPPED {}: {reason}", trial.name());
+    trial.with_ignored_flag(true)
 }

@@ -21,7 +21,9 @@ use util::{BOX, TestResult, TestWs, VIDEO_FRAMES, VIDEO_H, VIDEO_W};
 
 fn main() {
     let args = Arguments::from_args();
-    let sam_missing = argus_testkit::sam_unavailable();
+    let sam_missing = argus_testkit::sam_unavailable(|| {
+        argus_sam::runtime::environment().map(|_| ()).map_err(|e| e.to_string())
+    });
     let mut trials = vec![
         Trial::test(
             "projects: create, list, refuse duplicates and empty names",
@@ -63,10 +65,7 @@ fn main() {
         ),
     ] {
         trials.push(match &sam_missing {
-            Some(why) => {
-                println!("SKIPPED {}: {why}", sam.name());
-                sam.with_ignored_flag(true)
-            }
+            Some(why) => argus_testkit::unavailable(sam.name(), why, argus_testkit::Skip::Missing),
             None => sam,
         });
     }
