@@ -325,12 +325,15 @@ impl Workspace {
     ) -> CommandResult<Edited> {
         let store = self.store();
         let target = Target::track(store, video_id, track_id).await?;
-        let next = frame + 1;
-        if next >= target.video.frame_count {
-            return Err(CommandError::invalid(format!(
-                "frame {frame} is the last frame; there is no next frame to copy to"
-            )));
-        }
+        target.video.check_frame(frame)?;
+        let next = frame
+            .checked_add(1)
+            .filter(|n| *n < target.video.frame_count)
+            .ok_or_else(|| {
+                CommandError::invalid(format!(
+                    "frame {frame} is the last frame; there is no next frame to copy to"
+                ))
+            })?;
         let shape = target.shape_needed(store, frame, "to copy").await?;
         target
             .store(store, next, shape.geometry, ShapeSource::Manual, None)

@@ -412,8 +412,14 @@ fn typed_errors() -> TestResult {
     let (project, video) = project_with_video(&t)?;
     let pid = str_of(&project, "id")?;
     let vid = str_of(&video, "id")?;
+    let label = project["labels"][0]["id"].as_str().ok_or("a label")?;
+    let drawn = t.ok(
+        "draw_shape",
+        json!({ "videoId": vid, "frame": 1, "target": { "to": "new_track", "label_id": label },
+                "shape": { "kind": "bbox", "bbox": { "x": 1.0, "y": 1.0, "width": 5.0, "height": 5.0 } } }),
+    )?;
+    let track = str_of(&drawn, "track_id")?.to_owned();
     let cases: Vec<(&str, Value, &str)> = vec![
-        ("undo", json!({ "projectId": pid }), "nothing_to_do"),
         ("redo", json!({ "projectId": pid }), "nothing_to_do"),
         ("open_project", json!({ "projectId": "zzz" }), "invalid"),
         (
@@ -451,8 +457,22 @@ fn typed_errors() -> TestResult {
             json!({ "manifestPath": t.dir.path().join("missing.toml") }),
             "sam",
         ),
+        // Frame numbers and ranks from the page at the edge of their type.
+        (
+            "copy_to_next_frame",
+            json!({ "videoId": vid, "frame": u64::MAX, "trackId": track }),
+            "invalid",
+        ),
+        ("frame_shapes", json!({ "videoId": vid, "frame": u64::MAX }), "invalid"),
+        ("sam_prefetch", json!({ "videoId": vid, "frame": u64::MAX, "start": true }), "invalid"),
+        ("sam_candidate", json!({ "videoId": vid, "frame": u64::MAX, "rank": u32::MAX }), "sam"),
+        ("pick_object", json!({ "videoId": vid, "frame": 0, "x": f64::MAX, "y": -1e300 }), "ok"),
     ];
     for (cmd, args, want) in cases {
+        if want == "ok" {
+            t.ok(cmd, args)?;
+            continue;
+        }
         let (kind, message) = t.err(cmd, args.clone())?;
         ensure!(
             kind == want,
