@@ -273,6 +273,12 @@ class WorkspaceScenario(AppCase):
 
     def step_sam_mask(self):
         self.s.wait_attribute("[data-testid=sam-status]", "data-model", lambda v: bool(v), "non-empty", timeout=60)
+        # Where SAM runs is shown; on the CPU, with why not on a GPU (each
+        # provider tried and ONNX Runtime's reason).
+        provider = self.s.find("[data-testid=sam-provider]")
+        if provider.attribute("data-provider") == "CPU":
+            self.assertIn("not a GPU:", provider.text())
+            self.assertIn("CUDA", provider.text())
         self.press("s")
         self.s.wait_attribute(WORKSPACE, "data-tool", lambda v: v == "sam", "== sam")
         # Label 3, "sign" (purple): its tint shows clearly on the red box.

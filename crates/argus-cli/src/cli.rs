@@ -82,6 +82,10 @@ enum Cmd {
         /// A model manifest file to use instead of a built-in one.
         #[arg(long)]
         manifest: Option<PathBuf>,
+        /// Say on stderr which execution provider SAM ran on and, on the CPU,
+        /// why not on a GPU.
+        #[arg(long)]
+        verbose: bool,
     },
     /// Undo the project's last edit.
     Undo {
@@ -378,7 +382,7 @@ async fn dispatch(store: &std::sync::Arc<Store>, out: Out, command: Cmd) -> Resu
                 )
             })
         }
-        Cmd::Segment { video, frame, points, bbox, track, label, model, manifest } => {
+        Cmd::Segment { video, frame, points, bbox, track, label, model, manifest, verbose } => {
             let video = store.video(video).await?;
             video.check_frame(frame)?;
             let mut prompt = argus_sam::Prompt::default();
@@ -407,6 +411,12 @@ async fn dispatch(store: &std::sync::Arc<Store>, out: Out, command: Cmd) -> Resu
                 (None, None) => anyhow::bail!("give --track or --label"),
             };
             let seg = media::segment(&video, frame, prompt, model, manifest).await?;
+            if verbose {
+                match &seg.provider_note {
+                    Some(why) => eprintln!("SAM ran on the {} (not a GPU: {why})", seg.provider),
+                    None => eprintln!("SAM ran on {}", seg.provider),
+                }
+            }
             let (track_id, command) = match target {
                 Ok(t) => (t.id, Command::SetShape { shape: media::sam_shape(t.id, frame, &seg) }),
                 Err(new) => (new.id, Command::CreateTrack { shapes: vec![media::sam_shape(new.id, frame, &seg)], track: new }),
@@ -416,7 +426,7 @@ async fn dispatch(store: &std::sync::Arc<Store>, out: Out, command: Cmd) -> Resu
             out.one(
                 &serde_json::json!({
                     "track_id": track_id, "frame": frame, "area": seg.mask.area(), "bbox": bbox,
-                    "score": seg.score, "model": seg.model, "provider": seg.provider, "changes": applied.changes,
+                    "score": seg.score, "model": seg.model, "provider": seg.provider, "provider_note": seg.provider_note, "changes": applied.changes,
                 }),
                 || {
                     format!(

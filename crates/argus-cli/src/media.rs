@@ -72,6 +72,8 @@ pub struct Segmented {
     pub score: f32,
     pub model: String,
     pub provider: String,
+    /// Why SAM ran on the CPU, if it did.
+    pub provider_note: Option<String>,
 }
 
 /// Decodes `frame` of `video`, encodes it with SAM and decodes `prompt`,
@@ -104,7 +106,7 @@ fn segment_blocking(video: &Video, frame: u64, prompt: &Prompt, model: &str, man
     let videos = Videos::new(IndexCache::user_default());
     session.predict_prompt(&videos, video, frame, prompt)?;
     let (mask, score) = session.take(video.id, frame, 0)?;
-    Ok(Segmented { mask, score, model: info.id, provider: info.provider })
+    Ok(Segmented { mask, score, model: info.id, provider: info.provider, provider_note: info.provider_note })
 }
 
 /// The shape `segment` stores: a SAM keyframe with SAM's predicted IoU.

@@ -124,9 +124,21 @@ fn segment(dir: &Path) -> Result<(), Failed> {
     let envs = [("ARGUS_MODEL_DIR", model_dir.as_path()), ("XDG_CACHE_HOME", dir)];
     let m = manifest_path.to_str().ok_or("path")?;
     let (ok, out, err) =
-        run(&db, &["--json", "segment", "--video", &video, "--frame", "3", "--point", &point, "--label", "box", "--manifest", m], &envs)?;
+        run(&db, &["--json", "segment", "--verbose", "--video", &video, "--frame", "3", "--point", &point, "--label", "box", "--manifest", m], &envs)?;
     check(ok, format!("segment: {err}"))?;
     let r: serde_json::Value = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
+    // --verbose says where SAM ran; on the CPU, why not on a GPU (each
+    // provider tried and its reason, here the CUDA build of the providers
+    // against a CPU-only ONNX Runtime).
+    let provider = r["provider"].as_str().ok_or("provider")?;
+    check(err.contains(&format!("SAM ran on {}", if provider == "CPU" { "the CPU" } else { provider })), format!("verbose: {err}"))?;
+    if provider == "CPU" {
+        let note = r["provider_note"].as_str().unwrap_or("");
+        check(!note.is_empty() && err.contains(note), format!("the CPU fallback says why: {note:?} / {err}"))?;
+        if cfg!(any(target_os = "linux", target_os = "windows")) {
+            check(note.contains("CUDA"), format!("CUDA was tried: {note}"))?;
+        }
+    }
     let area = r["area"].as_u64().ok_or("area")?;
     let truth = u64::from(w * h);
     // The generated model pools colours into 2-pixel cells at this frame

@@ -23,6 +23,8 @@ pub struct AppInfo {
     pub renderer: String,
     /// The loaded SAM model, if any.
     pub sam_model: Option<String>,
+    /// The loaded SAM model with where it runs (and why not on a GPU).
+    pub sam: Option<SamModelInfo>,
     /// Where the database lives.
     pub database: String,
     /// A SAM manifest to load at start (`ARGUS_SAM_MANIFEST`; `make run` sets
@@ -268,7 +270,11 @@ pub struct Accepted {
 #[ts(export_to = "SamModelInfo.ts")]
 pub struct SamModelInfo {
     pub id: String,
+    /// The ONNX Runtime execution provider in use (`CUDA`, `CPU`, ...).
     pub provider: String,
+    /// Why SAM runs on the CPU (each GPU provider tried, and why it failed);
+    /// none on a GPU.
+    pub provider_note: Option<String>,
 }
 
 /// A point in frame pixels.

@@ -280,9 +280,13 @@ impl SamSession {
 
     /// The loaded model, if any.
     pub fn model_info(&self) -> Option<SamModelInfo> {
-        self.state.lock().model.as_ref().map(|m| SamModelInfo {
-            id: m.manifest().id.clone(),
-            provider: m.provider().active,
+        self.state.lock().model.as_ref().map(|m| {
+            let report = m.provider();
+            SamModelInfo {
+                id: m.manifest().id.clone(),
+                provider_note: report.why_not_gpu(),
+                provider: report.active,
+            }
         })
     }
 

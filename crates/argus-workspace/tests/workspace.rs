@@ -492,6 +492,16 @@ fn sam_flow() -> TestResult {
         info["id"].as_str().is_some_and(|s| !s.is_empty()),
         "model id: {info}"
     );
+    // Where SAM runs, and on the CPU why not on a GPU (the app's status area shows it).
+    if info["provider"] == "CPU" {
+        ensure!(
+            info["provider_note"].as_str().is_some_and(|n| !n.is_empty()
+                && (!cfg!(any(target_os = "linux", target_os = "windows")) || n.contains("CUDA"))),
+            "the CPU fallback says why: {info}"
+        );
+    } else {
+        ensure!(info["provider_note"].is_null(), "no note on a GPU: {info}");
+    }
     let vid = str_of(&video, "id")?;
     let (bx, by, bw, bh) = BOX;
     let click = json!({ "points": [{ "x": f64::from(bx + bw / 2), "y": f64::from(by + bh / 2), "positive": true }] });

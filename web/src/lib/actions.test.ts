@@ -76,6 +76,7 @@ const appInfo = (more: Partial<AppInfo> = {}): AppInfo => ({
   version: "1",
   renderer: "cpu",
   sam_model: null,
+  sam: null,
   database: "db",
   sam_manifest_hint: null,
   frame_base: null,
@@ -94,7 +95,7 @@ describe("start-up", () => {
       timeline: () => ({ frame_count: 100, frames: [], tracks: [] }),
       listSamModels: () => [],
       appInfo: () => appInfo({ sam_manifest_hint: "/m/sample.toml", frame_base: "http://127.0.0.1:9/tok/" }),
-      loadSamModel: () => ({ id: "sample", provider: "cpu" }),
+      loadSamModel: () => ({ id: "sample", provider: "CPU", provider_note: "CUDA: no CUDA provider in this ONNX Runtime" }),
     });
     await actions.start();
     expect(ws.error).toBeNull();
@@ -104,7 +105,9 @@ describe("start-up", () => {
     expect(ws.shapes).toEqual([shape("t1")]);
     expect(ws.serverBase).toBe("http://127.0.0.1:9/tok/");
     expect(ws.samModel).toBe("sample");
-    expect(ws.status).toBe("SAM model sample on cpu");
+    expect(ws.status).toBe("SAM model sample on CPU");
+    // The panel shows where SAM runs and why not on a GPU.
+    expect(ws.samInfo).toEqual({ id: "sample", provider: "CPU", provider_note: "CUDA: no CUDA provider in this ONNX Runtime" });
     expect(info).toHaveLength(1);
     expect(calls).toContainEqual(["openProject", "project-1"]);
     expect(calls).toContainEqual(["frameShapes", "video-1", 0]);
@@ -117,12 +120,14 @@ describe("start-up", () => {
     const { actions, names } = setup(ws, {
       listProjects: () => [a, { ...a, id: "project-2" }],
       listSamModels: () => [],
-      appInfo: () => appInfo({ sam_model: "mobile_sam", sam_manifest_hint: "/ignored.toml" }),
+      appInfo: () =>
+        appInfo({ sam_model: "mobile_sam", sam: { id: "mobile_sam", provider: "CUDA", provider_note: null }, sam_manifest_hint: "/ignored.toml" }),
     });
     await actions.start();
     expect(ws.detail).toBeNull();
     expect(ws.projects).toHaveLength(2);
     expect(ws.samModel).toBe("mobile_sam");
+    expect(ws.samInfo?.provider).toBe("CUDA");
     expect(names()).not.toContain("openProject");
     expect(names()).not.toContain("loadSamModel");
   });
@@ -226,7 +231,7 @@ describe("SAM model", () => {
     ws.samManifest = " mobile_sam ";
     ws.modelProgress = { stage: "loading", model: "mobile_sam" };
     const models = [{ id: "mobile_sam", name: "MobileSAM", licence: "Apache-2.0", downloaded: true, download_bytes: null }];
-    const { actions, calls } = setup(ws, { loadSamModel: () => ({ id: "mobile_sam", provider: "cuda" }), listSamModels: () => models });
+    const { actions, calls } = setup(ws, { loadSamModel: () => ({ id: "mobile_sam", provider: "cuda", provider_note: null }), listSamModels: () => models });
     await actions.loadSam();
     expect(calls.map((c) => c.slice(0, 2))).toEqual([["loadSamModel", "mobile_sam"], ["listSamModels"]]);
     expect(ws.samModel).toBe("mobile_sam");
@@ -254,7 +259,7 @@ describe("SAM model", () => {
     const downloading = { stage: "downloading", model: "m", file: "enc.onnx", downloaded: 5, total: 10 } as const;
     actions.modelProgress(downloading);
     expect(ws.modelProgress).toEqual(downloading);
-    actions.modelProgress({ stage: "ready", model: { id: "m", provider: "cpu" } });
+    actions.modelProgress({ stage: "ready", model: { id: "m", provider: "cpu", provider_note: null } });
     expect(ws.modelProgress).toBeNull();
     actions.modelProgress({ stage: "failed", model: "m", message: "checksum" });
     expect(ws.error).toBe("checksum");

@@ -107,7 +107,10 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
         const info = await api.appInfo();
         deps.onAppInfo?.(info);
         ws.serverBase = info.frame_base ?? null;
-        if (info.sam_model) ws.samModel = info.sam_model;
+        if (info.sam_model) {
+          ws.samModel = info.sam_model;
+          ws.samInfo = info.sam ?? null;
+        }
         else if (info.sam_manifest_hint) {
           ws.samManifest = info.sam_manifest_hint;
           await loadSam();
@@ -419,6 +422,7 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
     ws.modelProgress = null;
     if (m) {
       ws.samModel = m.id;
+      ws.samInfo = m;
       ws.status = `SAM model ${m.id} on ${m.provider}`;
       ws.samModels = (await guard(() => api.listSamModels())) ?? ws.samModels;
     }

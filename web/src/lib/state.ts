@@ -9,6 +9,7 @@ import type {
   ProjectSummary,
   SamCache,
   SamModelChoice,
+  SamModelInfo,
   ShapeInfo,
   Timeline,
   VideoSummary,
@@ -48,6 +49,8 @@ export interface WorkspaceState {
   samManifest: string;
   /** The loaded SAM model's id; empty when none is. */
   samModel: string;
+  /** The loaded model with its execution provider and, on the CPU, why not a GPU. */
+  samInfo: SamModelInfo | null;
   samModels: SamModelChoice[];
   modelProgress: ModelProgress | null;
   /** Brush and eraser radius in frame pixels. */
@@ -85,6 +88,7 @@ export function initialState(): WorkspaceState {
     importPath: "",
     samManifest: "",
     samModel: "",
+    samInfo: null,
     samModels: [],
     modelProgress: null,
     brushRadius: 12,

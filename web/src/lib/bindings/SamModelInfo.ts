@@ -3,4 +3,13 @@
 /**
  * The loaded SAM model.
  */
-export type SamModelInfo = { id: string, provider: string, };
+export type SamModelInfo = { id: string, 
+/**
+ * The ONNX Runtime execution provider in use (`CUDA`, `CPU`, ...).
+ */
+provider: string, 
+/**
+ * Why SAM runs on the CPU (each GPU provider tried, and why it failed);
+ * none on a GPU.
+ */
+provider_note: string | null, };
