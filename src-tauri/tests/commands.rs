@@ -8,7 +8,7 @@ mod util;
 
 use argus_app::frames;
 use argus_core::id::{LabelId, ProjectId, TrackId, VideoId};
-use argus_testkit::{VIDEO_FRAMES, VIDEO_H, VIDEO_W, ensure};
+use argus_testkit::{VIDEO_FRAMES, VIDEO_H, VIDEO_W, ensure, str_of};
 use libtest_mimic::{Arguments, Trial};
 use serde_json::{Value, json};
 use util::{TestApp, TestResult};
@@ -30,12 +30,6 @@ fn main() {
         ),
     ];
     libtest_mimic::run(&args, trials).exit();
-}
-
-fn str_of<'a>(v: &'a Value, key: &str) -> Result<&'a str, String> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("no string '{key}' in {v}"))
 }
 
 /// A project with two labels and the generated video imported.

@@ -15,28 +15,12 @@ use argus_sam::{LoadOptions, Manifest, SamModel};
 
 pub type TestResult = Result<(), libtest_mimic::Failed>;
 
-/// Fails the test with a message.
-#[macro_export]
-macro_rules! ensure {
-    ($cond:expr, $($msg:tt)+) => {{
-        let ok: bool = $cond;
-        if !ok {
-            return Err(format!($($msg)+).into());
-        }
-    }};
-}
+pub use argus_testkit::{ensure, python};
 
 pub fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `ARGUS_PYTHON`, else `python3`.
-pub fn python() -> PathBuf {
-    std::env::var_os("ARGUS_PYTHON")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "python3".into())
-}
 
 /// Whether `python` can import all `modules`; the error says what is missing.
 pub fn python_has(modules: &str) -> Result<(), String> {

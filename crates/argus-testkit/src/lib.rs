@@ -190,3 +190,10 @@ pub fn skip_unless(trial: libtest_mimic::Trial, reason: Option<&str>, skip: Skip
     eprintln!("SKIPPED {}: {reason}", trial.name());
     trial.with_ignored_flag(true)
 }
+
+/// The string `key` of a JSON object, or an error that shows the object.
+pub fn str_of<'a>(v: &'a serde_json::Value, key: &str) -> Result<&'a str, String> {
+    v.get(key)
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| format!("no string '{key}' in {v}"))
+}

@@ -9,7 +9,7 @@ mod util;
 
 use std::str::FromStr;
 
-use argus_testkit::ensure;
+use argus_testkit::{ensure, str_of};
 use argus_workspace::frames::{self, FrameQuery};
 use argus_core::Rle;
 use argus_core::id::{ProjectId, TrackId, VideoId};
@@ -70,12 +70,6 @@ fn main() {
         });
     }
     libtest_mimic::run(&args, trials).exit();
-}
-
-fn str_of<'a>(v: &'a Value, key: &str) -> Result<&'a str, String> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("no string '{key}' in {v}"))
 }
 
 fn u64_of(v: &Value, key: &str) -> Result<u64, String> {
