@@ -277,8 +277,12 @@ class WorkspaceScenario(AppCase):
         # provider tried and ONNX Runtime's reason).
         provider = self.s.find("[data-testid=sam-provider]")
         if provider.attribute("data-provider") == "CPU":
-            self.assertIn("not a GPU:", provider.text())
-            self.assertIn("CUDA", provider.text())
+            # textContent: the side panel may be scrolled, so WebDriver's
+            # visible text can be empty.
+            shown = self.s.execute("return document.querySelector('[data-testid=sam-provider]').textContent;")
+            self.assertIn("not a GPU:", shown)
+            self.assertIn("CUDA", shown)
+            self.assertIn("CUDA", provider.attribute("title") or "")
         self.press("s")
         self.s.wait_attribute(WORKSPACE, "data-tool", lambda v: v == "sam", "== sam")
         # Label 3, "sign" (purple): its tint shows clearly on the red box.
