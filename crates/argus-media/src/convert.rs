@@ -71,15 +71,16 @@ impl Converter {
         (dst_w, dst_h): (u32, u32),
         recycle: Option<Frame>,
     ) -> Result<Frame> {
-        // SAFETY: reading plain fields of a decoded frame we hold a reference to.
+        // SAFETY: reading plain fields of a decoded frame we hold a reference to; the enum fields
+        // as integers (a newer FFmpeg may store values the bindings have no variant for).
         let (src_fmt, src_w, src_h, colorspace, range) = unsafe {
-            let f = &*src.as_ptr();
+            let f = src.as_ptr();
             (
-                f.format,
-                f.width,
-                f.height,
-                f.colorspace as i32,
-                f.color_range as i32,
+                (*f).format,
+                (*f).width,
+                (*f).height,
+                crate::pixfmt::read_enum(ptr::addr_of!((*f).colorspace)),
+                crate::pixfmt::read_enum(ptr::addr_of!((*f).color_range)),
             )
         };
         let (Ok(w), Ok(h)) = (i32::try_from(dst_w), i32::try_from(dst_h)) else {

@@ -65,15 +65,17 @@ pub enum Error {
     FrameOutOfRange { index: u64, frame_count: u64 },
 
     /// The frame exists in the index but its data could not be decoded (damaged or truncated file).
-    /// Frames before `damaged_from` (when known) are decodable.
+    /// `damaged_from` is the first frame known to be unusable: where demuxing found the damage, or
+    /// `index` itself when the packets are all there but do not decode. Frames before it are
+    /// decodable.
     #[error(
-        "frame {index} could not be decoded ({detail}); the file is damaged from frame {} on, \
-         earlier frames are still usable: {}",
-        damaged_from.map_or_else(|| "?".to_owned(), |f| f.to_string()), path.display()
+        "frame {index} could not be decoded ({detail}); the file is damaged from frame \
+         {damaged_from} on, earlier frames are still usable; re-export or re-download it: {}",
+        path.display()
     )]
     FrameUndecodable {
         index: u64,
-        damaged_from: Option<u64>,
+        damaged_from: u64,
         detail: String,
         path: PathBuf,
     },
@@ -84,6 +86,15 @@ pub enum Error {
          into mp4 or mkv (`ffmpeg -i IN -c copy OUT.mkv`): {}", path.display()
     )]
     NoTimestamps { path: PathBuf },
+
+    /// The decoder produced pictures in a pixel format this build does not know (e.g. one added by
+    /// an FFmpeg newer than the one Argus was built against). `format` is FFmpeg's number for it.
+    #[error(
+        "the decoder produced pictures in a pixel format this build of Argus does not know (FFmpeg \
+         pixel format number {format}); transcode the video (`ffmpeg -i IN -pix_fmt yuv420p OUT.mp4`) \
+         or use an Argus built for this FFmpeg: {}", path.display()
+    )]
+    UnsupportedPixelFormat { format: i32, path: PathBuf },
 
     /// [`crate::HwAccel::Require`] named a device that cannot be used here.
     #[error(

@@ -31,7 +31,9 @@ pub enum PixelFormat {
 /// The size a frame should be delivered at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum OutputSize {
-    /// The coded picture size (rotation metadata is not applied; see `VideoInfo::rotation`).
+    /// The stream's declared picture size, `VideoInfo::width` x `height` (rotation metadata is not
+    /// applied; see `VideoInfo::rotation`). Pictures coded at another size part-way through the
+    /// stream are scaled to it, so every frame of a video has the same size.
     #[default]
     Native,
     /// Exactly this size (aspect ratio is not preserved).

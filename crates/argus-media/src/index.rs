@@ -20,7 +20,7 @@ use crate::probe::{describe_streams, open_input, pick_video_stream};
 use crate::{Error, Result};
 
 /// Bumped whenever the index layout or the way it is built changes; older cache entries are rebuilt.
-pub const INDEX_FORMAT_VERSION: u32 = 2;
+pub const INDEX_FORMAT_VERSION: u32 = 3; // 3: missing pts are generated (AVFMT_FLAG_GENPTS)
 
 /// One video frame's packet, in presentation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,13 +20,21 @@
 //! Colour conversion uses swscale with the same flags, colour-matrix rules and slice threading as the
 //! `ffmpeg` CLI's auto-inserted scaler, writing straight into the caller's buffer, so output is
 //! pixel-identical to `ffmpeg -vf select=eq(n\,N) -pix_fmt rgba` at the CLI's speed. Frames are
-//! delivered unrotated; [`VideoInfo::rotation`] says how to turn them for display.
+//! delivered unrotated; [`VideoInfo::rotation`] says how to turn them for display. Every frame of a
+//! video comes at one size, resolved against the stream's declared size: where the coded size
+//! changes part-way (joined recordings), pictures are scaled to it as the CLI's default
+//! `-autoscale` does.
 //!
 //! FFmpeg's own log is routed into `tracing` (target `ffmpeg`) through `av_log_set_callback`, never
 //! to stderr; FFmpeg's explanation of an open failure also ends up in the typed [`Error`].
 //!
 //! Decoding uses frame threads by default and a hardware decoder when one works ([`HwAccel`]),
-//! falling back to software automatically.
+//! falling back to software automatically. Looking for a device that is not there is expected, so
+//! FFmpeg's messages from that attempt are logged at debug level; one info line per codec and
+//! outcome says which decoder is used and why.
+//!
+//! Pixel formats and other C enums from FFmpeg are read as integers and become the bindings' Rust
+//! enums only when the value is one they know (a newer libavutil may return others).
 
 mod cache;
 mod convert;
@@ -35,6 +43,7 @@ mod frame;
 mod hw;
 mod index;
 mod log;
+mod pixfmt;
 mod prefetch;
 mod probe;
 mod record;

@@ -7,6 +7,11 @@
 //!
 //! Messages at FFmpeg's `error` level and below are also remembered per thread, so an open failure
 //! can carry FFmpeg's explanation (e.g. "moov atom not found") in its typed error.
+//!
+//! Some FFmpeg calls are attempts whose failure is an expected outcome: probing for a hardware
+//! decoder logs "Could not dynamically load CUDA" at error level on every machine without one.
+//! [`expected_failures`] runs such a call with this thread's FFmpeg messages demoted to `debug`
+//! and collected, so the caller can say once, in its own words, what happened and why.
 
 use std::cell::RefCell;
 use std::ffi::{CStr, c_char, c_int, c_void};
@@ -16,7 +21,12 @@ use ffmpeg_next::ffi;
 
 thread_local! {
     static LAST_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Set while this thread runs an [`expected_failures`] attempt: its FFmpeg messages.
+    static EXPECTED: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
 }
+
+/// At most this many messages are kept from one attempt.
+const MAX_EXPECTED: usize = 16;
 
 /// The address of `av_log_format_line2`, stored untyped so the generic callback can call it.
 static FORMAT_LINE: AtomicUsize = AtomicUsize::new(0);
@@ -91,6 +101,19 @@ unsafe extern "C" fn callback<VL>(avcl: *mut c_void, level: c_int, fmt: *const c
 }
 
 fn emit(level: c_int, line: &str) {
+    let expected = EXPECTED.with(|e| match e.borrow_mut().as_mut() {
+        Some(lines) => {
+            if lines.len() < MAX_EXPECTED {
+                lines.push(without_context(line).to_owned());
+            }
+            true
+        }
+        None => false,
+    });
+    if expected {
+        tracing::debug!(target: "ffmpeg", "{line}");
+        return;
+    }
     if level <= ffi::AV_LOG_ERROR {
         tracing::error!(target: "ffmpeg", "{line}");
         LAST_ERROR.with(|e| *e.borrow_mut() = Some(line.to_owned()));
@@ -106,4 +129,82 @@ fn emit(level: c_int, line: &str) {
 /// The last error FFmpeg logged on this thread since the previous call, if any.
 pub(crate) fn take_last_error() -> Option<String> {
     LAST_ERROR.with(|e| e.borrow_mut().take())
+}
+
+/// `line` without FFmpeg's leading "[AVHWDeviceContext @ 0x55d0c0a0] " context prefixes, whose
+/// addresses differ every time.
+fn without_context(mut line: &str) -> &str {
+    while line.starts_with('[') {
+        match line.find("] ") {
+            Some(end) => line = line.get(end + 2..).unwrap_or_default(),
+            None => break,
+        }
+    }
+    line
+}
+
+/// Runs `attempt` with the FFmpeg messages it causes on this thread logged at `debug` instead of
+/// their own level (they describe an expected outcome, not a problem) and returns them alongside
+/// its result. Messages from FFmpeg's own worker threads are not affected.
+pub(crate) fn expected_failures<R>(attempt: impl FnOnce() -> R) -> (R, Vec<String>) {
+    struct Restore(Option<Vec<String>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            EXPECTED.with(|e| *e.borrow_mut() = outer);
+        }
+    }
+    let outer = EXPECTED.with(|e| e.borrow_mut().replace(Vec::new()));
+    let restore = Restore(outer);
+    let result = attempt();
+    let lines = EXPECTED
+        .with(|e| e.borrow_mut().take())
+        .unwrap_or_default();
+    drop(restore);
+    (result, lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CString;
+
+    use super::*;
+
+    fn av_log_error(message: &str) {
+        let fmt = CString::new("%s").unwrap_or_default();
+        let msg = CString::new(message).unwrap_or_default();
+        // SAFETY: a printf-style call with one `%s` argument that is a valid C string.
+        unsafe { ffi::av_log(std::ptr::null_mut(), ffi::AV_LOG_ERROR, fmt.as_ptr(), msg.as_ptr()) };
+    }
+
+    #[test]
+    fn expected_failures_are_collected_and_not_errors() {
+        crate::init();
+        take_last_error();
+        let ((), lines) = expected_failures(|| av_log_error("Could not dynamically load CUDA\n"));
+        assert_eq!(lines, vec!["Could not dynamically load CUDA".to_owned()]);
+        // Not remembered as the thread's last error: an open failure must not blame it.
+        assert_eq!(take_last_error(), None);
+        // Outside the attempt, errors are errors again.
+        av_log_error("moov atom not found\n");
+        assert_eq!(take_last_error().as_deref(), Some("moov atom not found"));
+        // Nested attempts keep their own messages.
+        let ((), outer) = expected_failures(|| {
+            let ((), inner) = expected_failures(|| av_log_error("inner\n"));
+            assert_eq!(inner, vec!["inner".to_owned()]);
+            av_log_error("outer\n");
+        });
+        assert_eq!(outer, vec!["outer".to_owned()]);
+    }
+
+    #[test]
+    fn context_prefixes_are_dropped_from_collected_messages() {
+        assert_eq!(
+            without_context("[AVHWDeviceContext @ 0x55d0c0a0] Could not dynamically load CUDA"),
+            "Could not dynamically load CUDA"
+        );
+        assert_eq!(without_context("[h264 @ 0x1] [x @ 0x2] msg"), "msg");
+        assert_eq!(without_context("plain [not a prefix] text"), "plain [not a prefix] text");
+        assert_eq!(without_context("[unterminated"), "[unterminated");
+    }
 }

@@ -151,12 +151,8 @@ impl FramePrefetcher {
         let dims = request.size.resolve(self.size.0, self.size.1)?;
         let picture = self.cache.lock().get(index).and_then(cache::share);
         if let Some(picture) = picture {
-            // Decoded pictures can change size mid-stream; then deliver the real size.
-            let dims = if (picture.width(), picture.height()) == self.size {
-                dims
-            } else {
-                (picture.width(), picture.height())
-            };
+            // Like `VideoSource::frame`: a picture coded at another size than the stream's (the
+            // size changed mid-stream) is scaled to the size resolved against the stream's.
             let pts = self.index.frame(index).map(|f| f.pts).unwrap_or_default();
             let frame = self.converter.lock().convert(
                 &picture,

@@ -150,6 +150,13 @@ pub(crate) fn open_input(path: &Path) -> Result<Opened> {
     if ret < 0 {
         return Err(classify_open_failure(ret, path));
     }
+    // Containers such as MPEG program streams carry no pts on some packets (a PES packet without a
+    // PTS). Frames are addressed by pts, so have libavformat fill those in the way MPEG defines them
+    // (a reference picture is shown when the next one is decoded: its pts is that picture's dts).
+    // The index and the decoder read the same generated values, so both agree on every frame's pts.
+    // Packets that already have a pts are untouched.
+    // SAFETY: `ps` is a freshly opened input context; `flags` is read by av_read_frame.
+    unsafe { (*ps).flags |= ffi::AVFMT_FLAG_GENPTS };
     // SAFETY: `ps` is a freshly opened input context that we now own.
     let mut input = unsafe { Input::wrap(ps) };
     // SAFETY: the context is open.
@@ -392,28 +399,18 @@ pub(crate) fn video_info(input: &Input, index: usize, path: &Path) -> Result<Vid
     })
 }
 
+/// The library's name and bit depth for a raw pixel format. A value it does not know (garbage in
+/// the header) is reported as `unknown(N)` with depth 0, never taken for some other format.
 fn pixel_format_name(format: i32) -> (String, u8) {
-    // SAFETY: av_get_pix_fmt_name / av_pix_fmt_desc_get accept any value and return null for unknown.
-    unsafe {
-        let fmt: ffi::AVPixelFormat = std::mem::transmute::<i32, ffi::AVPixelFormat>(
-            format.clamp(-1, ffi::AVPixelFormat::AV_PIX_FMT_NB as i32 - 1),
-        );
-        let name = ffi::av_get_pix_fmt_name(fmt);
-        let name = if name.is_null() {
-            "none".to_owned()
-        } else {
-            std::ffi::CStr::from_ptr(name)
-                .to_string_lossy()
-                .into_owned()
-        };
-        let desc = ffi::av_pix_fmt_desc_get(fmt);
-        let depth = if desc.is_null() {
-            0
-        } else {
-            u8::try_from((*desc).comp[0].depth).unwrap_or(0)
-        };
-        (name, depth)
+    if format == ffi::AVPixelFormat::AV_PIX_FMT_NONE as i32 {
+        return ("none".to_owned(), 0);
     }
+    let name = crate::pixfmt::name(format).unwrap_or_else(|| format!("unknown({format})"));
+    let depth = crate::pixfmt::descriptor(format)
+        .and_then(|d| d.comp.first())
+        .and_then(|c| u8::try_from(c.depth).ok())
+        .unwrap_or(0);
+    (name, depth)
 }
 
 /// Clockwise display rotation in degrees from the display matrix side data.
@@ -432,4 +429,21 @@ fn rotation_of(stream: &ffmpeg_next::format::stream::Stream<'_>) -> i32 {
         }
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_pixel_formats_keep_their_number() {
+        let nb = ffi::AVPixelFormat::AV_PIX_FMT_NB as i32;
+        assert_eq!(pixel_format_name(nb + 5), (format!("unknown({})", nb + 5), 0));
+        assert_eq!(pixel_format_name(i32::MAX), (format!("unknown({})", i32::MAX), 0));
+        assert_eq!(pixel_format_name(-1), ("none".to_owned(), 0));
+        assert_eq!(
+            pixel_format_name(ffi::AVPixelFormat::AV_PIX_FMT_YUV420P10LE as i32),
+            ("yuv420p10le".to_owned(), 10)
+        );
+    }
 }

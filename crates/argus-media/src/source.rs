@@ -11,8 +11,8 @@ use ffmpeg_next::{Packet, ffi};
 use crate::cache::{self, FrameCache, SharedCache};
 use crate::convert::Converter;
 use crate::frame::{Frame, FrameRequest, OutputSize, PixelFormat};
-use crate::hw::{self, HwAccel, HwDevice};
-use crate::index::{IndexCache, VideoIndex};
+use crate::hw::{self, HwAccel, HwChoice, HwDevice, Memory};
+use crate::index::{IndexCache, IndexedFrame, VideoIndex};
 use crate::probe::{VideoInfo, describe_streams, open_input, pick_video_stream, video_info};
 use crate::{Error, Result};
 
@@ -83,8 +83,16 @@ pub struct VideoSource {
     position: Option<u64>,
     /// Drop packets until the first keyframe after a seek.
     need_key: bool,
-    /// After a seek to a keyframe, also drop key packets before it (the demuxer may land earlier).
-    skip_before_pts: Option<i64>,
+    /// After a seek, the index entry of the keyframe to start at: packets before it are dropped
+    /// undecoded (the demuxer may land earlier), and a later keyframe, or a packet at its pts that
+    /// is not the indexed one, means the demuxer did not land where it should.
+    want_key: Option<IndexedFrame>,
+    /// Pts of the keyframe the running decode started at. Pictures shown before it (the leading
+    /// pictures of an open GOP) reference pictures before the seek point and are dropped.
+    floor_pts: Option<i64>,
+    /// Seeks on this file need a lead-in of one GOP: a seek straight to a keyframe was seen to
+    /// give its packet the wrong timestamps (the MPEG video parser after a program-stream seek).
+    seek_lead_in: bool,
     input_eof: bool,
     eof_sent: bool,
     stats: DecodeStats,
@@ -102,9 +110,25 @@ impl std::fmt::Debug for VideoSource {
     }
 }
 
+/// Where one attempt at decoding a frame starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// Keep feeding the running decoder.
+    Continue,
+    /// Seek the demuxer to keyframe `from` (`key` or one before it), read on without decoding up
+    /// to keyframe `key`, and decode from it.
+    Seek { key: u64, from: u64 },
+    /// Read from the file's start, demuxing only, up to keyframe `k`, and decode from it.
+    ScanToKey(u64),
+    /// Decode everything from the file's start.
+    FromStart,
+}
+
 enum Decoded {
     Frame(u64),
     End,
+    /// The seek did not bring the wanted keyframe: it landed after it, or the file ended first.
+    KeyframeMissed,
     /// A hardware picture could not be copied to memory: switch to software and retry.
     HwFailed,
 }
@@ -135,7 +159,7 @@ impl VideoSource {
         path: &Path,
         input: Input,
         info: VideoInfo,
-        (decoder, hardware): (codec::decoder::Video, Option<HwDevice>),
+        (decoder, choice): OpenedDecoder,
         index: Arc<VideoIndex>,
         options: SourceOptions,
     ) -> Result<Self> {
@@ -162,7 +186,7 @@ impl VideoSource {
             index,
             input,
             decoder,
-            hardware,
+            hardware: choice.device,
             threads: options.threads,
             thumb_decoder: None,
             cache: Arc::new(parking_lot::Mutex::new(FrameCache::new(
@@ -171,7 +195,9 @@ impl VideoSource {
             converter: Converter::new(),
             position: Some(0),
             need_key: true,
-            skip_before_pts: None,
+            want_key: None,
+            floor_pts: None,
+            seek_lead_in: false,
             input_eof: false,
             eof_sent: false,
             stats: DecodeStats::default(),
@@ -273,12 +299,18 @@ impl VideoSource {
         let Some(picture) = picture else {
             return Err(self.undecodable(n, "the decoded frame was evicted before conversion"));
         };
-        // Decoded pictures can change size mid-stream; honour the request against the real size.
-        let size = if (picture.width(), picture.height()) == (self.info.width, self.info.height) {
-            size
-        } else {
-            (picture.width(), picture.height())
-        };
+        // The coded size can change mid-stream (joined recordings, adaptive streams). `size` was
+        // resolved against the stream's declared size, and every frame is delivered at it: a
+        // picture of another size is scaled, as the `ffmpeg` CLI does by default (`-autoscale`),
+        // so callers get one size and annotations one coordinate space for the whole video.
+        if (picture.width(), picture.height()) != (self.info.width, self.info.height) {
+            tracing::trace!(
+                frame = n,
+                coded = ?(picture.width(), picture.height()),
+                declared = ?(self.info.width, self.info.height),
+                "scaling a picture whose coded size differs from the stream's"
+            );
+        }
         self.converter
             .convert(&picture, n, pts, time_base, format, size, recycle)
     }
@@ -311,22 +343,13 @@ impl VideoSource {
             Some(p) => p <= n && key.is_none_or(|k| k <= p),
             None => false,
         };
-        // Plans: continue or seek to the keyframe; if that lands past `n`, fall back to the file start.
-        let mut plans: Vec<Option<Option<u64>>> = Vec::with_capacity(3);
-        if can_continue {
-            plans.push(None);
-        } else {
-            plans.push(Some(key));
-        }
-        if key.is_some() {
-            plans.push(Some(None));
-        }
+        let plans = self.plans(key, can_continue);
         let mut last_err = None;
         for plan in plans {
-            if let Some(target) = plan {
-                self.seek(target)?;
+            let fresh = plan != Plan::Continue;
+            if fresh {
+                self.start(plan)?;
             }
-            let fresh = plan.is_some();
             let mut first = true;
             loop {
                 if stop() {
@@ -336,17 +359,35 @@ impl VideoSource {
                     Decoded::Frame(i) if i == n => return Ok(()),
                     Decoded::Frame(i) if i > n => {
                         self.position = None;
-                        last_err =
-                            Some(self.undecodable(
-                                n,
-                                &format!("decoding went from before it to frame {i}"),
-                            ));
+                        let err = self.undecodable(
+                            n,
+                            &format!("decoding went from an earlier frame straight to frame {i}"),
+                        );
                         if !(fresh && first) {
-                            return Err(last_err.unwrap_or(Error::Cancelled));
+                            return Err(err);
                         }
+                        last_err = Some(err);
                         break; // the seek landed too late: try the next plan
                     }
                     Decoded::Frame(_) => first = false,
+                    Decoded::KeyframeMissed => {
+                        self.position = None;
+                        if let Plan::Seek { key, from } = plan
+                            && key == from
+                        {
+                            self.seek_lead_in = true;
+                        }
+                        tracing::debug!(
+                            ?plan,
+                            frame = n,
+                            "the demuxer did not land on the keyframe; trying the next way"
+                        );
+                        last_err = Some(self.undecodable(
+                            n,
+                            "its keyframe could not be found again after seeking",
+                        ));
+                        break;
+                    }
                     Decoded::HwFailed => {
                         tracing::warn!(device = ?self.hardware, "hardware decoding failed; continuing in software");
                         let (_, _, decoder) = open_decoder_on(
@@ -357,7 +398,7 @@ impl VideoSource {
                             HwAccel::Off,
                         )?;
                         self.decoder = decoder.0;
-                        self.hardware = None;
+                        self.hardware = decoder.1.device;
                         self.position = None;
                         return self.decode_into_cache(n, stop);
                     }
@@ -372,22 +413,70 @@ impl VideoSource {
         Err(last_err.unwrap_or_else(|| self.undecodable(n, "no decoding plan reached it")))
     }
 
+    /// The error for frame `n`. The damage starts where the index found it, or at `n` itself when
+    /// demuxing found nothing wrong (the packets are there but do not decode).
     fn undecodable(&self, n: u64, detail: &str) -> Error {
         Error::FrameUndecodable {
             index: n,
-            damaged_from: self.index.damage.as_ref().map(|d| d.from_frame),
+            damaged_from: damaged_from(self.index.damage.as_ref().map(|d| d.from_frame), n),
             detail: detail.to_owned(),
             path: self.path.clone(),
         }
     }
 
-    /// Seeks the demuxer to the keyframe (`None`: the start of the file) and resets the decoder.
-    fn seek(&mut self, keyframe: Option<u64>) -> Result<()> {
+    /// The ways to reach a frame whose keyframe is `key`, cheapest first. Each either reaches the
+    /// frame or finds out that it cannot (then the next one is tried):
+    /// continue the running decoder; seek to the keyframe; seek to the keyframe before it and
+    /// read one GOP without decoding (some demuxers and parsers land late or get the first
+    /// packet's timestamps wrong after a seek); read from the file's start without decoding up
+    /// to the keyframe; decode everything from the start.
+    fn plans(&self, key: Option<u64>, can_continue: bool) -> Vec<Plan> {
+        let mut plans: Vec<Plan> = Vec::with_capacity(5);
+        if can_continue {
+            plans.push(Plan::Continue);
+        }
+        if let Some(k) = key {
+            let before = k
+                .checked_sub(1)
+                .and_then(|b| self.index.keyframe_at_or_before(b));
+            if !self.seek_lead_in || before.is_none() {
+                plans.push(Plan::Seek { key: k, from: k });
+            }
+            if let Some(from) = before {
+                plans.push(Plan::Seek { key: k, from });
+            }
+            plans.push(Plan::ScanToKey(k));
+        }
+        plans.push(Plan::FromStart);
+        plans
+    }
+
+    /// Positions the demuxer for `plan` and resets the decoder.
+    fn start(&mut self, plan: Plan) -> Result<()> {
+        match plan {
+            Plan::Continue => Ok(()),
+            Plan::Seek { key, from } => {
+                // Demuxers index dts (MPEG-TS, mp4) or pts (mkv); the smaller of the two lands on
+                // this keyframe or an earlier one, never after it when the index is exact (with a
+                // pts-indexed demuxer and B-frames, one GOP earlier: read, but not decoded).
+                let ts = self
+                    .index
+                    .frame(from)
+                    .map(|f| f.dts.map_or(f.pts, |d| d.min(f.pts)));
+                self.seek(ts, self.index.frame(key).copied())
+            }
+            Plan::ScanToKey(key) => self.seek(None, self.index.frame(key).copied()),
+            Plan::FromStart => self.seek(None, None),
+        }
+    }
+
+    /// Seeks the demuxer to `ts` (`None`: the start of the file) and resets the decoder. With
+    /// `want_key`, packets are then skipped, without decoding, up to that keyframe.
+    fn seek(&mut self, ts: Option<i64>, want_key: Option<IndexedFrame>) -> Result<()> {
         self.stats.seeks += 1;
-        let key_pts = keyframe.and_then(|k| self.index.frame(k)).map(|f| f.pts);
-        // "Backward" lands on this keyframe or an earlier one (demuxers index dts or pts); packets
-        // before the keyframe are then skipped without decoding.
-        let ts = key_pts.unwrap_or(i64::MIN);
+        // "Backward" lands on a keyframe at or before `ts`; packets before the wanted keyframe are
+        // then skipped without decoding.
+        let ts = ts.unwrap_or(i64::MIN);
         let stream = i32::try_from(self.index.stream_index).unwrap_or(0);
         // SAFETY: the input context is open; the stream index exists (checked at open).
         let ret = unsafe {
@@ -408,7 +497,8 @@ impl VideoSource {
         }
         self.decoder.flush();
         self.need_key = true;
-        self.skip_before_pts = key_pts;
+        self.want_key = want_key;
+        self.floor_pts = want_key.map(|k| k.pts);
         self.input_eof = false;
         self.eof_sent = false;
         self.position = None;
@@ -423,13 +513,36 @@ impl VideoSource {
             match self.decoder.receive_frame(&mut picture) {
                 Ok(()) => {
                     self.stats.frames_decoded += 1;
-                    if hw::is_hw_frame(&picture) {
-                        match hw::download(&picture) {
-                            Some(sw) => picture = sw,
-                            None => return Ok(Decoded::HwFailed),
+                    match hw::memory(&picture) {
+                        Memory::Software => {}
+                        Memory::Hardware => match hw::download(&picture) {
+                            Some(sw) if hw::memory(&sw) == Memory::Software => picture = sw,
+                            _ => return Ok(Decoded::HwFailed),
+                        },
+                        // A hardware decoder may hand out surfaces of a kind this build does not
+                        // know: software decoding gives plain pictures.
+                        Memory::Unknown(_) if self.hardware.is_some() => {
+                            return Ok(Decoded::HwFailed);
+                        }
+                        Memory::Unknown(format) => {
+                            return Err(Error::UnsupportedPixelFormat {
+                                format,
+                                path: self.path.clone(),
+                            });
                         }
                     }
                     let ts = picture.pts().or_else(|| picture.timestamp());
+                    if let (Some(ts), Some(floor)) = (ts, self.floor_pts)
+                        && ts < floor
+                    {
+                        tracing::debug!(
+                            ts,
+                            floor,
+                            "dropped a picture shown before the keyframe decoding started at \
+                             (it references pictures before the seek point)"
+                        );
+                        continue;
+                    }
                     match ts.and_then(|ts| self.index.frame_at_pts(ts)) {
                         Some(i) => {
                             self.position = Some(i + 1);
@@ -457,6 +570,9 @@ impl VideoSource {
             }
             // The decoder wants input.
             if self.input_eof {
+                if self.need_key && self.want_key.is_some() {
+                    return Ok(Decoded::KeyframeMissed);
+                }
                 if self.eof_sent {
                     return Ok(Decoded::End);
                 }
@@ -484,11 +600,11 @@ impl VideoSource {
                 continue;
             }
             if self.need_key {
-                let early = matches!((self.skip_before_pts, packet.pts()), (Some(want), Some(pts)) if pts < want);
-                if !packet.is_key() || early {
-                    continue;
+                match key_search(self.want_key.as_ref(), &packet) {
+                    KeySearch::Skip => continue,
+                    KeySearch::Missed => return Ok(Decoded::KeyframeMissed),
+                    KeySearch::Start => self.need_key = false,
                 }
-                self.need_key = false;
             }
             if let Err(e) = self.decoder.send_packet(&packet) {
                 errors += 1;
@@ -569,8 +685,14 @@ impl VideoSource {
         if !self.index.is_keyframe(k) {
             return self.frame(k, FrameRequest::rgba(size));
         }
-        let target_pts = self.index.frame(k).map(|f| f.pts).unwrap_or_default();
-        self.seek(Some(k))?;
+        let want = self.index.frame(k).copied();
+        let target_pts = want.map(|f| f.pts).unwrap_or_default();
+        let plan = self
+            .plans(Some(k), false)
+            .into_iter()
+            .next()
+            .unwrap_or(Plan::Seek { key: k, from: k });
+        self.start(plan)?;
         if self.thumb_decoder.is_none() {
             let (_, _, (dec, _)) = open_decoder_on(
                 &self.input,
@@ -588,12 +710,13 @@ impl VideoSource {
                 Ok(()) => {}
                 Err(_) => break,
             }
-            if packet.stream() != self.index.stream_index || !packet.is_key() {
+            if packet.stream() != self.index.stream_index {
                 continue;
             }
-            let pts = packet.pts().or(packet.dts());
-            if pts.is_some_and(|p| p < target_pts) {
-                continue; // the demuxer landed on an earlier keyframe
+            match key_search(want.as_ref(), &packet) {
+                KeySearch::Skip => continue,
+                KeySearch::Missed => break, // decoded by `frame()` below
+                KeySearch::Start => {}
             }
             let Some(dec) = self.thumb_decoder.as_mut() else {
                 break;
@@ -622,6 +745,51 @@ impl VideoSource {
     }
 }
 
+/// The first frame known to be unusable when frame `n` does not decode: where demuxing found damage
+/// (`index_damage`), or `n` itself when that is earlier or demuxing found nothing wrong.
+fn damaged_from(index_damage: Option<u64>, n: u64) -> u64 {
+    index_damage.map_or(n, |d| d.min(n))
+}
+
+/// What to do with a packet while looking for the keyframe a seek aimed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeySearch {
+    /// Not there yet (or not a place decoding can start): drop the packet undecoded.
+    Skip,
+    /// Start decoding at this packet.
+    Start,
+    /// A later keyframe came first: the seek landed after the wanted one.
+    Missed,
+}
+
+/// Decides, after a seek, whether `packet` is the keyframe `want` (`None`: any keyframe).
+///
+/// The packet at the wanted pts is taken whatever its key flag (the index already knows it is a
+/// keyframe, and after a seek the MPEG video parser flags the picture after the I-picture), but
+/// only if its size is the indexed one: right after a program-stream seek that parser emits the
+/// sequence header alone with the I-picture's timestamps and gives the picture itself the next
+/// picture's, which would put every decoded picture under the wrong frame number.
+fn key_search(want: Option<&IndexedFrame>, packet: &Packet) -> KeySearch {
+    let size = u32::try_from(packet.size()).unwrap_or(u32::MAX);
+    key_search_raw(want, packet.pts(), size, packet.is_key())
+}
+
+fn key_search_raw(
+    want: Option<&IndexedFrame>,
+    pts: Option<i64>,
+    size: u32,
+    is_key: bool,
+) -> KeySearch {
+    match (want, pts) {
+        (Some(want), Some(pts)) if pts == want.pts && size == want.size => KeySearch::Start,
+        (Some(want), Some(pts)) if pts == want.pts => KeySearch::Missed,
+        (Some(want), Some(pts)) if pts > want.pts && is_key => KeySearch::Missed,
+        (Some(_), Some(_)) => KeySearch::Skip,
+        _ if is_key => KeySearch::Start,
+        _ => KeySearch::Skip,
+    }
+}
+
 fn discard_other_streams(input: &mut Input, keep: usize) {
     // SAFETY: the context is open; stream pointers are valid while it is.
     unsafe {
@@ -637,7 +805,7 @@ fn discard_other_streams(input: &mut Input, keep: usize) {
     }
 }
 
-type OpenedDecoder = (codec::decoder::Video, Option<HwDevice>);
+type OpenedDecoder = (codec::decoder::Video, HwChoice);
 
 /// Opens the input and a frame-threaded decoder for its best video stream.
 fn open_decoder(
@@ -655,7 +823,29 @@ fn open_decoder(
     };
     discard_other_streams(&mut input, stream_index);
     let (info, _, decoder) = open_decoder_on(&input, path, stream_index, threads, accel)?;
+    announce_decoder(&info.codec, &decoder.1);
     Ok((input, info, decoder))
+}
+
+/// Says at info level which decoder is used and why, once per codec and outcome in this process
+/// (every later open with the same outcome says it at debug level).
+fn announce_decoder(codec: &str, choice: &HwChoice) {
+    static SAID: parking_lot::Mutex<Vec<String>> = parking_lot::Mutex::new(Vec::new());
+    let what = choice.describe();
+    let key = format!("{codec}: {what}");
+    let first = {
+        let mut said = SAID.lock();
+        let first = !said.contains(&key);
+        if first && said.len() < 256 {
+            said.push(key);
+        }
+        first
+    };
+    if first {
+        tracing::info!(codec, "video decoding: {what}");
+    } else {
+        tracing::debug!(codec, "video decoding: {what}");
+    }
 }
 
 /// `threads == 1` gives a single-threaded decoder (no frame delay), used for one-picture decodes.
@@ -695,7 +885,7 @@ fn open_decoder_on(
         });
     }
     // SAFETY: setting fields of a not-yet-opened codec context we own.
-    let hardware = unsafe {
+    let choice = unsafe {
         let tb = stream.time_base();
         (*ctx.as_mut_ptr()).pkt_timebase = ffi::AVRational {
             num: tb.numerator(),
@@ -703,20 +893,78 @@ fn open_decoder_on(
         };
         hw::attach(ctx.as_mut_ptr(), codec.as_ptr(), accel)?
     };
+    let hardware = choice.device;
     match ctx.decoder().video() {
-        Ok(decoder) => Ok((info, (), (decoder, hardware))),
+        Ok(decoder) => Ok((info, (), (decoder, choice))),
         Err(ffmpeg_next::Error::DecoderNotFound) => Err(Error::UnsupportedCodec {
             codec: id.name().to_owned(),
             path: path.to_path_buf(),
         }),
         Err(e) if hardware.is_some() && !matches!(accel, HwAccel::Require(_)) => {
             tracing::warn!(error = %e, device = ?hardware, "the hardware decoder did not open; using software");
-            open_decoder_on(input, path, stream_index, threads, HwAccel::Off)
+            let (info, (), (decoder, _)) =
+                open_decoder_on(input, path, stream_index, threads, HwAccel::Off)?;
+            let mut reasons = choice.reasons;
+            reasons.push(format!("{hardware:?}: the hardware decoder did not open ({e})"));
+            Ok((info, (), (decoder, HwChoice { device: None, reasons })))
         }
         Err(source) => Err(Error::Ffmpeg {
             action: "opening the video decoder",
             source,
             path: path.to_path_buf(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{IndexedFrame, KeySearch, damaged_from, key_search_raw};
+
+    #[test]
+    fn an_undecodable_frame_always_names_where_the_damage_starts() {
+        // Demuxing found nothing wrong: the damage starts at the frame itself.
+        assert_eq!(damaged_from(None, 46), 46);
+        // Demuxing found damage earlier: that is where it starts.
+        assert_eq!(damaged_from(Some(30), 46), 30);
+        // Damage found later by demuxing, but this frame already fails.
+        assert_eq!(damaged_from(Some(50), 46), 46);
+        let e = crate::Error::FrameUndecodable {
+            index: 46,
+            damaged_from: damaged_from(None, 46),
+            detail: "the stream ended before it".into(),
+            path: "/v.ts".into(),
+        };
+        let text = e.to_string();
+        assert!(text.contains("damaged from frame 46 on"), "{text}");
+        assert!(!text.contains('?'), "{text}");
+    }
+
+    #[test]
+    fn the_wanted_keyframe_is_found_by_pts_and_size_not_by_flag() {
+        let want = IndexedFrame {
+            pts: 100,
+            dts: Some(94),
+            pos: Some(4096),
+            size: 2405,
+            keyframe: true,
+        };
+        let w = Some(&want);
+        // Earlier packets, keyframes or not, are skipped.
+        assert_eq!(key_search_raw(w, Some(90), 700, true), KeySearch::Skip);
+        assert_eq!(key_search_raw(w, Some(90), 700, false), KeySearch::Skip);
+        // The wanted packet starts decoding even when the demuxer did not flag it after the seek.
+        assert_eq!(key_search_raw(w, Some(100), 2405, false), KeySearch::Start);
+        assert_eq!(key_search_raw(w, Some(100), 2405, true), KeySearch::Start);
+        // Another packet carrying its timestamps (a header split off by the parser) is a miss.
+        assert_eq!(key_search_raw(w, Some(100), 96, false), KeySearch::Missed);
+        // A later non-key packet (e.g. an open-GOP leading picture) is skipped, a later keyframe
+        // means the seek overshot.
+        assert_eq!(key_search_raw(w, Some(95), 700, false), KeySearch::Skip);
+        assert_eq!(key_search_raw(w, Some(110), 700, false), KeySearch::Skip);
+        assert_eq!(key_search_raw(w, Some(110), 700, true), KeySearch::Missed);
+        // No target: the first keyframe.
+        assert_eq!(key_search_raw(None, Some(5), 1, false), KeySearch::Skip);
+        assert_eq!(key_search_raw(None, Some(5), 1, true), KeySearch::Start);
+        assert_eq!(key_search_raw(None, None, 1, true), KeySearch::Start);
     }
 }
