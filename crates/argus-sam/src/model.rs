@@ -195,8 +195,10 @@ impl Prediction {
     }
 }
 
+/// The element type of a decoder's `orig_im_size`.
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SizeType {
+pub enum SizeType {
     F32,
     I32,
     I64,
@@ -712,18 +714,99 @@ fn build_session(
     Ok((session, report))
 }
 
-struct ContractCheck {
-    encoder_input: String,
-    layout: InputLayout,
-    fixed_hw: Option<(usize, usize)>,
-    size_type: Option<SizeType>,
+/// What a model's contract check found: how to feed the encoder and the decoder.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractCheck {
+    /// The encoder input the frame goes to.
+    pub encoder_input: String,
+    pub layout: InputLayout,
+    /// The picture size an HWC encoder declares, within [`crate::image::MAX_FRAME_SIDE`].
+    pub fixed_hw: Option<(usize, usize)>,
+    /// The element type of the decoder's `orig_im_size`, if it has one.
+    pub size_type: Option<SizeType>,
     /// Decoder output holding 256x256 logits per candidate, if any.
-    low_res_output: Option<&'static str>,
+    pub low_res_output: Option<&'static str>,
+}
+
+/// A tensor's element type as the contract check sees it. Its `Debug` is
+/// ONNX Runtime's name of the type (`Float32`, `Float16`, ...).
+#[doc(hidden)]
+#[derive(Clone, PartialEq, Eq)]
+pub enum ElementType {
+    Float32,
+    Int32,
+    Int64,
+    /// Any other type, by its ONNX Runtime name.
+    Other(String),
+}
+
+impl std::fmt::Debug for ElementType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Float32 => "Float32",
+            Self::Int32 => "Int32",
+            Self::Int64 => "Int64",
+            Self::Other(name) => name,
+        })
+    }
+}
+
+impl From<TensorElementType> for ElementType {
+    fn from(t: TensorElementType) -> Self {
+        match t {
+            TensorElementType::Float32 => Self::Float32,
+            TensorElementType::Int32 => Self::Int32,
+            TensorElementType::Int64 => Self::Int64,
+            other => Self::Other(format!("{other:?}")),
+        }
+    }
+}
+
+/// One input or output of an ONNX model, as the contract check sees it.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Io {
+    pub name: String,
+    /// Element type and shape (-1 = dynamic); `None` for a value that is not
+    /// a tensor (a sequence or a map).
+    pub tensor: Option<(ElementType, Vec<i64>)>,
+}
+
+impl Io {
+    fn from_outlet(o: &ort::value::Outlet) -> Self {
+        Self {
+            name: o.name().to_owned(),
+            tensor: tensor_info(o.dtype()),
+        }
+    }
+}
+
+/// The inputs and outputs of an encoder and a decoder.
+#[doc(hidden)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelIo {
+    pub encoder_inputs: Vec<Io>,
+    pub encoder_outputs: Vec<Io>,
+    pub decoder_inputs: Vec<Io>,
+    pub decoder_outputs: Vec<Io>,
+}
+
+impl ModelIo {
+    fn of(encoder: &Session, decoder: &Session) -> Self {
+        let list = |l: &[ort::value::Outlet]| l.iter().map(Io::from_outlet).collect();
+        Self {
+            encoder_inputs: list(encoder.inputs()),
+            encoder_outputs: list(encoder.outputs()),
+            decoder_inputs: list(decoder.inputs()),
+            decoder_outputs: list(decoder.outputs()),
+        }
+    }
 }
 
 /// A tensor's declared element type and shape (-1 = dynamic).
-fn tensor_info(t: &ValueType) -> Option<(TensorElementType, Vec<i64>)> {
-    Some((t.tensor_type()?, t.tensor_shape()?.to_vec()))
+fn tensor_info(t: &ValueType) -> Option<(ElementType, Vec<i64>)> {
+    Some((t.tensor_type()?.into(), t.tensor_shape()?.to_vec()))
 }
 
 fn shape_matches(actual: &[i64], expected: &[i64]) -> bool {
@@ -739,23 +822,31 @@ fn check_contract(
     encoder: &Session,
     decoder: &Session,
 ) -> Result<ContractCheck> {
+    check_contract_io(manifest, &ModelIo::of(encoder, decoder))
+}
+
+/// Checks a model's inputs and outputs against its manifest's contract:
+/// every mismatch is listed in one [`Error::ContractMismatch`]. Pure, so it
+/// is fuzzed on hostile descriptions (argus-fuzz).
+#[doc(hidden)]
+pub fn check_contract_io(manifest: &Manifest, io: &ModelIo) -> Result<ContractCheck> {
     let contract = manifest.contract;
     let mut problems = Vec::new();
-    let find = |list: &[ort::value::Outlet], name: &str| {
+    let find = |list: &[Io], name: &str| {
         list.iter()
-            .find(|o| o.name() == name)
-            .and_then(|o| tensor_info(o.dtype()))
+            .find(|o| o.name == name)
+            .and_then(|o| o.tensor.clone())
     };
     let expect = |problems: &mut Vec<String>,
                   what: &str,
-                  list: &[ort::value::Outlet],
+                  list: &[Io],
                   name: &str,
-                  types: &[TensorElementType],
+                  types: &[ElementType],
                   shape: &[i64]| {
         match find(list, name) {
             None => problems.push(format!(
                 "{what} {name} is missing (has: {})",
-                list.iter().map(|o| o.name()).collect::<Vec<_>>().join(", ")
+                list.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", ")
             )),
             Some((ty, s)) => {
                 if !types.contains(&ty) {
@@ -771,17 +862,18 @@ fn check_contract(
             }
         }
     };
-    let f32_only = [TensorElementType::Float32];
+    let f32_only = [ElementType::Float32];
     let size = i64::from(manifest.input_size);
+    let (enc_in, enc_out) = (io.encoder_inputs.as_slice(), io.encoder_outputs.as_slice());
 
     // encoder: the declared input, else `image`, else the only input
     let encoder_input = match &manifest.encoder.input {
         Some(name) => name.clone(),
-        None if encoder.inputs().iter().any(|o| o.name() == "image") => "image".to_owned(),
-        None if encoder.inputs().len() == 1 => encoder.inputs()[0].name().to_owned(),
+        None if enc_in.iter().any(|o| o.name == "image") => "image".to_owned(),
+        None if enc_in.len() == 1 => enc_in[0].name.clone(),
         None => "image".to_owned(),
     };
-    let declared = find(encoder.inputs(), &encoder_input);
+    let declared = find(enc_in, &encoder_input);
     let layout = manifest
         .layout
         .unwrap_or(match declared.as_ref().map(|(_, s)| s.len()) {
@@ -795,15 +887,15 @@ fn check_contract(
     expect(
         &mut problems,
         "encoder input",
-        encoder.inputs(),
+        enc_in,
         &encoder_input,
         &f32_only,
         &enc_shape,
     );
-    if encoder.inputs().len() > 1 {
+    if enc_in.len() > 1 {
         problems.push(format!(
             "encoder has {} inputs, the contract has one",
-            encoder.inputs().len()
+            enc_in.len()
         ));
     }
     let fixed_hw = match (layout, declared) {
@@ -833,7 +925,7 @@ fn check_contract(
         expect(
             &mut problems,
             "encoder output",
-            encoder.outputs(),
+            enc_out,
             name,
             &f32_only,
             shape,
@@ -841,7 +933,7 @@ fn check_contract(
         expect(
             &mut problems,
             "decoder input",
-            decoder.inputs(),
+            &io.decoder_inputs,
             name,
             &f32_only,
             shape,
@@ -849,7 +941,7 @@ fn check_contract(
     }
 
     // decoder
-    let d = decoder.inputs();
+    let d = io.decoder_inputs.as_slice();
     let low = LOW_RES as i64;
     expect(
         &mut problems,
@@ -883,14 +975,10 @@ fn check_contract(
         &f32_only,
         &[-1],
     );
-    let has_size = d.iter().any(|o| o.name() == "orig_im_size");
+    let has_size = d.iter().any(|o| o.name == "orig_im_size");
     // SAM 2 exports such as samexporter's have no orig_im_size and return low-res masks
     if has_size || contract == Contract::Sam {
-        let size_types = [
-            TensorElementType::Float32,
-            TensorElementType::Int32,
-            TensorElementType::Int64,
-        ];
+        let size_types = [ElementType::Float32, ElementType::Int32, ElementType::Int64];
         expect(
             &mut problems,
             "decoder input",
@@ -913,14 +1001,14 @@ fn check_contract(
         ])
         .collect();
     for o in d {
-        if !known.contains(&o.name()) {
+        if !known.contains(&o.name.as_str()) {
             problems.push(format!(
                 "decoder input {} is not part of the contract",
-                o.name()
+                o.name
             ));
         }
     }
-    let o = decoder.outputs();
+    let o = io.decoder_outputs.as_slice();
     let masks_shape: &[i64] = if has_size {
         &[-1, -1, -1, -1]
     } else {
@@ -942,7 +1030,7 @@ fn check_contract(
         &f32_only,
         &[-1, -1],
     );
-    let has_low_res = o.iter().any(|x| x.name() == "low_res_masks");
+    let has_low_res = o.iter().any(|x| x.name == "low_res_masks");
     if has_low_res || contract == Contract::Sam {
         expect(
             &mut problems,
@@ -962,8 +1050,8 @@ fn check_contract(
     }
     let size_type = match find(d, "orig_im_size").map(|(t, _)| t) {
         None => None,
-        Some(TensorElementType::Int32) => Some(SizeType::I32),
-        Some(TensorElementType::Int64) => Some(SizeType::I64),
+        Some(ElementType::Int32) => Some(SizeType::I32),
+        Some(ElementType::Int64) => Some(SizeType::I64),
         Some(_) => Some(SizeType::F32),
     };
     let low_res_output = if has_low_res {
@@ -980,4 +1068,33 @@ fn check_contract(
         size_type,
         low_res_output,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The check's messages name element types as ONNX Runtime does.
+    #[test]
+    fn element_types_print_as_onnx_runtime_names_them() {
+        for t in [
+            TensorElementType::Float32,
+            TensorElementType::Int32,
+            TensorElementType::Int64,
+            TensorElementType::Float16,
+            TensorElementType::Uint8,
+            TensorElementType::String,
+            TensorElementType::Bool,
+            TensorElementType::Bfloat16,
+        ] {
+            assert_eq!(format!("{:?}", ElementType::from(t)), format!("{t:?}"));
+        }
+        assert_eq!(
+            format!("{:?}", [ElementType::Float32, ElementType::Int32, ElementType::Int64]),
+            format!(
+                "{:?}",
+                [TensorElementType::Float32, TensorElementType::Int32, TensorElementType::Int64]
+            )
+        );
+    }
 }
