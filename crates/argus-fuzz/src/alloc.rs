@@ -9,7 +9,7 @@
 //! "memory allocation of N bytes failed") before it can take the machine's
 //! memory. Only binaries that install [`Tracking`] measure anything:
 //!
-//! ```ignore
+//! ```text
 //! #[global_allocator]
 //! static ALLOC: argus_fuzz::alloc::Tracking = argus_fuzz::alloc::Tracking;
 //! ```
