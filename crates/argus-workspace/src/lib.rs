@@ -143,9 +143,10 @@ impl Workspace {
             let fresh = Compositor::new();
             self.inner.compositor.lock().get_or_insert(fresh);
         }
-        let mut compositor = self.inner.compositor.lock();
-        let compositor = compositor.get_or_insert_with(Compositor::new);
-        compositor.composite(frame, scene, overlays)
+        match self.inner.compositor.lock().as_mut() {
+            Some(compositor) => compositor.composite(frame, scene, overlays),
+            None => Err(CommandError::internal("the compositor vanished after it was created")),
+        }
     }
 
     /// Runs blocking work (decoding, rendering, SAM) on the async runtime's

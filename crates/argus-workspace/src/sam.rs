@@ -377,7 +377,7 @@ impl SamSession {
             MEMORY_CACHE_BYTES,
             self.embeddings.clone().map(DiskCache::new),
         );
-        let (info, old) = {
+        let old = {
             let mut state = self.state.lock();
             let fresh = SamState {
                 model: Some(Arc::new(model)),
@@ -385,14 +385,12 @@ impl SamSession {
                 revision: state.revision,
                 ..SamState::default()
             };
-            let old = std::mem::replace(&mut *state, fresh);
-            drop(state);
-            let info = self
-                .model_info()
-                .ok_or_else(|| CommandError::internal("the SAM model vanished after loading"))?;
-            (info, old)
+            std::mem::replace(&mut *state, fresh)
         };
         retire(Some(old));
+        let info = self
+            .model_info()
+            .ok_or_else(|| CommandError::internal("the SAM model vanished after loading"))?;
         report(ModelProgress::Ready {
             model: info.clone(),
         });

@@ -107,7 +107,11 @@ impl Videos {
     /// The file and index of `video`, opening it on first use (under that
     /// video's own lock only). Blocking.
     pub fn recipe(&self, video: &Video) -> CommandResult<DecoderRecipe> {
-        let entry = self.entry(video);
+        self.recipe_of(&self.entry(video), video)
+    }
+
+    /// [`Videos::recipe`] for the entry the caller already holds.
+    fn recipe_of(&self, entry: &OpenVideo, video: &Video) -> CommandResult<DecoderRecipe> {
         if let Some(r) = entry.recipe.get() {
             return Ok(r.clone());
         }
@@ -185,7 +189,7 @@ impl Videos {
             }
         }
         let entry = self.entry(video);
-        let recipe = self.recipe(video)?;
+        let recipe = self.recipe_of(&entry, video)?;
         let mut shared = entry.shared.lock();
         let source = match &mut *shared {
             Some(s) => s,
