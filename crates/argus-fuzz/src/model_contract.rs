@@ -363,8 +363,9 @@ fn check_accepted(manifest: &Manifest, io: &ModelIo, check: &ContractCheck) {
         };
         assert_eq!(check.size_type, Some(expected));
     }
-    if contract == Contract::Sam {
-        assert!(has_size, "the SAM contract has orig_im_size");
+    if !has_size {
+        // no upscale in the graph: the masks are the low-res logits Argus brings to the frame
+        assert_eq!(check.low_res_output, Some("masks"), "a decoder without orig_im_size returns low-res masks");
     }
     for o in &io.decoder_inputs {
         assert!(
@@ -455,6 +456,10 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
         tensor: Some((ElementType::Int32, vec![2])),
     });
     sam2_sized.decoder_outputs[0] = f32_io("masks", &[-1, -1, -1, -1]);
+    // MobileSAM as export_mobile_sam.py exports it: no in-graph upscale
+    let mut sam_low_res = sam.clone();
+    sam_low_res.decoder_inputs.retain(|o| o.name != "orig_im_size");
+    sam_low_res.decoder_outputs = vec![f32_io("masks", &[1, -1, 256, 256]), f32_io("iou_predictions", &[1, -1])];
     let mut half = sam.clone();
     half.encoder_inputs = vec![Io {
         name: "image".into(),
@@ -469,6 +474,7 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
         ("sam-valid", Input { manifest: fields(Contract::Sam, None, 1024, None), io: sam.clone() }),
         ("sam2-valid", Input { manifest: fields(Contract::Sam2, None, 1024, None), io: sam2.clone() }),
         ("sam2-with-size", Input { manifest: fields(Contract::Sam2, None, 1024, None), io: sam2_sized }),
+        ("sam-low-res", Input { manifest: fields(Contract::Sam, None, 1024, None), io: sam_low_res }),
         ("sam-int64-size", Input { manifest: fields(Contract::Sam, Some(InputLayout::Nchw), 1024, Some("image")), io: int_size }),
         ("hwc-dynamic", Input { manifest: fields(Contract::Sam, None, 1024, None), io: hwc(&[-1, -1, 3]) }),
         ("hwc-fixed", Input { manifest: fields(Contract::Sam, Some(InputLayout::HwcRaw), 1024, Some("input_image")), io: hwc(&[1024, 1024, 3]) }),

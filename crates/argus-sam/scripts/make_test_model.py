@@ -8,7 +8,9 @@ Writes into OUT_DIR:
   sam2_encoder.onnx / sam2_decoder.onnx    -- SAM 2 image contract
   sam1x_*.onnx  -- SAM contract, encoder taking raw HWC pixels (samexporter --use-preprocess)
   sam2x_*.onnx  -- SAM 2 contract as samexporter exports it (no orig_im_size, low-res masks)
-  sam1.toml, sam2.toml, sam1x.toml, sam2x.toml -- manifests for them (file:// URLs)
+  sam1lr_*.onnx -- SAM contract, decoder without the in-graph upscale (no orig_im_size,
+                   low-res masks out), as export_mobile_sam.py exports MobileSAM's
+  sam1.toml, sam2.toml, sam1x.toml, sam2x.toml, sam1lr.toml -- manifests for them (file:// URLs)
 
 The models are not neural networks; they behave like SAM in the ways the
 Argus tests can check against ground truth:
@@ -293,16 +295,18 @@ def main():
         sys.exit("usage: make_test_model.py OUT_DIR")
     out = os.path.abspath(sys.argv[1])
     os.makedirs(out, exist_ok=True)
-    # tag, SAM 2?, exporter-style variant (HWC encoder for SAM, no orig_im_size for SAM 2)
-    for tag, sam2, variant in (("sam1", False, False), ("sam2", True, False), ("sam1x", False, True),
-                               ("sam2x", True, True)):
+    # tag, SAM 2?, HWC raw-pixel encoder?, decoder without orig_im_size (low-res masks out)?
+    for tag, sam2, hwc, no_size in (("sam1", False, False, False), ("sam2", True, False, False),
+                                    ("sam1x", False, True, False), ("sam2x", True, False, True),
+                                    ("sam1lr", False, False, True)):
         enc = os.path.join(out, f"{tag}_encoder.onnx")
         dec = os.path.join(out, f"{tag}_decoder.onnx")
-        encoder(enc, sam2, hwc=variant and not sam2)
-        decoder(dec, sam2, no_size=variant and sam2)
+        encoder(enc, sam2, hwc=hwc)
+        decoder(dec, sam2, no_size=no_size)
+        variant = ", exporter variant" if hwc or (no_size and sam2) else ", low-res decoder" if no_size else ""
         text = MANIFEST.format(
             id=f"argus-test-{tag}",
-            title=f"Argus test model ({'SAM 2 image' if sam2 else 'SAM'} contract{', exporter variant' if variant else ''})",
+            title=f"Argus test model ({'SAM 2 image' if sam2 else 'SAM'} contract{variant})",
             family="test",
             contract="sam2" if sam2 else "sam",
             resize="stretch" if sam2 else "longest_side",

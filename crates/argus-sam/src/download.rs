@@ -35,6 +35,22 @@ pub struct ModelPaths {
     pub decoder: PathBuf,
 }
 
+impl ModelPaths {
+    /// The decoder that upscales its masks in the graph, as the reference
+    /// pipelines run it: `reference/<decoder file>` beside the model where one
+    /// is kept (`make real-model` exports MobileSAM's decoder without the
+    /// in-graph upscale, for speed, and keeps the full export there for
+    /// comparisons), else the decoder itself.
+    pub fn reference_decoder(&self) -> PathBuf {
+        self.decoder
+            .parent()
+            .zip(self.decoder.file_name())
+            .map(|(dir, name)| dir.join("reference").join(name))
+            .filter(|p| p.is_file())
+            .unwrap_or_else(|| self.decoder.clone())
+    }
+}
+
 /// The on-disk model cache.
 #[derive(Debug, Clone)]
 pub struct ModelStore {

@@ -33,6 +33,8 @@ pub enum MaskUpscale {
     /// The decoder resizes all masks to the frame (`orig_im_size` = frame size)
     /// and Rust only thresholds them, as the Python reference pipelines do.
     /// Slower; kept for comparison and for exports without low-res outputs.
+    /// A decoder without `orig_im_size` has no upscale of its own: its masks
+    /// are always brought to the frame by Argus.
     Decoder,
 }
 
@@ -274,6 +276,13 @@ impl SamModel {
 
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// The decoder output the low-res logits are read from: `low_res_masks`,
+    /// or `masks` for a decoder without an in-graph upscale (no
+    /// `orig_im_size`), which is then always upscaled by Argus.
+    pub fn low_res_output(&self) -> Option<&'static str> {
+        self.low_res_output
     }
 
     /// Which execution provider is active and why not the GPU.
@@ -975,9 +984,11 @@ pub fn check_contract_io(manifest: &Manifest, io: &ModelIo) -> Result<ContractCh
         &f32_only,
         &[-1],
     );
+    // Without orig_im_size the decoder returns low-res masks and Argus brings
+    // the chosen one to the frame: SAM 2 exports such as samexporter's, and
+    // SAM decoders exported without the in-graph upscale (export_mobile_sam.py)
     let has_size = d.iter().any(|o| o.name == "orig_im_size");
-    // SAM 2 exports such as samexporter's have no orig_im_size and return low-res masks
-    if has_size || contract == Contract::Sam {
+    if has_size {
         let size_types = [ElementType::Float32, ElementType::Int32, ElementType::Int64];
         expect(
             &mut problems,
@@ -1031,7 +1042,9 @@ pub fn check_contract_io(manifest: &Manifest, io: &ModelIo) -> Result<ContractCh
         &[-1, -1],
     );
     let has_low_res = o.iter().any(|x| x.name == "low_res_masks");
-    if has_low_res || contract == Contract::Sam {
+    // a SAM decoder that upscales in the graph must also give the low-res
+    // logits (successive clicks feed them back; the fused path upscales them)
+    if has_low_res || (has_size && contract == Contract::Sam) {
         expect(
             &mut problems,
             "decoder output",

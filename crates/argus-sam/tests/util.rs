@@ -71,6 +71,9 @@ pub struct TestModels {
     pub sam1x: Manifest,
     /// SAM 2 as samexporter exports it: no `orig_im_size`, low-res `masks`.
     pub sam2x: Manifest,
+    /// SAM's decoder without the in-graph upscale (no `orig_im_size`, low-res
+    /// `masks`), as export_mobile_sam.py exports MobileSAM's; otherwise `sam1`.
+    pub sam1lr: Manifest,
 }
 
 pub fn test_models() -> Result<&'static TestModels, String> {
@@ -87,12 +90,14 @@ pub fn test_models() -> Result<&'static TestModels, String> {
             let read = |name: &str| Manifest::from_path(&dir.join(name)).map_err(|e| e.to_string());
             let (sam1, sam2) = (read("sam1.toml")?, read("sam2.toml")?);
             let (sam1x, sam2x) = (read("sam1x.toml")?, read("sam2x.toml")?);
+            let sam1lr = read("sam1lr.toml")?;
             Ok(TestModels {
                 dir,
                 sam1,
                 sam2,
                 sam1x,
                 sam2x,
+                sam1lr,
             })
         })
         .as_ref()
@@ -146,6 +151,18 @@ impl Subject {
             options,
         )
         .map_err(|e| e.to_string())
+    }
+
+    /// The same model with the decoder the reference pipeline runs
+    /// ([`argus_sam::download::ModelPaths::reference_decoder`]).
+    pub fn reference(&self) -> Self {
+        Self {
+            manifest: self.manifest.clone(),
+            paths: ModelPaths {
+                encoder: self.paths.encoder.clone(),
+                decoder: self.paths.reference_decoder(),
+            },
+        }
     }
 
     pub fn id(&self) -> &str {
