@@ -961,6 +961,9 @@ fn permission_denied_possible() -> bool {
     std::fs::File::open(&p).is_err()
 }
 
+/// A file the user may not read is a typed `PermissionDenied`. Root ignores
+/// file modes (CI runs as root): there the probe runs in a copy of this test
+/// binary as the unprivileged user `nobody` (uid 65534), whom mode 000 stops.
 fn check_permission_denied() -> TestResult {
     let dir = tempfile::tempdir()?;
     let p = dir.path().join("locked.mp4");
@@ -970,11 +973,54 @@ fn check_permission_denied() -> TestResult {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000))?;
     }
-    ensure!(
-        matches!(probe(&p), Err(Error::PermissionDenied { .. })),
-        "permission"
-    );
-    Ok(())
+    if permission_denied_possible() {
+        let got = probe(&p);
+        ensure!(
+            matches!(got, Err(Error::PermissionDenied { .. })),
+            "permission: {got:?}"
+        );
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::process::CommandExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+        let exe = dir.path().join("media-test");
+        std::fs::copy(std::env::current_exe()?, &exe)?;
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755))?;
+        let out = std::process::Command::new(&exe)
+            .env("ARGUS_MEDIA_PERMISSION_CHILD", &p)
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .map_err(|e| format!("running the probe as uid 65534 (nobody): {e}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        ensure!(
+            out.status.success(),
+            "the probe as nobody exits normally (no panic): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ensure!(
+            stdout.starts_with("PermissionDenied"),
+            "as nobody, the probe of a mode-000 file is PermissionDenied: {stdout}"
+        );
+        ensure!(
+            stdout.contains("locked.mp4"),
+            "the error names the file: {stdout}"
+        );
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    Err("file modes cannot be tested here".into())
+}
+
+/// The child of [`check_permission_denied`] (running as `nobody`).
+fn permission_child(path: &Path) {
+    match probe(path) {
+        Err(e @ Error::PermissionDenied { .. }) => println!("PermissionDenied: {e}"),
+        other => println!("{other:?}"),
+    }
 }
 
 fn check_index_cache() -> TestResult {
@@ -1315,6 +1361,10 @@ fn main() {
         hw_log_child(Path::new(&path));
         return;
     }
+    if let Some(path) = std::env::var_os("ARGUS_MEDIA_PERMISSION_CHILD") {
+        permission_child(Path::new(&path));
+        return;
+    }
     let args = Arguments::from_args();
     let mut trials = Vec::new();
     let ffmpeg = have_ffmpeg();
@@ -1366,15 +1416,11 @@ fn main() {
     for (name, f) in simple {
         trials.push(argus_testkit::skip_unless(Trial::test(name, f), needs_x264, argus_testkit::Skip::Missing));
     }
-    let perm = permission_denied_possible();
-    let name = if perm {
-        "permission_denied".to_owned()
-    } else {
-        "permission_denied (SKIPPED: running with privileges that ignore file permissions)"
-            .to_owned()
-    };
-    // Root ignores file permissions: then this one case cannot be made, and
-    // says so (it is not a missing tool CI could install).
-    trials.push(Trial::test(name, check_permission_denied).with_ignored_flag(!perm || needs_x264.is_some()));
+    // As root, the check runs its probe as `nobody` (see check_permission_denied).
+    trials.push(argus_testkit::skip_unless(
+        Trial::test("permission_denied", check_permission_denied),
+        needs_x264,
+        argus_testkit::Skip::Missing,
+    ));
     libtest_mimic::run(&args, trials).exit();
 }
