@@ -438,9 +438,7 @@ impl SamSession {
             p.hold_off(CLICK_QUIET);
         }
         let key = embedding_key(&model, video, frame);
-        // When the pre-encoder is encoding this frame right now, its embedding is
-        // waited for rather than computed a second time beside it.
-        let embedding = cache.get_or_insert_with(key, || -> CommandResult<_> {
+        let encode = || -> CommandResult<_> {
             self.hooks.encoding(video, frame);
             let pixels = videos.frame_rgba(video, frame)?;
             let image = argus_sam::ImageView::packed(
@@ -450,7 +448,27 @@ impl SamSession {
                 argus_sam::PixelFormat::Rgba8,
             )?;
             Ok(model.encode(&image)?)
-        })?;
+        };
+        // When the pre-encoder is encoding this frame right now, its embedding is
+        // waited for rather than computed a second time beside it.
+        let mut embedding = cache.get_or_insert_with(key.clone(), encode)?;
+        // An embedding is for a picture of the video's size: one from the disk
+        // cache that is not (a damaged or foreign entry under this key) would
+        // give masks of another size. It is replaced, not used.
+        let t = embedding.transform();
+        if (t.frame_w, t.frame_h) != (video.width, video.height) {
+            tracing::warn!(
+                frame,
+                "the cached SAM embedding is for a {}x{} picture, the video is {}x{}: encoding the frame again",
+                t.frame_w,
+                t.frame_h,
+                video.width,
+                video.height
+            );
+            let fresh = std::sync::Arc::new(encode()?);
+            cache.insert(key, fresh.clone());
+            embedding = fresh;
+        }
         if self.interactive {
             // Get the neighbours ready for the next clicks.
             if let Err(e) = self.prefetch(videos, video, frame) {

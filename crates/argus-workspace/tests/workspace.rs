@@ -63,6 +63,10 @@ fn main() {
             "sam models: shipped list, load with model-progress events, typed failures",
             sam_models,
         ),
+        Trial::test(
+            "sam: a cached embedding of a picture of another size is encoded again, not used",
+            sam_foreign_embedding,
+        ),
     ] {
         trials.push(match &sam_missing {
             Some(why) => argus_testkit::unavailable(sam.name(), why, argus_testkit::Skip::Missing),
@@ -477,6 +481,21 @@ fn typed_errors() -> TestResult {
     Ok(())
 }
 
+/// The IoU of a candidate's box (`{x, y, width, height}`) with the generated video's red box.
+fn box_iou(b: &Value) -> Option<f64> {
+    let (bx, by, bw, bh) = BOX;
+    let (x, y, w, h) = (
+        b["x"].as_f64()?,
+        b["y"].as_f64()?,
+        b["width"].as_f64()?,
+        b["height"].as_f64()?,
+    );
+    let ix = (x + w).min(f64::from(bx + bw)) - x.max(f64::from(bx));
+    let iy = (y + h).min(f64::from(by + bh)) - y.max(f64::from(by));
+    let inter = ix.max(0.0) * iy.max(0.0);
+    Some(inter / (w * h + f64::from(bw * bh) - inter))
+}
+
 fn sam_flow() -> TestResult {
     let t = TestWs::new()?;
     let (project, video) = project_with_video(&t)?;
@@ -546,22 +565,7 @@ fn sam_flow() -> TestResult {
     // The candidate whose box matches the red box best must match it well.
     let best = described
         .iter()
-        .filter_map(|c| {
-            let b = &c["bbox"];
-            let (x, y, w, h) = (
-                b["x"].as_f64()?,
-                b["y"].as_f64()?,
-                b["width"].as_f64()?,
-                b["height"].as_f64()?,
-            );
-            let ix = (x + w).min(f64::from(bx + bw)) - x.max(f64::from(bx));
-            let iy = (y + h).min(f64::from(by + bh)) - y.max(f64::from(by));
-            let inter = ix.max(0.0) * iy.max(0.0);
-            Some((
-                inter / (w * h + f64::from(bw * bh) - inter),
-                c["rank"].as_u64()?,
-            ))
-        })
+        .filter_map(|c| Some((box_iou(&c["bbox"])?, c["rank"].as_u64()?)))
         .fold((0.0, 0), |a, b| if b.0 > a.0 { b } else { a });
     ensure!(
         best.0 > 0.8,
@@ -678,6 +682,62 @@ fn sam_flow() -> TestResult {
     ensure!(
         t.ok("frame_shapes", json!({ "videoId": vid, "frame": 4 }))? == json!([]),
         "undo removes the SAM mask"
+    );
+    Ok(())
+}
+
+/// A cached embedding for a picture of another size (a damaged or foreign
+/// disk-cache entry under this frame's key) would give masks of that size: it
+/// is replaced by a fresh encode, and the mask lands on the clicked box.
+fn sam_foreign_embedding() -> TestResult {
+    let t = TestWs::new()?;
+    let project = t.ok("create_project", json!({ "name": "boxes", "labels": ["box"] }))?;
+    let path = argus_testkit::make_video(t.dir.path())?;
+    let video = t.ok(
+        "import_video",
+        json!({ "projectId": str_of(&project, "id")?, "path": path }),
+    )?;
+    let manifest_path = argus_testkit::make_sam_models(&t.dir.path().join("models"))?;
+    let info = t.ok("load_sam_model", json!({ "manifestPath": manifest_path }))?;
+    // The same model, encoding a 64x48 picture, stored under frame 4's key.
+    let manifest = argus_sam::Manifest::from_path(&manifest_path).map_err(|e| e.to_string())?;
+    let paths = argus_sam::download::ModelStore::new(t.dir.path().join("foreign"))
+        .ensure(&manifest, &mut |_| true)
+        .map_err(|e| e.to_string())?;
+    let model = argus_sam::SamModel::load(&manifest, &paths.encoder, &paths.decoder, Default::default())
+        .map_err(|e| e.to_string())?;
+    let small = vec![90u8; 64 * 48 * 3];
+    let view = argus_sam::ImageView::packed(&small, 64, 48, argus_sam::PixelFormat::Rgb8)
+        .map_err(|e| e.to_string())?;
+    let foreign = model.encode(&view).map_err(|e| e.to_string())?;
+    let key = argus_sam::cache::EmbeddingKey {
+        video_hash: argus_media::hash_file(&path).map_err(|e| e.to_string())?,
+        frame: 4,
+        model_id: str_of(&info, "id")?.to_owned(),
+    };
+    let disk = argus_sam::cache::DiskCache::new(t.dir.path().join("data/embeddings"));
+    disk.store(&key, &foreign).map_err(|e| e.to_string())?;
+
+    let (bx, by, bw, bh) = BOX;
+    let click = json!({ "points": [{ "x": f64::from(bx + bw / 2), "y": f64::from(by + bh / 2), "positive": true }] });
+    let preview = t.ok(
+        "sam_predict",
+        json!({ "videoId": str_of(&video, "id")?, "frame": 4, "prompt": click }),
+    )?;
+    let box_iou = box_iou(&preview["candidates"][0]["bbox"]).ok_or("the best candidate has a box")?;
+    ensure!(
+        box_iou > 0.8,
+        "the mask covers the clicked box in the video's frame (box IoU {box_iou:.2}): {preview}"
+    );
+    let replaced = disk
+        .load(&key)
+        .map_err(|e| e.to_string())?
+        .ok_or("the fresh embedding is cached on disk")?;
+    ensure!(
+        (replaced.transform().frame_w, replaced.transform().frame_h)
+            == (u64_of(&video, "width")? as u32, u64_of(&video, "height")? as u32),
+        "the disk entry now holds the video's size: {:?}",
+        replaced.transform()
     );
     Ok(())
 }
