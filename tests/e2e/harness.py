@@ -29,11 +29,16 @@ from pathlib import Path
 from webdriver import Session, WebDriverError
 
 
+def ci() -> bool:
+    """Whether the suite runs as CI runs it (`CI=true`): no skips but the listed ones."""
+    return os.environ.get("CI") == "true"
+
+
 def skip(reason: str, allowed_in_ci: bool = False) -> None:
     """Skips the test or class for `reason`. Under `CI=true` only the skips
     the suite's written list allows (argus-testkit's `Skip`: real model
     weights, an NVIDIA GPU) may skip; anything else fails the run instead."""
-    if os.environ.get("CI") == "true" and not allowed_in_ci:
+    if ci() and not allowed_in_ci:
         raise AssertionError(f"cannot run here and CI=true forbids skipping: {reason}")
     raise unittest.SkipTest(reason)
 

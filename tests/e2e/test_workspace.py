@@ -1,9 +1,11 @@
 """End to end: the real app under Xvfb, driven over WebDriver.
 
 One ordered scenario on the seeded sample project (a generated 1280x720
-video of three coloured boxes moving over a plain background):
-  1. the workspace opens on the sample project; the arrow keys step frames and
-     the painted frame follows;
+video of three coloured boxes moving over a plain background, street-sample.mp4,
+beside a real clip, Big Buck Bunny, which the app opens first):
+  1. the workspace opens on the sample project, on the real clip; the generated
+     video is opened by its name; the arrow keys step frames and the painted
+     frame follows;
   2. a SAM click on the red box, Enter: one mask object, and the pixels inside
      the red box are tinted while the background is unchanged; the object's
      text attribute is set in the object list (one undo step) and undone;
@@ -39,6 +41,9 @@ import harness  # noqa: E402
 from webdriver import WaitTimeout, save_png, wait_until  # noqa: E402
 
 FW, FH, FPS = 1280, 720, 30
+# The sample project's videos (scripts/sample-project): the real clip is first.
+GENERATED = "street-sample.mp4"
+REAL_CLIP = "big-buck-bunny.mp4"
 
 # Regions of the sample video in frame pixels at time t (seconds), inset a
 # little from the drawn boxes so the 16-px granularity of the sample SAM model
@@ -227,6 +232,18 @@ class AppCase(unittest.TestCase):
         self.wait_painted(f, timeout=30)
         return f
 
+    def open_video(self, name: str = GENERATED) -> int:
+        """Opens the project's video called `name` from the video list (the
+        scenarios click on the generated video's boxes); returns its frame."""
+        if self.ws("data-video") != name:
+            buttons = [b for b in self.s.find_all(".video button") if b.attribute("title") == name]
+            self.assertTrue(buttons, f"the video list has no {name}")
+            buttons[0].click()
+            self.s.wait_attribute(WORKSPACE, "data-video", lambda v: v == name, f"== {name}", timeout=20)
+        f = int(self.s.wait_attribute(WORKSPACE, "data-frame", lambda v: bool(v), "set", timeout=20))
+        self.wait_painted(f, timeout=30)
+        return f
+
     def run_steps(self, steps):
         """Runs the named steps in order; a failing one leaves a screenshot and the logs."""
         for name, fn in steps:
@@ -262,7 +279,17 @@ class WorkspaceScenario(AppCase):
         self.run_steps(steps)
 
     def step_open_and_step(self):
-        f0 = self.open_workspace()
+        self.assertEqual(self.open_workspace(), 0, "the project opens at frame 0")
+        # A newcomer's first look (and first SAM click) is on real footage.
+        if (self.app.data_dir / "sample" / REAL_CLIP).is_file():
+            self.assertEqual(self.ws("data-video"), REAL_CLIP, "the app opens the project's first video, the real clip")
+            self.save_window("workspace-real-footage.png")
+        elif harness.ci():
+            self.fail(f"the sample project has no {REAL_CLIP}: scripts/sample-project could not fetch it "
+                      "(see its log); under CI=true the sample must have its real clip")
+        else:
+            print(f"(the sample project has no {REAL_CLIP}: opened the generated video only)", file=sys.stderr)
+        f0 = self.open_video()
         self.assertEqual(f0, 0, "the sample video opens at frame 0")
         for _ in range(3):
             self.press("ArrowRight")
@@ -392,6 +419,7 @@ class WorkspaceScenario(AppCase):
         undo_before = int(self.ws("data-undo") or 0)
         self.app.restart()
         self.open_workspace()
+        self.open_video()
         start = self.frame()
         key = "ArrowRight" if start < 2 else "ArrowLeft"
         for _ in range(abs(2 - start)):
@@ -426,7 +454,8 @@ class RealModelScenario(AppCase):
         ])
 
     def step_open_with_real_model(self):
-        self.assertEqual(self.open_workspace(), 0, "the sample video opens at frame 0")
+        self.open_workspace()
+        self.assertEqual(self.open_video(), 0, "the sample video opens at frame 0")
         self.s.wait_attribute("[data-testid=sam-status]", "data-model", lambda v: v == REAL_MODEL,
                               f"== {REAL_MODEL}", timeout=120)
 
@@ -454,7 +483,10 @@ class RealModelScenario(AppCase):
         # the stored mask, read back from the app's store with argus-cli
         cli = [str(harness._target_dir() / "debug" / "argus-cli"), "--db", str(self.app.data_dir / "argus.db"), "--json"]
         videos = subprocess.run([*cli, "videos", "--project", "Sample"], check=True, capture_output=True, timeout=60)
-        video = json.loads(videos.stdout.decode().splitlines()[0])["id"]
+        listed = [json.loads(line) for line in videos.stdout.decode().splitlines() if line.strip()]
+        named = [v["id"] for v in listed if v.get("name") == GENERATED]
+        self.assertEqual(len(named), 1, f"argus-cli lists {GENERATED} once: {listed}")
+        video = named[0]
         out = subprocess.run([*cli, "shapes", "--video", video, "--frame", "0"], check=True, capture_output=True,
                              timeout=60)
         shapes = [json.loads(line) for line in out.stdout.decode().splitlines() if line.strip()]
