@@ -264,6 +264,13 @@ impl GopFloor {
                 }
             }
         }
+        if got < wanted {
+            // the last frames of the file wait in the decoder (B-frames): drain it
+            let _ = self.dec.send_eof();
+            while got < wanted && self.dec.receive_frame(&mut frame).is_ok() {
+                got += 1;
+            }
+        }
         if got != wanted {
             return Err(format!("the floor decoded {got} of {wanted} frames from the keyframe of {i}"));
         }
