@@ -34,16 +34,7 @@ fn main() {
 
 /// A project with two labels and the generated video imported.
 fn project_with_video(t: &TestApp) -> Result<(Value, Value), String> {
-    let project = t.ok(
-        "create_project",
-        json!({ "name": "boxes", "labels": ["box", "background"] }),
-    )?;
-    let path = argus_testkit::make_video(t.dir.path())?;
-    let video = t.ok(
-        "import_video",
-        json!({ "projectId": str_of(&project, "id")?, "path": path }),
-    )?;
-    Ok((project, video))
+    argus_testkit::project_with_video(t.dir.path(), |cmd, args| t.ok(cmd, args))
 }
 
 fn ipc() -> TestResult {

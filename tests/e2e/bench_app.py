@@ -21,7 +21,8 @@ Prints, one per line:
   app.hold_step_shown_1080p: how many of those frames were painted while the key was held (%)
   app.sam_click_p50_1080p / app.sam_click_p95_1080p: ms, SAM click -> mask painted (embedding cached)
   app.sam_click_p95_1080p.ratio: vs the floor of the same work, measured in the same run: the
-    model's prompt decoder alone on one click (Python onnxruntime, p95)
+    model's prompt decoder alone on one click (Python onnxruntime, p95), run as the app runs it
+    (a decoder with orig_im_size is given 256x256: Argus upscales only the mask it keeps)
   app.sam_first_click_1080p: ms, the first click on a frame (encoder included), clicked before the
     page starts pre-encoding that frame, so no encode is under way
   app.mobile-sam.sam_click_p50_1080p / _p95_1080p / _p95_1080p.ratio / first_click_1080p:
@@ -326,7 +327,9 @@ def decoder_floor(decoder: Path, runs: int) -> list[float]:
         elif i.name == "point_labels":
             feed[i.name] = np.array([[1.0, -1.0]], np.float32)
         elif i.name == "orig_im_size":
-            feed[i.name] = np.array([H, W], np.float32)
+            # as the app runs it (argus-sam's fused upscale): the decoder's own
+            # full-size masks kept at the low-res size, Argus upscaling the one it keeps
+            feed[i.name] = np.array([256, 256], np.float32)
         elif i.name == "has_mask_input":
             feed[i.name] = np.zeros(shape or [1], np.float32)
         else:
@@ -418,9 +421,13 @@ def main() -> int:
             real = sam_clicks(s, 260)
         else:
             log(f"{REAL_MODEL} is not in the model cache (make real-model): its figures are skipped")
-        # The anchors: the same work without the app, on this machine, now.
         scale = float(dict(p.split("=", 1) for p in loaded_url(s).split("?", 1)[-1].split("&") if "=" in p)
                       .get("scale", "1"))
+        info = s.execute("return window.__argusInfo ?? null;")
+        # The anchors: the same work without the app, on this machine, now. The
+        # app is stopped first: its pre-encoder (MobileSAM's encoder, seconds a
+        # frame) would otherwise share the two cores with the anchors.
+        app.stop()
         floor = percentile(decode_floor(app.video, WARMUP_STEPS, STEPS, scale), 95)
         log(f"anchor: decoding and converting the same {STEPS} frames at scale {scale}: p95 {floor:.1f} ms")
         dec_floor = percentile(decoder_floor(model_file(app.manifest, "decoder"), CLICKS), 95)
@@ -454,7 +461,6 @@ def main() -> int:
                 print(f"app.{REAL_MODEL}.sam_click_p95_1080p.ratio: {r95 / rfloor:.2f} "
                       f"(vs {decoders[0].name} alone, p95 {rfloor:.1f} ms, same run)")
             print(f"app.{REAL_MODEL}.sam_first_click_1080p: {rfirst:.1f} ms")
-        info = s.execute("return window.__argusInfo ?? null;")
         if info:
             log(f"renderer: {info.get('renderer')}")
         return 0

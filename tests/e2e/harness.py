@@ -200,6 +200,11 @@ class App:
         x, y = max(0, int(x)), max(0, int(y))
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[y:y + int(h), x:x + int(w)]
 
+    def stop(self) -> None:
+        """Ends the app (its WebDriver session) and keeps everything else,
+        the data dir included, until `close`."""
+        self._close_session()
+
     def restart(self) -> None:
         """Ends the app (its WebDriver session) and starts a new one on the same data dir."""
         self._close_session()
