@@ -95,9 +95,23 @@ pub fn run_app<R: Runtime>(
         .build(context)
 }
 
-/// Entry point of the `argus` binary. `--write-bindings` regenerates the
-/// TypeScript bindings into `web/src/lib/bindings/` and exits.
+/// `argus --version`: the version and the commit the binary was built from.
+pub fn version_line() -> String {
+    format!(
+        "argus {} (commit {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("ARGUS_GIT_COMMIT")
+    )
+}
+
+/// Entry point of the `argus` binary. `--version` prints the version and the
+/// commit; `--write-bindings` regenerates the TypeScript bindings into
+/// `web/src/lib/bindings/` and exits.
 pub fn main() {
+    if std::env::args().skip(1).any(|a| a == "--version" || a == "-V") {
+        println!("{}", version_line());
+        return;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -17,6 +17,10 @@ fn main() {
     let args = Arguments::from_args();
     let trials = vec![
         Trial::test(
+            "version: `argus --version` prints the version and the commit it was built from",
+            version,
+        ),
+        Trial::test(
             "ipc: every command answers the page's arguments, with typed errors and progress events",
             ipc,
         ),
@@ -30,6 +34,38 @@ fn main() {
         ),
     ];
     libtest_mimic::run(&args, trials).exit();
+}
+
+fn version() -> TestResult {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_argus"))
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("running argus --version: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    ensure!(out.status.success(), "exit status {:?}: {text}", out.status);
+    ensure!(
+        text.trim() == argus_app::version_line(),
+        "prints the version line: {text:?}"
+    );
+    ensure!(
+        text.starts_with(&format!("argus {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "the package version: {text:?}"
+    );
+    // built from a git checkout (as the suite runs), the commit is HEAD's
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    if let Some(head) = head {
+        ensure!(
+            text.contains(&format!("(commit {head})")),
+            "names HEAD {head}: {text:?}"
+        );
+    }
+    Ok(())
 }
 
 /// A project with two labels and the generated video imported.
