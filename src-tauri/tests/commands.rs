@@ -70,7 +70,8 @@ fn version() -> TestResult {
 
 /// A project with two labels and the generated video imported.
 fn project_with_video(t: &TestApp) -> Result<(Value, Value), String> {
-    argus_testkit::project_with_video(t.dir.path(), |cmd, args| t.ok(cmd, args))
+    let (project, video, _) = argus_testkit::project_with_video(t.dir.path(), |cmd, args| t.ok(cmd, args))?;
+    Ok((project, video))
 }
 
 fn ipc() -> TestResult {

@@ -201,11 +201,12 @@ pub fn str_of<'a>(v: &'a serde_json::Value, key: &str) -> Result<&'a str, String
 /// A project with two labels ("box", "background") and the generated video
 /// (`make_video` in `dir`) imported, through `call(command, args)`: the same
 /// commands and arguments whether a test drives the application layer or the
-/// desktop shell's IPC. Returns the project and the video as the commands answer.
+/// desktop shell's IPC. Returns the project and the video as the commands
+/// answer, and the video file's path.
 pub fn project_with_video(
     dir: &Path,
     mut call: impl FnMut(&str, serde_json::Value) -> Result<serde_json::Value, String>,
-) -> Result<(serde_json::Value, serde_json::Value), String> {
+) -> Result<(serde_json::Value, serde_json::Value, PathBuf), String> {
     let project = call(
         "create_project",
         serde_json::json!({ "name": "boxes", "labels": ["box", "background"] }),
@@ -215,5 +216,5 @@ pub fn project_with_video(
         "import_video",
         serde_json::json!({ "projectId": str_of(&project, "id")?, "path": path }),
     )?;
-    Ok((project, video))
+    Ok((project, video, path))
 }

@@ -84,7 +84,8 @@ fn u64_of(v: &Value, key: &str) -> Result<u64, String> {
 
 /// A project with two labels and the generated video imported.
 fn project_with_video(t: &TestWs) -> Result<(Value, Value), String> {
-    argus_testkit::project_with_video(t.dir.path(), |cmd, args| t.ok(cmd, args))
+    let (project, video, _) = argus_testkit::project_with_video(t.dir.path(), |cmd, args| t.ok(cmd, args))?;
+    Ok((project, video))
 }
 
 fn projects() -> TestResult {
@@ -682,12 +683,7 @@ fn sam_flow() -> TestResult {
 /// is replaced by a fresh encode, and the mask lands on the clicked box.
 fn sam_foreign_embedding() -> TestResult {
     let t = TestWs::new()?;
-    let project = t.ok("create_project", json!({ "name": "boxes", "labels": ["box"] }))?;
-    let path = argus_testkit::make_video(t.dir.path())?;
-    let video = t.ok(
-        "import_video",
-        json!({ "projectId": str_of(&project, "id")?, "path": path }),
-    )?;
+    let (_, video, path) = argus_testkit::project_with_video(t.dir.path(), |cmd, args| t.ok(cmd, args))?;
     let manifest_path = argus_testkit::make_sam_models(&t.dir.path().join("models"))?;
     let info = t.ok("load_sam_model", json!({ "manifestPath": manifest_path }))?;
     // The same model, encoding a 64x48 picture, stored under frame 4's key.
