@@ -29,6 +29,7 @@ pub mod frames;
 pub mod hooks;
 pub mod projects;
 pub mod sam;
+pub mod sample;
 pub mod videos;
 
 use std::path::{Path, PathBuf};
