@@ -5,6 +5,8 @@
 #   make soak                sync under a faulty network at scale (20 seeds x 10,000 changes)
 #   make bench [ONLY=area]   benchmarks, one figure per line
 #   make real-model          MobileSAM (real weights, from PyPI) into the model cache
+#   make dist                the release packages (.deb, .rpm) into dist/ (scripts/dist)
+#   make dist-check          installs the .deb into a clean Debian 12 root and starts it (root)
 # Each target first runs scripts/bootstrap, which installs only what is missing.
 
 SHELL := bash
@@ -19,7 +21,7 @@ export ARGUS_PYTHON ?= $(ARGUS_DEV_CACHE)/venv/bin/python
 
 ONLY ?=
 
-.PHONY: run test fuzz soak bench bootstrap real-model check-deps fmt lint
+.PHONY: run test fuzz soak bench bootstrap real-model dist dist-check check-deps fmt lint
 
 bootstrap:
 	@scripts/bootstrap
@@ -44,6 +46,16 @@ bench: bootstrap
 
 real-model: bootstrap
 	@scripts/real-model
+
+# Release packages with Tauri's bundler: a release build, ONNX Runtime's CPU
+# library, the sample project, the licence file (see scripts/dist).
+dist: bootstrap
+	@scripts/dist
+
+# Outside `make test` (minutes, root, the Debian mirror): apt-installs the
+# newest dist/*.deb into a debootstrap'ed Debian 12 and starts it under Xvfb.
+dist-check: bootstrap
+	@scripts/dist-check
 
 check-deps:
 	@scripts/check-deps

@@ -139,7 +139,26 @@ class Prerequisites:
 
 
 class App:
-    """The running app: Xvfb + tauri-driver + one WebDriver session."""
+    """The running app: Xvfb + tauri-driver + one WebDriver session.
+
+    Subclasses may change what runs and how (the package test does):
+    `binary` (the app to start instead of the debug build), `seed_sample`
+    (False: no scripts/sample-project; the app seeds itself or starts empty),
+    `env_remove` (variables the app must not see; a name ending in `*` is a
+    prefix), `env_extra` (variables it gets on top), `data_dir_env` (False:
+    no ARGUS_DATA_DIR, the app picks its platform folder; then set `data_dir`
+    to that folder in `_make_home`) and `prerequisites()` (what must be
+    there)."""
+
+    binary: Path | None = None
+    seed_sample: bool = True
+    env_remove: tuple[str, ...] = ()
+    env_extra: dict[str, str] = {}
+    data_dir_env: bool = True
+
+    @classmethod
+    def prerequisites(cls) -> Prerequisites:
+        return Prerequisites()
 
     def __init__(self, pre: Prerequisites):
         self.pre = pre
@@ -158,7 +177,7 @@ class App:
     # ---- life cycle ------------------------------------------------------
     @classmethod
     def start(cls) -> "App":
-        pre = Prerequisites()
+        pre = cls.prerequisites()
         missing = pre.missing()
         if missing:
             skip("end-to-end prerequisites missing: " + "; ".join(missing))
@@ -243,6 +262,8 @@ class App:
         os.chmod(self.xdg["XDG_RUNTIME_DIR"], 0o700)
 
     def _seed(self) -> None:
+        if not self.seed_sample:
+            return
         # Runs with the real HOME: cargo and rustup live there.
         env = dict(os.environ)
         env["CARGO_TARGET_DIR"] = str(_target_dir())
@@ -328,6 +349,14 @@ class App:
             ARGUS_SAM_MANIFEST=self.manifest,
             ORT_DYLIB_PATH=self.pre.ort,
         )
+        if not self.manifest:
+            env.pop("ARGUS_SAM_MANIFEST")
+        if not self.data_dir_env:
+            env.pop("ARGUS_DATA_DIR")
+        for name in list(env):
+            if any(name.startswith(r[:-1]) if r.endswith("*") else name == r for r in self.env_remove):
+                env.pop(name)
+        env.update(self.env_extra)
         return env
 
     def _start_driver(self) -> None:
@@ -339,9 +368,11 @@ class App:
         self.wrapper.write_text(
             "#!/bin/sh\n"
             f"echo $$ > '{self.app_pid_file}'\n"
+            # When this start began (epoch ns), for start-up timings.
+            f"date +%s%N > '{self.tmp / 'app.start'}'\n"
             f"echo \"==== app start $(date +%T) ====\" >> '{app_log}'\n"
             "export RUST_BACKTRACE=1\n"
-            f"exec '{self.pre.app}' \"$@\" >> '{app_log}' 2>&1\n"
+            f"exec '{self.binary or self.pre.app}' \"$@\" >> '{app_log}' 2>&1\n"
         )
         self.wrapper.chmod(0o755)
         self.port = _free_port()
