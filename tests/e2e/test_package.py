@@ -140,6 +140,11 @@ class PackageScenario(AppCase):
         # dpkg-shlibdeps' findings, beside the bundler's own (WebKitGTK, GTK).
         for lib in ("libc6", "libwebkit2gtk-4.1-0", "libavcodec"):
             self.assertIn(lib, control, f"Depends names {lib}: {control}")
+        # The licence file lists the crates and npm packages in the app, with their texts.
+        licences = (root / "usr/share/doc/argus/THIRD-PARTY-LICENSES.txt").read_text()
+        for needle in ("  tauri ", "  ort ", "  ffmpeg-next ", "  @tauri-apps/api ", "  svelte ",
+                       "ONNX Runtime", "Permission is hereby granted", "Apache License"):
+            self.assertIn(needle, licences, f"the licence file has {needle.strip()!r}")
         # The sample's manifest points at where the package installs the model.
         manifest = (root / "usr/share/argus/sample/model/sam1.toml").read_text()
         self.assertIn("file:///usr/share/argus/sample/model/", manifest)
