@@ -3,7 +3,36 @@ use std::process::Command;
 
 fn main() {
     commit();
-    tauri_build::build();
+    // Each app command gets an `allow-<command>` permission, and with an app
+    // manifest a command is callable only where a capability grants it
+    // (capabilities/main-window.json); without one, Tauri lets the page call
+    // every command. The list is the handler list in src/lib.rs.
+    let commands: &'static [&'static str] = Box::leak(app_commands().into_boxed_slice());
+    let attributes = tauri_build::Attributes::new()
+        .app_manifest(tauri_build::AppManifest::new().commands(commands));
+    if let Err(e) = tauri_build::try_build(attributes) {
+        eprintln!("tauri-build failed: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// The commands in `tauri::generate_handler![..]` of src/lib.rs, as
+/// `commands::<name>` entries.
+fn app_commands() -> Vec<&'static str> {
+    println!("cargo:rerun-if-changed=src/lib.rs");
+    let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs"))
+        .unwrap_or_default();
+    let Some(start) = lib.find("generate_handler![") else {
+        println!("cargo:warning=src/lib.rs has no generate_handler! list: no app command is granted");
+        return Vec::new();
+    };
+    let list = &lib[start + "generate_handler![".len()..];
+    let list = &list[..list.find(']').unwrap_or(list.len())];
+    list.split(',')
+        .filter_map(|entry| entry.trim().strip_prefix("commands::"))
+        .filter(|name| !name.is_empty())
+        .map(|name| &*Box::leak(name.to_owned().into_boxed_str()))
+        .collect()
 }
 
 /// `ARGUS_GIT_COMMIT`: the commit the binary is built from (`argus --version`),

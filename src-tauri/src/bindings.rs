@@ -36,6 +36,7 @@ pub fn export_all(dir: &Path) -> Result<Vec<String>, String> {
         error::CommandError,
         error::ErrorKind,
         dto::AppInfo,
+        dto::Diagnostics,
         dto::LabelInfo,
         dto::AttributeInfo,
         dto::ProjectSummary,

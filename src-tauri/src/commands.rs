@@ -5,7 +5,7 @@
 
 use argus_workspace::Workspace;
 use argus_workspace::dto::{
-    AcceptTarget, Accepted, AppInfo, BrushStroke, DrawnShape, Edited, HistoryState,
+    AcceptTarget, Accepted, AppInfo, BrushStroke, Diagnostics, DrawnShape, Edited, HistoryState,
     IMPORT_PROGRESS_EVENT, MODEL_PROGRESS_EVENT, PointPx, ProjectDetail, ProjectSummary, SamCache,
     SamCandidate, SamModelChoice, SamModelInfo, SamPreview, SamPrompt, ShapeInfo, Timeline,
     VideoSummary,
@@ -39,6 +39,74 @@ pub async fn app_info<R: Runtime>(app: AppHandle<R>, ws: Ws<'_>) -> CommandResul
         sam_manifest_hint: std::env::var("ARGUS_SAM_MANIFEST").ok().filter(|s| !s.trim().is_empty()),
         frame_base: app.try_state::<FrameServerCell>().and_then(|cell| cell.base(&ws)),
     })
+}
+
+/// The About box and "copy diagnostics": versions, what SAM and the
+/// renderer run on, the webview, the log file and its last lines.
+#[tauri::command]
+pub async fn diagnostics(ws: Ws<'_>) -> CommandResult<Diagnostics> {
+    Ok(diagnostics_of(&ws))
+}
+
+/// Lines of the log's tail in a diagnostics report.
+pub const DIAGNOSTICS_LOG_LINES: usize = 60;
+
+pub fn diagnostics_of(ws: &Workspace) -> Diagnostics {
+    let r = ws.runtime_report();
+    let webview = match tauri::webview_version() {
+        Ok(v) => format!("{} {v}", webview_name()),
+        Err(e) => format!("{} (version unknown: {e})", webview_name()),
+    };
+    Diagnostics {
+        version: crate::version_line(),
+        ffmpeg: r.ffmpeg,
+        onnx_runtime: r.onnx_runtime,
+        sam: r.sam,
+        adapter: r.adapter,
+        renderer: r.renderer,
+        webview,
+        os: os_line(),
+        database: r.database,
+        log_file: crate::logging::file().map(|p| p.display().to_string()),
+        log_tail: crate::logging::tail(DIAGNOSTICS_LOG_LINES),
+    }
+}
+
+fn webview_name() -> &'static str {
+    if cfg!(target_os = "windows") {
+        "WebView2"
+    } else if cfg!(target_os = "macos") {
+        "WKWebView"
+    } else {
+        "WebKitGTK"
+    }
+}
+
+/// `linux x86_64, Debian GNU/Linux 12 (bookworm)`.
+fn os_line() -> String {
+    let base = format!("{} {}", std::env::consts::OS, std::env::consts::ARCH);
+    let pretty = std::fs::read_to_string("/etc/os-release").ok().and_then(|t| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+            .map(|v| v.trim_matches('"').to_owned())
+    });
+    match pretty {
+        Some(p) => format!("{base}, {p}"),
+        None => base,
+    }
+}
+
+/// Something the page wants in the log: its own errors, and requests the
+/// content security policy blocked. `level` is `error`, `warn` or `info`;
+/// the message is cut to 2,000 characters.
+#[tauri::command]
+pub fn page_log(level: String, message: String) {
+    let message: String = message.chars().take(2000).collect();
+    match level.as_str() {
+        "error" => tracing::error!(target: "argus::page", "{message}"),
+        "warn" => tracing::warn!(target: "argus::page", "{message}"),
+        _ => tracing::info!(target: "argus::page", "{message}"),
+    }
 }
 
 #[tauri::command]

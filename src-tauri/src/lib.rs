@@ -21,6 +21,7 @@ pub mod bindings;
 pub mod commands;
 pub mod frame_server;
 pub mod frames;
+pub mod logging;
 
 use std::path::PathBuf;
 
@@ -47,6 +48,14 @@ pub fn run_app<R: Runtime>(
                     None => app.path().app_data_dir()?,
                 };
                 let ws = tauri::async_runtime::block_on(Workspace::open(&dir))?;
+                // An installed app seeds the sample project it ships on its
+                // first start and loads the sample model, unless another was
+                // asked for (argus_workspace::sample; a checkout has no
+                // packaged sample: `make run` seeds with scripts/sample-project).
+                if let Some(sample) = argus_workspace::sample::packaged_sample_dir() {
+                    let load_model = std::env::var_os("ARGUS_SAM_MANIFEST").is_none_or(|m| m.is_empty());
+                    tauri::async_runtime::block_on(ws.start_with_sample(&sample, load_model));
+                }
                 app.manage(ws);
             }
             Ok(())
@@ -65,6 +74,8 @@ pub fn run_app<R: Runtime>(
         })
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
+            commands::diagnostics,
+            commands::page_log,
             commands::list_projects,
             commands::create_project,
             commands::open_project,
@@ -105,19 +116,19 @@ pub fn version_line() -> String {
 }
 
 /// Entry point of the `argus` binary. `--version` prints the version and the
-/// commit; `--write-bindings` regenerates the TypeScript bindings into
+/// commit; `--log-level <filter>` sets what is logged (see [`logging`]);
+/// `--write-bindings` regenerates the TypeScript bindings into
 /// `web/src/lib/bindings/` and exits.
 pub fn main() {
     if std::env::args().skip(1).any(|a| a == "--version" || a == "-V") {
         println!("{}", version_line());
         return;
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,ort=warn".into()),
-        )
-        .init();
+    let args: Vec<String> = std::env::args().collect();
+    if let Err(e) = logging::init(&args) {
+        eprintln!("argus: {e}");
+        std::process::exit(2);
+    }
     if std::env::args().any(|a| a == "--write-bindings") {
         match bindings::export_all(&bindings::committed_dir()) {
             Ok(names) => println!(

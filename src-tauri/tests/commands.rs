@@ -32,8 +32,110 @@ fn main() {
             "frame server: loopback HTTP answers as frame:// does, keep-alive, token, bad requests",
             frame_server,
         ),
+        Trial::test(
+            "capabilities: the main window is granted exactly the app's commands and listening to events",
+            capabilities,
+        ),
+        Trial::test(
+            "log level: a bad --log-level or ARGUS_LOG stops the app with what to use",
+            bad_log_level,
+        ),
+        Trial::test(
+            "diagnostics: versions, what SAM and the renderer run on, the log's tail",
+            diagnostics,
+        ),
     ];
     libtest_mimic::run(&args, trials).exit();
+}
+
+/// The commands of `generate_handler!` in src/lib.rs (as build.rs reads them).
+fn handler_commands() -> Result<Vec<String>, String> {
+    let lib = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/lib.rs")).map_err(|e| e.to_string())?;
+    let start = lib.find("generate_handler![").ok_or("no generate_handler! in src/lib.rs")?;
+    let list = &lib[start + "generate_handler![".len()..];
+    let list = &list[..list.find(']').ok_or("generate_handler! is not closed")?];
+    Ok(list.split(',').filter_map(|e| e.trim().strip_prefix("commands::")).map(str::to_owned).collect())
+}
+
+fn capabilities() -> TestResult {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/capabilities");
+    let files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{dir}: {e}"))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    ensure!(files.len() == 1, "one capability file, the main window's: {files:?}");
+    let cap: Value = serde_json::from_str(&std::fs::read_to_string(&files[0]).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    ensure!(cap["windows"] == json!(["main"]), "for the main window only: {}", cap["windows"]);
+    ensure!(cap.get("remote").is_none(), "no remote URL is granted anything: {cap}");
+    let granted: Vec<String> = cap["permissions"]
+        .as_array()
+        .ok_or("permissions is a list")?
+        .iter()
+        .map(|p| p.as_str().map(str::to_owned).ok_or_else(|| format!("a permission with a scope: {p}")))
+        .collect::<Result<_, _>>()?;
+    let commands = handler_commands()?;
+    ensure!(commands.len() > 20, "the handler list was read: {commands:?}");
+    let mut expected: Vec<String> = vec!["core:event:allow-listen".into(), "core:event:allow-unlisten".into()];
+    expected.extend(commands.iter().map(|c| format!("allow-{}", c.replace('_', "-"))));
+    let (mut a, mut b) = (granted.clone(), expected.clone());
+    a.sort();
+    b.sort();
+    ensure!(
+        a == b,
+        "granted and expected differ: only granted {:?}, only expected {:?}",
+        granted.iter().filter(|g| !expected.contains(g)).collect::<Vec<_>>(),
+        expected.iter().filter(|e| !granted.contains(e)).collect::<Vec<_>>()
+    );
+    // The policy the page runs under.
+    let conf: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tauri.conf.json")).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let csp = &conf["app"]["security"]["csp"];
+    ensure!(csp["script-src"] == "'self'" && csp["style-src"] == "'self'", "scripts and styles from the app only: {csp}");
+    let connect = csp["connect-src"].as_str().ok_or("connect-src is set")?;
+    ensure!(
+        connect.split_whitespace().all(|s| ["ipc:", "http://ipc.localhost", "http://127.0.0.1:*", "frame:", "http://frame.localhost"].contains(&s)),
+        "connections only to the IPC, the frame scheme and loopback: {connect}"
+    );
+    ensure!(conf["app"]["security"]["capabilities"] == json!(["main-window"]), "only the main window's capability is enabled");
+    Ok(())
+}
+
+fn bad_log_level() -> TestResult {
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_argus"));
+        c.args(args).env_remove("RUST_LOG").env_remove("ARGUS_LOG").env("ARGUS_LOG_DIR", std::env::temp_dir());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().map_err(|e| format!("running argus: {e}"))
+    };
+    for (args, env, names) in [
+        (vec!["--log-level", "loud=="], vec![], "--log-level"),
+        (vec![], vec![("ARGUS_LOG", "[[nope")], "ARGUS_LOG"),
+    ] {
+        let out = run(&args, &env)?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        ensure!(out.status.code() == Some(2), "exit status 2 for {args:?} {env:?}: {:?} {err}", out.status);
+        ensure!(err.contains(names) && err.contains("debug"), "says where the bad level came from and what to use: {err}");
+    }
+    Ok(())
+}
+
+fn diagnostics() -> TestResult {
+    let t = TestApp::new()?;
+    let d = t.ok("diagnostics", json!({}))?;
+    ensure!(d["version"] == json!(argus_app::version_line()), "the version line: {d}");
+    ensure!(str_of(&d, "ffmpeg")?.starts_with("FFmpeg "), "FFmpeg's version: {d}");
+    ensure!(str_of(&d, "sam")? == "no model loaded", "no SAM model yet: {d}");
+    ensure!(!str_of(&d, "onnx_runtime")?.is_empty() && !str_of(&d, "adapter")?.is_empty(), "{d}");
+    ensure!(str_of(&d, "webview")?.starts_with("WebKitGTK") || !cfg!(target_os = "linux"), "{d}");
+    ensure!(d["log_tail"].is_array(), "the log's tail: {d}");
+    t.ok("page_log", json!({ "level": "warn", "message": "from the page" }))?;
+    Ok(())
 }
 
 fn version() -> TestResult {

@@ -168,6 +168,11 @@ def loaded_url(s) -> str:
     return s.find("[data-testid=frame-view]").attribute("data-loaded-url") or ""
 
 
+def preview_url(s) -> str:
+    """The SAM preview layer shown over the frame, "" when none is."""
+    return s.find("[data-testid=frame-view]").attribute("data-preview-url") or ""
+
+
 def viewport(s, fx: float, fy: float) -> tuple[float, float]:
     r = s.execute(
         "const r = document.querySelector('[data-testid=frame-canvas]').getBoundingClientRect();"
@@ -266,7 +271,7 @@ def sam_clicks(s, target: int) -> tuple[float, list[float]]:
     click_phases: list[str] = []
     for i in range(CLICKS):
         s.keys("Escape")
-        wait_until("the preview cleared", lambda: loaded_url(s), lambda u: "preview=" not in u, timeout=20)
+        wait_until("the preview cleared", lambda: preview_url(s), lambda u: not u, timeout=20)
         time.sleep(0.15)
         s.execute("window.__argusTrace.clear();")
         fx = x0 + 40 + (i * 37) % (x1 - x0 - 80)

@@ -275,6 +275,7 @@ class WorkspaceScenario(AppCase):
             ("2 SAM click on the red box, accept", self.step_sam_mask),
             ("3 undo, then draw a box", self.step_undo_and_box),
             ("4 restart: the box and the history survived", self.step_restart),
+            ("5 the webview is locked down; About and diagnostics", self.step_locked_down_and_about),
         ]
         self.run_steps(steps)
 
@@ -326,13 +327,27 @@ class WorkspaceScenario(AppCase):
         self.assertLess(l1(red_before, (0xD2, 0x3C, 0x3C)), 30, "the red box is where the sample draws it")
 
         x0, y0, x1, y1 = red_box(t)
+        frame_url = self.settle_url()
         self.s.click_at(*self.to_viewport((x0 + x1) / 2, (y0 + y1) / 2))
         self.s.wait_for("[data-testid=candidates]", timeout=30)
         self.pointer_away()
+        # The preview is a layer over the frame (white at half opacity over
+        # the box); the frame itself is not fetched again for a click.
+        self.s.wait_attribute(FRAME_VIEW, "data-preview-url", lambda v: "/preview?" in (v or ""), "a preview layer", timeout=15)
+        previewed = wait_until(
+            "the preview shown over the red box",
+            lambda: mean_rgb(self.canvas_shot()[0], red, sx, sy),
+            lambda m: min(m) > min(red_before) + 40,
+            timeout=10,
+        )
+        self.assertLess(l1(previewed, tuple((c + 255) / 2 for c in red_before)), 40,
+                        f"the box under the preview is halfway to white: {previewed} from {red_before}")
         url = self.settle_url()
+        self.assertEqual(url, frame_url, "a SAM click does not fetch the frame again")
         self.press("Enter")
         self.wait_objects(1, "mask")
         self.s.wait_gone("[data-testid=candidates]")
+        self.s.wait_attribute(FRAME_VIEW, "data-preview-url", lambda v: not v, "cleared after accepting", timeout=15)
         wait_until("a repaint after accepting", lambda: self.s.find(FRAME_VIEW).attribute("data-loaded-url"),
                    lambda u: u != url, timeout=15)
         self.wait_painted(2)
@@ -434,6 +449,54 @@ class WorkspaceScenario(AppCase):
         self.wait_objects(0)
         self.press(["Control", "Shift", "z"])
         self.wait_objects(1, "bbox")
+
+
+    def step_locked_down_and_about(self):
+        # The content security policy and the capabilities are in force: a
+        # request outside the policy is blocked (and reported to the log), a
+        # command no capability grants is refused, the app's own commands work.
+        self.s.execute("""
+            const t = (window.__lockdown = {});
+            window.addEventListener('securitypolicyviolation',
+                (e) => { t.violation = e.violatedDirective + ' ' + e.blockedURI; });
+            fetch('http://192.0.2.7:9/outside').then(() => { t.fetch = 'ok'; }, (e) => { t.fetch = 'failed: ' + e; });
+            const ipc = window.__TAURI_INTERNALS__;
+            ipc.invoke('plugin:window|set_title', { label: 'main', value: 'pwned' })
+                .then(() => { t.ungranted = 'ok'; }, (e) => { t.ungranted = 'refused: ' + e; });
+            ipc.invoke('app_info').then(() => { t.granted = 'ok'; }, (e) => { t.granted = 'refused: ' + e; });
+        """)
+        got = wait_until(
+            "the blocked fetch and both commands answered",
+            lambda: self.s.execute("return window.__lockdown;"),
+            lambda t: all(k in (t or {}) for k in ("violation", "fetch", "ungranted", "granted")),
+            timeout=15,
+        )
+        self.assertTrue(got["fetch"].startswith("failed"), f"a fetch outside the policy fails: {got}")
+        self.assertIn("connect-src", got["violation"], f"it is the policy that blocks it: {got}")
+        self.assertIn("192.0.2.7", got["violation"], got)
+        self.assertTrue(got["ungranted"].startswith("refused") and "not allowed" in got["ungranted"],
+                        f"a command no capability grants is refused: {got}")
+        self.assertEqual(got["granted"], "ok", f"the app's own commands are granted: {got}")
+        log = self.app.data_dir / "logs" / "argus.log"
+        wait_until("the blocked request in the app's log", lambda: log.read_text(errors="replace") if log.is_file() else "",
+                   lambda t: "content security policy blocked http://192.0.2.7" in t, timeout=10)
+
+        # The About box: versions, and the diagnostics for a bug report.
+        self.s.find("[data-testid=about-button]").click()
+        version = self.s.wait_for("[data-testid=about-version]", timeout=15).text
+        self.assertRegex(version, r"^argus \d+\.\d+\.\d+ \(commit [0-9a-f]{12}\)$")
+        self.assertTrue(self.s.find("[data-testid=about-ffmpeg]").text.startswith("FFmpeg "))
+        self.assertIn("onnxruntime", self.s.find("[data-testid=about-ort]").text, "SAM loaded it: its library is named")
+        self.assertEqual(self.s.find("[data-testid=about-log]").text, str(log))
+        report = self.s.execute("return document.querySelector('[data-testid=diagnostics-text]').value;")
+        self.assertIn(version, report)
+        self.assertIn("content security policy blocked", report, "the log's last lines are in the report")
+        self.s.find("[data-testid=copy-diagnostics]").click()
+        copied = wait_until("the copy answered", lambda: self.s.find("[data-testid=diagnostics-copied]").text, bool, timeout=10)
+        print(f"(copy diagnostics: {copied})", file=sys.stderr)
+        self.save_window("about.png")
+        self.s.find("[data-testid=about] button:last-child").click()
+        self.s.wait_gone("[data-testid=about]")
 
 
 class RealModelScenario(AppCase):

@@ -60,6 +60,30 @@ pub use probe::{MediaInfo, StreamInfo, StreamKind, VideoInfo, probe};
 pub use record::{Described, describe_video, rotate_rgba};
 pub use source::{DecodeStats, SourceOptions, StripSpacing, VideoSource};
 
+/// The FFmpeg this process runs on, for the About box and diagnostics: its
+/// release (`av_version_info`) and the versions of the libraries Argus uses,
+/// e.g. `FFmpeg 5.1.6-0+deb12u1 (libavcodec 59.37.100, libavformat 59.27.100, libavutil 57.28.100, libswscale 6.7.100)`.
+pub fn ffmpeg_version() -> String {
+    let v = |n: u32| format!("{}.{}.{}", n >> 16, (n >> 8) & 0xff, n & 0xff);
+    // SAFETY: av_version_info returns a pointer to a static NUL-terminated
+    // string (or null), valid for the life of the process.
+    let release = unsafe {
+        let p = ffmpeg_next::ffi::av_version_info();
+        if p.is_null() {
+            "unknown".to_owned()
+        } else {
+            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+        }
+    };
+    format!(
+        "FFmpeg {release} (libavcodec {}, libavformat {}, libavutil {}, libswscale {})",
+        v(ffmpeg_next::codec::version()),
+        v(ffmpeg_next::format::version()),
+        v(ffmpeg_next::util::version()),
+        v(ffmpeg_next::software::scaling::version()),
+    )
+}
+
 /// Initialises FFmpeg and routes its log into `tracing`. Idempotent; every entry point calls it.
 pub fn init() {
     static ONCE: std::sync::Once = std::sync::Once::new();

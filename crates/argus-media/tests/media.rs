@@ -30,6 +30,30 @@ macro_rules! ensure {
     };
 }
 
+/// The version line of the About box names the libraries the process runs
+/// on: the same libavcodec and libavformat as the `ffmpeg` CLI of this
+/// machine, which links the same shared libraries.
+fn check_ffmpeg_version() -> TestResult {
+    let line = argus_media::ffmpeg_version();
+    ensure!(line.starts_with("FFmpeg ") && !line.contains("unknown"), "version line: {line}");
+    let out = std::process::Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .map_err(|e| format!("ffmpeg -version: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    for lib in ["libavcodec", "libavformat", "libavutil", "libswscale"] {
+        // `libavcodec     59. 37.100 / 59. 37.100`: the runtime version after the slash.
+        let cli = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(lib))
+            .and_then(|l| l.split('/').nth(1))
+            .map(|v| v.split('.').map(str::trim).collect::<Vec<_>>().join("."))
+            .ok_or_else(|| format!("ffmpeg -version names no {lib}: {text}"))?;
+        ensure!(line.contains(&format!("{lib} {cli}")), "{lib} {cli} (ffmpeg -version) not in {line}");
+    }
+    Ok(())
+}
+
 /// One generated video and what to expect of it.
 #[derive(Clone)]
 struct Case {
@@ -1385,6 +1409,7 @@ fn main() {
     }
     let needs_x264 = (!ffmpeg || !have_encoder("libx264")).then_some("ffmpeg CLI with libx264 missing");
     let simple: Vec<NamedCheck> = vec![
+        ("ffmpeg_version_names_the_linked_libraries", check_ffmpeg_version),
         ("yuv_and_scaled_output_match_ffmpeg", check_yuv_and_scaled),
         ("ten_bit_to_yuv420p_matches_ffmpeg", check_10bit_yuv),
         (

@@ -164,6 +164,71 @@ pub fn composite_in_place(frame: &mut RgbaImage, scene: &mut MaskScene, overlays
     Ok(())
 }
 
+/// The masks of `scene` as a layer of their own: straight-alpha RGBA, each
+/// covered pixel the fill or outline colour with its opacity as alpha, the
+/// rest transparent, cropped to the 8x8 tiles the masks cover. Drawn over the
+/// frame with "source over" blending (a canvas over a canvas), it gives the
+/// pixels [`composite_in_place`] blends into the frame, within rounding.
+/// The frame view draws the SAM preview this way, so a click moves only the
+/// preview's pixels, not the frame under it. `None` when nothing is covered.
+pub fn mask_layer(scene: &mut MaskScene) -> Result<Option<MaskLayer>> {
+    scene.prepare();
+    let (w, h) = (scene.width() as usize, scene.height() as usize);
+    let styles = scene.slot_styles();
+    let ids = scene.ids();
+    let tiles = scene.tiles();
+    let (tw, th) = scene.tile_grid();
+    let (tw, th, t) = (tw as usize, th as usize, TILE as usize);
+    let covered = |tx: usize, ty: usize| tiles.get(tx * th + ty).copied().unwrap_or(0) != 0;
+    let (mut tx0, mut ty0, mut tx1, mut ty1) = (usize::MAX, usize::MAX, 0, 0);
+    for tx in 0..tw {
+        for ty in 0..th {
+            if covered(tx, ty) {
+                (tx0, ty0, tx1, ty1) = (tx0.min(tx), ty0.min(ty), tx1.max(tx + 1), ty1.max(ty + 1));
+            }
+        }
+    }
+    if tx0 == usize::MAX {
+        return Ok(None);
+    }
+    let (left, top) = (tx0 * t, ty0 * t);
+    let (right, bottom) = ((tx1 * t).min(w), (ty1 * t).min(h));
+    let (cw, ch) = (right - left, bottom - top);
+    let mut data = vec![0u8; cw * ch * 4];
+    for tx in tx0..tx1 {
+        for ty in ty0..ty1 {
+            if !covered(tx, ty) {
+                continue;
+            }
+            for x in tx * t..((tx + 1) * t).min(w) {
+                for y in ty * t..((ty + 1) * t).min(h) {
+                    let id = ids.get(x * h + y).copied().unwrap_or(0);
+                    let Some(style) = id.checked_sub(1).and_then(|s| styles.get(s as usize)) else {
+                        continue;
+                    };
+                    let r = style.outline_width as usize;
+                    let edge = r > 0 && tiled_edge(ids, tiles, (w, h, th), x, y, id, r);
+                    let c = if edge { style.outline } else { style.fill };
+                    let i = ((y - top) * cw + (x - left)) * 4;
+                    if let Some(px) = data.get_mut(i..i + 4) {
+                        px.copy_from_slice(&c.map(unit_to_byte));
+                    }
+                }
+            }
+        }
+    }
+    let image = RgbaImage::from_vec(cw as u32, ch as u32, data)?;
+    Ok(Some(MaskLayer { left: left as u32, top: top as u32, image }))
+}
+
+/// What [`mask_layer`] draws: `image` belongs at (`left`, `top`) of the scene.
+#[derive(Debug, Clone)]
+pub struct MaskLayer {
+    pub left: u32,
+    pub top: u32,
+    pub image: RgbaImage,
+}
+
 /// [`is_edge`] on the scene's column-major id map, answering "no" at once
 /// when every tile the square overlaps holds only `id` (as the GPU shader does).
 fn tiled_edge(ids: &[u32], tiles: &[u32], (w, h, th): (usize, usize, usize), x: usize, y: usize, id: u32, r: usize) -> bool {
@@ -380,6 +445,65 @@ mod tests {
         }
         let mut wrong = RgbaImage::filled(4, 4, [0, 0, 0, 255]).unwrap();
         assert!(composite_in_place(&mut wrong, &mut MaskScene::new(5, 4).unwrap(), &[]).is_err());
+    }
+
+    #[test]
+    fn mask_layer_over_the_frame_gives_the_composite() {
+        for seed in 1..=30u64 {
+            let mut g = Gen(seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
+            let (w, h) = (9 + g.next(60), 7 + g.next(50));
+            let mut frame = RgbaImage::filled(w, h, [0, 0, 0, 255]).unwrap();
+            for (i, v) in frame.data_mut().iter_mut().enumerate() {
+                if i % 4 != 3 {
+                    *v = (i * 53 % 251) as u8;
+                }
+            }
+            let mut scene = MaskScene::new(w, h).unwrap();
+            for id in 0..1 + g.next(3) {
+                let (x0, y0) = (g.next(w), g.next(h));
+                let (x1, y1) = ((x0 + 1 + g.next(w)).min(w), (y0 + 1 + g.next(h)).min(h));
+                let style = MaskStyle {
+                    color: [g.next(256) as u8, g.next(256) as u8, g.next(256) as u8],
+                    opacity: g.next(101) as f32 / 100.0,
+                    outline_width: g.next(4),
+                    selected: g.next(2) == 0,
+                    ..MaskStyle::default()
+                };
+                scene.insert(ObjectId(u64::from(id)), rect(w, h, x0, y0, x1, y1), style).unwrap();
+            }
+            let layer = mask_layer(&mut scene).unwrap().unwrap();
+            let mut expected = frame.clone();
+            composite_in_place(&mut expected, &mut scene, &[]).unwrap();
+            // Source-over of the layer on the frame, as the page's canvases do.
+            let mut blended = frame.clone();
+            let (lw, lh) = (layer.image.width(), layer.image.height());
+            assert!(layer.left + lw <= w && layer.top + lh <= h, "seed {seed}: the layer lies outside the frame");
+            for y in 0..lh {
+                for x in 0..lw {
+                    let [r, gg, b, a] = layer.image.pixel(x, y).unwrap();
+                    let i = (((layer.top + y) * w + layer.left + x) * 4) as usize;
+                    let px = &mut blended.data_mut()[i..i + 3];
+                    for (c, v) in px.iter_mut().zip([r, gg, b]) {
+                        *c = unit_to_byte(mix(f32::from(*c) / 255.0, f32::from(v) / 255.0, f32::from(a) / 255.0));
+                    }
+                }
+            }
+            // Colour and alpha are each rounded to bytes in the layer: at most
+            // one unit off before the blend's own rounding.
+            let (diff, x, y) = blended.max_abs_diff(&expected).unwrap();
+            assert!(diff <= 2, "seed {seed}: {diff} apart at ({x}, {y})");
+        }
+        // Nothing covered: no layer.
+        let mut empty = MaskScene::new(16, 16).unwrap();
+        assert!(mask_layer(&mut empty).unwrap().is_none());
+        // The crop follows the covered tiles: a mask in the bottom-right tile only.
+        let mut corner = MaskScene::new(32, 24).unwrap();
+        corner.insert(ObjectId(1), rect(32, 24, 26, 18, 30, 22), MaskStyle::default()).unwrap();
+        let layer = mask_layer(&mut corner).unwrap().unwrap();
+        assert_eq!((layer.left, layer.top, layer.image.width(), layer.image.height()), (24, 16, 8, 8));
+        assert_eq!(layer.image.pixel(0, 0), Some([0, 0, 0, 0]));
+        assert_eq!(layer.image.pixel(2, 2), Some([255, 64, 64, 179]), "the outline at alpha 0.5 + 0.5 * 0.4");
+        assert_eq!(layer.image.pixel(3, 3), Some([255, 64, 64, 102]), "the fill at alpha 0.4");
     }
 
     #[test]

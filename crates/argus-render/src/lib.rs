@@ -31,7 +31,7 @@ pub mod scene;
 pub mod view;
 pub mod yuv;
 
-pub use cpu::OutputSpec;
+pub use cpu::{MaskLayer, OutputSpec};
 pub use error::{Error, Result};
 pub use frame::{FrameInput, RgbaFrame, RgbaImage};
 pub use gpu::{AdapterSummary, RenderStats, Renderer};

@@ -35,6 +35,33 @@ pub struct AppInfo {
     pub frame_base: Option<String>,
 }
 
+/// What the About box shows and "copy diagnostics" gathers for a bug report:
+/// what this copy of Argus is and what it runs on.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "Diagnostics.ts")]
+pub struct Diagnostics {
+    /// `argus 0.1.0 (commit 0123456789ab)`.
+    pub version: String,
+    /// The FFmpeg release and library versions in use.
+    pub ffmpeg: String,
+    /// The ONNX Runtime library in use (path and build), or why none is yet.
+    pub onnx_runtime: String,
+    /// The loaded SAM model and its execution provider (and why not a GPU).
+    pub sam: String,
+    /// The GPU adapter (wgpu) and what draws the masks.
+    pub adapter: String,
+    pub renderer: String,
+    /// The webview (WebKitGTK, WebView2 or WKWebView) and its version.
+    pub webview: String,
+    /// Operating system and architecture.
+    pub os: String,
+    pub database: String,
+    /// The log file, if one is written.
+    pub log_file: Option<String>,
+    /// The last lines of the log.
+    pub log_tail: Vec<String>,
+}
+
 /// One label of a project, with the number key that picks it.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[ts(export_to = "LabelInfo.ts")]

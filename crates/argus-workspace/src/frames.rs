@@ -8,6 +8,11 @@
 //! over one of the desktop app's frame transports. A frame with nothing to
 //! draw over it is scaled by the decoder and sent as is; otherwise
 //! argus-render composites the full frame into the scaled output.
+//!
+//! The SAM preview has a path of its own, `<base>/<video-id>/<n>/preview?preview=<rank>&scale=<s>`
+//! ([`render_preview_layer`]): only the candidate's mask, as a transparent
+//! layer cropped to it, which the page draws over the frame it already has.
+//! A click then moves a few kilobytes, not a composited frame.
 
 use std::str::FromStr;
 
@@ -45,6 +50,9 @@ pub struct FrameQuery {
     /// The frame view is stepping through the video (`ahead=1`): decode on
     /// its decode-ahead decoder. Other requests (posters) use the shared one.
     pub ahead: bool,
+    /// Only the SAM preview's layer (`/<video>/<n>/preview`), not the frame;
+    /// `preview` is then required.
+    pub layer: bool,
 }
 
 impl FrameQuery {
@@ -58,6 +66,7 @@ impl FrameQuery {
             hidden: Vec::new(),
             scale: 1.0,
             ahead: false,
+            layer: false,
         }
     }
 
@@ -67,13 +76,19 @@ impl FrameQuery {
         (s(width), s(height))
     }
 
-    /// Parses the path and query of a frame URL: `/<video>/<n>?sel=..&preview=..`.
+    /// Parses the path and query of a frame URL: `/<video>/<n>?sel=..&preview=..`,
+    /// or `/<video>/<n>/preview?preview=<rank>` for the preview's layer.
     /// Unknown query keys (such as the cache-busting `rev`) are ignored.
     pub fn parse(path: &str, query: Option<&str>) -> CommandResult<Self> {
         let bad = |why: &str| CommandError::invalid(format!("bad frame request ({why}): {path}"));
         let mut parts = path.trim_start_matches('/').split('/');
-        let (Some(video), Some(frame), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected /<video-id>/<frame>"));
+        let (Some(video), Some(frame), layer, None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Err(bad("expected /<video-id>/<frame> or /<video-id>/<frame>/preview"));
+        };
+        let layer = match layer {
+            None => false,
+            Some("preview") => true,
+            Some(_) => return Err(bad("expected /<video-id>/<frame> or /<video-id>/<frame>/preview")),
         };
         let video = VideoId::from_str(video).map_err(|_| bad("the video id is not an id"))?;
         let frame = frame
@@ -114,8 +129,68 @@ impl FrameQuery {
                 _ => {}
             }
         }
+        q.layer = layer;
+        if layer && q.preview.is_none() {
+            return Err(bad("a preview layer needs preview=<rank>"));
+        }
         Ok(q)
     }
+}
+
+/// The SAM preview drawn on its own ([`render_preview_layer`]): `image`
+/// (straight-alpha RGBA) belongs at (`left`, `top`) of a frame of
+/// `width` x `height`, the size the frame view asked for.
+#[derive(Debug, Clone)]
+pub struct PreviewLayer {
+    pub left: u32,
+    pub top: u32,
+    pub width: u32,
+    pub height: u32,
+    pub image: RgbaImage,
+}
+
+/// How the pending SAM preview is drawn, in the frame and as a layer.
+fn preview_style() -> MaskStyle {
+    MaskStyle {
+        color: [255, 255, 255],
+        opacity: 0.5,
+        outline_width: 2,
+        selected: true,
+        ..MaskStyle::default()
+    }
+}
+
+/// The layer of candidate `query.preview` of the SAM preview pending on
+/// `query.frame`, at the size `query.scale` asks for: its mask in the
+/// preview's style over transparency, cropped to the mask (a 1x1
+/// transparent image for an empty mask). Not found when no prediction is
+/// pending there (one was accepted or dropped since).
+pub async fn render_preview_layer(ws: &Workspace, query: &FrameQuery) -> CommandResult<PreviewLayer> {
+    let video = ws.store().video(query.video).await?;
+    video.check_frame(query.frame)?;
+    let rank = query
+        .preview
+        .ok_or_else(|| CommandError::invalid("a preview layer needs preview=<rank>"))?;
+    let (dw, dh) = video.display_size();
+    let (width, height) = query.output_size(dw, dh);
+    let (video_id, frame) = (query.video, query.frame);
+    ws.blocking(move |ws| {
+        let t0 = std::time::Instant::now();
+        let rle = ws.sam().preview_mask(video_id, frame, rank).ok_or_else(|| {
+            CommandError::not_found(format!(
+                "there is no SAM preview with candidate {rank} on frame {frame}; click on the object again"
+            ))
+        })?;
+        let mut scene = MaskScene::new(width, height)?;
+        scene.insert(PREVIEW_OBJECT, rle.resample(height, width)?, preview_style())?;
+        let layer = argus_render::cpu::mask_layer(&mut scene)?;
+        tracing::debug!(frame, layer_ms = t0.elapsed().as_secs_f64() * 1e3, "SAM preview layer drawn");
+        Ok(match layer {
+            Some(l) => PreviewLayer { left: l.left, top: l.top, width, height, image: l.image },
+            None => PreviewLayer { left: 0, top: 0, width, height, image: RgbaImage::filled(1, 1, [0, 0, 0, 0])? },
+        })
+    })
+    .await
 }
 
 
@@ -335,14 +410,7 @@ pub async fn render(ws: &Workspace, query: &FrameQuery) -> CommandResult<RgbaIma
             let preview =
                 preview_rank.and_then(|rank| ws.sam().preview_mask(video_id, frame_index, rank));
             if let Some(rle) = preview {
-                let style = MaskStyle {
-                    color: [255, 255, 255],
-                    opacity: 0.5,
-                    outline_width: 2,
-                    selected: true,
-                    ..MaskStyle::default()
-                };
-                masks.push((PREVIEW_OBJECT, rle, style));
+                masks.push((PREVIEW_OBJECT, rle, preview_style()));
             }
             let frame = ws.videos().frame_for(&video, frame_index, out_size, ahead)?;
             let t_decode = t0.elapsed();
@@ -437,8 +505,14 @@ mod tests {
                 hidden: Vec::new(),
                 scale: 1.0,
                 ahead: false,
+                layer: false,
             }
         );
+        // The SAM preview's layer: its own path, the rank required.
+        let q = FrameQuery::parse(&format!("/{v}/12/preview"), Some("preview=2&scale=0.5")).expect("parses");
+        assert!(q.layer && q.preview == Some(2) && q.scale == 0.5);
+        assert!(FrameQuery::parse(&format!("/{v}/12/preview"), None).is_err());
+        assert!(FrameQuery::parse(&format!("/{v}/12/preview"), Some("preview=")).is_err());
         assert!(
             FrameQuery::parse(&format!("/{v}/1"), Some("ahead=1"))
                 .expect("parses")
@@ -450,6 +524,7 @@ mod tests {
             format!("/{v}"),
             format!("/{v}/x"),
             format!("/{v}/1/2"),
+            format!("/{v}/1/preview/2"),
             "/nope/1".to_string(),
         ] {
             let e = FrameQuery::parse(&bad, None).expect_err(&bad);

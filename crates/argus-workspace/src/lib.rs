@@ -43,6 +43,17 @@ use parking_lot::Mutex;
 
 pub use error::{CommandError, CommandResult, ErrorKind};
 pub use frames::{Compositor, FrameQuery};
+
+/// What [`Workspace::runtime_report`] finds (see [`dto::Diagnostics`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeReport {
+    pub ffmpeg: String,
+    pub onnx_runtime: String,
+    pub sam: String,
+    pub adapter: String,
+    pub renderer: String,
+    pub database: String,
+}
 pub use hooks::Hooks;
 pub use sam::SamSession;
 pub use videos::{DecoderRecipe, DisplayFrame, Videos};
@@ -124,6 +135,40 @@ impl Workspace {
 
     /// Which compositor draws frames ("not started yet" before the first
     /// frame with something drawn over it).
+    /// What this process runs on, for the About box and diagnostics: FFmpeg,
+    /// ONNX Runtime (once a SAM model loaded it), the SAM model and its
+    /// execution provider, the GPU adapter and the compositor. The shell
+    /// adds its own version, the webview and the log.
+    pub fn runtime_report(&self) -> RuntimeReport {
+        argus_media::init();
+        let onnx_runtime = match argus_sam::runtime::loaded_runtime() {
+            Some((path, build)) => format!("{} ({build})", path.display()),
+            None => match argus_sam::runtime::find_library() {
+                Ok(p) => format!("not loaded yet (loads with the first SAM model): {}", p.display()),
+                Err(e) => format!("not found: {e}"),
+            },
+        };
+        let sam = match self.sam().model_info() {
+            Some(m) => match &m.provider_note {
+                Some(note) => format!("{} on {} ({note})", m.id, m.provider),
+                None => format!("{} on {}", m.id, m.provider),
+            },
+            None => "no model loaded".into(),
+        };
+        let adapter = match frames::adapter_probe() {
+            Ok(a) => format!("{} ({}, {}{})", a.name, a.backend, a.device_type, if a.is_cpu { ", software" } else { "" }),
+            Err(e) => format!("none: {e}"),
+        };
+        RuntimeReport {
+            ffmpeg: argus_media::ffmpeg_version(),
+            onnx_runtime,
+            sam,
+            adapter,
+            renderer: self.compositor_description(),
+            database: self.store().path().display().to_string(),
+        }
+    }
+
     pub fn compositor_description(&self) -> String {
         self.inner
             .compositor

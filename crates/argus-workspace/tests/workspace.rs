@@ -647,6 +647,41 @@ fn sam_flow() -> TestResult {
         with.data() != without.data(),
         "the preview changes the picture"
     );
+    // Its layer alone (what a click sends the page), over the frame without
+    // it, is the frame with it: at full size and at half size.
+    for scale in [1.0, 0.5] {
+        let q = FrameQuery { scale, ..q.clone() };
+        let layer_query = FrameQuery { preview: Some(best.1 as usize), layer: true, ..q.clone() };
+        let layer = t.block_on(frames::render_preview_layer(&t.ws, &layer_query)).map_err(|e| e.message)?;
+        let (without, with) = (render(&t, &q)?, render(&t, &FrameQuery { preview: Some(best.1 as usize), ..q.clone() })?);
+        ensure!(
+            (layer.width, layer.height) == (without.width(), without.height()),
+            "the layer is for the size asked for: {}x{} vs {}x{}",
+            layer.width,
+            layer.height,
+            without.width(),
+            without.height()
+        );
+        let (lw, lh) = (layer.image.width(), layer.image.height());
+        ensure!(
+            lw * lh < layer.width * layer.height / 2 && layer.left + lw <= layer.width && layer.top + lh <= layer.height,
+            "the layer is cropped to the mask, inside the frame: {lw}x{lh} at ({}, {})",
+            layer.left,
+            layer.top
+        );
+        let mut worst = 0u8;
+        for y in 0..without.height() {
+            for x in 0..without.width() {
+                let under = px(&without, x, y)?;
+                let inside = x >= layer.left && y >= layer.top && x < layer.left + lw && y < layer.top + lh;
+                let [r, g, b, a] = if inside { px(&layer.image, x - layer.left, y - layer.top)? } else { [0; 4] };
+                let over = |f: u8, c: u8| (f64::from(f) + (f64::from(c) - f64::from(f)) * f64::from(a) / 255.0).round() as u8;
+                let blended = [over(under[0], r), over(under[1], g), over(under[2], b), 255];
+                worst = worst.max(blended.iter().zip(px(&with, x, y)?).map(|(p, q)| p.abs_diff(q)).max().unwrap_or(0));
+            }
+        }
+        ensure!(worst <= 2, "the layer over the frame is the frame with the preview (scale {scale}): {worst} apart");
+    }
 
     let label = project["labels"][0]["id"].as_str().ok_or("label id")?;
     let accepted = t.ok("sam_accept", json!({ "videoId": vid, "frame": 4, "rank": best.1, "target": { "to": "new_track", "label_id": label } }))?;
@@ -669,6 +704,15 @@ fn sam_flow() -> TestResult {
     ensure!(
         kind == "sam",
         "the preview is gone after accepting, got {kind}"
+    );
+    let gone = t.block_on(frames::render_preview_layer(
+        &t.ws,
+        &FrameQuery { preview: Some(best.1 as usize), layer: true, ..FrameQuery::new(video_id, 4) },
+    ));
+    ensure!(
+        gone.as_ref().is_err_and(|e| e.kind == argus_workspace::ErrorKind::NotFound),
+        "no preview layer after accepting: {:?}",
+        gone.map(|l| (l.width, l.height))
     );
     t.ok("undo", json!({ "projectId": str_of(&project, "id")? }))?;
     ensure!(

@@ -9,6 +9,7 @@ import type {
   AppInfo,
   BrushStroke,
   CommandError,
+  Diagnostics,
   DrawnShape,
   Edited,
   HistoryState,
@@ -39,6 +40,8 @@ export function errorMessage(e: unknown): string {
 
 export const api = {
   appInfo: () => invoke<AppInfo>("app_info"),
+  diagnostics: () => invoke<Diagnostics>("diagnostics"),
+  pageLog: (level: "error" | "warn" | "info", message: string) => invoke<null>("page_log", { level, message }),
   listProjects: () => invoke<ProjectSummary[]>("list_projects"),
   createProject: (name: string, labels: string[]) => invoke<ProjectSummary>("create_project", { name, labels }),
   openProject: (projectId: string) => invoke<ProjectDetail>("open_project", { projectId }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeFrame, frameError, frameUrl, scaledUrl, schemeBase } from "./frame";
+import { decodeFrame, decodeLayer, frameError, frameUrl, scaledUrl, schemeBase } from "./frame";
 
 describe("frame transport", () => {
   it("picks the scheme form of the platform", () => {
@@ -28,6 +28,24 @@ describe("frame transport", () => {
     expect([f.width, f.height, Array.from(f.data)]).toEqual([2, 1, [1, 2, 3, 4, 5, 6, 7, 8]]);
     expect(() => decodeFrame("2", "2", new Uint8Array(8).buffer)).toThrow(/expected 16/);
     expect(() => decodeFrame(null, "2", new Uint8Array(8).buffer)).toThrow(/no valid size/);
+  });
+
+  it("asks for the SAM preview's layer on its own path and reads where it goes", () => {
+    expect(frameUrl("b/", { videoId: "v1", frame: 4, preview: 1, revision: 9, layer: true })).toBe("b/v1/4/preview?preview=1&rev=9");
+    const headers: Record<string, string> = {
+      "x-frame-width": "2",
+      "x-frame-height": "1",
+      "x-layer-left": "8",
+      "x-layer-top": "3",
+      "x-layer-width": "10",
+      "x-layer-height": "6",
+    };
+    const body = new Uint8Array(8).buffer;
+    const l = decodeLayer((n) => headers[n] ?? null, body);
+    expect([l.left, l.top, l.width, l.height, l.image.width, l.image.height]).toEqual([8, 3, 10, 6, 2, 1]);
+    expect(() => decodeLayer((n) => ({ ...headers, "x-layer-left": "9" })[n] ?? null, body)).toThrow(/outside/);
+    expect(() => decodeLayer((n) => ({ ...headers, "x-layer-top": "" })[n] ?? null, body)).toThrow(/placement/);
+    expect(() => decodeLayer((n) => ({ ...headers, "x-layer-width": "x" })[n] ?? null, body)).toThrow(/placement/);
   });
 
   it("shows the shell's error message", () => {

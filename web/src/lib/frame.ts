@@ -16,6 +16,8 @@ export interface FrameRequest {
   revision?: number;
   /** The frame view stepping through the video: the shell decodes ahead of it. */
   ahead?: boolean;
+  /** Only the SAM preview's layer (`preview` is then its rank), not the frame. */
+  layer?: boolean;
 }
 
 export interface RgbaFrame {
@@ -37,7 +39,8 @@ export function frameUrl(base: string, r: FrameRequest): string {
   if (r.revision !== undefined) q.set("rev", String(r.revision));
   if (r.ahead) q.set("ahead", "1");
   const query = q.toString();
-  return `${base}${encodeURIComponent(r.videoId)}/${Math.trunc(r.frame)}${query ? `?${query}` : ""}`;
+  const layer = r.layer ? "/preview" : "";
+  return `${base}${encodeURIComponent(r.videoId)}/${Math.trunc(r.frame)}${layer}${query ? `?${query}` : ""}`;
 }
 
 /** Checks the answer's size against its headers; throws a readable error otherwise. */
@@ -69,6 +72,39 @@ export async function fetchFrame(url: string, signal?: AbortSignal): Promise<Rgb
   const res = await fetch(url, { signal });
   if (!res.ok) throw new Error(frameError(res.status, await res.text()));
   return decodeFrame(res.headers.get("x-frame-width"), res.headers.get("x-frame-height"), await res.arrayBuffer());
+}
+
+/** The SAM preview drawn on its own: `image` goes at (`left`, `top`) of a frame of `width` x `height`. */
+export interface PreviewLayer {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+  image: RgbaFrame;
+}
+
+/** Reads a layer answer: a frame answer (the crop) with where it goes in the x-layer-* headers. */
+export function decodeLayer(header: (name: string) => string | null, body: ArrayBuffer): PreviewLayer {
+  const image = decodeFrame(header("x-frame-width"), header("x-frame-height"), body);
+  const num = (k: string) => {
+    const v = header(`x-layer-${k}`);
+    return v === null || v.trim() === "" ? NaN : Number(v);
+  };
+  const [left, top, width, height] = ["left", "top", "width", "height"].map(num);
+  if (![left, top, width, height].every(Number.isInteger) || width <= 0 || height <= 0) {
+    throw new Error("the preview layer answer has no valid placement");
+  }
+  if (left < 0 || top < 0 || left + image.width > width || top + image.height > height) {
+    throw new Error(`the preview layer (${image.width}x${image.height} at ${left},${top}) lies outside its ${width}x${height} frame`);
+  }
+  return { left, top, width, height, image };
+}
+
+/** Fetches the SAM preview's layer; `signal` drops it when a newer one is wanted. */
+export async function fetchLayer(url: string, signal?: AbortSignal): Promise<PreviewLayer> {
+  const res = await fetch(url, { signal });
+  if (!res.ok) throw new Error(frameError(res.status, await res.text()));
+  return decodeLayer((n) => res.headers.get(n), await res.arrayBuffer());
 }
 
 /** The URL the view fetches: `url` at `scale` of full size (raw RGBA either way). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { openWorkspace, samPreview } from "./fixtures";
-import { frameBase, initialState, toggle, viewUrl } from "./state";
+import { frameBase, initialState, previewUrl, toggle, viewUrl } from "./state";
 import { previewed, samClick, showCandidate } from "./tools";
 
 describe("workspace state", () => {
@@ -20,15 +20,21 @@ describe("workspace state", () => {
     ws.selectedTrack = "t1";
     ws.hidden = ["t2", "t3"];
     ws.revision = 2;
-    expect(viewUrl(ws, "b/")).toBe("b/video-1/7?sel=t1&hide=t2%2Ct3&rev=2000&ahead=1");
+    expect(viewUrl(ws, "b/")).toBe("b/video-1/7?sel=t1&hide=t2%2Ct3&rev=2&ahead=1");
   });
 
-  it("the SAM candidate is in the URL on its frame only, and a new prediction changes it", () => {
+  it("the SAM candidate is a layer of its own on its frame only, and a new prediction changes it", () => {
     const ws = openWorkspace(7);
+    expect(previewUrl(ws, "b/")).toBe("");
     ws.tools = showCandidate(previewed(samClick(ws.tools, 1, 1, true)!, samPreview(7, 3)), 2);
-    expect(viewUrl(ws, "b/")).toBe("b/video-1/7?preview=2&rev=3&ahead=1");
+    expect(previewUrl(ws, "b/")).toBe("b/video-1/7/preview?preview=2&rev=3");
+    // The frame under it is not fetched again for a click.
+    expect(viewUrl(ws, "b/")).toBe("b/video-1/7?rev=0&ahead=1");
+    ws.tools = previewed(ws.tools, samPreview(7, 4));
+    expect(previewUrl(ws, "b/")).toBe("b/video-1/7/preview?preview=0&rev=4");
     ws.frame = 8;
-    expect(viewUrl(ws, "b/")).toBe("b/video-1/8?rev=3&ahead=1");
+    expect(previewUrl(ws, "b/")).toBe("");
+    expect(viewUrl(ws, "b/")).toBe("b/video-1/8?rev=0&ahead=1");
   });
 
   it("toggle adds or removes an id; no selection changes nothing", () => {

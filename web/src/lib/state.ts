@@ -112,17 +112,30 @@ export function frameBase(ws: WorkspaceState, schemeUrl: string): string {
   return ws.transport === "http" && ws.serverBase ? ws.serverBase : schemeUrl;
 }
 
-/** The frame view's URL: the frame with the selection outlined, hidden objects left out and
- *  the SAM candidate shown; new whenever an edit or a prediction changed what it shows. */
+/** The frame view's URL: the frame with the selection outlined and hidden objects left out;
+ *  new whenever an edit changed what it shows. The SAM preview is not in it (see `previewUrl`). */
 export function viewUrl(ws: WorkspaceState, base: string): string {
   if (!ws.video) return "";
   return frameUrl(base, {
     videoId: ws.video.id,
     frame: ws.frame,
     selectedTrack: ws.selectedTrack,
-    preview: previewRank(ws.tools, ws.frame),
     hidden: ws.hidden,
-    revision: ws.revision * 1000 + (ws.tools.preview?.revision ?? 0),
+    revision: ws.revision,
     ahead: true,
+  });
+}
+
+/** The SAM preview's layer, drawn over the frame: the shown candidate of the prediction
+ *  pending on this frame, new with every prediction; "" when there is none. */
+export function previewUrl(ws: WorkspaceState, base: string): string {
+  const rank = previewRank(ws.tools, ws.frame);
+  if (!ws.video || rank === null) return "";
+  return frameUrl(base, {
+    videoId: ws.video.id,
+    frame: ws.frame,
+    preview: rank,
+    revision: ws.tools.preview?.revision ?? 0,
+    layer: true,
   });
 }

@@ -6,6 +6,7 @@ export type { AttributeInfo } from "./AttributeInfo";
 export type { BoxPx } from "./BoxPx";
 export type { BrushStroke } from "./BrushStroke";
 export type { CommandError } from "./CommandError";
+export type { Diagnostics } from "./Diagnostics";
 export type { DrawnShape } from "./DrawnShape";
 export type { Edited } from "./Edited";
 export type { ErrorKind } from "./ErrorKind";
