@@ -176,9 +176,14 @@ pub fn search_order(roots: &SearchRoots) -> Vec<LibraryCandidate> {
         if let Some(up) = dir.parent() {
             push(up.join("lib").join("argus").join(&file), LibrarySource::Bundled);
             push(up.join("Frameworks").join(&file), LibrarySource::Bundled);
-            // cargo puts test and bench executables in target/<profile>/deps
-            push(up.join(&file), LibrarySource::Bundled);
-            push(up.join("lib").join(&file), LibrarySource::Bundled);
+            // cargo puts test and bench executables in target/<profile>/deps.
+            // (For /usr/bin/argus, <exe>/../lib is /usr/lib: a system folder,
+            // searched as one below.)
+            for dir in [up.to_path_buf(), up.join("lib")] {
+                if !roots.system_dirs.contains(&dir) {
+                    push(dir.join(&file), LibrarySource::Bundled);
+                }
+            }
         }
     }
     if let Some(home) = &roots.home {
@@ -310,17 +315,6 @@ fn load_first(found: &[LibraryCandidate]) -> std::result::Result<Loaded, (String
             PathBuf::from(library_file_name()),
         )
     }))
-}
-
-/// The ONNX Runtime this process loaded, if it has: the library's path and
-/// its build line (version, git branch and commit, as ONNX Runtime reports
-/// it), for the About box and diagnostics. Loads nothing.
-pub fn loaded_runtime() -> Option<(PathBuf, String)> {
-    let loaded = RUNTIME.get()?.as_ref().ok()?;
-    // A build line that is not UTF-8 makes `ort::info` panic: not ours to
-    // crash on, so it reads as unknown.
-    let info = std::panic::catch_unwind(ort::info).unwrap_or("unknown build").to_owned();
-    Some((loaded.path.clone(), info))
 }
 
 /// Why [`load`] failed, and whether another library may still be tried.
@@ -562,8 +556,6 @@ mod tests {
             (root.join("usr/lib/argus").join(&lib), Bundled),
             (root.join("usr/Frameworks").join(&lib), Bundled),
             (root.join("usr").join(&lib), Bundled),
-            // <exe>/../lib is the empty system folder too: listed once, here.
-            (sys_empty.join(&lib), Bundled),
             (
                 root.join("home/.cache/argus-dev/onnxruntime")
                     .join(BOOTSTRAP_ORT_VERSION)
@@ -576,8 +568,10 @@ mod tests {
                     .join(&lib),
                 AppCache,
             ),
-            // The CPU-only system build comes last; the CUDA one is not repeated.
+            // The system folders come last (the CUDA one is not repeated),
+            // <exe>/../lib among them: it is the system's /usr/lib.
             (sys_cpu.join(&lib), System),
+            (sys_empty.join(&lib), System),
         ];
         assert_eq!(got, want);
     }
