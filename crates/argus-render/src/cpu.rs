@@ -124,42 +124,16 @@ pub fn composite_in_place(frame: &mut RgbaImage, scene: &mut MaskScene, overlays
         });
     }
     scene.prepare();
-    let (w, h) = (scene.width() as usize, scene.height() as usize);
-    let styles = scene.slot_styles();
-    let ids = scene.ids();
-    let tiles = scene.tiles();
-    let (tw, th) = scene.tile_grid();
-    let (tw, th, t) = (tw as usize, th as usize, TILE as usize);
+    let w = scene.width() as usize;
     let data = frame.data_mut();
-    for tx in 0..tw {
-        for ty in 0..th {
-            if tiles.get(tx * th + ty).copied().unwrap_or(0) == 0 {
-                continue;
-            }
-            for x in tx * t..((tx + 1) * t).min(w) {
-                for y in ty * t..((ty + 1) * t).min(h) {
-                    // The scene's id map is column-major: slot + 1, 0 for none.
-                    let id = ids.get(x * h + y).copied().unwrap_or(0);
-                    let Some(style) = id.checked_sub(1).and_then(|s| styles.get(s as usize)) else {
-                        continue;
-                    };
-                    let r = style.outline_width as usize;
-                    let edge = r > 0 && tiled_edge(ids, tiles, (w, h, th), x, y, id, r);
-                    let (rgb, a) = if edge {
-                        ([style.outline[0], style.outline[1], style.outline[2]], style.outline[3])
-                    } else {
-                        ([style.fill[0], style.fill[1], style.fill[2]], style.fill[3])
-                    };
-                    let i = (y * w + x) * 4;
-                    if let Some(px) = data.get_mut(i..i + 3) {
-                        for (c, v) in px.iter_mut().enumerate() {
-                            *v = unit_to_byte(mix(f32::from(*v) / 255.0, rgb[c], a));
-                        }
-                    }
-                }
+    for_each_masked_pixel(scene, |x, y, [r, g, b, a]| {
+        let i = (y * w + x) * 4;
+        if let Some(px) = data.get_mut(i..i + 3) {
+            for (v, c) in px.iter_mut().zip([r, g, b]) {
+                *v = unit_to_byte(mix(f32::from(*v) / 255.0, c, a));
             }
         }
-    }
+    });
     draw_overlays(frame, overlays, &ViewTransform::IDENTITY);
     Ok(())
 }
@@ -174,16 +148,13 @@ pub fn composite_in_place(frame: &mut RgbaImage, scene: &mut MaskScene, overlays
 pub fn mask_layer(scene: &mut MaskScene) -> Result<Option<MaskLayer>> {
     scene.prepare();
     let (w, h) = (scene.width() as usize, scene.height() as usize);
-    let styles = scene.slot_styles();
-    let ids = scene.ids();
-    let tiles = scene.tiles();
     let (tw, th) = scene.tile_grid();
-    let (tw, th, t) = (tw as usize, th as usize, TILE as usize);
-    let covered = |tx: usize, ty: usize| tiles.get(tx * th + ty).copied().unwrap_or(0) != 0;
+    let (th, t) = (th as usize, TILE as usize);
+    let tiles = scene.tiles();
     let (mut tx0, mut ty0, mut tx1, mut ty1) = (usize::MAX, usize::MAX, 0, 0);
-    for tx in 0..tw {
+    for tx in 0..tw as usize {
         for ty in 0..th {
-            if covered(tx, ty) {
+            if tiles.get(tx * th + ty).copied().unwrap_or(0) != 0 {
                 (tx0, ty0, tx1, ty1) = (tx0.min(tx), ty0.min(ty), tx1.max(tx + 1), ty1.max(ty + 1));
             }
         }
@@ -192,33 +163,48 @@ pub fn mask_layer(scene: &mut MaskScene) -> Result<Option<MaskLayer>> {
         return Ok(None);
     }
     let (left, top) = (tx0 * t, ty0 * t);
-    let (right, bottom) = ((tx1 * t).min(w), (ty1 * t).min(h));
-    let (cw, ch) = (right - left, bottom - top);
+    let (cw, ch) = ((tx1 * t).min(w) - left, (ty1 * t).min(h) - top);
     let mut data = vec![0u8; cw * ch * 4];
-    for tx in tx0..tx1 {
-        for ty in ty0..ty1 {
-            if !covered(tx, ty) {
+    for_each_masked_pixel(scene, |x, y, colour| {
+        let i = ((y - top) * cw + (x - left)) * 4;
+        if let Some(px) = data.get_mut(i..i + 4) {
+            px.copy_from_slice(&colour.map(unit_to_byte));
+        }
+    });
+    let image = RgbaImage::from_vec(cw as u32, ch as u32, data)?;
+    Ok(Some(MaskLayer { left: left as u32, top: top as u32, image }))
+}
+
+/// Calls `f(x, y, colour)` for each pixel a visible mask of the prepared
+/// `scene` covers, with the colour and opacity (`0..=1`) it is drawn in: the
+/// outline's within its width of an edge, else the fill's. Only the 8x8
+/// tiles the scene says are covered are visited.
+fn for_each_masked_pixel(scene: &MaskScene, mut f: impl FnMut(usize, usize, [f32; 4])) {
+    let (w, h) = (scene.width() as usize, scene.height() as usize);
+    let styles = scene.slot_styles();
+    let ids = scene.ids();
+    let tiles = scene.tiles();
+    let (tw, th) = scene.tile_grid();
+    let (tw, th, t) = (tw as usize, th as usize, TILE as usize);
+    for tx in 0..tw {
+        for ty in 0..th {
+            if tiles.get(tx * th + ty).copied().unwrap_or(0) == 0 {
                 continue;
             }
             for x in tx * t..((tx + 1) * t).min(w) {
                 for y in ty * t..((ty + 1) * t).min(h) {
+                    // The scene's id map is column-major: slot + 1, 0 for none.
                     let id = ids.get(x * h + y).copied().unwrap_or(0);
                     let Some(style) = id.checked_sub(1).and_then(|s| styles.get(s as usize)) else {
                         continue;
                     };
                     let r = style.outline_width as usize;
                     let edge = r > 0 && tiled_edge(ids, tiles, (w, h, th), x, y, id, r);
-                    let c = if edge { style.outline } else { style.fill };
-                    let i = ((y - top) * cw + (x - left)) * 4;
-                    if let Some(px) = data.get_mut(i..i + 4) {
-                        px.copy_from_slice(&c.map(unit_to_byte));
-                    }
+                    f(x, y, if edge { style.outline } else { style.fill });
                 }
             }
         }
     }
-    let image = RgbaImage::from_vec(cw as u32, ch as u32, data)?;
-    Ok(Some(MaskLayer { left: left as u32, top: top as u32, image }))
 }
 
 /// What [`mask_layer`] draws: `image` belongs at (`left`, `top`) of the scene.
@@ -407,31 +393,38 @@ mod tests {
         }
     }
 
+    /// A frame of varied pixels and up to 5 random rectangles in random styles.
+    fn random_case(g: &mut Gen) -> (RgbaImage, MaskScene) {
+        let (w, h) = (9 + g.next(60), 7 + g.next(50));
+        let mut frame = RgbaImage::filled(w, h, [0, 0, 0, 255]).unwrap();
+        for (i, v) in frame.data_mut().iter_mut().enumerate() {
+            if i % 4 != 3 {
+                *v = (i * 37 % 251) as u8;
+            }
+        }
+        let mut scene = MaskScene::new(w, h).unwrap();
+        for id in 0..g.next(6) {
+            let (x0, y0) = (g.next(w), g.next(h));
+            let (x1, y1) = ((x0 + 1 + g.next(w)).min(w), (y0 + 1 + g.next(h)).min(h));
+            let style = MaskStyle {
+                color: [g.next(256) as u8, g.next(256) as u8, g.next(256) as u8],
+                opacity: g.next(101) as f32 / 100.0,
+                outline_width: g.next(4),
+                selected: g.next(3) == 0,
+                hovered: g.next(4) == 0,
+                hidden: g.next(5) == 0,
+            };
+            scene.insert(ObjectId(u64::from(id)), rect(w, h, x0, y0, x1, y1), style).unwrap();
+        }
+        (frame, scene)
+    }
+
     #[test]
     fn in_place_matches_the_reference() {
         for seed in 1..=40u64 {
             let mut g = Gen(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-            let (w, h) = (9 + g.next(60), 7 + g.next(50));
-            let mut frame = RgbaImage::filled(w, h, [0, 0, 0, 255]).unwrap();
-            for (i, v) in frame.data_mut().iter_mut().enumerate() {
-                if i % 4 != 3 {
-                    *v = (i * 37 % 251) as u8;
-                }
-            }
-            let mut scene = MaskScene::new(w, h).unwrap();
-            for id in 0..g.next(6) {
-                let (x0, y0) = (g.next(w), g.next(h));
-                let (x1, y1) = ((x0 + 1 + g.next(w)).min(w), (y0 + 1 + g.next(h)).min(h));
-                let style = MaskStyle {
-                    color: [g.next(256) as u8, g.next(256) as u8, g.next(256) as u8],
-                    opacity: g.next(101) as f32 / 100.0,
-                    outline_width: g.next(4),
-                    selected: g.next(3) == 0,
-                    hovered: g.next(4) == 0,
-                    hidden: g.next(5) == 0,
-                };
-                scene.insert(ObjectId(u64::from(id)), rect(w, h, x0, y0, x1, y1), style).unwrap();
-            }
+            let (mut frame, mut scene) = random_case(&mut g);
+            let (w, h) = (frame.width(), frame.height());
             let overlays = if g.next(2) == 0 {
                 let bbox = BBox { x: g.next(w) as f64, y: g.next(h) as f64, width: 1.0 + g.next(w) as f64, height: 1.0 + g.next(h) as f64 };
                 vec![Overlay::Box { bbox, stroke: Stroke { color: [0, 255, 0, 200], width: 1.5 } }]
@@ -449,35 +442,23 @@ mod tests {
 
     #[test]
     fn mask_layer_over_the_frame_gives_the_composite() {
-        for seed in 1..=30u64 {
+        for seed in 1..=40u64 {
             let mut g = Gen(seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
-            let (w, h) = (9 + g.next(60), 7 + g.next(50));
-            let mut frame = RgbaImage::filled(w, h, [0, 0, 0, 255]).unwrap();
-            for (i, v) in frame.data_mut().iter_mut().enumerate() {
-                if i % 4 != 3 {
-                    *v = (i * 53 % 251) as u8;
-                }
-            }
-            let mut scene = MaskScene::new(w, h).unwrap();
-            for id in 0..1 + g.next(3) {
-                let (x0, y0) = (g.next(w), g.next(h));
-                let (x1, y1) = ((x0 + 1 + g.next(w)).min(w), (y0 + 1 + g.next(h)).min(h));
-                let style = MaskStyle {
-                    color: [g.next(256) as u8, g.next(256) as u8, g.next(256) as u8],
-                    opacity: g.next(101) as f32 / 100.0,
-                    outline_width: g.next(4),
-                    selected: g.next(2) == 0,
-                    ..MaskStyle::default()
-                };
-                scene.insert(ObjectId(u64::from(id)), rect(w, h, x0, y0, x1, y1), style).unwrap();
-            }
-            let layer = mask_layer(&mut scene).unwrap().unwrap();
+            let (frame, mut scene) = random_case(&mut g);
+            let w = frame.width();
+            let Some(layer) = mask_layer(&mut scene).unwrap() else {
+                // Nothing visible covers the frame: compositing leaves it as it is.
+                let mut same = frame.clone();
+                composite_in_place(&mut same, &mut scene, &[]).unwrap();
+                assert!(same.data() == frame.data(), "seed {seed}: no layer, yet the composite differs");
+                continue;
+            };
             let mut expected = frame.clone();
             composite_in_place(&mut expected, &mut scene, &[]).unwrap();
             // Source-over of the layer on the frame, as the page's canvases do.
             let mut blended = frame.clone();
             let (lw, lh) = (layer.image.width(), layer.image.height());
-            assert!(layer.left + lw <= w && layer.top + lh <= h, "seed {seed}: the layer lies outside the frame");
+            assert!(layer.left + lw <= w && layer.top + lh <= frame.height(), "seed {seed}: the layer lies outside the frame");
             for y in 0..lh {
                 for x in 0..lw {
                     let [r, gg, b, a] = layer.image.pixel(x, y).unwrap();
