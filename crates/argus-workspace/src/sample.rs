@@ -195,7 +195,7 @@ impl Workspace {
             copy_file(&src, &to)?;
             if let Some(want) = &f.sha256 {
                 let got = argus_sam::download::sha256_file(&to)?;
-                if &got != want {
+                if got != *want {
                     // Not kept: the next start copies it again.
                     let _ = std::fs::remove_file(&to);
                     return Err(CommandError::invalid(format!(
