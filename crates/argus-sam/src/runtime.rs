@@ -317,6 +317,17 @@ fn load_first(found: &[LibraryCandidate]) -> std::result::Result<Loaded, (String
     }))
 }
 
+/// The ONNX Runtime this process loaded, if it has: the library's path and
+/// its build line (version, git branch and commit, as ONNX Runtime reports
+/// it), for the About box and diagnostics. Loads nothing.
+pub fn loaded_runtime() -> Option<(PathBuf, String)> {
+    let loaded = RUNTIME.get()?.as_ref().ok()?;
+    // A build line that is not UTF-8 makes `ort::info` panic: not ours to
+    // crash on, so it reads as unknown.
+    let info = std::panic::catch_unwind(ort::info).unwrap_or("unknown build").to_owned();
+    Some((loaded.path.clone(), info))
+}
+
 /// Why [`load`] failed, and whether another library may still be tried.
 struct LoadFailure {
     reason: String,
