@@ -17,6 +17,9 @@ The scenario (the first one of test_workspace.py, on what the package seeded):
      object, and the red box's pixels are tinted;
   3. after a restart the mask is still there (the same track), the model is
      loaded again, and no second sample project was made.
+
+Beside it, the same unpacked app is started with a CUDA-enabled ONNX Runtime in
+LD_LIBRARY_PATH (a usable one, then a broken one) to check which library it loads.
 """
 
 from __future__ import annotations
@@ -130,6 +133,51 @@ class PackageScenario(AppCase):
             ("2 SAM click on the red box, accept", self.step_sam_mask),
             ("3 restart: the mask is still there", self.step_restart),
         ])
+
+    def test_a_cuda_runtime_the_user_installed_is_preferred_and_a_broken_one_passed_over(self):
+        """ONNX Runtime as the installed app finds it (crates/argus-sam/src/runtime.rs), with the
+        app started directly beside the scenario's: a CUDA-enabled build in LD_LIBRARY_PATH (here
+        the packaged CPU library with a stand-in CUDA provider beside it) is loaded instead of the
+        packaged copy; one that does not load is logged and passed over for the packaged copy."""
+        root = self.app.root
+        packaged = root / "usr/lib/argus/libonnxruntime.so"
+        for case in ("usable", "broken"):
+            ort = self.app.tmp / f"ort-{case}"
+            ort.mkdir()
+            if case == "usable":
+                shutil.copyfile(packaged, ort / "libonnxruntime.so")
+            else:
+                (ort / "libonnxruntime.so").write_text("not a library\n")
+            (ort / "libonnxruntime_providers_cuda.so").write_bytes(b"")
+            home = self.app.tmp / f"home-{case}"
+            (home / "runtime").mkdir(parents=True)
+            os.chmod(home / "runtime", 0o700)
+            env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "DISPLAY": self.app.display, "GDK_BACKEND": "x11",
+                   "NO_AT_BRIDGE": "1", "XDG_RUNTIME_DIR": str(home / "runtime"), "LD_LIBRARY_PATH": str(ort)}
+            log = self.app.tmp / f"ort-{case}.log"
+            with open(log, "wb") as out:
+                proc = subprocess.Popen([str(self.app.binary)], env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                wait_until(f"the app with a {case} CUDA runtime to load the sample model",
+                           lambda: log.read_text(errors="replace"),
+                           lambda t: "loaded the sample SAM model" in t or proc.poll() is not None, timeout=60)
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=5)
+            text = log.read_text(errors="replace")
+            self.assertIn("loaded the sample SAM model", text, f"the app's log ({case}):\n{text[-3000:]}")
+            if case == "usable":
+                self.assertIn(f"ONNX Runtime loaded from {ort / 'libonnxruntime.so'} "
+                              "(a CUDA-enabled build installed on this system)", text)
+            else:
+                self.assertIn(f"ONNX Runtime at {ort / 'libonnxruntime.so'} (a CUDA-enabled build installed on this "
+                              "system) does not load, trying the next one", text)
+                self.assertIn(f"ONNX Runtime loaded from {packaged} (the copy that ships with Argus)", text)
 
     def step_contents(self):
         root = self.app.root
