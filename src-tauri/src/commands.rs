@@ -36,7 +36,10 @@ pub async fn app_info<R: Runtime>(app: AppHandle<R>, ws: Ws<'_>) -> CommandResul
         sam_model: ws.sam().model_info().map(|m| m.id),
         sam: ws.sam().model_info(),
         database: ws.store().path().display().to_string(),
-        sam_manifest_hint: std::env::var("ARGUS_SAM_MANIFEST").ok().filter(|s| !s.trim().is_empty()),
+        sam_manifest_hint: std::env::var("ARGUS_SAM_MANIFEST")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| ws.startup_sam_manifest()),
         frame_base: app.try_state::<FrameServerCell>().and_then(|cell| cell.base(&ws)),
     })
 }

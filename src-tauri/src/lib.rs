@@ -49,12 +49,12 @@ pub fn run_app<R: Runtime>(
                 };
                 let ws = tauri::async_runtime::block_on(Workspace::open(&dir))?;
                 // An installed app seeds the sample project it ships on its
-                // first start and loads the sample model, unless another was
-                // asked for (argus_workspace::sample; a checkout has no
-                // packaged sample: `make run` seeds with scripts/sample-project).
+                // first start, and the page loads the sample model at start
+                // unless another was asked for (ARGUS_SAM_MANIFEST wins; see
+                // argus_workspace::sample; a checkout has no packaged sample:
+                // `make run` seeds with scripts/sample-project).
                 if let Some(sample) = argus_workspace::sample::packaged_sample_dir() {
-                    let load_model = std::env::var_os("ARGUS_SAM_MANIFEST").is_none_or(|m| m.is_empty());
-                    tauri::async_runtime::block_on(ws.start_with_sample(&sample, load_model));
+                    tauri::async_runtime::block_on(ws.start_with_sample(&sample));
                 }
                 app.manage(ws);
             }

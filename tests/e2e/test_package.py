@@ -41,6 +41,8 @@ from test_workspace import GENERATED, REAL_CLIP, SAM_TINT_MIN, AppCase, inset, l
 from webdriver import wait_until  # noqa: E402
 
 SAMPLE_MODEL = "argus-test-sam1"
+# The page loads the sample model at start (app_info's hint); argus-sam logs it.
+MODEL_LOADED = re.compile(rf"SAM model {SAMPLE_MODEL} loaded on ")
 # What the package holds (scripts/dist), relative to its root.
 PACKAGED = (
     "usr/bin/argus",
@@ -161,7 +163,7 @@ class PackageScenario(AppCase):
             try:
                 wait_until(f"the app with a {case} CUDA runtime to load the sample model",
                            lambda: log.read_text(errors="replace"),
-                           lambda t: "loaded the sample SAM model" in t or proc.poll() is not None, timeout=60)
+                           lambda t: MODEL_LOADED.search(t) or proc.poll() is not None, timeout=60)
             finally:
                 proc.terminate()
                 try:
@@ -170,7 +172,7 @@ class PackageScenario(AppCase):
                     proc.kill()
                     proc.wait(timeout=5)
             text = log.read_text(errors="replace")
-            self.assertIn("loaded the sample SAM model", text, f"the app's log ({case}):\n{text[-3000:]}")
+            self.assertRegex(text, MODEL_LOADED, f"the app's log ({case}):\n{text[-3000:]}")
             if case == "usable":
                 self.assertIn(f"ONNX Runtime loaded from {ort / 'libonnxruntime.so'} "
                               "(a CUDA-enabled build installed on this system)", text)

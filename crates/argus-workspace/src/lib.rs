@@ -72,6 +72,9 @@ struct Inner {
     sam: SamSession,
     compositor: Mutex<Option<Compositor>>,
     hooks: Arc<Hooks>,
+    /// The SAM model the page loads at start when none is asked for (the
+    /// packaged sample's, once it is seeded).
+    startup_manifest: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -107,6 +110,7 @@ impl Workspace {
                     hooks.clone(),
                 ),
                 compositor: Mutex::new(None),
+                startup_manifest: Mutex::new(None),
                 hooks,
             }),
         })
@@ -167,6 +171,16 @@ impl Workspace {
             renderer: self.compositor_description(),
             database: self.store().path().display().to_string(),
         }
+    }
+
+    /// The SAM manifest the page loads at start when the user asked for none
+    /// (`app_info`'s hint): the packaged sample model's, once seeded.
+    pub fn startup_sam_manifest(&self) -> Option<String> {
+        self.inner.startup_manifest.lock().clone()
+    }
+
+    pub fn set_startup_sam_manifest(&self, manifest: String) {
+        *self.inner.startup_manifest.lock() = Some(manifest);
     }
 
     pub fn compositor_description(&self) -> String {

@@ -470,9 +470,15 @@ impl SamSession {
             embedding = fresh;
         }
         if self.interactive {
-            // Get the neighbours ready for the next clicks.
+            // Get the neighbours ready for the next clicks, once the clicks
+            // pause: an encode started now would share the cores with the
+            // next click (on two cores it made the clicks right after the
+            // first one twice as slow), and cannot be stopped half-way.
             if let Err(e) = self.prefetch(videos, video, frame) {
                 tracing::warn!("pre-encoding not started: {}", e.message);
+            }
+            if let Some((_, p)) = &self.state.lock().prefetch {
+                p.hold_off(CLICK_QUIET);
             }
         }
         let t_embed = t0.elapsed();

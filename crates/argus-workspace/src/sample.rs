@@ -253,29 +253,16 @@ impl Workspace {
 
 impl Workspace {
     /// What the app does at start when it has a packaged sample folder
-    /// `from`: [`seed_sample`](Self::seed_sample), then, when `load_model`
-    /// (no other model was asked for), loads the sample model, so the page
-    /// finds SAM ready. Nothing here stops the app from opening: a failure
-    /// is logged, and the page shows that no model is loaded.
-    pub async fn start_with_sample(&self, from: &Path, load_model: bool) {
-        let seeded = match self.seed_sample(from).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("the sample project could not be set up: {e}");
-                return;
-            }
-        };
-        if !load_model {
-            return;
-        }
-        let manifest = seeded.manifest.to_string_lossy().into_owned();
-        match self.load_sam_model(&manifest, |_| {}).await {
-            Ok(info) => tracing::info!(
-                "loaded the sample SAM model {} on {}",
-                info.id,
-                info.provider
-            ),
-            Err(e) => tracing::warn!("the sample SAM model did not load: {e}"),
+    /// `from`: [`seed_sample`](Self::seed_sample), and the sample model's
+    /// manifest becomes the model to load at start
+    /// ([`Workspace::startup_sam_manifest`]), which the page loads while it
+    /// opens the project (loading it here would hold the window back by
+    /// ONNX Runtime's and the model's load). Nothing here stops the app from
+    /// opening: a failure is logged, and the page shows that no model is loaded.
+    pub async fn start_with_sample(&self, from: &Path) {
+        match self.seed_sample(from).await {
+            Ok(seeded) => self.set_startup_sam_manifest(seeded.manifest.to_string_lossy().into_owned()),
+            Err(e) => tracing::warn!("the sample project could not be set up: {e}"),
         }
     }
 }
