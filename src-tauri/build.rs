@@ -54,12 +54,20 @@ fn commit() {
     // A new commit or branch rebuilds this: HEAD, the ref it names, packed refs.
     if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
         let dir = Path::new(&dir);
-        let mut watched = vec![dir.join("HEAD"), dir.join("packed-refs")];
+        // HEAD's reflog changes with every commit, checkout and reset; the
+        // ref's folder catches a loose ref written where the refs were packed
+        // (the ref file itself may not exist, and a missing file would rerun
+        // this on every build).
+        let mut watched = vec![dir.join("HEAD"), dir.join("packed-refs"), dir.join("logs/HEAD")];
         if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            watched.push(dir.join(r));
+            let r = dir.join(r);
+            if let Some(parent) = r.parent() {
+                watched.push(parent.to_path_buf());
+            }
+            watched.push(r);
         }
         // only files that exist: a missing one would rerun this on every build
-        for p in watched.iter().filter(|p| p.is_file()) {
+        for p in watched.iter().filter(|p| p.exists()) {
             println!("cargo:rerun-if-changed={}", p.display());
         }
     }
