@@ -486,7 +486,8 @@ class WorkspaceScenario(AppCase):
         version = self.s.wait_for("[data-testid=about-version]", timeout=15).text
         self.assertRegex(version, r"^argus \d+\.\d+\.\d+ \(commit [0-9a-f]{12}\)$")
         self.assertTrue(self.s.find("[data-testid=about-ffmpeg]").text.startswith("FFmpeg "))
-        self.assertIn("onnxruntime", self.s.find("[data-testid=about-ort]").text, "SAM loaded it: its library is named")
+        self.assertRegex(self.s.find("[data-testid=about-ort]").text, r"^\d+\.\d+\.\d+ \(.*\), from \S*onnxruntime",
+                         "SAM loaded it: its library and version are named")
         self.assertEqual(self.s.find("[data-testid=about-log]").text, str(log))
         report = self.s.execute("return document.querySelector('[data-testid=diagnostics-text]').value;")
         self.assertIn(version, report)

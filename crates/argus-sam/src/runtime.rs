@@ -318,14 +318,45 @@ fn load_first(found: &[LibraryCandidate]) -> std::result::Result<Loaded, (String
 }
 
 /// The ONNX Runtime this process loaded, if it has: the library's path and
-/// its build line (version, git branch and commit, as ONNX Runtime reports
-/// it), for the About box and diagnostics. Loads nothing.
+/// its version and build (`1.31.1 (git-branch=..., git-commit-id=..., ...)`,
+/// as ONNX Runtime reports them), for the About box and diagnostics. Loads
+/// nothing new.
 pub fn loaded_runtime() -> Option<(PathBuf, String)> {
     let loaded = RUNTIME.get()?.as_ref().ok()?;
+    let version = library_version(&loaded.path).unwrap_or_else(|| "version unknown".into());
     // A build line that is not UTF-8 makes `ort::info` panic: not ours to
-    // crash on, so it reads as unknown.
-    let info = std::panic::catch_unwind(ort::info).unwrap_or("unknown build").to_owned();
-    Some((loaded.path.clone(), info))
+    // crash on, so it is left out.
+    let build = std::panic::catch_unwind(ort::info)
+        .map(|b| b.trim_start_matches("ORT Build Info: ").to_owned())
+        .unwrap_or_default();
+    let line = if build.is_empty() { version } else { format!("{version} ({build})") };
+    Some((loaded.path.clone(), line))
+}
+
+/// `OrtGetApiBase()->GetVersionString()` of the library at `path`, which
+/// this process has already loaded (opening it again only takes another
+/// reference to it).
+fn library_version(path: &Path) -> Option<String> {
+    // SAFETY: `path` is the ONNX Runtime library ort loaded and initialised,
+    // so opening it runs no initialiser again. OrtGetApiBase takes no
+    // arguments and returns a pointer to a static table (checked for null);
+    // GetVersionString returns a pointer to a static NUL-terminated string
+    // (checked for null), copied before the handle is dropped, and dropping
+    // the handle leaves ort's own reference, so the library stays loaded.
+    unsafe {
+        let lib = libloading::Library::new(path).ok()?;
+        let get: libloading::Symbol<'_, unsafe extern "system" fn() -> *const ort::sys::OrtApiBase> =
+            lib.get(b"OrtGetApiBase").ok()?;
+        let base = get();
+        if base.is_null() {
+            return None;
+        }
+        let version = ((*base).GetVersionString)();
+        if version.is_null() {
+            return None;
+        }
+        Some(std::ffi::CStr::from_ptr(version).to_string_lossy().into_owned())
+    }
 }
 
 /// Why [`load`] failed, and whether another library may still be tried.

@@ -996,6 +996,18 @@ fn cpu_provider_report() -> TestResult {
     } else {
         ensure!(r.active == "CUDA", "unexpected provider {}", r.active);
     }
+    // The loaded library is named with its version (the About box): the
+    // bootstrap's, where ORT_DYLIB_PATH points at it as the suite sets it.
+    let (path, line) = argus_sam::runtime::loaded_runtime().ok_or("a model loaded, yet no runtime is reported")?;
+    ensure!(path.is_file(), "the reported library exists: {}", path.display());
+    let version = line.split(' ').next().unwrap_or_default();
+    ensure!(
+        version.split('.').count() == 3 && version.split('.').all(|p| p.parse::<u32>().is_ok()),
+        "a version first: {line}"
+    );
+    if path.to_string_lossy().contains(argus_sam::runtime::BOOTSTRAP_ORT_VERSION) {
+        ensure!(version == argus_sam::runtime::BOOTSTRAP_ORT_VERSION, "the bootstrap's library: {line}");
+    }
     Ok(())
 }
 

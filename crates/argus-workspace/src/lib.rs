@@ -146,7 +146,7 @@ impl Workspace {
     pub fn runtime_report(&self) -> RuntimeReport {
         argus_media::init();
         let onnx_runtime = match argus_sam::runtime::loaded_runtime() {
-            Some((path, build)) => format!("{} ({build})", path.display()),
+            Some((path, version)) => format!("{version}, from {}", path.display()),
             None => match argus_sam::runtime::find_library() {
                 Ok(p) => format!("not loaded yet (loads with the first SAM model): {}", p.display()),
                 Err(e) => format!("not found: {e}"),
