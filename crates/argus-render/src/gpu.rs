@@ -1008,16 +1008,6 @@ fn extent(width: u32, height: u32) -> wgpu::Extent3d {
     wgpu::Extent3d { width, height, depth_or_array_layers: 1 }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn renderer_can_move_between_threads() {
-        fn send_sync<T: Send + Sync>() {}
-        send_sync::<super::Renderer>();
-        send_sync::<crate::MaskScene>();
-    }
-}
-
 /// A render pass over one colour target, cleared to black first: every pass
 /// this renderer records draws a fullscreen triangle over its whole target.
 fn begin_cleared_pass<'e>(
@@ -1035,4 +1025,14 @@ fn begin_cleared_pass<'e>(
         })],
         ..Default::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn renderer_can_move_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<super::Renderer>();
+        send_sync::<crate::MaskScene>();
+    }
 }

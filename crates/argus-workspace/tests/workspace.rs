@@ -1212,8 +1212,6 @@ fn attributes() -> TestResult {
 }
 
 
-/// One HTTP/1.1 exchange on `conn`.
-
 /// A gate the hooks wait at until the test opens it.
 #[derive(Default)]
 struct Gate {
