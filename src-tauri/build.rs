@@ -8,6 +8,8 @@ fn main() {
     // (capabilities/main-window.json); without one, Tauri lets the page call
     // every command. The list is the handler list in src/lib.rs.
     let commands: &'static [&'static str] = Box::leak(app_commands().into_boxed_slice());
+    // The same list for the capability test (`argus_app::APP_COMMANDS`).
+    println!("cargo:rustc-env=ARGUS_APP_COMMANDS={}", commands.join(","));
     let attributes = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(commands));
     if let Err(e) = tauri_build::try_build(attributes) {

@@ -106,6 +106,11 @@ pub fn run_app<R: Runtime>(
         .build(context)
 }
 
+/// The app's commands, comma-separated, as build.rs read them from the
+/// `generate_handler!` list below and gave each its `allow-<command>`
+/// permission.
+pub const APP_COMMANDS: &str = env!("ARGUS_APP_COMMANDS");
+
 /// `argus --version`: the version and the commit the binary was built from.
 pub fn version_line() -> String {
     format!(

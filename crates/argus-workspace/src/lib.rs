@@ -43,6 +43,9 @@ use parking_lot::Mutex;
 
 pub use error::{CommandError, CommandResult, ErrorKind};
 pub use frames::{Compositor, FrameQuery};
+pub use hooks::Hooks;
+pub use sam::SamSession;
+pub use videos::{DecoderRecipe, DisplayFrame, Videos};
 
 /// What [`Workspace::runtime_report`] finds (see [`dto::Diagnostics`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -54,9 +57,6 @@ pub struct RuntimeReport {
     pub renderer: String,
     pub database: String,
 }
-pub use hooks::Hooks;
-pub use sam::SamSession;
-pub use videos::{DecoderRecipe, DisplayFrame, Videos};
 
 /// One data folder's application state. Cloning is cheap (shared handles),
 /// so blocking work takes its own copy onto a worker thread.
@@ -137,8 +137,6 @@ impl Workspace {
         &self.inner.hooks
     }
 
-    /// Which compositor draws frames ("not started yet" before the first
-    /// frame with something drawn over it).
     /// What this process runs on, for the About box and diagnostics: FFmpeg,
     /// ONNX Runtime (once a SAM model loaded it), the SAM model and its
     /// execution provider, the GPU adapter and the compositor. The shell
@@ -183,6 +181,8 @@ impl Workspace {
         *self.inner.startup_manifest.lock() = Some(manifest);
     }
 
+    /// Which compositor draws frames ("not started yet" before the first
+    /// frame with something drawn over it).
     pub fn compositor_description(&self) -> String {
         self.inner
             .compositor
