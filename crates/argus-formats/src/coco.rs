@@ -1,0 +1,1 @@
+//! COCO instance segmentation (being written).

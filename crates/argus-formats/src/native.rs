@@ -1,0 +1,1 @@
+//! Argus native JSON (being written).
