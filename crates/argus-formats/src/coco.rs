@@ -1,1 +1,995 @@
-//! COCO instance segmentation (being written).
+//! COCO instance segmentation: a streaming writer and a streaming reader.
+//!
+//! Masks are COCO RLE as pycocotools compresses it (`{"size": [h, w],
+//! "counts": "<string>"}`): argus-core's [`Rle`] already is pycocotools' RLE,
+//! so a mask is written and read without conversion and every pixel
+//! survives. Polygons are written on request ([`MaskEncoding::Polygons`]),
+//! and then the [`Report`] says, per annotation, what the approximation
+//! changed (IoU, area, holes). `iscrowd` follows COCO: a crowd region is
+//! always RLE (pycocotools' evaluation reads crowd regions as RLE), and an
+//! ordinary mask may be RLE too (as LVIS and SA-1B write them).
+//!
+//! Videos: each image may name its video and frame the way TAO and
+//! YouTube-VIS do (`video_id`, `frame_index`, with a top-level `videos`
+//! list), so a dataset of frame references needs no extracted images.
+//!
+//! Layout of what the writer produces, in this order, so that a reader can
+//! take it in one pass: `info`, `licenses`, `categories`, `videos`,
+//! `images`, `annotations`. The reader accepts any order (files from other
+//! tools put `categories` last): when the annotations come before the
+//! images or categories, it reads the file a second time for them.
+
+use std::{
+    collections::{HashMap, HashSet},
+    fmt,
+    io::{self, Read, Write},
+};
+
+use argus_core::{
+    geometry::{BBox, Point, Polygon},
+    mask::Rle,
+    model::{AttributeValue, Attributes, Geometry, ShapeSource},
+};
+use serde::{
+    Deserialize, Deserializer, Serialize,
+    de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor},
+};
+
+use crate::{Annotation, Category, Error, Image, Progress, Report, Result, VideoFrame};
+
+const FORMAT: &str = "COCO";
+
+/// How masks are written.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MaskEncoding {
+    /// COCO RLE, pixel-exact.
+    Rle,
+    /// Polygons traced from the mask and simplified by `tolerance` pixels
+    /// (Douglas-Peucker); holes cannot be held and are reported. Crowd
+    /// regions stay RLE.
+    Polygons { tolerance: f64 },
+}
+
+/// What goes in the file's `info`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Info {
+    pub description: String,
+    pub version: String,
+    pub contributor: String,
+    pub date_created: String,
+}
+
+/// A video of the dataset (TAO's `videos` entry).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Video {
+    pub id: u64,
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub frame_count: u64,
+}
+
+/// Writes one COCO file, streaming: images first (their records only; the
+/// application writes the pixels), then annotations, then
+/// [`finish`](Self::finish).
+pub struct CocoWriter<W: Write> {
+    out: W,
+    masks: MaskEncoding,
+    categories: HashSet<u32>,
+    videos: HashMap<String, u64>,
+    images: HashMap<u64, (u32, u32)>,
+    phase: Phase,
+    report: Report,
+}
+
+impl<W: Write> fmt::Debug for CocoWriter<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CocoWriter").field("images", &self.images.len()).field("phase", &self.phase).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Images,
+    Annotations,
+}
+
+#[derive(Serialize)]
+struct CategoryJson<'a> {
+    id: u32,
+    name: &'a str,
+    supercategory: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    color: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ImageJson<'a> {
+    id: u64,
+    file_name: &'a str,
+    width: u32,
+    height: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    video_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frame_index: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct RleJson<'a> {
+    size: [u32; 2],
+    counts: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum SegmentationJson<'a> {
+    Rle(RleJson<'a>),
+    Polygons(Vec<Vec<f64>>),
+}
+
+#[derive(Serialize)]
+struct AnnotationJson<'a> {
+    id: u64,
+    image_id: u64,
+    category_id: u32,
+    segmentation: SegmentationJson<'a>,
+    area: f64,
+    bbox: [f64; 4],
+    iscrowd: u8,
+    attributes: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f32>,
+}
+
+fn io_err(e: io::Error) -> Error {
+    Error::io("writing the COCO file", e)
+}
+
+fn write_json<W: Write, T: Serialize>(out: &mut W, value: &T) -> Result<()> {
+    serde_json::to_writer(out, value).map_err(|e| Error::io("writing the COCO file", io::Error::other(e)))
+}
+
+impl<W: Write> CocoWriter<W> {
+    /// Writes the header: info, categories (ids as given) and videos.
+    pub fn new(mut out: W, info: &Info, categories: &[Category], videos: &[Video], masks: MaskEncoding) -> Result<Self> {
+        if let MaskEncoding::Polygons { tolerance } = masks
+            && !(tolerance.is_finite() && tolerance >= 0.0)
+        {
+            return Err(Error::Unsupported { format: FORMAT, reason: format!("polygon tolerance {tolerance} must be a number of pixels >= 0") });
+        }
+        out.write_all(b"{\"info\":").map_err(io_err)?;
+        write_json(&mut out, info)?;
+        out.write_all(b",\"licenses\":[],\"categories\":").map_err(io_err)?;
+        let cats: Vec<CategoryJson<'_>> = categories
+            .iter()
+            .map(|c| CategoryJson { id: c.id, name: &c.name, supercategory: "", color: c.colour.map(|c| c.to_string()) })
+            .collect();
+        write_json(&mut out, &cats)?;
+        out.write_all(b",\"videos\":").map_err(io_err)?;
+        write_json(&mut out, &videos)?;
+        out.write_all(b",\"images\":[").map_err(io_err)?;
+        Ok(Self {
+            out,
+            masks,
+            categories: categories.iter().map(|c| c.id).collect(),
+            videos: videos.iter().map(|v| (v.name.clone(), v.id)).collect(),
+            images: HashMap::new(),
+            phase: Phase::Images,
+            report: Report::default(),
+        })
+    }
+
+    /// Adds an image record. All images come before the first annotation.
+    pub fn add_image(&mut self, image: &Image) -> Result<()> {
+        if self.phase != Phase::Images {
+            return Err(Error::Unsupported { format: FORMAT, reason: "images must all be added before the first annotation".into() });
+        }
+        if self.images.insert(image.id, (image.width, image.height)).is_some() {
+            return Err(Error::Unsupported { format: FORMAT, reason: format!("image id {} is given twice", image.id) });
+        }
+        let video_id = match &image.video {
+            Some(v) => Some(*self.videos.get(&v.video).ok_or_else(|| Error::Unsupported {
+                format: FORMAT,
+                reason: format!("image {} names video '{}', which is not in the videos list", image.id, v.video),
+            })?),
+            None => None,
+        };
+        if self.images.len() > 1 {
+            self.out.write_all(b",").map_err(io_err)?;
+        }
+        write_json(
+            &mut self.out,
+            &ImageJson {
+                id: image.id,
+                file_name: &image.file_name,
+                width: image.width,
+                height: image.height,
+                video_id,
+                frame_index: image.video.as_ref().map(|v| v.frame),
+            },
+        )?;
+        self.report.images += 1;
+        Ok(())
+    }
+
+    /// Writes one annotation, or reports why it cannot be written (a
+    /// polyline, an empty mask) and goes on.
+    pub fn add_annotation(&mut self, a: &Annotation) -> Result<()> {
+        if self.phase == Phase::Images {
+            self.out.write_all(b"],\"annotations\":[").map_err(io_err)?;
+            self.phase = Phase::Annotations;
+        }
+        let at = format!("annotation {} (image {})", a.id, a.image_id);
+        let Some(&(width, height)) = self.images.get(&a.image_id) else {
+            return Err(Error::Unsupported { format: FORMAT, reason: format!("{at}: image {} was not added", a.image_id) });
+        };
+        if !self.categories.contains(&a.category_id) {
+            return Err(Error::Unsupported { format: FORMAT, reason: format!("{at}: category {} is not in the categories", a.category_id) });
+        }
+        let mut compressed = String::new();
+        let (segmentation, area, bbox) = match &a.geometry {
+            Geometry::Mask(rle) => {
+                let Some(bbox) = rle.bbox() else {
+                    self.report.skip(at, "the mask is empty; an empty mask is not a COCO annotation");
+                    return Ok(());
+                };
+                let area = rle.area() as f64;
+                match self.masks {
+                    MaskEncoding::Polygons { tolerance } if !a.crowd => {
+                        let (polygons, change) = polygons_of(rle, tolerance)?;
+                        if let Some(change) = change {
+                            self.report.change(at.clone(), change);
+                        }
+                        if polygons.is_empty() {
+                            self.report.skip(at, "the mask has no part large enough for a polygon; export masks as RLE to keep it");
+                            return Ok(());
+                        }
+                        (SegmentationJson::Polygons(polygons), area, bbox)
+                    }
+                    _ => {
+                        compressed = rle.to_compressed_string();
+                        (SegmentationJson::Rle(RleJson { size: [rle.height(), rle.width()], counts: &compressed }), area, bbox)
+                    }
+                }
+            }
+            Geometry::Polygon(p) => {
+                let rings = vec![flat(&p.exterior)];
+                if a.crowd {
+                    let rle = Rle::from_polygon(height, width, p).map_err(|e| Error::Unsupported { format: FORMAT, reason: format!("{at}: {e}") })?;
+                    self.report.change(at.clone(), "a crowd polygon is written as RLE, as COCO's crowd regions are");
+                    compressed = rle.to_compressed_string();
+                    let bbox = p.bbox().unwrap_or(BBox { x: 0.0, y: 0.0, width: 0.0, height: 0.0 });
+                    (SegmentationJson::Rle(RleJson { size: [height, width], counts: &compressed }), rle.area() as f64, bbox)
+                } else {
+                    if !p.holes.is_empty() {
+                        self.report.change(
+                            at.clone(),
+                            format!("{} hole(s) dropped: COCO polygons cannot hold holes (export masks as RLE to keep them)", p.holes.len()),
+                        );
+                    }
+                    let Some(bbox) = p.bbox() else {
+                        self.report.skip(at, "the polygon has no extent");
+                        return Ok(());
+                    };
+                    (SegmentationJson::Polygons(rings), Polygon::ring_signed_area(&p.exterior).abs(), bbox)
+                }
+            }
+            Geometry::BBox(b) => (SegmentationJson::Polygons(Vec::new()), b.area(), *b),
+            Geometry::Polyline(_) | Geometry::Points(_) => {
+                self.report.skip(at, format!("COCO instances hold no {}; export CVAT or native JSON to keep it", a.geometry.kind().name()));
+                return Ok(());
+            }
+        };
+        if self.report.annotations > 0 {
+            self.out.write_all(b",").map_err(io_err)?;
+        }
+        write_json(
+            &mut self.out,
+            &AnnotationJson {
+                id: a.id,
+                image_id: a.image_id,
+                category_id: a.category_id,
+                segmentation,
+                area,
+                bbox: [bbox.x, bbox.y, bbox.width, bbox.height],
+                iscrowd: u8::from(a.crowd),
+                attributes: attributes_json(a),
+                score: a.score,
+            },
+        )?;
+        drop(compressed);
+        self.report.annotations += 1;
+        if let Some(t) = a.track {
+            self.report.tracks = self.report.tracks.max(u64::from(t));
+        }
+        Ok(())
+    }
+
+    /// Closes the file and returns the writer and the report.
+    pub fn finish(mut self) -> Result<(W, Report)> {
+        if self.phase == Phase::Images {
+            self.out.write_all(b"],\"annotations\":[").map_err(io_err)?;
+        }
+        self.out.write_all(b"]}").map_err(io_err)?;
+        self.out.flush().map_err(io_err)?;
+        Ok((self.out, self.report))
+    }
+}
+
+/// CVAT's and datumaro's annotation attributes: `occluded`, `track_id`,
+/// `keyframe`, then the label's own.
+fn attributes_json(a: &Annotation) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("occluded".into(), a.occluded.into());
+    if let Some(t) = a.track {
+        m.insert("track_id".into(), t.into());
+        m.insert("keyframe".into(), a.keyframe.into());
+    }
+    if a.source != ShapeSource::Manual {
+        m.insert("source".into(), source_name(a.source).into());
+    }
+    for (k, v) in &a.attributes {
+        let v = match v {
+            AttributeValue::Bool(b) => (*b).into(),
+            AttributeValue::Number(n) => serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, serde_json::Value::Number),
+            AttributeValue::Text(t) => t.clone().into(),
+        };
+        m.entry(k.clone()).or_insert(v);
+    }
+    m
+}
+
+fn source_name(s: ShapeSource) -> &'static str {
+    match s {
+        ShapeSource::Manual => "manual",
+        ShapeSource::Sam => "sam",
+        ShapeSource::Interpolated => "interpolated",
+        ShapeSource::Propagated => "propagated",
+        ShapeSource::Imported => "imported",
+    }
+}
+
+fn flat(ring: &[Point]) -> Vec<f64> {
+    ring.iter().flat_map(|p| [p.x, p.y]).collect()
+}
+
+/// A mask as COCO polygons (exteriors), and what that changed when it is
+/// not exact.
+fn polygons_of(rle: &Rle, tolerance: f64) -> Result<(Vec<Vec<f64>>, Option<String>)> {
+    let bad = |e: argus_core::mask::MaskError| Error::Unsupported { format: FORMAT, reason: e.to_string() };
+    let polygons = rle.to_polygons(tolerance).map_err(bad)?;
+    let holes: usize = polygons.iter().map(|p| p.holes.len()).sum();
+    let exteriors: Vec<Polygon> = polygons.iter().map(|p| Polygon { exterior: p.exterior.clone(), holes: Vec::new() }).collect();
+    let rings: Vec<Vec<f64>> = exteriors.iter().map(|p| flat(&p.exterior)).collect();
+    if exteriors.is_empty() {
+        return Ok((rings, None));
+    }
+    let drawn = Rle::from_polygons(rle.height(), rle.width(), &exteriors).map_err(bad)?;
+    let iou = drawn.iou(rle).map_err(bad)?;
+    let change = (drawn != *rle).then(|| {
+        let mut s = format!(
+            "mask as {} polygon(s): IoU {iou:.4} with the mask, area {} -> {} px",
+            exteriors.len(),
+            rle.area(),
+            drawn.area()
+        );
+        if holes > 0 {
+            s.push_str(&format!(", {holes} hole(s) filled (COCO polygons cannot hold holes)"));
+        }
+        s
+    });
+    Ok((rings, change))
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+
+/// A category, image and video index of a COCO file: what annotations refer
+/// to. Small (no annotations), so it is kept whole.
+#[derive(Debug, Clone, Default)]
+pub struct CocoIndex {
+    pub categories: Vec<Category>,
+    pub images: Vec<Image>,
+    /// `videos` entries: id to name.
+    pub videos: HashMap<u64, String>,
+    image_at: HashMap<u64, usize>,
+    category_ids: HashSet<u32>,
+    /// Images' `video_id`s, resolved against `videos` once all are read.
+    pending_video: Vec<(usize, u64, u64)>,
+}
+
+impl CocoIndex {
+    pub fn image(&self, id: u64) -> Option<&Image> {
+        self.image_at.get(&id).map(|&i| &self.images[i])
+    }
+
+    fn resolve_videos(&mut self) {
+        for (i, video_id, frame) in std::mem::take(&mut self.pending_video) {
+            if let Some(name) = self.videos.get(&video_id) {
+                self.images[i].video = Some(VideoFrame { video: name.clone(), frame });
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CategoryIn {
+    id: u32,
+    name: String,
+    #[serde(default)]
+    color: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ImageIn {
+    id: u64,
+    #[serde(default)]
+    file_name: String,
+    width: u32,
+    height: u32,
+    #[serde(default)]
+    video_id: Option<u64>,
+    #[serde(default, alias = "frame_id")]
+    frame_index: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct VideoIn {
+    id: u64,
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CountsIn {
+    Compressed(String),
+    Runs(Vec<u32>),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SegmentationIn {
+    Polygons(Vec<Vec<f64>>),
+    Rle { size: [u32; 2], counts: CountsIn },
+}
+
+#[derive(Deserialize)]
+struct AnnotationIn {
+    #[serde(default)]
+    id: u64,
+    image_id: u64,
+    category_id: u32,
+    #[serde(default)]
+    segmentation: Option<SegmentationIn>,
+    #[serde(default)]
+    bbox: Option<Vec<f64>>,
+    #[serde(default, deserialize_with = "crowd_flag")]
+    iscrowd: bool,
+    #[serde(default)]
+    attributes: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    score: Option<f32>,
+}
+
+/// `iscrowd` is 0/1 in COCO, sometimes a boolean elsewhere.
+fn crowd_flag<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        B(bool),
+        N(u8),
+    }
+    Ok(match Flag::deserialize(d)? {
+        Flag::B(b) => b,
+        Flag::N(n) => n != 0,
+    })
+}
+
+/// Reads a COCO file: the index first, then each usable annotation through
+/// `f` (in file order); annotations that cannot be used are in the report
+/// with their place and reason. `open` opens the file; it is called a second
+/// time only when the annotations come before the images or categories.
+pub fn read<R: Read>(
+    mut open: impl FnMut() -> io::Result<R>,
+    progress: &mut dyn Progress,
+    mut f: impl FnMut(&CocoIndex, Annotation) -> Result<()>,
+) -> Result<(CocoIndex, Report)> {
+    let mut state = ReadState { index: CocoIndex::default(), seen: Seen::default(), report: Report::default(), pass: 1, position: 0 };
+    let reader = open().map_err(|e| Error::io("opening the COCO file", e))?;
+    run_pass(reader, &mut state, progress, &mut f)?;
+    if !state.seen.images || !state.seen.categories {
+        let missing = if state.seen.images { "categories" } else { "images" };
+        return Err(Error::Invalid { format: FORMAT, at: "the top-level object".into(), reason: format!("it has no \"{missing}\" list") });
+    }
+    if state.seen.deferred {
+        state.pass = 2;
+        state.position = 0;
+        let reader = open().map_err(|e| Error::io("opening the COCO file again", e))?;
+        run_pass(reader, &mut state, progress, &mut f)?;
+    }
+    state.index.resolve_videos();
+    state.report.images = state.index.images.len() as u64;
+    Ok((state.index, state.report))
+}
+
+#[derive(Default)]
+struct Seen {
+    images: bool,
+    categories: bool,
+    /// Annotations came before the index was complete: read them in a
+    /// second pass.
+    deferred: bool,
+}
+
+struct ReadState {
+    index: CocoIndex,
+    seen: Seen,
+    report: Report,
+    pass: u8,
+    position: u64,
+}
+
+fn run_pass<R: Read>(
+    reader: R,
+    state: &mut ReadState,
+    progress: &mut dyn Progress,
+    f: &mut dyn FnMut(&CocoIndex, Annotation) -> Result<()>,
+) -> Result<()> {
+    let mut de = serde_json::Deserializer::from_reader(io::BufReader::with_capacity(1 << 16, reader));
+    let mut failure = None;
+    let visitor = TopVisitor { state, progress, f, failure: &mut failure };
+    match de.deserialize_map(visitor) {
+        Ok(()) => {}
+        Err(e) => return Err(failure.take().unwrap_or_else(|| Error::json(FORMAT, &e))),
+    }
+    de.end().map_err(|e| Error::json(FORMAT, &e))
+}
+
+struct TopVisitor<'a> {
+    state: &'a mut ReadState,
+    progress: &'a mut dyn Progress,
+    f: &'a mut dyn FnMut(&CocoIndex, Annotation) -> Result<()>,
+    /// An error of ours raised inside serde (cancel, a callback's error),
+    /// kept whole instead of as a serde message.
+    failure: &'a mut Option<Error>,
+}
+
+impl<'de> Visitor<'de> for TopVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a COCO object with images, annotations and categories")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        let first = self.state.pass == 1;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "categories" if first => {
+                    let cats: Vec<CategoryIn> = map.next_value()?;
+                    let index = &mut self.state.index;
+                    for (i, c) in cats.into_iter().enumerate() {
+                        if !index.category_ids.insert(c.id) {
+                            self.state.report.skip(format!("categories[{i}] (id {})", c.id), "the category id appears twice; the first is used");
+                            continue;
+                        }
+                        let colour = c.color.as_deref().and_then(|s| s.parse().ok());
+                        index.categories.push(Category { id: c.id, name: c.name, colour, attributes: Vec::new() });
+                    }
+                    self.state.seen.categories = true;
+                }
+                "images" if first => {
+                    let images: Vec<ImageIn> = map.next_value()?;
+                    let index = &mut self.state.index;
+                    for (i, im) in images.into_iter().enumerate() {
+                        let at = format!("images[{i}] (id {})", im.id);
+                        if im.width == 0 || im.height == 0 {
+                            self.state.report.skip(at, format!("size {}x{} is invalid", im.width, im.height));
+                            continue;
+                        }
+                        if index.image_at.contains_key(&im.id) {
+                            self.state.report.skip(at, "the image id appears twice; the first is used");
+                            continue;
+                        }
+                        let pos = index.images.len();
+                        if let (Some(v), Some(frame)) = (im.video_id, im.frame_index) {
+                            index.pending_video.push((pos, v, frame));
+                        }
+                        index.image_at.insert(im.id, pos);
+                        index.images.push(Image { id: im.id, file_name: im.file_name, width: im.width, height: im.height, video: None });
+                    }
+                    self.state.seen.images = true;
+                }
+                "videos" if first => {
+                    let videos: Vec<VideoIn> = map.next_value()?;
+                    self.state.index.videos.extend(videos.into_iter().map(|v| (v.id, v.name)));
+                }
+                "annotations" if (first && self.state.seen.images && self.state.seen.categories) || (!first && self.state.seen.deferred) => {
+                    self.state.index.resolve_videos();
+                    map.next_value_seed(AnnotationsSeed { state: &mut *self.state, progress: &mut *self.progress, f: &mut *self.f, failure: &mut *self.failure })?;
+                }
+                "annotations" => {
+                    self.state.seen.deferred = true;
+                    map.next_value::<IgnoredAny>()?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct AnnotationsSeed<'a> {
+    state: &'a mut ReadState,
+    progress: &'a mut dyn Progress,
+    f: &'a mut dyn FnMut(&CocoIndex, Annotation) -> Result<()>,
+    failure: &'a mut Option<Error>,
+}
+
+impl<'de> DeserializeSeed<'de> for AnnotationsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AnnotationsSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of annotations")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        use serde::de::Error as _;
+        let mut i = 0u64;
+        while let Some(a) = seq.next_element::<AnnotationIn>()? {
+            let at = format!("annotations[{i}] (id {})", a.id);
+            i += 1;
+            match convert(&self.state.index, a) {
+                Ok(ann) => {
+                    if let Err(e) = (self.f)(&self.state.index, ann) {
+                        *self.failure = Some(e);
+                        return Err(A::Error::custom("stopped"));
+                    }
+                    self.state.report.annotations += 1;
+                }
+                Err(reason) => self.state.report.skip(at, reason),
+            }
+            self.state.position += 1;
+            if self.state.position.is_multiple_of(1024) && !self.progress.tick(self.state.position, 0) {
+                *self.failure = Some(Error::Cancelled);
+                return Err(A::Error::custom("cancelled"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How far outside the image a polygon point may be (pixels): exporters
+/// round and some write the far edge as `width`.
+const OUTSIDE_TOLERANCE: f64 = 1.0;
+
+/// One file annotation as a record, or why it cannot be used.
+fn convert(index: &CocoIndex, a: AnnotationIn) -> std::result::Result<Annotation, String> {
+    let image = index.image(a.image_id).ok_or_else(|| format!("image {} is not in the images list", a.image_id))?;
+    if !index.category_ids.contains(&a.category_id) {
+        return Err(format!("category {} is not in the categories list", a.category_id));
+    }
+    let (w, h) = (image.width, image.height);
+    let geometry = match a.segmentation {
+        Some(SegmentationIn::Rle { size: [rh, rw], counts }) => {
+            if (rw, rh) != (w, h) {
+                return Err(format!("the RLE is {rw}x{rh} but image {} is {w}x{h}", a.image_id));
+            }
+            let rle = match counts {
+                CountsIn::Compressed(s) => Rle::from_compressed_string(rh, rw, &s),
+                CountsIn::Runs(runs) => Rle::new(rh, rw, runs),
+            }
+            .map_err(|e| e.to_string())?;
+            Geometry::Mask(rle)
+        }
+        Some(SegmentationIn::Polygons(rings)) if !rings.is_empty() => {
+            let mut polygons = Vec::with_capacity(rings.len());
+            for ring in &rings {
+                if ring.len() < 6 || ring.len() % 2 != 0 {
+                    return Err(format!("a polygon has {} coordinates; it needs an even number, at least 6", ring.len()));
+                }
+                for xy in ring.chunks_exact(2) {
+                    let (x, y) = (xy[0], xy[1]);
+                    let inside = |v: f64, max: u32| v >= -OUTSIDE_TOLERANCE && v <= f64::from(max) + OUTSIDE_TOLERANCE;
+                    if !(inside(x, w) && inside(y, h)) {
+                        return Err(format!("polygon point ({x}, {y}) is outside the {w}x{h} image"));
+                    }
+                }
+                polygons.push(Polygon::from_flat(ring).map_err(|e| e.to_string())?);
+            }
+            if polygons.len() == 1 {
+                Geometry::Polygon(polygons.remove(0))
+            } else {
+                // Several parts are one instance: keep them together, as the
+                // mask they draw.
+                Geometry::Mask(Rle::from_polygons(h, w, &polygons).map_err(|e| e.to_string())?)
+            }
+        }
+        _ => {
+            let b = a.bbox.as_deref().unwrap_or_default();
+            let [x, y, bw, bh] = b else {
+                return Err("it has neither a segmentation nor a 4-number bbox".into());
+            };
+            Geometry::BBox(BBox::new(*x, *y, *bw, *bh).map_err(|e| e.to_string())?)
+        }
+    };
+    if let Geometry::Mask(m) = &geometry
+        && m.is_empty()
+    {
+        return Err("the mask is empty".into());
+    }
+    let mut attributes = Attributes::new();
+    let (mut occluded, mut keyframe, mut track, mut source) = (false, true, None, ShapeSource::Imported);
+    for (k, v) in a.attributes {
+        match (k.as_str(), &v) {
+            ("occluded", serde_json::Value::Bool(b)) => occluded = *b,
+            ("keyframe", serde_json::Value::Bool(b)) => keyframe = *b,
+            ("track_id", serde_json::Value::Number(n)) => track = n.as_u64().and_then(|n| u32::try_from(n).ok()),
+            ("source", serde_json::Value::String(s)) => source = source_from(s).unwrap_or(ShapeSource::Imported),
+            (_, serde_json::Value::Bool(b)) => {
+                attributes.insert(k, AttributeValue::Bool(*b));
+            }
+            (_, serde_json::Value::Number(n)) => {
+                if let Some(n) = n.as_f64() {
+                    attributes.insert(k, AttributeValue::Number(n));
+                }
+            }
+            (_, serde_json::Value::String(s)) => {
+                attributes.insert(k, AttributeValue::Text(s.clone()));
+            }
+            _ => {}
+        }
+    }
+    Ok(Annotation {
+        id: a.id,
+        image_id: a.image_id,
+        category_id: a.category_id,
+        track,
+        geometry,
+        crowd: a.iscrowd,
+        occluded,
+        outside: false,
+        keyframe,
+        source,
+        score: a.score.filter(|s| s.is_finite()),
+        attributes,
+    })
+}
+
+fn source_from(s: &str) -> Option<ShapeSource> {
+    Some(match s {
+        "manual" => ShapeSource::Manual,
+        "sam" => ShapeSource::Sam,
+        "interpolated" => ShapeSource::Interpolated,
+        "propagated" => ShapeSource::Propagated,
+        "imported" => ShapeSource::Imported,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use argus_core::model::Colour;
+
+    use super::*;
+    use crate::NoProgress;
+
+    fn cats() -> Vec<Category> {
+        vec![
+            Category { id: 1, name: "car".into(), colour: Some(Colour::rgb(255, 0, 0)), attributes: Vec::new() },
+            Category { id: 2, name: "person".into(), colour: None, attributes: Vec::new() },
+        ]
+    }
+
+    fn image(id: u64, frame: u64) -> Image {
+        Image { id, file_name: format!("clip.mp4/{frame:06}.jpg"), width: 40, height: 30, video: Some(VideoFrame { video: "clip.mp4".into(), frame }) }
+    }
+
+    fn ann(id: u64, image_id: u64, geometry: Geometry) -> Annotation {
+        Annotation {
+            id,
+            image_id,
+            category_id: 1,
+            track: Some(3),
+            geometry,
+            crowd: false,
+            occluded: false,
+            outside: false,
+            keyframe: true,
+            source: ShapeSource::Sam,
+            score: None,
+            attributes: Attributes::new(),
+        }
+    }
+
+    fn ring_mask() -> Rle {
+        let (w, h) = (40usize, 30usize);
+        let mut bits = vec![0u8; w * h];
+        for y in 5..25 {
+            for x in 5..35 {
+                let hole = (12..18).contains(&y) && (15..25).contains(&x);
+                bits[y * w + x] = u8::from(!hole);
+            }
+        }
+        Rle::from_bitmap_row_major(h as u32, w as u32, &bits).expect("mask")
+    }
+
+    fn video() -> Vec<Video> {
+        vec![Video { id: 1, name: "clip.mp4".into(), width: 40, height: 30, frame_count: 10 }]
+    }
+
+    fn write(anns: &[Annotation], masks: MaskEncoding) -> (Vec<u8>, Report) {
+        let mut w = CocoWriter::new(Vec::new(), &Info::default(), &cats(), &video(), masks).expect("header");
+        w.add_image(&image(1, 0)).expect("image");
+        w.add_image(&image(2, 5)).expect("image");
+        for a in anns {
+            w.add_annotation(a).expect("annotation");
+        }
+        w.finish().expect("finish")
+    }
+
+    fn read_all(bytes: &[u8]) -> Result<(CocoIndex, Report, Vec<Annotation>)> {
+        let mut out = Vec::new();
+        let (index, report) = read(|| Ok(bytes), &mut NoProgress, |_, a| {
+            out.push(a);
+            Ok(())
+        })?;
+        Ok((index, report, out))
+    }
+
+    #[test]
+    fn masks_round_trip_pixel_exact_with_their_tracks() {
+        let mask = ring_mask();
+        let mut crowd = ann(11, 2, Geometry::Mask(mask.clone()));
+        crowd.crowd = true;
+        crowd.track = None;
+        crowd.attributes.insert("make".into(), AttributeValue::Text("vw \"golf\"".into()));
+        let b = BBox::new(1.0, 2.0, 3.0, 4.0).expect("box");
+        let (bytes, report) = write(&[ann(10, 1, Geometry::Mask(mask.clone())), crowd.clone(), ann(12, 2, Geometry::BBox(b))], MaskEncoding::Rle);
+        assert_eq!((report.images, report.annotations), (2, 3));
+        assert!(report.changed.is_empty() && report.skipped.is_empty());
+        let json: serde_json::Value = serde_json::from_slice(&bytes).expect("valid JSON");
+        let a0 = &json["annotations"][0];
+        assert_eq!(a0["segmentation"]["size"], serde_json::json!([30, 40]));
+        assert_eq!(a0["area"], serde_json::json!(mask.area() as f64));
+        assert_eq!(a0["bbox"], serde_json::json!([5.0, 5.0, 30.0, 20.0]));
+        assert_eq!(a0["attributes"]["track_id"], serde_json::json!(3));
+        assert_eq!(json["annotations"][1]["iscrowd"], serde_json::json!(1));
+        assert_eq!(json["images"][1]["frame_index"], serde_json::json!(5));
+        assert_eq!(json["videos"][0]["name"], serde_json::json!("clip.mp4"));
+        let (index, report, anns) = read_all(&bytes).expect("read");
+        assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+        assert_eq!(index.image(2).and_then(|i| i.video.clone()), Some(VideoFrame { video: "clip.mp4".into(), frame: 5 }));
+        assert_eq!(anns.len(), 3);
+        assert_eq!(anns[0].geometry, Geometry::Mask(mask.clone()));
+        assert_eq!((anns[0].track, anns[0].keyframe, anns[0].source), (Some(3), true, ShapeSource::Sam));
+        assert!(anns[1].crowd && anns[1].track.is_none());
+        assert_eq!(anns[1].attributes, crowd.attributes);
+        assert_eq!(anns[2].geometry, Geometry::BBox(b));
+    }
+
+    #[test]
+    fn polygons_on_request_report_what_changed() {
+        let mask = ring_mask();
+        let mut crowd = ann(2, 1, Geometry::Mask(mask.clone()));
+        crowd.crowd = true;
+        let (bytes, report) = write(&[ann(1, 1, Geometry::Mask(mask.clone())), crowd], MaskEncoding::Polygons { tolerance: 0.0 });
+        assert_eq!(report.changed.len(), 1, "{:?}", report.changed);
+        assert!(report.changed[0].reason.contains("1 hole(s) filled"), "{}", report.changed[0].reason);
+        let json: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+        assert!(json["annotations"][0]["segmentation"].is_array());
+        assert!(json["annotations"][1]["segmentation"]["counts"].is_string(), "crowd regions stay RLE");
+        // A mask without holes is exact at tolerance 0.
+        let solid = Rle::from_bbox(30, 40, &BBox::new(3.0, 4.0, 10.0, 8.0).expect("box")).expect("mask");
+        let (bytes, report) = write(&[ann(1, 1, Geometry::Mask(solid.clone()))], MaskEncoding::Polygons { tolerance: 0.0 });
+        assert!(report.changed.is_empty(), "{:?}", report.changed);
+        let (_, _, anns) = read_all(&bytes).expect("read");
+        let Geometry::Polygon(p) = &anns[0].geometry else { panic!("{:?}", anns[0].geometry) };
+        assert_eq!(Rle::from_polygon(30, 40, p).expect("raster"), solid);
+    }
+
+    #[test]
+    fn what_coco_cannot_hold_is_reported_not_dropped_silently() {
+        let line = argus_core::geometry::Polyline::new(vec![Point { x: 0.0, y: 0.0 }, Point { x: 5.0, y: 5.0 }]).expect("line");
+        let empty = Rle::empty(30, 40).expect("empty");
+        let (_, report) = write(&[ann(1, 1, Geometry::Polyline(line)), ann(2, 1, Geometry::Mask(empty))], MaskEncoding::Rle);
+        assert_eq!(report.annotations, 0);
+        assert_eq!(report.skipped.len(), 2);
+        assert!(report.skipped[0].reason.contains("polyline") && report.skipped[1].reason.contains("empty"));
+    }
+
+    #[test]
+    fn writer_refuses_misuse() {
+        let mut w = CocoWriter::new(Vec::new(), &Info::default(), &cats(), &video(), MaskEncoding::Rle).expect("header");
+        w.add_image(&image(1, 0)).expect("image");
+        assert!(w.add_image(&image(1, 0)).is_err(), "duplicate image id");
+        let mut a = ann(1, 9, Geometry::BBox(BBox::new(0.0, 0.0, 1.0, 1.0).expect("box")));
+        assert!(w.add_annotation(&a).is_err(), "unknown image");
+        a.image_id = 1;
+        a.category_id = 7;
+        assert!(w.add_annotation(&a).is_err(), "unknown category");
+        assert!(w.add_image(&image(2, 0)).is_err(), "images after annotations");
+        assert!(CocoWriter::new(Vec::new(), &Info::default(), &cats(), &video(), MaskEncoding::Polygons { tolerance: f64::NAN }).is_err());
+    }
+
+    #[test]
+    fn files_from_other_tools_read_in_any_order() {
+        // pycocotools' own files put categories last; uncompressed counts
+        // for crowd regions; a two-part polygon.
+        let doc = r#"{"annotations": [
+            {"id": 7, "image_id": 1, "category_id": 3, "iscrowd": 1, "segmentation": {"size": [2, 3], "counts": [1, 2, 3]}, "area": 2, "bbox": [0,0,1,2]},
+            {"id": 8, "image_id": 1, "category_id": 3, "iscrowd": 0, "segmentation": [[0,0, 1,0, 1,1], [2,0, 3,0, 3,2]], "bbox": [0,0,3,2]}
+          ],
+          "images": [{"id": 1, "file_name": "a.jpg", "width": 3, "height": 2}],
+          "categories": [{"id": 3, "name": "dog", "supercategory": "animal"}]}"#;
+        let (index, report, anns) = read_all(doc.as_bytes()).expect("read");
+        assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+        assert_eq!(index.categories[0].name, "dog");
+        assert_eq!(anns.len(), 2);
+        assert_eq!(anns[0].geometry, Geometry::Mask(Rle::new(2, 3, vec![1, 2, 3]).expect("rle")));
+        assert!(anns[0].crowd);
+        assert!(matches!(anns[1].geometry, Geometry::Mask(_)), "two parts become one mask");
+    }
+
+    #[test]
+    fn bad_records_are_skipped_with_their_place() {
+        let doc = r#"{"images": [{"id": 1, "file_name": "a.jpg", "width": 4, "height": 4}],
+          "categories": [{"id": 1, "name": "a"}],
+          "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "segmentation": {"size": [4, 4], "counts": [1, 2]}},
+            {"id": 2, "image_id": 1, "category_id": 9, "bbox": [0, 0, 1, 1]},
+            {"id": 3, "image_id": 5, "category_id": 1, "bbox": [0, 0, 1, 1]},
+            {"id": 4, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 50, 0, 50, 3]]},
+            {"id": 5, "image_id": 1, "category_id": 1, "segmentation": {"size": [4, 4], "counts": "!!"}},
+            {"id": 6, "image_id": 1, "category_id": 1, "segmentation": {"size": [8, 8], "counts": [64]}},
+            {"id": 7, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 1]]},
+            {"id": 8, "image_id": 1, "category_id": 1, "bbox": [0, 0, -1, 1]},
+            {"id": 9, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2]}
+          ]}"#;
+        let (_, report, anns) = read_all(doc.as_bytes()).expect("read");
+        assert_eq!(anns.len(), 1);
+        let reasons: Vec<String> = report.skipped.iter().map(|s| format!("{}: {}", s.at, s.reason)).collect();
+        assert_eq!(reasons.len(), 8, "{reasons:#?}");
+        assert!(reasons[0].starts_with("annotations[0] (id 1)") && reasons[0].contains("sum to 3"), "{}", reasons[0]);
+        assert!(reasons[1].contains("category 9"));
+        assert!(reasons[2].contains("image 5"));
+        assert!(reasons[3].contains("outside the 4x4 image"));
+        assert!(reasons[4].contains("malformed"));
+        assert!(reasons[5].contains("8x8"));
+        assert!(reasons[6].contains("3 coordinates"));
+        assert!(reasons[7].contains("invalid"));
+    }
+
+    #[test]
+    fn malformed_files_are_errors_with_a_line_and_column() {
+        let truncated = br#"{"images": [{"id": 1, "file_name": "a.jpg", "width": 4, "height": 4}], "categories": [{"id": 1, "na"#;
+        let e = read_all(truncated).expect_err("truncated");
+        let msg = e.to_string();
+        assert!(msg.contains("line 1, column") && msg.contains("truncated"), "{msg}");
+        let wrong_type = b"{\"images\": [],\n \"categories\": [], \"annotations\": [{\"id\": 1, \"image_id\": \"x\", \"category_id\": 1}]}";
+        let msg = read_all(wrong_type).expect_err("type").to_string();
+        assert!(msg.contains("line 2"), "{msg}");
+        let msg = read_all(b"{\"annotations\": []}").expect_err("no images").to_string();
+        assert!(msg.contains("no \"images\""), "{msg}");
+        assert!(read_all(b"[1, 2]").is_err());
+        assert!(read_all(b"{} trailing").is_err());
+    }
+
+    #[test]
+    fn the_callback_can_stop_the_read() {
+        let (bytes, _) = write(&[ann(1, 1, Geometry::Mask(ring_mask()))], MaskEncoding::Rle);
+        let e = read(|| Ok(&bytes[..]), &mut NoProgress, |_, _| Err(Error::Cancelled)).expect_err("stopped");
+        assert!(matches!(e, Error::Cancelled));
+    }
+}
