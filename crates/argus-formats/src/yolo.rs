@@ -1568,6 +1568,16 @@ mod tests {
         assert!(read_yolo(&["x/y.txt".into()], &mut read, &mut size, &mut NoProgress, &mut |_| Ok(())).is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in "[0-9 .\\-eE\n:#'\"\\[\\]{},a-z\\\\|>&*]{0,200}") {
+            let _ = parse_data_yaml(&text);
+            let mut report = Report::default();
+            let mut next = 1;
+            let _ = read_label_file(&text, "l.txt", &image(1, "a.jpg", 7, 3), &[cat(0, "a"), cat(1, "b")], &mut next, &mut report);
+        }
+    }
+
     #[test]
     fn label_paths_follow_ultralytics() {
         assert_eq!(label_path("images/train/a.b.jpg"), "labels/train/a.b.txt");
