@@ -189,6 +189,59 @@ enum Cmd {
         #[arg(long)]
         project: String,
     },
+    /// Exports a project's annotations as a dataset: COCO, YOLO, CVAT for
+    /// video, Pascal VOC, MOT or Argus's native JSON.
+    Export {
+        #[arg(long)]
+        project: String,
+        /// coco, yolo-detect, yolo-segment, cvat, voc, mot or native.
+        #[arg(long)]
+        format: String,
+        /// The folder to write (created if needed).
+        #[arg(long)]
+        out: PathBuf,
+        /// Only these videos (repeat); all by default.
+        #[arg(long = "video")]
+        videos: Vec<VideoId>,
+        /// Every n-th annotated frame.
+        #[arg(long, default_value_t = 1)]
+        step: u64,
+        /// Only shapes an approved review covers.
+        #[arg(long)]
+        approved: bool,
+        /// Rename a label, `from=to` (several may merge into one); `from=`
+        /// leaves it out. Repeat.
+        #[arg(long = "map")]
+        label_map: Vec<String>,
+        /// Write frames as image files: none, jpeg or png.
+        #[arg(long, default_value = "none")]
+        images: String,
+        /// JPEG quality, 1-100.
+        #[arg(long, default_value_t = 92)]
+        quality: u8,
+        /// COCO: masks as polygons instead of RLE (what that changes is reported).
+        #[arg(long)]
+        polygons: bool,
+        /// Polygon simplification in pixels (COCO polygons, YOLO segmentation).
+        #[arg(long, default_value_t = 0.5)]
+        tolerance: f64,
+    },
+    /// Imports a dataset's annotations into a project as one undo step.
+    Import {
+        #[arg(long)]
+        project: String,
+        /// coco, cvat, yolo, mot or native; found from the path when absent.
+        #[arg(long)]
+        format: Option<String>,
+        /// The video the dataset's images are frames of (for datasets that
+        /// do not name their videos).
+        #[arg(long)]
+        video: Option<VideoId>,
+        /// Add the labels the project lacks instead of leaving them out.
+        #[arg(long)]
+        create_labels: bool,
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -449,6 +502,41 @@ async fn dispatch(store: &std::sync::Arc<Store>, out: Out, command: Cmd) -> Resu
             let applied = store.redo(project.id).await?;
             out.one(&applied, || format!("redid: {} ({} change(s))", applied.summary, applied.changes))
         }
+        Cmd::Export { project, format, out: dir, videos, step, approved, label_map, images, quality, polygons, tolerance } => {
+            let project = store.find_project(&project).await?;
+            let mut map = std::collections::BTreeMap::new();
+            for m in &label_map {
+                let (from, to) = m.split_once('=').ok_or_else(|| anyhow!("--map '{m}': use from=to, or from= to leave a label out"))?;
+                map.insert(from.trim().to_owned(), to.trim().to_owned());
+            }
+            let options = argus_workspace::dto::ExportOptions {
+                format: enum_arg("--format", &format, "coco, yolo-detect, yolo-segment, cvat, voc, mot, native")?,
+                videos: videos.iter().map(ToString::to_string).collect(),
+                frame_step: step,
+                only_approved: approved,
+                label_map: map,
+                images: enum_arg("--images", &images, "none, jpeg, png")?,
+                jpeg_quality: quality,
+                polygons,
+                tolerance,
+            };
+            let ws = argus_workspace::Workspace::open_database(store.path()).await?;
+            let cancel = argus_workspace::export::Cancel::new();
+            let summary = ws.export_project(&project.id.to_string(), &dir, &options, progress(out), &cancel).await?;
+            report(out, &summary, "exported")
+        }
+        Cmd::Import { project, format, video, create_labels, path } => {
+            let project = store.find_project(&project).await?;
+            let options = argus_workspace::import::ImportOptions {
+                format: format.map(|f| enum_arg("--format", &f, "coco, cvat, yolo, mot, native")).transpose()?,
+                video: video.map(|v| v.to_string()),
+                create_labels,
+            };
+            let ws = argus_workspace::Workspace::open_database(store.path()).await?;
+            let cancel = argus_workspace::export::Cancel::new();
+            let summary = ws.import_annotations(&project.id.to_string(), &path, &options, progress(out), &cancel).await?;
+            report(out, &summary, "imported")
+        }
         Cmd::Apply { project } => {
             let project = store.find_project(&project).await?;
             let actor = store.actor(project.id, store.local_user()).await?;
@@ -485,4 +573,43 @@ async fn apply_lines(
         })?;
     }
     Ok(())
+}
+
+/// A `--flag` value as one of a serde enum's snake_case names (dashes allowed).
+fn enum_arg<T: serde::de::DeserializeOwned>(flag: &str, value: &str, names: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(value.trim().to_lowercase().replace('-', "_")))
+        .map_err(|_| anyhow!("{flag} '{value}' is not one of: {names}"))
+}
+
+/// Progress on stderr (not with --json, which keeps the output for data).
+fn progress(out: Out) -> impl Fn(argus_workspace::dto::TransferProgress) + Send + Sync + 'static {
+    move |p| {
+        if !out.json {
+            if p.total > 0 {
+                eprint!("\r{}: {}/{}", p.stage, p.done, p.total);
+            } else {
+                eprint!("\r{}: {}", p.stage, p.done);
+            }
+        }
+    }
+}
+
+/// An export's or import's summary: counts, then what was changed or left out.
+fn report(out: Out, s: &argus_workspace::dto::TransferSummary, verb: &str) -> Result<()> {
+    out.one(s, || {
+        let mut text = format!("{verb} {} image(s), {} annotation(s), {} track(s): {}", s.images, s.annotations, s.tracks, s.path);
+        for (title, notes) in [("changed", &s.changed), ("left out", &s.skipped)] {
+            if notes.is_empty() {
+                continue;
+            }
+            text.push_str(&format!("\n{} {title}:", notes.len()));
+            for n in notes.iter().take(20) {
+                text.push_str(&format!("\n  {}: {}", n.at, n.reason));
+            }
+            if notes.len() > 20 {
+                text.push_str(&format!("\n  ... and {} more (--json lists all)", notes.len() - 20));
+            }
+        }
+        text
+    })
 }

@@ -41,6 +41,10 @@ pub enum Error {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("clock error: {0}")]
     Clock(#[from] argus_core::hlc::HlcError),
+    /// A command of [`Store::apply_batch`](crate::Store::apply_batch) was
+    /// refused; the batch changed nothing.
+    #[error("item {} of the batch ({what}) was refused, so nothing was applied: {source}", index + 1)]
+    Batch { index: usize, what: String, source: Box<Error> },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -48,6 +52,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     pub(crate) fn decode(what: impl std::fmt::Display) -> Self {
         Error::Decode(what.to_string())
+    }
+
+    pub(crate) fn in_batch(self, index: usize, what: &str) -> Self {
+        Error::Batch { index, what: what.to_owned(), source: Box::new(self) }
     }
 
     pub(crate) fn not_found(what: &'static str, id: impl std::fmt::Display) -> Self {

@@ -92,6 +92,27 @@ impl Store {
         rows.iter().map(rows::shape_from_row).collect()
     }
 
+    /// The shapes of a video on frames `from..to`, by frame, then track
+    /// number: what an export reads one window at a time, so a long video
+    /// is never held whole.
+    pub async fn video_shapes(&self, video: VideoId, from: u64, to: u64) -> Result<Vec<(u32, Shape)>> {
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT t.number, s.data FROM shapes s JOIN tracks t ON t.id = s.track_id
+             WHERE s.video_id = ? AND s.frame >= ? AND s.frame < ? ORDER BY s.frame, t.number",
+        )
+        .bind(video.to_string())
+        .bind(frame_i64(from)?)
+        .bind(frame_i64(to.min(i64::MAX as u64))?)
+        .fetch_all(&self.readers)
+        .await?;
+        rows.into_iter()
+            .map(|(number, data)| {
+                let number = u32::try_from(number).map_err(|_| Error::decode(format!("track number {number}")))?;
+                Ok((number, crate::codec::decode_shape(&data)?))
+            })
+            .collect()
+    }
+
     /// All shapes of a track, in frame order.
     pub async fn track_shapes(&self, track: TrackId) -> Result<Vec<Shape>> {
         let rows = sqlx::query("SELECT data FROM shapes WHERE track_id = ? ORDER BY frame")

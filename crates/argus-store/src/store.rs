@@ -334,6 +334,26 @@ impl Store {
         Ok(video)
     }
 
+    /// Adds labels to a project's schema (a new schema version), as a lead
+    /// may. Syncs, not undoable (like creating the project).
+    pub async fn add_labels(&self, project: ProjectId, actor: &Actor, labels: Vec<Label>) -> Result<LabelSchema> {
+        actor.role.require(argus_core::model::Permission::EditSchema)?;
+        let mut w = self.writer.lock().await;
+        let Writer { conn, clock } = &mut *w;
+        let mut next = clock.clone();
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        let p = rows::project(&mut tx, project).await?;
+        let schema = rows::schema(&mut tx, p.schema_id).await?;
+        let mut all = schema.labels().to_vec();
+        all.extend(labels);
+        let schema = schema.with_labels(all)?;
+        let ops = vec![ChangeOp::Upsert { entity: Entity::LabelSchema(schema.clone()) }];
+        record(&mut tx, &mut next, project, "add labels", ops, History::None, self.options.undo_depth, None).await?;
+        tx.commit().await?;
+        *clock = next;
+        Ok(schema)
+    }
+
     /// Validates and applies one command in one transaction, together with
     /// its undo entry and its outbox changes. When this returns `Ok`, the
     /// edit is on disk.
@@ -346,6 +366,47 @@ impl Store {
     /// looked up for that one.
     pub async fn apply_in(&self, project: ProjectId, actor: &Actor, cmd: Command) -> Result<Applied> {
         self.apply_checked(Some(project), actor, cmd).await
+    }
+
+    /// Applies `commands` in one transaction as one undo step named
+    /// `summary` (an import): all of them or, on the first refusal, none.
+    /// Each command is planned after the ones before it are applied, so a
+    /// track created early in the batch can take shapes later in it, and
+    /// tracks numbered 0 take consecutive free numbers.
+    pub async fn apply_batch(&self, project: ProjectId, actor: &Actor, summary: &str, commands: Vec<Command>) -> Result<Applied> {
+        let (applied, ()) = self
+            .batch(project, actor, summary, async |b: &mut Batch<'_>| {
+                for cmd in commands {
+                    b.apply(cmd).await?;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(applied)
+    }
+
+    /// Runs `f` over one open transaction in which it applies commands as
+    /// they come ([`Batch::apply`]), so an import streams its records into
+    /// the store without holding them; commits them as one undo step named
+    /// `summary` when `f` succeeds, and rolls all of them back when it fails
+    /// (or is cancelled). Other writers wait until it ends; readers do not.
+    pub async fn batch<T>(
+        &self,
+        project: ProjectId,
+        actor: &Actor,
+        summary: &str,
+        f: impl AsyncFnOnce(&mut Batch<'_>) -> Result<T>,
+    ) -> Result<(Applied, T)> {
+        let mut w = self.writer.lock().await;
+        let Writer { conn, clock } = &mut *w;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        let mut b = Batch { tx: &mut tx, next: clock.clone(), project, actor: *actor, inverse: Vec::new(), left: Vec::new(), changes: 0, items: 0, now: now() };
+        let value = f(&mut b).await?;
+        let Batch { next, inverse, left, changes, .. } = b;
+        push_history(&mut tx, &next, project, summary, inverse, &left, History::Edit, self.options.undo_depth, None).await?;
+        tx.commit().await?;
+        *clock = next;
+        Ok((Applied { project, changes, summary: summary.to_owned() }, value))
     }
 
     async fn apply_checked(&self, expected: Option<ProjectId>, actor: &Actor, cmd: Command) -> Result<Applied> {
@@ -446,6 +507,48 @@ pub(crate) async fn set_setting(conn: &mut SqliteConnection, key: &str, value: &
     Ok(())
 }
 
+/// An open batch of [`Store::batch`]: commands applied here are written at
+/// once inside its transaction and undone together.
+pub struct Batch<'t> {
+    tx: &'t mut SqliteConnection,
+    next: HlcClock,
+    project: ProjectId,
+    actor: Actor,
+    inverse: Vec<ChangeOp>,
+    left: Expect,
+    changes: usize,
+    items: usize,
+    now: Timestamp,
+}
+
+impl std::fmt::Debug for Batch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch").field("project", &self.project).field("items", &self.items).finish_non_exhaustive()
+    }
+}
+
+impl Batch<'_> {
+    /// Validates and applies one command of the batch. A refused command
+    /// fails the batch ([`Error::Batch`] names it); the caller may also
+    /// check what it sends first and leave out what would be refused.
+    pub async fn apply(&mut self, cmd: Command) -> Result<()> {
+        let what = cmd.summary();
+        let index = self.items;
+        self.items += 1;
+        let plan = command::plan(&mut *self.tx, &self.actor, cmd, self.now).await.map_err(|e| e.in_batch(index, &what))?;
+        if plan.project != self.project {
+            return Err(Error::Conflict(format!("item {} ({what}) edits project {}, not {}", index + 1, plan.project, self.project)));
+        }
+        self.changes += plan.ops.len();
+        write_ops(&mut *self.tx, &mut self.next, self.project, &plan.ops, &mut self.inverse, &mut self.left).await
+    }
+
+    /// Records written so far.
+    pub fn changes(&self) -> usize {
+        self.changes
+    }
+}
+
 /// Applies `ops` inside the caller's transaction, with their outbox rows and
 /// undo entry. `popped` is the undo/redo entry being replayed, removed in the
 /// same transaction. The caller commits, then keeps the advanced clock.
@@ -460,11 +563,30 @@ async fn record(
     depth: u32,
     popped: Option<i64>,
 ) -> Result<Applied> {
-    let now_ms = now_ms();
     let mut inverse = Vec::with_capacity(ops.len());
-    let project_s = project.to_string();
     let mut left = Vec::with_capacity(ops.len());
-    for op in &ops {
+    write_ops(tx, clock, project, &ops, &mut inverse, &mut left).await?;
+    push_history(tx, clock, project, summary, inverse, &left, history, depth, popped).await?;
+    Ok(Applied { project, changes: ops.len(), summary: summary.to_owned() })
+}
+
+/// What undoing an edit must find unchanged: each record's kind, id and the
+/// version the edit wrote.
+type Expect = Vec<(EntityKind, uuid::Uuid, Hlc)>;
+
+/// Applies `ops` with their outbox rows, appending each op's inverse to
+/// `inverse` (in apply order) and its new version to `left`.
+async fn write_ops(
+    tx: &mut SqliteConnection,
+    clock: &mut HlcClock,
+    project: ProjectId,
+    ops: &[ChangeOp],
+    inverse: &mut Vec<ChangeOp>,
+    left: &mut Expect,
+) -> Result<()> {
+    let now_ms = now_ms();
+    let project_s = project.to_string();
+    for op in ops {
         let (kind, id) = op.target();
         let base = crate::remote::version(&mut *tx, project, kind, id).await?.map(|(h, _)| h);
         inverse.push(rows::apply_op(&mut *tx, project, op).await?);
@@ -481,6 +603,27 @@ async fn record(
             .execute(&mut *tx)
             .await?;
     }
+    Ok(())
+}
+
+/// Pushes the undo (or redo) entry of what was just written: `inverse` in
+/// apply order (undo replays it backwards). `popped` is the entry being
+/// replayed, removed in the same transaction.
+#[allow(clippy::too_many_arguments)] // one internal call shape, two callers
+async fn push_history(
+    tx: &mut SqliteConnection,
+    clock: &HlcClock,
+    project: ProjectId,
+    summary: &str,
+    mut inverse: Vec<ChangeOp>,
+    left: &Expect,
+    history: History,
+    depth: u32,
+    popped: Option<i64>,
+) -> Result<()> {
+    let now_ms = now_ms();
+    let project_s = project.to_string();
+    let wrote = !left.is_empty();
     inverse.reverse();
     if let Some(seq) = popped {
         sqlx::query("DELETE FROM undo_log WHERE seq = ?").bind(seq).execute(&mut *tx).await?;
@@ -500,7 +643,7 @@ async fn record(
             .bind(stack)
             .bind(summary)
             .bind(serde_json::to_string(&inverse)?)
-            .bind(serde_json::to_string(&left)?)
+            .bind(serde_json::to_string(left)?)
             .bind(now_ms as i64)
             .execute(&mut *tx)
             .await?;
@@ -514,10 +657,10 @@ async fn record(
         .execute(&mut *tx)
         .await?;
     }
-    if !ops.is_empty() {
+    if wrote {
         set_setting(&mut *tx, "last_hlc", &clock.last().to_string()).await?;
     }
-    Ok(Applied { project, changes: ops.len(), summary: summary.to_owned() })
+    Ok(())
 }
 
 impl FromStr for Durability {

@@ -110,6 +110,41 @@ async fn a_bulk_command_is_one_undo_step() {
 }
 
 #[tokio::test]
+async fn a_batch_is_one_undo_step_and_all_or_nothing() {
+    // An import: many tracks with their shapes, numbered in turn.
+    let f = fixture().await;
+    let before = f.store.history_depth(f.project).await.expect("depth");
+    let tracks: Vec<_> = (0..3).map(|_| track(f.video.id, f.car())).collect();
+    let commands: Vec<Command> = tracks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Command::CreateTrack { track: t.clone(), shapes: vec![mask_shape(t.id, i as u64, 1), mask_shape(t.id, 5, 2)] })
+        .collect();
+    let applied = f.store.apply_batch(f.project, &f.actor, "import coco", commands).await.expect("batch");
+    assert_eq!((applied.changes, applied.summary.as_str()), (9, "import coco"));
+    let numbers: Vec<u32> = f.store.tracks(f.video.id).await.expect("tracks").iter().map(|t| t.number).collect();
+    assert_eq!(numbers, vec![1, 2, 3], "tracks numbered 0 take consecutive numbers");
+    let window = f.store.video_shapes(f.video.id, 1, 6).await.expect("window");
+    let got: Vec<(u64, u32)> = window.iter().map(|(n, s)| (s.frame, *n)).collect();
+    assert_eq!(got, vec![(1, 2), (2, 3), (5, 1), (5, 2), (5, 3)], "by frame, then track number; frame 0 is outside the window");
+    assert_eq!(f.store.history_depth(f.project).await.expect("depth").0, before.0 + 1);
+    f.store.undo(f.project).await.expect("undo");
+    assert!(f.store.tracks(f.video.id).await.expect("tracks").is_empty(), "one undo removes the whole import");
+
+    // A refused item refuses the batch, naming it; nothing is written.
+    let t = track(f.video.id, f.car());
+    let bad = mask_shape(t.id, FRAMES + 10, 1);
+    let commands = vec![
+        Command::CreateTrack { track: t.clone(), shapes: vec![mask_shape(t.id, 0, 1)] },
+        Command::SetShapes { shapes: vec![bad] },
+    ];
+    let e = f.store.apply_batch(f.project, &f.actor, "import", commands).await.expect_err("refused");
+    assert!(matches!(&e, Error::Batch { index: 1, .. }), "{e:?}");
+    assert!(e.to_string().starts_with("item 2 of the batch (set 1 shapes) was refused"), "{e}");
+    assert!(f.store.tracks(f.video.id).await.expect("tracks").is_empty());
+}
+
+#[tokio::test]
 async fn deleting_a_track_deletes_its_shapes_and_undo_brings_them_back() {
     let f = fixture().await;
     let t = track(f.video.id, f.car());

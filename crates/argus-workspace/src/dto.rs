@@ -563,3 +563,131 @@ impl ShapeInfo {
         }
     }
 }
+
+/// Which dataset format an export writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export_to = "ExportFormat.ts")]
+pub enum ExportFormat {
+    /// COCO instance segmentation (`annotations.json`).
+    Coco,
+    /// YOLO detection, Ultralytics layout.
+    YoloDetect,
+    /// YOLO segmentation, Ultralytics layout.
+    YoloSegment,
+    /// CVAT for video 1.1 XML, one file per video.
+    Cvat,
+    /// Pascal VOC: boxes and class and instance PNG masks.
+    Voc,
+    /// MOT 1.1 tracks, one sequence per video.
+    Mot,
+    /// Argus's lossless project JSON.
+    Native,
+}
+
+/// Whether and how frames are written as image files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export_to = "ImageMode.ts")]
+pub enum ImageMode {
+    /// Images refer to videos and frames (COCO, CVAT, native); no pixels.
+    None,
+    Jpeg,
+    Png,
+}
+
+/// What to export and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+#[ts(export_to = "ExportOptions.ts")]
+pub struct ExportOptions {
+    pub format: ExportFormat,
+    /// Video ids to export; empty for all of the project's.
+    pub videos: Vec<String>,
+    /// Every n-th frame (1: every annotated frame).
+    #[ts(type = "number")]
+    pub frame_step: u64,
+    /// Only shapes an approved review covers.
+    pub only_approved: bool,
+    /// Label renames (`from` -> `to`; several may merge into one); a label
+    /// mapped to "" is left out.
+    pub label_map: std::collections::BTreeMap<String, String>,
+    pub images: ImageMode,
+    /// JPEG quality, 1-100.
+    pub jpeg_quality: u8,
+    /// COCO: masks as polygons instead of RLE.
+    pub polygons: bool,
+    /// Polygon simplification, in pixels (COCO polygons, YOLO segmentation).
+    pub tolerance: f64,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        Self {
+            format: ExportFormat::Coco,
+            videos: Vec::new(),
+            frame_step: 1,
+            only_approved: false,
+            label_map: Default::default(),
+            images: ImageMode::None,
+            jpeg_quality: 92,
+            polygons: false,
+            tolerance: 0.5,
+        }
+    }
+}
+
+/// Progress of an export or import, sent as it goes.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "TransferProgress.ts")]
+pub struct TransferProgress {
+    /// What is being done ("frames", "tracks", "records").
+    pub stage: String,
+    #[ts(type = "number")]
+    pub done: u64,
+    /// 0 when unknown.
+    #[ts(type = "number")]
+    pub total: u64,
+}
+
+/// One thing an export changed or an import left out.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "TransferNote.ts")]
+pub struct TransferNote {
+    pub at: String,
+    pub reason: String,
+}
+
+/// What an export wrote or an import read.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "TransferSummary.ts")]
+pub struct TransferSummary {
+    /// The folder (export) or file (import).
+    pub path: String,
+    #[ts(type = "number")]
+    pub images: u64,
+    #[ts(type = "number")]
+    pub annotations: u64,
+    #[ts(type = "number")]
+    pub tracks: u64,
+    /// Shapes or records left out, with why.
+    pub skipped: Vec<TransferNote>,
+    /// Shapes written with a loss the format forced, with what changed.
+    pub changed: Vec<TransferNote>,
+}
+
+impl TransferSummary {
+    pub fn new(path: &std::path::Path, report: argus_formats::Report) -> Self {
+        let notes = |v: Vec<argus_formats::Skipped>| v.into_iter().map(|s| TransferNote { at: s.at, reason: s.reason }).collect();
+        Self {
+            path: path.display().to_string(),
+            images: report.images,
+            annotations: report.annotations,
+            tracks: report.tracks,
+            skipped: notes(report.skipped),
+            changed: notes(report.changed),
+        }
+    }
+}

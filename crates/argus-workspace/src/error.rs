@@ -28,6 +28,8 @@ pub enum ErrorKind {
     Sam,
     /// The local database failed.
     Store,
+    /// The user cancelled it (an export, an import).
+    Cancelled,
     /// Anything else (I/O, a crashed worker).
     Internal,
 }
@@ -75,6 +77,18 @@ impl From<argus_store::Error> for CommandError {
             E::Invalid(_) => ErrorKind::Invalid,
             E::NotAMember { .. } => ErrorKind::Invalid,
             _ => ErrorKind::Store,
+        };
+        Self::new(kind, e.to_string())
+    }
+}
+
+impl From<argus_formats::Error> for CommandError {
+    fn from(e: argus_formats::Error) -> Self {
+        use argus_formats::Error as E;
+        let kind = match &e {
+            E::Syntax { .. } | E::Invalid { .. } | E::Unsupported { .. } => ErrorKind::Invalid,
+            E::Cancelled => ErrorKind::Cancelled,
+            E::Io { .. } => ErrorKind::Internal,
         };
         Self::new(kind, e.to_string())
     }

@@ -25,8 +25,10 @@
 pub mod dto;
 pub mod edit;
 pub mod error;
+pub mod export;
 pub mod frames;
 pub mod hooks;
+pub mod import;
 pub mod projects;
 pub mod sam;
 pub mod sample;
@@ -90,13 +92,20 @@ impl Workspace {
     /// its caches beside it: `index-cache/` (video indexes), `models/` (SAM
     /// models), `embeddings/` (SAM frame embeddings).
     pub async fn open(data_dir: &Path) -> CommandResult<Self> {
+        Self::open_database(&data_dir.join("argus.db")).await
+    }
+
+    /// Opens the database at `db` (the CLI's `--db`), with the caches in
+    /// its folder.
+    pub async fn open_database(db: &Path) -> CommandResult<Self> {
+        let data_dir = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(data_dir).map_err(|e| {
             CommandError::internal(format!(
                 "could not create the data folder ({e}): {}",
                 data_dir.display()
             ))
         })?;
-        let store = Store::open(data_dir.join("argus.db")).await?;
+        let store = Store::open(db).await?;
         let hooks = Arc::new(Hooks::default());
         Ok(Self {
             inner: Arc::new(Inner {

@@ -5,6 +5,7 @@
 //! makes them (see `util`). Trials that need something missing are reported
 //! as ignored, with the reason.
 
+mod transfer;
 mod util;
 
 use std::str::FromStr;
@@ -49,6 +50,10 @@ fn main() {
             "edits: polygon with a hole, box, points, polyline, brush and eraser, copy, relabel, delete, pick; one undo step each",
             edits,
         ),
+        Trial::test("transfer: COCO export with JPEG frames and import into another project keep every pixel; one undo step", transfer::coco_round_trip),
+        Trial::test("transfer: native JSON export and import are lossless", transfer::native_round_trip),
+        Trial::test("transfer: frame step, label map, only approved, polygons reported, bad options refused", transfer::export_options),
+        Trial::test("transfer: import reports unknown labels and missing videos, creates labels on request, a truncated file writes nothing", transfer::import_reports),
     ];
     for sam in [
         Trial::test(
