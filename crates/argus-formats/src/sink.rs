@@ -11,10 +11,11 @@ use std::{
 
 use crate::{Error, Result};
 
-/// The files of a dataset, by relative `/`-separated path.
-pub trait Sink {
+/// The files of a dataset, by relative `/`-separated path. `Send`, so an
+/// export that holds one across its awaits can run on any thread.
+pub trait Sink: Send {
     /// Creates (or replaces) the file at `path`, with its folders.
-    fn file(&mut self, path: &str) -> Result<Box<dyn Write + '_>>;
+    fn file(&mut self, path: &str) -> Result<Box<dyn Write + Send + '_>>;
 
     /// Writes `bytes` as the file at `path`.
     fn put(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
@@ -59,7 +60,7 @@ impl FolderSink {
 }
 
 impl Sink for FolderSink {
-    fn file(&mut self, path: &str) -> Result<Box<dyn Write + '_>> {
+    fn file(&mut self, path: &str) -> Result<Box<dyn Write + Send + '_>> {
         check_relative(path)?;
         let full = self.root.join(path);
         if let Some(parent) = full.parent() {
@@ -118,7 +119,7 @@ impl Drop for MemoryFile {
 }
 
 impl Sink for MemorySink {
-    fn file(&mut self, path: &str) -> Result<Box<dyn Write + '_>> {
+    fn file(&mut self, path: &str) -> Result<Box<dyn Write + Send + '_>> {
         check_relative(path)?;
         Ok(Box::new(MemoryFile { path: path.to_owned(), buf: Vec::new(), files: self.files.clone() }))
     }

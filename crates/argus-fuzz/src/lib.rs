@@ -21,6 +21,10 @@
 //! - [`store_codec`]: `argus_store::codec`'s decoders on any bytes and its
 //!   encoders on shapes made from the bytes: never panic, allocate in
 //!   proportion to the input, round trip.
+//! - [`formats`]: every dataset parser an import uses (COCO JSON, CVAT XML,
+//!   YOLO labels and `data.yaml`, MOT `gt.txt` and `seqinfo.ini`, native
+//!   JSON Lines): never panic, allocate in proportion to the file, and hand
+//!   out only well-formed records.
 //!
 //! Allocation: a binary that installs [`alloc::Tracking`] as its global
 //! allocator (the replay test and the fuzz targets do) also fails a body
@@ -36,6 +40,7 @@
 pub mod alloc;
 pub mod bytes;
 pub mod embedding_cache;
+pub mod formats;
 pub mod frame_request;
 pub mod model_contract;
 pub mod store_codec;
@@ -55,6 +60,11 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("frame_request", frame_request),
     ("embedding_cache", embedding_cache),
     ("store_codec", store_codec),
+    ("coco_json", formats::coco_json),
+    ("cvat_xml", formats::cvat_xml),
+    ("yolo_labels", formats::yolo_labels),
+    ("mot_gt", formats::mot_gt),
+    ("native_jsonl", formats::native_jsonl),
 ];
 
 /// The seed inputs of every target (valid inputs made by the real encoders,
@@ -68,6 +78,11 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         ("frame_request", frame_request::seeds()),
         ("embedding_cache", embedding_cache::seeds()),
         ("store_codec", store_codec::seeds()),
+        ("coco_json", formats::seeds("coco_json")),
+        ("cvat_xml", formats::seeds("cvat_xml")),
+        ("yolo_labels", formats::seeds("yolo_labels")),
+        ("mot_gt", formats::seeds("mot_gt")),
+        ("native_jsonl", formats::seeds("native_jsonl")),
     ] {
         for (name, bytes) in list {
             all.push((target, name, bytes));

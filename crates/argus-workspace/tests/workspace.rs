@@ -5,6 +5,7 @@
 //! makes them (see `util`). Trials that need something missing are reported
 //! as ignored, with the reason.
 
+mod datasets;
 mod transfer;
 mod util;
 
@@ -52,6 +53,9 @@ fn main() {
         ),
         Trial::test("transfer: COCO export with JPEG frames and import into another project keep every pixel; one undo step", transfer::coco_round_trip),
         Trial::test("transfer: native JSON export and import are lossless", transfer::native_round_trip),
+        Trial::test("datasets: CVAT for video export and import keep tracks, numbers, keyframes and every pixel", datasets::cvat_round_trip),
+        Trial::test("datasets: YOLO detection and segmentation export and import (boxes exact, masks through reported polygons)", datasets::yolo_round_trip),
+        Trial::test("datasets: Pascal VOC files per frame; MOT export and import keep tracks and boxes", datasets::voc_and_mot),
         Trial::test("transfer: frame step, label map, only approved, polygons reported, bad options refused", transfer::export_options),
         Trial::test("transfer: import reports unknown labels and missing videos, creates labels on request, a truncated file writes nothing", transfer::import_reports),
     ];
