@@ -66,8 +66,10 @@ pub struct ImportOptions {
     pub create_labels: bool,
 }
 
-/// Shapes held before they are written (bounds memory).
-const PENDING: usize = 2048;
+/// Shapes held before they are written (bounds memory: ~10 MB of 1080p
+/// masks). Each write is one command per track with shapes pending, so the
+/// more shapes a write takes, the fewer commands (and queries) per shape.
+const PENDING: usize = 8192;
 
 impl ImportFormat {
     /// The format of the file or folder at `path`, from its name and content.
@@ -77,16 +79,21 @@ impl ImportFormat {
             if path.join("data.yaml").is_file() || path.join("data.yml").is_file() {
                 return Ok(Self::Yolo);
             }
-            if path.join("gt").join("gt.txt").is_file() {
+            let sub_dirs = || fs::read_dir(path).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir());
+            if path.join("gt").join("gt.txt").is_file() || sub_dirs().any(|d| d.join("gt").join("gt.txt").is_file()) {
                 return Ok(Self::Mot);
             }
-            for candidate in ["annotations.json", "project.argus.jsonl"] {
-                if path.join(candidate).is_file() {
-                    return Self::detect(&path.join(candidate));
-                }
+            if coco_file_in(path).is_some() {
+                return Ok(Self::Coco);
+            }
+            if path.join("project.argus.jsonl").is_file() {
+                return Ok(Self::Native);
+            }
+            if path.join("annotations.xml").is_file() || sub_dirs().any(|d| d.join("annotations.xml").is_file()) {
+                return Ok(Self::Cvat);
             }
             return Err(CommandError::invalid(format!(
-                "cannot tell the dataset format of the folder (no data.yaml, gt/gt.txt, annotations.json or project.argus.jsonl); name the format: {}",
+                "cannot tell the dataset format of the folder (no data.yaml, gt/gt.txt, annotations/instances_*.json, annotations.xml or project.argus.jsonl); name the format: {}",
                 path.display()
             )));
         }
@@ -279,9 +286,12 @@ impl Progress for Ticks {
 }
 
 enum Item {
-    Annotation(Box<Annotation>),
+    Annotations(Vec<Annotation>),
     Record(Box<Record>),
 }
+
+/// Records a reader hands over at a time.
+const HANDOFF: usize = 128;
 
 /// The frame number in an image's file name: the last run of digits of its
 /// stem (`000123.jpg`, `frame_42.png`).
@@ -311,7 +321,8 @@ impl Workspace {
             None => ImportFormat::detect(path)?,
         };
         let file = match format {
-            ImportFormat::Coco if path.is_dir() => path.join("annotations.json"),
+            ImportFormat::Coco if path.is_dir() => coco_file_in(path).unwrap_or_else(|| path.join(crate::export::COCO_ANNOTATIONS)),
+            ImportFormat::Cvat if path.is_dir() => path.join("annotations.xml"),
             ImportFormat::Native if path.is_dir() => path.join("project.argus.jsonl"),
             _ => path.to_path_buf(),
         };
@@ -436,15 +447,26 @@ impl Workspace {
             });
             images.insert(im.id, place);
         }
-        let (tx, mut rx) = mpsc::channel::<Item>(1024);
+        // Records go over in lists of HANDOFF: one wake-up of the batch per
+        // list, not per record; the channel holds as many records as before.
+        let (tx, mut rx) = mpsc::channel::<Item>(1024 / HANDOFF);
         let path = file.to_path_buf();
         let ticks = Ticks { cancel: cancel.clone() };
         let reader = tokio::task::spawn_blocking(move || -> CommandResult<Report> {
             let mut ticks = ticks;
             let open = || fs::File::open(&path);
+            let mut list = Vec::with_capacity(HANDOFF);
             let (_, report) = coco::read(open, &mut ticks, |_, a| {
-                tx.blocking_send(Item::Annotation(Box::new(a))).map_err(|_| argus_formats::Error::Cancelled)
+                list.push(a);
+                if list.len() == HANDOFF {
+                    let full = std::mem::replace(&mut list, Vec::with_capacity(HANDOFF));
+                    tx.blocking_send(Item::Annotations(full)).map_err(|_| argus_formats::Error::Cancelled)?;
+                }
+                Ok(())
             })?;
+            if !list.is_empty() {
+                tx.blocking_send(Item::Annotations(list)).map_err(|_| argus_formats::Error::Cancelled)?;
+            }
             Ok(report)
         });
         let summary = format!("import {}", file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
@@ -456,36 +478,38 @@ impl Workspace {
                 let mut w = Writer::new();
                 let mut n = 0u64;
                 while let Some(item) = rx.recv().await {
-                    let Item::Annotation(a) = item else { continue };
-                    let at = format!("annotation {} (image {})", a.id, a.image_id);
-                    n += 1;
-                    let place = match images.get(&a.image_id) {
-                        Some(Ok(p)) => *p,
-                        Some(Err(reason)) => {
-                            w.skip(at, reason.clone());
-                            continue;
+                    let Item::Annotations(list) = item else { continue };
+                    for a in list {
+                        let at = format!("annotation {} (image {})", a.id, a.image_id);
+                        n += 1;
+                        let place = match images.get(&a.image_id) {
+                            Some(Ok(p)) => *p,
+                            Some(Err(reason)) => {
+                                w.skip(at, reason.clone());
+                                continue;
+                            }
+                            None => continue,
+                        };
+                        let label = match labels.get(&a.category_id) {
+                            Some(Ok(l)) => *l,
+                            Some(Err(reason)) => {
+                                w.skip(at, reason.clone());
+                                continue;
+                            }
+                            None => continue,
+                        };
+                        let (vi, frame) = place;
+                        let video = &target.videos[vi];
+                        let Ok(label) = target.schema.label(label) else { continue };
+                        let key = a.track.map(u64::from);
+                        w.add(at, video, frame, label, key, a, actor);
+                        if let Err(e) = w.flush(batch, false).await {
+                            failure = Some(e);
+                            return Err(argus_store::Error::Conflict("the import stopped".into()));
                         }
-                        None => continue,
-                    };
-                    let label = match labels.get(&a.category_id) {
-                        Some(Ok(l)) => *l,
-                        Some(Err(reason)) => {
-                            w.skip(at, reason.clone());
-                            continue;
+                        if n.is_multiple_of(1024) {
+                            progress(TransferProgress { stage: "annotations".into(), done: n, total: 0 });
                         }
-                        None => continue,
-                    };
-                    let (vi, frame) = place;
-                    let video = &target.videos[vi];
-                    let Ok(label) = target.schema.label(label) else { continue };
-                    let key = a.track.map(u64::from);
-                    w.add(at, video, frame, label, key, *a, actor);
-                    if let Err(e) = w.flush(batch, false).await {
-                        failure = Some(e);
-                        return Err(argus_store::Error::Conflict("the import stopped".into()));
-                    }
-                    if n.is_multiple_of(1024) {
-                        progress(TransferProgress { stage: "annotations".into(), done: n, total: 0 });
                     }
                 }
                 // Commit only what a whole, readable file gave.
@@ -879,6 +903,21 @@ fn list_files(dir: &Path, rel: &str, out: &mut Vec<String>) {
     }
 }
 
+/// The COCO file of a dataset folder: `annotations/instances_<subset>.json`
+/// (Argus, CVAT and datumaro write `instances_default.json`), or
+/// `annotations.json`.
+fn coco_file_in(dir: &Path) -> Option<std::path::PathBuf> {
+    let mut found: Vec<std::path::PathBuf> = fs::read_dir(dir.join("annotations"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("instances_") && n.ends_with(".json")))
+        .collect();
+    found.sort();
+    found.into_iter().next().or_else(|| Some(dir.join("annotations.json")).filter(|p| p.is_file()))
+}
+
 /// The labels a YOLO (`data.yaml`) or MOT (`labels.txt` of the first
 /// sequence, else MOT Challenge's) dataset names, read before its records.
 fn frame_dataset_labels(root: &Path, format: ImportFormat) -> CommandResult<Vec<Category>> {
@@ -947,6 +986,13 @@ mod tests {
         assert_eq!(ImportFormat::detect(&p("annotations.xml")).ok(), Some(ImportFormat::Cvat));
         assert!(ImportFormat::detect(&p("x.bin")).is_err());
         assert!(ImportFormat::detect(dir.path()).is_err(), "an empty folder");
+        std::fs::create_dir_all(p("annotations")).expect("dir");
+        std::fs::write(p("annotations/instances_default.json"), "{}").expect("write");
+        assert_eq!(ImportFormat::detect(dir.path()).ok(), Some(ImportFormat::Coco));
+        assert_eq!(coco_file_in(dir.path()), Some(p("annotations/instances_default.json")));
+        std::fs::create_dir_all(p("clip.mp4/gt")).expect("dir");
+        std::fs::write(p("clip.mp4/gt/gt.txt"), "").expect("write");
+        assert_eq!(ImportFormat::detect(dir.path()).ok(), Some(ImportFormat::Mot), "a sequence one folder down");
         std::fs::write(p("data.yaml"), "names: [a]").expect("write");
         assert_eq!(ImportFormat::detect(dir.path()).ok(), Some(ImportFormat::Yolo));
     }
