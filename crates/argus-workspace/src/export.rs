@@ -525,7 +525,7 @@ impl Workspace {
                 for p in chunk {
                     let frame = p.frame();
                     let bytes = match decoder.as_mut() {
-                        Some(dec) => Some(tokio::task::block_in_place(|| -> CommandResult<Vec<u8>> {
+                        Some(dec) => Some(blocking(|| -> CommandResult<Vec<u8>> {
                             let f = crate::videos::display(video, dec.frame(frame, argus_media::FrameRequest::RGBA)?)?;
                             frames.encode(&f.rgba, f.width, f.height)
                         })?),
@@ -617,7 +617,7 @@ impl Workspace {
                 let mut dec = self.videos().recipe(video)?.open()?;
                 for n in frames {
                     cancel.check()?;
-                    let bytes = tokio::task::block_in_place(|| -> CommandResult<Vec<u8>> {
+                    let bytes = blocking(|| -> CommandResult<Vec<u8>> {
                         let f = crate::videos::display(video, dec.frame(n, argus_media::FrameRequest::RGBA)?)?;
                         enc.encode(&f.rgba, f.width, f.height)
                     })?;
@@ -628,6 +628,17 @@ impl Workspace {
             progress(TransferProgress { stage: "videos".into(), done: vi as u64 + 1, total });
         }
         Ok(report)
+    }
+}
+
+/// Runs decoding and encoding from async code: through `block_in_place` on a
+/// multi-threaded runtime (the app's), so the other tasks move to another
+/// worker; in place on a current-thread one (argus-cli's), where
+/// `block_in_place` panics and nothing else waits on the thread.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 
