@@ -47,6 +47,14 @@ const WINDOW: u64 = 256;
 /// it `is_crowd`).
 pub const CROWD_ATTRIBUTES: [&str; 2] = ["iscrowd", "is_crowd"];
 
+/// Where a COCO export writes its file and its frames (`file_name`s are
+/// relative to the images folder): the layout of datumaro's and CVAT's COCO
+/// exports, `annotations/instances_<subset>.json` and `images/<subset>/`,
+/// which datumaro's `coco_instances` importer requires (it finds the dataset
+/// root as the folder above `annotations/`).
+pub const COCO_ANNOTATIONS: &str = "annotations/instances_default.json";
+pub const COCO_IMAGES: &str = "images/default";
+
 /// Cancels a running export or import when set.
 #[derive(Debug, Clone, Default)]
 pub struct Cancel(Arc<AtomicBool>);
@@ -372,7 +380,10 @@ impl Workspace {
         let folders = video_folders(videos);
         let frames = Frames { mode: options.images, quality: options.jpeg_quality };
         let planned = self.plan_images(videos, &folders, options.frame_step, &frames).await?;
-        let path = out.join("annotations.json");
+        let path = out.join(COCO_ANNOTATIONS);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|e| CommandError::internal(format!("could not create {} ({e})", parent.display())))?;
+        }
         let file = fs::File::create(&path).map_err(|e| CommandError::internal(format!("could not create {} ({e})", path.display())))?;
         let info = coco::Info {
             description: project.name.clone(),
@@ -393,7 +404,7 @@ impl Workspace {
         for p in &planned {
             w.add_image(&p.image)?;
         }
-        let images_dir = out.join("images");
+        let images_dir = out.join(COCO_IMAGES);
         let tracks = self
             .each_frame(project, videos, &planned, options, &labels, &frames, progress, cancel, |p, annotations, bytes| {
                 if let Some(bytes) = bytes {

@@ -12,7 +12,7 @@ use argus_core::model::{Geometry, Review, ReviewScope, Shape, ShapeSource, Times
 use argus_store::Command;
 use argus_testkit::{ensure, str_of};
 use argus_workspace::dto::{ExportFormat, ExportOptions, ImageMode, TransferSummary};
-use argus_workspace::export::Cancel;
+use argus_workspace::export::{COCO_ANNOTATIONS, Cancel};
 use argus_workspace::import::{ImportFormat, ImportOptions};
 use serde_json::json;
 
@@ -132,7 +132,7 @@ pub fn coco_round_trip() -> TestResult {
     let s = export(&t, &f, &out, ExportOptions { format: ExportFormat::Coco, images: ImageMode::Jpeg, ..Default::default() })?;
     ensure!(s.images == 5 && s.annotations == 6 && s.tracks == 3, "five annotated frames, six shapes, three tracks: {s:?}");
     ensure!(s.skipped.is_empty() && s.changed.is_empty(), "RLE loses nothing: {s:?}");
-    let jpeg = std::fs::read(out.join("images/box.mp4/000002.jpg")).map_err(|e| e.to_string())?;
+    let jpeg = std::fs::read(out.join("images/default/box.mp4/000002.jpg")).map_err(|e| e.to_string())?;
     ensure!(jpeg.starts_with(&[0xff, 0xd8]), "frames are JPEG files");
     // Into another project with the same labels and video: every pixel back.
     let (p2, v2) = second(&t, &f, &["box", "background"])?;
@@ -143,7 +143,7 @@ pub fn coco_round_trip() -> TestResult {
     ensure!(geometries(&t, v2)? == geometries(&t, f.video)?, "the same geometry, pixel for pixel");
     ensure!(depth(&t)? == before + 1, "one undo step");
     let undone = t.ok("undo", json!({ "projectId": p2.to_string() }))?;
-    ensure!(str_of(&undone, "summary")?.contains("import annotations.json"), "named for the import: {undone}");
+    ensure!(str_of(&undone, "summary")?.contains("import instances_default.json"), "named for the import: {undone}");
     ensure!(geometries(&t, v2)?.is_empty(), "one undo removes the whole import");
     Ok(())
 }
@@ -173,7 +173,7 @@ pub fn export_options() -> TestResult {
     let t = TestWs::new()?;
     let f = annotated(&t)?;
     let read = |dir: &Path| -> Result<serde_json::Value, String> {
-        serde_json::from_slice(&std::fs::read(dir.join("annotations.json")).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+        serde_json::from_slice(&std::fs::read(dir.join(COCO_ANNOTATIONS)).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
     };
     // Every second frame, background renamed, box left out.
     let out = t.dir.path().join("step");
@@ -230,7 +230,7 @@ pub fn import_reports() -> TestResult {
     ensure!(r.annotations == 6 && r.skipped.is_empty(), "{r:?}");
     ensure!(geometries(&t, v2)?.len() == 6, "six shapes");
     // A truncated file is an error with its place; nothing is written.
-    let bytes = std::fs::read(out.join("annotations.json")).map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(out.join(COCO_ANNOTATIONS)).map_err(|e| e.to_string())?;
     let cut = t.dir.path().join("cut.json");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).map_err(|e| e.to_string())?;
     t.ok("undo", json!({ "projectId": p2.to_string() }))?;
