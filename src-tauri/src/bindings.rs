@@ -64,6 +64,14 @@ pub fn export_all(dir: &Path) -> Result<Vec<String>, String> {
         dto::SamModelChoice,
         dto::ModelProgress,
         dto::SamCache,
+        dto::ExportFormat,
+        dto::ImageMode,
+        dto::ExportOptions,
+        dto::TransferProgress,
+        dto::TransferNote,
+        dto::TransferSummary,
+        argus_workspace::import::ImportFormat,
+        argus_workspace::import::ImportOptions,
     );
     names.sort();
     let mut index = String::from(HEADER);

@@ -10,7 +10,10 @@ use argus_workspace::dto::{
     SamCandidate, SamModelChoice, SamModelInfo, SamPreview, SamPrompt, ShapeInfo, Timeline,
     VideoSummary,
 };
-use argus_workspace::{CommandError, CommandResult};
+use argus_workspace::dto::{ExportFormat, ExportOptions, TransferProgress, TransferSummary};
+use argus_workspace::export::Cancel;
+use argus_workspace::import::ImportOptions;
+use argus_workspace::{CommandError, CommandResult, ErrorKind};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
@@ -260,4 +263,179 @@ pub async fn redo(ws: Ws<'_>, project_id: String) -> CommandResult<HistoryState>
 #[tauri::command]
 pub async fn history(ws: Ws<'_>, project_id: String) -> CommandResult<HistoryState> {
     ws.history(&project_id).await
+}
+
+/// The event name of export and import progress ([`TransferProgress`]).
+pub const TRANSFER_PROGRESS_EVENT: &str = "transfer-progress";
+
+/// The export or import that is running (one at a time), as app state: its
+/// [`Cancel`] is what `cancel_transfer` sets.
+#[derive(Debug, Default)]
+pub struct TransferCell(std::sync::Mutex<Option<Cancel>>);
+
+/// A running transfer's hold on the [`TransferCell`]; dropped when the
+/// transfer ends, or when its command's future is dropped.
+struct Running<'a> {
+    cell: &'a TransferCell,
+    cancel: Cancel,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        *self.cell.lock() = None;
+    }
+}
+
+impl TransferCell {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Cancel>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts a transfer; refused while another runs.
+    fn begin(&self) -> CommandResult<Running<'_>> {
+        let mut current = self.lock();
+        if current.is_some() {
+            return Err(CommandError::new(
+                ErrorKind::Conflict,
+                "an export or import is already running; wait for it to finish or cancel it",
+            ));
+        }
+        let cancel = Cancel::new();
+        *current = Some(cancel.clone());
+        Ok(Running { cell: self, cancel })
+    }
+
+    /// Cancels the running transfer; false when none runs.
+    pub fn cancel(&self) -> bool {
+        match self.lock().as_ref() {
+            Some(c) => {
+                c.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether a transfer is running.
+    pub fn is_running(&self) -> bool {
+        self.lock().is_some()
+    }
+}
+
+/// Exports the project into the folder `out`; progress goes out as
+/// `transfer-progress` events, and `cancel_transfer` stops it (what was
+/// written so far stays, incomplete).
+#[tauri::command]
+pub async fn export_project<R: Runtime>(
+    app: AppHandle<R>,
+    ws: Ws<'_>,
+    transfers: State<'_, TransferCell>,
+    project_id: String,
+    out: String,
+    options: ExportOptions,
+) -> CommandResult<TransferSummary> {
+    let out = out.trim();
+    if out.is_empty() {
+        return Err(CommandError::invalid("choose the folder to export into"));
+    }
+    let running = transfers.begin()?;
+    let progress = emitter::<R, TransferProgress>(app, TRANSFER_PROGRESS_EVENT);
+    let result = ws.export_project(&project_id, std::path::Path::new(out), &options, progress, &running.cancel).await;
+    match &result {
+        Ok(s) => tracing::info!("exported {} images, {} annotations, {} tracks to {}", s.images, s.annotations, s.tracks, s.path),
+        Err(e) => tracing::warn!("export to {out} stopped: {}", e.message),
+    }
+    result
+}
+
+/// Imports a dataset's annotations into the project as one undo step;
+/// progress goes out as `transfer-progress` events, and `cancel_transfer`
+/// stops it (then nothing is imported).
+#[tauri::command]
+pub async fn import_annotations<R: Runtime>(
+    app: AppHandle<R>,
+    ws: Ws<'_>,
+    transfers: State<'_, TransferCell>,
+    project_id: String,
+    path: String,
+    options: ImportOptions,
+) -> CommandResult<TransferSummary> {
+    let path = path.trim();
+    if path.is_empty() {
+        return Err(CommandError::invalid("choose the dataset file or folder to import"));
+    }
+    let running = transfers.begin()?;
+    let progress = emitter::<R, TransferProgress>(app, TRANSFER_PROGRESS_EVENT);
+    let result = ws.import_annotations(&project_id, std::path::Path::new(path), &options, progress, &running.cancel).await;
+    match &result {
+        Ok(s) => tracing::info!("imported {} annotations, {} tracks from {} ({} left out)", s.annotations, s.tracks, s.path, s.skipped.len()),
+        Err(e) => tracing::warn!("import of {path} stopped: {}", e.message),
+    }
+    result
+}
+
+/// Cancels the running export or import; false when none runs.
+#[tauri::command]
+pub fn cancel_transfer(transfers: State<'_, TransferCell>) -> bool {
+    transfers.cancel()
+}
+
+/// Where an export goes unless the user says otherwise: a folder
+/// `<project>-<format>` in the user's Documents (or home) folder, with `-2`,
+/// `-3`... when that one already exists.
+#[tauri::command]
+pub fn default_export_folder(project_name: String, format: ExportFormat) -> String {
+    let dirs = directories::UserDirs::new();
+    let base = dirs
+        .as_ref()
+        .map(|d| d.document_dir().filter(|p| p.is_dir()).unwrap_or(d.home_dir()).to_path_buf())
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+    unused_folder(&base, &argus_workspace::export::default_folder(&project_name, format))
+}
+
+/// `base/name`, or `base/name-2`, `-3`... when it exists.
+pub fn unused_folder(base: &std::path::Path, name: &std::path::Path) -> String {
+    let first = base.join(name);
+    let mut path = first.clone();
+    let mut i = 2;
+    while path.exists() && i < 1000 {
+        path = base.join(format!("{}-{i}", name.display()));
+        i += 1;
+    }
+    path.display().to_string()
+}
+
+/// The system's folder dialog for an export's destination, starting at
+/// `start` (or its parent, while it does not exist yet); null when cancelled.
+#[tauri::command]
+pub async fn choose_export_folder<R: Runtime>(app: AppHandle<R>, start: Option<String>) -> CommandResult<Option<String>> {
+    use tauri_plugin_dialog::DialogExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut dialog = app.dialog().file().set_title("Export into folder");
+    if let Some(dir) = start.as_deref().map(std::path::Path::new).and_then(|p| p.ancestors().find(|a| a.is_dir())) {
+        dialog = dialog.set_directory(dir);
+    }
+    dialog.pick_folder(move |folder| {
+        let _ = tx.send(folder);
+    });
+    let folder = rx.await.map_err(|_| CommandError::internal("the folder dialog closed without an answer"))?;
+    Ok(folder.and_then(|f| f.into_path().ok()).map(|p| p.display().to_string()))
+}
+
+/// The system's file dialog for a dataset to import (COCO JSON, CVAT XML,
+/// YOLO's data.yaml, MOT's gt.txt, Argus JSON Lines); null when cancelled.
+#[tauri::command]
+pub async fn choose_import_file<R: Runtime>(app: AppHandle<R>) -> CommandResult<Option<String>> {
+    use tauri_plugin_dialog::DialogExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Import annotations")
+        .add_filter("Datasets", &["json", "xml", "yaml", "yml", "txt", "jsonl"])
+        .add_filter("All files", &["*"])
+        .pick_file(move |file| {
+            let _ = tx.send(file);
+        });
+    let file = rx.await.map_err(|_| CommandError::internal("the file dialog closed without an answer"))?;
+    Ok(file.and_then(|f| f.into_path().ok()).map(|p| p.display().to_string()))
 }

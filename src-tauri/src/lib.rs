@@ -41,6 +41,8 @@ pub fn run_app<R: Runtime>(
         .plugin(tauri_plugin_dialog::init())
         // Started on first use (the page's `app_info` at start).
         .manage(frame_server::FrameServerCell::default())
+        // The export or import that is running, for cancel_transfer.
+        .manage(commands::TransferCell::default())
         .setup(|app| {
             if app.try_state::<Workspace>().is_none() {
                 let dir = match std::env::var_os("ARGUS_DATA_DIR") {
@@ -102,6 +104,12 @@ pub fn run_app<R: Runtime>(
             commands::undo,
             commands::redo,
             commands::history,
+            commands::export_project,
+            commands::import_annotations,
+            commands::cancel_transfer,
+            commands::default_export_folder,
+            commands::choose_export_folder,
+            commands::choose_import_file,
         ])
         .build(context)
 }

@@ -25,6 +25,10 @@ fn main() {
             ipc,
         ),
         Trial::test(
+            "transfers: export_project and import_annotations through IPC, with progress events and cancel_transfer",
+            transfers,
+        ),
+        Trial::test(
             "frames: the frame:// answer for good and bad requests",
             frame_protocol,
         ),
@@ -243,6 +247,126 @@ fn ipc() -> TestResult {
         let (kind, message) = t.err(cmd, args.clone())?;
         ensure!(kind == want, "{cmd} {args}: expected {want}, got {kind}: {message}");
     }
+    Ok(())
+}
+
+fn transfers() -> TestResult {
+    use argus_app::commands::{TRANSFER_PROGRESS_EVENT, TransferCell};
+    use tauri::Manager;
+    let t = TestApp::new()?;
+    let (project, video) = project_with_video(&t)?;
+    let pid = str_of(&project, "id")?;
+    let vid = str_of(&video, "id")?;
+    let label = project["labels"][0]["id"].as_str().ok_or("a label")?;
+    for frame in [2, 5] {
+        t.ok(
+            "draw_shape",
+            json!({ "videoId": vid, "frame": frame, "target": { "to": "new_track", "label_id": label },
+                    "shape": { "kind": "bbox", "bbox": { "x": 10.0, "y": 10.0, "width": 30.0, "height": 20.0 } } }),
+        )?;
+    }
+    // Progress events, and what the app state says while the transfer runs
+    // (listeners run as the event is sent, inside the command).
+    let events = std::sync::Arc::new(parking_lot::Mutex::new(Vec::<(Value, bool)>::new()));
+    let cancel_at_first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (sink, cancel_flag, handle) = (events.clone(), cancel_at_first.clone(), t.app.handle().clone());
+    tauri::Listener::listen_any(&t.app, TRANSFER_PROGRESS_EVENT, move |e| {
+        let cell = handle.state::<TransferCell>();
+        let running = cell.is_running();
+        if cancel_flag.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            cell.cancel();
+        }
+        if let Ok(v) = serde_json::from_str::<Value>(e.payload()) {
+            sink.lock().push((v, running));
+        }
+    });
+
+    // COCO into a folder: one image per annotated frame, the file written.
+    let out = t.dir.path().join("export").join("boxes-coco");
+    let s = t.ok("export_project", json!({ "projectId": pid, "out": out, "options": { "format": "coco" } }))?;
+    ensure!(s["images"] == 2 && s["annotations"] == 2 && s["tracks"] == 2, "the COCO summary: {s}");
+    ensure!(s["path"] == json!(out.display().to_string()), "the summary names the folder: {s}");
+    ensure!(s["skipped"] == json!([]) && s["changed"] == json!([]), "nothing left out or changed: {s}");
+    // datumaro's layout (annotations/instances_default.json), or one file at the top
+    let coco_file = ["annotations/instances_default.json", "annotations.json"]
+        .iter()
+        .map(|f| out.join(f))
+        .find(|f| f.is_file())
+        .ok_or_else(|| format!("no COCO annotations file in {}", out.display()))?;
+    let coco: Value = serde_json::from_str(&std::fs::read_to_string(&coco_file).map_err(|e| format!("{}: {e}", coco_file.display()))?)
+        .map_err(|e| e.to_string())?;
+    ensure!(coco["annotations"].as_array().is_some_and(|a| a.len() == 2), "annotations.json has both boxes");
+    {
+        let seen = events.lock();
+        let last = &seen.last().ok_or("no transfer-progress event")?.0;
+        ensure!(last["stage"] == "frames" && last["done"] == 2 && last["total"] == 2, "progress reaches done == total: {last}");
+        ensure!(seen.iter().all(|(_, running)| *running), "a transfer is running while it reports progress");
+    }
+    ensure!(t.ok("cancel_transfer", json!({}))? == json!(false), "nothing to cancel once it ended");
+
+    // Options as the page builds them: every option named, images written.
+    let yolo = t.dir.path().join("export").join("boxes-yolo");
+    let options = json!({ "format": "yolo_detect", "videos": [vid], "frameStep": 1, "onlyApproved": false,
+        "labelMap": { "box": "thing" }, "images": "png", "jpegQuality": 90, "polygons": false, "tolerance": 0.5 });
+    let s = t.ok("export_project", json!({ "projectId": pid, "out": yolo, "options": options }))?;
+    ensure!(s["images"] == 2 && s["annotations"] == 2, "the YOLO summary: {s}");
+    let yaml = std::fs::read_to_string(yolo.join("data.yaml")).map_err(|e| format!("data.yaml: {e}"))?;
+    ensure!(yaml.contains("thing"), "the label is renamed: {yaml}");
+
+    // Import the COCO file back: two more objects, one undo step.
+    let undo_before = t.ok("history", json!({ "projectId": pid }))?["undo"].as_u64().ok_or("undo depth")?;
+    let s = t.ok("import_annotations", json!({ "projectId": pid, "path": coco_file, "options": {} }))?;
+    ensure!(s["annotations"] == 2 && s["tracks"] == 2 && s["skipped"] == json!([]), "the import summary: {s}");
+    ensure!(t.ok("frame_shapes", json!({ "videoId": vid, "frame": 2 }))?.as_array().is_some_and(|l| l.len() == 2), "frame 2 has its box twice");
+    let undo = t.ok("history", json!({ "projectId": pid }))?["undo"].as_u64().ok_or("undo depth")?;
+    ensure!(undo == undo_before + 1, "the import is one undo step: {undo_before} -> {undo}");
+    // The page's import options: the format and the video named.
+    let s = t.ok(
+        "import_annotations",
+        json!({ "projectId": pid, "path": coco_file, "options": { "format": "coco", "video": null, "createLabels": true } }),
+    )?;
+    ensure!(s["annotations"] == 2, "{s}");
+
+    // Cancelled: a second video, so the export checks for a cancel after the
+    // first one's progress; the cell is free again afterwards.
+    let second = argus_testkit::make_video_of(t.dir.path(), 12)?;
+    t.ok("import_video", json!({ "projectId": pid, "path": second }))?;
+    cancel_at_first.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (kind, message) = t.err("export_project", json!({ "projectId": pid, "out": t.dir.path().join("cancelled"), "options": { "format": "native" } }))?;
+    ensure!(kind == "cancelled", "a cancelled export fails as cancelled: {kind}: {message}");
+    let native = t.dir.path().join("export").join("boxes-argus");
+    let s = t.ok("export_project", json!({ "projectId": pid, "out": native, "options": { "format": "native" } }))?;
+    ensure!(s["tracks"] == 6, "a new transfer runs after a cancelled one (2 drawn + 4 imported tracks): {s}");
+
+    // Typed errors for what the page may send wrong.
+    for (cmd, args, want) in [
+        ("export_project", json!({ "projectId": pid, "out": " ", "options": {} }), "invalid"),
+        ("export_project", json!({ "projectId": pid, "out": out, "options": { "frameStep": 0 } }), "invalid"),
+        ("export_project", json!({ "projectId": pid, "out": out, "options": { "labelMap": { "nope": "x" } } }), "invalid"),
+        ("export_project", json!({ "projectId": ProjectId::new().to_string(), "out": out, "options": {} }), "not_found"),
+        ("import_annotations", json!({ "projectId": pid, "path": t.dir.path().join("none.json"), "options": {} }), "not_found"),
+        ("import_annotations", json!({ "projectId": pid, "path": t.dir.path().join("what.bin"), "options": {} }), "invalid"),
+        ("import_annotations", json!({ "projectId": pid, "path": "", "options": {} }), "invalid"),
+    ] {
+        let (kind, message) = t.err(cmd, args.clone())?;
+        ensure!(kind == want, "{cmd} {args}: expected {want}, got {kind}: {message}");
+    }
+
+    // The default destination: <project>-<format> in Documents or home, a
+    // fresh name when that exists.
+    let folder = t.ok("default_export_folder", json!({ "projectName": "My boxes", "format": "yolo_segment" }))?;
+    let folder = folder.as_str().ok_or("a path")?;
+    ensure!(folder.ends_with("My_boxes-yolo-segment") || folder.contains("My_boxes-yolo-segment-"), "{folder}");
+    let base = t.dir.path().join("dest");
+    std::fs::create_dir_all(base.join("p-coco")).map_err(|e| e.to_string())?;
+    ensure!(
+        argus_app::commands::unused_folder(&base, std::path::Path::new("p-coco")) == base.join("p-coco-2").display().to_string(),
+        "an existing folder is not reused"
+    );
+    ensure!(
+        argus_app::commands::unused_folder(&base, std::path::Path::new("p-cvat")) == base.join("p-cvat").display().to_string(),
+        "a free name is kept"
+    );
     Ok(())
 }
 
