@@ -225,6 +225,46 @@ describe("import", () => {
   });
 });
 
+describe("import of annotations", () => {
+  it("reloads the labels (some may be new), the history, the frame's shapes and the timeline", async () => {
+    const ws = openWorkspace(20);
+    ws.selectedTrack = "track-a";
+    const withNew = projectDetail(4);
+    const lanes = [timelineTrack("track-i", 7, [[20, 25]])];
+    const { actions, calls } = setup(ws, {
+      openProject: () => withNew,
+      history: () => historyState(1, 0, "import 5 annotations"),
+      frameShapes: () => [shape("track-i", 20)],
+      timeline: () => ({ frame_count: 100, frames: [{ frame: 20, shapes: 1, keyframes: 1 }], tracks: lanes }),
+    });
+    await actions.imported({ annotations: 5, tracks: 1 });
+    expect(calls.map((c) => c.slice(0, 2))).toEqual([
+      ["openProject", "project-1"],
+      ["history", "project-1"],
+      ["frameShapes", "video-1"],
+      ["timeline", "video-1"],
+    ]);
+    expect(ws.detail!.project.labels).toHaveLength(4);
+    expect(ws.video!.id).toBe("video-1");
+    expect(ws.frame).toBe(20);
+    expect(ws.history).toEqual(historyState(1, 0, "import 5 annotations"));
+    expect(ws.revision).toBe(1);
+    expect(ws.shapes.map((x) => x.track_id)).toEqual(["track-i"]);
+    expect(ws.timeline!.tracks).toEqual(lanes);
+    expect(ws.status).toBe("imported 5 annotations in 1 track");
+    expect(ws.error).toBeNull();
+  });
+
+  it("a failed reload is shown; the rest is still reloaded", async () => {
+    const ws = openWorkspace(0);
+    const { actions, names } = setup(ws, { history: () => historyState(2), ...editAnswers([]) });
+    await actions.imported({ annotations: 1, tracks: 1 });
+    expect(ws.error).toBe("unexpected openProject");
+    expect(names()).toEqual(["openProject", "history", "frameShapes", "timeline"]);
+    expect(ws.history).toEqual(historyState(2));
+  });
+});
+
 describe("SAM model", () => {
   it("loads the chosen model and refreshes the shipped list", async () => {
     const ws = openWorkspace();

@@ -183,6 +183,23 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
     ws.timeline = t ?? null;
   }
 
+  /** After an import of annotations (one undo step, perhaps new labels): the project's labels,
+   *  the history, and the frame's shapes and timeline are read again; the frame is redrawn. */
+  async function imported(summary: { annotations: number; tracks: number }) {
+    const d = ws.detail;
+    if (!d) return;
+    const fresh = await guard(() => api.openProject(d.project.id));
+    // Still the same project open: keep the open video (a new object anywhere may be on it).
+    if (fresh && ws.detail?.project.id === fresh.project.id) {
+      ws.detail = { ...ws.detail, project: fresh.project, videos: fresh.videos };
+      if (ws.labelIndex >= fresh.project.labels.length) ws.labelIndex = 0;
+    }
+    ws.history = (await guard(() => api.history(d.project.id))) ?? ws.history;
+    ws.revision++;
+    ws.status = `imported ${summary.annotations} annotation${summary.annotations === 1 ? "" : "s"} in ${summary.tracks} track${summary.tracks === 1 ? "" : "s"}`;
+    await refresh();
+  }
+
   /** Drops the SAM prompt (or applies another transition that does) and clears the shell's preview. */
   function resetPrompt(to: (s: tools.ToolState) => tools.ToolState = tools.dropPrompt) {
     const shellHasOne = tools.hasShellPreview(ws.tools);
@@ -560,6 +577,7 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
     chooseFiles,
     openVideo,
     refresh,
+    imported,
     goto,
     seekObject,
     samClick,

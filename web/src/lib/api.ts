@@ -12,7 +12,10 @@ import type {
   Diagnostics,
   DrawnShape,
   Edited,
+  ExportFormat,
+  ExportOptions,
   HistoryState,
+  ImportOptions,
   ImportProgress,
   ModelProgress,
   PointPx,
@@ -26,6 +29,8 @@ import type {
   SamPrompt,
   ShapeInfo,
   Timeline,
+  TransferProgress,
+  TransferSummary,
   VideoSummary,
 } from "./bindings";
 
@@ -76,6 +81,18 @@ export const api = {
   undo: (projectId: string) => invoke<HistoryState>("undo", { projectId }),
   redo: (projectId: string) => invoke<HistoryState>("redo", { projectId }),
   history: (projectId: string) => invoke<HistoryState>("history", { projectId }),
+  exportProject: (projectId: string, out: string, options: ExportOptions) =>
+    invoke<TransferSummary>("export_project", { projectId, out, options }),
+  importAnnotations: (projectId: string, path: string, options: ImportOptions) =>
+    invoke<TransferSummary>("import_annotations", { projectId, path, options }),
+  /** Stops the running export or import (its command then fails as cancelled); false when none runs. */
+  cancelTransfer: () => invoke<boolean>("cancel_transfer"),
+  defaultExportFolder: (projectName: string, format: ExportFormat) =>
+    invoke<string>("default_export_folder", { projectName, format }),
+  /** The system's folder dialog; null when cancelled. */
+  chooseExportFolder: (start: string | null) => invoke<string | null>("choose_export_folder", { start }),
+  /** The system's file dialog for a dataset; null when cancelled. */
+  chooseImportFile: () => invoke<string | null>("choose_import_file"),
 };
 
 /** The typed API as a type: the workspace's actions take one, so tests can pass a fake. */
@@ -83,6 +100,10 @@ export type Api = typeof api;
 
 export function onImportProgress(handler: (p: ImportProgress) => void): Promise<UnlistenFn> {
   return listen<ImportProgress>("import-progress", (e) => handler(e.payload));
+}
+
+export function onTransferProgress(handler: (p: TransferProgress) => void): Promise<UnlistenFn> {
+  return listen<TransferProgress>("transfer-progress", (e) => handler(e.payload));
 }
 
 export function onModelProgress(handler: (p: ModelProgress) => void): Promise<UnlistenFn> {
