@@ -12,7 +12,10 @@ beside a real clip, Big Buck Bunny, which the app opens first):
   3. Ctrl+Z removes it (the pixels come back); a box drawn with the box tool
      over the yellow box gives one bbox object with a visible outline;
   4. after a restart of the app, frame 2 still has the bbox, the undo history
-     survived (undo removes the box, redo brings it back).
+     survived (undo removes the box, redo brings it back);
+  5. the webview is locked down; the About box;
+  6. the export dialog writes the project as COCO into a folder and shows
+     the summary, which counts what its annotations file holds.
 
 A second scenario runs the app with a real SAM model, MobileSAM, loaded at
 start the way `make run` loads it once `make real-model` has put it in the
@@ -276,6 +279,7 @@ class WorkspaceScenario(AppCase):
             ("3 undo, then draw a box", self.step_undo_and_box),
             ("4 restart: the box and the history survived", self.step_restart),
             ("5 the webview is locked down; About and diagnostics", self.step_locked_down_and_about),
+            ("6 export the project as COCO from the export dialog", self.step_export_coco),
         ]
         self.run_steps(steps)
 
@@ -498,6 +502,41 @@ class WorkspaceScenario(AppCase):
         self.save_window("about.png")
         self.s.find("[data-testid=about] button:last-child").click()
         self.s.wait_gone("[data-testid=about]")
+
+    def step_export_coco(self):
+        # The export dialog: the default folder is <project>-<format> in the
+        # user's Documents or home folder; the test exports into its own.
+        self.s.find("[data-testid=export-button]").click()
+        self.s.wait_for("[data-testid=export-dialog]", timeout=10)
+        out_field = "document.querySelector('[data-testid=export-out]')"
+        default = wait_until("the default export folder", lambda: self.s.execute(f"return {out_field}.value;"), bool, timeout=10)
+        self.assertTrue(default.startswith(str(self.app.home)) and default.endswith("Sample-coco"),
+                        f"the default folder is in the user's folders and named after the project: {default}")
+        self.assertEqual(self.s.execute("return document.querySelector('[data-testid=export-format]').value;"), "coco")
+        out = self.app.tmp / "export" / "Sample-coco"
+        self.s.execute(
+            f"const f = {out_field}; f.value = arguments[0]; f.dispatchEvent(new Event('input', {{ bubbles: true }}));",
+            str(out),
+        )
+        self.s.find("[data-testid=export-start]").click()
+        summary = self.s.wait_for("[data-testid=transfer-summary]", timeout=60)
+        annotations = int(summary.attribute("data-annotations") or -1)
+        images = int(summary.attribute("data-images") or -1)
+        self.assertEqual(summary.attribute("data-path"), str(out))
+        self.assertGreaterEqual(annotations, 1, "the box drawn before is exported")
+        self.assertIn("Exported", summary.text)
+        # datumaro's layout (annotations/instances_default.json), or one file at the top
+        files = [out / f for f in ("annotations/instances_default.json", "annotations.json") if (out / f).is_file()]
+        self.assertTrue(files, f"the COCO annotations file is in {out}: {sorted(str(p) for p in out.rglob('*'))}")
+        coco = json.loads(files[0].read_text())
+        self.assertEqual(len(coco["annotations"]), annotations, "the summary counts what the annotations file holds")
+        self.assertEqual(len(coco["images"]), images)
+        self.assertIn(GENERATED, [v["name"] for v in coco.get("videos", [])], "the images refer to the sample's videos")
+        print(f"(export: {images} images, {annotations} annotations into {out})", file=sys.stderr)
+        self.pointer_away()
+        self.save_window("export.png")
+        self.s.find("[data-testid=export-close]").click()
+        self.s.wait_gone("[data-testid=export-dialog]")
 
 
 class RealModelScenario(AppCase):
