@@ -122,6 +122,48 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// An image sequence was asked for with no images.
+    #[error("the image sequence has no images; choose a folder with at least one image")]
+    EmptyImageSequence,
+
+    /// One image of a sequence is not the size of the first: a video has one frame size.
+    #[error(
+        "the images differ in size: {}x{} here but {}x{} in the first image ({}); resize the \
+         images to one size or import them as separate datasets: {}",
+        width, height, expected_width, expected_height, first.display(), path.display()
+    )]
+    ImageSizeMismatch {
+        width: u32,
+        height: u32,
+        expected_width: u32,
+        expected_height: u32,
+        first: PathBuf,
+        path: PathBuf,
+    },
+
+    /// One image of a sequence is coded differently from the first (e.g. PNG among JPEGs).
+    #[error(
+        "the images differ in format: `{codec}` here but `{expected}` in the first image ({}); \
+         convert the images to one format: {}", first.display(), path.display()
+    )]
+    ImageFormatMismatch {
+        codec: String,
+        expected: String,
+        first: PathBuf,
+        path: PathBuf,
+    },
+
+    /// A file of an image sequence is not a still image (e.g. an animated GIF or a video).
+    #[error(
+        "the file is not a still image FFmpeg reads as one picture (container: {demuxer}); \
+         remove it from the dataset or convert it to PNG or JPEG: {}", path.display()
+    )]
+    NotAStillImage { demuxer: String, path: PathBuf },
+
+    /// An image path that an FFmpeg list file cannot name (a line break in it, or not UTF-8).
+    #[error("the image's file name cannot be listed for FFmpeg (it contains a line break or is not UTF-8); rename the file: {}", path.display())]
+    UnlistableImagePath { path: PathBuf },
+
     /// Reading or writing the on-disk index cache failed. Decoding can go on without it.
     #[error("the video index cache could not be used ({action}: {source}); check free space and permissions: {}", path.display())]
     IndexCache {

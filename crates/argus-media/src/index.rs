@@ -52,7 +52,7 @@ pub struct Damage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VideoIndex {
     pub format_version: u32,
-    /// Lower-case hex SHA-256 of the whole file.
+    /// Lower-case hex SHA-256 of the whole file (of its images, for an image-sequence list).
     pub content_sha256: String,
     pub file_size: u64,
     pub stream_index: usize,
@@ -69,7 +69,7 @@ impl VideoIndex {
     /// Demuxes `path` once (no decoding) and hashes it in parallel.
     pub fn build(path: &Path) -> Result<VideoIndex> {
         std::thread::scope(|scope| {
-            let hasher = scope.spawn(|| hash_file(path));
+            let hasher = scope.spawn(|| crate::sequence::content_sha256(path));
             let index = build_without_hash(path);
             let hash = hasher.join().unwrap_or_else(|_| {
                 Err(Error::Io {
@@ -392,7 +392,7 @@ impl IndexCache {
         }
 
         // Hash first: a touched or copied file with known content needs no demux pass.
-        let sha = hash_file(path)?;
+        let sha = crate::sequence::content_sha256(path)?;
         let (index, origin) = match self.load(&sha) {
             Some(index) => (index, IndexOrigin::CacheAfterRehash),
             None => {

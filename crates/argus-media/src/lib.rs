@@ -15,6 +15,8 @@
 //!   stepping back is served from the cache or one GOP decode.
 //! - [`FramePrefetcher`] runs a source on a background thread, decodes ahead in the direction the
 //!   user is moving, and drops work that a newer request made pointless.
+//! - [`write_image_sequence`] turns a list of still images (an image dataset) into one video, an
+//!   `ffconcat` list whose frame `n` is image `n`; everything above works on it unchanged.
 //! - Thumbnails and timeline strips ([`VideoSource::timeline_strip`]) decode only keyframes.
 //!
 //! Colour conversion uses swscale with the same flags, colour-matrix rules and slice threading as the
@@ -47,6 +49,7 @@ mod pixfmt;
 mod prefetch;
 mod probe;
 mod record;
+mod sequence;
 mod source;
 
 pub use error::{Error, Result};
@@ -58,6 +61,10 @@ pub use index::{
 pub use prefetch::{FramePrefetcher, FrameTicket};
 pub use probe::{MediaInfo, StreamInfo, StreamKind, VideoInfo, probe};
 pub use record::{Described, describe_video, rotate_rgba};
+pub use sequence::{
+    IMAGE_SEQUENCE_EXTENSION, IMAGE_SEQUENCE_FPS, ImageSequence, check_images, image_sequence_list,
+    images_sha256, listed_images, write_image_sequence,
+};
 pub use source::{DecodeStats, SourceOptions, StripSpacing, VideoSource};
 
 /// The FFmpeg this process runs on, for the About box and diagnostics: its

@@ -144,9 +144,23 @@ pub(crate) fn open_input(path: &Path) -> Result<Opened> {
     let url = file_url(path)?;
     crate::log::take_last_error();
     let mut ps: *mut ffi::AVFormatContext = ptr::null_mut();
-    // SAFETY: `ps` is null as required, `url` is a valid C string; on failure FFmpeg frees the context.
-    let ret =
-        unsafe { ffi::avformat_open_input(&mut ps, url.as_ptr(), ptr::null(), ptr::null_mut()) };
+    // Image-sequence lists (ours, named `.ffconcat`) name their images by absolute path, which the
+    // concat demuxer allows only with `safe=0`; they may open local files only.
+    let mut options: *mut ffi::AVDictionary = ptr::null_mut();
+    if crate::sequence::is_list(path) {
+        // SAFETY: `options` starts null; av_dict_set allocates it, av_dict_free below frees it.
+        unsafe {
+            ffi::av_dict_set(&mut options, c"safe".as_ptr(), c"0".as_ptr(), 0);
+            ffi::av_dict_set(&mut options, c"protocol_whitelist".as_ptr(), c"file".as_ptr(), 0);
+        }
+    }
+    // SAFETY: `ps` is null as required, `url` is a valid C string, `options` is null or a
+    // dictionary we own; on failure FFmpeg frees the context.
+    let ret = unsafe {
+        let ret = ffi::avformat_open_input(&mut ps, url.as_ptr(), ptr::null(), &mut options);
+        ffi::av_dict_free(&mut options);
+        ret
+    };
     if ret < 0 {
         return Err(classify_open_failure(ret, path));
     }

@@ -9,6 +9,8 @@
 
 #[path = "media/fixtures.rs"]
 mod fixtures;
+#[path = "media/sequence.rs"]
+mod sequence;
 
 use std::path::{Path, PathBuf};
 
@@ -1438,6 +1440,15 @@ fn main() {
             check_hw_probe_log,
         ),
     ];
+    let needs_ffmpeg = (!ffmpeg).then_some("ffmpeg CLI missing");
+    let stills: Vec<NamedCheck> = vec![
+        ("image_sequence::png_frames_match_ffmpeg", sequence::check_png),
+        ("image_sequence::jpeg_frames_match_ffmpeg", sequence::check_jpeg),
+        ("image_sequence::mixed_sizes_and_formats_refused", sequence::check_mixed_refused),
+    ];
+    for (name, f) in stills {
+        trials.push(argus_testkit::skip_unless(Trial::test(name, f), needs_ffmpeg, argus_testkit::Skip::Missing));
+    }
     for (name, f) in simple {
         trials.push(argus_testkit::skip_unless(Trial::test(name, f), needs_x264, argus_testkit::Skip::Missing));
     }
