@@ -126,3 +126,26 @@ pub fn voc_and_mot() -> TestResult {
     }
     Ok(())
 }
+
+pub fn cancelled() -> TestResult {
+    let t = TestWs::new()?;
+    let f = annotated(&t)?;
+    let out = t.dir.path().join("coco");
+    let options = ExportOptions { images: ImageMode::Jpeg, ..Default::default() };
+    // Cancelled from the first progress report: the export stops with a
+    // typed error.
+    let cancel = Cancel::new();
+    let c = cancel.clone();
+    let r = t.block_on(t.ws.export_project(&f.project.to_string(), &out, &options, move |_| c.cancel(), &cancel));
+    ensure!(matches!(&r, Err(e) if e.kind == argus_workspace::ErrorKind::Cancelled), "{r:?}");
+    // A whole export, then an import cancelled before it starts: nothing is
+    // written, and the project's history is unchanged.
+    export(&t, &f, &out, ExportFormat::Coco)?;
+    let (p2, v2) = second(&t, &f, "cancelled copy")?;
+    let cancel = Cancel::new();
+    cancel.cancel();
+    let r = t.block_on(t.ws.import_annotations(&p2.to_string(), &out, &ImportOptions::default(), |_| {}, &cancel));
+    ensure!(matches!(&r, Err(e) if e.kind == argus_workspace::ErrorKind::Cancelled), "{r:?}");
+    ensure!(shapes(&t, v2)?.is_empty(), "a cancelled import writes nothing");
+    Ok(())
+}
