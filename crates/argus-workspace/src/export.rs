@@ -534,6 +534,7 @@ impl Workspace {
                     shapes.entry(s.frame).or_default().push((n, s));
                 }
                 for p in chunk {
+                    cancel.check()?;
                     let frame = p.frame();
                     let bytes = match decoder.as_mut() {
                         Some(dec) => Some(blocking(|| -> CommandResult<Vec<u8>> {
@@ -555,9 +556,7 @@ impl Workspace {
                     }
                     on_frame(p, annotations, bytes)?;
                     done += 1;
-                    if done.is_multiple_of(16) || done == total {
-                        progress(TransferProgress { stage: "frames".into(), done, total });
-                    }
+                    progress(TransferProgress { stage: "frames".into(), done, total });
                 }
             }
         }

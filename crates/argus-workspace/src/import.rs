@@ -513,7 +513,7 @@ impl Workspace {
                     }
                 }
                 // Commit only what a whole, readable file gave.
-                let read = w.flush(batch, true).await.and(reader.await.unwrap_or_else(|e| Err(CommandError::internal(format!("the reader stopped: {e}")))));
+                let read = cancel.check().and(w.flush(batch, true).await).and(reader.await.unwrap_or_else(|e| Err(CommandError::internal(format!("the reader stopped: {e}")))));
                 match read {
                     Ok(r) => Ok((w, r)),
                     Err(e) => {
@@ -629,7 +629,7 @@ impl Workspace {
                     }
                 }
                 // Commit only what a whole, readable file gave.
-                let read = w.flush(batch, true).await.and(reader.await.unwrap_or_else(|e| Err(CommandError::internal(format!("the reader stopped: {e}")))));
+                let read = cancel.check().and(w.flush(batch, true).await).and(reader.await.unwrap_or_else(|e| Err(CommandError::internal(format!("the reader stopped: {e}")))));
                 match read {
                     Ok(r) => Ok((w, r)),
                     Err(e) => {
@@ -720,7 +720,7 @@ impl Workspace {
                     progress(TransferProgress { stage: "tracks".into(), done: n, total: 0 });
                 }
                 // Commit only what a whole, readable file gave.
-                let read = w.flush(batch, true).await.and(reader.await.unwrap_or_else(|e| Err(CommandError::internal(format!("the reader stopped: {e}")))));
+                let read = cancel.check().and(w.flush(batch, true).await).and(reader.await.unwrap_or_else(|e| Err(CommandError::internal(format!("the reader stopped: {e}")))));
                 match read {
                     Ok(r) => Ok((w, r)),
                     Err(e) => {
@@ -866,7 +866,7 @@ impl Workspace {
                     }
                 }
                 // Commit only what a whole, readable dataset gave.
-                let read = w.flush(batch, true).await.and(reader.await.unwrap_or_else(|e| Err(CommandError::internal(format!("the reader stopped: {e}")))));
+                let read = cancel.check().and(w.flush(batch, true).await).and(reader.await.unwrap_or_else(|e| Err(CommandError::internal(format!("the reader stopped: {e}")))));
                 match read {
                     Ok(r) => Ok((w, r, frames.len() as u64)),
                     Err(e) => {
