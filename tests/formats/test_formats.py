@@ -191,6 +191,13 @@ class Fixture:
 
     def __init__(self):
         self.tmp = Path(tempfile.mkdtemp(prefix="argus-formats-"))
+        try:
+            self.setup()
+        except BaseException:
+            self.close()
+            raise
+
+    def setup(self):
         self.db = self.tmp / "argus.db"
         self.video_path = self.tmp / "moving.mp4"
         subprocess.run(
