@@ -513,6 +513,18 @@ class WorkspaceScenario(AppCase):
         self.assertTrue(default.startswith(str(self.app.home)) and default.endswith("Sample-coco"),
                         f"the default folder is in the user's folders and named after the project: {default}")
         self.assertEqual(self.s.execute("return document.querySelector('[data-testid=export-format]').value;"), "coco")
+
+        def choose_format(value: str):
+            self.s.execute("const s = document.querySelector('[data-testid=export-format]'); s.value = arguments[0];"
+                           "s.dispatchEvent(new Event('change', { bubbles: true }));", value)
+            return wait_until(f"the default folder for {value}", lambda: self.s.execute(f"return {out_field}.value;"),
+                              lambda v: v.endswith("Sample-" + value.replace("_", "-")), timeout=10)
+
+        # YOLO writes the frames as images: no "none" to choose; the folder follows the format.
+        choose_format("yolo_detect")
+        modes = self.s.execute("return [...document.querySelectorAll('[data-testid=export-images] option')].map(o => o.value);")
+        self.assertEqual(modes, ["jpeg", "png"], "YOLO datasets always hold the frames as images")
+        choose_format("coco")
         out = self.app.tmp / "export" / "Sample-coco"
         self.s.execute(
             f"const f = {out_field}; f.value = arguments[0]; f.dispatchEvent(new Event('input', {{ bubbles: true }}));",
@@ -535,7 +547,7 @@ class WorkspaceScenario(AppCase):
         print(f"(export: {images} images, {annotations} annotations into {out})", file=sys.stderr)
         self.pointer_away()
         self.save_window("export.png")
-        self.s.find("[data-testid=export-close]").click()
+        self.press("Escape")
         self.s.wait_gone("[data-testid=export-dialog]")
 
 
