@@ -569,7 +569,7 @@ impl ShapeInfo {
 #[serde(rename_all = "snake_case")]
 #[ts(export_to = "ExportFormat.ts")]
 pub enum ExportFormat {
-    /// COCO instance segmentation (`annotations.json`).
+    /// COCO instance segmentation (`annotations/instances_default.json`, images under `images/default/`).
     Coco,
     /// YOLO detection, Ultralytics layout.
     YoloDetect,
