@@ -40,6 +40,8 @@ use crate::{
     export::{CROWD_ATTRIBUTES, Cancel},
 };
 
+mod stills;
+
 /// Which format a dataset is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -118,6 +120,8 @@ struct Target {
     schema: LabelSchema,
     videos: Vec<Video>,
     actor: Actor,
+    /// An image dataset's frames in its image-sequence video (`stills`).
+    stills: Option<stills::Stills>,
 }
 
 impl Target {
@@ -330,17 +334,20 @@ impl Workspace {
             return Err(CommandError::not_found(format!("no such file or folder: {}", file.display())));
         }
         let fixed_video = options.video.as_deref().map(|v| parse_id::<VideoId>("video", v)).transpose()?;
-        let mut target = Target { schema: store.schema(id).await?, videos: store.videos(id).await?, actor };
+        let mut target = Target { schema: store.schema(id).await?, videos: store.videos(id).await?, actor, stills: None };
         if let Some(v) = fixed_video
             && !target.videos.iter().any(|x| x.id == v)
         {
             return Err(CommandError::not_found(format!("video {v} is not in project '{}'", project.name)));
         }
-        let report = match format {
+        let mut report = match format {
             ImportFormat::Coco => {
                 // The index first (stopping at the first annotation): labels
                 // to create are added before the batch starts.
                 let index = coco_index(&file)?;
+                if fixed_video.is_none() && index.images.iter().any(|im| im.video.is_none()) {
+                    target.stills = Some(self.coco_stills(&mut target, id, &file, &index, &progress).await?);
+                }
                 if options.create_labels {
                     self.add_missing_labels(&mut target, id, index.categories.iter().map(|c| (c.name.as_str(), c.colour))).await?;
                 }
@@ -387,6 +394,9 @@ impl Workspace {
                 self.import_frames(&target, id, &root, categories, fixed_video, format, &progress, cancel).await?
             }
         };
+        if let Some(s) = &target.stills {
+            report.skipped.splice(0..0, s.skipped.iter().cloned());
+        }
         Ok(TransferSummary::new(&file, report))
     }
 
@@ -431,6 +441,7 @@ impl Workspace {
                     None => Err(format!("image '{}' has no frame number in its name", im.file_name)),
                 },
                 (Some(vf), None) => target.video_named(&vf.video).map(|v| (target.videos.iter().position(|x| x.id == v.id).unwrap_or(0), vf.frame)),
+                (None, None) if target.stills.is_some() => target.stills.as_ref().map_or_else(|| Err(String::new()), |s| s.place(&im.id.to_string())),
                 (None, None) => Err(format!(
                     "image '{}' names no video; import it as frames of a video of the project (choose the video)",
                     im.file_name

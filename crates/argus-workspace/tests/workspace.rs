@@ -6,6 +6,7 @@
 //! as ignored, with the reason.
 
 mod datasets;
+mod stills;
 mod transfer;
 mod util;
 
@@ -57,6 +58,7 @@ fn main() {
         Trial::test("datasets: YOLO detection and segmentation export and import (boxes exact, masks through reported polygons)", datasets::yolo_round_trip),
         Trial::test("datasets: Pascal VOC files per frame; MOT export and import keep tracks and boxes", datasets::voc_and_mot),
         Trial::test("datasets: a cancelled export stops with a typed error; a cancelled import writes nothing", datasets::cancelled),
+        Trial::test("stills: a COCO image dataset imports as one image-sequence video (frames exact, masks on their frames, missing images reported, one undo step)", stills::coco),
         Trial::test("transfer: frame step, label map, only approved, polygons reported, bad options refused", transfer::export_options),
         Trial::test("transfer: import reports unknown labels and missing videos, creates labels on request, a truncated file writes nothing", transfer::import_reports),
     ];
