@@ -388,6 +388,9 @@ impl Workspace {
                 let root = if file.is_dir() { file.clone() } else { file.parent().map(Path::to_path_buf).unwrap_or_default() };
                 let root = if format == ImportFormat::Mot && root.ends_with("gt") { root.parent().map(Path::to_path_buf).unwrap_or(root) } else { root };
                 let categories = frame_dataset_labels(&root, format)?;
+                if format == ImportFormat::Yolo && fixed_video.is_none() {
+                    target.stills = self.yolo_stills(&mut target, id, &root, &progress).await?;
+                }
                 if options.create_labels {
                     self.add_missing_labels(&mut target, id, categories.iter().map(|c| (c.name.as_str(), c.colour))).await?;
                 }
@@ -782,6 +785,9 @@ impl Workspace {
             if let Some(v) = fixed_video {
                 return target.videos.iter().position(|x| x.id == v).ok_or_else(|| "no such video".into());
             }
+            if let Some(vi) = target.stills.as_ref().and_then(stills::Stills::video) {
+                return Ok(vi);
+            }
             let name = folder.rsplit('/').next().unwrap_or(folder);
             if let Some(i) = target.videos.iter().position(|v| folders.get(&v.id).is_some_and(|f| f == name) || v.name == name) {
                 return Ok(i);
@@ -799,6 +805,8 @@ impl Workspace {
         let only_size = (sizes.len() == 1 || fixed_video.is_some()).then(|| {
             fixed_video.and_then(|v| target.videos.iter().position(|x| x.id == v)).map_or(sizes[0], |i| sizes[i])
         });
+        let only_size = target.stills.as_ref().and_then(stills::Stills::video).and_then(|i| sizes.get(i).copied()).or(only_size);
+        let still_frames = target.stills.as_ref().map(stills::Stills::frames);
         let reader = tokio::task::spawn_blocking(move || -> CommandResult<Report> {
             let mut ticks = ticks;
             match format {
@@ -807,7 +815,7 @@ impl Workspace {
                     let mut size = |_: &str| only_size.or(sizes.first().copied());
                     let r = argus_formats::yolo::read_yolo_folder(&root, &mut size, &mut ticks, &mut |im| {
                         let folder = Path::new(&im.image.file_name).parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-                        let Some(frame) = frame_in_name(&im.image.file_name) else {
+                        let Some(frame) = still_frames.as_ref().map_or_else(|| frame_in_name(&im.image.file_name), |f| f.get(&im.image.file_name).copied()) else {
                             return Ok(());
                         };
                         for a in im.annotations {

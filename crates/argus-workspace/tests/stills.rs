@@ -159,3 +159,33 @@ pub fn coco() -> TestResult {
     ensure!(e.contains("b.png") && e.contains("32x32") && e.contains("64x48"), "{e}");
     Ok(())
 }
+
+pub fn yolo() -> TestResult {
+    let t = TestWs::new()?;
+    let root = t.dir.path().join("yolo-shelf");
+    for (name, s) in [("images/train/b.jpg", 2), ("images/train/a.jpg", 1), ("images/val/c.jpg", 3)] {
+        still(&root.join(name), s)?;
+    }
+    std::fs::write(root.join("data.yaml"), "train: images/train\nval: images/val\nnames:\n  0: thing\n")?;
+    std::fs::create_dir_all(root.join("labels/train"))?;
+    std::fs::create_dir_all(root.join("labels/val"))?;
+    std::fs::write(root.join("labels/train/a.txt"), "0 0.5 0.5 0.25 0.5\n")?;
+    std::fs::write(root.join("labels/val/c.txt"), "0 0.25 0.25 0.125 0.25\n")?;
+    let p = project(&t, "yolo stills")?;
+    let r = import(&t, p, &root)?;
+    ensure!(r.annotations == 2, "{r:?}");
+    // Train then val, each by name: a, b, c.
+    let images: Vec<PathBuf> = ["images/train/a.jpg", "images/train/b.jpg", "images/val/c.jpg"].iter().map(|n| root.join(n)).collect();
+    let v = one_sequence(&t, p, "yolo-shelf", &images)?;
+    let got = shapes(&t, v.id, v.frame_count)?;
+    let boxes: Vec<(u64, [f64; 4])> = got
+        .iter()
+        .filter_map(|(f, g)| match g {
+            Geometry::BBox(b) => Some((*f, [b.x, b.y, b.width, b.height])),
+            _ => None,
+        })
+        .collect();
+    ensure!(boxes == vec![(0, [24.0, 12.0, 16.0, 24.0]), (2, [12.0, 6.0, 8.0, 12.0])], "boxes on frames 0 and 2: {got:?}");
+    ensure!(undo_depth(&t, p)? == 1, "one undo step");
+    Ok(())
+}

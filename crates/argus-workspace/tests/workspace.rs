@@ -59,6 +59,7 @@ fn main() {
         Trial::test("datasets: Pascal VOC files per frame; MOT export and import keep tracks and boxes", datasets::voc_and_mot),
         Trial::test("datasets: a cancelled export stops with a typed error; a cancelled import writes nothing", datasets::cancelled),
         Trial::test("stills: a COCO image dataset imports as one image-sequence video (frames exact, masks on their frames, missing images reported, one undo step)", stills::coco),
+        Trial::test("stills: a YOLO image dataset imports as one image-sequence video (splits in order, boxes on their frames)", stills::yolo),
         Trial::test("transfer: frame step, label map, only approved, polygons reported, bad options refused", transfer::export_options),
         Trial::test("transfer: import reports unknown labels and missing videos, creates labels on request, a truncated file writes nothing", transfer::import_reports),
     ];

@@ -34,6 +34,11 @@ impl Stills {
         self.places.get(key).cloned().unwrap_or_else(|| Err(format!("image '{key}' is not in the dataset's image list")))
     }
 
+    /// Each image's frame, by key.
+    pub(super) fn frames(&self) -> HashMap<String, u64> {
+        self.places.iter().filter_map(|(k, p)| p.as_ref().ok().map(|(_, f)| (k.clone(), *f))).collect()
+    }
+
     /// The video every image went to, if any did.
     pub(super) fn video(&self) -> Option<usize> {
         self.places.values().find_map(|p| p.as_ref().ok().map(|(v, _)| *v))
@@ -108,18 +113,17 @@ impl Workspace {
         Ok(store.add_video(video).await?)
     }
 
-    /// Makes (or reuses) the image-sequence video of `found` (sorted by
-    /// name; images not on disk are left out with the reason) and adds it to
+    /// Makes (or reuses) the image-sequence video of `found` (in this
+    /// order; images not on disk are left out with the reason) and adds it to
     /// `target`: where each image went.
     pub(super) async fn stills_into(
         &self,
         target: &mut Target,
         project: ProjectId,
         name: &str,
-        mut found: Vec<Found>,
+        found: Vec<Found>,
         progress: &(dyn Fn(TransferProgress) + Send + Sync),
     ) -> CommandResult<Stills> {
-        found.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.key.cmp(&b.key)));
         let mut stills = Stills::default();
         let mut paths: Vec<PathBuf> = Vec::new();
         let mut frame_of: HashMap<PathBuf, u64> = HashMap::new();
@@ -238,12 +242,52 @@ impl Workspace {
         progress: &(dyn Fn(TransferProgress) + Send + Sync),
     ) -> CommandResult<Stills> {
         let (root, dirs) = coco_image_dirs(file);
-        let found = index
+        let mut found: Vec<Found> = index
             .images
             .iter()
             .filter(|im| im.video.is_none())
             .map(|im| Found { key: im.id.to_string(), name: im.file_name.clone(), path: locate(&dirs, &im.file_name) })
             .collect();
+        found.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.key.cmp(&b.key)));
         self.stills_into(target, project, &dataset_name(&root), found, progress).await
+    }
+}
+
+impl Workspace {
+    /// The image-sequence video of a YOLO dataset's images (every split's,
+    /// in the reader's order: train, val, test, each by name), unless a
+    /// folder of an image's path names a video of the project (the images
+    /// are frames of it, as Argus exports them). Keys are the images'
+    /// dataset-relative names.
+    pub(super) async fn yolo_stills(
+        &self,
+        target: &mut Target,
+        project: ProjectId,
+        root: &Path,
+        progress: &(dyn Fn(TransferProgress) + Send + Sync),
+    ) -> CommandResult<Option<Stills>> {
+        let dir = root.to_path_buf();
+        let names: Vec<String> = self
+            .blocking(move |_| {
+                let mut names = Vec::new();
+                argus_formats::yolo::read_yolo_folder(&dir, &mut |_| Some((1, 1)), &mut argus_formats::NoProgress, &mut |im| {
+                    names.push(im.image.file_name);
+                    Ok(())
+                })?;
+                Ok(names)
+            })
+            .await?;
+        let folders = crate::export::video_folders(&target.videos);
+        let names_video = |f: &str| {
+            Path::new(f).parent().into_iter().flat_map(Path::components).any(|c| {
+                let c = c.as_os_str().to_string_lossy();
+                target.videos.iter().any(|v| v.name == c || folders.get(&v.id).is_some_and(|x| *x == c))
+            })
+        };
+        if names.is_empty() || names.iter().any(|f| names_video(f)) {
+            return Ok(None);
+        }
+        let found = names.into_iter().map(|n| Found { path: Ok(root.join(&n)), key: n.clone(), name: n }).collect();
+        Ok(Some(self.stills_into(target, project, &dataset_name(root), found, progress).await?))
     }
 }
