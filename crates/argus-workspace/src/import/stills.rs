@@ -223,13 +223,6 @@ pub(super) fn dataset_name(root: &Path) -> String {
         .unwrap_or_else(|| "images".into())
 }
 
-/// Whether `path` names a still image Argus imports (by extension).
-pub(super) fn is_image(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"].iter().any(|x| e.eq_ignore_ascii_case(x)))
-}
-
 impl Workspace {
     /// The image-sequence video of a COCO file's images that name no video,
     /// looked for where COCO datasets keep them ([`coco_image_dirs`]).
