@@ -589,3 +589,230 @@ mod tests {
         assert_eq!(report.annotations, 1);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Reading
+
+/// One `Annotations/<stem>.xml`: the image it describes and its objects as
+/// boxes (VOC's 1-based inclusive integers back to pixel edges: `x =
+/// xmin - 1`, `w = xmax - xmin + 1`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VocImage {
+    pub file_name: String,
+    pub width: u32,
+    pub height: u32,
+    /// Each object's label name and box annotation (`category_id` 0: the
+    /// caller maps names to its labels).
+    pub objects: Vec<(String, Annotation)>,
+}
+
+/// Reads one VOC annotation file. A file that is not XML, declares entities
+/// or lacks its size is an error naming `file`; an object without a name or
+/// with a box that is not four whole numbers inside the image is skipped
+/// with the reason in `report`.
+pub fn read_annotation(xml: &[u8], file: &str, report: &mut Report) -> Result<VocImage> {
+    use quick_xml::events::Event;
+    let syntax = |at: u64, reason: String| Error::Syntax { format: "Pascal VOC", at: format!("{file}, byte {at}"), reason };
+    // Text is kept whole (not trimmed): an entity splits "a &amp; b" into
+    // three events, and trimming each would eat the spaces.
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut buf = Vec::new();
+    let mut path: Vec<String> = Vec::new();
+    let mut text = String::new();
+    let (mut file_name, mut width, mut height) = (String::new(), None, None);
+    let mut objects = Vec::new();
+    // The object being read: name, occluded, difficult, box fields.
+    let mut object: Option<(String, bool, bool, [Option<String>; 4])> = None;
+    loop {
+        let at = reader.buffer_position();
+        let event = reader.read_event_into(&mut buf).map_err(|e| syntax(at, e.to_string()))?;
+        match event {
+            Event::DocType(d) => {
+                if d.to_ascii_uppercase().contains("<!ENTITY") {
+                    return Err(Error::Invalid { format: "Pascal VOC", at: file.into(), reason: "the file declares XML entities, which are refused".into() });
+                }
+            }
+            Event::Start(e) => {
+                let name = e.name().as_ref().to_owned();
+                if name == "object" && path.last().is_some_and(|p| p == "annotation") {
+                    object = Some((String::new(), false, false, [None, None, None, None]));
+                }
+                path.push(name);
+                text.clear();
+            }
+            Event::Text(t) => text.push_str(&t.xml10_content()),
+            Event::CData(t) => text.push_str(&t.xml10_content()),
+            Event::GeneralRef(r) => match r.resolve_char_ref() {
+                Ok(Some(c)) => text.push(c),
+                _ => match quick_xml::escape::resolve_predefined_entity(&r) {
+                    Some(v) => text.push_str(v),
+                    None => return Err(syntax(at, format!("&{}; is not defined: only the predefined XML entities are allowed", &*r))),
+                },
+            },
+            Event::End(_) => {
+                let value = std::mem::take(&mut text);
+                {
+                    let p: Vec<&str> = path.iter().map(String::as_str).collect();
+                    match (p.as_slice(), object.as_mut()) {
+                        (["annotation", "filename"], _) => file_name = value.trim().to_owned(),
+                        (["annotation", "size", "width"], _) => width = value.trim().parse::<u32>().ok().filter(|v| *v > 0),
+                        (["annotation", "size", "height"], _) => height = value.trim().parse::<u32>().ok().filter(|v| *v > 0),
+                        (["annotation", "object", "name"], Some(o)) => o.0 = value,
+                        (["annotation", "object", "occluded"], Some(o)) => o.1 = value.trim() == "1",
+                        (["annotation", "object", "difficult"], Some(o)) => o.2 = value.trim() == "1",
+                        (["annotation", "object", "bndbox", field], Some(o)) => {
+                            let i = match *field {
+                                "xmin" => 0,
+                                "ymin" => 1,
+                                "xmax" => 2,
+                                "ymax" => 3,
+                                _ => 4,
+                            };
+                            if let Some(slot) = o.3.get_mut(i) {
+                                *slot = Some(value);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                if path.pop().as_deref() == Some("object") && path.last().is_some_and(|p| p == "annotation")
+                    && let Some(o) = object.take()
+                {
+                    let at = format!("{file}, object {}", objects.len() + report.skipped.len() + 1);
+                    match voc_object(o, width.zip(height)) {
+                        Ok(obj) => objects.push(obj),
+                        Err(reason) => report.skip(at, reason),
+                    }
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    if !path.is_empty() {
+        return Err(syntax(xml.len() as u64, format!("the file ends inside <{}>; it is truncated", path.join("><"))));
+    }
+    let (Some(width), Some(height)) = (width, height) else {
+        return Err(Error::Invalid { format: "Pascal VOC", at: file.into(), reason: "no <size> with a width and height".into() });
+    };
+    for (i, (_, a)) in objects.iter_mut().enumerate() {
+        a.id = i as u64 + 1;
+    }
+    Ok(VocImage { file_name, width, height, objects })
+}
+
+/// One `<object>` as a labelled box, or why not.
+fn voc_object((name, occluded, difficult, [x0, y0, x1, y1]): (String, bool, bool, [Option<String>; 4]), size: Option<(u32, u32)>) -> std::result::Result<(String, Annotation), String> {
+    let Some((w, h)) = size else {
+        return Err("the object comes before the image's <size>".into());
+    };
+    if name.trim().is_empty() {
+        return Err("the object has no <name>".into());
+    }
+    let num = |v: &Option<String>| v.as_deref().and_then(|s| s.trim().parse::<f64>().ok()).filter(|v| v.is_finite());
+    let (Some(xmin), Some(ymin), Some(xmax), Some(ymax)) = (num(&x0), num(&y0), num(&x1), num(&y1)) else {
+        return Err("its <bndbox> is not four numbers".into());
+    };
+    if xmin < 1.0 - 1e-9 || ymin < 1.0 - 1e-9 || xmax > f64::from(w) + 1e-9 || ymax > f64::from(h) + 1e-9 || xmax < xmin || ymax < ymin {
+        return Err(format!("box ({xmin}, {ymin})-({xmax}, {ymax}) is not inside the {w}x{h} image (VOC counts pixels from 1)"));
+    }
+    let b = BBox::new(xmin - 1.0, ymin - 1.0, xmax - xmin + 1.0, ymax - ymin + 1.0).map_err(|e| e.to_string())?;
+    let mut attributes = argus_core::model::Attributes::new();
+    if difficult {
+        attributes.insert("difficult".into(), AttributeValue::Bool(true));
+    }
+    Ok((
+        name.trim().to_owned(),
+        Annotation {
+            id: 0,
+            image_id: 0,
+            category_id: 0,
+            track: None,
+            geometry: Geometry::BBox(b),
+            crowd: false,
+            occluded,
+            outside: false,
+            keyframe: true,
+            source: argus_core::model::ShapeSource::Imported,
+            score: None,
+            attributes,
+        },
+    ))
+}
+
+/// The label names of `labelmap.txt` (`name:r,g,b:parts:actions` lines,
+/// `#` comments; `background` left out), in file order.
+pub fn read_labelmap(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split(':').next().map(str::trim))
+        .filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case("background"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+    use crate::MemorySink;
+
+    #[test]
+    fn what_the_writer_writes_reads_back() {
+        let cats = vec![Category { id: 1, name: "car & co".into(), colour: None, attributes: Vec::new() }];
+        let mut sink = MemorySink::new();
+        let image = Image { id: 1, file_name: "clip/000003.jpg".into(), width: 40, height: 30, video: None };
+        let b = BBox::new(2.0, 3.0, 10.0, 5.0).expect("box");
+        let ann = Annotation {
+            id: 1,
+            image_id: 1,
+            category_id: 1,
+            track: None,
+            geometry: Geometry::BBox(b),
+            crowd: false,
+            occluded: true,
+            outside: false,
+            keyframe: true,
+            source: argus_core::model::ShapeSource::Manual,
+            score: None,
+            attributes: Default::default(),
+        };
+        {
+            let mut w = VocWriter::new(&mut sink, &cats).expect("writer");
+            w.add_image(&image, &[ann]).expect("image");
+            w.finish().expect("finish");
+        }
+        let files = sink.files();
+        let (name, xml) = files.iter().find(|(k, _)| k.starts_with("Annotations/")).expect("an annotation file");
+        let mut report = Report::default();
+        let img = read_annotation(xml, name, &mut report).expect("read");
+        assert_eq!((img.width, img.height), (40, 30));
+        assert_eq!(img.objects.len(), 1, "{report:?}");
+        assert_eq!(img.objects[0].0, "car & co");
+        assert_eq!(img.objects[0].1.geometry, Geometry::BBox(b));
+        assert!(img.objects[0].1.occluded);
+        let labels = read_labelmap(&String::from_utf8_lossy(&files["labelmap.txt"]));
+        assert_eq!(labels, vec!["car & co".to_owned()]);
+    }
+
+    #[test]
+    fn bad_files_and_objects_are_refused_with_their_place() {
+        let mut report = Report::default();
+        let ok = b"<annotation><size><width>10</width><height>10</height></size>\
+            <object><name>a</name><bndbox><xmin>0</xmin><ymin>1</ymin><xmax>3</xmax><ymax>3</ymax></bndbox></object>\
+            <object><name></name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>3</xmax><ymax>3</ymax></bndbox></object>\
+            <object><name>a</name><bndbox><xmin>x</xmin><ymin>1</ymin><xmax>3</xmax><ymax>3</ymax></bndbox></object>\
+            <object><name>a</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>10</xmax><ymax>10</ymax></bndbox></object></annotation>";
+        let img = read_annotation(ok, "a.xml", &mut report).expect("read");
+        assert_eq!(img.objects.len(), 1);
+        assert_eq!(img.objects[0].1.geometry.bbox(), BBox::new(0.0, 0.0, 10.0, 10.0).ok());
+        assert_eq!(report.skipped.len(), 3, "{report:?}");
+        assert!(report.skipped[0].reason.contains("not inside") && report.skipped[0].at.starts_with("a.xml, object"));
+        let bomb = b"<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY x \"xx\">]><annotation>&x;</annotation>";
+        assert!(matches!(read_annotation(bomb, "b.xml", &mut report), Err(Error::Invalid { .. })));
+        assert!(matches!(read_annotation(b"<annotation><size>", "c.xml", &mut report), Err(Error::Syntax { .. })));
+        assert!(read_annotation(b"<annotation></annotation>", "d.xml", &mut report).is_err(), "no size");
+        assert!(read_annotation(b"\xff\xfe", "e.xml", &mut report).is_err());
+    }
+}
