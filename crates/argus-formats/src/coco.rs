@@ -20,9 +20,11 @@
 //! images or categories, it reads the file a second time for them.
 
 use std::{
+    borrow::Cow,
     collections::{HashMap, HashSet},
     fmt,
     io::{self, Read, Write},
+    marker::PhantomData,
 };
 
 use argus_core::{
@@ -32,7 +34,7 @@ use argus_core::{
 };
 use serde::{
     Deserialize, Deserializer, Serialize,
-    de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor},
+    de::{DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor},
 };
 
 use crate::{Annotation, Category, Error, Image, Progress, Report, Result, VideoFrame};
@@ -441,56 +443,250 @@ struct VideoIn {
     name: String,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum CountsIn {
-    Compressed(String),
+/// A mask's `counts`: pycocotools' compressed string (borrowed from the
+/// file when it has no escapes) or uncompressed runs.
+enum CountsIn<'a> {
+    Compressed(Cow<'a, str>),
     Runs(Vec<u32>),
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum SegmentationIn {
+impl<'de: 'a, 'a> Deserialize<'de> for CountsIn<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = CountsIn<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("RLE counts: a compressed string or a list of run lengths")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> std::result::Result<Self::Value, E> {
+                Ok(CountsIn::Compressed(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> std::result::Result<Self::Value, E> {
+                Ok(CountsIn::Compressed(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, s: String) -> std::result::Result<Self::Value, E> {
+                Ok(CountsIn::Compressed(Cow::Owned(s)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
+                let mut runs = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+                while let Some(c) = seq.next_element::<u32>()? {
+                    runs.push(c);
+                }
+                Ok(CountsIn::Runs(runs))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// A segmentation: polygons (a list of flat coordinate lists) or an RLE
+/// object (`size` and `counts`).
+enum SegmentationIn<'a> {
     Polygons(Vec<Vec<f64>>),
-    Rle { size: [u32; 2], counts: CountsIn },
+    Rle { size: [u32; 2], counts: CountsIn<'a> },
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for SegmentationIn<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = SegmentationIn<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a segmentation: a list of polygons or an RLE object with size and counts")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
+                let mut rings = Vec::new();
+                while let Some(ring) = seq.next_element::<Vec<f64>>()? {
+                    rings.push(ring);
+                }
+                Ok(SegmentationIn::Polygons(rings))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+                use serde::de::Error as _;
+                let (mut size, mut counts) = (None, None);
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match &*key {
+                        "size" => size = Some(map.next_value::<[u32; 2]>()?),
+                        "counts" => counts = Some(map.next_value::<CountsIn<'a>>()?),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                let size = size.ok_or_else(|| A::Error::missing_field("size"))?;
+                let counts = counts.ok_or_else(|| A::Error::missing_field("counts"))?;
+                Ok(SegmentationIn::Rle { size, counts })
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
 }
 
 #[derive(Deserialize)]
-struct AnnotationIn {
+struct AnnotationIn<'a> {
     #[serde(default)]
     id: u64,
     image_id: u64,
     category_id: u32,
-    #[serde(default)]
-    segmentation: Option<SegmentationIn>,
+    #[serde(default, borrow)]
+    segmentation: Option<SegmentationIn<'a>>,
     #[serde(default)]
     bbox: Option<Vec<f64>>,
     #[serde(default, deserialize_with = "crowd_flag")]
     iscrowd: bool,
     #[serde(default)]
-    attributes: serde_json::Map<String, serde_json::Value>,
+    attributes: AttributesIn,
     #[serde(default)]
     score: Option<f32>,
 }
 
 /// `iscrowd` is 0/1 in COCO, sometimes a boolean elsewhere.
 fn crowd_flag<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Flag {
-        B(bool),
-        N(u8),
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("0, 1 or a boolean")
+        }
+        fn visit_bool<E: serde::de::Error>(self, b: bool) -> std::result::Result<bool, E> {
+            Ok(b)
+        }
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> std::result::Result<bool, E> {
+            u8::try_from(n).map(|n| n != 0).map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(n), &self))
+        }
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> std::result::Result<bool, E> {
+            u8::try_from(n).map(|n| n != 0).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(n), &self))
+        }
     }
-    Ok(match Flag::deserialize(d)? {
-        Flag::B(b) => b,
-        Flag::N(n) => n != 0,
-    })
+    d.deserialize_any(V)
+}
+
+/// An annotation's `attributes`: CVAT's and datumaro's `occluded`,
+/// `keyframe`, `track_id`, Argus's `source`, and the rest as the label's
+/// own (booleans, numbers and strings; other values are left out).
+struct AttributesIn {
+    occluded: bool,
+    keyframe: bool,
+    track: Option<u32>,
+    source: ShapeSource,
+    rest: Attributes,
+}
+
+impl Default for AttributesIn {
+    fn default() -> Self {
+        Self { occluded: false, keyframe: true, track: None, source: ShapeSource::Imported, rest: Attributes::new() }
+    }
+}
+
+/// One attribute value, borrowed where it can be.
+enum AttributeIn<'a> {
+    Bool(bool),
+    Unsigned(u64),
+    Number(f64),
+    Text(Cow<'a, str>),
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for AttributeIn<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = AttributeIn<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an attribute value")
+            }
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> std::result::Result<Self::Value, E> {
+                Ok(AttributeIn::Bool(b))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> std::result::Result<Self::Value, E> {
+                Ok(AttributeIn::Unsigned(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> std::result::Result<Self::Value, E> {
+                Ok(AttributeIn::Number(n as f64))
+            }
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> std::result::Result<Self::Value, E> {
+                Ok(AttributeIn::Number(n))
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> std::result::Result<Self::Value, E> {
+                Ok(AttributeIn::Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> std::result::Result<Self::Value, E> {
+                Ok(AttributeIn::Text(Cow::Owned(s.to_owned())))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+                Ok(AttributeIn::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(AttributeIn::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(AttributeIn::Other)
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+impl<'de> Deserialize<'de> for AttributesIn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AttributesIn;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of attributes")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<AttributesIn, A::Error> {
+                let mut out = AttributesIn::default();
+                // Later entries of a key replace earlier ones, as in a JSON
+                // object read into a map.
+                let mut seen: Vec<(Cow<'de, str>, AttributeIn<'de>)> = Vec::new();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    let value = map.next_value::<AttributeIn<'de>>()?;
+                    match seen.iter_mut().find(|(k, _)| *k == key) {
+                        Some(slot) => slot.1 = value,
+                        None => seen.push((key, value)),
+                    }
+                }
+                for (key, value) in seen {
+                    match (&*key, value) {
+                        ("occluded", AttributeIn::Bool(b)) => out.occluded = b,
+                        ("keyframe", AttributeIn::Bool(b)) => out.keyframe = b,
+                        ("track_id", AttributeIn::Unsigned(n)) => out.track = u32::try_from(n).ok(),
+                        ("track_id", AttributeIn::Number(_)) => out.track = None,
+                        ("source", AttributeIn::Text(s)) => out.source = source_from(&s).unwrap_or(ShapeSource::Imported),
+                        (_, AttributeIn::Bool(b)) => {
+                            out.rest.insert(key.into_owned(), AttributeValue::Bool(b));
+                        }
+                        (_, AttributeIn::Unsigned(n)) => {
+                            out.rest.insert(key.into_owned(), AttributeValue::Number(n as f64));
+                        }
+                        (_, AttributeIn::Number(n)) => {
+                            out.rest.insert(key.into_owned(), AttributeValue::Number(n));
+                        }
+                        (_, AttributeIn::Text(s)) => {
+                            out.rest.insert(key.into_owned(), AttributeValue::Text(s.into_owned()));
+                        }
+                        (_, AttributeIn::Other) => {}
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// Reads a COCO file: the index first, then each usable annotation through
 /// `f` (in file order); annotations that cannot be used are in the report
 /// with their place and reason. `open` opens the file; it is called a second
 /// time only when the annotations come before the images or categories.
+///
+/// The file is read in large chunks, not whole: each annotation (and each
+/// of the small top-level lists) is cut out of the buffer and parsed from
+/// that slice, so memory holds one chunk and one annotation, and strings
+/// without escapes are borrowed rather than copied.
 pub fn read<R: Read>(
     mut open: impl FnMut() -> io::Result<R>,
     progress: &mut dyn Progress,
@@ -531,142 +727,432 @@ struct ReadState {
     position: u64,
 }
 
+/// Bytes read at a time, at most (the first read asks for 8 KiB).
+const CHUNK: usize = 1 << 18;
+
+/// A JSON text read in chunks. The top-level object's punctuation is read
+/// here; its values are parsed by serde_json straight from the buffer
+/// (refilled and parsed again when a value does not end in it), except
+/// values that are skipped, which are scanned (strings, escapes, nesting)
+/// and dropped as they go. Keeps the line and column of where it is, for
+/// error messages.
+struct Scanner<R> {
+    r: R,
+    buf: Vec<u8>,
+    /// The next byte not consumed, and the end of what was read.
+    pos: usize,
+    end: usize,
+    eof: bool,
+    /// Line (from 1) and column (bytes from 0) of `buf[pos]`.
+    line: usize,
+    col: usize,
+    /// The next read's size.
+    chunk: usize,
+}
+
+/// Where a value ends: how far the scan got, and its state there.
+#[derive(Default)]
+struct Scan {
+    off: usize,
+    depth: usize,
+    in_str: bool,
+    escaped: bool,
+}
+
+impl<R: Read> Scanner<R> {
+    fn new(r: R) -> Self {
+        Self { r, buf: Vec::new(), pos: 0, end: 0, eof: false, line: 1, col: 0, chunk: 8 << 10 }
+    }
+
+    /// Reads more; false at the end of the input. Consumed bytes are
+    /// dropped first; the buffer grows only when what is kept fills it.
+    fn fill(&mut self) -> Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.pos = 0;
+        }
+        if self.buf.len() < self.end + self.chunk {
+            self.buf.resize(self.end + self.chunk, 0);
+        }
+        loop {
+            match self.r.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    // Small inputs take a small buffer; large ones are read
+                    // in chunks that grow to CHUNK.
+                    if self.end + n == self.buf.len() {
+                        self.chunk = (self.chunk * 2).min(CHUNK);
+                    }
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io("reading the COCO file", e)),
+            }
+        }
+    }
+
+    /// Consumes `n` bytes, keeping count of lines.
+    fn advance(&mut self, n: usize) {
+        let bytes = &self.buf[self.pos..self.pos + n];
+        // Counting is vectorised; looking for the last one only pays where
+        // there is one.
+        let lines = newlines(bytes);
+        if lines == 0 {
+            self.col += n;
+        } else {
+            self.line += lines;
+            self.col = n - 1 - bytes.iter().rposition(|&b| b == b'\n').unwrap_or(0);
+        }
+        self.pos += n;
+    }
+
+    /// The next byte that is not whitespace (not consumed), or `None` at
+    /// the end.
+    fn peek(&mut self) -> Result<Option<u8>> {
+        loop {
+            while self.pos < self.end {
+                match self.buf[self.pos] {
+                    b' ' | b'\t' | b'\r' => {
+                        self.pos += 1;
+                        self.col += 1;
+                    }
+                    b'\n' => {
+                        self.pos += 1;
+                        self.line += 1;
+                        self.col = 0;
+                    }
+                    b => return Ok(Some(b)),
+                }
+            }
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn syntax(&self, reason: impl Into<String>) -> Error {
+        Error::Syntax { format: FORMAT, at: format!("line {}, column {}", self.line, self.col + 1), reason: reason.into() }
+    }
+
+    /// Consumes `c` (after whitespace), or says what was found instead.
+    fn expect(&mut self, c: u8, what: &str) -> Result<()> {
+        match self.peek()? {
+            Some(b) if b == c => {
+                self.advance(1);
+                Ok(())
+            }
+            Some(_) => Err(self.syntax(format!("expected {what}"))),
+            None => Err(self.syntax(format!("EOF while expecting {what} (the file is truncated)"))),
+        }
+    }
+
+    /// Scans the value at `pos` (after whitespace). With `keep`, the whole
+    /// value stays in the buffer and its length is returned; without, it is
+    /// consumed as it is scanned (for values that are skipped). At the end
+    /// of the input, returns what there is, for serde_json to say what is
+    /// missing.
+    fn scan_value(&mut self, keep: bool) -> Result<usize> {
+        if self.peek()?.is_none() {
+            return Ok(0);
+        }
+        let mut s = Scan::default();
+        let first = self.buf[self.pos];
+        let scalar = !matches!(first, b'{' | b'[' | b'"');
+        loop {
+            let bytes = &self.buf[self.pos + s.off..self.end];
+            let mut done = None;
+            for (i, &b) in bytes.iter().enumerate() {
+                if s.in_str {
+                    if s.escaped {
+                        s.escaped = false;
+                    } else if b == b'\\' {
+                        s.escaped = true;
+                    } else if b == b'"' {
+                        s.in_str = false;
+                        if s.depth == 0 {
+                            done = Some(i + 1);
+                            break;
+                        }
+                    }
+                } else if scalar {
+                    if matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\r' | b'\n' | b':') {
+                        if s.off + i == 0 {
+                            return Err(self.syntax("expected a value"));
+                        }
+                        done = Some(i);
+                        break;
+                    }
+                } else {
+                    match b {
+                        b'"' => s.in_str = true,
+                        b'{' | b'[' => s.depth += 1,
+                        b'}' | b']' => {
+                            s.depth = s.depth.saturating_sub(1);
+                            if s.depth == 0 {
+                                done = Some(i + 1);
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            if let Some(i) = done {
+                return Ok(s.off + i);
+            }
+            s.off += bytes.len();
+            if !keep {
+                self.advance(s.off);
+                s.off = 0;
+            }
+            if !self.fill()? {
+                return Ok(s.off);
+            }
+        }
+    }
+
+    /// Consumes the value at `pos` unchecked.
+    fn skip(&mut self) -> Result<()> {
+        let n = self.scan_value(false)?;
+        self.advance(n);
+        Ok(())
+    }
+
+    /// Reads until the buffer holds twice what it holds from `pos` (or the
+    /// input ends): for a value that did not end in it.
+    fn more(&mut self) -> Result<bool> {
+        let want = 2 * (self.end - self.pos).max(self.chunk / 2);
+        let mut any = false;
+        while self.end - self.pos < want && self.fill()? {
+            any = true;
+        }
+        Ok(any)
+    }
+
+    /// Parses the value at `pos` (after whitespace) as `T` and consumes it;
+    /// errors are placed in the file. Objects, lists and strings are parsed
+    /// straight from the buffer, which is refilled (and the parse retried)
+    /// when the value does not end in it; other values are scanned first,
+    /// as their end is only known from what follows.
+    fn parse<T: DeserializeOwned>(&mut self) -> Result<T> {
+        match self.peek()? {
+            Some(b'{' | b'[' | b'"') => {}
+            _ => {
+                let n = self.scan_value(true)?;
+                let v = serde_json::from_slice(&self.buf[self.pos..self.pos + n]).map_err(|e| self.json_error(&e));
+                self.advance(n);
+                return v;
+            }
+        }
+        loop {
+            let parsed = {
+                let mut values = serde_json::Deserializer::from_slice(&self.buf[self.pos..self.end]).into_iter::<T>();
+                values.next().map(|r| r.map(|v| (v, values.byte_offset())))
+            };
+            match parsed {
+                Some(Ok((v, n))) => {
+                    self.advance(n);
+                    return Ok(v);
+                }
+                Some(Err(e)) if e.is_eof() && self.more()? => {}
+                Some(Err(e)) => return Err(self.json_error(&e)),
+                None => return Err(self.syntax("EOF while parsing a value (the file is truncated)")),
+            }
+        }
+    }
+
+    /// A serde_json error in the value at `pos`, placed in the file.
+    fn json_error(&self, e: &serde_json::Error) -> Error {
+        let (line, column) = if e.line() <= 1 { (self.line, self.col + e.column()) } else { (self.line + e.line() - 1, e.column()) };
+        let reason = e.to_string();
+        let reason = reason.rsplit_once(" at line ").map_or(reason.as_str(), |(r, _)| r).to_owned();
+        let reason = if e.is_eof() { format!("{reason} (the file is truncated)") } else { reason };
+        Error::Syntax { format: FORMAT, at: format!("line {line}, column {column}"), reason }
+    }
+
+    /// After a list item or an object member: true for another one, false
+    /// at the `close` bracket (consumed).
+    fn next_item(&mut self, close: u8, what: &str) -> Result<bool> {
+        match self.peek()? {
+            Some(b',') => {
+                self.advance(1);
+                Ok(true)
+            }
+            Some(b) if b == close => {
+                self.advance(1);
+                Ok(false)
+            }
+            Some(_) => Err(self.syntax(format!("expected `,` or `{}` in {what}", close as char))),
+            None => Err(self.syntax(format!("EOF while parsing {what} (the file is truncated)"))),
+        }
+    }
+}
+
+/// How many `\n` `bytes` holds, eight bytes at a time (files of one long
+/// line are the common case, and every byte of them is counted).
+fn newlines(bytes: &[u8]) -> usize {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let mut words = bytes.chunks_exact(8);
+    let mut n = 0usize;
+    for w in &mut words {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ 0x0a0a_0a0a_0a0a_0a0a;
+        // The high bit of each byte that is zero (i.e. was `\n`), exactly.
+        let zero = !(((x & LOW) + LOW) | x | LOW);
+        n += zero.count_ones() as usize;
+    }
+    n + words.remainder().iter().filter(|&&b| b == b'\n').count()
+}
+
 fn run_pass<R: Read>(
     reader: R,
     state: &mut ReadState,
     progress: &mut dyn Progress,
     f: &mut dyn FnMut(&CocoIndex, Annotation) -> Result<()>,
 ) -> Result<()> {
-    let mut de = serde_json::Deserializer::from_reader(io::BufReader::with_capacity(1 << 16, reader));
-    let mut failure = None;
-    let visitor = TopVisitor { state, progress, f, failure: &mut failure };
-    match de.deserialize_map(visitor) {
-        Ok(()) => {}
-        Err(e) => return Err(failure.take().unwrap_or_else(|| Error::json(FORMAT, &e))),
+    let mut s = Scanner::new(reader);
+    let first = state.pass == 1;
+    match s.peek()? {
+        Some(b'{') => s.advance(1),
+        Some(_) => return Err(s.syntax("a COCO file is one JSON object with images, annotations and categories")),
+        None => return Err(s.syntax("EOF while parsing a value (the file is empty or truncated)")),
     }
-    de.end().map_err(|e| Error::json(FORMAT, &e))
-}
-
-struct TopVisitor<'a> {
-    state: &'a mut ReadState,
-    progress: &'a mut dyn Progress,
-    f: &'a mut dyn FnMut(&CocoIndex, Annotation) -> Result<()>,
-    /// An error of ours raised inside serde (cancel, a callback's error),
-    /// kept whole instead of as a serde message.
-    failure: &'a mut Option<Error>,
-}
-
-impl<'de> Visitor<'de> for TopVisitor<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a COCO object with images, annotations and categories")
+    let mut more = s.peek()? != Some(b'}');
+    if !more {
+        s.advance(1);
     }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
-        let first = self.state.pass == 1;
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "categories" if first => {
-                    let cats: Vec<CategoryIn> = map.next_value()?;
-                    let index = &mut self.state.index;
-                    for (i, c) in cats.into_iter().enumerate() {
-                        if !index.category_ids.insert(c.id) {
-                            self.state.report.skip(format!("categories[{i}] (id {})", c.id), "the category id appears twice; the first is used");
-                            continue;
-                        }
-                        let colour = c.color.as_deref().and_then(|s| s.parse().ok());
-                        index.categories.push(Category { id: c.id, name: c.name, colour, attributes: Vec::new() });
+    while more {
+        if s.peek()? != Some(b'"') {
+            return Err(s.syntax("expected a key (a string)"));
+        }
+        let key: String = s.parse()?;
+        s.expect(b':', "`:`")?;
+        match key.as_str() {
+            "categories" if first => {
+                let cats: Vec<CategoryIn> = s.parse()?;
+                let index = &mut state.index;
+                for (i, c) in cats.into_iter().enumerate() {
+                    if !index.category_ids.insert(c.id) {
+                        state.report.skip(format!("categories[{i}] (id {})", c.id), "the category id appears twice; the first is used");
+                        continue;
                     }
-                    self.state.seen.categories = true;
+                    let colour = c.color.as_deref().and_then(|s| s.parse().ok());
+                    index.categories.push(Category { id: c.id, name: c.name, colour, attributes: Vec::new() });
                 }
-                "images" if first => {
-                    let images: Vec<ImageIn> = map.next_value()?;
-                    let index = &mut self.state.index;
-                    for (i, im) in images.into_iter().enumerate() {
-                        let at = format!("images[{i}] (id {})", im.id);
-                        if im.width == 0 || im.height == 0 {
-                            self.state.report.skip(at, format!("size {}x{} is invalid", im.width, im.height));
-                            continue;
-                        }
-                        if index.image_at.contains_key(&im.id) {
-                            self.state.report.skip(at, "the image id appears twice; the first is used");
-                            continue;
-                        }
-                        let pos = index.images.len();
-                        if let (Some(v), Some(frame)) = (im.video_id, im.frame_index) {
-                            index.pending_video.push((pos, v, frame));
-                        }
-                        index.image_at.insert(im.id, pos);
-                        index.images.push(Image { id: im.id, file_name: im.file_name, width: im.width, height: im.height, video: None });
+                state.seen.categories = true;
+            }
+            "images" if first => {
+                let images: Vec<ImageIn> = s.parse()?;
+                let index = &mut state.index;
+                for (i, im) in images.into_iter().enumerate() {
+                    if im.width == 0 || im.height == 0 {
+                        state.report.skip(format!("images[{i}] (id {})", im.id), format!("size {}x{} is invalid", im.width, im.height));
+                        continue;
                     }
-                    self.state.seen.images = true;
+                    if index.image_at.contains_key(&im.id) {
+                        state.report.skip(format!("images[{i}] (id {})", im.id), "the image id appears twice; the first is used");
+                        continue;
+                    }
+                    let pos = index.images.len();
+                    if let (Some(v), Some(frame)) = (im.video_id, im.frame_index) {
+                        index.pending_video.push((pos, v, frame));
+                    }
+                    index.image_at.insert(im.id, pos);
+                    index.images.push(Image { id: im.id, file_name: im.file_name, width: im.width, height: im.height, video: None });
                 }
-                "videos" if first => {
-                    let videos: Vec<VideoIn> = map.next_value()?;
-                    self.state.index.videos.extend(videos.into_iter().map(|v| (v.id, v.name)));
-                }
-                "annotations" if (first && self.state.seen.images && self.state.seen.categories) || (!first && self.state.seen.deferred) => {
-                    self.state.index.resolve_videos();
-                    map.next_value_seed(AnnotationsSeed { state: &mut *self.state, progress: &mut *self.progress, f: &mut *self.f, failure: &mut *self.failure })?;
-                }
-                "annotations" => {
-                    self.state.seen.deferred = true;
-                    map.next_value::<IgnoredAny>()?;
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+                state.seen.images = true;
+            }
+            "videos" if first => {
+                let videos: Vec<VideoIn> = s.parse()?;
+                state.index.videos.extend(videos.into_iter().map(|v| (v.id, v.name)));
+            }
+            "annotations" if (first && state.seen.images && state.seen.categories) || (!first && state.seen.deferred) => {
+                state.index.resolve_videos();
+                annotations(&mut s, state, progress, f)?;
+            }
+            "annotations" if first => {
+                state.seen.deferred = true;
+                s.skip()?;
+            }
+            _ if first => {
+                // Checked, not kept.
+                s.parse::<IgnoredAny>()?;
+            }
+            _ => {
+                // Read and checked in the first pass.
+                s.skip()?;
             }
         }
-        Ok(())
+        more = s.next_item(b'}', "the top-level object")?;
     }
+    if s.peek()?.is_some() {
+        return Err(s.syntax("trailing characters after the top-level object"));
+    }
+    Ok(())
 }
 
-struct AnnotationsSeed<'a> {
-    state: &'a mut ReadState,
-    progress: &'a mut dyn Progress,
-    f: &'a mut dyn FnMut(&CocoIndex, Annotation) -> Result<()>,
-    failure: &'a mut Option<Error>,
-}
-
-impl<'de> DeserializeSeed<'de> for AnnotationsSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
-        d.deserialize_seq(self)
+/// The `annotations` list, one annotation at a time.
+fn annotations<R: Read>(
+    s: &mut Scanner<R>,
+    state: &mut ReadState,
+    progress: &mut dyn Progress,
+    f: &mut dyn FnMut(&CocoIndex, Annotation) -> Result<()>,
+) -> Result<()> {
+    s.expect(b'[', "the list of annotations (`[`)")?;
+    if s.peek()? == Some(b']') {
+        s.advance(1);
+        return Ok(());
     }
-}
-
-impl<'de> Visitor<'de> for AnnotationsSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of annotations")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
-        use serde::de::Error as _;
-        let mut i = 0u64;
-        while let Some(a) = seq.next_element::<AnnotationIn>()? {
-            let at = format!("annotations[{i}] (id {})", a.id);
-            i += 1;
-            match convert(&self.state.index, a) {
+    let mut i = 0u64;
+    loop {
+        // Parsed straight from the buffer (strings without escapes are
+        // borrowed from it); when the annotation does not end in it, more
+        // is read and the parse retried.
+        s.peek()?;
+        loop {
+            let mut values = serde_json::Deserializer::from_slice(&s.buf[s.pos..s.end]).into_iter::<AnnotationIn<'_>>();
+            let a = match values.next() {
+                Some(Ok(a)) => a,
+                Some(Err(e)) if e.is_eof() && !s.eof => {
+                    drop(values);
+                    s.more()?;
+                    continue;
+                }
+                Some(Err(e)) => return Err(s.json_error(&e)),
+                None if !s.eof => {
+                    drop(values);
+                    s.more()?;
+                    continue;
+                }
+                None => return Err(s.syntax("EOF while parsing the list of annotations (the file is truncated)")),
+            };
+            let n = values.byte_offset();
+            let id = a.id;
+            match convert(&state.index, a) {
                 Ok(ann) => {
-                    if let Err(e) = (self.f)(&self.state.index, ann) {
-                        *self.failure = Some(e);
-                        return Err(A::Error::custom("stopped"));
-                    }
-                    self.state.report.annotations += 1;
+                    f(&state.index, ann)?;
+                    state.report.annotations += 1;
                 }
-                Err(reason) => self.state.report.skip(at, reason),
+                Err(reason) => state.report.skip(format!("annotations[{i}] (id {id})"), reason),
             }
-            self.state.position += 1;
-            if self.state.position.is_multiple_of(1024) && !self.progress.tick(self.state.position, 0) {
-                *self.failure = Some(Error::Cancelled);
-                return Err(A::Error::custom("cancelled"));
-            }
+            s.advance(n);
+            break;
         }
-        Ok(())
+        i += 1;
+        state.position += 1;
+        if state.position.is_multiple_of(1024) && !progress.tick(state.position, 0) {
+            return Err(Error::Cancelled);
+        }
+        if !s.next_item(b']', "the list of annotations")? {
+            return Ok(());
+        }
     }
 }
 
@@ -675,7 +1161,7 @@ impl<'de> Visitor<'de> for AnnotationsSeed<'_> {
 const OUTSIDE_TOLERANCE: f64 = 1.0;
 
 /// One file annotation as a record, or why it cannot be used.
-fn convert(index: &CocoIndex, a: AnnotationIn) -> std::result::Result<Annotation, String> {
+fn convert(index: &CocoIndex, a: AnnotationIn<'_>) -> std::result::Result<Annotation, String> {
     let image = index.image(a.image_id).ok_or_else(|| format!("image {} is not in the images list", a.image_id))?;
     if !index.category_ids.contains(&a.category_id) {
         return Err(format!("category {} is not in the categories list", a.category_id));
@@ -729,28 +1215,7 @@ fn convert(index: &CocoIndex, a: AnnotationIn) -> std::result::Result<Annotation
     {
         return Err("the mask is empty".into());
     }
-    let mut attributes = Attributes::new();
-    let (mut occluded, mut keyframe, mut track, mut source) = (false, true, None, ShapeSource::Imported);
-    for (k, v) in a.attributes {
-        match (k.as_str(), &v) {
-            ("occluded", serde_json::Value::Bool(b)) => occluded = *b,
-            ("keyframe", serde_json::Value::Bool(b)) => keyframe = *b,
-            ("track_id", serde_json::Value::Number(n)) => track = n.as_u64().and_then(|n| u32::try_from(n).ok()),
-            ("source", serde_json::Value::String(s)) => source = source_from(s).unwrap_or(ShapeSource::Imported),
-            (_, serde_json::Value::Bool(b)) => {
-                attributes.insert(k, AttributeValue::Bool(*b));
-            }
-            (_, serde_json::Value::Number(n)) => {
-                if let Some(n) = n.as_f64() {
-                    attributes.insert(k, AttributeValue::Number(n));
-                }
-            }
-            (_, serde_json::Value::String(s)) => {
-                attributes.insert(k, AttributeValue::Text(s.clone()));
-            }
-            _ => {}
-        }
-    }
+    let AttributesIn { occluded, keyframe, track, source, rest: attributes } = a.attributes;
     Ok(Annotation {
         id: a.id,
         image_id: a.image_id,
@@ -991,5 +1456,122 @@ mod tests {
         let (bytes, _) = write(&[ann(1, 1, Geometry::Mask(ring_mask()))], MaskEncoding::Rle);
         let e = read(|| Ok(&bytes[..]), &mut NoProgress, |_, _| Err(Error::Cancelled)).expect_err("stopped");
         assert!(matches!(e, Error::Cancelled));
+    }
+
+    /// A reader that gives at most `step` bytes a call, so values end
+    /// across every possible chunk boundary.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn read_trickled(bytes: &[u8], step: usize) -> Result<(CocoIndex, Report, Vec<Annotation>)> {
+        let mut out = Vec::new();
+        let (index, report) = read(|| Ok(Trickle { data: bytes, step }), &mut NoProgress, |_, a| {
+            out.push(a);
+            Ok(())
+        })?;
+        Ok((index, report, out))
+    }
+
+    #[test]
+    fn chunk_boundaries_and_pretty_printing_change_nothing() {
+        // Many masks (strings with escapes: '\\' is one of the alphabet's
+        // characters), attributes, a crowd region; compact and indented.
+        let mut anns = Vec::new();
+        for i in 0..40u64 {
+            let mut a = ann(i + 1, 1 + i % 2, Geometry::Mask(ring_mask()));
+            a.attributes.insert("note".into(), AttributeValue::Text(format!("n\"{i}\\")));
+            a.crowd = i % 7 == 0;
+            anns.push(a);
+        }
+        let (compact, _) = write(&anns, MaskEncoding::Rle);
+        let value: serde_json::Value = serde_json::from_slice(&compact).expect("json");
+        let pretty = serde_json::to_vec_pretty(&value).expect("pretty");
+        let (_, _, whole) = read_all(&compact).expect("read");
+        assert_eq!(whole.len(), 40);
+        for (bytes, what) in [(&compact, "compact"), (&pretty, "pretty")] {
+            for step in [1, 7, 300, CHUNK + 3] {
+                let (index, report, got) = read_trickled(bytes, step).unwrap_or_else(|e| panic!("{what}, {step}: {e}"));
+                assert!(report.skipped.is_empty(), "{what}, {step}: {:?}", report.skipped);
+                assert_eq!(index.images.len(), 2);
+                assert_eq!(got, whole, "{what}, step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn errors_are_placed_where_they_are_in_the_file() {
+        // The bad value is on line 4, after two annotations and a newline
+        // inside the list.
+        let doc = "{\"images\": [{\"id\": 1, \"file_name\": \"a.jpg\", \"width\": 4, \"height\": 4}],\n\"categories\": [{\"id\": 1, \"name\": \"a\"}],\n\"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"bbox\": [0, 0, 1, 1]},\n  {\"id\": 2, \"image_id\": 1, \"category_id\": true}]}";
+        for step in [1, 5, 1 << 20] {
+            let msg = read_trickled(doc.as_bytes(), step).expect_err("bad type").to_string();
+            assert!(msg.contains("line 4, column 46"), "step {step}: {msg}");
+        }
+        // Against serde_json's own placing of the same error in the whole text.
+        let whole = serde_json::from_str::<serde_json::Value>(&doc.replace("true", "tru")).expect_err("bad literal");
+        let msg = read_all(doc.replace("true", "tru").as_bytes()).expect_err("bad literal").to_string();
+        assert!(msg.contains(&format!("line {}, column {}", whole.line(), whole.column())), "{msg} vs {whole}");
+        for bad in ["{\"images\": [], \"categories\": [],}", "{\"images\" [], \"categories\": []}", "{\"images\": [1,]", "", "   ", "{\"a\": }", "{\"a\": 1 \"b\": 2}"] {
+            assert!(read_all(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+        // Unknown keys of any kind are skipped, checked.
+        let ok = r#"{"info": {"a": [1, {"b": "]}"}]}, "year": 2017, "images": [], "categories": [], "x": null, "annotations": [], "z": "}"}"#;
+        assert!(read_all(ok.as_bytes()).is_ok());
+        assert!(read_all(r#"{"info": {"a": tru}, "images": [], "categories": []}"#.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn cut_or_damaged_files_are_errors_or_skips_never_panics() {
+        let mut anns = vec![ann(1, 1, Geometry::Mask(ring_mask())), ann(2, 2, Geometry::BBox(BBox::new(1.0, 2.0, 3.0, 4.0).expect("box")))];
+        anns[1].attributes.insert("note".into(), AttributeValue::Text("a \"b\" \\ c".into()));
+        let (bytes, _) = write(&anns, MaskEncoding::Rle);
+        for cut in 0..bytes.len() {
+            for step in [1, 1 << 20] {
+                assert!(read_trickled(&bytes[..cut], step).is_err(), "a file cut at {cut} of {} was read", bytes.len());
+            }
+        }
+        // Every byte replaced by each of the characters that structure JSON.
+        for at in 0..bytes.len() {
+            for b in *b"{}[]\",:\\0" {
+                let mut damaged = bytes.clone();
+                damaged[at] = b;
+                let _ = read_trickled(&damaged, 7);
+            }
+        }
+    }
+
+    #[test]
+    fn annotations_before_the_index_are_read_in_a_second_pass_in_chunks() {
+        let mask = ring_mask();
+        let counts = mask.to_compressed_string();
+        let mut doc = String::from("{\"annotations\": [");
+        for i in 0..200 {
+            if i > 0 {
+                doc.push(',');
+            }
+            doc.push_str(&format!(
+                r#"{{"id": {i}, "image_id": 1, "category_id": 1, "segmentation": {{"size": [30, 40], "counts": {}}}, "attributes": {{"track_id": {i}, "occluded": true}}}}"#,
+                serde_json::to_string(&counts).expect("json")
+            ));
+        }
+        doc.push_str(r#"], "images": [{"id": 1, "file_name": "a.jpg", "width": 40, "height": 30}], "categories": [{"id": 1, "name": "a"}]}"#);
+        for step in [3, 64, 1 << 20] {
+            let (_, report, anns) = read_trickled(doc.as_bytes(), step).expect("read");
+            assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+            assert_eq!(anns.len(), 200);
+            assert_eq!(anns[7].geometry, Geometry::Mask(mask.clone()));
+            assert_eq!((anns[7].track, anns[7].occluded, anns[7].keyframe), (Some(7), true, true));
+        }
     }
 }
