@@ -8,10 +8,10 @@
 //! everything is reduced to the same ops, undo, redo and sync share one code
 //! path, and a bulk command (500 propagated masks) is one undo step.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use argus_core::{
-    id::{LabelId, ProjectId, ReviewId, ShapeId, TrackId, UserId},
+    id::{LabelId, ProjectId, ReviewId, ShapeId, TrackId, UserId, VideoId},
     model::{
         Attributes, ChangeOp, Comment, Entity, EntityKind, Label, LabelSchema, ModelError, Permission, Review,
         ReviewScope, ReviewState, Role, Shape, Timestamp, Track, Video,
@@ -122,8 +122,23 @@ struct Ctx {
     schema: LabelSchema,
 }
 
+/// The contexts of the videos commands were planned on, kept for the next
+/// commands of the same transaction (a batch): no command changes a video,
+/// a project or a label schema, and no one else writes while it is open.
+#[derive(Default)]
+pub(crate) struct Contexts(HashMap<VideoId, Ctx>);
+
+impl Contexts {
+    async fn get(&mut self, conn: &mut SqliteConnection, video_id: VideoId) -> Result<&Ctx> {
+        Ok(match self.0.entry(video_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(Ctx::for_video(conn, video_id).await?),
+        })
+    }
+}
+
 impl Ctx {
-    async fn for_video(conn: &mut SqliteConnection, video_id: argus_core::id::VideoId) -> Result<Self> {
+    async fn for_video(conn: &mut SqliteConnection, video_id: VideoId) -> Result<Self> {
         let video = rows::video(conn, video_id).await?;
         let project = rows::project(conn, video.project_id).await?;
         let schema = rows::schema(conn, project.schema_id).await?;
@@ -147,10 +162,69 @@ async fn shapes_of(conn: &mut SqliteConnection, track: TrackId) -> Result<Vec<Sh
     rows.iter().map(rows::shape_from_row).collect()
 }
 
+/// Ids per `IN (...)` list: under SQLite's 32,766 variables.
+const IDS_PER_QUERY: usize = 500;
+
+/// The shapes among `ids` that exist (one query per 500).
+async fn existing_shapes(conn: &mut SqliteConnection, ids: impl Iterator<Item = ShapeId>) -> Result<HashMap<ShapeId, Shape>> {
+    let ids: Vec<String> = ids.map(|id| id.to_string()).collect();
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT data FROM shapes WHERE id IN (");
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(id.as_str());
+        }
+        q.push(")");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            let shape = rows::shape_from_row(&row)?;
+            found.insert(shape.id, shape);
+        }
+    }
+    Ok(found)
+}
+
+/// The shapes `track` has on `frames` (one query per 500 frames).
+async fn shapes_on_frames(conn: &mut SqliteConnection, track: TrackId, frames: impl Iterator<Item = u64>) -> Result<HashMap<u64, Shape>> {
+    let frames: Vec<u64> = frames.collect();
+    let mut found = HashMap::new();
+    if let [frame] = frames[..] {
+        // One shape (an edit): the plain lookup.
+        if let Some(shape) = rows::shape_at(conn, track, frame).await? {
+            found.insert(frame, shape);
+        }
+        return Ok(found);
+    }
+    let frames: Vec<i64> = frames.into_iter().map(|f| i64::try_from(f).unwrap_or(i64::MAX)).collect();
+    let track = track.to_string();
+    for chunk in frames.chunks(IDS_PER_QUERY) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT data FROM shapes WHERE track_id = ");
+        q.push_bind(track.as_str()).push(" AND frame IN (");
+        let mut list = q.separated(", ");
+        for f in chunk {
+            list.push_bind(*f);
+        }
+        q.push(")");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            let shape = rows::shape_from_row(&row)?;
+            found.insert(shape.frame, shape);
+        }
+    }
+    Ok(found)
+}
+
 /// Validates `shapes` for `track` and returns the upserts, reusing the id of
-/// a shape already on the same frame so "set" replaces it.
-async fn plan_shapes(conn: &mut SqliteConnection, ctx: &Ctx, track: &Track, shapes: Vec<Shape>, now: Timestamp) -> Result<Vec<ChangeOp>> {
+/// a shape already on the same frame so "set" replaces it. `new_track`: the
+/// track is being created and its shapes were checked to be new, so there
+/// is nothing to look up. Otherwise what is on the shapes' frames, and the
+/// shapes their ids name, are read once for all of them.
+async fn plan_shapes(conn: &mut SqliteConnection, ctx: &Ctx, track: &Track, shapes: Vec<Shape>, now: Timestamp, new_track: bool) -> Result<Vec<ChangeOp>> {
     let label = ctx.label(track.label_id)?;
+    let (mut on_frames, mut by_id) = (HashMap::new(), HashMap::new());
+    if !new_track {
+        on_frames = shapes_on_frames(conn, track.id, shapes.iter().map(|s| s.frame)).await?;
+        by_id = existing_shapes(conn, shapes.iter().filter(|s| !on_frames.contains_key(&s.frame)).map(|s| s.id)).await?;
+    }
     let mut frames = BTreeSet::new();
     let mut ops = Vec::with_capacity(shapes.len());
     for mut shape in shapes {
@@ -165,10 +239,10 @@ async fn plan_shapes(conn: &mut SqliteConnection, ctx: &Ctx, track: &Track, shap
         }
         shape.validate(&ctx.video, label)?;
         shape.created_at = now;
-        if let Some(existing) = rows::shape_at(conn, track.id, shape.frame).await? {
+        if let Some(existing) = on_frames.get(&shape.frame) {
             shape.id = existing.id;
             shape.created_at = existing.created_at;
-        } else if let Ok(existing) = rows::shape(conn, shape.id).await {
+        } else if let Some(existing) = by_id.get(&shape.id) {
             if existing.track_id != track.id {
                 return Err(Error::Conflict(format!("shape {} belongs to another track; give it a new id", shape.id)));
             }
@@ -182,11 +256,12 @@ async fn plan_shapes(conn: &mut SqliteConnection, ctx: &Ctx, track: &Track, shap
 
 /// Validates `cmd` and turns it into ops. Reads go through `conn`, which is
 /// inside the transaction that will apply the ops.
-pub(crate) async fn plan(conn: &mut SqliteConnection, actor: &Actor, cmd: Command, now: Timestamp) -> Result<Plan> {
+/// `contexts`: what earlier commands of the same transaction read.
+pub(crate) async fn plan(conn: &mut SqliteConnection, actor: &Actor, cmd: Command, now: Timestamp, contexts: &mut Contexts) -> Result<Plan> {
     actor.role.require(cmd.permission())?;
     match cmd {
         Command::CreateTrack { mut track, shapes } => {
-            let ctx = Ctx::for_video(conn, track.video_id).await?;
+            let ctx = contexts.get(conn, track.video_id).await?;
             if rows::track(conn, track.id).await.is_ok() {
                 return Err(Error::Conflict(format!("track {} already exists; give the new track a new id", track.id)));
             }
@@ -210,12 +285,11 @@ pub(crate) async fn plan(conn: &mut SqliteConnection, actor: &Actor, cmd: Comman
             track.created_at = now;
             track.updated_at = now;
             let mut ops = vec![upsert(Entity::Track(track.clone()))];
-            for s in &shapes {
-                if rows::shape(conn, s.id).await.is_ok() {
-                    return Err(Error::Conflict(format!("shape {} already exists; give new shapes new ids", s.id)));
-                }
+            let existing = existing_shapes(conn, shapes.iter().map(|s| s.id)).await?;
+            if let Some(s) = shapes.iter().find(|s| existing.contains_key(&s.id)) {
+                return Err(Error::Conflict(format!("shape {} already exists; give new shapes new ids", s.id)));
             }
-            ops.extend(plan_shapes(conn, &ctx, &track, shapes, now).await?);
+            ops.extend(plan_shapes(conn, ctx, &track, shapes, now, true).await?);
             Ok(Plan { project: ctx.video.project_id, ops })
         }
         Command::DeleteTrack { track_id } => {
@@ -229,8 +303,8 @@ pub(crate) async fn plan(conn: &mut SqliteConnection, actor: &Actor, cmd: Comman
             ops.push(ChangeOp::Delete { kind: EntityKind::Track, id: *track_id.as_uuid() });
             Ok(Plan { project: video.project_id, ops })
         }
-        Command::SetShape { shape } => plan_set_shapes(conn, vec![shape], now).await,
-        Command::SetShapes { shapes } => plan_set_shapes(conn, shapes, now).await,
+        Command::SetShape { shape } => plan_set_shapes(conn, vec![shape], now, contexts).await,
+        Command::SetShapes { shapes } => plan_set_shapes(conn, shapes, now, contexts).await,
         Command::DeleteShape { shape_id } => {
             let shape = rows::shape(conn, shape_id).await?;
             let track = rows::track(conn, shape.track_id).await?;
@@ -239,7 +313,7 @@ pub(crate) async fn plan(conn: &mut SqliteConnection, actor: &Actor, cmd: Comman
         }
         Command::ChangeLabel { track_id, label_id, attributes } => {
             let mut track = rows::track(conn, track_id).await?;
-            let ctx = Ctx::for_video(conn, track.video_id).await?;
+            let ctx = contexts.get(conn, track.video_id).await?;
             let label = ctx.label(label_id)?;
             track.label_id = label_id;
             track.attributes = attributes.unwrap_or_else(|| label.default_attributes().0);
@@ -261,7 +335,7 @@ pub(crate) async fn plan(conn: &mut SqliteConnection, actor: &Actor, cmd: Comman
         }
         Command::SetTrackAttributes { track_id, attributes } => {
             let mut track = rows::track(conn, track_id).await?;
-            let ctx = Ctx::for_video(conn, track.video_id).await?;
+            let ctx = contexts.get(conn, track.video_id).await?;
             track.attributes = attributes;
             track.updated_at = now;
             track.validate(ctx.label(track.label_id)?)?;
@@ -270,7 +344,7 @@ pub(crate) async fn plan(conn: &mut SqliteConnection, actor: &Actor, cmd: Comman
         Command::SetShapeAttributes { shape_id, attributes } => {
             let mut shape = rows::shape(conn, shape_id).await?;
             let track = rows::track(conn, shape.track_id).await?;
-            let ctx = Ctx::for_video(conn, track.video_id).await?;
+            let ctx = contexts.get(conn, track.video_id).await?;
             shape.attributes = attributes;
             shape.updated_at = now;
             shape.validate(&ctx.video, ctx.label(track.label_id)?)?;
@@ -330,12 +404,12 @@ async fn decide(
     Ok(Plan { project: video.project_id, ops: vec![upsert(Entity::Review(review))] })
 }
 
-async fn plan_set_shapes(conn: &mut SqliteConnection, shapes: Vec<Shape>, now: Timestamp) -> Result<Plan> {
+async fn plan_set_shapes(conn: &mut SqliteConnection, shapes: Vec<Shape>, now: Timestamp, contexts: &mut Contexts) -> Result<Plan> {
     let Some(first) = shapes.first() else {
         return Err(Error::NothingTo("set: the command has no shapes"));
     };
     let track = rows::track(conn, first.track_id).await?;
-    let ctx = Ctx::for_video(conn, track.video_id).await?;
-    let ops = plan_shapes(conn, &ctx, &track, shapes, now).await?;
+    let ctx = contexts.get(conn, track.video_id).await?;
+    let ops = plan_shapes(conn, ctx, &track, shapes, now, false).await?;
     Ok(Plan { project: ctx.video.project_id, ops })
 }

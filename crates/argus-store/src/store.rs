@@ -1,6 +1,7 @@
 //! Opening the database, the single writer, and undo/redo.
 
 use std::{
+    collections::{HashMap, HashSet},
     path::{Path, PathBuf},
     str::FromStr,
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -8,8 +9,8 @@ use std::{
 
 use argus_core::{
     hlc::{Hlc, HlcClock},
-    id::{ChangeId, DeviceId, LabelSchemaId, ProjectId, UserId},
-    model::{Change, ChangeOp, Entity, EntityKind, Label, LabelSchema, Project, Timestamp, Video},
+    id::{ChangeId, DeviceId, LabelSchemaId, ProjectId, ShapeId, TrackId, UserId},
+    model::{Change, ChangeOp, Entity, EntityKind, Label, LabelSchema, Project, Shape, Timestamp, Video},
 };
 use sqlx::{
     ConnectOptions, Connection, SqliteConnection, SqlitePool,
@@ -158,7 +159,13 @@ impl Store {
             .synchronous(sync)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
-        let mut conn = match connect.clone().create_if_missing(true).connect().await {
+        // The writer keeps up to 32 MiB of pages in memory (SQLite's default
+        // is 2 MiB): a bulk command (an import of 100k masks writes ~250 MB
+        // in one transaction) otherwise spills index pages into the WAL
+        // before the commit and reads them back, often more than once.
+        // Statement journals stay in memory too. Pages are taken as used.
+        let writer = connect.clone().pragma("cache_size", "-32768").pragma("temp_store", "MEMORY");
+        let mut conn = match writer.create_if_missing(true).connect().await {
             Ok(c) => c,
             Err(e) if is_corruption(&e) => return Err(corrupt(e.to_string())),
             Err(e) => return Err(e.into()),
@@ -400,7 +407,18 @@ impl Store {
         let mut w = self.writer.lock().await;
         let Writer { conn, clock } = &mut *w;
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let mut b = Batch { tx: &mut tx, next: clock.clone(), project, actor: *actor, inverse: Vec::new(), left: Vec::new(), changes: 0, items: 0, now: now() };
+        let mut b = Batch {
+            tx: &mut tx,
+            next: clock.clone(),
+            project,
+            actor: *actor,
+            inverse: Vec::new(),
+            left: Vec::new(),
+            changes: 0,
+            items: 0,
+            now: now(),
+            contexts: command::Contexts::default(),
+        };
         let value = f(&mut b).await?;
         let Batch { next, inverse, left, changes, .. } = b;
         push_history(&mut tx, &next, project, summary, inverse, &left, History::Edit, self.options.undo_depth, None).await?;
@@ -415,7 +433,7 @@ impl Store {
         let Writer { conn, clock } = &mut *w;
         let mut next = clock.clone();
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let plan = command::plan(&mut tx, actor, cmd, now()).await?;
+        let plan = command::plan(&mut tx, actor, cmd, now(), &mut command::Contexts::default()).await?;
         if let Some(expected) = expected.filter(|e| *e != plan.project) {
             return Err(Error::Conflict(format!("the command edits project {}, not {expected}", plan.project)));
         }
@@ -519,6 +537,7 @@ pub struct Batch<'t> {
     changes: usize,
     items: usize,
     now: Timestamp,
+    contexts: command::Contexts,
 }
 
 impl std::fmt::Debug for Batch<'_> {
@@ -535,7 +554,7 @@ impl Batch<'_> {
         let what = cmd.summary();
         let index = self.items;
         self.items += 1;
-        let plan = command::plan(&mut *self.tx, &self.actor, cmd, self.now).await.map_err(|e| e.in_batch(index, &what))?;
+        let plan = command::plan(&mut *self.tx, &self.actor, cmd, self.now, &mut self.contexts).await.map_err(|e| e.in_batch(index, &what))?;
         if plan.project != self.project {
             return Err(Error::Conflict(format!("item {} ({what}) edits project {}, not {}", index + 1, plan.project, self.project)));
         }
@@ -576,6 +595,12 @@ type Expect = Vec<(EntityKind, uuid::Uuid, Hlc)>;
 
 /// Applies `ops` with their outbox rows, appending each op's inverse to
 /// `inverse` (in apply order) and its new version to `left`.
+///
+/// A run of shape upserts (a bulk command: an import, propagated masks) is
+/// written a run at a time: the versions and records it replaces read with
+/// one query per 500 shapes, and the shapes, versions and outbox rows
+/// inserted many rows per statement; what that writes is what writing
+/// them one by one writes.
 async fn write_ops(
     tx: &mut SqliteConnection,
     clock: &mut HlcClock,
@@ -586,7 +611,16 @@ async fn write_ops(
 ) -> Result<()> {
     let now_ms = now_ms();
     let project_s = project.to_string();
-    for op in ops {
+    let mut i = 0;
+    while i < ops.len() {
+        let run = shape_run(&ops[i..]);
+        if run > 1 {
+            write_shapes(tx, clock, project, &project_s, &ops[i..i + run], now_ms, inverse, left).await?;
+            i += run;
+            continue;
+        }
+        let op = &ops[i];
+        i += 1;
         let (kind, id) = op.target();
         let base = crate::remote::version(&mut *tx, project, kind, id).await?.map(|(h, _)| h);
         inverse.push(rows::apply_op(&mut *tx, project, op).await?);
@@ -602,6 +636,117 @@ async fn write_ops(
             .bind(serde_json::to_string(&change)?)
             .execute(&mut *tx)
             .await?;
+    }
+    Ok(())
+}
+
+/// How many ops from the first are upserts of distinct shapes (each op of
+/// such a run leaves the others' records alone, so their reads can come
+/// first and their writes together).
+fn shape_run(ops: &[ChangeOp]) -> usize {
+    let mut seen = HashSet::new();
+    ops.iter()
+        .take_while(|op| match op {
+            ChangeOp::Upsert { entity: Entity::Shape(s) } => seen.insert(s.id),
+            _ => false,
+        })
+        .count()
+}
+
+/// Rows per multi-row statement: under SQLite's 32,766 variables.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Writes a run of upserts of distinct shapes ([`shape_run`]).
+#[allow(clippy::too_many_arguments)] // write_ops' own arguments
+async fn write_shapes(
+    tx: &mut SqliteConnection,
+    clock: &mut HlcClock,
+    project: ProjectId,
+    project_s: &str,
+    ops: &[ChangeOp],
+    now_ms: u64,
+    inverse: &mut Vec<ChangeOp>,
+    left: &mut Expect,
+) -> Result<()> {
+    let shapes: Vec<&Shape> = ops
+        .iter()
+        .filter_map(|op| match op {
+            ChangeOp::Upsert { entity: Entity::Shape(s) } => Some(s),
+            _ => None,
+        })
+        .collect();
+    debug_assert_eq!(shapes.len(), ops.len());
+    let ids: Vec<String> = shapes.iter().map(|s| s.id.to_string()).collect();
+    // What the run replaces: versions (the changes' bases) and records (the
+    // inverses).
+    let kind = EntityKind::Shape.as_str();
+    let mut bases: HashMap<String, Hlc> = HashMap::new();
+    let mut before: HashMap<ShapeId, Shape> = HashMap::new();
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT id, hlc FROM versions WHERE project_id = ");
+        q.push_bind(project_s).push(" AND kind = ").push_bind(kind).push(" AND id IN (");
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(id.as_str());
+        }
+        q.push(")");
+        let found: Vec<(String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
+        for (id, hlc) in found {
+            let hlc = rows::parse(&hlc, "version hlc")?;
+            bases.insert(id, hlc);
+        }
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT data FROM shapes WHERE id IN (");
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(id.as_str());
+        }
+        q.push(")");
+        for row in q.build().fetch_all(&mut *tx).await? {
+            let shape = rows::shape_from_row(&row)?;
+            before.insert(shape.id, shape);
+        }
+    }
+    // Each shape's video, from its track (usually one track a run).
+    let mut videos: HashMap<TrackId, String> = HashMap::new();
+    let mut rows_in = Vec::with_capacity(shapes.len());
+    for s in &shapes {
+        let video = match videos.get(&s.track_id) {
+            Some(v) => v.clone(),
+            None => {
+                let v: String = sqlx::query_scalar("SELECT video_id FROM tracks WHERE id = ?")
+                    .bind(s.track_id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| Error::not_found("track", s.track_id))?;
+                videos.insert(s.track_id, v.clone());
+                v
+            }
+        };
+        rows_in.push((*s, video));
+    }
+    rows::upsert_shapes(&mut *tx, &rows_in).await?;
+    drop(rows_in);
+    let mut versions = Vec::with_capacity(shapes.len());
+    let mut outbox = Vec::with_capacity(shapes.len());
+    for ((op, s), id_s) in ops.iter().zip(&shapes).zip(ids) {
+        let id = *s.id.as_uuid();
+        let base = bases.get(&id_s).copied();
+        inverse.push(match before.remove(&s.id) {
+            Some(b) => ChangeOp::Upsert { entity: Entity::Shape(b) },
+            None => ChangeOp::Delete { kind: EntityKind::Shape, id },
+        });
+        let change = Change { id: ChangeId::new(), hlc: clock.tick(now_ms)?, base, project_id: project, op: op.clone() };
+        versions.push((EntityKind::Shape, id, change.hlc, false));
+        left.push((EntityKind::Shape, id, change.hlc));
+        outbox.push((change.id.to_string(), change.hlc.to_string(), id_s, serde_json::to_string(&change)?));
+    }
+    crate::remote::set_versions(&mut *tx, project, &versions).await?;
+    for chunk in outbox.chunks(ROWS_PER_STATEMENT) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO outbox (change_id, project_id, hlc, entity_kind, entity_id, change) ");
+        q.push_values(chunk, |mut b, (change_id, hlc, id, json)| {
+            b.push_bind(change_id.as_str()).push_bind(project_s).push_bind(hlc.as_str()).push_bind(kind).push_bind(id.as_str()).push_bind(json.as_str());
+        });
+        q.build().execute(&mut *tx).await?;
     }
     Ok(())
 }
