@@ -230,7 +230,7 @@ enum Cmd {
     Import {
         #[arg(long)]
         project: String,
-        /// coco, cvat, yolo, mot or native; found from the path when absent.
+        /// coco, cvat, yolo, mot, voc or native; found from the path when absent.
         #[arg(long)]
         format: Option<String>,
         /// The video the dataset's images are frames of (for datasets that
@@ -528,7 +528,7 @@ async fn dispatch(store: &std::sync::Arc<Store>, out: Out, command: Cmd) -> Resu
         Cmd::Import { project, format, video, create_labels, path } => {
             let project = store.find_project(&project).await?;
             let options = argus_workspace::import::ImportOptions {
-                format: format.map(|f| enum_arg("--format", &f, "coco, cvat, yolo, mot, native")).transpose()?,
+                format: format.map(|f| enum_arg("--format", &f, "coco, cvat, yolo, mot, voc, native")).transpose()?,
                 video: video.map(|v| v.to_string()),
                 create_labels,
             };

@@ -41,6 +41,7 @@ use crate::{
 };
 
 mod stills;
+mod voc;
 
 /// Which format a dataset is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -52,6 +53,8 @@ pub enum ImportFormat {
     Yolo,
     Mot,
     Native,
+    /// Pascal VOC boxes (`Annotations/`), its images as an image-sequence video.
+    Voc,
 }
 
 /// How to import.
@@ -87,6 +90,9 @@ impl ImportFormat {
             }
             if coco_file_in(path).is_some() {
                 return Ok(Self::Coco);
+            }
+            if path.join("Annotations").is_dir() && path.join("JPEGImages").is_dir() {
+                return Ok(Self::Voc);
             }
             if path.join("project.argus.jsonl").is_file() {
                 return Ok(Self::Native);
@@ -395,6 +401,10 @@ impl Workspace {
                     self.add_missing_labels(&mut target, id, categories.iter().map(|c| (c.name.as_str(), c.colour))).await?;
                 }
                 self.import_frames(&target, id, &root, categories, fixed_video, format, &progress, cancel).await?
+            }
+            ImportFormat::Voc => {
+                let root = if file.is_dir() { file.clone() } else { file.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default() };
+                self.import_voc(&mut target, id, &root, options.create_labels, &progress, cancel).await?
             }
         };
         if let Some(s) = &target.stills {

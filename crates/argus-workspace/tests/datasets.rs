@@ -93,7 +93,7 @@ pub fn yolo_round_trip() -> TestResult {
     let (p3, v3) = second(&t, &f, "yolo segment copy")?;
     let r = import(&t, p3, &out)?;
     let back = shapes(&t, v3)?;
-    ensure!(r.annotations == 6 && back.len() == 6, "{r:?}");
+    ensure!(r.annotations == 6 && back.len() == 6, "{r:?} {:?}", back.iter().map(|s| (s.0, s.1, format!("{:?}", s.3).chars().take(60).collect::<String>())).collect::<Vec<_>>());
     for ((fa, _, _, ga), (fb, _, _, gb)) in original.iter().zip(back.iter()) {
         let iou = mask_of(ga)?.iou(&mask_of(gb)?).map_err(|e| e.to_string())?;
         ensure!(fa == fb && iou > 0.95, "frame {fa}: IoU {iou}");
@@ -107,10 +107,38 @@ pub fn voc_and_mot() -> TestResult {
     let out = t.dir.path().join("voc");
     let s = export(&t, &f, &out, ExportFormat::Voc)?;
     ensure!(s.images == 5 && s.annotations == 6, "{s:?}");
+    ensure!(s.changed.iter().any(|c| c.reason.contains("background")), "the reserved name's rename is reported: {:?}", s.changed);
     let xml = std::fs::read_dir(out.join("Annotations")).map_err(|e| e.to_string())?.count();
     let class = std::fs::read_dir(out.join("SegmentationClass")).map_err(|e| e.to_string())?.count();
     let jpeg = std::fs::read_dir(out.join("JPEGImages")).map_err(|e| e.to_string())?.count();
     ensure!((xml, class, jpeg) == (5, 5, 5), "one XML, class PNG and JPEG per frame: {xml} {class} {jpeg}");
+    // Back in as an image dataset: its JPEGs become an image-sequence video
+    // of the project, the boxes land on their frames.
+    let p = t.ok("create_project", json!({ "name": "voc stills", "labels": ["box", "background"] }))?;
+    let pv = ProjectId::from_str(str_of(&p, "id")?).map_err(|e| e.to_string())?;
+    // VOC reserves "background": the writer renamed the label (and said
+    // so); the import creates the renamed label.
+    let options = ImportOptions { create_labels: true, ..Default::default() };
+    let r = t.block_on(t.ws.import_annotations(&pv.to_string(), &out, &options, |_| {}, &Cancel::new())).map_err(|e| e.message)?;
+    ensure!(r.annotations == 6 && r.images == 5 && r.skipped.is_empty(), "{r:?}");
+    let videos = t.block_on(t.ws.store().videos(pv)).map_err(|e| e.to_string())?;
+    ensure!(videos.len() == 1 && videos[0].frame_count == 5 && (videos[0].width, videos[0].height) == (VIDEO_W, VIDEO_H), "{videos:?}");
+    let boxes = shapes(&t, videos[0].id)?;
+    let original = shapes(&t, f.video)?;
+    let frames: Vec<u64> = {
+        let mut v: Vec<u64> = original.iter().map(|s| s.0).collect();
+        v.dedup();
+        v
+    };
+    for (fa, _, _, ga) in &original {
+        let Some(i) = frames.iter().position(|x| x == fa) else { return Err("frame".into()) };
+        let Some(a) = ga.bbox() else { return Err("no box".into()) };
+        ensure!(
+            // VOC boxes are whole pixels: the fixture's 15.5-pixel box comes back 16.
+            boxes.iter().any(|(fb, _, _, gb)| *fb == i as u64 && gb.bbox().is_some_and(|b| b.iou(&a) > 0.94)),
+            "frame {fa} (still {i}): {a:?} not in {boxes:?}"
+        );
+    }
     // MOT: boxes per track; back with the same tracks.
     let out = t.dir.path().join("mot");
     let s = export(&t, &f, &out, ExportFormat::Mot)?;
