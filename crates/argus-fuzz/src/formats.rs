@@ -9,7 +9,7 @@
 //! says, finite coordinates, every record's place named when it is skipped.
 
 use argus_core::model::Geometry;
-use argus_formats::{Annotation, Category, Image, NoProgress, Report, coco, cvat, mot, native, yolo};
+use argus_formats::{Annotation, Category, Image, NoProgress, Report, coco, cvat, mot, native, voc, yolo};
 
 fn check(a: &Annotation, width: u32, height: u32) {
     match &a.geometry {
@@ -110,6 +110,24 @@ pub fn mot_gt(data: &[u8]) {
         })
     });
     check_report(&report);
+}
+
+/// A VOC annotation file through [`voc::read_annotation`], and the same
+/// bytes as a `labelmap.txt`.
+pub fn voc_xml(data: &[u8]) {
+    let mut report = Report::default();
+    let r = crate::alloc::bounded("voc::read_annotation", data.len(), || voc::read_annotation(data, "Annotations/a.xml", &mut report));
+    if let Ok(img) = r {
+        for (name, a) in &img.objects {
+            assert!(!name.is_empty(), "an object without a name");
+            let b = a.geometry.bbox().expect("a box");
+            assert!(b.x >= 0.0 && b.y >= 0.0 && b.x + b.width <= f64::from(img.width) + 1e-6 && b.y + b.height <= f64::from(img.height) + 1e-6, "{b:?} outside {}x{}", img.width, img.height);
+        }
+    }
+    check_report(&report);
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = voc::read_labelmap(text);
+    }
 }
 
 /// A native project file through [`native::read`].
@@ -214,6 +232,10 @@ pub fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
         ],
         "mot_gt" => vec![
             ("sequence".into(), b"[Sequence]\nname=a\nimDir=img1\nframeRate=30\nseqLength=10\nimWidth=640\nimHeight=480\nimExt=.jpg\n\x001,1,10,20,30,40,1,1,1.0\n2,1,11,20,30,40,1,1,0.0\n3,-1,5,5,5,5,0,2,1\n".to_vec()),
+        ],
+        "voc_xml" => vec![
+            ("annotation".into(), b"<annotation><folder>VOC</folder><filename>a.jpg</filename><size><width>40</width><height>30</height><depth>3</depth></size><object><name>car &amp; co</name><occluded>1</occluded><difficult>0</difficult><bndbox><xmin>3</xmin><ymin>4</ymin><xmax>12</xmax><ymax>8</ymax></bndbox></object></annotation>".to_vec()),
+            ("entities".into(), b"<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY x \"xx\">]><annotation>&x;</annotation>".to_vec()),
         ],
         "native_jsonl" => vec![("project".into(), native_project()), ("header-only".into(), b"{\"format\":\"argus-project\",\"version\":1}\n".to_vec())],
         _ => Vec::new(),

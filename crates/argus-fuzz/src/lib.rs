@@ -22,7 +22,7 @@
 //!   encoders on shapes made from the bytes: never panic, allocate in
 //!   proportion to the input, round trip.
 //! - [`formats`]: every dataset parser an import uses (COCO JSON, CVAT XML,
-//!   YOLO labels and `data.yaml`, MOT `gt.txt` and `seqinfo.ini`, native
+//!   YOLO labels and `data.yaml`, MOT `gt.txt` and `seqinfo.ini`, VOC XML, native
 //!   JSON Lines): never panic, allocate in proportion to the file, and hand
 //!   out only well-formed records.
 //!
@@ -64,6 +64,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("cvat_xml", formats::cvat_xml),
     ("yolo_labels", formats::yolo_labels),
     ("mot_gt", formats::mot_gt),
+    ("voc_xml", formats::voc_xml),
     ("native_jsonl", formats::native_jsonl),
 ];
 
@@ -82,6 +83,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         ("cvat_xml", formats::seeds("cvat_xml")),
         ("yolo_labels", formats::seeds("yolo_labels")),
         ("mot_gt", formats::seeds("mot_gt")),
+        ("voc_xml", formats::seeds("voc_xml")),
         ("native_jsonl", formats::seeds("native_jsonl")),
     ] {
         for (name, bytes) in list {
