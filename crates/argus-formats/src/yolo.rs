@@ -19,12 +19,27 @@
 //! the bridge, around the part and back. By the even-odd rule (Argus's
 //! rasteriser, and OpenCV's `fillPoly` that Ultralytics trains with) a
 //! bridge walked both ways encloses nothing, so no area is lost to the
-//! joining itself; what is lost to simplification (`tolerance`) and to the
-//! six decimals of the file is measured by rasterising the written ring back
-//! and comparing with the mask. Every annotation whose ring is not exactly
-//! its mask, or that needed bridges (which other tools draw as one-pixel
-//! lines), is listed in [`Report::changed`] with its IoU, areas, parts and
-//! holes.
+//! joining itself (but OpenCV draws a bridge's own pixels, see below).
+//!
+//! **Pixel conventions.** Argus's outlines run along pixel edges (pixel `c`
+//! spans `[c, c+1]`, a pixel is inside when its centre is). Ultralytics and
+//! supervision scale a segment by the image size and fill it with OpenCV's
+//! `fillPoly`, where a vertex *is* a pixel (its centre) and the outline's own
+//! pixels are filled too: an edge-traced ring would load one pixel too big
+//! at the right and bottom. So the writer moves every ring half a pixel
+//! inward, onto its boundary pixels' centres, in OpenCV's coordinates
+//! (vertex on the pixel plus a quarter, so that both rounding and
+//! truncation land on it), then fills what it wrote as OpenCV does
+//! ([`opencv_fill`]) and compares with the shape's pixels in Argus. An
+//! untolerated traced mask comes back pixel for pixel; every annotation
+//! whose written ring does not (simplification, fractional polygon
+//! vertices, the six decimals, bridges drawn as lines), or that needed
+//! bridges, is listed in [`Report::changed`] with the IoU OpenCV's fill
+//! has with its pixels, areas, parts and holes. Boxes in a segmentation
+//! dataset are written as the ring of their pixels (exact). Detection boxes
+//! (`cx cy w h`) are in continuous pixel-edge coordinates on both sides and
+//! are written as they are. The reader imports a segment as what OpenCV
+//! fills from it ([`Geometry::Mask`]).
 //!
 //! `data.yaml` leaves `path` out on purpose: Ultralytics resolves a relative
 //! `path` against the working directory (and then its datasets folder), but
@@ -272,21 +287,27 @@ impl<'a> YoloWriter<'a> {
             }
             (YoloTask::Segment { tolerance }, Geometry::Mask(rle)) => self.mask_coords(image, rle, tolerance, &at)?,
             (YoloTask::Segment { .. }, Geometry::Polygon(p)) => {
-                let mut rings = vec![p.exterior.clone()];
-                rings.extend(p.holes.iter().cloned());
-                let ring = join_rings(rings);
-                if ring.len() < 3 {
+                if p.exterior.len() < 3 {
                     self.report.skip(at, "the polygon has fewer than 3 points");
                     return None;
                 }
-                let clipped = ring.iter().any(|q| q.x < 0.0 || q.y < 0.0 || q.x > w || q.y > h);
+                let clipped = std::iter::once(&p.exterior).chain(&p.holes).flatten().any(|q| q.x < 0.0 || q.y < 0.0 || q.x > w || q.y > h);
                 if clipped {
                     self.report.change(&at, format!("polygon points outside the {}x{} image moved onto its border", image.width, image.height));
                 }
-                if !p.holes.is_empty() {
-                    self.report.change(&at, format!("{} joined to the outline by zero-width bridges", plural(p.holes.len(), "hole")));
-                }
-                ring_coords(&ring, w, h)
+                let target = match Rle::from_polygon(image.height, image.width, p) {
+                    Ok(t) if !t.is_empty() => t,
+                    Ok(_) => {
+                        self.report.skip(at, "the polygon covers no pixel centre of the image");
+                        return None;
+                    }
+                    Err(e) => {
+                        self.report.skip(at, format!("the polygon could not be rasterised: {e}"));
+                        return None;
+                    }
+                };
+                let what = "polygon written in OpenCV's pixel-centre convention (what Ultralytics and supervision fill): IoU {iou} with its pixels in Argus, area {before} -> {after} px";
+                self.measured_ring(image, &target, opencv_rings(p), 1, p.holes.len(), what, &at)?
             }
             (YoloTask::Segment { .. }, Geometry::BBox(b)) => {
                 let Some(c) = clip_box(b, w, h) else {
@@ -296,7 +317,15 @@ impl<'a> YoloWriter<'a> {
                 if c != *b {
                     self.report.change(&at, format!("box clipped to the {}x{} image", image.width, image.height));
                 }
-                ring_coords(&c.to_polygon().exterior, w, h)
+                // The box's pixels (centres inside), as a ring on their edges:
+                // exact in OpenCV's convention whatever the box's fractions.
+                let target = Rle::from_bbox(image.height, image.width, &c).ok().filter(|t| !t.is_empty());
+                let Some((target, pixels)) = target.and_then(|t| t.bbox().map(|px| (t, px))) else {
+                    self.report.skip(at, "the box covers no pixel centre of the image");
+                    return None;
+                };
+                let what = "box written in OpenCV's pixel-centre convention (what Ultralytics and supervision fill): IoU {iou} with its pixels in Argus, area {before} -> {after} px";
+                self.measured_ring(image, &target, opencv_rings(&pixels.to_polygon()), 1, 0, what, &at)?
             }
             (YoloTask::Segment { .. }, Geometry::Polyline(_) | Geometry::Points(_)) => return None,
         };
@@ -340,15 +369,29 @@ impl<'a> YoloWriter<'a> {
         }
         let parts = polygons.len();
         let holes: usize = polygons.iter().map(|p| p.holes.len()).sum();
-        let rings: Vec<Vec<Point>> = polygons.into_iter().flat_map(|p| std::iter::once(p.exterior).chain(p.holes)).collect();
-        let ring = join_rings(rings);
+        let rings = polygons.iter().flat_map(opencv_rings).collect();
+        let what = "mask written as one polygon in OpenCV's pixel-centre convention (what Ultralytics and supervision fill): IoU {iou} with the mask, area {before} -> {after} px";
+        self.measured_ring(image, rle, rings, parts, holes, what, at)
+    }
+
+    /// Joins `rings` (OpenCV's convention, see [`opencv_rings`]) into one,
+    /// writes it, fills what was written as OpenCV does and compares that
+    /// with `target`; reports the annotation (`what` with `{iou}`,
+    /// `{before}` and `{after}` filled in) when they differ or bridges were
+    /// needed.
+    #[allow(clippy::too_many_arguments)]
+    fn measured_ring(&mut self, image: &Image, target: &Rle, rings: Vec<Vec<Point>>, parts: usize, holes: usize, what: &str, at: &str) -> Option<String> {
+        let (w, h) = (f64::from(image.width), f64::from(image.height));
+        // OpenCV's pixels are 0 ..= size - 1: a vertex past the border goes onto it.
+        let onto = |v: f64, size: f64| v.clamp(NUDGE, size - 1.0 + NUDGE);
+        let ring: Vec<Point> = join_rings(rings).into_iter().map(|p| Point { x: onto(p.x, w), y: onto(p.y, h) }).collect();
         if ring.len() < 3 {
-            self.report.skip(at, "the mask's outline has fewer than 3 points");
+            self.report.skip(at, "the outline has fewer than 3 points");
             return None;
         }
-        let (w, h) = (f64::from(image.width), f64::from(image.height));
         let coords = ring_coords(&ring, w, h);
-        // Measure what a reader gets: the written numbers, back in pixels.
+        // Measure what a reader gets: the written numbers, back in pixels,
+        // filled as OpenCV fills them.
         let back: Vec<Point> = coords
             .split(' ')
             .filter_map(|s| s.parse::<f64>().ok())
@@ -356,11 +399,11 @@ impl<'a> YoloWriter<'a> {
             .chunks_exact(2)
             .map(|c| Point { x: c[0] * w, y: c[1] * h })
             .collect();
-        let written = Rle::from_polygon(image.height, image.width, &Polygon { exterior: back, holes: Vec::new() });
-        let (before, after, inter) = match written.and_then(|b| Ok((b.area(), b.intersection_area(rle)?))) {
-            Ok((after, inter)) => (rle.area(), after, inter),
+        let written = opencv_fill(image.height, image.width, &back);
+        let (before, after, inter) = match written.and_then(|b| Ok((b.area(), b.intersection_area(target)?))) {
+            Ok((after, inter)) => (target.area(), after, inter),
             Err(e) => {
-                mask_err(&mut self.report, e);
+                self.report.skip(at, format!("the outline could not be measured: {e}"));
                 return None;
             }
         };
@@ -368,17 +411,157 @@ impl<'a> YoloWriter<'a> {
         if !exact || parts > 1 || holes > 0 {
             let union = before + after - inter;
             let iou = if union == 0 { 0.0 } else { inter as f64 / union as f64 };
-            let mut reason = format!("mask written as one polygon: IoU {iou:.4} with the mask, area {before} -> {after} px");
+            let mut reason = what.replace("{iou}", &format!("{iou:.4}")).replace("{before}", &before.to_string()).replace("{after}", &after.to_string());
             if parts > 1 || holes > 0 {
                 let mut what = vec![plural(parts, "part")];
                 if holes > 0 {
                     what.push(plural(holes, "hole"));
                 }
-                reason.push_str(&format!("; {} joined by {} (other tools may draw them as 1-px lines)", what.join(" and "), plural(parts + holes - 1, "zero-width bridge")));
+                reason.push_str(&format!("; {} joined by {} (OpenCV draws them as 1-px lines, counted in the IoU)", what.join(" and "), plural(parts + holes - 1, "zero-width bridge")));
             }
             self.report.change(at, reason);
         }
         Some(coords)
+    }
+}
+
+/// Where a written vertex sits inside its pixel (OpenCV coordinates): a
+/// quarter pixel past the pixel's centre, so that rounding (supervision,
+/// `cvRound`) and truncation (Ultralytics' `np.int32` cast) both give that
+/// pixel, whatever the float error of the six decimals.
+const NUDGE: f64 = 0.25;
+
+/// A polygon's rings (pixel-edge convention: pixel `c` spans `[c, c+1]`,
+/// Argus's rasteriser takes the pixels whose centre is inside) in OpenCV's
+/// convention, where a vertex is a pixel (`c` is pixel `c`'s centre) and
+/// `fillPoly` fills the outline's own pixels too: each ring is moved inward
+/// (towards the polygon's inside; away from a hole's) by half a pixel, onto
+/// the centres of its boundary pixels, then shifted by -0.5 to OpenCV's
+/// coordinates and snapped to the pixel (plus [`NUDGE`]). Each vertex moves
+/// along the miter of its two edges' normals (for a traced, rectilinear
+/// ring: 0.5 along both), clamped to one pixel at sharp turns.
+fn opencv_rings(p: &Polygon) -> Vec<Vec<Point>> {
+    let side = |r: &[Point]| if Polygon::ring_signed_area(r) < 0.0 { -1.0 } else { 1.0 };
+    let outer = side(&p.exterior);
+    let mut out = vec![opencv_ring(&p.exterior, outer)];
+    // A hole's inside is the polygon's outside: move away from it.
+    out.extend(p.holes.iter().map(|r| opencv_ring(r, -side(r))));
+    out
+}
+
+/// One ring moved by half a pixel towards `inside` (+1: the side of
+/// `(-dy, dx)` for each edge `(dx, dy)`, the inside of a ring of positive
+/// signed area in image coordinates), in OpenCV's coordinates; see
+/// [`opencv_rings`].
+fn opencv_ring(ring: &[Point], inside: f64) -> Vec<Point> {
+    let n = ring.len();
+    let normal = |a: Point, b: Point| -> Option<(f64, f64)> {
+        let (dx, dy) = (b.x - a.x, b.y - a.y);
+        let len = dx.hypot(dy);
+        (len > 1e-12).then(|| (-dy * inside / len, dx * inside / len))
+    };
+    (0..n)
+        .map(|i| {
+            let p = ring[i];
+            let prev = (1..n).map(|k| ring[(i + n - k) % n]).find(|q| *q != p);
+            let next = (1..n).map(|k| ring[(i + k) % n]).find(|q| *q != p);
+            let (ox, oy) = match (prev.and_then(|q| normal(q, p)), next.and_then(|q| normal(p, q))) {
+                (Some(a), Some(b)) => miter(a, b, 0.5),
+                (Some(a), None) | (None, Some(a)) => (a.0 * 0.5, a.1 * 0.5),
+                (None, None) => (0.0, 0.0),
+            };
+            Point { x: (p.x + ox - 0.5).round() + NUDGE, y: (p.y + oy - 0.5).round() + NUDGE }
+        })
+        .collect()
+}
+
+/// The offset of a vertex whose edges have unit normals `a` and `b` when
+/// both edges move by `d`: `d (a + b) / (1 + a.b)`, at most `2d` long.
+fn miter(a: (f64, f64), b: (f64, f64), d: f64) -> (f64, f64) {
+    let (sx, sy) = (a.0 + b.0, a.1 + b.1);
+    let s = 1.0 + a.0 * b.0 + a.1 * b.1;
+    if s >= 0.5 {
+        return (d * sx / s, d * sy / s);
+    }
+    let len = sx.hypot(sy);
+    if len < 1e-9 { (0.0, 0.0) } else { (2.0 * d * sx / len, 2.0 * d * sy / len) }
+}
+
+/// What OpenCV's `cv2.fillPoly(img, [ring], 1)` (8-connected, `shift` 0)
+/// draws from a ring in pixel units (`x` = column, `y` = row, as YOLO's
+/// normalised coordinates times the image size): the vertices rounded as
+/// `cvRound` does (half to even); the pixels whose centre is inside by the
+/// even-odd rule (argus-core's rule, [`Rle::from_polygon`], on the rounded
+/// ring moved by +0.5 into Argus's pixel-edge coordinates); and every edge's
+/// own pixels, drawn as OpenCV's `Line` does (Bresenham, left to right,
+/// ties towards the start), clipped to the image. This is what Ultralytics
+/// and supervision load from a YOLO segmentation line.
+pub fn opencv_fill(height: u32, width: u32, ring: &[Point]) -> std::result::Result<Rle, MaskError> {
+    const FAR: f64 = (1u64 << 40) as f64;
+    let pts: Vec<(i64, i64)> = ring.iter().map(|p| (p.x.clamp(-FAR, FAR).round_ties_even() as i64, p.y.clamp(-FAR, FAR).round_ties_even() as i64)).collect();
+    let shifted = pts.iter().map(|&(x, y)| Point { x: x as f64 + 0.5, y: y as f64 + 0.5 }).collect();
+    let interior = Rle::from_polygon(height, width, &Polygon { exterior: shifted, holes: Vec::new() })?;
+    let (h, w) = (i64::from(height), i64::from(width));
+    let mut on_edges: Vec<u64> = Vec::new();
+    for i in 0..pts.len() {
+        cv_line(pts[i], pts[(i + 1) % pts.len()], w, h, &mut |x, y| on_edges.push((x * h + y) as u64));
+    }
+    on_edges.sort_unstable();
+    on_edges.dedup();
+    let total = u64::from(height) * u64::from(width);
+    let mut counts = Vec::with_capacity(on_edges.len() / 2 + 2);
+    let (mut pos, mut i) = (0u64, 0usize);
+    while i < on_edges.len() {
+        let start = on_edges[i];
+        let mut end = start + 1;
+        i += 1;
+        while on_edges.get(i) == Some(&end) {
+            end += 1;
+            i += 1;
+        }
+        counts.extend([(start - pos) as u32, (end - start) as u32]);
+        pos = end;
+    }
+    counts.push((total - pos) as u32);
+    interior.union(&Rle::new(height, width, counts)?)
+}
+
+/// The pixels of OpenCV's 8-connected line from `a` to `b` inside `w` x
+/// `h`: walked from the left end, one pixel per step along the major axis,
+/// the minor coordinate `round_half_down(minor * j / major)` (OpenCV's
+/// `LineIterator` with `err = dx - 2 dy`). Only the steps inside the image
+/// are visited.
+fn cv_line(a: (i64, i64), b: (i64, i64), w: i64, h: i64, put: &mut dyn FnMut(i64, i64)) {
+    let (p, q) = if b.0 < a.0 { (b, a) } else { (a, b) };
+    let (dx, dy) = (q.0 - p.0, q.1 - p.1);
+    let (sy, ady) = (dy.signum(), dy.abs());
+    let inside = |x: i64, y: i64| (0..w).contains(&x) && (0..h).contains(&y);
+    if dx >= ady {
+        if dx == 0 {
+            if inside(p.0, p.1) {
+                put(p.0, p.1);
+            }
+            return;
+        }
+        // Only the columns inside the image.
+        let (j0, j1) = ((-p.0).max(0), (w - 1 - p.0).min(dx));
+        for j in j0..=j1 {
+            let k = (2 * ady * j + dx - 1) / (2 * dx);
+            let (x, y) = (p.0 + j, p.1 + sy * k);
+            if inside(x, y) {
+                put(x, y);
+            }
+        }
+    } else {
+        // Only the rows inside the image.
+        let (j0, j1) = if sy > 0 { ((-p.1).max(0), (h - 1 - p.1).min(ady)) } else { ((p.1 - (h - 1)).max(0), p.1.min(ady)) };
+        for j in j0..=j1 {
+            let k = (2 * dx * j + ady - 1) / (2 * ady);
+            let (x, y) = (p.0 + k, p.1 + sy * j);
+            if inside(x, y) {
+                put(x, y);
+            }
+        }
     }
 }
 
@@ -874,7 +1057,8 @@ fn clip(s: &str) -> String {
 /// `file:line` and the reason; annotations get ids from `next_id` on.
 ///
 /// A line is `class cx cy w h` (a box), `class x1 y1 ... xn yn` with n >= 3
-/// (a polygon), either with a trailing confidence (`save_conf`: 6 values,
+/// (a polygon, imported as the mask OpenCV fills from it, see
+/// [`opencv_fill`]), either with a trailing confidence (`save_conf`: 6 values,
 /// or an even count from 8) which becomes the score. Values must be finite
 /// and within [0, 1] (give or take 0.001, then clamped); class numbers must
 /// be in `categories` (their ids).
@@ -961,12 +1145,18 @@ fn parse_label_line(tokens: &[&str], known: &HashSet<u32>, w: f64, h: f64) -> Re
         let y1 = ((cy + bh / 2.0) * h).clamp(0.0, h);
         Geometry::BBox(BBox::new(x0, y0, x1 - x0, y1 - y0).map_err(|_| "the box has no area inside the image".to_owned())?)
     } else {
+        // OpenCV's convention (vertex = pixel centre, the outline's pixels
+        // inside): import what Ultralytics and supervision fill.
         let points: Vec<Point> = values.chunks_exact(2).map(|c| Point { x: c[0] * w, y: c[1] * h }).collect();
         let polygon = Polygon::new(points, Vec::new()).map_err(|e| format!("bad polygon: {e}"))?;
         if polygon.area() <= 0.0 {
             return Err("the polygon has no area".into());
         }
-        Geometry::Polygon(polygon)
+        let mask = opencv_fill(h as u32, w as u32, &polygon.exterior).map_err(|e| format!("the polygon could not be filled: {e}"))?;
+        if mask.is_empty() {
+            return Err("the polygon covers no pixel of the image".into());
+        }
+        Geometry::Mask(mask)
     };
     Ok((class, geometry, score))
 }
@@ -1324,19 +1514,97 @@ mod tests {
         (text(&sink, "labels/train/v_000000.txt"), report)
     }
 
-    /// The label line's ring, back in pixels, rasterised.
-    fn rasterise_line(line: &str, w: u32, h: u32) -> Rle {
+    /// The label line's ring, back in pixels.
+    fn ring_of(line: &str, w: u32, h: u32) -> Vec<Point> {
         let v: Vec<f64> = line.split_whitespace().skip(1).map(|t| t.parse().expect("number")).collect();
-        let pts = v.chunks_exact(2).map(|c| Point { x: c[0] * f64::from(w), y: c[1] * f64::from(h) }).collect();
-        Rle::from_polygon(h, w, &Polygon { exterior: pts, holes: Vec::new() }).expect("raster")
+        v.chunks_exact(2).map(|c| Point { x: c[0] * f64::from(w), y: c[1] * f64::from(h) }).collect()
+    }
+
+    /// The label line's ring filled as OpenCV (Ultralytics, supervision) fills it.
+    fn rasterise_line(line: &str, w: u32, h: u32) -> Rle {
+        opencv_fill(h, w, &ring_of(line, w, h)).expect("fill")
+    }
+
+    /// The pixels of the segments the line's ring walks both ways (its
+    /// bridges), as OpenCV draws them.
+    fn bridges(line: &str, w: u32, h: u32) -> Rle {
+        let pts: Vec<(i64, i64)> = ring_of(line, w, h).iter().map(|p| (p.x.round() as i64, p.y.round() as i64)).collect();
+        let segs: Vec<((i64, i64), (i64, i64))> = (0..pts.len()).map(|i| (pts[i], pts[(i + 1) % pts.len()])).collect();
+        let mut px = vec![0u8; (w * h) as usize];
+        for &(a, b) in &segs {
+            if a != b && segs.contains(&(b, a)) {
+                cv_line(a, b, i64::from(w), i64::from(h), &mut |x, y| px[(y * i64::from(w) + x) as usize] = 1);
+            }
+        }
+        Rle::from_bitmap_row_major(h, w, &px).expect("bitmap")
     }
 
     #[test]
     fn a_simple_mask_is_written_exactly_and_not_reported() {
         let m = mask(&["....", ".##.", ".##.", "...."]);
-        let (label, report) = segment(m, 0.0);
-        assert_eq!(label, "0 0.75 0.25 0.75 0.75 0.25 0.75 0.25 0.25\n");
+        let (label, report) = segment(m.clone(), 0.0);
+        // Pixels 1 and 2 (plus a quarter pixel) in OpenCV's convention.
+        assert_eq!(label, "0 0.5625 0.3125 0.5625 0.5625 0.3125 0.5625 0.3125 0.3125\n");
+        assert_eq!(rasterise_line(&label, 4, 4), m);
         assert!(report.changed.is_empty(), "{:?}", report.changed);
+    }
+
+    #[test]
+    fn opencv_fill_is_what_opencv_draws() {
+        // cv2.fillPoly(np.zeros((8, 8), np.uint8), [np.array(ring, np.int32)], 1), opencv-python 4.x.
+        let tri = [(1.0, 1.0), (5.0, 1.0), (1.0, 5.0)].map(|(x, y)| Point { x, y });
+        let want = mask(&["........", ".#####..", ".####...", ".###....", ".##.....", ".#......", "........", "........"]);
+        assert_eq!(opencv_fill(8, 8, &tri).expect("fill"), want);
+        let skew = [(1.0, 1.0), (6.0, 2.0), (3.0, 6.0)].map(|(x, y)| Point { x, y });
+        let want = mask(&["........", ".###....", ".######.", "..####..", "..###...", "...##...", "...#....", "........"]);
+        assert_eq!(opencv_fill(8, 8, &skew).expect("fill"), want);
+        // Vertices rounded half to even (cvRound), lines clipped to the image.
+        let nudged = [(1.4, 0.6), (4.6, 1.0), (1.0, 5.2)].map(|(x, y)| Point { x, y });
+        assert_eq!(opencv_fill(8, 8, &nudged).expect("fill"), opencv_fill(8, 8, &tri).expect("fill"));
+        let ties = [(2.5, 1.0), (5.0, 1.0), (2.5, 5.0)].map(|(x, y)| Point { x, y });
+        let even = [(2.0, 1.0), (5.0, 1.0), (2.0, 5.0)].map(|(x, y)| Point { x, y });
+        assert_eq!(opencv_fill(8, 8, &ties).expect("fill"), opencv_fill(8, 8, &even).expect("fill"));
+        let big = [(-3.0, -3.0), (12.0, -3.0), (12.0, 12.0), (-3.0, 12.0)].map(|(x, y)| Point { x, y });
+        assert_eq!(opencv_fill(8, 8, &big).expect("fill"), Rle::full(8, 8).expect("full"));
+        let dot = [Point { x: 7.0, y: 7.0 }; 3];
+        assert_eq!(opencv_fill(8, 8, &dot).expect("fill").area(), 1, "a collapsed ring is its pixel");
+    }
+
+    #[test]
+    fn what_opencv_fills_from_a_traced_mask_is_the_mask() {
+        let cases: [(&str, Vec<&str>); 6] = [
+            ("box", vec!["......", ".####.", ".####.", ".####.", "......"]),
+            ("ring with a hole", vec!["#######.", "#######.", "##...##.", "##....#.", "#######.", "........"]),
+            ("L-shape", vec!["##......", "##......", "##......", "#######.", "#######.", "........"]),
+            ("one pixel wide, on the border", vec!["#.....", "#.....", "######", "....##", "....##"]),
+            ("a single pixel", vec!["....", "..#.", "....", "...."]),
+            ("two parts", vec!["##......", "##......", "........", ".....###", ".....###"]),
+        ];
+        for (what, rows) in cases {
+            let m = mask(&rows);
+            let (label, report) = segment(m.clone(), 0.0);
+            let line = label.lines().next().expect("line");
+            let back = rasterise_line(line, m.width(), m.height());
+            let bridges = bridges(line, m.width(), m.height());
+            if what == "two parts" {
+                // The bridge crosses the background: OpenCV draws its line.
+                assert_eq!(back, m.union(&bridges).expect("union"), "{what}");
+                assert!(back != m && report.changed[0].reason.contains(&format!("IoU {:.4}", back.iou(&m).expect("iou"))), "{what}: {:?}", report.changed);
+                continue;
+            }
+            assert_eq!(back, m, "{what}: {label}");
+            assert!(report.changed.iter().all(|c| c.reason.contains("IoU 1.0000")), "{what}: {:?}", report.changed);
+            assert_eq!(report.changed.is_empty(), what != "ring with a hole", "{what}: only the hole's bridge is reported");
+            // Read back as the trainer sees it: the mask.
+            let mut r = Report::default();
+            let mut next = 1;
+            let anns = read_label_file(&label, "l.txt", &image(1, "a.jpg", m.width(), m.height()), &[cat(0, "a")], &mut next, &mut r);
+            if what == "a single pixel" {
+                assert!(anns.is_empty() && r.skipped[0].reason.contains("no area"), "{what}: {r:?}");
+                continue;
+            }
+            assert_eq!(anns[0].geometry, Geometry::Mask(m), "{what}");
+        }
     }
 
     #[test]
@@ -1345,10 +1613,14 @@ mod tests {
         let (label, report) = segment(m.clone(), 0.0);
         let line = label.lines().next().expect("one line");
         assert_eq!(label.lines().count(), 1);
-        assert_eq!(rasterise_line(line, 8, 5), m, "the bridged ring covers exactly the mask");
+        let bridge = bridges(line, 8, 5);
+        let back = rasterise_line(line, 8, 5);
+        assert_eq!(back, m.union(&bridge).expect("union"), "the mask and the bridge's line, nothing else");
         assert_eq!(report.changed.len(), 1, "bridges are reported");
         let reason = &report.changed[0].reason;
-        assert!(reason.contains("IoU 1.0000") && reason.contains("area 10 -> 10 px") && reason.contains("2 parts joined by 1 zero-width bridge"), "{reason}");
+        let iou = back.iou(&m).expect("iou");
+        assert!(iou < 1.0);
+        assert!(reason.contains(&format!("IoU {iou:.4}")) && reason.contains(&format!("area 10 -> {} px", back.area())) && reason.contains("2 parts joined by 1 zero-width bridge"), "{reason}");
         assert_eq!(report.changed[0].at, "annotation 5 on v/000000.jpg");
     }
 
@@ -1358,7 +1630,7 @@ mod tests {
         let (label, report) = segment(m.clone(), 0.0);
         let line = label.lines().next().expect("one line");
         assert_eq!(rasterise_line(line, 5, 4), m);
-        assert!(report.changed[0].reason.contains("1 part and 1 hole joined by 1 zero-width bridge"), "{:?}", report.changed);
+        assert!(report.changed[0].reason.contains("IoU 1.0000") && report.changed[0].reason.contains("1 part and 1 hole joined by 1 zero-width bridge"), "{:?}", report.changed);
     }
 
     #[test]
@@ -1368,7 +1640,7 @@ mod tests {
         let (label, report) = segment(m.clone(), 1.5);
         let back = rasterise_line(label.lines().next().expect("line"), 8, 8);
         let iou = back.iou(&m).expect("iou");
-        assert!(iou < 1.0 && iou > 0.8, "{iou}");
+        assert!(iou < 1.0 && iou > 0.75, "{iou}");
         let reason = &report.changed[0].reason;
         assert!(reason.contains(&format!("IoU {iou:.4}")), "{reason} vs {iou}");
         assert!(reason.contains(&format!("area {} -> {} px", m.area(), back.area())), "{reason}");
@@ -1388,8 +1660,10 @@ mod tests {
             "####.#.#.#.#####",
         ]);
         let (label, report) = segment(m.clone(), 0.0);
-        assert_eq!(rasterise_line(label.lines().next().expect("line"), 16, 8), m);
-        assert!(report.changed[0].reason.contains("IoU 1.0000"), "{:?}", report.changed);
+        let line = label.lines().next().expect("line");
+        let back = rasterise_line(line, 16, 8);
+        assert_eq!(back, m.union(&bridges(line, 16, 8)).expect("union"), "the mask and the bridges' lines");
+        assert!(report.changed[0].reason.contains(&format!("IoU {:.4}", back.iou(&m).expect("iou"))), "{:?}", report.changed);
     }
 
     #[test]
@@ -1398,11 +1672,23 @@ mod tests {
         let mut s = sink.clone();
         let mut w = YoloWriter::new(&mut s, &[cat(1, "a")], YoloTask::Segment { tolerance: 1.0 }).expect("writer");
         let tri = Polygon::from_flat(&[0.0, 0.0, 10.0, 0.0, 0.0, 5.0]).expect("polygon");
-        w.add_image(&image(1, "f.png", 10, 10), &[ann(1, 1, 1, Geometry::Polygon(tri)), ann(2, 1, 1, bbox(2.0, 2.0, 4.0, 6.0))]).expect("add");
+        w.add_image(&image(1, "f.png", 10, 10), &[ann(1, 1, 1, Geometry::Polygon(tri.clone())), ann(2, 1, 1, bbox(2.0, 2.0, 4.0, 6.0))]).expect("add");
         assert_eq!(w.image_path(&image(1, "f.png", 10, 10)).expect("path"), "images/train/f.png");
         let report = w.finish().expect("finish");
-        assert_eq!(text(&sink, "labels/train/f.txt"), "0 0 0 1 0 0 0.5\n0 0.2 0.2 0.6 0.2 0.6 0.8 0.2 0.8\n");
-        assert!(report.changed.is_empty() && report.skipped.is_empty());
+        // In OpenCV's convention: the pixels on the outline are the vertices.
+        let labels = text(&sink, "labels/train/f.txt");
+        assert_eq!(labels, "0 0.025 0.025 0.925 0.025 0.025 0.425\n0 0.225 0.225 0.525 0.225 0.525 0.725 0.225 0.725\n");
+        let b = Rle::from_bbox(10, 10, &BBox::new(2.0, 2.0, 4.0, 6.0).expect("box")).expect("box");
+        assert_eq!(rasterise_line(labels.lines().nth(1).expect("box"), 10, 10), b, "the box exactly");
+        let t = Rle::from_polygon(10, 10, &tri).expect("tri");
+        let back = rasterise_line(labels.lines().next().expect("tri"), 10, 10);
+        assert!(report.skipped.is_empty());
+        if back == t {
+            assert!(report.changed.is_empty(), "{:?}", report.changed);
+        } else {
+            assert_eq!(report.changed.len(), 1, "{:?}", report.changed);
+            assert!(report.changed[0].at.starts_with("annotation 1 ") && report.changed[0].reason.contains(&format!("IoU {:.4}", back.iou(&t).expect("iou"))), "{:?}", report.changed);
+        }
     }
 
     #[test]
@@ -1441,14 +1727,15 @@ mod tests {
     }
 
     #[test]
-    fn segments_read_back_as_polygons() {
+    fn segments_read_back_as_what_opencv_fills() {
         let m = mask(&["##......", "##......", "........", ".....###", ".....###"]);
         let (label, _) = segment(m.clone(), 0.0);
         let mut report = Report::default();
         let mut next = 1;
         let anns = read_label_file(&label, "labels/train/x.txt", &image(9, "x.jpg", 8, 5), &[cat(0, "blob")], &mut next, &mut report);
-        let Geometry::Polygon(p) = &anns[0].geometry else { panic!() };
-        assert_eq!(Rle::from_polygon(5, 8, p).expect("raster"), m);
+        let Geometry::Mask(back) = &anns[0].geometry else { panic!() };
+        assert_eq!(*back, rasterise_line(&label, 8, 5), "what OpenCV fills");
+        assert_eq!(*back, m.union(&bridges(&label, 8, 5)).expect("union"));
         assert_eq!((anns[0].image_id, anns[0].id, next), (9, 1, 2));
     }
 
@@ -1479,7 +1766,7 @@ mod tests {
         assert!(report.skipped[4].reason.contains("class 5 is not in"));
         assert_eq!(anns.len(), 4);
         assert_eq!(anns[2].score, Some(0.9));
-        assert!(matches!(anns[1].geometry, Geometry::Polygon(_)));
+        assert!(matches!(anns[1].geometry, Geometry::Mask(_)));
         let Geometry::BBox(b) = anns[3].geometry else { panic!() };
         assert!((b.x + b.width - 100.0).abs() < 1e-9, "clamped to the image: {b:?}");
         assert!(read_label_file("", "e.txt", &image(1, "a.jpg", 1, 1), &[], &mut next, &mut report).is_empty());
