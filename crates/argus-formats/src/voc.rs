@@ -627,10 +627,8 @@ pub fn read_annotation(xml: &[u8], file: &str, report: &mut Report) -> Result<Vo
         let at = reader.buffer_position();
         let event = reader.read_event_into(&mut buf).map_err(|e| syntax(at, e.to_string()))?;
         match event {
-            Event::DocType(d) => {
-                if d.to_ascii_uppercase().contains("<!ENTITY") {
-                    return Err(Error::Invalid { format: "Pascal VOC", at: file.into(), reason: "the file declares XML entities, which are refused".into() });
-                }
+            Event::DocType(d) if d.to_ascii_uppercase().contains("<!ENTITY") => {
+                return Err(Error::Invalid { format: "Pascal VOC", at: file.into(), reason: "the file declares XML entities, which are refused".into() });
             }
             Event::Start(e) => {
                 let name = e.name().as_ref().to_owned();

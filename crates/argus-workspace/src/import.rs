@@ -824,7 +824,9 @@ impl Workspace {
                     // Coordinates are fractions of the frame: the frame is the video's.
                     let mut size = |_: &str| only_size.or(sizes.first().copied());
                     let r = argus_formats::yolo::read_yolo_folder(&root, &mut size, &mut ticks, &mut |im| {
-                        let folder = Path::new(&im.image.file_name).parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+                        // Argus's YOLO export names images `<video folder>_<frame>`.
+                        let folder = yolo_video_hint(&im.image.file_name)
+                            .unwrap_or_else(|| Path::new(&im.image.file_name).parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default());
                         let Some(frame) = still_frames.as_ref().map_or_else(|| frame_in_name(&im.image.file_name), |f| f.get(&im.image.file_name).copied()) else {
                             return Ok(());
                         };
@@ -930,6 +932,14 @@ fn list_files(dir: &Path, rel: &str, out: &mut Vec<String>) {
             Err(_) => {}
         }
     }
+}
+
+/// The video folder an Argus YOLO export put in an image's stem
+/// (`<folder>_<frame>`), if the stem has that shape.
+pub(crate) fn yolo_video_hint(file_name: &str) -> Option<String> {
+    let stem = Path::new(file_name).file_stem()?.to_str()?;
+    let (prefix, digits) = stem.rsplit_once('_')?;
+    (!prefix.is_empty() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| prefix.to_owned())
 }
 
 /// The COCO file of a dataset folder: `annotations/instances_<subset>.json`

@@ -271,11 +271,10 @@ impl Workspace {
             })
             .await?;
         let folders = crate::export::video_folders(&target.videos);
+        let is_video = |c: &str| target.videos.iter().any(|v| v.name == c || folders.get(&v.id).is_some_and(|x| x == c));
         let names_video = |f: &str| {
-            Path::new(f).parent().into_iter().flat_map(Path::components).any(|c| {
-                let c = c.as_os_str().to_string_lossy();
-                target.videos.iter().any(|v| v.name == c || folders.get(&v.id).is_some_and(|x| *x == c))
-            })
+            Path::new(f).parent().into_iter().flat_map(Path::components).any(|c| is_video(&c.as_os_str().to_string_lossy()))
+                || super::yolo_video_hint(f).is_some_and(|h| is_video(&h))
         };
         if names.is_empty() || names.iter().any(|f| names_video(f)) {
             return Ok(None);
