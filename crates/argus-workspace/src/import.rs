@@ -495,11 +495,8 @@ impl Workspace {
         });
         let summary = format!("import {}", file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
         let actor = target.actor;
-        let mut failure: Option<CommandError> = None;
-        let outcome = self
-            .store()
-            .batch(project, &actor, &summary, async |batch: &mut Batch<'_>| {
-                let mut w = Writer::new();
+        let (w, read, ()) = self
+            .import_batch(project, actor, &summary, cancel, reader, async |batch: &mut Batch<'_>, w: &mut Writer| {
                 let mut n = 0u64;
                 while let Some(item) = rx.recv().await {
                     let Item::Annotations(list) = item else { continue };
@@ -527,31 +524,15 @@ impl Workspace {
                         let Ok(label) = target.schema.label(label) else { continue };
                         let key = a.track.map(u64::from);
                         w.add(at, video, frame, label, key, a, actor);
-                        if let Err(e) = w.flush(batch, false).await {
-                            failure = Some(e);
-                            return Err(argus_store::Error::Conflict("the import stopped".into()));
-                        }
+                        w.flush(batch, false).await?;
                         if n.is_multiple_of(1024) {
                             progress(TransferProgress { stage: "annotations".into(), done: n, total: 0 });
                         }
                     }
                 }
-                // Commit only what a whole, readable file gave.
-                let read = cancel.check().and(w.flush(batch, true).await).and(reader.await.unwrap_or_else(|e| Err(CommandError::internal(format!("the reader stopped: {e}")))));
-                match read {
-                    Ok(r) => Ok((w, r)),
-                    Err(e) => {
-                        failure = Some(e);
-                        Err(argus_store::Error::Conflict("the import stopped".into()))
-                    }
-                }
+                Ok(())
             })
-            .await;
-        if let Some(e) = failure {
-            cancel.check()?;
-            return Err(e);
-        }
-        let (_, (w, read)) = outcome?;
+            .await?;
         let mut report = w.report;
         report.skipped.splice(0..0, read.skipped);
         report.images = read.images;
@@ -579,11 +560,8 @@ impl Workspace {
         });
         let summary = format!("import {}", file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
         let actor = target.actor;
-        let mut failure: Option<CommandError> = None;
-        let outcome = self
-            .store()
-            .batch(project, &actor, &summary, async |batch: &mut Batch<'_>| {
-                let mut w = Writer::new();
+        let (w, _header, ()) = self
+            .import_batch(project, actor, &summary, cancel, reader, async |batch: &mut Batch<'_>, w: &mut Writer| {
                 // The file's video id -> ours (by content), or why not; its
                 // track id -> (video, label, number).
                 let mut videos: HashMap<VideoId, Result<usize, String>> = HashMap::new();
@@ -641,10 +619,7 @@ impl Workspace {
                                 attributes,
                             };
                             w.add(format!("track {number}, frame {}", s.frame), video, s.frame, label, Some(number), a, actor);
-                            if let Err(e) = w.flush(batch, false).await {
-                                failure = Some(e);
-                                return Err(argus_store::Error::Conflict("the import stopped".into()));
-                            }
+                            w.flush(batch, false).await?;
                         }
                         Record::Review(_) | Record::Comment(_) | Record::End { .. } => {}
                     }
@@ -652,22 +627,9 @@ impl Workspace {
                         progress(TransferProgress { stage: "records".into(), done: n, total: 0 });
                     }
                 }
-                // Commit only what a whole, readable file gave.
-                let read = cancel.check().and(w.flush(batch, true).await).and(reader.await.unwrap_or_else(|e| Err(CommandError::internal(format!("the reader stopped: {e}")))));
-                match read {
-                    Ok(r) => Ok((w, r)),
-                    Err(e) => {
-                        failure = Some(e);
-                        Err(argus_store::Error::Conflict("the import stopped".into()))
-                    }
-                }
+                Ok(())
             })
-            .await;
-        if let Some(e) = failure {
-            cancel.check()?;
-            return Err(e);
-        }
-        let (_, (w, _header)) = outcome?;
+            .await?;
         Ok(w.report)
     }
 }
@@ -698,11 +660,8 @@ impl Workspace {
         let summary = format!("import {}", file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
         let actor = target.actor;
         let video = &target.videos[video];
-        let mut failure: Option<CommandError> = None;
-        let outcome = self
-            .store()
-            .batch(project, &actor, &summary, async |batch: &mut Batch<'_>| {
-                let mut w = Writer::new();
+        let (w, read, ()) = self
+            .import_batch(project, actor, &summary, cancel, reader, async |batch: &mut Batch<'_>, w: &mut Writer| {
                 let mut n = 0u64;
                 while let Some(mut t) = rx.recv().await {
                     n += 1;
@@ -737,28 +696,12 @@ impl Workspace {
                         let at = format!("track {}, frame {}", t.id.map_or_else(|| "(image shape)".into(), |i| i.to_string()), s.frame);
                         w.add(at, video, s.frame, label, key, a, actor);
                     }
-                    if let Err(e) = w.flush(batch, false).await {
-                        failure = Some(e);
-                        return Err(argus_store::Error::Conflict("the import stopped".into()));
-                    }
+                    w.flush(batch, false).await?;
                     progress(TransferProgress { stage: "tracks".into(), done: n, total: 0 });
                 }
-                // Commit only what a whole, readable file gave.
-                let read = cancel.check().and(w.flush(batch, true).await).and(reader.await.unwrap_or_else(|e| Err(CommandError::internal(format!("the reader stopped: {e}")))));
-                match read {
-                    Ok(r) => Ok((w, r)),
-                    Err(e) => {
-                        failure = Some(e);
-                        Err(argus_store::Error::Conflict("the import stopped".into()))
-                    }
-                }
+                Ok(())
             })
-            .await;
-        if let Some(e) = failure {
-            cancel.check()?;
-            return Err(e);
-        }
-        let (_, (w, read)) = outcome?;
+            .await?;
         let mut report = w.report;
         report.skipped.splice(0..0, read.skipped);
         report.changed = read.changed;
@@ -862,11 +805,8 @@ impl Workspace {
         });
         let summary = format!("import {}", file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
         let actor = target.actor;
-        let mut failure: Option<CommandError> = None;
-        let outcome = self
-            .store()
-            .batch(project, &actor, &summary, async |batch: &mut Batch<'_>| {
-                let mut w = Writer::new();
+        let (w, read, images) = self
+            .import_batch(project, actor, &summary, cancel, reader, async |batch: &mut Batch<'_>, w: &mut Writer| {
                 let mut n = 0u64;
                 let mut frames = HashSet::new();
                 while let Some(r) = rx.recv().await {
@@ -888,30 +828,14 @@ impl Workspace {
                     frames.insert((vi, r.frame));
                     let key = a.track.map(|t| u64::from(t) | ((vi as u64) << 32));
                     w.add(at, &target.videos[vi], r.frame, label, key, a, actor);
-                    if let Err(e) = w.flush(batch, false).await {
-                        failure = Some(e);
-                        return Err(argus_store::Error::Conflict("the import stopped".into()));
-                    }
+                    w.flush(batch, false).await?;
                     if n.is_multiple_of(1024) {
                         progress(TransferProgress { stage: "annotations".into(), done: n, total: 0 });
                     }
                 }
-                // Commit only what a whole, readable dataset gave.
-                let read = cancel.check().and(w.flush(batch, true).await).and(reader.await.unwrap_or_else(|e| Err(CommandError::internal(format!("the reader stopped: {e}")))));
-                match read {
-                    Ok(r) => Ok((w, r, frames.len() as u64)),
-                    Err(e) => {
-                        failure = Some(e);
-                        Err(argus_store::Error::Conflict("the import stopped".into()))
-                    }
-                }
+                Ok(frames.len() as u64)
             })
-            .await;
-        if let Some(e) = failure {
-            cancel.check()?;
-            return Err(e);
-        }
-        let (_, (w, read, images)) = outcome?;
+            .await?;
         let mut report = w.report;
         report.skipped.splice(0..0, read.skipped);
         report.changed = read.changed;
@@ -931,6 +855,48 @@ fn list_files(dir: &Path, rel: &str, out: &mut Vec<String>) {
             Ok(_) => out.push(r),
             Err(_) => {}
         }
+    }
+}
+
+impl Workspace {
+    /// One import's store batch: `body` turns what `reader` sends into
+    /// shapes through a [`Writer`]. The batch commits only when `body`, the
+    /// last write and the reader all succeeded and nothing cancelled it, so
+    /// an unreadable, failed or cancelled import writes nothing.
+    async fn import_batch<T: Send + 'static, R>(
+        &self,
+        project: argus_core::id::ProjectId,
+        actor: Actor,
+        summary: &str,
+        cancel: &Cancel,
+        reader: tokio::task::JoinHandle<CommandResult<T>>,
+        body: impl AsyncFnOnce(&mut Batch<'_>, &mut Writer) -> CommandResult<R>,
+    ) -> CommandResult<(Writer, T, R)> {
+        let mut failure: Option<CommandError> = None;
+        let outcome = self
+            .store()
+            .batch(project, &actor, summary, async |batch: &mut Batch<'_>| {
+                let mut w = Writer::new();
+                let made = match body(batch, &mut w).await {
+                    Ok(made) => cancel.check().and(w.flush(batch, true).await).map(|()| made),
+                    Err(e) => Err(e),
+                };
+                // The reader ends once the body stops taking its records.
+                let read = reader.await.unwrap_or_else(|e| Err(CommandError::internal(format!("the reader stopped: {e}"))));
+                match (made, read) {
+                    (Ok(made), Ok(read)) => Ok((w, read, made)),
+                    (Err(e), _) | (_, Err(e)) => {
+                        failure = Some(e);
+                        Err(argus_store::Error::Conflict("the import stopped".into()))
+                    }
+                }
+            })
+            .await;
+        if let Some(e) = failure {
+            cancel.check()?;
+            return Err(e);
+        }
+        Ok(outcome?.1)
     }
 }
 

@@ -167,10 +167,11 @@ export function initialImportForm(): ImportForm {
 }
 
 export const IMPORT_FORMATS: { value: ImportFormat; name: string }[] = [
-  { value: "coco", name: "COCO (annotations.json)" },
+  { value: "coco", name: "COCO (annotations/instances_*.json)" },
   { value: "cvat", name: "CVAT for video / images (XML)" },
   { value: "yolo", name: "YOLO (data.yaml and labels/)" },
   { value: "mot", name: "MOT 1.1 (gt/gt.txt)" },
+  { value: "voc", name: "Pascal VOC (Annotations/ and JPEGImages/, as a still-image video)" },
   { value: "native", name: "Argus JSON (project.argus.jsonl)" },
 ];
 

@@ -107,12 +107,11 @@ impl Workspace {
         let summary = format!("import {}", root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
         let actor = target.actor;
         let target = &*target;
-        let mut failure: Option<CommandError> = None;
         let images = parsed.images;
-        let outcome = self
-            .store()
-            .batch(project, &actor, &summary, async |batch: &mut Batch<'_>| {
-                let mut w = Writer::new();
+        // The files were read above: nothing is left to read.
+        let reader = tokio::task::spawn_blocking(|| Ok::<(), CommandError>(()));
+        let (w, (), frames) = self
+            .import_batch(project, actor, &summary, cancel, reader, async |batch: &mut Batch<'_>, w: &mut Writer| {
                 let mut frames = 0u64;
                 for (n, (stem, img)) in images.into_iter().enumerate() {
                     let (vi, frame) = match s.place(&stem) {
@@ -134,25 +133,15 @@ impl Workspace {
                         };
                         w.add(at, video, frame, label, None, a, actor);
                     }
-                    if let Err(e) = cancel.check().and(w.flush(batch, false).await) {
-                        failure = Some(e);
-                        return Err(argus_store::Error::Conflict("the import stopped".into()));
-                    }
+                    cancel.check()?;
+                    w.flush(batch, false).await?;
                     if n % 64 == 0 {
                         progress(TransferProgress { stage: "images".into(), done: n as u64 + 1, total: 0 });
                     }
                 }
-                if let Err(e) = cancel.check().and(w.flush(batch, true).await) {
-                    failure = Some(e);
-                    return Err(argus_store::Error::Conflict("the import stopped".into()));
-                }
-                Ok((w, frames))
+                Ok(frames)
             })
-            .await;
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        let (_, (w, frames)) = outcome?;
+            .await?;
         let mut out = w.report;
         out.skipped.splice(0..0, report.skipped);
         out.images = frames;

@@ -3,4 +3,4 @@
 /**
  * Which format a dataset is in.
  */
-export type ImportFormat = "coco" | "cvat" | "yolo" | "mot" | "native";
+export type ImportFormat = "coco" | "cvat" | "yolo" | "mot" | "native" | "voc";
