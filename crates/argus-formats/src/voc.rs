@@ -814,3 +814,60 @@ mod read_tests {
         assert!(read_annotation(b"\xff\xfe", "e.xml", &mut report).is_err());
     }
 }
+
+/// The instance masks of a `SegmentationObject/<stem>.png`: index `k`
+/// (1..=254) is the image's `k`-th `<object>`; 0 is background and 255 the
+/// void border, neither an object. Returns `(k, mask)` for each index
+/// present, or why the file cannot be used (not a PNG, not 8-bit palette or
+/// grey, not `width x height`).
+pub fn read_instance_png(bytes: &[u8], width: u32, height: u32) -> std::result::Result<Vec<(u8, Rle)>, String> {
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = decoder.read_info().map_err(|e| format!("not a PNG ({e})"))?;
+    let info = reader.info();
+    if (info.width, info.height) != (width, height) {
+        return Err(format!("the mask is {}x{} but the image is {width}x{height}", info.width, info.height));
+    }
+    if info.bit_depth != png::BitDepth::Eight || !matches!(info.color_type, png::ColorType::Indexed | png::ColorType::Grayscale) {
+        return Err(format!("the mask is {:?} {:?}; VOC masks are 8-bit palette images", info.color_type, info.bit_depth));
+    }
+    let size = reader.output_buffer_size().ok_or("the mask is too large")?;
+    let expected = width as usize * height as usize;
+    if size != expected {
+        return Err(format!("the mask holds {size} bytes, not {expected}"));
+    }
+    let mut buf = vec![0u8; size];
+    reader.next_frame(&mut buf).map_err(|e| format!("the PNG is damaged ({e})"))?;
+    let mut present = [false; 256];
+    for &v in &buf {
+        present[usize::from(v)] = true;
+    }
+    let mut out = Vec::new();
+    for k in 1u8..=254 {
+        if !present[usize::from(k)] {
+            continue;
+        }
+        let bits: Vec<u8> = buf.iter().map(|&v| u8::from(v == k)).collect();
+        let mask = Rle::from_bitmap_row_major(height, width, &bits).map_err(|e| e.to_string())?;
+        out.push((k, mask));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod instance_tests {
+    use super::*;
+
+    #[test]
+    fn instance_pngs_give_one_mask_per_index() {
+        let img = IndexedImage { width: 4, height: 3, pixels: vec![0, 1, 1, 0, 0, 2, 255, 0, 2, 2, 0, 0], palette: vec![[0, 0, 0]; 256] };
+        let png = img.to_png().expect("png");
+        let masks = read_instance_png(&png, 4, 3).expect("read");
+        assert_eq!(masks.iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![1, 2], "background and void are not objects");
+        assert_eq!(masks[0].1.area(), 2);
+        assert_eq!(masks[1].1.area(), 3);
+        assert!(masks[1].1.get(1, 1) && masks[1].1.get(0, 2));
+        assert!(read_instance_png(&png, 5, 3).is_err_and(|e| e.contains("4x3")));
+        assert!(read_instance_png(b"not a png", 4, 3).is_err());
+        assert!(read_instance_png(&png[..png.len() / 2], 4, 3).is_err());
+    }
+}

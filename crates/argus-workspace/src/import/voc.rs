@@ -1,7 +1,8 @@
 //! Pascal VOC datasets (`Annotations/*.xml` with `JPEGImages/`) import as an
 //! image-sequence video of their images: the order is
 //! `ImageSets/Main/*.txt`'s when there is one, else the annotation files'
-//! names; each object becomes a one-shape track with its box.
+//! names; each object becomes a one-shape track with its mask from
+//! `SegmentationObject/` when there is one, else its box.
 
 use std::{fs, path::Path};
 
@@ -62,7 +63,8 @@ fn parse(root: &Path) -> CommandResult<Parsed> {
             }
         };
         match voc::read_annotation(&bytes, &rel, &mut report) {
-            Ok(img) => {
+            Ok(mut img) => {
+                with_instance_masks(root, &stem, &mut img, &mut report);
                 for (name, _) in &img.objects {
                     if !labels.iter().any(|l| l == name) {
                         labels.push(name.clone());
@@ -74,6 +76,27 @@ fn parse(root: &Path) -> CommandResult<Parsed> {
         }
     }
     Ok(Parsed { images, labels, report })
+}
+
+/// Objects become their masks where `SegmentationObject/<stem>.png` holds
+/// them (index `k` is the `k`-th object); the others keep their boxes.
+fn with_instance_masks(root: &Path, stem: &str, img: &mut voc::VocImage, report: &mut Report) {
+    let rel = format!("SegmentationObject/{stem}.png");
+    let Ok(bytes) = fs::read(root.join(&rel)) else { return };
+    match voc::read_instance_png(&bytes, img.width, img.height) {
+        Ok(masks) => {
+            for (k, mask) in masks {
+                match img.objects.get_mut(usize::from(k) - 1) {
+                    Some((_, a)) => a.geometry = argus_core::model::Geometry::Mask(mask),
+                    None => report.skipped.push(argus_formats::Skipped {
+                        at: format!("{rel}, instance {k}"),
+                        reason: format!("the annotation file has {} object(s); the mask has no object to go with", img.objects.len()),
+                    }),
+                }
+            }
+        }
+        Err(reason) => report.skipped.push(argus_formats::Skipped { at: rel, reason: format!("{reason}; its objects keep their boxes") }),
+    }
 }
 
 impl Workspace {
