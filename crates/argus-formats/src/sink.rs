@@ -2,7 +2,7 @@
 //! CLI, a map in memory in tests.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashSet},
     fs,
     io::{self, BufWriter, Write},
     path::{Component, Path, PathBuf},
@@ -39,6 +39,42 @@ pub(crate) fn check_relative(path: &str) -> Result<()> {
     } else {
         Err(Error::Unsupported { format: "dataset", reason: format!("'{path}' is not a relative path inside the dataset") })
     }
+}
+
+/// A file stem from an image's `file_name` (`<video>/<frame>.jpg` ->
+/// `<video>_<frame>`) that is safe on every file system and not taken yet
+/// (compared without case): letters, digits, `.`, `-` and `_` only, not
+/// starting with a dot, at most 120 characters; a collision gets the
+/// image id appended. (No white space: VOC's image lists split at it.)
+pub(crate) fn unique_stem(taken: &mut HashSet<String>, file_name: &str, id: u64) -> String {
+    let without_ext = match file_name.rsplit_once('.') {
+        Some((stem, ext)) if !ext.contains('/') && !stem.is_empty() && !stem.ends_with('/') => stem,
+        _ => file_name,
+    };
+    let mut stem: String = without_ext
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("_")
+        .chars()
+        .map(|c| if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .collect();
+    if stem.starts_with('.') || stem.starts_with('-') {
+        stem.insert(0, '_');
+    }
+    if stem.is_empty() {
+        stem = "image".into();
+    }
+    if stem.chars().count() > 120 {
+        stem = stem.chars().take(120).collect();
+    }
+    let mut candidate = stem.clone();
+    let mut n = 1u64;
+    while !taken.insert(candidate.to_lowercase()) {
+        candidate = if n == 1 { format!("{stem}_{id}") } else { format!("{stem}_{id}_{n}") };
+        n += 1;
+    }
+    candidate
 }
 
 /// Writes into a folder, creating it and its subfolders.

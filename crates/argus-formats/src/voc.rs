@@ -41,7 +41,7 @@ use std::{
 
 use argus_core::{geometry::BBox, mask::Rle, model::AttributeValue, model::Geometry};
 
-use crate::{Annotation, Category, Error, Image, IndexedImage, Report, Result, Sink};
+use crate::{Annotation, Category, Error, Image, IndexedImage, Report, Result, Sink, sink::unique_stem};
 
 const FORMAT: &str = "Pascal VOC";
 
@@ -338,42 +338,6 @@ fn voc_colour(i: u32) -> [u8; 3] {
         c >>= 3;
     }
     [r as u8, g as u8, b as u8]
-}
-
-/// A file stem from an image's `file_name` (`<video>/<frame>.jpg` ->
-/// `<video>_<frame>`) that is safe on every file system and not taken yet
-/// (compared without case): letters, digits, `.`, `-` and `_` only, not
-/// starting with a dot, at most 120 characters; a collision gets the image
-/// id appended. (VOC's image lists are split at white space, so none.)
-fn unique_stem(taken: &mut HashSet<String>, file_name: &str, id: u64) -> String {
-    let without_ext = match file_name.rsplit_once('.') {
-        Some((stem, ext)) if !ext.contains('/') && !stem.is_empty() && !stem.ends_with('/') => stem,
-        _ => file_name,
-    };
-    let mut stem: String = without_ext
-        .split('/')
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join("_")
-        .chars()
-        .map(|c| if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
-        .collect();
-    if stem.starts_with('.') || stem.starts_with('-') {
-        stem.insert(0, '_');
-    }
-    if stem.is_empty() {
-        stem = "image".into();
-    }
-    if stem.chars().count() > 120 {
-        stem = stem.chars().take(120).collect();
-    }
-    let mut candidate = stem.clone();
-    let mut n = 1u64;
-    while !taken.insert(candidate.to_lowercase()) {
-        candidate = if n == 1 { format!("{stem}_{id}") } else { format!("{stem}_{id}_{n}") };
-        n += 1;
-    }
-    candidate
 }
 
 #[cfg(test)]

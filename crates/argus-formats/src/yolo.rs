@@ -58,7 +58,7 @@ use argus_core::{
     model::{Attributes, Geometry, ShapeSource},
 };
 
-use crate::{Annotation, Category, Error, Image, Progress, Report, Result, Sink};
+use crate::{Annotation, Category, Error, Image, Progress, Report, Result, Sink, sink::unique_stem};
 
 const FORMAT: &str = "YOLO";
 
@@ -662,42 +662,6 @@ fn image_ext(file_name: &str) -> String {
 fn is_image_ext(ext: &str) -> bool {
     const EXTS: [&str; 11] = ["bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp", "pfm", "heic"];
     EXTS.iter().any(|e| e.eq_ignore_ascii_case(ext))
-}
-
-/// A file stem from an image's `file_name` (`<video>/<frame>.jpg` ->
-/// `<video>_<frame>`) that is safe on every file system and not taken yet
-/// (compared without case): letters, digits, `.`, `-` and `_` only, not
-/// starting with a dot, at most 120 characters; a collision gets the
-/// image id appended.
-fn unique_stem(taken: &mut HashSet<String>, file_name: &str, id: u64) -> String {
-    let without_ext = match file_name.rsplit_once('.') {
-        Some((stem, ext)) if !ext.contains('/') && !stem.is_empty() && !stem.ends_with('/') => stem,
-        _ => file_name,
-    };
-    let mut stem: String = without_ext
-        .split('/')
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join("_")
-        .chars()
-        .map(|c| if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
-        .collect();
-    if stem.starts_with('.') || stem.starts_with('-') {
-        stem.insert(0, '_');
-    }
-    if stem.is_empty() {
-        stem = "image".into();
-    }
-    if stem.chars().count() > 120 {
-        stem = stem.chars().take(120).collect();
-    }
-    let mut candidate = stem.clone();
-    let mut n = 1u64;
-    while !taken.insert(candidate.to_lowercase()) {
-        candidate = if n == 1 { format!("{stem}_{id}") } else { format!("{stem}_{id}_{n}") };
-        n += 1;
-    }
-    candidate
 }
 
 /// A YAML scalar: plain when that reads back as the same string, double

@@ -202,6 +202,15 @@ impl Frames {
         }
     }
 
+    /// Frame `n` of `video`, decoded by `decoder` and encoded as an image
+    /// file.
+    pub fn frame_file(&self, decoder: &mut argus_media::VideoSource, video: &Video, n: u64) -> CommandResult<Vec<u8>> {
+        blocking(|| {
+            let f = crate::videos::display(video, decoder.frame(n, argus_media::FrameRequest::RGBA)?)?;
+            self.encode(&f.rgba, f.width, f.height)
+        })
+    }
+
     /// Encodes packed RGBA.
     pub fn encode(&self, rgba: &[u8], width: u32, height: u32) -> CommandResult<Vec<u8>> {
         let bad = |e: String| CommandError::internal(format!("encoding a frame: {e}"));
@@ -310,8 +319,8 @@ impl Workspace {
     ) -> CommandResult<Report> {
         let store = self.store();
         let path = out.join("project.argus.jsonl");
-        let file = fs::File::create(&path).map_err(|e| CommandError::internal(format!("could not create {} ({e})", path.display())))?;
-        let mut w = NativeWriter::new(BufWriter::with_capacity(1 << 16, file), project, schema)?;
+        let file = create_file(&path)?;
+        let mut w = NativeWriter::new(file, project, schema)?;
         let mut report = Report::default();
         for (i, video) in videos.iter().enumerate() {
             cancel.check()?;
@@ -381,10 +390,7 @@ impl Workspace {
         let frames = Frames { mode: options.images, quality: options.jpeg_quality };
         let planned = self.plan_images(videos, &folders, options.frame_step, &frames).await?;
         let path = out.join(COCO_ANNOTATIONS);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| CommandError::internal(format!("could not create {} ({e})", parent.display())))?;
-        }
-        let file = fs::File::create(&path).map_err(|e| CommandError::internal(format!("could not create {} ({e})", path.display())))?;
+        let file = create_file(&path)?;
         let info = coco::Info {
             description: project.name.clone(),
             version: "1.0".into(),
@@ -400,7 +406,7 @@ impl Workspace {
             })
             .collect();
         let masks = if options.polygons { MaskEncoding::Polygons { tolerance: options.tolerance } } else { MaskEncoding::Rle };
-        let mut w = CocoWriter::new(BufWriter::with_capacity(1 << 20, file), &info, &labels.categories, &coco_videos, masks)?;
+        let mut w = CocoWriter::new(file, &info, &labels.categories, &coco_videos, masks)?;
         for p in &planned {
             w.add_image(&p.image)?;
         }
@@ -537,10 +543,7 @@ impl Workspace {
                     cancel.check()?;
                     let frame = p.frame();
                     let bytes = match decoder.as_mut() {
-                        Some(dec) => Some(blocking(|| -> CommandResult<Vec<u8>> {
-                            let f = crate::videos::display(video, dec.frame(frame, argus_media::FrameRequest::RGBA)?)?;
-                            frames.encode(&f.rgba, f.width, f.height)
-                        })?),
+                        Some(dec) => Some(frames.frame_file(dec, video, frame)?),
                         None => None,
                     };
                     let mut annotations = Vec::new();
@@ -586,13 +589,10 @@ impl Workspace {
         for (vi, video) in videos.iter().enumerate() {
             cancel.check()?;
             let path = if videos.len() == 1 { out.join("annotations.xml") } else { out.join(&folders[&video.id]).join("annotations.xml") };
-            if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent).map_err(|e| CommandError::internal(format!("could not create {} ({e})", parent.display())))?;
-            }
-            let file = fs::File::create(&path).map_err(|e| CommandError::internal(format!("could not create {} ({e})", path.display())))?;
+            let file = create_file(&path)?;
             let (width, height) = video.display_size();
             let task = CvatTask::video(video.name.clone(), video.frame_count, width, height);
-            let mut w = CvatWriter::new(BufWriter::with_capacity(1 << 20, file), &task, &labels.categories)?;
+            let mut w = CvatWriter::new(file, &task, &labels.categories)?;
             let reviews = self.store().review_queue(project.id, &ReviewFilter { video: Some(video.id), ..Default::default() }).await?;
             let approved = Approved::of(&reviews);
             let mut frames = HashSet::new();
@@ -627,10 +627,7 @@ impl Workspace {
                 let mut dec = self.videos().recipe(video)?.open()?;
                 for n in frames {
                     cancel.check()?;
-                    let bytes = blocking(|| -> CommandResult<Vec<u8>> {
-                        let f = crate::videos::display(video, dec.frame(n, argus_media::FrameRequest::RGBA)?)?;
-                        enc.encode(&f.rgba, f.width, f.height)
-                    })?;
+                    let bytes = enc.frame_file(&mut dec, video, n)?;
                     let dir = if videos.len() == 1 { out.join("images") } else { out.join(&folders[&video.id]).join("images") };
                     write_file(&dir.join(format!("frame_{n:06}.{}", enc.extension())), &bytes)?;
                 }
@@ -652,10 +649,22 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> CommandResult<()> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| CommandError::internal(format!("could not create the folder {} ({e})", parent.display())))?;
+fn create_parent(path: &Path) -> CommandResult<()> {
+    match path.parent() {
+        Some(parent) => fs::create_dir_all(parent).map_err(|e| CommandError::internal(format!("could not create the folder {} ({e})", parent.display()))),
+        None => Ok(()),
     }
+}
+
+/// Creates the file at `path` (and its folders), buffered.
+fn create_file(path: &Path) -> CommandResult<BufWriter<fs::File>> {
+    create_parent(path)?;
+    let file = fs::File::create(path).map_err(|e| CommandError::internal(format!("could not create {} ({e})", path.display())))?;
+    Ok(BufWriter::with_capacity(1 << 20, file))
+}
+
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> CommandResult<()> {
+    create_parent(path)?;
     fs::write(path, bytes).map_err(|e| CommandError::internal(format!("could not write {} ({e})", path.display())))
 }
 
