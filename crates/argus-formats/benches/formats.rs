@@ -33,28 +33,7 @@ use std::{
 };
 
 use argus_formats::{NoProgress, coco};
-
-/// What one phase reported.
-#[derive(Debug, Clone, Copy)]
-struct Phase {
-    seconds: f64,
-    peak_mib: f64,
-    annotations: u64,
-}
-
-fn parse_phase(out: &str) -> Option<Phase> {
-    let get = |k: &str| out.lines().find_map(|l| l.strip_prefix(k).and_then(|v| v.trim().parse::<f64>().ok()));
-    Some(Phase { seconds: get("seconds ")?, peak_mib: get("peak_mib ")?, annotations: get("annotations ")? as u64 })
-}
-
-fn run(cmd: &mut Command, what: &str) -> Result<Phase, String> {
-    let out = cmd.output().map_err(|e| format!("{what}: could not start: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("{what}: failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    parse_phase(&text).ok_or_else(|| format!("{what}: no figures in its output: {text}"))
-}
+use fixture::{Phase, run};
 
 fn ours(phase: &str, arg: &Path) -> Result<Phase, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;

@@ -31,27 +31,7 @@ use std::{
 
 use argus_core::model::{Colour, Label};
 use argus_workspace::{Workspace, export::Cancel, import::ImportOptions};
-
-#[derive(Debug, Clone, Copy)]
-struct Phase {
-    seconds: f64,
-    peak_mib: f64,
-    annotations: u64,
-}
-
-fn parse_phase(out: &str) -> Option<Phase> {
-    let get = |k: &str| out.lines().find_map(|l| l.strip_prefix(k).and_then(|v| v.trim().parse::<f64>().ok()));
-    Some(Phase { seconds: get("seconds ")?, peak_mib: get("peak_mib ")?, annotations: get("annotations ")? as u64 })
-}
-
-fn run(cmd: &mut Command, what: &str) -> Result<Phase, String> {
-    let out = cmd.output().map_err(|e| format!("{what}: could not start: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("{what}: failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    parse_phase(&text).ok_or_else(|| format!("{what}: no figures in its output: {text}"))
-}
+use fixture::run;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);

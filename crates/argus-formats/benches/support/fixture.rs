@@ -364,3 +364,27 @@ pub fn peak_mib() -> f64 {
         .flatten()
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
+
+/// What one phase (a child process: the bench again with `--phase`, or the
+/// Python anchor) reported on stdout.
+#[derive(Debug, Clone, Copy)]
+pub struct Phase {
+    pub seconds: f64,
+    pub peak_mib: f64,
+    pub annotations: u64,
+}
+
+fn parse_phase(out: &str) -> Option<Phase> {
+    let get = |k: &str| out.lines().find_map(|l| l.strip_prefix(k).and_then(|v| v.trim().parse::<f64>().ok()));
+    Some(Phase { seconds: get("seconds ")?, peak_mib: get("peak_mib ")?, annotations: get("annotations ")? as u64 })
+}
+
+/// Runs one phase and reads its figures.
+pub fn run(cmd: &mut std::process::Command, what: &str) -> Result<Phase, String> {
+    let out = cmd.output().map_err(|e| format!("{what}: could not start: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{what}: failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    parse_phase(&text).ok_or_else(|| format!("{what}: no figures in its output: {text}"))
+}
