@@ -2,8 +2,8 @@
 //!
 //! Everything the other crates agree on lives here: typed ids, the project /
 //! label schema / video / track / shape / review model, masks as COCO RLE,
-//! vector geometry, frame-time arithmetic with exact rationals, and hybrid
-//! logical clocks for sync.
+//! vector geometry, keyframe interpolation, frame-time arithmetic with exact
+//! rationals, and hybrid logical clocks for sync.
 //!
 //! It does no I/O and takes no heavy dependency (no FFmpeg, ONNX Runtime,
 //! wgpu, SQL or HTTP; `scripts/check-deps` enforces this), so it compiles in
@@ -16,6 +16,7 @@ pub mod error;
 pub mod geometry;
 pub mod hlc;
 pub mod id;
+pub mod interpolate;
 pub mod mask;
 pub mod model;
 pub mod time;

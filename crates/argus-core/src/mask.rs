@@ -32,6 +32,7 @@ mod compress;
 mod ops;
 mod polygon;
 mod resample;
+pub(crate) mod sdf;
 
 use serde::{Deserialize, Serialize};
 
