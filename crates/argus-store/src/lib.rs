@@ -47,6 +47,6 @@ pub use command::{Actor, Command};
 pub use error::{Error, Result};
 pub use query::{FrameCount, ReviewFilter};
 pub use remote::{Conflict, Pulled};
-pub use store::{Applied, Batch, Durability, Store, StoreOptions};
+pub use store::{Applied, Batch, Durability, Store, StoreOptions, UndoGroup};
 pub use sync::Pending;
 pub use uploads::{UploadRecord, UploadedPart};

@@ -72,6 +72,15 @@ pub struct Applied {
     pub summary: String,
 }
 
+/// Ties several edits into one undo step: a propagation run, which writes
+/// its shapes in many batches ([`Store::batch_in`]) so readers see its
+/// progress and a crash loses at most one batch, and undoes as a whole.
+///
+/// Opaque and cheap to clone. The entries it marks are kept on disk with
+/// it, so what a run committed before a crash still undoes as one step.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UndoGroup(uuid::Uuid);
+
 /// How a commit touches the undo history.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum History {
@@ -310,7 +319,7 @@ impl Store {
         if let Some(id) = existing {
             return Err(Error::Conflict(format!("a project named '{}' already exists ({id}); pick another name", project.name)));
         }
-        record(&mut tx, &mut next, project.id, "create project", ops, History::None, self.options.undo_depth, None).await?;
+        record(&mut tx, &mut next, project.id, "create project", ops, History::None, self.options.undo_depth, None, None).await?;
         tx.commit().await?;
         *clock = next;
         Ok((project, schema))
@@ -335,7 +344,7 @@ impl Store {
             return Err(Error::Conflict(format!("this video is already in the project as {id}")));
         }
         let ops = vec![ChangeOp::Upsert { entity: Entity::Video(video.clone()) }];
-        record(&mut tx, &mut next, video.project_id, "add video", ops, History::None, self.options.undo_depth, None).await?;
+        record(&mut tx, &mut next, video.project_id, "add video", ops, History::None, self.options.undo_depth, None, None).await?;
         tx.commit().await?;
         *clock = next;
         Ok(video)
@@ -355,7 +364,7 @@ impl Store {
         all.extend(labels);
         let schema = schema.with_labels(all)?;
         let ops = vec![ChangeOp::Upsert { entity: Entity::LabelSchema(schema.clone()) }];
-        record(&mut tx, &mut next, project, "add labels", ops, History::None, self.options.undo_depth, None).await?;
+        record(&mut tx, &mut next, project, "add labels", ops, History::None, self.options.undo_depth, None, None).await?;
         tx.commit().await?;
         *clock = next;
         Ok(schema)
@@ -404,6 +413,48 @@ impl Store {
         summary: &str,
         f: impl AsyncFnOnce(&mut Batch<'_>) -> Result<T>,
     ) -> Result<(Applied, T)> {
+        self.batch_with(project, actor, summary, None, f).await
+    }
+
+    /// A new undo group for [`Store::batch_in`]; nothing is written until
+    /// an edit uses it.
+    pub fn undo_group(&self) -> UndoGroup {
+        UndoGroup(uuid::Uuid::new_v4())
+    }
+
+    /// [`Store::batch`], recorded as part of `group`: the group's batches,
+    /// each committed on its own, undo (and redo) as one step, named by the
+    /// first one's `summary`.
+    ///
+    /// A step is the run of the group's entries that lie next to each other
+    /// on the undo stack. Batches of one group are meant to follow each
+    /// other; when another edit (or an undo) came between them, the later
+    /// batches start a new step of their own rather than reach under it. A
+    /// batch that fails writes nothing (the ones before it stay one step);
+    /// one that writes nothing leaves the history alone. Like any edit, a
+    /// batch that writes clears the redo stack, so a run should be stopped
+    /// before its steps are undone: an undo in the middle of a run takes
+    /// what it committed so far, and the run's next batch then drops that
+    /// undo's redo.
+    pub async fn batch_in<T>(
+        &self,
+        project: ProjectId,
+        actor: &Actor,
+        summary: &str,
+        group: &UndoGroup,
+        f: impl AsyncFnOnce(&mut Batch<'_>) -> Result<T>,
+    ) -> Result<(Applied, T)> {
+        self.batch_with(project, actor, summary, Some(group), f).await
+    }
+
+    async fn batch_with<T>(
+        &self,
+        project: ProjectId,
+        actor: &Actor,
+        summary: &str,
+        group: Option<&UndoGroup>,
+        f: impl AsyncFnOnce(&mut Batch<'_>) -> Result<T>,
+    ) -> Result<(Applied, T)> {
         let mut w = self.writer.lock().await;
         let Writer { conn, clock } = &mut *w;
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
@@ -421,7 +472,10 @@ impl Store {
         };
         let value = f(&mut b).await?;
         let Batch { next, inverse, left, changes, .. } = b;
-        push_history(&mut tx, &next, project, summary, inverse, &left, History::Edit, self.options.undo_depth, None).await?;
+        // An empty batch of a group would only add an empty step.
+        let history = if group.is_some() && inverse.is_empty() { History::None } else { History::Edit };
+        let group = group.map(|g| g.0.to_string());
+        push_history(&mut tx, &next, project, summary, inverse, &left, history, self.options.undo_depth, group.as_deref(), None).await?;
         tx.commit().await?;
         *clock = next;
         Ok((Applied { project, changes, summary: summary.to_owned() }, value))
@@ -437,7 +491,7 @@ impl Store {
         if let Some(expected) = expected.filter(|e| *e != plan.project) {
             return Err(Error::Conflict(format!("the command edits project {}, not {expected}", plan.project)));
         }
-        let applied = record(&mut tx, &mut next, plan.project, &summary, plan.ops, History::Edit, self.options.undo_depth, None).await?;
+        let applied = record(&mut tx, &mut next, plan.project, &summary, plan.ops, History::Edit, self.options.undo_depth, None, None).await?;
         tx.commit().await?;
         *clock = next;
         Ok(applied)
@@ -453,47 +507,90 @@ impl Store {
         self.step(project, "redo", History::Redo).await
     }
 
+    /// Undoes (or redoes) the top step of `stack`: its top entry and, when
+    /// that entry is part of an undo group, the entries of the group right
+    /// below it, in one transaction, newest first; pushes one entry for the
+    /// whole step (of the same group) on the other stack.
     async fn step(&self, project: ProjectId, stack: &'static str, history: History) -> Result<Applied> {
         let mut w = self.writer.lock().await;
         let Writer { conn, clock } = &mut *w;
         let mut next = clock.clone();
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let row: Option<(i64, String, String, Option<String>)> = sqlx::query_as(
-            "SELECT seq, summary, inverse, expect FROM undo_log WHERE project_id = ? AND stack = ? ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(project.to_string())
-        .bind(stack)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((seq, summary, inverse, expect)) = row else {
+        let project_s = project.to_string();
+        let top: Option<(i64, Option<String>)> =
+            sqlx::query_as("SELECT seq, group_id FROM undo_log WHERE project_id = ? AND stack = ? ORDER BY seq DESC LIMIT 1")
+                .bind(&project_s)
+                .bind(stack)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((last, group)) = top else {
             return Err(Error::NothingTo(stack));
         };
-        // A record someone else changed since this edit: undoing it would
-        // overwrite their version silently. Refuse; the entry stays.
-        let expect: Vec<(EntityKind, uuid::Uuid, Hlc)> = expect.as_deref().map(serde_json::from_str).transpose()?.unwrap_or_default();
-        for (kind, id, hlc) in &expect {
-            // Later versions of this device's own are the stack's business.
-            if let Some((now, _)) = crate::remote::version(&mut tx, project, *kind, *id).await?
-                && now > *hlc
-                && now.device != self.device
-            {
-                return Err(Error::Conflict(format!(
-                    "cannot {stack} '{summary}': the {} was changed by someone else since (version {now}); edit it directly instead",
-                    kind.as_str().replace('_', " ")
-                )));
+        // Where the step ends below: for a group, the newest entry of this
+        // stack under the top one that is not of the group; else the top
+        // entry is the step.
+        let below = match &group {
+            None => Some(last - 1),
+            Some(g) => sqlx::query_scalar(
+                "SELECT seq FROM undo_log WHERE project_id = ? AND stack = ? AND seq < ? AND group_id IS NOT ?
+                 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(&project_s)
+            .bind(stack)
+            .bind(last)
+            .bind(g)
+            .fetch_optional(&mut *tx)
+            .await?,
+        };
+        let entries: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT seq, summary, inverse, expect FROM undo_log WHERE project_id = ? AND stack = ? AND seq > ? AND seq <= ?
+             ORDER BY seq DESC",
+        )
+        .bind(&project_s)
+        .bind(stack)
+        .bind(below.unwrap_or(i64::MIN))
+        .bind(last)
+        .fetch_all(&mut *tx)
+        .await?;
+        // The step is named by its first (oldest) entry.
+        let Some((first, summary)) = entries.last().map(|(seq, summary, ..)| (*seq, summary.clone())) else {
+            return Err(Error::NothingTo(stack));
+        };
+        let mut ops: Vec<ChangeOp> = Vec::new();
+        for (_, _, inverse, expect) in &entries {
+            // A record someone else changed since this edit: undoing it would
+            // overwrite their version silently. Refuse; the entries stay.
+            let expect: Expect = expect.as_deref().map(serde_json::from_str).transpose()?.unwrap_or_default();
+            for (kind, id, hlc) in &expect {
+                // Later versions of this device's own are the stack's business.
+                if let Some((now, _)) = crate::remote::version(&mut tx, project, *kind, *id).await?
+                    && now > *hlc
+                    && now.device != self.device
+                {
+                    return Err(Error::Conflict(format!(
+                        "cannot {stack} '{summary}': the {} was changed by someone else since (version {now}); edit it directly instead",
+                        kind.as_str().replace('_', " ")
+                    )));
+                }
             }
+            // Each entry's inverse is in replay order; the newest entry first.
+            ops.extend(serde_json::from_str::<Vec<ChangeOp>>(inverse)?);
         }
-        let ops: Vec<ChangeOp> = serde_json::from_str(&inverse)?;
-        let applied = record(&mut tx, &mut next, project, &summary, ops, history, self.options.undo_depth, Some(seq)).await?;
+        drop(entries);
+        let popped = Some((first, last));
+        let applied = record(&mut tx, &mut next, project, &summary, ops, history, self.options.undo_depth, group.as_deref(), popped).await?;
         tx.commit().await?;
         *clock = next;
         Ok(applied)
     }
 
-    /// How many steps can be undone and redone in `project`.
+    /// How many steps can be undone and redone in `project` (the adjacent
+    /// entries of one undo group are one step).
     pub async fn history_depth(&self, project: ProjectId) -> Result<(u64, u64)> {
         let (undo, redo): (i64, i64) = sqlx::query_as(
-            "SELECT COALESCE(SUM(stack = 'undo'), 0), COALESCE(SUM(stack = 'redo'), 0) FROM undo_log WHERE project_id = ?",
+            "SELECT COALESCE(SUM(stack = 'undo'), 0), COALESCE(SUM(stack = 'redo'), 0) FROM
+             (SELECT stack, group_id, LAG(group_id) OVER (PARTITION BY stack ORDER BY seq) AS prev FROM undo_log WHERE project_id = ?)
+             WHERE group_id IS NULL OR group_id IS NOT prev",
         )
         .bind(project.to_string())
         .fetch_one(&self.readers)
@@ -569,8 +666,9 @@ impl Batch<'_> {
 }
 
 /// Applies `ops` inside the caller's transaction, with their outbox rows and
-/// undo entry. `popped` is the undo/redo entry being replayed, removed in the
-/// same transaction. The caller commits, then keeps the advanced clock.
+/// undo entry (of `group`, if any). `popped` is the first and last seq of the
+/// undo/redo step being replayed, removed in the same transaction. The
+/// caller commits, then keeps the advanced clock.
 #[allow(clippy::too_many_arguments)] // one internal call shape, four callers
 async fn record(
     tx: &mut SqliteConnection,
@@ -580,12 +678,13 @@ async fn record(
     ops: Vec<ChangeOp>,
     history: History,
     depth: u32,
-    popped: Option<i64>,
+    group: Option<&str>,
+    popped: Option<(i64, i64)>,
 ) -> Result<Applied> {
     let mut inverse = Vec::with_capacity(ops.len());
     let mut left = Vec::with_capacity(ops.len());
     write_ops(tx, clock, project, &ops, &mut inverse, &mut left).await?;
-    push_history(tx, clock, project, summary, inverse, &left, history, depth, popped).await?;
+    push_history(tx, clock, project, summary, inverse, &left, history, depth, group, popped).await?;
     Ok(Applied { project, changes: ops.len(), summary: summary.to_owned() })
 }
 
@@ -752,8 +851,11 @@ async fn write_shapes(
 }
 
 /// Pushes the undo (or redo) entry of what was just written: `inverse` in
-/// apply order (undo replays it backwards). `popped` is the entry being
-/// replayed, removed in the same transaction.
+/// apply order (undo replays it backwards), marked with `group` if any.
+/// `popped` is the first and last seq of the step being replayed (on the
+/// undo stack for an undo, the redo stack for a redo), removed in the same
+/// transaction.
+/// Then trims the stack to `depth` steps, never half a group.
 #[allow(clippy::too_many_arguments)] // one internal call shape, two callers
 async fn push_history(
     tx: &mut SqliteConnection,
@@ -764,14 +866,22 @@ async fn push_history(
     left: &Expect,
     history: History,
     depth: u32,
-    popped: Option<i64>,
+    group: Option<&str>,
+    popped: Option<(i64, i64)>,
 ) -> Result<()> {
     let now_ms = now_ms();
     let project_s = project.to_string();
     let wrote = !left.is_empty();
     inverse.reverse();
-    if let Some(seq) = popped {
-        sqlx::query("DELETE FROM undo_log WHERE seq = ?").bind(seq).execute(&mut *tx).await?;
+    if let Some((first, last)) = popped {
+        let from = if history == History::Redo { "redo" } else { "undo" };
+        sqlx::query("DELETE FROM undo_log WHERE project_id = ? AND stack = ? AND seq >= ? AND seq <= ?")
+            .bind(&project_s)
+            .bind(from)
+            .bind(first)
+            .bind(last)
+            .execute(&mut *tx)
+            .await?;
     }
     let push = match history {
         History::None => None,
@@ -783,28 +893,53 @@ async fn push_history(
         History::Redo => Some("undo"),
     };
     if let Some(stack) = push {
-        sqlx::query("INSERT INTO undo_log (project_id, stack, summary, inverse, expect, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(&project_s)
-            .bind(stack)
-            .bind(summary)
-            .bind(serde_json::to_string(&inverse)?)
-            .bind(serde_json::to_string(left)?)
-            .bind(now_ms as i64)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
-            "DELETE FROM undo_log WHERE project_id = ?1 AND stack = ?2 AND seq <=
-             (SELECT seq FROM undo_log WHERE project_id = ?1 AND stack = ?2 ORDER BY seq DESC LIMIT 1 OFFSET ?3)",
+            "INSERT INTO undo_log (project_id, stack, summary, inverse, expect, created_at, group_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&project_s)
         .bind(stack)
-        .bind(i64::from(depth.max(1)))
+        .bind(summary)
+        .bind(serde_json::to_string(&inverse)?)
+        .bind(serde_json::to_string(left)?)
+        .bind(now_ms as i64)
+        .bind(group)
         .execute(&mut *tx)
         .await?;
+        trim_history(tx, &project_s, stack, depth).await?;
     }
     if wrote {
         set_setting(&mut *tx, "last_hlc", &clock.last().to_string()).await?;
     }
+    Ok(())
+}
+
+/// Keeps the newest `depth` steps of a project's stack: the entries below
+/// the first entry of the `depth`-th step from the top go. A step starts at
+/// an entry without a group or of another group than the one below it. Only
+/// the index is read (seq and group), never the entries' inverses.
+async fn trim_history(tx: &mut SqliteConnection, project: &str, stack: &str, depth: u32) -> Result<()> {
+    let depth = i64::from(depth.max(1));
+    // No more entries than steps to keep: nothing to trim (most edits).
+    let over: Option<i64> = sqlx::query_scalar("SELECT seq FROM undo_log WHERE project_id = ? AND stack = ? ORDER BY seq DESC LIMIT 1 OFFSET ?")
+        .bind(project)
+        .bind(stack)
+        .bind(depth)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if over.is_none() {
+        return Ok(());
+    }
+    sqlx::query(
+        "DELETE FROM undo_log WHERE project_id = ?1 AND stack = ?2 AND seq <
+         (SELECT seq FROM
+          (SELECT seq, group_id, LAG(group_id) OVER (ORDER BY seq) AS prev FROM undo_log WHERE project_id = ?1 AND stack = ?2)
+          WHERE group_id IS NULL OR group_id IS NOT prev ORDER BY seq DESC LIMIT 1 OFFSET ?3)",
+    )
+    .bind(project)
+    .bind(stack)
+    .bind(depth - 1)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use argus_core::{
     geometry::{BBox, Polygon},
-    id::{CommentId, ReviewId, UserId},
+    id::{CommentId, ReviewId, TrackId, UserId},
     model::{AttributeValue, Comment, Geometry, ModelError, Review, ReviewScope, ReviewState, Role, Timestamp},
 };
-use argus_store::{Actor, CacheEntry, Command, Error, ReviewFilter, Store, StoreOptions};
+use argus_store::{Actor, Applied, Batch, CacheEntry, Command, Error, ReviewFilter, Store, StoreOptions, UndoGroup};
 use util::*;
 
 // Commands and queries.
@@ -234,6 +234,164 @@ async fn review_workflow_queue_comments_and_permissions() {
     assert!(matches!(f.store.apply(&annotator, Command::AddComment { comment: missing }).await, Err(Error::NotFound { .. })));
 }
 
+// Undo groups: a propagation run written in many batches undoes as one step.
+
+/// Writes `frames` of track `t` as one batch of `group`.
+async fn group_batch(f: &Fixture, group: &UndoGroup, summary: &str, t: TrackId, frames: std::ops::RangeInclusive<u64>) -> Applied {
+    let shapes = frames.map(|frame| mask_shape(t, frame, (frame % 50) as u32)).collect();
+    let (applied, ()) = f
+        .store
+        .batch_in(f.project, &f.actor, summary, group, async |b: &mut Batch<'_>| b.apply(Command::SetShapes { shapes }).await)
+        .await
+        .expect("batch");
+    applied
+}
+
+#[tokio::test]
+async fn batches_of_one_undo_group_undo_and_redo_as_one_step() {
+    let f = fixture().await;
+    let t = track(f.video.id, f.car());
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![mask_shape(t.id, 0, 1)] }).await.expect("create");
+    let group = f.store.undo_group();
+    for (i, frames) in [1..=10, 11..=20, 21..=30].into_iter().enumerate() {
+        let applied = group_batch(&f, &group, &format!("propagate {}", i + 1), t.id, frames).await;
+        assert_eq!(applied.changes, 10);
+        assert_eq!(f.store.track_shapes(t.id).await.expect("shapes").len(), 11 + 10 * i, "each batch is visible once it commits");
+    }
+    f.store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, 50, 2) }).await.expect("edit after");
+    assert_eq!(f.store.history_depth(f.project).await.expect("depth"), (3, 0), "create, the group, the edit after");
+
+    let undone = f.store.undo(f.project).await.expect("undo the edit after");
+    assert_eq!(undone.changes, 1, "the edit after the group is its own step");
+    let undone = f.store.undo(f.project).await.expect("undo the group");
+    assert_eq!((undone.changes, undone.summary.as_str()), (30, "propagate 1"), "one step, named by the group's first batch");
+    assert_eq!(f.store.keyframes(t.id).await.expect("keyframes"), vec![0], "one undo removes all 30");
+    assert_eq!(f.store.history_depth(f.project).await.expect("depth"), (1, 2));
+
+    let redone = f.store.redo(f.project).await.expect("redo the group");
+    assert_eq!((redone.changes, redone.summary.as_str()), (30, "propagate 1"));
+    assert_eq!(f.store.keyframes(t.id).await.expect("keyframes"), (0..=30).collect::<Vec<_>>(), "one redo brings all 30 back");
+    assert_eq!(f.store.history_depth(f.project).await.expect("depth"), (2, 1));
+    f.store.undo(f.project).await.expect("undo the group again");
+    assert_eq!(f.store.keyframes(t.id).await.expect("keyframes"), vec![0]);
+    f.store.undo(f.project).await.expect("undo the create");
+    assert!(f.store.tracks(f.video.id).await.expect("tracks").is_empty(), "the edit before the group is its own step");
+    assert!(matches!(f.store.undo(f.project).await, Err(Error::NothingTo("undo"))));
+    for _ in 0..3 {
+        f.store.redo(f.project).await.expect("redo");
+    }
+    assert_eq!(f.store.keyframes(t.id).await.expect("keyframes"), (0..=30).chain([50]).collect::<Vec<_>>());
+    f.store.integrity_check().await.expect("sound");
+}
+
+#[tokio::test]
+async fn a_group_whose_last_batch_failed_undoes_what_committed_in_one_step() {
+    // A run cancelled (or failed) in the middle of a batch.
+    let f = fixture().await;
+    let t = track(f.video.id, f.car());
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![] }).await.expect("create");
+    let group = f.store.undo_group();
+    group_batch(&f, &group, "propagate", t.id, 1..=10).await;
+    group_batch(&f, &group, "propagate", t.id, 11..=20).await;
+    let shapes: Vec<_> = (21..=30).map(|frame| mask_shape(t.id, frame, 1)).collect();
+    let err = f
+        .store
+        .batch_in(f.project, &f.actor, "propagate", &group, async |b: &mut Batch<'_>| {
+            b.apply(Command::SetShapes { shapes }).await?;
+            Err::<(), _>(Error::Conflict("cancelled".into()))
+        })
+        .await
+        .expect_err("the batch fails");
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    assert_eq!(f.store.track_shapes(t.id).await.expect("shapes").len(), 20, "the failed batch rolled back");
+    assert_eq!(f.store.history_depth(f.project).await.expect("depth"), (2, 0));
+    assert_eq!(f.store.undo(f.project).await.expect("undo").changes, 20);
+    assert!(f.store.track_shapes(t.id).await.expect("shapes").is_empty(), "one undo removes what committed");
+    assert!(f.store.track(t.id).await.is_ok(), "and nothing before the group");
+}
+
+#[tokio::test]
+async fn a_group_interrupted_by_a_restart_still_undoes_as_one_step() {
+    let f = fixture().await;
+    let t = track(f.video.id, f.car());
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![] }).await.expect("create");
+    let group = f.store.undo_group();
+    group_batch(&f, &group, "propagate", t.id, 1..=10).await;
+    group_batch(&f, &group, "propagate", t.id, 11..=20).await;
+    // The app dies between two batches: no close, no checkpoint.
+    let path = f.db();
+    let Fixture { store, dir: _dir, project, .. } = f;
+    drop(store);
+
+    let store = Store::open(&path).await.expect("reopen");
+    assert_eq!(store.history_depth(project).await.expect("depth"), (2, 0), "the group's entries are still one step");
+    assert_eq!(store.undo(project).await.expect("undo").changes, 20);
+    assert!(store.track_shapes(t.id).await.expect("shapes").is_empty());
+    store.redo(project).await.expect("redo");
+    assert_eq!(store.track_shapes(t.id).await.expect("shapes").len(), 20);
+}
+
+#[tokio::test]
+async fn a_group_batch_after_another_edit_starts_a_new_step() {
+    // A caller bug (an edit landed between two batches of one run): the
+    // later batches do not reach under that edit; they are a step of their own.
+    let f = fixture().await;
+    let t = track(f.video.id, f.car());
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![] }).await.expect("create");
+    let group = f.store.undo_group();
+    group_batch(&f, &group, "propagate", t.id, 1..=10).await;
+    f.store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, 50, 2) }).await.expect("edit between");
+    group_batch(&f, &group, "propagate", t.id, 11..=20).await;
+    group_batch(&f, &group, "propagate", t.id, 21..=30).await;
+    assert_eq!(f.store.history_depth(f.project).await.expect("depth"), (4, 0));
+    assert_eq!(f.store.undo(f.project).await.expect("undo").changes, 20, "the batches after the edit");
+    assert_eq!(f.store.undo(f.project).await.expect("undo").changes, 1, "the edit");
+    assert_eq!(f.store.undo(f.project).await.expect("undo").changes, 10, "the batch before it");
+    assert!(f.store.track_shapes(t.id).await.expect("shapes").is_empty());
+
+    // An empty batch of a group leaves the history alone.
+    let empty = f.store.undo_group();
+    f.store.batch_in(f.project, &f.actor, "nothing", &empty, async |_: &mut Batch<'_>| Ok(())).await.expect("empty batch");
+    assert_eq!(f.store.history_depth(f.project).await.expect("depth"), (1, 3), "nothing pushed, redo kept");
+}
+
+#[tokio::test]
+async fn undo_depth_trimming_never_splits_a_group() {
+    let f = fixture_with(StoreOptions { undo_depth: 3, ..Default::default() }).await;
+    let t = track(f.video.id, f.car());
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![mask_shape(t.id, 0, 1)] }).await.expect("create");
+    let group = f.store.undo_group();
+    for frame in 1..=4 {
+        group_batch(&f, &group, "propagate", t.id, frame..=frame).await;
+    }
+    f.store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, 10, 2) }).await.expect("edit");
+    f.store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, 11, 2) }).await.expect("edit");
+    // Four steps (seven entries): the oldest step goes, the group stays whole.
+    assert_eq!(f.store.history_depth(f.project).await.expect("depth"), (3, 0));
+    for _ in 0..3 {
+        f.store.undo(f.project).await.expect("undo");
+    }
+    assert_eq!(f.store.keyframes(t.id).await.expect("keyframes"), vec![0], "the whole group was undone");
+    assert!(matches!(f.store.undo(f.project).await, Err(Error::NothingTo("undo"))), "the create was trimmed");
+    for _ in 0..3 {
+        f.store.redo(f.project).await.expect("redo");
+    }
+    // A second group, then three edits: it becomes the oldest step and goes whole.
+    let second = f.store.undo_group();
+    for frame in 5..=8 {
+        group_batch(&f, &second, "propagate again", t.id, frame..=frame).await;
+    }
+    for frame in 12..=14 {
+        f.store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, frame, 2) }).await.expect("edit");
+    }
+    assert_eq!(f.store.history_depth(f.project).await.expect("depth"), (3, 0));
+    for _ in 0..3 {
+        f.store.undo(f.project).await.expect("undo");
+    }
+    assert!(matches!(f.store.undo(f.project).await, Err(Error::NothingTo("undo"))), "no half group left behind");
+    assert_eq!(f.store.keyframes(t.id).await.expect("keyframes"), vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11]);
+}
+
 // Commands with inconsistent input are refused with typed errors and change nothing.
 
 #[tokio::test]
@@ -415,6 +573,82 @@ async fn a_database_from_a_newer_argus_is_refused() {
     let err = Store::open(&path).await.expect_err("refused");
     assert!(matches!(err, Error::NewerSchema { found: 9999, .. }), "{err:?}");
     assert!(err.to_string().contains("update Argus"), "{err}");
+}
+
+#[tokio::test]
+async fn a_database_of_the_previous_schema_migrates_and_its_history_still_undoes() {
+    use argus_core::{
+        id::{LabelSchemaId, ProjectId},
+        model::{ChangeOp, EntityKind},
+    };
+    use sqlx::{ConnectOptions, Connection};
+    // A database made by schema version 3: its own migrations, run by hand.
+    let dir = tempfile::tempdir().expect("dir");
+    let old = dir.path().join("migrations");
+    std::fs::create_dir(&old).expect("mkdir");
+    let ours = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut copied = 0;
+    for entry in std::fs::read_dir(&ours).expect("migrations") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).expect("name").to_owned();
+        if name.as_str() < "0004" {
+            std::fs::copy(&path, old.join(&name)).expect("copy");
+            copied += 1;
+        }
+    }
+    assert_eq!(copied, 3);
+    let path = dir.path().join("argus.db");
+    let (project, ann, bob) = (ProjectId::new(), UserId::new(), UserId::new());
+    {
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true).connect().await.expect("raw");
+        sqlx::migrate::Migrator::new(old.as_path()).await.expect("old migrations").run(&mut conn).await.expect("schema 3");
+        sqlx::query("INSERT INTO projects (id, name, schema_id, created_at, updated_at) VALUES (?, 'Old', ?, 0, 0)")
+            .bind(project.to_string())
+            .bind(LabelSchemaId::new().to_string())
+            .execute(&mut conn)
+            .await
+            .expect("project");
+        // Two edits of that version (adding members), each its own undo entry.
+        for (seq, (user, name)) in [(ann, "Ann"), (bob, "Bob")].into_iter().enumerate() {
+            sqlx::query("INSERT INTO members (project_id, user_id, role, display_name) VALUES (?, ?, 'annotator', ?)")
+                .bind(project.to_string())
+                .bind(user.to_string())
+                .bind(name)
+                .execute(&mut conn)
+                .await
+                .expect("member");
+            let inverse = vec![ChangeOp::Delete { kind: EntityKind::Member, id: *user.as_uuid() }];
+            sqlx::query("INSERT INTO undo_log (project_id, stack, summary, inverse, expect, created_at) VALUES (?, 'undo', ?, ?, ?, ?)")
+                .bind(project.to_string())
+                .bind(format!("add {name}"))
+                .bind(serde_json::to_string(&inverse).expect("json"))
+                .bind(if seq == 0 { None } else { Some("[]") })
+                .bind(seq as i64)
+                .execute(&mut conn)
+                .await
+                .expect("undo entry");
+        }
+        conn.close().await.expect("close");
+    }
+
+    let store = Store::open(&path).await.expect("open migrates");
+    assert_eq!(Store::schema_version(), 4);
+    {
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).read_only(true).connect().await.expect("raw");
+        let found: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&mut conn).await.expect("version");
+        assert_eq!(found, Store::schema_version());
+        conn.close().await.expect("close");
+    }
+    assert_eq!(store.history_depth(project).await.expect("depth"), (2, 0), "entries without a group are a step each");
+    assert_eq!(store.undo(project).await.expect("undo").summary, "add Bob");
+    let names = |m: Vec<argus_core::model::Member>| m.into_iter().map(|m| m.display_name).collect::<Vec<_>>();
+    assert_eq!(names(store.members(project).await.expect("members")), vec!["Ann"]);
+    assert_eq!(store.undo(project).await.expect("undo").summary, "add Ann");
+    assert!(store.members(project).await.expect("members").is_empty());
+    store.redo(project).await.expect("redo");
+    store.redo(project).await.expect("redo");
+    assert_eq!(names(store.members(project).await.expect("members")), vec!["Ann", "Bob"]);
+    assert_eq!(store.history_depth(project).await.expect("depth"), (2, 0));
 }
 
 #[tokio::test]
@@ -693,6 +927,27 @@ mod pulled {
         assert!(matches!(&err, Error::Conflict(m) if m.contains("someone else")), "{err}");
         assert_eq!(f.store.history_depth(f.project).await.expect("depth").0, 2, "the undo entry stays");
         assert_eq!(f.store.frame_shapes(f.video.id, 4).await.expect("frame")[0].geometry, mask_shape(t.id, 4, 20).geometry);
+    }
+
+    #[tokio::test]
+    async fn a_group_undo_is_refused_when_someone_else_changed_one_of_its_shapes() {
+        let f = fixture().await;
+        let t = track(f.video.id, f.car());
+        f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![] }).await.expect("create");
+        let group = f.store.undo_group();
+        group_batch(&f, &group, "propagate", t.id, 1..=10).await;
+        group_batch(&f, &group, "propagate", t.id, 11..=20).await;
+        // Another device redraws a shape of the group's first batch.
+        let s = argus_core::id::ShapeId::for_track_frame(t.id, 4);
+        let v = version(&f, EntityKind::Shape, *s.as_uuid()).await.expect("v").0;
+        let mut other = Device::new();
+        let theirs = other.change(f.project, Some(v), ChangeOp::Upsert { entity: Entity::Shape(mask_shape(t.id, 4, 30)) });
+        f.store.apply_remote(f.project, &[theirs], None).await.expect("apply");
+        let err = f.store.undo(f.project).await.expect_err("a group undo over someone else's edit");
+        assert!(matches!(&err, Error::Conflict(m) if m.contains("someone else") && m.contains("propagate")), "{err}");
+        assert_eq!(f.store.history_depth(f.project).await.expect("depth"), (2, 0), "the group stays on the stack");
+        assert_eq!(f.store.track_shapes(t.id).await.expect("shapes").len(), 20, "no batch of the group was undone");
+        assert_eq!(f.store.frame_shapes(f.video.id, 4).await.expect("frame")[0].geometry, mask_shape(t.id, 4, 30).geometry);
     }
 
     #[tokio::test]
