@@ -29,6 +29,22 @@ fn frame_i64(frame: u64) -> Result<i64> {
     i64::try_from(frame).map_err(|_| Error::Conflict(format!("frame {frame} is out of range")))
 }
 
+/// A frame bound as SQLite's integer: past every frame when out of its range.
+fn frame_clamped(frame: u64) -> i64 {
+    i64::try_from(frame).unwrap_or(i64::MAX)
+}
+
+/// [`Store::track_shapes_in`]: a range of the (track, frame) index.
+const TRACK_SHAPES_IN: &str = "SELECT data FROM shapes WHERE track_id = ? AND frame >= ? AND frame < ? ORDER BY frame";
+
+/// [`Store::shapes_around`]: the video's tracks by number (the (video,
+/// number) index), and per track the nearest shape on each side, each one
+/// step on the (track, frame) index.
+const SHAPES_AROUND: &str = "SELECT t.id,
+     (SELECT s.data FROM shapes s WHERE s.track_id = t.id AND s.frame < ?2 ORDER BY s.frame DESC LIMIT 1),
+     (SELECT s.data FROM shapes s WHERE s.track_id = t.id AND s.frame >= ?3 ORDER BY s.frame LIMIT 1)
+     FROM tracks t WHERE t.video_id = ?1 ORDER BY t.number";
+
 impl Store {
     pub async fn projects(&self) -> Result<Vec<Project>> {
         let rows = sqlx::query("SELECT * FROM projects ORDER BY name").fetch_all(&self.readers).await?;
@@ -122,6 +138,44 @@ impl Store {
         rows.iter().map(rows::shape_from_row).collect()
     }
 
+    /// The stored shapes of one track on frames `from..to`, in frame order.
+    pub async fn track_shapes_in(&self, track: TrackId, from: u64, to: u64) -> Result<Vec<Shape>> {
+        let rows = sqlx::query(TRACK_SHAPES_IN)
+            .bind(track.to_string())
+            .bind(frame_clamped(from))
+            .bind(frame_clamped(to))
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(rows::shape_from_row).collect()
+    }
+
+    /// For each track of `video` (by track number), its last stored shape on
+    /// a frame before `from` and its first stored shape on a frame at or
+    /// after `to`; either may be missing, and tracks with neither are left
+    /// out. With [`Store::video_shapes`] over `from..to` this is everything
+    /// needed to derive the interpolated shapes on frames `from..to`.
+    ///
+    /// One query: per track, two lookups on the (track, frame) index, so
+    /// the cost grows with the video's tracks, not its shapes.
+    pub async fn shapes_around(&self, video: VideoId, from: u64, to: u64) -> Result<Vec<(TrackId, Option<Shape>, Option<Shape>)>> {
+        // A track's id and its encoded shapes before and after the window.
+        type Row = (String, Option<Vec<u8>>, Option<Vec<u8>>);
+        let rows: Vec<Row> = sqlx::query_as(SHAPES_AROUND)
+            .bind(video.to_string())
+            .bind(frame_clamped(from))
+            .bind(frame_clamped(to))
+            .fetch_all(&self.readers)
+            .await?;
+        let decode = |data: Option<Vec<u8>>| data.map(|d| crate::codec::decode_shape(&d)).transpose();
+        rows.into_iter()
+            .filter(|(_, before, after)| before.is_some() || after.is_some())
+            .map(|(track, before, after)| {
+                let track = track.parse().map_err(|_| Error::Decode(format!("bad track id '{track}' in the tracks table")))?;
+                Ok((track, decode(before)?, decode(after)?))
+            })
+            .collect()
+    }
+
     /// The frames where `track` has a keyframe, ascending.
     pub async fn keyframes(&self, track: TrackId) -> Result<Vec<u64>> {
         let frames: Vec<i64> = sqlx::query_scalar("SELECT frame FROM shapes WHERE track_id = ? AND keyframe = 1 ORDER BY frame")
@@ -213,5 +267,39 @@ impl Store {
             .fetch_optional(&self.readers)
             .await?;
         role.map(|r| r.parse::<Role>().map_err(Error::decode)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite's plan for `sql` (three parameters), one detail line per step.
+    async fn plan(store: &Store, sql: &str) -> Vec<String> {
+        let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .bind("id")
+            .bind(0i64)
+            .bind(10i64)
+            .fetch_all(&store.readers)
+            .await
+            .expect("plan");
+        rows.into_iter().map(|(.., detail)| detail).collect()
+    }
+
+    /// The window queries of derived shapes search the (track_id, frame)
+    /// index and never scan or sort the shapes: their cost must not grow
+    /// with a video's shapes.
+    #[tokio::test]
+    async fn neighbour_queries_search_the_track_frame_index() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open_with(dir.path().join("argus.db"), crate::StoreOptions { backups_kept: 0, ..Default::default() })
+            .await
+            .expect("open");
+        for sql in [SHAPES_AROUND, TRACK_SHAPES_IN] {
+            let plan = plan(&store, sql).await;
+            assert!(!plan.iter().any(|d| d.starts_with("SCAN") || d.contains("TEMP B-TREE")), "{sql}: {plan:?}");
+            let shapes: Vec<_> = plan.iter().filter(|d| d.starts_with("SEARCH s ") || d.starts_with("SEARCH shapes ")).collect();
+            assert!(!shapes.is_empty() && shapes.iter().all(|d| d.contains("(track_id=? AND frame")), "{sql}: {plan:?}");
+        }
     }
 }

@@ -392,6 +392,38 @@ async fn undo_depth_trimming_never_splits_a_group() {
     assert_eq!(f.store.keyframes(t.id).await.expect("keyframes"), vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11]);
 }
 
+// Neighbours of a window of frames, for shapes derived between keyframes.
+
+#[tokio::test]
+async fn shapes_around_gives_each_tracks_nearest_stored_shapes_outside_the_window() {
+    let f = fixture().await;
+    let a = track(f.video.id, f.car());
+    let b = track(f.video.id, f.person());
+    let bare = track(f.video.id, f.car());
+    let a_shapes = vec![mask_shape(a.id, 0, 1), mask_shape(a.id, 10, 2), mask_shape(a.id, 20, 3)];
+    f.store.apply(&f.actor, Command::CreateTrack { track: a.clone(), shapes: a_shapes.clone() }).await.expect("a");
+    f.store.apply(&f.actor, Command::CreateTrack { track: b.clone(), shapes: vec![mask_shape(b.id, 5, 4)] }).await.expect("b");
+    f.store.apply(&f.actor, Command::CreateTrack { track: bare.clone(), shapes: vec![] }).await.expect("bare");
+    let frames = |around: Vec<(TrackId, Option<argus_core::model::Shape>, Option<argus_core::model::Shape>)>| {
+        around.into_iter().map(|(t, before, after)| (t, before.map(|s| s.frame), after.map(|s| s.frame))).collect::<Vec<_>>()
+    };
+    let around = |from, to| f.store.shapes_around(f.video.id, from, to);
+    assert_eq!(frames(around(11, 15).await.expect("around")), vec![(a.id, Some(10), Some(20)), (b.id, Some(5), None)]);
+    assert_eq!(frames(around(0, 1).await.expect("around")), vec![(a.id, None, Some(10)), (b.id, None, Some(5))]);
+    assert_eq!(frames(around(25, 30).await.expect("around")), vec![(a.id, Some(20), None), (b.id, Some(5), None)]);
+    assert_eq!(frames(around(6, 10).await.expect("around")), vec![(a.id, Some(0), Some(10)), (b.id, Some(5), None)], "`to` is the first frame after");
+    let got = around(11, 15).await.expect("around");
+    assert_eq!(got[0].1.as_ref().map(|s| &s.geometry), Some(&a_shapes[1].geometry), "whole shapes, masks included");
+
+    assert_eq!(f.store.track_shapes_in(a.id, 0, 20).await.expect("in").iter().map(|s| s.frame).collect::<Vec<_>>(), vec![0, 10]);
+    assert_eq!(f.store.track_shapes_in(a.id, 10, 11).await.expect("in").iter().map(|s| s.frame).collect::<Vec<_>>(), vec![10]);
+    assert!(f.store.track_shapes_in(a.id, 11, 15).await.expect("in").is_empty());
+    assert!(f.store.track_shapes_in(bare.id, 0, u64::MAX).await.expect("in").is_empty());
+
+    let empty = f.store.add_video(video(f.project, 'e')).await.expect("empty video");
+    assert!(f.store.shapes_around(empty.id, 0, 10).await.expect("around").is_empty());
+}
+
 // Commands with inconsistent input are refused with typed errors and change nothing.
 
 #[tokio::test]
