@@ -85,3 +85,11 @@ export function openWorkspace(frame = 0): WorkspaceState {
   };
   return ws;
 }
+
+/** A promise and its settling functions, to hold a command open while the test looks at the run. */
+export function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}

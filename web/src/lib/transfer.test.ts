@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { render } from "svelte/server";
 import TransferStatus from "../components/TransferStatus.svelte";
 import type { TransferSummary } from "./bindings";
-import { label, videoSummary } from "./fixtures";
+import { deferred, label, videoSummary } from "./fixtures";
 import {
   EXPORT_FORMATS,
   NOTES_SHOWN,
@@ -36,14 +36,6 @@ function form(more: Partial<ExportForm> = {}): ExportForm {
 
 function summary(more: Partial<TransferSummary> = {}): TransferSummary {
   return { path: "/out/Sample-coco", images: 12, annotations: 40, tracks: 3, skipped: [], changed: [], ...more };
-}
-
-/** A promise and its settling functions, to hold a command open while the test looks at the run. */
-function deferred<T>() {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
-  return { promise, resolve, reject };
 }
 
 describe("export form -> ExportOptions", () => {

@@ -5,7 +5,7 @@
 // Cancel, the summary or the error). The dialogs make the objects reactive;
 // the tests hand them plain ones and a fake API.
 
-import { errorMessage, type Api } from "./api";
+import type { Api } from "./api";
 import type {
   ExportFormat,
   ExportOptions,
@@ -18,6 +18,7 @@ import type {
   TransferSummary,
   VideoSummary,
 } from "./bindings";
+import { cancelRun, countText, initialRun, plural, progressFraction as runFraction, resetRun, runProgress, startRun, type RunState } from "./run";
 
 /** What the export form offers for one format. */
 export interface ExportFormatInfo {
@@ -199,89 +200,31 @@ export function importProblem(form: ImportForm): string | null {
   return form.path.trim() ? null : "Choose the dataset file or folder to import.";
 }
 
-/** Where a transfer is: the form, running, or how it ended. */
-export type Phase = "form" | "running" | "done" | "failed" | "cancelled";
+/** One export's or import's run, as the dialog shows it (see ./run.ts); `idle` is the form. */
+export type TransferState = RunState<TransferProgress, TransferSummary>;
 
-/** One export's or import's run, as the dialog shows it. */
-export interface TransferState {
-  phase: Phase;
-  /** The last `transfer-progress` event of this run. */
-  progress: TransferProgress | null;
-  summary: TransferSummary | null;
-  /** The CommandError's message when it failed. */
-  error: string;
-  /** Cancel was pressed; the run has not stopped yet. */
-  cancelling: boolean;
-}
-
-export function initialTransfer(): TransferState {
-  return { phase: "form", progress: null, summary: null, error: "", cancelling: false };
-}
+export const initialTransfer = (): TransferState => initialRun();
 
 /** Runs `work` (the export or import command) as `t`'s run: the summary when it ends,
  *  the error's message when it fails, "cancelled" when it was cancelled. */
-export async function runTransfer(t: TransferState, work: () => Promise<TransferSummary>): Promise<TransferSummary | null> {
-  t.phase = "running";
-  t.progress = null;
-  t.summary = null;
-  t.error = "";
-  t.cancelling = false;
-  try {
-    const s = await work();
-    t.summary = s;
-    t.phase = "done";
-    return s;
-  } catch (e) {
-    const kind = e && typeof e === "object" && "kind" in e ? (e as { kind: unknown }).kind : null;
-    if (kind === "cancelled") {
-      t.phase = "cancelled";
-    } else {
-      t.phase = "failed";
-      t.error = errorMessage(e);
-    }
-    return null;
-  } finally {
-    t.cancelling = false;
-  }
-}
+export const runTransfer = (t: TransferState, work: () => Promise<TransferSummary>) => startRun(t, work);
 
 /** A `transfer-progress` event: kept while a run is going (a late one after the end is dropped). */
-export function transferProgress(t: TransferState, p: TransferProgress) {
-  if (t.phase === "running") t.progress = p;
-}
+export const transferProgress = (t: TransferState, p: TransferProgress) => runProgress(t, p);
 
 /** Cancel: asks the shell to stop the running transfer; its command then fails as cancelled. */
-export async function cancelTransfer(t: TransferState, api: Pick<Api, "cancelTransfer">) {
-  if (t.phase !== "running" || t.cancelling) return;
-  t.cancelling = true;
-  try {
-    await api.cancelTransfer();
-  } catch (e) {
-    t.cancelling = false;
-    t.error = errorMessage(e);
-  }
-}
+export const cancelTransfer = (t: TransferState, api: Pick<Api, "cancelTransfer">) => cancelRun(t, () => api.cancelTransfer());
 
 /** Back to the form (after a run, to change something and start again). */
-export function resetTransfer(t: TransferState) {
-  Object.assign(t, initialTransfer());
-}
+export const resetTransfer = (t: TransferState) => resetRun(t);
 
 /** The progress bar's fill, 0 to 1; null while the total is unknown (an import counts up). */
-export function progressFraction(p: TransferProgress | null): number | null {
-  if (!p || p.total <= 0) return null;
-  return Math.min(1, Math.max(0, p.done / p.total));
-}
+export const progressFraction = (p: TransferProgress | null) => runFraction(p);
 
 /** The line under the progress bar: "frames 32 / 120 (27%)", "annotations 2048", "starting…". */
 export function progressText(p: TransferProgress | null): string {
-  if (!p) return "starting…";
-  if (p.total <= 0) return `${p.stage} ${p.done}`;
-  const pct = Math.floor((100 * Math.min(p.done, p.total)) / p.total);
-  return `${p.stage} ${p.done} / ${p.total} (${pct}%)`;
+  return p ? `${p.stage} ${countText(p)}` : "starting…";
 }
-
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /** The summary's first line. */
 export function summaryText(s: TransferSummary, kind: "export" | "import"): string {
