@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createActions, wantsSamCache, watchSamCache, type Clock, type FrameViewControl, type Timers } from "./actions";
 import { api as realApi, type Api } from "./api";
-import type { AppInfo, Edited, SamCache } from "./bindings";
-import { historyState, openWorkspace, projectDetail, samPreview, shape, timelineTrack, videoSummary } from "./fixtures";
+import type { AppInfo, Edited, PropagateSummary, SamCache, TrackProgress } from "./bindings";
+import { deferred, historyState, openWorkspace, propagateSummary, projectDetail, samPreview, shape, timelineTrack, videoSummary } from "./fixtures";
 import { initialState, type WorkspaceState } from "./state";
 import { chooseTool, flipHole, previewed, samClick, showCandidate } from "./tools";
 
@@ -771,6 +771,147 @@ describe("key commands", () => {
     const { actions, calls } = setup(ws, { chooseVideoFiles: () => [] });
     await actions.run({ type: "importDialog" });
     expect(calls).toEqual([["chooseVideoFiles"]]);
+  });
+});
+
+describe("propagation", () => {
+  /** A run's summary, with one doubtful frame. */
+  const summary = (more: Partial<PropagateSummary> = {}) =>
+    propagateSummary({ flagged: [{ frame: 17, reason: "low confidence: predicted IoU 0.42 < 0.50" }], ...more });
+  const progress = (frame: number, more: Partial<TrackProgress> = {}): TrackProgress => ({
+    videoId: "video-1",
+    trackId: "track-a",
+    frame,
+    done: frame - 10,
+    total: 19,
+    flagged: 0,
+    ...more,
+  });
+
+  /** The workspace on frame 10, a model loaded, track-a (a mask here) selected; a clock set by hand. */
+  function ready(answers: Answers) {
+    const ws = openWorkspace(10);
+    ws.samModel = "sample";
+    ws.selectedTrack = "track-a";
+    ws.shapes = [shape("track-a", 10)];
+    let now = 0;
+    const clock: Clock = { now: () => now, nextFrame: () => 0, cancelFrame: () => {} };
+    const f = fakeApi(answers);
+    const actions = createActions(f.api, ws, { clock });
+    return { ws, ...f, actions, tick: (ms: number) => (now += ms) };
+  }
+
+  it("runs with the form's options, shows progress, then the summary; history, frame and timeline read again", async () => {
+    const d = deferred<PropagateSummary>();
+    const lane = { frame_count: 100, frames: [], tracks: [timelineTrack("track-a", 1, [[10, 20]], [10])] };
+    const { ws, actions, calls, names, tick } = ready({
+      propagateTrack: () => d.promise,
+      timeline: () => lane,
+      history: () => historyState(4, 0, "propagate #1 forward from frame 10"),
+      frameShapes: () => [shape("track-a", 10)],
+    });
+    ws.trackForm = { limit: 30, stopOnDoubt: true };
+    const revision = ws.revision;
+    const run = actions.run({ type: "propagate", direction: "forward" });
+    expect(ws.track).toMatchObject({ phase: "running", direction: "forward", videoId: "video-1", trackId: "track-a", start: 10 });
+    expect(calls).toEqual([
+      ["propagateTrack", "video-1", "track-a", 10, { direction: "forward", maxFrames: 30, minScore: 0.5, maxAreaChange: 0.5, maxJump: 0.5, stopOnDoubt: true }],
+    ]);
+    // a second run is refused while one goes, with the reason
+    await actions.propagate("backward");
+    expect(ws.status).toMatch(/a propagation is running/);
+    expect(names().filter((n) => n === "propagateTrack")).toHaveLength(1);
+
+    // progress: kept; the timeline is read again at most once a second, so the lane grows
+    actions.trackProgress(progress(11));
+    expect(ws.track.progress?.frame).toBe(11);
+    expect(names()).not.toContain("timeline");
+    tick(1200);
+    actions.trackProgress(progress(12));
+    actions.trackProgress(progress(13));
+    await settle();
+    expect(names().filter((n) => n === "timeline")).toHaveLength(1);
+    expect(ws.timeline).toEqual(lane);
+    // another object's events are not this run's
+    actions.trackProgress(progress(40, { trackId: "track-b" }));
+    expect(ws.track.progress?.frame).toBe(13);
+
+    d.resolve(summary());
+    await run;
+    expect(ws.track).toMatchObject({ phase: "done", summary: summary() });
+    expect(ws.history).toEqual(historyState(4, 0, "propagate #1 forward from frame 10"));
+    expect(ws.revision).toBe(revision + 1);
+    expect(ws.frame).toBe(10);
+    expect(calls).toContainEqual(["frameShapes", "video-1", 10]);
+    expect(ws.status).toBe("propagated 19 frames");
+    expect(ws.error).toBeNull();
+
+    // a doubtful frame of the summary: its object selected, that frame shown
+    ws.selectedTrack = null;
+    await actions.reviewFrame(17);
+    expect(ws.frame).toBe(17);
+    expect(ws.selectedTrack).toBe("track-a");
+    actions.dismissPropagation();
+    expect(ws.track.phase).toBe("idle");
+  });
+
+  it("a doubtful frame of a run on another video opens that video first", async () => {
+    const { ws, actions } = ready(editAnswers([shape("track-a", 17)]));
+    const other = videoSummary("video-2");
+    ws.detail = projectDetail(3, [ws.video!, other]);
+    Object.assign(ws.track, { phase: "done", videoId: "video-2", trackId: "track-a", start: 10, summary: summary({ videoId: "video-2" }) });
+    await actions.reviewFrame(17);
+    expect(ws.video?.id).toBe("video-2");
+    expect(ws.frame).toBe(17);
+    expect(ws.selectedTrack).toBe("track-a");
+  });
+
+  it("Cancel asks the shell once; the run ends with what it wrote, and the history still follows", async () => {
+    const d = deferred<PropagateSummary>();
+    const { ws, actions, names } = ready({
+      propagateTrack: () => d.promise,
+      cancelPropagation: () => true,
+      history: () => historyState(3),
+      ...editAnswers([shape("track-a", 10)]),
+    });
+    const run = actions.propagate("forward");
+    const first = actions.cancelPropagation();
+    expect(ws.track.cancelling).toBe(true);
+    await actions.cancelPropagation();
+    await first;
+    expect(names().filter((n) => n === "cancelPropagation")).toHaveLength(1);
+    d.resolve(summary({ written: 6, lastFrame: 16, cancelled: true, flagged: [] }));
+    await run;
+    expect(ws.track).toMatchObject({ phase: "done", cancelling: false, summary: { cancelled: true, written: 6 } });
+    expect(ws.status).toBe("propagated 6 frames (cancelled)");
+    expect(ws.history).toEqual(historyState(3));
+  });
+
+  it("a failure is shown in the panel, and what was written before it is in the history", async () => {
+    const message = "frame 14 could not be decoded to track on it (propagation stopped there; 3 frame(s) before it were written and undo as one step)";
+    const { ws, actions, names } = ready({
+      propagateTrack: () => Promise.reject({ kind: "media", message }),
+      history: () => historyState(5),
+      ...editAnswers([shape("track-a", 10)]),
+    });
+    await actions.propagate("forward");
+    expect(ws.track).toMatchObject({ phase: "failed", error: message, summary: null });
+    expect(ws.history).toEqual(historyState(5));
+    expect(names()).toContain("timeline");
+  });
+
+  it("when it cannot start, T says why in the status line and asks the shell nothing", async () => {
+    const { ws, actions, calls } = ready({});
+    ws.samModel = "";
+    await actions.run({ type: "propagate", direction: "forward" });
+    expect(ws.status).toMatch(/load a SAM model first/);
+    ws.samModel = "sample";
+    ws.frame = 0;
+    ws.shapes = [shape("track-a", 0)];
+    await actions.run({ type: "propagate", direction: "backward" });
+    expect(ws.status).toMatch(/first frame/);
+    expect(calls).toEqual([]);
+    expect(ws.track.phase).toBe("idle");
   });
 });
 

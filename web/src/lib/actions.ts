@@ -17,16 +17,20 @@ import type {
   ImportProgress,
   ModelProgress,
   PointPx,
+  PropagateDirection,
   SamCache,
+  TrackProgress,
   VideoSummary,
 } from "./bindings";
 import { toShape, type VertexTool } from "./draw";
 import type { Command } from "./keys";
 import type { Tool } from "./keymap";
+import { cancelRun, resetRun, startRun } from "./run";
 import { isEmpty } from "./sam";
 import { toggle, type WorkspaceState } from "./state";
 import { laneSeekFrame, playbackFrame, step } from "./timeline";
 import * as tools from "./tools";
+import { propagateBlocked, propagateOptions, trackProgress as keepTrackProgress } from "./track";
 import type { Size } from "./view";
 
 /** What the actions need of the frame view (its exported functions). */
@@ -40,6 +44,10 @@ export interface FrameViewControl {
   oneToOneView(): void;
   zoomBy(factor: number): void;
 }
+
+/** While a propagation runs, the timeline is read again at most this often (ms), so the
+ *  object's lane grows as the run writes its batches. */
+export const TIMELINE_REFRESH_MS = 1000;
 
 /** The time and animation frames, for playback. */
 export interface Clock {
@@ -72,6 +80,8 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
   const view = () => deps.view?.();
   const trace = (kind: string, frame: number) => deps.tracer?.start(kind, frame);
   let playTimer: number | undefined;
+  /** When the timeline was last read during a propagation. */
+  let timelineReadAt = -Infinity;
 
   function fail(e: unknown) {
     ws.error = errorMessage(e);
@@ -498,6 +508,67 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
     ws.showHelp = false;
   }
 
+  /** Propagates the selected object's shape on this frame `direction` with SAM (./track.ts):
+   *  progress comes as `track-progress` events (`trackProgress`); what the run wrote, all of it
+   *  or up to Cancel or a failure, is one undo step, so afterwards the history, the frame and
+   *  the timeline are read again. When it cannot start, the status line says why. */
+  async function propagate(direction: PropagateDirection) {
+    const why = propagateBlocked(ws, direction);
+    const v = ws.video;
+    const d = ws.detail;
+    const track = ws.selectedTrack;
+    if (why || !v || !d || !track) {
+      ws.status = why ?? "";
+      return;
+    }
+    const frame = ws.frame;
+    Object.assign(ws.track, { direction, videoId: v.id, trackId: track, start: frame });
+    const options = propagateOptions(direction, ws.trackForm);
+    timelineReadAt = clock.now();
+    const s = await startRun(ws.track, () => api.propagateTrack(v.id, track, frame, options));
+    if (s) ws.status = `propagated ${s.written} frame${s.written === 1 ? "" : "s"}${s.cancelled ? " (cancelled)" : ""}`;
+    // Another project may have been opened meanwhile: its history is not this run's.
+    if (ws.detail?.project.id === d.project.id) ws.history = (await guard(() => api.history(d.project.id))) ?? ws.history;
+    ws.revision++;
+    await refresh();
+  }
+
+  /** Cancel: the run stops after the frame it is on; what it wrote stays. */
+  function cancelPropagation() {
+    return cancelRun(ws.track, () => api.cancelPropagation());
+  }
+
+  /** The shell's track-progress events: the run's progress; the timeline now and then. */
+  function trackProgress(p: TrackProgress) {
+    keepTrackProgress(ws.track, p);
+    const v = ws.video;
+    if (ws.track.phase !== "running" || !v || v.id !== p.videoId || clock.now() - timelineReadAt < TIMELINE_REFRESH_MS) return;
+    timelineReadAt = clock.now();
+    guard(async () => {
+      const t = await api.timeline(v.id);
+      if (ws.video?.id === v.id) ws.timeline = t;
+    });
+  }
+
+  /** A doubtful frame of the last run, from its summary: the run's object there (on the run's
+   *  video, opened first when another one is open now). */
+  async function reviewFrame(frame: number) {
+    const run = ws.track;
+    if (!run.videoId) return;
+    if (ws.video?.id !== run.videoId) {
+      const v = ws.detail?.videos.find((x) => x.id === run.videoId);
+      if (!v) return;
+      await openVideo(v);
+    }
+    ws.selectedTrack = run.trackId;
+    await goto(frame);
+  }
+
+  /** Closes the last run's summary (and the timeline's marks of its doubtful frames). */
+  function dismissPropagation() {
+    if (ws.track.phase !== "running") resetRun(ws.track);
+  }
+
   /** Runs a key's command (./keys.ts). */
   async function run(c: Command): Promise<void> {
     switch (c.type) {
@@ -554,6 +625,8 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
         return;
       case "importDialog":
         return chooseFiles();
+      case "propagate":
+        return propagate(c.direction);
       case "candidate":
         return chooseCandidate(c.rank);
       case "tool":
@@ -600,6 +673,11 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
     chooseTool,
     flipHole,
     cancel,
+    propagate,
+    cancelPropagation,
+    trackProgress,
+    reviewFrame,
+    dismissPropagation,
     run,
   };
 }

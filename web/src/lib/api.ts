@@ -31,6 +31,9 @@ import type {
   Timeline,
   TransferProgress,
   TransferSummary,
+  PropagateOptions,
+  PropagateSummary,
+  TrackProgress,
   VideoSummary,
 } from "./bindings";
 
@@ -93,6 +96,11 @@ export const api = {
   chooseExportFolder: (start: string | null) => invoke<string | null>("choose_export_folder", { start }),
   /** The system's file dialog for a dataset; null when cancelled. */
   chooseImportFile: () => invoke<string | null>("choose_import_file"),
+  /** Propagates the object's shape on `frame` with the loaded SAM model; progress as `track-progress` events. */
+  propagateTrack: (videoId: string, trackId: string, frame: number, options: PropagateOptions) =>
+    invoke<PropagateSummary>("propagate_track", { videoId, trackId, frame, options }),
+  /** Stops the running propagation (what it wrote stays, one undo step); false when none runs. */
+  cancelPropagation: () => invoke<boolean>("cancel_propagation"),
 };
 
 /** The typed API as a type: the workspace's actions take one, so tests can pass a fake. */
@@ -104,6 +112,10 @@ export function onImportProgress(handler: (p: ImportProgress) => void): Promise<
 
 export function onTransferProgress(handler: (p: TransferProgress) => void): Promise<UnlistenFn> {
   return listen<TransferProgress>("transfer-progress", (e) => handler(e.payload));
+}
+
+export function onTrackProgress(handler: (p: TrackProgress) => void): Promise<UnlistenFn> {
+  return listen<TrackProgress>("track-progress", (e) => handler(e.payload));
 }
 
 export function onModelProgress(handler: (p: ModelProgress) => void): Promise<UnlistenFn> {

@@ -2,7 +2,7 @@
 // labels, a video, shapes and SAM predictions shaped like the shell's answers.
 // Only the tests import it.
 
-import type { HistoryState, LabelInfo, ProjectDetail, SamPreview, ShapeInfo, TimelineTrack, VideoSummary } from "./bindings";
+import type { HistoryState, LabelInfo, ProjectDetail, PropagateSummary, SamPreview, ShapeInfo, TimelineTrack, VideoSummary } from "./bindings";
 import { initialState, type WorkspaceState } from "./state";
 
 export function label(i: number): LabelInfo {
@@ -20,7 +20,8 @@ export function projectDetail(labels = 3, videos: VideoSummary[] = [videoSummary
   };
 }
 
-export function shape(trackId: string, frame = 0): ShapeInfo {
+/** A shape of `trackId` on `frame`: a SAM mask keyframe unless `more` says otherwise. */
+export function shape(trackId: string, frame = 0, more: Partial<ShapeInfo> = {}): ShapeInfo {
   return {
     id: `shape-${trackId}-${frame}`,
     track_id: trackId,
@@ -31,10 +32,12 @@ export function shape(trackId: string, frame = 0): ShapeInfo {
     frame,
     kind: "mask",
     keyframe: true,
+    source: "sam",
     bbox: null,
     area: 10,
     score: null,
     attributes: {},
+    ...more,
   };
 }
 
@@ -64,6 +67,23 @@ export function samPreview(frame: number, revision = 1): SamPreview {
       { rank: 1, iou: 0.9, area: null, bbox: null },
       { rank: 2, iou: 0.8, area: null, bbox: null },
     ],
+  };
+}
+
+/** What propagate_track answers: object track-a of video-1 propagated from frame 10 to 29. */
+export function propagateSummary(more: Partial<PropagateSummary> = {}): PropagateSummary {
+  return {
+    videoId: "video-1",
+    trackId: "track-a",
+    start: 10,
+    written: 19,
+    replaced: 0,
+    lastFrame: 29,
+    flagged: [],
+    stopped: null,
+    cancelled: false,
+    model: "sample",
+    ...more,
   };
 }
 

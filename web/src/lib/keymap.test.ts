@@ -60,6 +60,14 @@ describe("keymap", () => {
     expect(actionFor({ key: "o", ctrlKey: true })).toEqual({ type: "importDialog" });
   });
 
+  it("T / Shift+T propagate forward / backward; with Ctrl or Alt they are not the workspace's", () => {
+    expect(actionFor({ key: "t" })).toEqual({ type: "propagate", direction: "forward" });
+    expect(actionFor({ key: "T", shiftKey: true })).toEqual({ type: "propagate", direction: "backward" });
+    expect(actionFor({ key: "t", ctrlKey: true })).toBeNull();
+    expect(actionFor({ key: "t", altKey: true })).toBeNull();
+    expect(BINDINGS.find((b) => b.keys === "T / Shift+T")?.description).toMatch(/^propagate the selected object forward \/ backward/);
+  });
+
   it("Shift + digit relabels by physical key, whatever the layout prints", () => {
     expect(actionFor({ key: "!", code: "Digit1", shiftKey: true })).toEqual({ type: "relabel", index: 0 });
     expect(actionFor({ key: "&", code: "Digit7", shiftKey: true })).toEqual({ type: "relabel", index: 6 });

@@ -26,7 +26,8 @@ export type Action =
   | { type: "relabel"; index: number }
   | { type: "toggleHidden" }
   | { type: "toggleLock" }
-  | { type: "importDialog" };
+  | { type: "importDialog" }
+  | { type: "propagate"; direction: "forward" | "backward" };
 
 export type Tool = "select" | "sam" | "brush" | "eraser" | "polygon" | "box" | "points" | "polyline";
 
@@ -71,6 +72,7 @@ export const BINDINGS: Binding[] = [
   { keys: "1 … 9", description: "pick a label" },
   { keys: "Shift+1 … 9", description: "move the selected object to that label" },
   { keys: "O / X", description: "hide / lock the selected object" },
+  { keys: "T / Shift+T", description: "propagate the selected object forward / backward with SAM (to the next keyframe, or the frame limit)" },
   { keys: "Ctrl+O", description: "import videos (file dialog)" },
   { keys: "?", description: "this help" },
 ];
@@ -141,6 +143,7 @@ export function actionFor(e: KeyInput): Action | null {
   if (lower === "c") return { type: "copyToNext" };
   if (lower === "o") return { type: "toggleHidden" };
   if (lower === "x") return { type: "toggleLock" };
+  if (lower === "t") return { type: "propagate", direction: e.shiftKey ? "backward" : "forward" };
   const tool = TOOL_KEYS[lower];
   if (tool) return { type: "tool", tool };
   return null;

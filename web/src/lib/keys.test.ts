@@ -116,6 +116,10 @@ describe("key dispatch", () => {
     expect(commandFor(key("x"), ws, false)).toEqual({ type: "toggleLock", track: "track-7" });
     expect(commandFor(key("o"), ws, false)).toEqual({ type: "toggleHidden", track: "track-7" });
     expect(commandFor(key("c"), ws, false)).toEqual({ type: "copyToNext" });
+    expect(commandFor(key("t"), ws, false)).toEqual({ type: "propagate", direction: "forward" });
+    expect(commandFor(key("T", { shiftKey: true }), ws, false)).toEqual({ type: "propagate", direction: "backward" });
+    // typed into the frame limit field, T is a character
+    expect(commandFor(key("t", { target: { tagName: "INPUT" } }), ws, false)).toBeNull();
   });
 
   it("brush size keys resize from the current radius", () => {

@@ -36,6 +36,8 @@ export type Command =
   | { type: "toggleHidden"; track: string | null }
   | { type: "toggleLock"; track: string | null }
   | { type: "importDialog" }
+  /** T / Shift+T: propagate the selected object (the action says why when it cannot). */
+  | { type: "propagate"; direction: "forward" | "backward" }
   | { type: "candidate"; rank: number }
   | { type: "tool"; tool: Tool }
   | { type: "label"; index: number }
@@ -99,6 +101,7 @@ export function commandFor(e: KeyEvent, ws: WorkspaceState, hasDraft: boolean): 
     case "toggleHole":
     case "copyToNext":
     case "importDialog":
+    case "propagate":
     case "tool":
     case "help":
       return a;

@@ -16,6 +16,7 @@ import type {
 } from "./bindings";
 import { frameUrl } from "./frame";
 import { initialTools, previewRank, type ToolState } from "./tools";
+import { initialTrackForm, initialTrackRun, type TrackForm, type TrackRun } from "./track";
 
 export interface WorkspaceState {
   /** The error banner's message. */
@@ -64,6 +65,9 @@ export interface WorkspaceState {
   serverBase: string | null;
   /** Which way frames come: the loopback server when there is one (fast), else `frame://`. */
   transport: "http" | "scheme";
+  /** The propagation form, and the propagation running or the last one (./track.ts). */
+  trackForm: TrackForm;
+  track: TrackRun;
 }
 
 export function initialState(): WorkspaceState {
@@ -97,6 +101,8 @@ export function initialState(): WorkspaceState {
     samCache: null,
     serverBase: null,
     transport: "http",
+    trackForm: initialTrackForm(),
+    track: initialTrackRun(),
   };
 }
 

@@ -8,7 +8,13 @@ export type ShapeInfo = { id: string, track_id: string, track_number: number, la
 /**
  * `mask`, `polygon`, `bbox`, `polyline` or `points`.
  */
-kind: string, keyframe: boolean, bbox: BoxPx | null, 
+kind: string, keyframe: boolean, 
+/**
+ * How the shape came to be: `manual`, `sam`, `interpolated` (derived
+ * between keyframes, not stored), `propagated` (by a tracker) or
+ * `imported`. The frame view draws the last three apart.
+ */
+source: string, bbox: BoxPx | null, 
 /**
  * Pixels covered, for masks.
  */
