@@ -21,10 +21,22 @@ Argus tests can check against ground truth:
   space are colour distances;
 * the decoder's mask logits are high where the embedding is close to that of a
   positive point (or of the box centre when only a box is given), lowered
-  where it is closer to a negative point, forced negative outside the box, and
-  united with the previous low-res mask (`mask_input`) when `has_mask_input`
-  is 1.  Four masks come out, with growing colour tolerance, and a fixed
-  `iou_predictions` that is not in index order, so ranking is exercised;
+  where it is closer to a negative point, and forced negative outside the box.
+  Four masks come out, with growing colour tolerance;
+* when `has_mask_input` is 1 the previous low-res mask (`mask_input`) guides
+  the new one instead of being added to it: the logits gain GUIDE_BONUS where
+  `mask_input` > 0 and lose GUIDE_SLOPE per 16-pixel cell of (chessboard)
+  distance beyond GUIDE_MARGIN cells from the cells at least half inside it
+  (measured up to GUIDE_LEVELS cells), and the box is widened by
+  BOX_SLACK model pixels (an object tracked from the previous frame's box may
+  have moved out of it).  So a mask that follows a moving object keeps the
+  object's current shape (a union would lag behind it and grow), and a
+  second click with the previous mask stays near the earlier selection;
+* `iou_predictions` are fixed per candidate and not in index order (ranking is
+  exercised), less a penalty that grows with the spread of the positive
+  points' embeddings (their mean squared distance to their mean, times
+  SPREAD_GAIN, at most SPREAD_MAX): points on one colour keep the fixed
+  values, points on two different objects lower every candidate's IoU;
 * mask post-processing follows segment-anything's export (upsample to 1024,
   crop to the resized image, upsample to `orig_im_size`) for the SAM contract
   and samexporter's SAM 2 export (upsample the 256x256 masks straight to
@@ -50,6 +62,15 @@ LOGIT_SCALE = 4.0
 MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
 CONTRAST_GAIN = 8.0
+# the previous mask's guidance (has_mask_input == 1), in cells of the 64x64 embedding grid
+GUIDE_BONUS = 1.0
+GUIDE_MARGIN = 2.0
+GUIDE_SLOPE = 8.0
+GUIDE_LEVELS = 8
+BOX_SLACK = 32.0
+# the predicted IoU's penalty for positive points of different colours
+SPREAD_GAIN = 0.15
+SPREAD_MAX = 0.5
 
 
 def orthonormal(rows, rng):
@@ -172,17 +193,35 @@ def decoder(path, sam2, no_size=False):
     base = g.op("Reshape", [base, i64([1, 4, 64, 64])])
     low = g.op("Resize", [base, "", "", i64([1, 4, 256, 256])], mode="linear",
                coordinate_transformation_mode="half_pixel")
-    # previous mask: union when has_mask_input == 1
-    off = g.op("Mul", [g.op("Sub", [f32(1.0), "has_mask_input"]), f32(1e4)])
-    low = g.op("Max", [low, g.op("Sub", ["mask_input", off])])
+    # previous mask (has_mask_input == 1): a bonus inside it, a penalty growing with the
+    # chessboard distance from it (in 64-grid cells, counted by repeated 3x3 dilations)
+    prev_in = g.op("Cast", [g.op("Greater", ["mask_input", f32(0.0)])], to=TensorProto.FLOAT)
+    # a cell is in the previous mask when at least half of it is (slivers do not count)
+    near = g.op("AveragePool", [prev_in], kernel_shape=[4, 4], strides=[4, 4])  # [1,1,64,64]
+    near = g.op("Cast", [g.op("GreaterOrEqual", [near, f32(0.5)])], to=TensorProto.FLOAT)
+    far = []
+    for level in range(GUIDE_LEVELS):
+        if level > 0:
+            near = g.op("MaxPool", [near], kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1])
+        far.append(g.op("Sub", [f32(1.0), near]))  # 1 where the distance is > level
+    distance = g.op("Sum", far) if len(far) > 1 else far[0]
+    penalty = g.op("Mul", [g.op("Relu", [g.op("Sub", [distance, f32(GUIDE_MARGIN)])]), f32(GUIDE_SLOPE)])
+    penalty = g.op("Resize", [penalty, "", "", i64([1, 1, 256, 256])], mode="linear",
+                   coordinate_transformation_mode="half_pixel")
+    guide = g.op("Sub", [g.op("Mul", [prev_in, f32(GUIDE_BONUS)]), penalty])
+    low = g.op("Add", [low, g.op("Mul", [guide, "has_mask_input"])])
     # box: force the outside negative (evaluated at the centres of the 256 grid cells)
     centres = (np.arange(256, dtype=np.float32) + 0.5) * 4.0
     xs = f32(centres.reshape(1, 256))
     ys = f32(centres.reshape(256, 1))
-    tlx = g.op("Gather", [g.op("Reshape", [tl, i64([2])]), i64(0)])
-    tly = g.op("Gather", [g.op("Reshape", [tl, i64([2])]), i64(1)])
-    brx = g.op("Gather", [g.op("Reshape", [br, i64([2])]), i64(0)])
-    bry = g.op("Gather", [g.op("Reshape", [br, i64([2])]), i64(1)])
+    # with a previous mask the box is widened by BOX_SLACK
+    slack = g.op("Mul", ["has_mask_input", f32(BOX_SLACK)])  # [1]
+    tl_s = g.op("Sub", [g.op("Reshape", [tl, i64([2])]), slack])
+    br_s = g.op("Add", [g.op("Reshape", [br, i64([2])]), slack])
+    tlx = g.op("Gather", [tl_s, i64(0)])
+    tly = g.op("Gather", [tl_s, i64(1)])
+    brx = g.op("Gather", [br_s, i64(0)])
+    bry = g.op("Gather", [br_s, i64(1)])
 
     def ge(a, b):
         return g.op("Cast", [g.op("GreaterOrEqual", [a, b])], to=TensorProto.FLOAT)
@@ -192,7 +231,14 @@ def decoder(path, sam2, no_size=False):
     low = g.op("Sub", [low, g.op("Mul", [outside_box, f32(64.0)])])
     low = g.op_to("Clip", [low, f32(-32.0), f32(32.0)], "masks" if no_size else "low_res_masks")
 
-    iou = g.const(np.array([IOU], dtype=np.float32))
+    # predicted IoU: fixed per candidate, less the spread of the positive points' embeddings
+    npos = g.op("Max", [g.op("ReduceSum", [pos_all, i64([0])], keepdims=1), f32(1.0)])  # [1,1]
+    mean = g.op("Div", [g.op("MatMul", [feats, pos_all]), npos])  # [256,1]
+    dev = g.op("Sub", [feats, mean])
+    dev2 = g.op("ReduceSum", [g.op("Mul", [dev, dev]), i64([0])], keepdims=1)  # [1, N+1]
+    spread = g.op("Div", [g.op("MatMul", [dev2, pos_all]), npos])  # [1,1]
+    drop = g.op("Min", [g.op("Mul", [spread, f32(SPREAD_GAIN)]), f32(SPREAD_MAX)])
+    iou = g.op("Sub", [g.const(np.array([IOU], dtype=np.float32)), drop])  # [1,4]
     if sam2:
         # consume the high-res features (times zero: numerically nothing, but wiring them wrong fails)
         hr0 = g.op("ReduceMean", ["high_res_feats_0"], keepdims=0)

@@ -769,27 +769,46 @@ fn previous_mask_refines_sam2x() -> TestResult {
     refine_with(&test_models()?.sam2x)
 }
 
+/// The previous low-res mask guides the next click instead of being added to
+/// it: a click in A that alone selects both similar reds, given the previous
+/// mask of A alone (from a click with a negative point in B), stays on A; and
+/// a second click elsewhere does not bring the earlier selection back.
 fn refine_with(manifest: &argus_sam::Manifest) -> TestResult {
     let model = load(manifest, single_thread())?;
-    let (f, a, b, c) = twin_scene();
+    let (f, a, b, _) = twin_scene();
     let e = model.encode(&f.view())?;
-    let first = model.predict(&e, &Prompt::click(80.0, 65.0))?;
+    let first = model.predict(
+        &e,
+        &Prompt::click(80.0, 65.0).with_click(240.0, 65.0, false),
+    )?;
+    let first_mask = first.best_mask()?;
+    ensure!(iou(&first_mask, &a) >= 0.9, "the first click selects A");
     let prev = first.candidates()[0]
         .low_res()
         .ok_or("the SAM contract exposes low_res_masks")?
         .clone();
-    let alone = model
-        .predict(&e, &Prompt::click(160.0, 180.0))?
-        .best_mask()?;
-    ensure!(iou(&alone, &c) >= 0.9, "without the previous mask only C");
+    let alone = model.predict(&e, &Prompt::click(80.0, 65.0))?.best_mask()?;
+    ensure!(
+        iou(&alone, &union(&a, &b)) >= 0.9,
+        "without the previous mask the click selects both reds"
+    );
     let refined = model
+        .predict(&e, &Prompt::click(80.0, 65.0).with_previous(prev.clone()))?
+        .best_mask()?;
+    ensure!(
+        iou(&refined, &a) >= 0.9 && coverage(&refined, &b) < 0.02,
+        "with the previous mask the click keeps to A (IoU {:.3}, B covered {:.3})",
+        iou(&refined, &a),
+        coverage(&refined, &b)
+    );
+    // the previous mask is no union: a click far from it does not add A back
+    let elsewhere = model
         .predict(&e, &Prompt::click(160.0, 180.0).with_previous(prev))?
         .best_mask()?;
-    let abc = union(&union(&a, &b), &c);
     ensure!(
-        iou(&refined, &abc) >= 0.9,
-        "with the previous mask the earlier selection is kept (IoU {:.3})",
-        iou(&refined, &abc)
+        coverage(&elsewhere, &a) < 0.02,
+        "the previous selection is not added to a click elsewhere (A covered {:.3})",
+        coverage(&elsewhere, &a)
     );
     Ok(())
 }
