@@ -82,6 +82,91 @@ pub fn make_video_of(dir: &Path, frames: u64) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// A disc that moves (and grows or shrinks) at a constant rate: on frame
+/// `n` its centre is `(x + vx·n, y + vy·n)` and its radius `r + vr·n`, in
+/// pixels, filled with `colour` (RGB).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MovingDisc {
+    pub x: f64,
+    pub y: f64,
+    pub vx: f64,
+    pub vy: f64,
+    pub r: f64,
+    pub vr: f64,
+    pub colour: [u8; 3],
+}
+
+impl MovingDisc {
+    /// Centre and radius on frame `n`.
+    pub fn at(&self, n: u64) -> (f64, f64, f64) {
+        let n = n as f64;
+        (self.x + self.vx * n, self.y + self.vy * n, (self.r + self.vr * n).max(0.0))
+    }
+
+    /// Whether pixel `(px, py)` is inside the disc on frame `n` (the test the
+    /// video's `geq` expression makes, so the truth is what was drawn).
+    pub fn covers(&self, n: u64, px: u32, py: u32) -> bool {
+        let (cx, cy, r) = self.at(n);
+        (f64::from(px) - cx).hypot(f64::from(py) - cy) < r
+    }
+
+    /// The disc on frame `n` as a row-major bitmap (1 inside) of `width` x `height`.
+    pub fn bitmap(&self, n: u64, width: u32, height: u32) -> Vec<u8> {
+        let mut out = Vec::with_capacity((width * height) as usize);
+        for y in 0..height {
+            for x in 0..width {
+                out.push(u8::from(self.covers(n, x, y)));
+            }
+        }
+        out
+    }
+
+    fn geq_test(&self) -> String {
+        format!(
+            "lt(hypot(X-({}+({})*N),Y-({}+({})*N)),max(0,{}+({})*N))",
+            self.x, self.vx, self.y, self.vy, self.r, self.vr
+        )
+    }
+}
+
+/// A `width` x `height` H.264 video of `frames` frames at 10 fps: the discs
+/// (later ones drawn over earlier ones) on a flat dark grey background, made
+/// by the ffmpeg CLI's `geq` filter, as `<name>.mp4` in `dir`. Ground truth
+/// for tracking tests: [`MovingDisc::covers`].
+pub fn make_discs_video(
+    dir: &Path,
+    name: &str,
+    width: u32,
+    height: u32,
+    frames: u64,
+    discs: &[MovingDisc],
+) -> Result<PathBuf, String> {
+    let path = dir.join(format!("{name}.mp4"));
+    let channel = |c: usize| {
+        let mut e = String::from("40");
+        for d in discs {
+            e = format!("if({},{},{e})", d.geq_test(), d.colour[c]);
+        }
+        e
+    };
+    let filter = format!(
+        "color=c=black:s={width}x{height}:r=10,format=rgb24,geq=r='{}':g='{}':b='{}'",
+        channel(0),
+        channel(1),
+        channel(2)
+    );
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", &filter])
+        .args(["-frames:v", &frames.to_string(), "-c:v", "libx264", "-crf", "12", "-g", "30", "-pix_fmt", "yuv420p"])
+        .arg(&path)
+        .output()
+        .map_err(|e| format!("running ffmpeg (is it installed?): {e}"))?;
+    if !out.status.success() {
+        return Err(format!("ffmpeg failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(path)
+}
+
 /// `ARGUS_PYTHON`, else `python3`.
 pub fn python() -> PathBuf {
     std::env::var_os("ARGUS_PYTHON")

@@ -157,6 +157,10 @@ pub struct ShapeInfo {
     /// `mask`, `polygon`, `bbox`, `polyline` or `points`.
     pub kind: String,
     pub keyframe: bool,
+    /// How the shape came to be: `manual`, `sam`, `interpolated` (derived
+    /// between keyframes, not stored), `propagated` (by a tracker) or
+    /// `imported`. The frame view draws the last three apart.
+    pub source: String,
     pub bbox: Option<BoxPx>,
     /// Pixels covered, for masks.
     #[ts(type = "number | null")]
@@ -538,6 +542,7 @@ impl ShapeInfo {
             frame: shape.frame,
             kind,
             keyframe: shape.keyframe,
+            source: source_name(shape.source).to_owned(),
             bbox: shape.geometry.bbox().map(BoxPx::from),
             area: match &shape.geometry {
                 Geometry::Mask(m) => Some(m.area()),
@@ -690,4 +695,115 @@ impl TransferSummary {
             changed: notes(report.changed),
         }
     }
+}
+
+/// The name of a shape's source in the page and in files.
+pub fn source_name(source: argus_core::model::ShapeSource) -> &'static str {
+    use argus_core::model::ShapeSource as S;
+    match source {
+        S::Manual => "manual",
+        S::Sam => "sam",
+        S::Interpolated => "interpolated",
+        S::Propagated => "propagated",
+        S::Imported => "imported",
+    }
+}
+
+/// Which way a propagation run goes from its starting frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export_to = "PropagateDirection.ts")]
+pub enum PropagateDirection {
+    Forward,
+    Backward,
+}
+
+/// How a propagation run goes and when it doubts a frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+#[ts(export_to = "PropagateOptions.ts")]
+pub struct PropagateOptions {
+    pub direction: PropagateDirection,
+    /// At most this many frames; none: up to the next keyframe or the end.
+    #[ts(type = "number | null")]
+    pub max_frames: Option<u64>,
+    /// A frame whose predicted IoU is below this is doubted.
+    pub min_score: f32,
+    /// A frame whose mask area changes by more than this fraction of the
+    /// previous one is doubted (0.5: by half).
+    pub max_area_change: f64,
+    /// A frame whose mask centre moves by more than this many times the
+    /// square root of the previous area is doubted.
+    pub max_jump: f64,
+    /// Stop at a doubted frame (true) or write it and flag it (false).
+    pub stop_on_doubt: bool,
+}
+
+impl Default for PropagateOptions {
+    fn default() -> Self {
+        Self {
+            direction: PropagateDirection::Forward,
+            max_frames: None,
+            min_score: 0.5,
+            max_area_change: 0.5,
+            max_jump: 0.5,
+            stop_on_doubt: false,
+        }
+    }
+}
+
+/// A frame a propagation run doubted, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "PropagatedFlag.ts")]
+pub struct PropagatedFlag {
+    #[ts(type = "number")]
+    pub frame: u64,
+    pub reason: String,
+}
+
+/// Progress of a propagation run, sent after each frame.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "TrackProgress.ts")]
+pub struct TrackProgress {
+    pub video_id: String,
+    pub track_id: String,
+    /// The frame just done.
+    #[ts(type = "number")]
+    pub frame: u64,
+    #[ts(type = "number")]
+    pub done: u64,
+    #[ts(type = "number")]
+    pub total: u64,
+    /// Frames flagged so far.
+    #[ts(type = "number")]
+    pub flagged: u64,
+}
+
+/// What a propagation run did.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "PropagateSummary.ts")]
+pub struct PropagateSummary {
+    pub video_id: String,
+    pub track_id: String,
+    /// The frame it started from.
+    #[ts(type = "number")]
+    pub start: u64,
+    /// Propagated shapes written.
+    #[ts(type = "number")]
+    pub written: u64,
+    /// Propagated shapes of an earlier run on these frames, deleted first.
+    #[ts(type = "number")]
+    pub replaced: u64,
+    /// The last frame written, if any.
+    #[ts(type = "number | null")]
+    pub last_frame: Option<u64>,
+    /// Frames written but doubted.
+    pub flagged: Vec<PropagatedFlag>,
+    /// The doubted frame the run stopped at (not written), if it stopped.
+    pub stopped: Option<PropagatedFlag>,
+    pub cancelled: bool,
+    /// The tracker's model.
+    pub model: String,
 }

@@ -5,7 +5,7 @@
 
 use argus_core::Rle;
 use argus_core::geometry::{BBox, Point, Polygon, Polyline};
-use argus_core::id::{LabelId, TrackId};
+use argus_core::id::{LabelId, TrackId, VideoId};
 use argus_core::model::{Geometry, Shape, ShapeSource, Timestamp, Track, Video};
 use argus_store::{Actor, Command, Store};
 
@@ -129,16 +129,13 @@ impl Target {
         })
     }
 
-    /// The track's current shape on `frame`, if any.
+    /// The track's current shape on `frame`, if any: stored, or
+    /// interpolated between keyframes (an edit stores it as a keyframe).
     pub async fn shape_on(&self, store: &Store, frame: u64) -> CommandResult<Option<Shape>> {
         if self.is_new {
             return Ok(None);
         }
-        Ok(store
-            .frame_shapes(self.video.id, frame)
-            .await?
-            .into_iter()
-            .find(|s| s.track_id == self.track.id))
+        track_shape_on(store, self.video.id, self.track.id, frame).await
     }
 
     /// Applies `command` on this target; `frame`: report the track's shape there.
@@ -186,6 +183,13 @@ impl Target {
     }
 }
 
+/// `track`'s shape on `frame` of `video`, stored or interpolated.
+async fn track_shape_on(store: &Store, video: VideoId, track: TrackId, frame: u64) -> CommandResult<Option<Shape>> {
+    let end = frame.saturating_add(1);
+    let shapes = crate::track::derived_shapes(store, &crate::track::MorphCache::default(), video, frame, end).await?;
+    Ok(shapes.into_iter().map(|(_, s)| s).find(|s| s.track_id == track))
+}
+
 /// Applies `command` and describes the result (`touched`: the track and
 /// the frame whose shape to report back, as stored after the command).
 pub async fn apply(
@@ -212,11 +216,7 @@ pub async fn apply(
     let track = store.track(track_id).await?;
     let schema = store.schema(video.project_id).await?;
     let label = schema.label(track.label_id).ok();
-    let shape = store
-        .frame_shapes(video.id, frame)
-        .await?
-        .into_iter()
-        .find(|s| s.track_id == track_id);
+    let shape = track_shape_on(store, video.id, track_id, frame).await?;
     Ok(Edited {
         track_id: Some(track_id.to_string()),
         shape: shape.map(|s| ShapeInfo::new(&s, Some(&track), label)),
@@ -350,6 +350,12 @@ impl Workspace {
         let store = self.store();
         let target = Target::track(store, video_id, track_id).await?;
         let shape = target.shape_needed(store, frame, "to delete").await?;
+        if shape.source == ShapeSource::Interpolated {
+            return Err(CommandError::invalid(format!(
+                "the object's shape on frame {frame} is interpolated between its keyframes, not stored: \
+                 delete one of those keyframes, or draw the object here (or mark it outside) to make this frame a keyframe"
+            )));
+        }
         target
             .apply(store, Command::DeleteShape { shape_id: shape.id }, None)
             .await
@@ -408,6 +414,17 @@ impl Workspace {
             value,
         )?;
         let command = match (per_frame, &shape) {
+            // An interpolated shape is not stored: setting its attribute
+            // makes it a keyframe with that value.
+            (true, Some(s)) if s.source == ShapeSource::Interpolated => Command::SetShape {
+                shape: Shape {
+                    keyframe: true,
+                    source: ShapeSource::Manual,
+                    attributes,
+                    author: Some(target.actor.user),
+                    ..s.clone()
+                },
+            },
             (true, Some(s)) => Command::SetShapeAttributes {
                 shape_id: s.id,
                 attributes,

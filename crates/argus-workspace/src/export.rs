@@ -361,13 +361,19 @@ impl Workspace {
         let mut planned = Vec::new();
         for (vi, video) in videos.iter().enumerate() {
             let (width, height) = video.display_size();
-            for fc in self.store().frame_counts(video.id).await? {
-                if fc.frame % step != 0 {
+            // Frames with stored shapes, and those with interpolated ones.
+            let mut frames_with: std::collections::BTreeSet<u64> =
+                self.store().frame_counts(video.id).await?.into_iter().map(|fc| fc.frame).collect();
+            for (_, first, last) in crate::track::interpolated_spans(self.store(), video.id).await? {
+                frames_with.extend(first..=last);
+            }
+            for frame in frames_with {
+                if frame % step != 0 {
                     continue;
                 }
                 let id = planned.len() as u64 + 1;
-                let file_name = format!("{}/{:06}.{}", folders[&video.id], fc.frame, frames.extension());
-                let image = Image { id, file_name, width, height, video: Some(VideoFrame { video: video.name.clone(), frame: fc.frame }) };
+                let file_name = format!("{}/{:06}.{}", folders[&video.id], frame, frames.extension());
+                let image = Image { id, file_name, width, height, video: Some(VideoFrame { video: video.name.clone(), frame }) };
                 planned.push(Planned { image, video: vi });
             }
         }
@@ -536,7 +542,7 @@ impl Workspace {
                 let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else { continue };
                 let (from, to) = (first.frame(), last.frame() + 1);
                 let mut shapes: BTreeMap<u64, Vec<(u32, Shape)>> = BTreeMap::new();
-                for (n, s) in self.store().video_shapes(video.id, from, to).await? {
+                for (n, s) in self.video_shapes_derived(video.id, from, to).await? {
                     shapes.entry(s.frame).or_default().push((n, s));
                 }
                 for p in chunk {

@@ -19,7 +19,7 @@ use std::str::FromStr;
 use argus_core::Rle;
 use argus_core::geometry::{BBox, Point, Polygon, Polyline};
 use argus_core::id::{TrackId, VideoId};
-use argus_core::model::Geometry;
+use argus_core::model::{Geometry, ShapeSource};
 use argus_render::{
     MaskScene, MaskStyle, ObjectId, OutputSpec, Overlay, RgbaFrame, RgbaImage, Stroke,
     ViewTransform,
@@ -28,6 +28,9 @@ use argus_render::{
 use crate::Workspace;
 use crate::error::{CommandError, CommandResult};
 use crate::videos::DisplayFrame;
+
+/// Fill opacity of interpolated and propagated masks (a person's: 0.4).
+pub const DERIVED_OPACITY: f32 = 0.22;
 
 /// Object id of the pending SAM preview in the scene (above every track).
 const PREVIEW_OBJECT: ObjectId = ObjectId(u64::MAX);
@@ -307,7 +310,7 @@ pub async fn render(ws: &Workspace, query: &FrameQuery) -> CommandResult<RgbaIma
     let store = ws.store();
     let video = store.video(query.video).await?;
     video.check_frame(query.frame)?;
-    let shapes = store.frame_shapes(video.id, query.frame).await?;
+    let shapes = ws.frame_shapes_derived(video.id, query.frame).await?;
     let tracks = store.tracks(video.id).await?;
     let schema = store.schema(video.project_id).await?;
     let mut masks: Vec<(ObjectId, Rle, MaskStyle)> = Vec::new();
@@ -328,15 +331,23 @@ pub async fn render(ws: &Workspace, query: &FrameQuery) -> CommandResult<RgbaIma
             .map(|l| rgb(&l.colour))
             .unwrap_or([255, 64, 64]);
         let selected = query.selected == Some(track.id);
+        // Interpolated and propagated shapes (made by the tool, not a
+        // person) are drawn apart: a lighter fill and a thinner line.
+        let derived = matches!(shape.source, ShapeSource::Interpolated | ShapeSource::Propagated);
         let stroke = Stroke {
-            color: [colour[0], colour[1], colour[2], 255],
-            width: if selected { 3.5 } else { 2.0 },
+            color: [colour[0], colour[1], colour[2], if derived { 190 } else { 255 }],
+            width: match (selected, derived) {
+                (true, _) => 3.5,
+                (false, false) => 2.0,
+                (false, true) => 1.25,
+            },
         };
         match shape.geometry {
             Geometry::Mask(rle) => {
                 let style = MaskStyle {
                     color: colour,
                     selected,
+                    opacity: if derived { DERIVED_OPACITY } else { MaskStyle::default().opacity },
                     ..MaskStyle::default()
                 };
                 masks.push((ObjectId(index as u64), rle, style));
@@ -348,7 +359,11 @@ pub async fn render(ws: &Workspace, query: &FrameQuery) -> CommandResult<RgbaIma
                         colour[0],
                         colour[1],
                         colour[2],
-                        if selected { 110 } else { 70 },
+                        match (selected, derived) {
+                            (true, _) => 110,
+                            (false, false) => 70,
+                            (false, true) => 40,
+                        },
                     ],
                 });
                 overlays.push(Overlay::Polygon { polygon, stroke });

@@ -32,6 +32,7 @@ pub mod import;
 pub mod projects;
 pub mod sam;
 pub mod sample;
+pub mod track;
 pub mod videos;
 
 use std::path::{Path, PathBuf};
@@ -77,6 +78,8 @@ struct Inner {
     /// The SAM model the page loads at start when none is asked for (the
     /// packaged sample's, once it is seeded).
     startup_manifest: Mutex<Option<String>>,
+    /// Mask morphs of recently shown keyframe pairs (interpolation).
+    morphs: track::MorphCache,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -98,6 +101,14 @@ impl Workspace {
     /// Opens the database at `db` (the CLI's `--db`), with the caches in
     /// its folder.
     pub async fn open_database(db: &Path) -> CommandResult<Self> {
+        Self::open_with(db, None, true).await
+    }
+
+    /// [`Workspace::open_database`] with SAM models kept in `models` (else
+    /// `models/` beside the database), for clicks in a window
+    /// (`interactive`: a background pre-encoder, a warmed-up decoder) or for
+    /// one-off work (the CLI).
+    pub async fn open_with(db: &Path, models: Option<ModelStore>, interactive: bool) -> CommandResult<Self> {
         let data_dir = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(data_dir).map_err(|e| {
             CommandError::internal(format!(
@@ -113,13 +124,14 @@ impl Workspace {
                 data_dir: data_dir.to_path_buf(),
                 videos: Videos::with_hooks(Some(index_cache(data_dir)), hooks.clone()),
                 sam: SamSession::with_hooks(
-                    ModelStore::new(data_dir.join("models")),
+                    models.unwrap_or_else(|| ModelStore::new(data_dir.join("models"))),
                     Some(data_dir.join("embeddings")),
-                    true,
+                    interactive,
                     hooks.clone(),
                 ),
                 compositor: Mutex::new(None),
                 startup_manifest: Mutex::new(None),
+                morphs: track::MorphCache::default(),
                 hooks,
             }),
         })

@@ -108,7 +108,7 @@ impl Workspace {
         let store = self.store();
         let schema = store.schema(video.project_id).await?;
         let tracks = store.tracks(video.id).await?;
-        let shapes = store.frame_shapes(video.id, frame).await?;
+        let shapes = self.frame_shapes_derived(video.id, frame).await?;
         Ok(shapes
             .iter()
             .map(|s| {
@@ -142,17 +142,23 @@ impl Workspace {
                 }
             })
             .collect();
-        for (track, frame, keyframe) in store.shape_frames(id).await? {
+        // Stored shapes and the frames interpolated between keyframes, as
+        // spans of consecutive frames.
+        let mut covered: Vec<(TrackId, u64, u64, bool)> =
+            store.shape_frames(id).await?.into_iter().map(|(t, f, k)| (t, f, f, k)).collect();
+        covered.extend(crate::track::interpolated_spans(store, id).await?.into_iter().map(|(t, a, b)| (t, a, b, false)));
+        covered.sort_by_key(|&(t, first, _, _)| (t, first));
+        for (track, first, last, keyframe) in covered {
             let track = track.to_string();
             let Some(lane) = tracks.iter_mut().find(|l| l.track_id == track) else {
                 continue;
             };
             match lane.spans.last_mut() {
-                Some(span) if span.last + 1 == frame => span.last = frame,
-                _ => lane.spans.push(FrameSpan { first: frame, last: frame }),
+                Some(span) if span.last + 1 >= first => span.last = span.last.max(last),
+                _ => lane.spans.push(FrameSpan { first, last }),
             }
             if keyframe {
-                lane.keyframes.push(frame);
+                lane.keyframes.push(first);
             }
         }
         let frames = store
@@ -186,7 +192,7 @@ impl Workspace {
         let id: VideoId = parse_id("video", video_id)?;
         let store = self.store();
         let tracks = store.tracks(id).await?;
-        let shapes = store.frame_shapes(id, frame).await?;
+        let shapes = self.frame_shapes_derived(id, frame).await?;
         let mut hit: Option<(usize, TrackId)> = None;
         for s in &shapes {
             if hidden.iter().any(|h| *h == s.track_id.to_string()) || !edit::hits(&s.geometry, x, y)

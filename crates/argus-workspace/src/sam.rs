@@ -89,14 +89,7 @@ impl FrameSource for PrefetchFrames {
             Some(s) => s,
             None => source.insert(self.recipe.open().map_err(|e| fail(&e.message))?),
         };
-        let decoded = source
-            .frame(index, FrameRequest::RGBA)
-            .map_err(|e| fail(&e))?;
-        let rgba = decoded
-            .to_rgba_packed()
-            .ok_or_else(|| fail(&"no RGBA pixels"))?;
-        let (data, width, height) =
-            argus_media::rotate_rgba(rgba, decoded.width, decoded.height, self.video.rotation);
+        let (data, width, height) = frame_pixels(source, &self.video, index).map_err(|e| fail(&e))?;
         Ok(OwnedFrame {
             data,
             width,
@@ -104,6 +97,13 @@ impl FrameSource for PrefetchFrames {
             format: PixelFormat::Rgba8,
         })
     }
+}
+
+/// Frame `index` of `video` as packed RGBA, turned upright: what SAM encodes.
+pub(crate) fn frame_pixels(source: &mut VideoSource, video: &Video, index: u64) -> Result<(Vec<u8>, u32, u32), String> {
+    let decoded = source.frame(index, FrameRequest::RGBA).map_err(|e| e.to_string())?;
+    let rgba = decoded.to_rgba_packed().ok_or_else(|| "no RGBA pixels".to_owned())?;
+    Ok(argus_media::rotate_rgba(rgba, decoded.width, decoded.height, video.rotation))
 }
 
 fn embedding_key(model: &SamModel, video: &Video, frame: u64) -> EmbeddingKey {
@@ -518,7 +518,7 @@ impl SamSession {
     }
 
     /// The loaded model and its cache, or the error saying to load one.
-    fn loaded(&self) -> CommandResult<(Arc<SamModel>, Arc<EmbeddingCache>)> {
+    pub(crate) fn loaded(&self) -> CommandResult<(Arc<SamModel>, Arc<EmbeddingCache>)> {
         let state = self.state.lock();
         match (&state.model, &state.cache) {
             (Some(m), Some(c)) => Ok((m.clone(), c.clone())),

@@ -38,9 +38,12 @@ fn second(t: &TestWs, f: &Fixture, name: &str) -> Result<(ProjectId, VideoId), S
 }
 
 /// (frame, track number, keyframe, geometry) of every shape of a video.
+/// What a video shows on every frame (stored and interpolated shapes): the
+/// fixture's box track has masks on 0, 2 and 4, interpolated on 1 and 3, and
+/// exports write those too.
 fn shapes(t: &TestWs, video: VideoId) -> Result<Vec<(u64, u32, bool, Geometry)>, String> {
     t.block_on(async {
-        let all = t.ws.store().video_shapes(video, 0, VIDEO_FRAMES).await.map_err(|e| e.to_string())?;
+        let all = t.ws.video_shapes_derived(video, 0, VIDEO_FRAMES).await.map_err(|e| e.message)?;
         Ok(all.into_iter().map(|(n, s)| (s.frame, n, s.keyframe, s.geometry)).collect())
     })
 }
@@ -76,11 +79,11 @@ pub fn yolo_round_trip() -> TestResult {
     // Detection: boxes of every shape, back as boxes.
     let out = t.dir.path().join("yolo-detect");
     let s = export(&t, &f, &out, ExportFormat::YoloDetect)?;
-    ensure!(s.images == 5 && s.annotations == 6, "{s:?}");
+    ensure!(s.images == 5 && s.annotations == 8, "{s:?}");
     ensure!(out.join("data.yaml").is_file(), "data.yaml");
     let (p2, v2) = second(&t, &f, "yolo detect copy")?;
     let r = import(&t, p2, &out)?;
-    ensure!(r.annotations == 6, "{r:?}");
+    ensure!(r.annotations == 8, "{r:?}");
     for ((fa, _, _, ga), (fb, _, _, gb)) in original.iter().zip(shapes(&t, v2)?.iter()) {
         let (Some(a), Geometry::BBox(b)) = (ga.bbox(), gb) else { return Err(format!("frame {fb}: not a box: {gb:?}").into()) };
         ensure!(fa == fb && a.iou(b) > 0.999, "frame {fa}: {a:?} vs {b:?}");
@@ -93,7 +96,7 @@ pub fn yolo_round_trip() -> TestResult {
     let (p3, v3) = second(&t, &f, "yolo segment copy")?;
     let r = import(&t, p3, &out)?;
     let back = shapes(&t, v3)?;
-    ensure!(r.annotations == 6 && back.len() == 6, "{r:?}");
+    ensure!(r.annotations == 8 && back.len() == 8, "{r:?}");
     for ((fa, _, _, ga), (fb, _, _, gb)) in original.iter().zip(back.iter()) {
         let iou = mask_of(ga)?.iou(&mask_of(gb)?).map_err(|e| e.to_string())?;
         ensure!(fa == fb && iou > 0.95, "frame {fa}: IoU {iou}");
@@ -106,7 +109,7 @@ pub fn voc_and_mot() -> TestResult {
     let f = annotated(&t)?;
     let out = t.dir.path().join("voc");
     let s = export(&t, &f, &out, ExportFormat::Voc)?;
-    ensure!(s.images == 5 && s.annotations == 6, "{s:?}");
+    ensure!(s.images == 5 && s.annotations == 8, "{s:?}");
     ensure!(s.changed.iter().any(|c| c.reason.contains("background")), "the reserved name's rename is reported: {:?}", s.changed);
     let xml = std::fs::read_dir(out.join("Annotations")).map_err(|e| e.to_string())?.count();
     let class = std::fs::read_dir(out.join("SegmentationClass")).map_err(|e| e.to_string())?.count();
@@ -120,7 +123,7 @@ pub fn voc_and_mot() -> TestResult {
     // so); the import creates the renamed label.
     let options = ImportOptions { create_labels: true, ..Default::default() };
     let r = t.block_on(t.ws.import_annotations(&pv.to_string(), &out, &options, |_| {}, &Cancel::new())).map_err(|e| e.message)?;
-    ensure!(r.annotations == 6 && r.images == 5 && r.skipped.is_empty(), "{r:?}");
+    ensure!(r.annotations == 8 && r.images == 5 && r.skipped.is_empty(), "{r:?}");
     let videos = t.block_on(t.ws.store().videos(pv)).map_err(|e| e.to_string())?;
     ensure!(videos.len() == 1 && videos[0].frame_count == 5 && (videos[0].width, videos[0].height) == (VIDEO_W, VIDEO_H), "{videos:?}");
     let boxes = shapes(&t, videos[0].id)?;
@@ -148,10 +151,10 @@ pub fn voc_and_mot() -> TestResult {
     // MOT: boxes per track; back with the same tracks.
     let out = t.dir.path().join("mot");
     let s = export(&t, &f, &out, ExportFormat::Mot)?;
-    ensure!(s.annotations == 6 && s.tracks == 3, "{s:?}");
+    ensure!(s.annotations == 8 && s.tracks == 3, "{s:?}");
     let (p2, v2) = second(&t, &f, "mot copy")?;
     let r = import(&t, p2, &out)?;
-    ensure!(r.annotations == 6 && r.tracks == 3, "{r:?}");
+    ensure!(r.annotations == 8 && r.tracks == 3, "{r:?}");
     let original = shapes(&t, f.video)?;
     let back = shapes(&t, v2)?;
     for ((fa, na, _, ga), (fb, nb, _, gb)) in original.iter().zip(back.iter()) {

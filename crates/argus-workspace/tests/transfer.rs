@@ -113,10 +113,11 @@ fn import(t: &TestWs, project: ProjectId, path: &Path, options: ImportOptions) -
 }
 
 /// Every shape of a video as (frame, geometry), sorted.
+/// What a video shows on every frame (stored and interpolated shapes).
 fn geometries(t: &TestWs, video: VideoId) -> Result<Vec<(u64, String)>, String> {
     let mut out = Vec::new();
     t.block_on(async {
-        for (_, s) in t.ws.store().video_shapes(video, 0, VIDEO_FRAMES).await.map_err(|e| e.to_string())? {
+        for (_, s) in t.ws.video_shapes_derived(video, 0, VIDEO_FRAMES).await.map_err(|e| e.message)? {
             out.push((s.frame, serde_json::to_string(&s.geometry).map_err(|e| e.to_string())?));
         }
         Ok::<_, String>(())
@@ -130,7 +131,8 @@ pub fn coco_round_trip() -> TestResult {
     let f = annotated(&t)?;
     let out = t.dir.path().join("coco");
     let s = export(&t, &f, &out, ExportOptions { format: ExportFormat::Coco, images: ImageMode::Jpeg, ..Default::default() })?;
-    ensure!(s.images == 5 && s.annotations == 6 && s.tracks == 3, "five annotated frames, six shapes, three tracks: {s:?}");
+    // The box track's masks on 0, 2, 4 are interpolated on 1 and 3: exported too.
+    ensure!(s.images == 5 && s.annotations == 8 && s.tracks == 3, "five annotated frames, six shapes and two interpolated, three tracks: {s:?}");
     ensure!(s.skipped.is_empty() && s.changed.is_empty(), "RLE loses nothing: {s:?}");
     let jpeg = std::fs::read(out.join("images/default/box.mp4/000002.jpg")).map_err(|e| e.to_string())?;
     ensure!(jpeg.starts_with(&[0xff, 0xd8]), "frames are JPEG files");
@@ -139,7 +141,7 @@ pub fn coco_round_trip() -> TestResult {
     let depth = |t: &TestWs| t.ok("history", json!({ "projectId": p2.to_string() })).map(|h| h["undo"].as_u64().unwrap_or(0));
     let before = depth(&t)?;
     let r = import(&t, p2, &out, ImportOptions::default())?;
-    ensure!(r.annotations == 6 && r.tracks == 3 && r.skipped.is_empty(), "all six back: {r:?}");
+    ensure!(r.annotations == 8 && r.tracks == 3 && r.skipped.is_empty(), "all eight back: {r:?}");
     ensure!(geometries(&t, v2)? == geometries(&t, f.video)?, "the same geometry, pixel for pixel");
     ensure!(depth(&t)? == before + 1, "one undo step");
     let undone = t.ok("undo", json!({ "projectId": p2.to_string() }))?;
@@ -199,7 +201,7 @@ pub fn export_options() -> TestResult {
         Ok::<_, String>(())
     })?;
     let s = export(&t, &f, &out, ExportOptions { only_approved: true, ..Default::default() })?;
-    ensure!(s.annotations == 4, "frames 0-2 hold four shapes: {s:?}");
+    ensure!(s.annotations == 5, "frames 0-2 hold four shapes and an interpolated one: {s:?}");
     // Polygons on request: the ring's hole is reported.
     let out = t.dir.path().join("poly");
     let s = export(&t, &f, &out, ExportOptions { polygons: true, tolerance: 0.0, ..Default::default() })?;
@@ -222,13 +224,13 @@ pub fn import_reports() -> TestResult {
     // A project without "background": its boxes are left out, with why.
     let (p2, v2) = second(&t, &f, &["box"])?;
     let r = import(&t, p2, &out, ImportOptions { format: Some(ImportFormat::Coco), ..Default::default() })?;
-    ensure!(r.annotations == 4, "the four box shapes: {r:?}");
+    ensure!(r.annotations == 6, "the six box shapes (two interpolated): {r:?}");
     ensure!(r.skipped.len() == 2 && r.skipped.iter().all(|s| s.reason.contains("'background' is not in the project")), "{:?}", r.skipped);
     t.ok("undo", json!({ "projectId": p2.to_string() }))?;
     // With labels created, everything goes in.
     let r = import(&t, p2, &out, ImportOptions { create_labels: true, ..Default::default() })?;
-    ensure!(r.annotations == 6 && r.skipped.is_empty(), "{r:?}");
-    ensure!(geometries(&t, v2)?.len() == 6, "six shapes");
+    ensure!(r.annotations == 8 && r.skipped.is_empty(), "{r:?}");
+    ensure!(geometries(&t, v2)?.len() == 8, "eight shapes");
     // A truncated file is an error with its place; nothing is written.
     let bytes = std::fs::read(out.join(COCO_ANNOTATIONS)).map_err(|e| e.to_string())?;
     let cut = t.dir.path().join("cut.json");
@@ -241,6 +243,6 @@ pub fn import_reports() -> TestResult {
     let p3 = t.ok("create_project", json!({ "name": "empty", "labels": ["box", "background"] }))?;
     let p3 = ProjectId::from_str(str_of(&p3, "id")?).map_err(|e| e.to_string())?;
     let r = import(&t, p3, &out, ImportOptions::default())?;
-    ensure!(r.annotations == 0 && r.skipped.len() == 6 && r.skipped[0].reason.contains("import the video first"), "{:?}", r.skipped);
+    ensure!(r.annotations == 0 && r.skipped.len() == 8 && r.skipped[0].reason.contains("import the video first"), "{:?}", r.skipped);
     Ok(())
 }

@@ -7,6 +7,7 @@
 
 mod datasets;
 mod stills;
+mod tracking;
 mod transfer;
 mod util;
 
@@ -61,6 +62,7 @@ fn main() {
         Trial::test("stills: a COCO image dataset imports as one image-sequence video (frames exact, masks on their frames, missing images reported, one undo step)", stills::coco),
         Trial::test("stills: a YOLO image dataset imports as one image-sequence video (splits in order, boxes on their frames)", stills::yolo),
         Trial::test("transfer: frame step, label map, only approved, polygons reported, bad options refused", transfer::export_options),
+        Trial::test("tracking: boxes and masks interpolated between keyframes on read; keyframe edits move them; exports include them", tracking::interpolation),
         Trial::test("transfer: import reports unknown labels and missing videos, creates labels on request, a truncated file writes nothing", transfer::import_reports),
     ];
     for sam in [
@@ -80,6 +82,9 @@ fn main() {
             "sam: a cached embedding of a picture of another size is encoded again, not used",
             sam_foreign_embedding,
         ),
+        Trial::test("tracking: a disc propagated over 100 frames (mean IoU >= 0.85), one undo step, re-runs replace, backward stops at keyframes", tracking::propagation),
+        Trial::test("tracking: a cancelled propagation keeps what it wrote and undoes in one step", tracking::cancelled_propagation),
+        Trial::test("tracking: two discs that cross: the crossing frames are flagged, or stop the run", tracking::crossing),
     ] {
         trials.push(match &sam_missing {
             Some(why) => argus_testkit::unavailable(sam.name(), why, argus_testkit::Skip::Missing),
@@ -392,10 +397,12 @@ fn frames_and_history() -> TestResult {
         .is_some_and(|l| l.len() == 1),
         "redo restored it"
     );
-    // Shapes on frames 8 and 9 (8 interpolated) join the run; 11 starts another.
+    // Shapes on frames 8 and 9 (8 not a keyframe) join the run; 11 starts
+    // another: the object is outside on 9, so nothing is interpolated on 10.
     for (frame, keyframe) in [(8, false), (9, true), (11, true)] {
         let shape = Shape {
             keyframe,
+            outside: frame == 9,
             ..Shape::keyframe(track.id, frame, Geometry::Mask(rect_mask(0, 0, 4, 4)?), ShapeSource::Manual, Timestamp(0))
         };
         t.block_on(store.apply(&actor, argus_store::Command::SetShape { shape }))
@@ -407,6 +414,11 @@ fn frames_and_history() -> TestResult {
             && timeline["tracks"][0]["keyframes"] == json!([7, 9, 11]),
         "runs and keyframes: {timeline}"
     );
+    // Visible again on 9: frame 10 is interpolated and the runs join.
+    let shape = Shape::keyframe(track.id, 9, Geometry::Mask(rect_mask(0, 0, 4, 4)?), ShapeSource::Manual, Timestamp(0));
+    t.block_on(store.apply(&actor, argus_store::Command::SetShape { shape })).map_err(|e| e.to_string())?;
+    let timeline = t.ok("timeline", json!({ "videoId": video_id.to_string() }))?;
+    ensure!(timeline["tracks"][0]["spans"] == json!([{ "first": 7, "last": 11 }]), "interpolated frames fill the lane: {timeline}");
     Ok(())
 }
 
@@ -1022,16 +1034,19 @@ fn edits() -> TestResult {
         "delete_shape",
         json!({ "videoId": vid, "frame": 4, "trackId": track }),
     )?;
+    // Frame 4 sits between the keyframes on 3 and 5 now: it shows the
+    // shape interpolated between them, which is not stored.
+    let between = shapes_on(&t, vid, 4)?;
     ensure!(
-        deleted["shape"] == Value::Null && shapes_on(&t, vid, 4)?.is_empty(),
-        "copy deleted: {deleted}"
+        deleted["shape"] == Value::Null && between.len() == 1 && between[0]["source"] == "interpolated",
+        "copy deleted, the gap interpolated: {deleted} {between:?}"
     );
     ensure!(shapes_on(&t, vid, 5)?.len() == 1, "frame 5 keeps its copy");
-    let (kind, _) = t.err(
+    let (kind, message) = t.err(
         "delete_shape",
         json!({ "videoId": vid, "frame": 4, "trackId": track }),
     )?;
-    ensure!(kind == "not_found", "deleting twice, got {kind}");
+    ensure!(kind == "invalid" && message.contains("interpolated"), "deleting twice, got {kind}: {message}");
     let depth = t.ok("history", json!({ "projectId": pid }))?["undo"]
         .as_u64()
         .ok_or("undo depth")?;
