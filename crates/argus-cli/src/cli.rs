@@ -226,6 +226,10 @@ enum Cmd {
         #[arg(long, default_value_t = 0.5)]
         tolerance: f64,
     },
+    /// Follows objects across frames: shapes interpolated between keyframes,
+    /// masks propagated by SAM.
+    #[command(subcommand)]
+    Track(TrackCmd),
     /// Imports a dataset's annotations into a project as one undo step.
     Import {
         #[arg(long)]
@@ -241,6 +245,60 @@ enum Cmd {
         #[arg(long)]
         create_labels: bool,
         path: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TrackCmd {
+    /// Print a track's shapes on a range of frames, with those interpolated
+    /// between its keyframes (derived, not stored: editing a keyframe
+    /// changes them).
+    Interpolate {
+        #[arg(long)]
+        video: VideoId,
+        #[arg(long)]
+        track: TrackId,
+        /// First frame (default: the track's first keyframe).
+        #[arg(long)]
+        from: Option<u64>,
+        /// Last frame, inclusive (default: the track's last keyframe).
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// Propagate a track's shape on one frame to the following (or, with
+    /// --backward, the preceding) frames with SAM, up to the next keyframe;
+    /// one undo step. Doubted frames are flagged (or stop the run).
+    Propagate {
+        #[arg(long)]
+        video: VideoId,
+        #[arg(long)]
+        track: TrackId,
+        /// The frame whose shape starts the run.
+        #[arg(long)]
+        frame: u64,
+        #[arg(long)]
+        backward: bool,
+        /// At most this many frames.
+        #[arg(long)]
+        frames: Option<u64>,
+        /// Doubt frames whose predicted IoU is below this.
+        #[arg(long, default_value_t = 0.5)]
+        min_score: f32,
+        /// Doubt frames whose area changes by more than this fraction.
+        #[arg(long, default_value_t = 0.5)]
+        max_area_change: f64,
+        /// Doubt frames whose centre moves more than this times the object's size.
+        #[arg(long, default_value_t = 0.5)]
+        max_jump: f64,
+        /// Stop at the first doubted frame instead of flagging it.
+        #[arg(long)]
+        stop_on_doubt: bool,
+        /// Built-in model id; its files must be in the model cache.
+        #[arg(long, default_value = "sam2.1-tiny")]
+        model: String,
+        /// A model manifest file to use instead of a built-in one.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
     },
 }
 
@@ -409,18 +467,13 @@ async fn dispatch(store: &std::sync::Arc<Store>, out: Out, command: Cmd) -> Resu
                 .collect();
             out.rows(&["SHAPE", "TRACK", "KIND", "KEY", "SOURCE", "AREA/BBOX"], &rows, |r| {
                 let s = r.shape;
-                let extent = match (r.area, s.geometry.bbox()) {
-                    (Some(a), _) => format!("{a} px"),
-                    (None, Some(b)) => format!("{:.1},{:.1} {:.1}x{:.1}", b.x, b.y, b.width, b.height),
-                    (None, None) => "-".into(),
-                };
                 vec![
                     short(s.id),
                     short(s.track_id),
                     s.kind().name().to_owned(),
                     if s.keyframe { "yes".into() } else { "no".into() },
                     serde_json::to_value(s.source).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
-                    extent,
+                    extent(r),
                 ]
             })
         }
@@ -537,11 +590,108 @@ async fn dispatch(store: &std::sync::Arc<Store>, out: Out, command: Cmd) -> Resu
             let summary = ws.import_annotations(&project.id.to_string(), &path, &options, progress(out), &cancel).await?;
             report(out, &summary, "imported")
         }
+        Cmd::Track(cmd) => track(store, out, cmd).await,
         Cmd::Apply { project } => {
             let project = store.find_project(&project).await?;
             let actor = store.actor(project.id, store.local_user()).await?;
             apply_lines(store, out, project.id, &actor, std::io::stdin().lock()).await
         }
+    }
+}
+
+async fn track(store: &Store, out: Out, cmd: TrackCmd) -> Result<()> {
+    let open = || argus_workspace::Workspace::open_with(store.path(), argus_sam::download::ModelStore::default_location().ok(), false);
+    match cmd {
+        TrackCmd::Interpolate { video, track, from, to } => {
+            let t = store.track(track).await?;
+            if t.video_id != video {
+                anyhow::bail!("track {track} is not in video {video}");
+            }
+            let keyframes = store.keyframes(track).await?;
+            let (Some(first), Some(last)) = (from.or(keyframes.first().copied()), to.or(keyframes.last().copied())) else {
+                anyhow::bail!("track {track} has no keyframes; give --from and --to");
+            };
+            if last < first {
+                anyhow::bail!("--to {last} is before --from {first}");
+            }
+            let ws = open().await?;
+            let shapes: Vec<argus_core::model::Shape> = ws
+                .video_shapes_derived(video, first, last.saturating_add(1))
+                .await?
+                .into_iter()
+                .map(|(_, s)| s)
+                .filter(|s| s.track_id == track)
+                .collect();
+            let rows: Vec<ShapeRow> = shapes
+                .iter()
+                .map(|s| ShapeRow { shape: s, area: if let Geometry::Mask(m) = &s.geometry { Some(m.area()) } else { None } })
+                .collect();
+            out.rows(&["FRAME", "KIND", "KEY", "SOURCE", "AREA/BBOX"], &rows, |r| {
+                let s = r.shape;
+                vec![
+                    s.frame.to_string(),
+                    s.kind().name().to_owned(),
+                    if s.keyframe { "yes".into() } else { "no".into() },
+                    argus_workspace::dto::source_name(s.source).to_owned(),
+                    extent(r),
+                ]
+            })
+        }
+        TrackCmd::Propagate { video, track, frame, backward, frames, min_score, max_area_change, max_jump, stop_on_doubt, model, manifest } => {
+            let ws = open().await?;
+            let name = manifest.map_or(model, |p| p.display().to_string());
+            ws.blocking(move |ws| ws.sam().load(&name, &mut |_| {})).await?;
+            let options = argus_workspace::dto::PropagateOptions {
+                direction: if backward {
+                    argus_workspace::dto::PropagateDirection::Backward
+                } else {
+                    argus_workspace::dto::PropagateDirection::Forward
+                },
+                max_frames: frames,
+                min_score,
+                max_area_change,
+                max_jump,
+                stop_on_doubt,
+            };
+            let progress = move |p: argus_workspace::dto::TrackProgress| {
+                if !out.json {
+                    eprint!("\rframe {}: {}/{}", p.frame, p.done, p.total);
+                }
+            };
+            let cancel = argus_workspace::export::Cancel::new();
+            let s = ws.propagate(&video.to_string(), &track.to_string(), frame, &options, &progress, &cancel).await?;
+            if !out.json {
+                eprintln!();
+            }
+            out.one(&s, || {
+                let mut text = format!(
+                    "propagated {} frame(s) from frame {} with {}{}",
+                    s.written,
+                    s.start,
+                    s.model,
+                    s.last_frame.map(|f| format!(" (to frame {f})")).unwrap_or_default()
+                );
+                if s.replaced > 0 {
+                    text.push_str(&format!("; replaced {} earlier propagated shape(s)", s.replaced));
+                }
+                if let Some(stop) = &s.stopped {
+                    text.push_str(&format!("\nstopped at frame {}: {}", stop.frame, stop.reason));
+                }
+                for f in &s.flagged {
+                    text.push_str(&format!("\nflagged frame {}: {}", f.frame, f.reason));
+                }
+                text
+            })
+        }
+    }
+}
+
+/// A shape's area (masks) or box, for tables.
+fn extent(r: &ShapeRow) -> String {
+    match (r.area, r.shape.geometry.bbox()) {
+        (Some(a), _) => format!("{a} px"),
+        (None, Some(b)) => format!("{:.1},{:.1} {:.1}x{:.1}", b.x, b.y, b.width, b.height),
+        (None, None) => "-".into(),
     }
 }
 

@@ -106,9 +106,10 @@ fn sam_available() -> Result<(), String> {
     if ok { Ok(()) } else { Err(format!("{} cannot import onnx and numpy (set ARGUS_PYTHON)", python().display())) }
 }
 
-fn segment(dir: &Path) -> Result<(), Failed> {
-    // The generated SAM-contract model (crates/argus-sam/scripts), installed
-    // into a model cache the CLI finds through ARGUS_MODEL_DIR.
+/// The generated SAM-contract model (crates/argus-sam/scripts), installed
+/// into a model cache the CLI finds through ARGUS_MODEL_DIR: its manifest
+/// and that cache.
+fn test_model(dir: &Path) -> Result<(PathBuf, PathBuf), Failed> {
     let models = dir.join("generated");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../argus-sam/scripts/make_test_model.py");
     let out = Command::new(python()).arg(&script).arg(&models).output().map_err(|e| format!("python: {e}"))?;
@@ -117,7 +118,11 @@ fn segment(dir: &Path) -> Result<(), Failed> {
     let manifest = Manifest::from_path(&manifest_path).map_err(|e| e.to_string())?;
     let model_dir = dir.join("models");
     ModelStore::new(&model_dir).ensure(&manifest, &mut |_| true).map_err(|e| e.to_string())?;
+    Ok((manifest_path, model_dir))
+}
 
+fn segment(dir: &Path) -> Result<(), Failed> {
+    let (manifest_path, model_dir) = test_model(dir)?;
     let (db, video, _) = setup(dir)?;
     let (x, y, w, h) = BOX;
     let point = format!("{},{}", x + w / 2, y + h / 2);
@@ -175,6 +180,62 @@ fn segment(dir: &Path) -> Result<(), Failed> {
     Ok(())
 }
 
+fn rows(out: &str) -> Vec<serde_json::Value> {
+    out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+/// `track interpolate` lists the frames between two keyframes as
+/// interpolated; `track propagate` writes propagated masks as one undo step,
+/// and the frames after a run's end are no longer interpolated.
+fn track(dir: &Path) -> Result<(), Failed> {
+    let (manifest_path, model_dir) = test_model(dir)?;
+    let (db, video, _) = setup(dir)?;
+    let (x, y, w, h) = BOX;
+    let point = format!("{},{}", x + w / 2, y + h / 2);
+    let envs = [("ARGUS_MODEL_DIR", model_dir.as_path()), ("XDG_CACHE_HOME", dir)];
+    let m = manifest_path.to_str().ok_or("path")?;
+    let (ok, out, err) = run(&db, &["--json", "segment", "--video", &video, "--frame", "0", "--point", &point, "--label", "box", "--manifest", m], &envs)?;
+    check(ok, format!("segment: {err}"))?;
+    let r: serde_json::Value = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
+    let track = r["track_id"].as_str().ok_or("track id")?.to_owned();
+    let (ok, _, err) = run(&db, &["segment", "--video", &video, "--frame", "11", "--point", &point, "--track", &track, "--manifest", m], &envs)?;
+    check(ok, format!("second keyframe: {err}"))?;
+
+    let (ok, out, err) = run(&db, &["--json", "track", "interpolate", "--video", &video, "--track", &track], &[])?;
+    check(ok, format!("interpolate: {err}"))?;
+    let shapes = rows(&out);
+    let sources: Vec<&str> = shapes.iter().filter_map(|r| r["source"].as_str()).collect();
+    check(shapes.len() == 12 && sources[0] == "sam" && sources[11] == "sam", format!("frames 0-11: {sources:?}"))?;
+    check(sources[1..11].iter().all(|s| *s == "interpolated"), format!("1-10 interpolated: {sources:?}"))?;
+    check(shapes[5]["keyframe"] == false && shapes[5]["frame"] == 5, format!("frame 5: {}", shapes[5]))?;
+
+    let (ok, out, err) =
+        run(&db, &["--json", "track", "propagate", "--video", &video, "--track", &track, "--frame", "0", "--frames", "4", "--manifest", m], &envs)?;
+    check(ok, format!("propagate: {err}"))?;
+    let s: serde_json::Value = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
+    check(s["written"] == 4 && s["lastFrame"] == 4 && s["cancelled"] == false, format!("summary: {s}"))?;
+    let (_, out, _) = run(&db, &["--json", "track", "interpolate", "--video", &video, "--track", &track, "--from", "0", "--to", "11"], &[])?;
+    let shapes = rows(&out);
+    let frames: Vec<(u64, &str)> = shapes.iter().filter_map(|r| Some((r["frame"].as_u64()?, r["source"].as_str()?))).collect();
+    check(
+        frames == [(0, "sam"), (1, "propagated"), (2, "propagated"), (3, "propagated"), (4, "propagated"), (11, "sam")],
+        format!("propagated 1-4, then nothing until the keyframe: {frames:?}"),
+    )?;
+    // The box stands still: each propagated mask is the box.
+    for r in &shapes[1..5] {
+        let area = r["area"].as_u64().unwrap_or(0);
+        check(area.abs_diff(u64::from(w * h)) * 100 <= u64::from(w * h) * 15, format!("frame {}: area {area}", r["frame"]))?;
+    }
+    let (ok, out, err) = run(&db, &["undo", "--project", "Boxes"], &[])?;
+    check(ok && out.contains("propagate"), format!("undo the run: {out} {err}"))?;
+    let (_, out, _) = run(&db, &["--json", "track", "interpolate", "--video", &video, "--track", &track], &[])?;
+    check(rows(&out).iter().filter(|r| r["source"] == "interpolated").count() == 10, format!("interpolated again after undo: {out}"))?;
+
+    let (ok, _, err) = run(&db, &["track", "propagate", "--video", &video, "--track", &track, "--frame", "99", "--manifest", m], &envs)?;
+    check(!ok && err.contains("past the end"), format!("a frame past the end is an error: {err}"))?;
+    Ok(())
+}
+
 fn trial(name: &str, available: Result<(), String>, test: fn(&Path) -> Result<(), Failed>) -> Trial {
     match available {
         Ok(()) => Trial::test(name, move || {
@@ -187,6 +248,6 @@ fn trial(name: &str, available: Result<(), String>, test: fn(&Path) -> Result<()
 
 fn main() {
     let args = Arguments::from_args();
-    let trials = vec![trial("import_video", ffmpeg_available(), import_video), trial("segment", sam_available(), segment)];
+    let trials = vec![trial("import_video", ffmpeg_available(), import_video), trial("segment", sam_available(), segment), trial("track", sam_available(), track)];
     libtest_mimic::run(&args, trials).exit();
 }
