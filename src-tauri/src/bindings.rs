@@ -72,6 +72,11 @@ pub fn export_all(dir: &Path) -> Result<Vec<String>, String> {
         dto::TransferSummary,
         argus_workspace::import::ImportFormat,
         argus_workspace::import::ImportOptions,
+        dto::PropagateDirection,
+        dto::PropagateOptions,
+        dto::PropagatedFlag,
+        dto::TrackProgress,
+        dto::PropagateSummary,
     );
     names.sort();
     let mut index = String::from(HEADER);

@@ -10,7 +10,10 @@ use argus_workspace::dto::{
     SamCandidate, SamModelChoice, SamModelInfo, SamPreview, SamPrompt, ShapeInfo, Timeline,
     VideoSummary,
 };
-use argus_workspace::dto::{ExportFormat, ExportOptions, TransferProgress, TransferSummary};
+use argus_workspace::dto::{
+    ExportFormat, ExportOptions, PropagateOptions, PropagateSummary, TrackProgress, TransferProgress,
+    TransferSummary,
+};
 use argus_workspace::export::Cancel;
 use argus_workspace::import::ImportOptions;
 use argus_workspace::{CommandError, CommandResult, ErrorKind};
@@ -293,12 +296,14 @@ impl TransferCell {
 
     /// Starts a transfer; refused while another runs.
     fn begin(&self) -> CommandResult<Running<'_>> {
+        self.begin_or("an export or import is already running; wait for it to finish or cancel it")
+    }
+
+    /// Starts a run; refused with `busy` while another runs.
+    fn begin_or(&self, busy: &str) -> CommandResult<Running<'_>> {
         let mut current = self.lock();
         if current.is_some() {
-            return Err(CommandError::new(
-                ErrorKind::Conflict,
-                "an export or import is already running; wait for it to finish or cancel it",
-            ));
+            return Err(CommandError::new(ErrorKind::Conflict, busy));
         }
         let cancel = Cancel::new();
         *current = Some(cancel.clone());
@@ -372,6 +377,50 @@ pub async fn import_annotations<R: Runtime>(
         Err(e) => tracing::warn!("import of {path} stopped: {}", e.message),
     }
     result
+}
+
+/// The event name of propagation progress ([`TrackProgress`]).
+pub const TRACK_PROGRESS_EVENT: &str = "track-progress";
+
+/// The propagation run that is running (one at a time), for `cancel_propagation`.
+#[derive(Debug, Default)]
+pub struct PropagationCell(pub TransferCell);
+
+/// Propagates an object's shape on `frame` forward or backward with the
+/// loaded SAM model (see `argus_workspace::track`); progress goes out as
+/// `track-progress` events, and `cancel_propagation` stops it (what was
+/// written stays, and undoes in one step with the rest of the run).
+#[tauri::command]
+pub async fn propagate_track<R: Runtime>(
+    app: AppHandle<R>,
+    ws: Ws<'_>,
+    runs: State<'_, PropagationCell>,
+    video_id: String,
+    track_id: String,
+    frame: u64,
+    options: PropagateOptions,
+) -> CommandResult<PropagateSummary> {
+    let running = runs.0.begin_or("a propagation is already running; wait for it to finish or cancel it")?;
+    let progress = emitter::<R, TrackProgress>(app, TRACK_PROGRESS_EVENT);
+    let result = ws.propagate(&video_id, &track_id, frame, &options, &progress, &running.cancel).await;
+    match &result {
+        Ok(s) => tracing::info!(
+            "propagated object {} from frame {}: {} frame(s), {} flagged{}",
+            s.track_id,
+            s.start,
+            s.written,
+            s.flagged.len(),
+            if s.cancelled { ", cancelled" } else { "" }
+        ),
+        Err(e) => tracing::warn!("propagation from frame {frame} stopped: {}", e.message),
+    }
+    result
+}
+
+/// Cancels the running propagation; false when none runs.
+#[tauri::command]
+pub fn cancel_propagation(runs: State<'_, PropagationCell>) -> bool {
+    runs.0.cancel()
 }
 
 /// Cancels the running export or import; false when none runs.

@@ -43,6 +43,8 @@ pub fn run_app<R: Runtime>(
         .manage(frame_server::FrameServerCell::default())
         // The export or import that is running, for cancel_transfer.
         .manage(commands::TransferCell::default())
+        // The propagation that is running, for cancel_propagation.
+        .manage(commands::PropagationCell::default())
         .setup(|app| {
             if app.try_state::<Workspace>().is_none() {
                 let dir = match std::env::var_os("ARGUS_DATA_DIR") {
@@ -110,6 +112,8 @@ pub fn run_app<R: Runtime>(
             commands::default_export_folder,
             commands::choose_export_folder,
             commands::choose_import_file,
+            commands::propagate_track,
+            commands::cancel_propagation,
         ])
         .build(context)
 }
