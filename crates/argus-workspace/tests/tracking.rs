@@ -133,10 +133,38 @@ pub fn interpolation() -> TestResult {
     Ok(())
 }
 
-fn load_test_model(t: &TestWs) -> Result<(), String> {
-    let manifest = argus_testkit::make_sam_models(&t.dir.path().join("models"))?;
-    t.ok("load_sam_model", json!({ "manifestPath": manifest }))?;
-    Ok(())
+/// The model a propagation trial runs: the project's generated test model,
+/// or MobileSAM from the user's model cache (`make real-model`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    Test,
+    MobileSam,
+}
+
+/// Why MobileSAM's trials cannot run here, if they cannot.
+pub fn mobile_sam_missing() -> Option<String> {
+    let m = argus_sam::builtin_manifest("mobile-sam").map_err(|e| e.to_string());
+    match m.and_then(|m| argus_sam::download::ModelStore::default_location().and_then(|s| s.locate(&m)).map_err(|e| e.to_string())) {
+        Ok(_) => None,
+        Err(e) => Some(format!("MobileSAM is not in the model cache ({e}); `make real-model` exports it there")),
+    }
+}
+
+/// A workspace with `model` loaded.
+fn workspace_with(model: Model) -> Result<TestWs, String> {
+    match model {
+        Model::Test => {
+            let t = TestWs::new()?;
+            let manifest = argus_testkit::make_sam_models(&t.dir.path().join("models"))?;
+            t.ok("load_sam_model", json!({ "manifestPath": manifest }))?;
+            Ok(t)
+        }
+        Model::MobileSam => {
+            let t = TestWs::with_models(Some(argus_sam::download::ModelStore::default_location().map_err(|e| e.to_string())?))?;
+            t.ok("load_sam_model", json!({ "manifestPath": "mobile-sam" }))?;
+            Ok(t)
+        }
+    }
 }
 
 fn propagate(
@@ -171,10 +199,9 @@ fn undo(t: &TestWs, video: &Video) -> Result<(), String> {
 /// propagated shape near the truth, progress per frame, one undo step; a
 /// re-run from a corrected keyframe replaces what followed it; backward runs
 /// stop at the keyframe before.
-pub fn propagation() -> TestResult {
-    let t = TestWs::new()?;
+pub fn propagation(model: Model) -> TestResult {
+    let t = workspace_with(model)?;
     let (video, track) = discs_project(&t, "mover", 110, &[MOVER])?;
-    load_test_model(&t)?;
     apply(&t, &video, Command::CreateTrack { shapes: vec![keyframe(track.id, 0, Geometry::Mask(truth(&MOVER, 0)?))], track: track.clone() })?;
     let options = PropagateOptions { max_frames: Some(100), ..PropagateOptions::default() };
     let (summary, events) = propagate(&t, &video, track.id, 0, &options, None)?;
@@ -219,9 +246,8 @@ pub fn propagation() -> TestResult {
 /// A run cancelled half-way keeps what it wrote, consistent, and undoes in
 /// one step, together with the propagated shapes it replaced.
 pub fn cancelled_propagation() -> TestResult {
-    let t = TestWs::new()?;
+    let t = workspace_with(Model::Test)?;
     let (video, track) = discs_project(&t, "cancel", 60, &[MOVER])?;
-    load_test_model(&t)?;
     apply(&t, &video, Command::CreateTrack { shapes: vec![keyframe(track.id, 0, Geometry::Mask(truth(&MOVER, 0)?))], track: track.clone() })?;
     let options = PropagateOptions { max_frames: Some(50), ..PropagateOptions::default() };
     let (first, _) = propagate(&t, &video, track.id, 0, &options, None)?;
@@ -242,12 +268,11 @@ pub fn cancelled_propagation() -> TestResult {
 
 /// Two discs of different colours cross: following one of them, the frames
 /// where they overlap are flagged (or stop the run), and the others are not.
-pub fn crossing() -> TestResult {
-    let t = TestWs::new()?;
+pub fn crossing(model: Model) -> TestResult {
+    let t = workspace_with(model)?;
     let red = MovingDisc { x: 50.0, y: 120.0, vx: 5.0, vy: 0.0, r: 24.0, vr: 0.0, colour: [220, 40, 40] };
     let green = MovingDisc { x: 270.0, y: 110.0, vx: -5.0, vy: 0.0, r: 24.0, vr: 0.0, colour: [40, 200, 60] };
     let (video, track) = discs_project(&t, "crossing", 45, &[red, green])?;
-    load_test_model(&t)?;
     apply(&t, &video, Command::CreateTrack { shapes: vec![keyframe(track.id, 0, Geometry::Mask(truth(&red, 0)?))], track: track.clone() })?;
     // The discs touch from frame 17 (centres 48 px apart) to frame 27.
     let touching = |f: u64| {

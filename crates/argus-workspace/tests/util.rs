@@ -31,6 +31,12 @@ pub struct TestWs {
 
 impl TestWs {
     pub fn new() -> Result<Self, String> {
+        Self::with_models(None)
+    }
+
+    /// A workspace whose SAM models are taken from `models` (else its own
+    /// `models/` folder): the user's model cache, for the real-model trials.
+    pub fn with_models(models: Option<argus_sam::download::ModelStore>) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -38,7 +44,7 @@ impl TestWs {
             .build()
             .map_err(|e| e.to_string())?;
         let ws = rt
-            .block_on(Workspace::open(&dir.path().join("data")))
+            .block_on(Workspace::open_with(&dir.path().join("data").join("argus.db"), models, true))
             .map_err(|e| e.message)?;
         Ok(Self {
             ws,

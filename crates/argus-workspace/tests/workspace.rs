@@ -82,13 +82,25 @@ fn main() {
             "sam: a cached embedding of a picture of another size is encoded again, not used",
             sam_foreign_embedding,
         ),
-        Trial::test("tracking: a disc propagated over 100 frames (mean IoU >= 0.85), one undo step, re-runs replace, backward stops at keyframes", tracking::propagation),
+        Trial::test("tracking: a disc propagated over 100 frames (mean IoU >= 0.85), one undo step, re-runs replace, backward stops at keyframes", || {
+            tracking::propagation(tracking::Model::Test)
+        }),
         Trial::test("tracking: a cancelled propagation keeps what it wrote and undoes in one step", tracking::cancelled_propagation),
-        Trial::test("tracking: two discs that cross: the crossing frames are flagged, or stop the run", tracking::crossing),
+        Trial::test("tracking: two discs that cross: the crossing frames are flagged, or stop the run", || tracking::crossing(tracking::Model::Test)),
     ] {
         trials.push(match &sam_missing {
             Some(why) => argus_testkit::unavailable(sam.name(), why, argus_testkit::Skip::Missing),
             None => sam,
+        });
+    }
+    // The same tracking scenarios on MobileSAM when `make real-model` put it in the model cache.
+    for (name, f) in [
+        ("tracking (mobile-sam): a disc propagated over 100 frames (mean IoU >= 0.85)", tracking::propagation as fn(tracking::Model) -> TestResult),
+        ("tracking (mobile-sam): two discs that cross: the crossing frames are flagged", tracking::crossing),
+    ] {
+        trials.push(match sam_missing.clone().map(|m| (m, argus_testkit::Skip::Missing)).or_else(|| tracking::mobile_sam_missing().map(|m| (m, argus_testkit::Skip::RealWeights))) {
+            Some((why, skip)) => argus_testkit::unavailable(name, &why, skip),
+            None => Trial::test(name, move || f(tracking::Model::MobileSam)),
         });
     }
     libtest_mimic::run(&args, trials).exit();
