@@ -5,7 +5,8 @@ tracks of known masks with holes and several parts, boxes, polygons, and a
 crowd label with an `iscrowd` attribute), exported once per format, then:
 
 - pycocotools decodes every exported RLE to exactly our pixels, with the same
-  `area` and `bbox`; `iscrowd` is set where the track says so; with
+  `area` and `bbox`, and `annToMask` decodes every annotation (a box is its
+  rectangle polygon); `iscrowd` is set where the track says so; with
   `--polygons --tolerance 0` the report's `changed` names exactly the masks
   with holes, and each one's IoU is at least the reported one.
 - datumaro imports the exports with the right counts of items, annotations
@@ -241,8 +242,13 @@ class Fixture:
                 "command": "create_track",
                 "track": {"id": track, "video_id": video, "label_id": self.labels[label], "number": 0,
                           "attributes": attributes, "created_at": 0, "updated_at": 0},
+                # The crowd regions (frames 0, 4, 8) are not keyframes, as a
+                # tracker leaves them, so nothing is interpolated between them
+                # and every exported annotation is one of these references
+                # (exports of interpolated frames are tested in argus-workspace).
                 "shapes": [{"id": shape_id(track, r.frame), "track_id": track, "frame": r.frame, "geometry": r.geometry(),
-                            "keyframe": True, "source": "manual", "created_at": 0, "updated_at": 0} for r in refs],
+                            "keyframe": label != "crowd", "source": "manual", "created_at": 0, "updated_at": 0}
+                           for r in refs],
             }))
         acks = self.cli("apply", "--project", name, stdin="\n".join(commands) + "\n")
         assert len(acks) == len(commands) and all(a["ok"] for a in acks), acks
@@ -356,7 +362,10 @@ class FormatsTest(unittest.TestCase):
                 shoelace = abs(np.dot(xs, np.roll(ys, -1)) - np.dot(ys, np.roll(xs, -1))) / 2
                 self.assertAlmostEqual(ann["area"], shoelace, places=6, msg=at)
             else:
-                self.assertEqual(seg, [], f"{at}: a box has no segmentation (as CVAT and datumaro write them)")
+                # A box is its rectangle polygon (as CVAT and datumaro write
+                # boxes), so that pycocotools decodes it: issue #20.
+                x, y, w, h = ref.bbox
+                self.assertEqual(seg, [[x, y, x + w, y, x + w, y + h, x, y + h]], f"{at}: a box is its rectangle")
                 self.assertEqual(ann["bbox"], ref.bbox, at)
                 self.assertAlmostEqual(ann["area"], ref.bbox[2] * ref.bbox[3], places=6, msg=at)
         self.assertEqual(seen, {(r.track, r.frame) for r in self.fx.refs}, "every shape exported once")
@@ -364,6 +373,33 @@ class FormatsTest(unittest.TestCase):
         self.assertEqual(len(crowd), 3)
         rle_crowd = {(self.coco_ref(coco, a).track, self.coco_ref(coco, a).frame) for a in coco.anns.values() if a["iscrowd"]}
         self.assertEqual(rle_crowd, crowd, "iscrowd=1 exactly where the track's iscrowd is set")
+
+    def test_pycocotools_decodes_every_annotation_boxes_too(self):
+        # Issue #20: a box written with `"segmentation": []` made
+        # `annToMask` (and COCOeval with iouType='segm') fail.
+        # The same exports (and flags) as the tests above: RLE and polygons.
+        for key, flags in (("coco", ("--images", "jpeg")), ("coco-polygons", ("--polygons", "--tolerance", "0"))):
+            out, _ = self.fx.export(key, "coco", *flags)
+            coco = quiet_coco(out / COCO_FILE)
+            boxes = 0
+            for ann in coco.anns.values():
+                ref = self.coco_ref(coco, ann)
+                at = f"{key}: annotation {ann['id']} (track {ann['attributes']['track_id']}, frame {ref.frame}, {ref.kind})"
+                decoded = coco.annToMask(ann).astype(bool)
+                self.assertTrue(decoded.any(), f"{at}: decodes to pixels")
+                if ref.kind != "bbox":
+                    continue
+                boxes += 1
+                # The box's mask is the rectangle: exactly what pycocotools
+                # draws for the bbox itself (frPyObjects of a box), a solid
+                # rectangle within a pixel of the box's edges.
+                self.assertTrue(np.array_equal(decoded, raster(ref)), f"{at}: the box's rectangle as pycocotools draws it")
+                x0, y0, w, h = tight_bbox(decoded)
+                self.assertEqual(decoded.sum(), w * h, f"{at}: a solid rectangle")
+                x, y, bw, bh = ref.bbox
+                for got, want in ((x0, x), (y0, y), (x0 + w, x + bw), (y0 + h, y + bh)):
+                    self.assertLessEqual(abs(got - want), 1.0, f"{at}: edges {tight_bbox(decoded)} vs the box {ref.bbox}")
+            self.assertEqual(boxes, sum(r.kind == "bbox" for r in self.fx.refs), key)
 
     def test_polygon_report_names_the_masks_with_holes(self):
         out, summary = self.fx.export("coco-polygons", "coco", "--polygons", "--tolerance", "0")
@@ -426,13 +462,19 @@ class FormatsTest(unittest.TestCase):
         for ann_id, parts in by_id.items():
             ref = self.coco_ref(coco, coco.anns[ann_id])
             types = sorted(a.type.name for a in parts)
-            self.assertEqual(types, {"mask": ["bbox", "mask"], "polygon": ["bbox", "polygon"], "bbox": ["bbox"]}[ref.kind], ann_id)
+            # A box's segmentation is its rectangle polygon (issue #20), which
+            # datumaro reads as a polygon beside the bbox, as it does for a
+            # polygon: still one COCO annotation per shape.
+            self.assertEqual(types, {"mask": ["bbox", "mask"], "polygon": ["bbox", "polygon"], "bbox": ["bbox", "polygon"]}[ref.kind], ann_id)
             self.assertEqual({a.attributes["is_crowd"] for a in parts}, {ref.crowd}, ann_id)
             for a in parts:
                 if a.type.name == "mask":
                     self.assertTrue(np.array_equal(a.image.astype(bool), ref.value), f"{ann_id}: datumaro's mask")
                 elif a.type.name == "bbox":
                     self.assertEqual([a.x, a.y, a.w, a.h], ref.bbox, ann_id)
+                elif a.type.name == "polygon" and ref.kind == "bbox":
+                    x, y, w, h = ref.bbox
+                    self.assertEqual(list(a.points), [x, y, x + w, y, x + w, y + h, x, y + h], f"{ann_id}: the box's rectangle")
 
     def test_datumaro_cvat(self):
         out, summary = self.fx.export("cvat", "cvat", "--images", "jpeg")
@@ -538,13 +580,14 @@ class FormatsTest(unittest.TestCase):
                 self.assertEqual(int(det.data["iscrowd"][i]), int(ref.crowd), at)
                 if ref.kind == "mask":
                     self.assertTrue(np.array_equal(det.mask[i], ref.value), f"{at}: the RLE decoded pixel for pixel")
-                elif ref.kind == "polygon":
-                    # supervision draws polygons with OpenCV: the vertices, rounded, filled inclusive.
-                    drawn = np.zeros((H, W), np.uint8)
-                    cv2.fillPoly(drawn, [np.round(np.array(ref.value)).astype(np.int32)], 1)
-                    self.assertTrue(np.array_equal(det.mask[i], drawn.astype(bool)), at)
                 else:
-                    self.assertFalse(det.mask[i].any(), f"{at}: a box has no mask")
+                    # supervision draws polygons with OpenCV: the vertices, rounded, filled inclusive.
+                    # A box is its rectangle polygon (issue #20).
+                    x, y, w, h = ref.bbox
+                    points = ref.value if ref.kind == "polygon" else [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+                    drawn = np.zeros((H, W), np.uint8)
+                    cv2.fillPoly(drawn, [np.round(np.array(points)).astype(np.int32)], 1)
+                    self.assertTrue(np.array_equal(det.mask[i], drawn.astype(bool)), at)
         self.assertEqual(total, EXPECTED["annotations"])
 
     def yolo_segment(self) -> tuple[Path, dict, list]:

@@ -9,6 +9,17 @@
 //! always RLE (pycocotools' evaluation reads crowd regions as RLE), and an
 //! ordinary mask may be RLE too (as LVIS and SA-1B write them).
 //!
+//! Boxes: a box is written as its rectangle polygon
+//! `[[x, y, x+w, y, x+w, y+h, x, y+h]]` (with `area` w*h and the box as
+//! `bbox`), as CVAT and datumaro write boxes, so that every annotation
+//! decodes (pycocotools' `annToMask` fails on an empty segmentation); a crowd
+//! box is the RLE of that rectangle, rasterised as crowd polygons are. The
+//! reader turns a segmentation that is exactly its `bbox`'s rectangle (one
+//! ring of the 4 corners within 1e-6, or for a crowd region an RLE equal to
+//! the rasterised rectangle) back into the box, so boxes round-trip as
+//! boxes; a record with a `bbox` and no (or an empty) segmentation is a box
+//! too.
+//!
 //! Videos: each image may name its video and frame the way TAO and
 //! YouTube-VIS do (`video_id`, `frame_index`, with a top-level `videos`
 //! list), so a dataset of frame references needs no extracted images.
@@ -277,7 +288,21 @@ impl<W: Write> CocoWriter<W> {
                     (SegmentationJson::Polygons(rings), Polygon::ring_signed_area(&p.exterior).abs(), bbox)
                 }
             }
-            Geometry::BBox(b) => (SegmentationJson::Polygons(Vec::new()), b.area(), *b),
+            // A box is written as its rectangle, as CVAT and datumaro write
+            // boxes, so that every annotation decodes (pycocotools'
+            // `annToMask` fails on an empty segmentation); the reader turns
+            // the rectangle back into the box (see `box_of`). A crowd box
+            // is the RLE of that rectangle, as crowd polygons are.
+            Geometry::BBox(b) if a.crowd => {
+                let rle = Rle::from_bbox(height, width, b).map_err(|e| Error::Unsupported { format: FORMAT, reason: format!("{at}: {e}") })?;
+                if rle.is_empty() {
+                    self.report.skip(at, "the crowd box covers no pixel of the image; a crowd region is an RLE of its pixels");
+                    return Ok(());
+                }
+                compressed = rle.to_compressed_string();
+                (SegmentationJson::Rle(RleJson { size: [height, width], counts: &compressed }), rle.area() as f64, *b)
+            }
+            Geometry::BBox(b) => (SegmentationJson::Polygons(vec![flat(&b.to_polygon().exterior)]), b.area(), *b),
             Geometry::Polyline(_) | Geometry::Points(_) => {
                 self.report.skip(at, format!("COCO instances hold no {}; export CVAT or native JSON to keep it", a.geometry.kind().name()));
                 return Ok(());
@@ -1160,6 +1185,54 @@ fn annotations<R: Read>(
 /// round and some write the far edge as `width`.
 const OUTSIDE_TOLERANCE: f64 = 1.0;
 
+/// How far a rectangle's corner may be from its bbox's and still be read as
+/// the box (pixels).
+const BOX_CORNER_TOLERANCE: f64 = 1e-6;
+
+/// The `bbox` field as a box, when it is 4 numbers that make one.
+fn bbox_in(bbox: Option<&[f64]>) -> Option<BBox> {
+    let [x, y, w, h] = bbox? else { return None };
+    BBox::new(*x, *y, *w, *h).ok()
+}
+
+/// The box a polygon segmentation stands for, when it is exactly its bbox's
+/// rectangle: one ring of 4 points, each a different corner of the bbox
+/// (within [`BOX_CORNER_TOLERANCE`]), every edge axis-aligned (so not a
+/// bow-tie), in either direction from any corner. That is how the writer,
+/// CVAT and datumaro write a box, so a box comes back as the box it was, with
+/// the bbox's exact numbers. A polygon drawn as such a rectangle reads as a
+/// box too: it covers the same area.
+fn box_of(rings: &[Vec<f64>], bbox: Option<&[f64]>) -> Option<BBox> {
+    let [ring] = rings else { return None };
+    let b = bbox_in(bbox)?;
+    if ring.len() != 8 {
+        return None;
+    }
+    let near = |u: f64, v: f64| (u - v).abs() <= BOX_CORNER_TOLERANCE;
+    let (x0, y0, x1, y1) = (b.x, b.y, b.x + b.width, b.y + b.height);
+    let mut corners = [false; 4];
+    for xy in ring.chunks_exact(2) {
+        let (left, top) = match (near(xy[0], x0), near(xy[0], x1), near(xy[1], y0), near(xy[1], y1)) {
+            (true, false, true, false) => (true, true),
+            (false, true, true, false) => (false, true),
+            (false, true, false, true) => (false, false),
+            (true, false, false, true) => (true, false),
+            _ => return None,
+        };
+        let corner = usize::from(left) * 2 + usize::from(top);
+        if corners[corner] {
+            return None;
+        }
+        corners[corner] = true;
+    }
+    // Four different corners; consecutive ones must share a side.
+    let axis_aligned = (0..4).all(|i| {
+        let (p, q) = (&ring[2 * i..2 * i + 2], &ring[(2 * i + 2) % 8..(2 * i + 2) % 8 + 2]);
+        near(p[0], q[0]) || near(p[1], q[1])
+    });
+    axis_aligned.then_some(b)
+}
+
 /// One file annotation as a record, or why it cannot be used.
 fn convert(index: &CocoIndex, a: AnnotationIn<'_>) -> std::result::Result<Annotation, String> {
     let image = index.image(a.image_id).ok_or_else(|| format!("image {} is not in the images list", a.image_id))?;
@@ -1177,8 +1250,13 @@ fn convert(index: &CocoIndex, a: AnnotationIn<'_>) -> std::result::Result<Annota
                 CountsIn::Runs(runs) => Rle::new(rh, rw, runs),
             }
             .map_err(|e| e.to_string())?;
-            Geometry::Mask(rle)
+            // A crowd box is written as the RLE of its rectangle.
+            match bbox_in(a.bbox.as_deref()) {
+                Some(b) if a.iscrowd && Rle::from_bbox(rh, rw, &b).is_ok_and(|r| r == rle) => Geometry::BBox(b),
+                _ => Geometry::Mask(rle),
+            }
         }
+        Some(SegmentationIn::Polygons(rings)) if let Some(b) = box_of(&rings, a.bbox.as_deref()) => Geometry::BBox(b),
         Some(SegmentationIn::Polygons(rings)) if !rings.is_empty() => {
             let mut polygons = Vec::with_capacity(rings.len());
             for ring in &rings {
@@ -1360,8 +1438,19 @@ mod tests {
         let (bytes, report) = write(&[ann(1, 1, Geometry::Mask(solid.clone()))], MaskEncoding::Polygons { tolerance: 0.0 });
         assert!(report.changed.is_empty(), "{:?}", report.changed);
         let (_, _, anns) = read_all(&bytes).expect("read");
+        // Its outline is its bbox's rectangle, which reads as a box (as a
+        // polygon is what a one-part mask reads as): the same pixels.
+        let Geometry::BBox(b) = &anns[0].geometry else { panic!("{:?}", anns[0].geometry) };
+        assert_eq!(Rle::from_bbox(30, 40, b).expect("raster"), solid);
+        // A mask that is not a rectangle reads as its polygon.
+        let mut notched = solid.to_bitmap_row_major();
+        notched[4 * 40 + 3] = 0;
+        let notched = Rle::from_bitmap_row_major(30, 40, &notched).expect("mask");
+        let (bytes, report) = write(&[ann(1, 1, Geometry::Mask(notched.clone()))], MaskEncoding::Polygons { tolerance: 0.0 });
+        assert!(report.changed.is_empty(), "{:?}", report.changed);
+        let (_, _, anns) = read_all(&bytes).expect("read");
         let Geometry::Polygon(p) = &anns[0].geometry else { panic!("{:?}", anns[0].geometry) };
-        assert_eq!(Rle::from_polygon(30, 40, p).expect("raster"), solid);
+        assert_eq!(Rle::from_polygon(30, 40, p).expect("raster"), notched);
     }
 
     #[test]
@@ -1573,5 +1662,81 @@ mod tests {
             assert_eq!(anns[7].geometry, Geometry::Mask(mask.clone()));
             assert_eq!((anns[7].track, anns[7].occluded, anns[7].keyframe), (Some(7), true, true));
         }
+    }
+
+    use argus_core::model::ShapeKind;
+
+    // Issue #20: a box-only annotation used to be written with
+    // `"segmentation": []`, which pycocotools' `annToMask` cannot decode.
+    #[test]
+    fn a_box_is_written_as_its_rectangle_and_read_back_as_the_box() {
+        let b = BBox::new(10.5, 4.25, 20.0, 12.5).expect("box");
+        let mut crowd = ann(2, 1, Geometry::BBox(BBox::new(3.0, 2.0, 5.0, 4.0).expect("box")));
+        crowd.crowd = true;
+        for masks in [MaskEncoding::Rle, MaskEncoding::Polygons { tolerance: 0.0 }] {
+            let (bytes, report) = write(&[ann(1, 1, Geometry::BBox(b)), crowd.clone()], masks);
+            assert_eq!(report.annotations, 2);
+            assert!(report.changed.is_empty() && report.skipped.is_empty(), "{report:?}");
+            let json: serde_json::Value = serde_json::from_slice(&bytes).expect("valid JSON");
+            let a0 = &json["annotations"][0];
+            assert_eq!(a0["segmentation"], serde_json::json!([[10.5, 4.25, 30.5, 4.25, 30.5, 16.75, 10.5, 16.75]]), "{masks:?}");
+            assert_eq!(a0["bbox"], serde_json::json!([10.5, 4.25, 20.0, 12.5]));
+            assert_eq!(a0["area"], serde_json::json!(250.0));
+            assert_eq!(a0["iscrowd"], serde_json::json!(0));
+            // A crowd region is RLE: the rectangle's pixels.
+            let a1 = &json["annotations"][1];
+            assert_eq!(a1["iscrowd"], serde_json::json!(1));
+            let pixels = Rle::from_bbox(30, 40, &BBox::new(3.0, 2.0, 5.0, 4.0).expect("box")).expect("mask");
+            assert_eq!(a1["segmentation"]["counts"], serde_json::json!(pixels.to_compressed_string()), "{masks:?}");
+            assert_eq!(a1["area"], serde_json::json!(20.0));
+            assert_eq!(a1["bbox"], serde_json::json!([3.0, 2.0, 5.0, 4.0]));
+            let (_, report, anns) = read_all(&bytes).expect("read");
+            assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+            assert_eq!(anns[0].geometry, Geometry::BBox(b), "{masks:?}");
+            assert_eq!(anns[1].geometry, crowd.geometry, "{masks:?}");
+            assert!(anns[1].crowd);
+        }
+    }
+
+    #[test]
+    fn only_a_segmentation_that_is_its_bbox_rectangle_reads_as_a_box() {
+        let doc = r#"{"images": [{"id": 1, "file_name": "a.jpg", "width": 40, "height": 30}],
+          "categories": [{"id": 1, "name": "a"}],
+          "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[2,3, 2,9, 12,9, 12,3]], "bbox": [2,3,10,6]},
+            {"id": 2, "image_id": 1, "category_id": 1, "segmentation": [[12.0000001,9, 2,9, 2,3, 12,3]], "bbox": [2,3,10,6]},
+            {"id": 3, "image_id": 1, "category_id": 1, "segmentation": [[2,3, 12,3, 10,9, 2,9]], "bbox": [2,3,10,6]},
+            {"id": 4, "image_id": 1, "category_id": 1, "segmentation": [[2,3, 12,9, 12,3, 2,9]], "bbox": [2,3,10,6]},
+            {"id": 5, "image_id": 1, "category_id": 1, "segmentation": [[2,3, 12,3, 12,9, 2,9]], "bbox": [2,3,10,7]},
+            {"id": 6, "image_id": 1, "category_id": 1, "segmentation": [[2,3, 12,3, 12,9, 2,9]]},
+            {"id": 7, "image_id": 1, "category_id": 1, "segmentation": [[2,3, 12,3, 12,9, 2,9], [20,3, 22,3, 22,5]], "bbox": [2,3,20,6]},
+            {"id": 8, "image_id": 1, "category_id": 1, "segmentation": [[7,3, 12,6, 7,9, 2,6]], "bbox": [2,3,10,6]},
+            {"id": 9, "image_id": 1, "category_id": 1, "segmentation": [[2,3, 12,3, 12,3, 2,9]], "bbox": [2,3,10,6]},
+            {"id": 10, "image_id": 1, "category_id": 1, "iscrowd": 1, "segmentation": {"size": [30, 40], "counts": [62, 2, 28, 2, 1106]}, "bbox": [2,2,2,2]},
+            {"id": 11, "image_id": 1, "category_id": 1, "iscrowd": 0, "segmentation": {"size": [30, 40], "counts": [62, 2, 28, 2, 1106]}, "bbox": [2,2,2,2]}
+          ]}"#;
+        let (_, report, anns) = read_all(doc.as_bytes()).expect("read");
+        assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+        let kinds: Vec<ShapeKind> = anns.iter().map(|a| a.geometry.kind()).collect();
+        let (bx, poly, mask) = (ShapeKind::BBox, ShapeKind::Polygon, ShapeKind::Mask);
+        assert_eq!(
+            kinds,
+            [
+                bx,   // the rectangle, from another corner and the other way round
+                bx,   // within 1e-6 of the corners
+                poly, // a 4-point polygon that is not a rectangle
+                poly, // the 4 corners as a bow-tie
+                poly, // a rectangle, but not the bbox's
+                poly, // no bbox to compare with
+                mask, // two parts
+                poly, // a diamond inside the bbox
+                poly, // a repeated corner
+                bx,   // a crowd RLE that is exactly the bbox's pixels
+                mask, // the same pixels, not crowd: a mask stays a mask
+            ]
+        );
+        assert_eq!(anns[0].geometry, Geometry::BBox(BBox::new(2.0, 3.0, 10.0, 6.0).expect("box")));
+        assert_eq!(anns[1].geometry, Geometry::BBox(BBox::new(2.0, 3.0, 10.0, 6.0).expect("box")), "the bbox's own numbers");
+        assert_eq!(anns[2].geometry, Geometry::Polygon(Polygon::from_flat(&[2.0, 3.0, 12.0, 3.0, 10.0, 9.0, 2.0, 9.0]).expect("polygon")));
     }
 }
