@@ -121,15 +121,39 @@ fn test_model(dir: &Path) -> Result<(PathBuf, PathBuf), Failed> {
     Ok((manifest_path, model_dir))
 }
 
+/// A project with the test video and the test model installed: the
+/// database, the video id, the model's manifest and cache, and a click on
+/// the box's centre.
+struct Prepared {
+    db: PathBuf,
+    video: String,
+    manifest: String,
+    model_dir: PathBuf,
+    point: String,
+}
+
+impl Prepared {
+    fn new(dir: &Path) -> Result<Self, Failed> {
+        let (manifest_path, model_dir) = test_model(dir)?;
+        let (db, video, _) = setup(dir)?;
+        let (x, y, w, h) = BOX;
+        let manifest = manifest_path.to_str().ok_or("path")?.to_owned();
+        Ok(Self { db, video, manifest, model_dir, point: format!("{},{}", x + w / 2, y + h / 2) })
+    }
+
+    /// What the CLI needs to find the model cache.
+    fn envs<'a>(&'a self, dir: &'a Path) -> [(&'a str, &'a Path); 2] {
+        [("ARGUS_MODEL_DIR", self.model_dir.as_path()), ("XDG_CACHE_HOME", dir)]
+    }
+}
+
 fn segment(dir: &Path) -> Result<(), Failed> {
-    let (manifest_path, model_dir) = test_model(dir)?;
-    let (db, video, _) = setup(dir)?;
+    let p = Prepared::new(dir)?;
+    let (db, video, point, m) = (&p.db, p.video.as_str(), &p.point, p.manifest.as_str());
+    let envs = p.envs(dir);
     let (x, y, w, h) = BOX;
-    let point = format!("{},{}", x + w / 2, y + h / 2);
-    let envs = [("ARGUS_MODEL_DIR", model_dir.as_path()), ("XDG_CACHE_HOME", dir)];
-    let m = manifest_path.to_str().ok_or("path")?;
     let (ok, out, err) =
-        run(&db, &["--json", "segment", "--verbose", "--video", &video, "--frame", "3", "--point", &point, "--label", "box", "--manifest", m], &envs)?;
+        run(db, &["--json", "segment", "--verbose", "--video", video, "--frame", "3", "--point", point, "--label", "box", "--manifest", m], &envs)?;
     check(ok, format!("segment: {err}"))?;
     let r: serde_json::Value = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
     // --verbose says where SAM ran; on the CPU, why not on a GPU (each
@@ -157,25 +181,25 @@ fn segment(dir: &Path) -> Result<(), Failed> {
     // The mask is stored as a SAM keyframe of a new track; a second segment
     // on the same track replaces it, and undo brings the first back.
     let track = r["track_id"].as_str().ok_or("track id")?.to_owned();
-    let (ok, out, _) = run(&db, &["--json", "shapes", "--video", &video, "--frame", "3"], &[])?;
+    let (ok, out, _) = run(db, &["--json", "shapes", "--video", video, "--frame", "3"], &[])?;
     let rows: Vec<serde_json::Value> = out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     check(ok && rows.len() == 1, format!("shapes: {out}"))?;
     let row = rows.first().ok_or("row")?;
     check(row["source"] == "sam" && row["keyframe"] == true && row["area"].as_u64() == Some(area), format!("stored shape: {row}"))?;
     let outside = format!("{},{},neg", x + 2, y + 2);
     let (ok, out, err) =
-        run(&db, &["--json", "segment", "--video", &video, "--frame", "3", "--point", &point, "--point", &outside, "--track", &track, "--manifest", m], &envs)?;
+        run(db, &["--json", "segment", "--video", video, "--frame", "3", "--point", point, "--point", &outside, "--track", &track, "--manifest", m], &envs)?;
     check(ok, format!("second segment: {err}"))?;
     let r2: serde_json::Value = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
     check(r2["track_id"] == serde_json::json!(track), "same track")?;
-    let (ok, _, err) = run(&db, &["undo", "--project", "Boxes"], &[])?;
+    let (ok, _, err) = run(db, &["undo", "--project", "Boxes"], &[])?;
     check(ok, format!("undo: {err}"))?;
-    let (_, out, _) = run(&db, &["--json", "shapes", "--video", &video, "--frame", "3"], &[])?;
+    let (_, out, _) = run(db, &["--json", "shapes", "--video", video, "--frame", "3"], &[])?;
     check(out.contains(&format!("\"area\":{area}")), format!("undo restores the first mask: {out}"))?;
 
-    let (ok, _, err) = run(&db, &["segment", "--video", &video, "--frame", "99", "--point", &point, "--label", "box", "--manifest", m], &envs)?;
+    let (ok, _, err) = run(db, &["segment", "--video", video, "--frame", "99", "--point", point, "--label", "box", "--manifest", m], &envs)?;
     check(!ok && err.contains("past the end"), format!("frame past the end: {err}"))?;
-    let (ok, _, err) = run(&db, &["segment", "--video", &video, "--frame", "1", "--point", &point, "--label", "cat", "--manifest", m], &envs)?;
+    let (ok, _, err) = run(db, &["segment", "--video", video, "--frame", "1", "--point", point, "--label", "cat", "--manifest", m], &envs)?;
     check(!ok && err.contains("no label 'cat'"), format!("unknown label: {err}"))?;
     Ok(())
 }
@@ -188,20 +212,18 @@ fn rows(out: &str) -> Vec<serde_json::Value> {
 /// interpolated; `track propagate` writes propagated masks as one undo step,
 /// and the frames after a run's end are no longer interpolated.
 fn track(dir: &Path) -> Result<(), Failed> {
-    let (manifest_path, model_dir) = test_model(dir)?;
-    let (db, video, _) = setup(dir)?;
-    let (x, y, w, h) = BOX;
-    let point = format!("{},{}", x + w / 2, y + h / 2);
-    let envs = [("ARGUS_MODEL_DIR", model_dir.as_path()), ("XDG_CACHE_HOME", dir)];
-    let m = manifest_path.to_str().ok_or("path")?;
-    let (ok, out, err) = run(&db, &["--json", "segment", "--video", &video, "--frame", "0", "--point", &point, "--label", "box", "--manifest", m], &envs)?;
+    let p = Prepared::new(dir)?;
+    let (db, video, point, m) = (&p.db, p.video.as_str(), &p.point, p.manifest.as_str());
+    let envs = p.envs(dir);
+    let (_, _, w, h) = BOX;
+    let (ok, out, err) = run(db, &["--json", "segment", "--video", video, "--frame", "0", "--point", point, "--label", "box", "--manifest", m], &envs)?;
     check(ok, format!("segment: {err}"))?;
     let r: serde_json::Value = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
     let track = r["track_id"].as_str().ok_or("track id")?.to_owned();
-    let (ok, _, err) = run(&db, &["segment", "--video", &video, "--frame", "11", "--point", &point, "--track", &track, "--manifest", m], &envs)?;
+    let (ok, _, err) = run(db, &["segment", "--video", video, "--frame", "11", "--point", point, "--track", &track, "--manifest", m], &envs)?;
     check(ok, format!("second keyframe: {err}"))?;
 
-    let (ok, out, err) = run(&db, &["--json", "track", "interpolate", "--video", &video, "--track", &track], &[])?;
+    let (ok, out, err) = run(db, &["--json", "track", "interpolate", "--video", video, "--track", &track], &[])?;
     check(ok, format!("interpolate: {err}"))?;
     let shapes = rows(&out);
     let sources: Vec<&str> = shapes.iter().filter_map(|r| r["source"].as_str()).collect();
@@ -210,11 +232,11 @@ fn track(dir: &Path) -> Result<(), Failed> {
     check(shapes[5]["keyframe"] == false && shapes[5]["frame"] == 5, format!("frame 5: {}", shapes[5]))?;
 
     let (ok, out, err) =
-        run(&db, &["--json", "track", "propagate", "--video", &video, "--track", &track, "--frame", "0", "--frames", "4", "--manifest", m], &envs)?;
+        run(db, &["--json", "track", "propagate", "--video", video, "--track", &track, "--frame", "0", "--frames", "4", "--manifest", m], &envs)?;
     check(ok, format!("propagate: {err}"))?;
     let s: serde_json::Value = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
     check(s["written"] == 4 && s["lastFrame"] == 4 && s["cancelled"] == false, format!("summary: {s}"))?;
-    let (_, out, _) = run(&db, &["--json", "track", "interpolate", "--video", &video, "--track", &track, "--from", "0", "--to", "11"], &[])?;
+    let (_, out, _) = run(db, &["--json", "track", "interpolate", "--video", video, "--track", &track, "--from", "0", "--to", "11"], &[])?;
     let shapes = rows(&out);
     let frames: Vec<(u64, &str)> = shapes.iter().filter_map(|r| Some((r["frame"].as_u64()?, r["source"].as_str()?))).collect();
     check(
@@ -226,12 +248,12 @@ fn track(dir: &Path) -> Result<(), Failed> {
         let area = r["area"].as_u64().unwrap_or(0);
         check(area.abs_diff(u64::from(w * h)) * 100 <= u64::from(w * h) * 15, format!("frame {}: area {area}", r["frame"]))?;
     }
-    let (ok, out, err) = run(&db, &["undo", "--project", "Boxes"], &[])?;
+    let (ok, out, err) = run(db, &["undo", "--project", "Boxes"], &[])?;
     check(ok && out.contains("propagate"), format!("undo the run: {out} {err}"))?;
-    let (_, out, _) = run(&db, &["--json", "track", "interpolate", "--video", &video, "--track", &track], &[])?;
+    let (_, out, _) = run(db, &["--json", "track", "interpolate", "--video", video, "--track", &track], &[])?;
     check(rows(&out).iter().filter(|r| r["source"] == "interpolated").count() == 10, format!("interpolated again after undo: {out}"))?;
 
-    let (ok, _, err) = run(&db, &["track", "propagate", "--video", &video, "--track", &track, "--frame", "99", "--manifest", m], &envs)?;
+    let (ok, _, err) = run(db, &["track", "propagate", "--video", video, "--track", &track, "--frame", "99", "--manifest", m], &envs)?;
     check(!ok && err.contains("past the end"), format!("a frame past the end is an error: {err}"))?;
     Ok(())
 }
