@@ -24,9 +24,11 @@
 //! memory encoder and attention) would be another `VideoTracker` and the
 //! callers would not change. Frames are decoded by the run's own decoder and
 //! encoded ahead of the tracker on a thread of their own, a few frames ahead
-//! at most, through the session's embedding cache (memory only: a long run
-//! does not fill the disk cache), so a 10,000-frame video costs no more
-//! memory than a short one. Results are written every
+//! at most; an embedding the session's cache already holds (memory or disk:
+//! the frames pre-encoded around the one being annotated) is taken from it,
+//! and the run's own are used once and dropped (a long run neither fills the
+//! disk cache nor evicts the user's frames from memory), so a 10,000-frame
+//! video costs no more memory than a short one. Results are written every
 //! [`PROPAGATE_BATCH`] frames in one store batch each, all of them in one
 //! undo group: the whole run, or its cancelled part, undoes in one step.
 //! Re-running from a corrected frame first deletes the propagated shapes of
@@ -278,6 +280,7 @@ impl EncodeAhead {
         let video = video.clone();
         let hooks = ws.inner.hooks.clone();
         let (tx, rx) = mpsc::sync_channel(ENCODE_AHEAD);
+        let backward = frames.len() > 1 && frames[1] < frames[0];
         let stop = Cancel::new();
         let stopped = stop.clone();
         let thread = std::thread::Builder::new()
@@ -291,14 +294,13 @@ impl EncodeAhead {
                     let key = EmbeddingKey { video_hash: video.sha256.clone(), frame, model_id: model.manifest().id.clone() };
                     let result = match cache.get(&key) {
                         Some(e) if e.transform().frame_w == video.width && e.transform().frame_h == video.height => Ok(e),
+                        // Used once and dropped: a long run neither fills the
+                        // disk cache nor pushes the frames the user is working
+                        // on out of the memory cache, and holds only the few
+                        // embeddings in flight, whatever the video's length.
                         _ => {
                             hooks.encoding(&video, frame);
-                            encode_frame(&recipe, &mut source, &model, &video, frame).map(|e| {
-                                let e = Arc::new(e);
-                                // Memory only: a long run must not fill the disk cache.
-                                cache.memory().insert(key, e.clone());
-                                e
-                            })
+                            encode_frame(&recipe, &mut source, &model, &video, frame, backward).map(Arc::new)
                         }
                     };
                     let failed = result.is_err();
@@ -333,16 +335,23 @@ impl Drop for EncodeAhead {
     }
 }
 
+/// The decoded-frame cache of a forward run's decoder: it reads each frame
+/// once, in order. A backward run keeps the default (each step back decodes
+/// from the keyframe before, and the cache holds that group of pictures).
+const FORWARD_DECODER_CACHE: usize = 16 << 20;
+
 fn encode_frame(
     recipe: &crate::videos::DecoderRecipe,
     source: &mut Option<argus_media::VideoSource>,
     model: &SamModel,
     video: &Video,
     frame: u64,
+    backward: bool,
 ) -> CommandResult<Embedding> {
     let source = match source {
         Some(s) => s,
-        None => source.insert(recipe.open()?),
+        None if backward => source.insert(recipe.open()?),
+        None => source.insert(recipe.open_with_cache(FORWARD_DECODER_CACHE)?),
     };
     let (rgba, width, height) = crate::sam::frame_pixels(source, video, frame)
         .map_err(|e| CommandError::new(ErrorKind::Media, format!("frame {frame} could not be decoded to track on it: {e}")))?;

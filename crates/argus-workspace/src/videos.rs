@@ -274,12 +274,19 @@ impl DecoderRecipe {
     }
 
     pub fn open(&self) -> CommandResult<VideoSource> {
+        self.open_with_cache(SourceOptions::default().cache_bytes)
+    }
+
+    /// [`DecoderRecipe::open`] with a decoded-frame cache of `cache_bytes`
+    /// (a reader that visits each frame once, in order, needs little).
+    pub fn open_with_cache(&self, cache_bytes: usize) -> CommandResult<VideoSource> {
         Ok(VideoSource::open_with_index(
             &self.path,
             self.index.clone(),
             SourceOptions {
                 // The index is given: no cache is read.
                 index_cache: None,
+                cache_bytes,
                 ..SourceOptions::default()
             },
         )?)
