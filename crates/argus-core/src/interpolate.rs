@@ -432,19 +432,40 @@ pub fn interpolate_mask(a: &Rle, b: &Rle, t: f64) -> Result<Rle, MaskError> {
 /// None when: the tracks differ, frame is not strictly between, either is not a keyframe, `before.outside`,
 /// or the geometries cannot be interpolated.
 ///
-/// `t` is `(frame - before.frame) / (after.frame - before.frame)`. A mask pair sets up a [`MaskMorph`] per call.
+/// `t` is `(frame - before.frame) / (after.frame - before.frame)`. A mask pair sets up a [`MaskMorph`] per call
+/// (see [`interpolated_shape_with`] to bring one of your own).
 pub fn interpolated_shape(before: &Shape, after: &Shape, frame: u64) -> Option<Shape> {
-    let usable = before.track_id == after.track_id
-        && before.frame < frame
-        && frame < after.frame
-        && before.keyframe
-        && after.keyframe
-        && !before.outside;
-    if !usable {
+    interpolated_shape_with(before, after, frame, |t| interpolate(&before.geometry, &after.geometry, t))
+}
+
+/// Whether the frames strictly between `before` and `after`, consecutive stored shapes of one track, show
+/// interpolated shapes: both are keyframes, `before` is not `outside`, and their geometries correspond (the
+/// same kind; as many points; masks of one frame size), checked without interpolating anything.
+pub fn interpolates(before: &Shape, after: &Shape) -> bool {
+    let corresponds = match (&before.geometry, &after.geometry) {
+        (Geometry::Mask(a), Geometry::Mask(b)) => (a.width(), a.height()) == (b.width(), b.height()),
+        (Geometry::Points(a), Geometry::Points(b)) => a.len() == b.len(),
+        (Geometry::Polygon(_), Geometry::Polygon(_))
+        | (Geometry::BBox(_), Geometry::BBox(_))
+        | (Geometry::Polyline(_), Geometry::Polyline(_)) => true,
+        _ => false,
+    };
+    before.track_id == after.track_id && before.keyframe && after.keyframe && !before.outside && corresponds
+}
+
+/// [`interpolated_shape`] with the geometry at `t` from `geometry` (a cached [`MaskMorph`], say); the same
+/// rules and fields.
+pub fn interpolated_shape_with(
+    before: &Shape,
+    after: &Shape,
+    frame: u64,
+    geometry: impl FnOnce(f64) -> Option<Geometry>,
+) -> Option<Shape> {
+    if !(before.frame < frame && frame < after.frame && interpolates(before, after)) {
         return None;
     }
     let t = (frame - before.frame) as f64 / (after.frame - before.frame) as f64;
-    let geometry = interpolate(&before.geometry, &after.geometry, t)?;
+    let geometry = geometry(t)?;
     Some(Shape {
         id: ShapeId::for_track_frame(before.track_id, frame),
         track_id: before.track_id,

@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use argus_core::id::{ShapeId, TrackId, VideoId};
-use argus_core::interpolate::{MaskMorph, interpolated_shape};
+use argus_core::interpolate::{MaskMorph, interpolated_shape, interpolated_shape_with, interpolates};
 use argus_core::model::{Geometry, Shape, ShapeSource, Timestamp, Video};
 use argus_core::{Point, Rle};
 use argus_sam::cache::{EmbeddingCache, EmbeddingKey};
@@ -108,37 +108,11 @@ impl MorphCache {
 /// keyframes `before` and `after` (see [`interpolated_shape`]); masks go
 /// through `morphs`, so the distance fields of a pair are computed once.
 fn derive_one(before: &Shape, after: &Shape, frame: u64, morphs: &MorphCache) -> Option<Shape> {
-    if let (Geometry::Mask(ma), Geometry::Mask(mb)) = (&before.geometry, &after.geometry) {
-        // Same rules as interpolated_shape; only the mask comes from the cache.
-        let mut shape = interpolated_shape(before, after, frame)?;
-        let morph = morphs.morph(before, after, ma, mb)?;
-        let t = (frame - before.frame) as f64 / (after.frame - before.frame) as f64;
-        shape.geometry = Geometry::Mask(morph.at(t));
-        return Some(shape);
-    }
-    interpolated_shape(before, after, frame)
-}
-
-/// Whether `before` and `after` (consecutive stored shapes of one track)
-/// have interpolated shapes between them.
-fn interpolates(before: &Shape, after: &Shape) -> bool {
-    before.keyframe
-        && after.keyframe
-        && !before.outside
-        && after.frame > before.frame + 1
-        && compatible(&before.geometry, &after.geometry)
-}
-
-/// Whether two keyframes' geometries correspond (what [`interpolate`]
-/// needs), checked without interpolating.
-fn compatible(a: &Geometry, b: &Geometry) -> bool {
-    match (a, b) {
-        (Geometry::Mask(a), Geometry::Mask(b)) => (a.width(), a.height()) == (b.width(), b.height()),
-        (Geometry::Points(a), Geometry::Points(b)) => a.len() == b.len(),
-        (Geometry::Polygon(_), Geometry::Polygon(_))
-        | (Geometry::BBox(_), Geometry::BBox(_))
-        | (Geometry::Polyline(_), Geometry::Polyline(_)) => true,
-        _ => false,
+    match (&before.geometry, &after.geometry) {
+        (Geometry::Mask(ma), Geometry::Mask(mb)) => interpolated_shape_with(before, after, frame, |t| {
+            Some(Geometry::Mask(morphs.morph(before, after, ma, mb)?.at(t)))
+        }),
+        _ => interpolated_shape(before, after, frame),
     }
 }
 
@@ -206,7 +180,7 @@ pub async fn derived_shapes(
         let Some(&number) = numbers.get(&track) else { continue };
         for pair in shapes.windows(2) {
             let (a, b) = (pair[0], pair[1]);
-            if !interpolates(a, b) {
+            if b.frame <= a.frame + 1 || !interpolates(a, b) {
                 continue;
             }
             for frame in (a.frame + 1).max(from)..b.frame.min(to) {
@@ -263,7 +237,8 @@ pub trait VideoTracker: Send {
 /// Frame embeddings in the order a run needs them, computed on a thread of
 /// their own at most [`ENCODE_AHEAD`] frames ahead of the tracker.
 struct EncodeAhead {
-    rx: mpsc::Receiver<(u64, CommandResult<Arc<Embedding>>)>,
+    /// `None` once dropping: a closed channel ends the thread's next send.
+    rx: Option<mpsc::Receiver<(u64, CommandResult<Arc<Embedding>>)>>,
     stop: Cancel,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -310,26 +285,28 @@ impl EncodeAhead {
                 }
             })
             .map_err(|e| CommandError::internal(format!("could not start the propagation's encoder thread: {e}")))?;
-        Ok(Self { rx, stop, thread: Some(thread) })
+        Ok(Self { rx: Some(rx), stop, thread: Some(thread) })
     }
 
     /// The embedding of `frame`, the next one of the run.
     fn next(&self, frame: u64) -> CommandResult<Arc<Embedding>> {
-        match self.rx.recv() {
+        let stopped = || CommandError::internal("the propagation's encoder stopped");
+        match self.rx.as_ref().ok_or_else(stopped)?.recv() {
             Ok((f, result)) if f == frame => result,
             Ok((f, _)) => Err(CommandError::internal(format!("the propagation's encoder gave frame {f}, not {frame}"))),
-            Err(_) => Err(CommandError::internal("the propagation's encoder stopped")),
+            Err(_) => Err(stopped()),
         }
     }
+
 }
 
 impl Drop for EncodeAhead {
     fn drop(&mut self) {
         self.stop.cancel();
-        // Unblock a send in progress, then wait for the frame being encoded.
-        while self.rx.try_recv().is_ok() {}
+        // Closing the channel fails a send in progress; then wait for the
+        // frame being encoded.
+        self.rx = None;
         if let Some(t) = self.thread.take() {
-            drop(std::mem::replace(&mut self.rx, mpsc::sync_channel(0).1));
             let _ = t.join();
         }
     }
