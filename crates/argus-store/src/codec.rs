@@ -219,6 +219,32 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A signed varint (zigzag, LEB128), for other records of the store.
+pub(crate) fn put_varint(out: &mut Vec<u8>, v: i64) {
+    put_uvarint(out, zigzag(v));
+}
+
+/// Reads what [`put_varint`] and raw bytes wrote, never panicking.
+pub(crate) struct VarintReader<'a>(Reader<'a>);
+
+impl<'a> VarintReader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Self(Reader { bytes })
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.bytes.is_empty()
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        self.0.take(n)
+    }
+
+    pub(crate) fn varint(&mut self) -> Result<i64> {
+        Ok(unzigzag(self.0.uvarint()?))
+    }
+}
+
 const SHAPE_FORMAT: u8 = 1;
 const KEYFRAME: u8 = 1;
 const OCCLUDED: u8 = 2;

@@ -34,7 +34,16 @@ use crate::{Error, Result, Store, rows, store::now_ms};
 
 
 /// The record's current version: its HLC and whether it is a tombstone.
+/// A record's current version and whether it is a tombstone. A live
+/// shape's version is on its row (`shapes.hlc`); every other version, and a
+/// deleted shape's tombstone, is in `versions`.
 pub(crate) async fn version(conn: &mut SqliteConnection, project: ProjectId, kind: EntityKind, id: Uuid) -> Result<Option<(Hlc, bool)>> {
+    if kind == EntityKind::Shape {
+        let live: Option<Option<String>> = sqlx::query_scalar("SELECT hlc FROM shapes WHERE id = ?").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+        if let Some(Some(h)) = live {
+            return Ok(Some((rows::parse::<Hlc>(&h, "shape hlc")?, false)));
+        }
+    }
     let row: Option<(String, i64)> = sqlx::query_as("SELECT hlc, deleted FROM versions WHERE project_id = ? AND kind = ? AND id = ?")
         .bind(project.to_string())
         .bind(kind.as_str())
@@ -48,16 +57,41 @@ pub(crate) async fn set_version(conn: &mut SqliteConnection, project: ProjectId,
     set_versions(conn, project, &[(kind, id, *hlc, deleted)]).await
 }
 
-/// Records versions, many rows per statement.
+/// Records versions: a live shape's on its row (the row is written
+/// first), with any tombstone it had removed; the rest many rows per
+/// statement. Bulk shape writes put the version in the row they insert
+/// instead ([`rows::upsert_shapes`], then [`clear_tombstones`]).
 pub(crate) async fn set_versions(conn: &mut SqliteConnection, project: ProjectId, versions: &[(EntityKind, Uuid, Hlc, bool)]) -> Result<()> {
+    let (live, others): (Vec<_>, Vec<_>) = versions.iter().partition(|(kind, _, _, deleted)| *kind == EntityKind::Shape && !*deleted);
+    for (_, id, hlc, _) in &live {
+        sqlx::query("UPDATE shapes SET hlc = ? WHERE id = ?").bind(hlc.to_string()).bind(id.to_string()).execute(&mut *conn).await?;
+    }
+    clear_tombstones(conn, project, live.iter().map(|(_, id, ..)| id.to_string())).await?;
     let project = project.to_string();
-    for chunk in versions.chunks(500) {
+    for chunk in others.chunks(500) {
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO versions (project_id, kind, id, hlc, deleted) ");
         q.push_values(chunk, |mut b, (kind, id, hlc, deleted)| {
             b.push_bind(project.clone()).push_bind(kind.as_str()).push_bind(id.to_string()).push_bind(hlc.to_string()).push_bind(i64::from(*deleted));
         });
         q.push(" ON CONFLICT(project_id, kind, id) DO UPDATE SET hlc = excluded.hlc, deleted = excluded.deleted");
         q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Removes the tombstones of shapes that live again (their version is now
+/// on their row).
+pub(crate) async fn clear_tombstones(conn: &mut SqliteConnection, project: ProjectId, ids: impl Iterator<Item = String>) -> Result<()> {
+    let ids: Vec<String> = ids.collect();
+    for chunk in ids.chunks(500) {
+        if chunk.is_empty() {
+            continue;
+        }
+        sqlx::query("DELETE FROM versions WHERE project_id = ? AND kind = 'shape' AND id IN (SELECT value FROM json_each(?))")
+            .bind(project.to_string())
+            .bind(serde_json::to_string(chunk)?)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -196,6 +230,14 @@ async fn apply_page(conn: &mut SqliteConnection, project: ProjectId, changes: &[
     for (kind, id, hlc) in held {
         versions.insert((rows::parse(&kind, "version kind")?, rows::parse(&id, "version id")?), rows::parse(&hlc, "version hlc")?);
     }
+    // Live shapes' versions are on their rows.
+    let live: Vec<(String, String)> = sqlx::query_as("SELECT id, hlc FROM shapes WHERE hlc IS NOT NULL AND id IN (SELECT value FROM json_each(?))")
+        .bind(serde_json::to_string(&ids)?)
+        .fetch_all(&mut *conn)
+        .await?;
+    for (id, hlc) in live {
+        versions.insert((EntityKind::Shape, rows::parse(&id, "shape id")?), rows::parse(&hlc, "shape hlc")?);
+    }
     let tracks: HashSet<String> = changes
         .iter()
         .filter_map(|c| match &c.op {
@@ -208,8 +250,7 @@ async fn apply_page(conn: &mut SqliteConnection, project: ProjectId, changes: &[
         .fetch_all(&mut *conn)
         .await?;
     let mut video_of: HashMap<String, String> = known.into_iter().collect();
-    let mut shapes: Vec<(&argus_core::model::Shape, String)> = Vec::new();
-    let mut written: Vec<(EntityKind, Uuid, Hlc, bool)> = Vec::new();
+    let mut shapes: Vec<(&argus_core::model::Shape, String, Option<Hlc>)> = Vec::new();
     for c in changes {
         let (kind, id) = c.op.target();
         if let ChangeOp::Upsert { entity: Entity::Shape(s) } = &c.op {
@@ -218,17 +259,14 @@ async fn apply_page(conn: &mut SqliteConnection, project: ProjectId, changes: &[
                 Some(h) => *h < c.hlc && c.base.as_ref() == Some(h),
             };
             if let (true, Some(video)) = (wins, video_of.get(&s.track_id.to_string())) {
-                shapes.push((s, video.clone()));
-                written.push((kind, id, c.hlc, false));
+                shapes.push((s, video.clone(), Some(c.hlc)));
                 versions.insert((kind, id), c.hlc);
                 out.applied.push((kind, id));
                 continue;
             }
         }
-        rows::upsert_shapes(conn, &shapes).await?;
-        set_versions(conn, project, &written).await?;
+        write_page_shapes(conn, project, &shapes).await?;
         shapes.clear();
-        written.clear();
         apply_one(conn, project, c, out).await?;
         if let Some((h, _)) = version(conn, project, kind, id).await? {
             versions.insert((kind, id), h);
@@ -243,8 +281,13 @@ async fn apply_page(conn: &mut SqliteConnection, project: ProjectId, changes: &[
             _ => {}
         }
     }
-    rows::upsert_shapes(conn, &shapes).await?;
-    set_versions(conn, project, &written).await
+    write_page_shapes(conn, project, &shapes).await
+}
+
+/// Writes pulled shapes that win outright, with their versions.
+async fn write_page_shapes(conn: &mut SqliteConnection, project: ProjectId, shapes: &[(&argus_core::model::Shape, String, Option<Hlc>)]) -> Result<()> {
+    rows::upsert_shapes(conn, shapes).await?;
+    clear_tombstones(conn, project, shapes.iter().map(|(s, ..)| s.id.to_string())).await
 }
 
 impl Store {
@@ -397,20 +440,37 @@ impl Store {
     /// Moves changes the server refused out of the outbox, keeping them
     /// with the reason for the user.
     pub async fn reject_changes(&self, refused: &[(argus_core::id::ChangeId, String)]) -> Result<()> {
+        let reasons: HashMap<argus_core::id::ChangeId, &String> = refused.iter().map(|(id, r)| (*id, r)).collect();
+        let (bulks, plain) = self.take_bulk_parts(refused.iter().map(|(id, _)| *id))?;
         let mut w = self.writer.lock().await;
         let mut tx = sqlx::Connection::begin(&mut w.conn).await?;
         let now = now_ms() as i64;
-        for (id, reason) in refused {
+        for id in plain {
             sqlx::query(
                 "INSERT OR REPLACE INTO rejected (change_id, project_id, change, reason, created_at)
                  SELECT change_id, project_id, change, ?, ? FROM outbox WHERE change_id = ?",
             )
-            .bind(reason)
+            .bind(reasons.get(&id).map(|r| r.as_str()).unwrap_or_default())
             .bind(now)
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
             sqlx::query("DELETE FROM outbox WHERE change_id = ?").bind(id.to_string()).execute(&mut *tx).await?;
+        }
+        // A change made from a bulk row: kept whole in the list; the row's
+        // cursor moves past it.
+        for p in &bulks {
+            sqlx::query("INSERT OR REPLACE INTO rejected (change_id, project_id, change, reason, created_at) VALUES (?, ?, ?, ?, ?)")
+                .bind(p.change.id.to_string())
+                .bind(p.change.project_id.to_string())
+                .bind(serde_json::to_string(&p.change)?)
+                .bind(reasons.get(&p.change.id).map(|r| r.as_str()).unwrap_or_default())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (seq, hlc) in crate::sync::newest_per_row(&bulks) {
+            crate::sync::advance_bulk(&mut tx, seq, hlc, now).await?;
         }
         tx.commit().await?;
         Ok(())

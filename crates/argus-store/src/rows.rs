@@ -352,7 +352,7 @@ pub(crate) async fn upsert(conn: &mut SqliteConnection, entity: &Entity) -> Resu
                 .fetch_optional(&mut *conn)
                 .await?
                 .ok_or_else(|| Error::not_found("track", s.track_id))?;
-            upsert_shapes(conn, &[(s, video_id)]).await?;
+            upsert_shapes(conn, &[(s, video_id, None)]).await?;
         }
         Entity::Review(r) => {
             let (scope, track, start, end) = match r.scope {
@@ -400,20 +400,33 @@ pub(crate) async fn upsert(conn: &mut SqliteConnection, entity: &Entity) -> Resu
 }
 
 /// Writes shapes (each with its track's video id), many rows per statement.
-pub(crate) async fn upsert_shapes(conn: &mut SqliteConnection, shapes: &[(&Shape, String)]) -> Result<()> {
-    // 7 values a row, well under SQLite's 32,766 variables.
+/// Writes shapes with their videos and, where given, the version each
+/// gets (a shape's version lives on its row; without one the row keeps
+/// the version it had, for the caller to set).
+pub(crate) async fn upsert_shapes(conn: &mut SqliteConnection, shapes: &[(&Shape, String, Option<argus_core::hlc::Hlc>)]) -> Result<()> {
+    // 8 values a row, well under SQLite's 32,766 variables.
     for chunk in shapes.chunks(200) {
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO shapes (id, track_id, video_id, frame, kind, keyframe, data) ");
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO shapes (id, track_id, video_id, frame, kind, keyframe, data, hlc) ");
         let mut rows = Vec::with_capacity(chunk.len());
-        for (s, video) in chunk {
-            rows.push((s.id.to_string(), s.track_id.to_string(), video.clone(), to_i64(s.frame, "frame")?, enum_str(&s.kind())?, s.keyframe, codec::encode_shape(s)?));
+        for (s, video, hlc) in chunk {
+            rows.push((
+                s.id.to_string(),
+                s.track_id.to_string(),
+                video.clone(),
+                to_i64(s.frame, "frame")?,
+                enum_str(&s.kind())?,
+                s.keyframe,
+                codec::encode_shape(s)?,
+                hlc.map(|h| h.to_string()),
+            ));
         }
         q.push_values(rows, |mut b, r| {
-            b.push_bind(r.0).push_bind(r.1).push_bind(r.2).push_bind(r.3).push_bind(r.4).push_bind(r.5).push_bind(r.6);
+            b.push_bind(r.0).push_bind(r.1).push_bind(r.2).push_bind(r.3).push_bind(r.4).push_bind(r.5).push_bind(r.6).push_bind(r.7);
         });
         q.push(
             " ON CONFLICT(id) DO UPDATE SET track_id = excluded.track_id, video_id = excluded.video_id,
-             frame = excluded.frame, kind = excluded.kind, keyframe = excluded.keyframe, data = excluded.data",
+             frame = excluded.frame, kind = excluded.kind, keyframe = excluded.keyframe, data = excluded.data,
+             hlc = COALESCE(excluded.hlc, shapes.hlc)",
         );
         q.build().execute(&mut *conn).await?;
     }

@@ -16,6 +16,7 @@ use sqlx::{
     ConnectOptions, Connection, SqliteConnection, SqlitePool,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
+use base64::{Engine, engine::general_purpose::STANDARD_NO_PAD as BASE64};
 use tokio::sync::Mutex;
 
 use crate::{
@@ -113,6 +114,9 @@ pub struct Store {
     options: StoreOptions,
     device: DeviceId,
     local_user: UserId,
+    /// The changes `pending_changes` made from bulk outbox rows, by id, until
+    /// they are marked sent or refused (sync.rs).
+    pub(crate) bulk_parts: std::sync::Mutex<HashMap<ChangeId, crate::sync::BulkPart>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -226,7 +230,7 @@ impl Store {
             // up between batches (the default buffer is 50 rows).
             .connect_with(connect.read_only(true).row_buffer_size(4096))
             .await?;
-        let store = Self { path, writer: Mutex::new(Writer { conn, clock }), readers, options, device, local_user };
+        let store = Self { path, writer: Mutex::new(Writer { conn, clock }), readers, options, device, local_user, bulk_parts: Default::default() };
         store.backup_if_due().await?;
         Ok(store)
     }
@@ -560,7 +564,7 @@ impl Store {
         for (_, _, inverse, expect) in &entries {
             // A record someone else changed since this edit: undoing it would
             // overwrite their version silently. Refuse; the entries stay.
-            let expect: Expect = expect.as_deref().map(serde_json::from_str).transpose()?.unwrap_or_default();
+            let expect: Expect = expect.as_deref().map(decode_expect).transpose()?.unwrap_or_default();
             for (kind, id, hlc) in &expect {
                 // Later versions of this device's own are the stack's business.
                 if let Some((now, _)) = crate::remote::version(&mut tx, project, *kind, *id).await?
@@ -574,7 +578,7 @@ impl Store {
                 }
             }
             // Each entry's inverse is in replay order; the newest entry first.
-            ops.extend(serde_json::from_str::<Vec<ChangeOp>>(inverse)?);
+            ops.extend(decode_inverse(inverse)?);
         }
         drop(entries);
         let popped = Some((first, last));
@@ -692,6 +696,124 @@ async fn record(
 /// version the edit wrote.
 type Expect = Vec<(EntityKind, uuid::Uuid, Hlc)>;
 
+/// Runs shorter than this are written one item each in an undo entry.
+const RUN_MIN: usize = 8;
+
+/// One item of an undo entry's JSON: an op, or a run of shape deletes (the
+/// inverse of created shapes: an import's, a propagation's) as their ids
+/// packed 16 bytes each, base64.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum InverseItem {
+    Op(Box<ChangeOp>),
+    DeleteShapes { delete_shapes: String },
+}
+
+/// An undo entry's ops as JSON; what [`decode_inverse`] reads back.
+fn encode_inverse(ops: &[ChangeOp]) -> Result<String> {
+    let mut items = Vec::new();
+    let mut i = 0;
+    while i < ops.len() {
+        let run = ops[i..].iter().take_while(|op| matches!(op, ChangeOp::Delete { kind: EntityKind::Shape, .. })).count();
+        if run >= RUN_MIN {
+            let mut bytes = Vec::with_capacity(run * 16);
+            for op in &ops[i..i + run] {
+                if let ChangeOp::Delete { id, .. } = op {
+                    bytes.extend_from_slice(id.as_bytes());
+                }
+            }
+            items.push(InverseItem::DeleteShapes { delete_shapes: BASE64.encode(bytes) });
+            i += run;
+        } else {
+            items.push(InverseItem::Op(Box::new(ops[i].clone())));
+            i += 1;
+        }
+    }
+    Ok(serde_json::to_string(&items)?)
+}
+
+fn decode_inverse(json: &str) -> Result<Vec<ChangeOp>> {
+    let items: Vec<InverseItem> = serde_json::from_str(json)?;
+    let mut ops = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            InverseItem::Op(op) => ops.push(*op),
+            InverseItem::DeleteShapes { delete_shapes } => {
+                let bytes = BASE64.decode(delete_shapes).map_err(|e| Error::Corrupt { detail: format!("an undo entry's shape ids: {e}"), backup: None, path: PathBuf::new() })?;
+                for id in bytes.chunks(16) {
+                    let id = uuid::Uuid::from_slice(id).map_err(|e| Error::Corrupt { detail: format!("an undo entry's shape ids: {e}"), backup: None, path: PathBuf::new() })?;
+                    ops.push(ChangeOp::Delete { kind: EntityKind::Shape, id });
+                }
+            }
+        }
+    }
+    Ok(ops)
+}
+
+/// One item of an undo entry's expected versions: a record's, or a run of
+/// shapes' versions of one device (ids and HLCs packed: 16 bytes of id,
+/// then the wall time's change from the one before and the counter, as
+/// varints), base64.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum ExpectItem {
+    One(EntityKind, uuid::Uuid, Hlc),
+    Shapes { shapes: String, device: DeviceId },
+}
+
+fn encode_expect(left: &Expect) -> Result<String> {
+    let mut items = Vec::new();
+    let mut i = 0;
+    while i < left.len() {
+        let (kind, _, hlc) = left[i];
+        let run = if kind == EntityKind::Shape {
+            left[i..].iter().take_while(|(k, _, h)| *k == EntityKind::Shape && h.device == hlc.device).count()
+        } else {
+            0
+        };
+        if run >= RUN_MIN {
+            let mut bytes = Vec::with_capacity(run * 22);
+            let mut wall = 0u64;
+            for (_, id, h) in &left[i..i + run] {
+                bytes.extend_from_slice(id.as_bytes());
+                crate::codec::put_varint(&mut bytes, h.wall_ms as i64 - wall as i64);
+                crate::codec::put_varint(&mut bytes, i64::from(h.counter));
+                wall = h.wall_ms;
+            }
+            items.push(ExpectItem::Shapes { shapes: BASE64.encode(bytes), device: hlc.device });
+            i += run;
+        } else {
+            items.push(ExpectItem::One(left[i].0, left[i].1, left[i].2));
+            i += 1;
+        }
+    }
+    Ok(serde_json::to_string(&items)?)
+}
+
+fn decode_expect(json: &str) -> Result<Expect> {
+    let corrupt = |what: String| Error::Corrupt { detail: format!("an undo entry's versions: {what}"), backup: None, path: PathBuf::new() };
+    let items: Vec<ExpectItem> = serde_json::from_str(json)?;
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            ExpectItem::One(kind, id, hlc) => out.push((kind, id, hlc)),
+            ExpectItem::Shapes { shapes, device } => {
+                let bytes = BASE64.decode(shapes).map_err(|e| corrupt(e.to_string()))?;
+                let mut r = crate::codec::VarintReader::new(&bytes);
+                let mut wall = 0i64;
+                while !r.is_empty() {
+                    let id = uuid::Uuid::from_slice(r.take(16).map_err(|e| corrupt(e.to_string()))?).map_err(|e| corrupt(e.to_string()))?;
+                    wall = wall.checked_add(r.varint().map_err(|e| corrupt(e.to_string()))?).ok_or_else(|| corrupt("a wall time out of range".into()))?;
+                    let counter = u32::try_from(r.varint().map_err(|e| corrupt(e.to_string()))?).map_err(|e| corrupt(e.to_string()))?;
+                    let wall_ms = u64::try_from(wall).map_err(|e| corrupt(e.to_string()))?;
+                    out.push((EntityKind::Shape, id, Hlc { wall_ms, counter, device }));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Applies `ops` with their outbox rows, appending each op's inverse to
 /// `inverse` (in apply order) and its new version to `left`.
 ///
@@ -776,10 +898,12 @@ async fn write_shapes(
         .collect();
     debug_assert_eq!(shapes.len(), ops.len());
     let ids: Vec<String> = shapes.iter().map(|s| s.id.to_string()).collect();
-    // What the run replaces: versions (the changes' bases) and records (the
+    // What the run replaces: versions (the changes' bases: a live shape's on
+    // its row, a deleted one's tombstone in `versions`) and records (the
     // inverses).
     let kind = EntityKind::Shape.as_str();
     let mut bases: HashMap<String, Hlc> = HashMap::new();
+    let mut tombstones: Vec<String> = Vec::new();
     let mut before: HashMap<ShapeId, Shape> = HashMap::new();
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT id, hlc FROM versions WHERE project_id = ");
@@ -792,23 +916,74 @@ async fn write_shapes(
         let found: Vec<(String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
         for (id, hlc) in found {
             let hlc = rows::parse(&hlc, "version hlc")?;
+            tombstones.push(id.clone());
             bases.insert(id, hlc);
         }
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT data FROM shapes WHERE id IN (");
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT id, data, hlc FROM shapes WHERE id IN (");
         let mut list = q.separated(", ");
         for id in chunk {
             list.push_bind(id.as_str());
         }
         q.push(")");
         for row in q.build().fetch_all(&mut *tx).await? {
+            use sqlx::Row;
             let shape = rows::shape_from_row(&row)?;
+            if let Some(hlc) = row.try_get::<Option<String>, _>("hlc")? {
+                bases.insert(row.try_get("id")?, rows::parse(&hlc, "shape hlc")?);
+            }
             before.insert(shape.id, shape);
         }
     }
-    // Each shape's video, from its track (usually one track a run).
+    // The version each shape gets. New shapes (no version here, not even a
+    // tombstone) of one track take consecutive HLCs and, when there are at
+    // least BULK_MIN of them, one bulk outbox row (sync.rs) instead of a row
+    // each: nothing else of this device's is written at those HLCs on that
+    // track, so the row's range names exactly them.
+    let mut hlcs: Vec<Option<Hlc>> = vec![None; shapes.len()];
+    let mut groups: Vec<(TrackId, Vec<usize>)> = Vec::new();
+    for (i, id_s) in ids.iter().enumerate() {
+        if bases.contains_key(id_s) {
+            continue;
+        }
+        let track = shapes[i].track_id;
+        match groups.iter_mut().find(|(t, _)| *t == track) {
+            Some((_, members)) => members.push(i),
+            None => groups.push((track, vec![i])),
+        }
+    }
+    let mut bulk_rows = Vec::new();
+    for (track, members) in groups.iter().filter(|(_, m)| m.len() >= BULK_MIN) {
+        for &i in members {
+            hlcs[i] = Some(clock.tick(now_ms)?);
+        }
+        let (Some(&first), Some(&last)) = (members.first(), members.last()) else { continue };
+        let (Some(from), Some(to)) = (hlcs[first], hlcs[last]) else { continue };
+        let bulk = crate::sync::BulkShapes { id: ChangeId::new(), track: *track, from, to, sent: None };
+        bulk_rows.push((bulk.id.to_string(), from.to_string(), crate::sync::BULK_KIND, track.to_string(), serde_json::to_string(&bulk)?));
+    }
+    let mut outbox = Vec::with_capacity(shapes.len() - bulk_rows.len());
+    for (((op, s), id_s), hlc) in ops.iter().zip(&shapes).zip(&ids).zip(hlcs.iter_mut()) {
+        let id = *s.id.as_uuid();
+        inverse.push(match before.remove(&s.id) {
+            Some(b) => ChangeOp::Upsert { entity: Entity::Shape(b) },
+            None => ChangeOp::Delete { kind: EntityKind::Shape, id },
+        });
+        let h = match *hlc {
+            Some(h) => h,
+            None => {
+                let change = Change { id: ChangeId::new(), hlc: clock.tick(now_ms)?, base: bases.get(id_s).copied(), project_id: project, op: op.clone() };
+                outbox.push((change.id.to_string(), change.hlc.to_string(), kind, id_s.clone(), serde_json::to_string(&change)?));
+                change.hlc
+            }
+        };
+        *hlc = Some(h);
+        left.push((EntityKind::Shape, id, h));
+    }
+    // The shapes with their versions, each on its track's video (usually one
+    // track a run); a shape that lives again loses its tombstone.
     let mut videos: HashMap<TrackId, String> = HashMap::new();
     let mut rows_in = Vec::with_capacity(shapes.len());
-    for s in &shapes {
+    for (s, hlc) in shapes.iter().zip(hlcs) {
         let video = match videos.get(&s.track_id) {
             Some(v) => v.clone(),
             None => {
@@ -821,34 +996,24 @@ async fn write_shapes(
                 v
             }
         };
-        rows_in.push((*s, video));
+        rows_in.push((*s, video, hlc));
     }
     rows::upsert_shapes(&mut *tx, &rows_in).await?;
     drop(rows_in);
-    let mut versions = Vec::with_capacity(shapes.len());
-    let mut outbox = Vec::with_capacity(shapes.len());
-    for ((op, s), id_s) in ops.iter().zip(&shapes).zip(ids) {
-        let id = *s.id.as_uuid();
-        let base = bases.get(&id_s).copied();
-        inverse.push(match before.remove(&s.id) {
-            Some(b) => ChangeOp::Upsert { entity: Entity::Shape(b) },
-            None => ChangeOp::Delete { kind: EntityKind::Shape, id },
-        });
-        let change = Change { id: ChangeId::new(), hlc: clock.tick(now_ms)?, base, project_id: project, op: op.clone() };
-        versions.push((EntityKind::Shape, id, change.hlc, false));
-        left.push((EntityKind::Shape, id, change.hlc));
-        outbox.push((change.id.to_string(), change.hlc.to_string(), id_s, serde_json::to_string(&change)?));
-    }
-    crate::remote::set_versions(&mut *tx, project, &versions).await?;
-    for chunk in outbox.chunks(ROWS_PER_STATEMENT) {
+    crate::remote::clear_tombstones(&mut *tx, project, tombstones.into_iter()).await?;
+    // The bulk rows first: their HLCs came first.
+    for chunk in bulk_rows.chunks(ROWS_PER_STATEMENT).chain(outbox.chunks(ROWS_PER_STATEMENT)) {
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO outbox (change_id, project_id, hlc, entity_kind, entity_id, change) ");
-        q.push_values(chunk, |mut b, (change_id, hlc, id, json)| {
-            b.push_bind(change_id.as_str()).push_bind(project_s).push_bind(hlc.as_str()).push_bind(kind).push_bind(id.as_str()).push_bind(json.as_str());
+        q.push_values(chunk, |mut b, (change_id, hlc, kind, id, json)| {
+            b.push_bind(change_id.as_str()).push_bind(project_s).push_bind(hlc.as_str()).push_bind(*kind).push_bind(id.as_str()).push_bind(json.as_str());
         });
         q.build().execute(&mut *tx).await?;
     }
     Ok(())
 }
+
+/// The fewest new shapes of one track that a run queues as one bulk row.
+const BULK_MIN: usize = 8;
 
 /// Pushes the undo (or redo) entry of what was just written: `inverse` in
 /// apply order (undo replays it backwards), marked with `group` if any.
@@ -899,8 +1064,8 @@ async fn push_history(
         .bind(&project_s)
         .bind(stack)
         .bind(summary)
-        .bind(serde_json::to_string(&inverse)?)
-        .bind(serde_json::to_string(left)?)
+        .bind(encode_inverse(&inverse)?)
+        .bind(encode_expect(left)?)
         .bind(now_ms as i64)
         .bind(group)
         .execute(&mut *tx)

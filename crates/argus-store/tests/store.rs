@@ -501,6 +501,107 @@ async fn outbox_cursor_and_clock_persist() {
     assert!(matches!(after_undo.last().expect("one").change.op, argus_core::model::ChangeOp::Delete { .. }));
 }
 
+/// Rows of the outbox (sent or not), and the undo stack's bytes, read
+/// straight from the file.
+async fn raw(f: &Fixture) -> (i64, i64) {
+    use sqlx::{ConnectOptions, Connection};
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new().filename(f.db()).read_only(true).connect().await.expect("open");
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&mut conn).await.expect("outbox");
+    let undo: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(length(inverse) + length(COALESCE(expect, ''))), 0) FROM undo_log WHERE stack = 'undo'")
+        .fetch_one(&mut conn)
+        .await
+        .expect("undo");
+    conn.close().await.expect("close");
+    (rows, undo)
+}
+
+#[tokio::test]
+async fn new_shapes_written_in_bulk_queue_one_row_and_send_each_shape_as_it_is() {
+    use argus_core::model::{ChangeOp, Entity, EntityKind};
+    let f = fixture().await;
+    let (rows_before, undo_before) = raw(&f).await;
+    let t = track(f.video.id, f.car());
+    let shapes: Vec<_> = (0..40).map(|frame| mask_shape(t.id, frame, (frame % 30) as u32)).collect();
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: shapes.clone() }).await.expect("create");
+    let (rows, undo) = raw(&f).await;
+    assert_eq!(rows - rows_before, 2, "the track's change and one bulk row for its 40 shapes");
+    assert!(undo - undo_before < 40 * 60, "the undo entry names the shapes compactly: {} bytes", undo - undo_before);
+    let queued = f.store.pending_count(f.project).await.expect("count");
+    let all = f.store.pending_changes(f.project, 1000).await.expect("outbox");
+    assert_eq!(all.len() as u64, queued);
+    let of_shapes: Vec<_> = all.iter().filter(|p| p.change.op.target().0 == EntityKind::Shape).collect();
+    assert_eq!(of_shapes.len(), 40, "a change for each shape");
+    assert!(all.windows(2).all(|w| w[0].change.hlc < w[1].change.hlc), "in HLC order");
+    for p in &of_shapes {
+        let ChangeOp::Upsert { entity: Entity::Shape(s) } = &p.change.op else { panic!("{:?}", p.change.op) };
+        let stored = f.store.frame_shapes(f.video.id, s.frame).await.expect("frame");
+        assert_eq!(stored.as_slice(), std::slice::from_ref(s), "the change carries the shape as stored");
+        assert_eq!(p.change.base, None, "a create has no base");
+        let version = f.store.record_version(f.project, EntityKind::Shape, *s.id.as_uuid()).await.expect("version");
+        assert_eq!(version, Some((p.change.hlc, false)), "stamped with the version it wrote");
+    }
+    let again = f.store.pending_changes(f.project, 1000).await.expect("outbox");
+    assert_eq!(again.iter().map(|p| p.change.id).collect::<Vec<_>>(), all.iter().map(|p| p.change.id).collect::<Vec<_>>(), "the same ids every time");
+
+    // Before anything is sent, a shape is edited and another deleted: the
+    // bulk row leaves them to the later changes.
+    f.store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, 5, 29) }).await.expect("edit");
+    let gone = argus_core::id::ShapeId::for_track_frame(t.id, 7);
+    f.store.apply(&f.actor, Command::DeleteShape { shape_id: gone }).await.expect("delete");
+    let now = f.store.pending_changes(f.project, 1000).await.expect("outbox");
+    assert_eq!(now.len(), all.len(), "two shapes left the bulk row; an edit and a delete came");
+    let edited = argus_core::id::ShapeId::for_track_frame(t.id, 5);
+    let of = |id: argus_core::id::ShapeId| now.iter().filter(move |p| p.change.op.target().1 == *id.as_uuid()).collect::<Vec<_>>();
+    let fives = of(edited);
+    assert!(
+        matches!(fives.as_slice(), [only] if only.change.base.is_some()
+            && matches!(&only.change.op, ChangeOp::Upsert { entity: Entity::Shape(s) } if s.geometry == mask_shape(t.id, 5, 29).geometry)),
+        "the edited shape goes once, as edited: {fives:?}"
+    );
+    assert!(matches!(of(gone).as_slice(), [only] if matches!(only.change.op, ChangeOp::Delete { .. })), "the deleted one only as deleted");
+
+    // Sent in small pages: each change once, the last page empties it.
+    let mut sent = Vec::new();
+    let mut refused = None;
+    loop {
+        let page = f.store.pending_changes(f.project, 7).await.expect("page");
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 7);
+        let mut ok: Vec<_> = page.iter().map(|p| p.change.id).collect();
+        // The server refuses one change made from the bulk row.
+        if refused.is_none()
+            && let Some(i) = page.iter().position(|p| p.change.op.target().0 == EntityKind::Shape && p.change.base.is_none())
+        {
+            let id = ok.remove(i);
+            f.store.reject_changes(&[(id, "not allowed".into())]).await.expect("reject");
+            refused = Some(page[i].change.clone());
+        }
+        f.store.mark_sent(&ok).await.expect("sent");
+        sent.extend(page.into_iter().map(|p| p.change.id));
+    }
+    let mut unique = sent.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((sent.len(), unique.len()), (now.len(), now.len()), "every change once");
+    assert_eq!(f.store.pending_count(f.project).await.expect("count"), 0);
+    let refused = refused.expect("one refused");
+    let rejected = f.store.rejected_changes(f.project).await.expect("rejected");
+    assert_eq!(rejected, vec![(refused, "not allowed".to_owned())], "the refused change is kept whole with the reason");
+
+    // One undo takes the 40 shapes; it is queued like any edit.
+    f.store.undo(f.project).await.expect("undo delete");
+    f.store.undo(f.project).await.expect("undo edit");
+    f.store.undo(f.project).await.expect("undo create");
+    assert!(f.store.track_shapes(t.id).await.expect("shapes").is_empty());
+    f.store.redo(f.project).await.expect("redo create");
+    let mut back = f.store.track_shapes(t.id).await.expect("shapes");
+    back.sort_by_key(|s| s.frame);
+    assert_eq!(back.iter().map(|s| &s.geometry).collect::<Vec<_>>(), shapes.iter().map(|s| &s.geometry).collect::<Vec<_>>(), "redo brings all 40 back");
+    assert!(f.store.pending_count(f.project).await.expect("count") >= 80, "the undo's deletes and the redo's creates are queued");
+}
+
 #[tokio::test]
 async fn projects_have_separate_histories() {
     let f = fixture().await;
@@ -664,7 +765,7 @@ async fn a_database_of_the_previous_schema_migrates_and_its_history_still_undoes
     }
 
     let store = Store::open(&path).await.expect("open migrates");
-    assert_eq!(Store::schema_version(), 4);
+    assert_eq!(Store::schema_version(), 5);
     {
         let mut conn = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).read_only(true).connect().await.expect("raw");
         let found: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&mut conn).await.expect("version");
@@ -681,6 +782,54 @@ async fn a_database_of_the_previous_schema_migrates_and_its_history_still_undoes
     store.redo(project).await.expect("redo");
     assert_eq!(names(store.members(project).await.expect("members")), vec!["Ann", "Bob"]);
     assert_eq!(store.history_depth(project).await.expect("depth"), (2, 0));
+}
+
+#[tokio::test]
+async fn shape_versions_move_onto_their_rows_when_a_schema_4_database_opens() {
+    use argus_core::model::EntityKind;
+    use sqlx::{ConnectOptions, Connection};
+    let f = fixture().await;
+    let t = track(f.video.id, f.car());
+    let shapes: Vec<_> = (0..3).map(|frame| mask_shape(t.id, frame, 1)).collect();
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: shapes.clone() }).await.expect("create");
+    f.store.apply(&f.actor, Command::DeleteShape { shape_id: shapes[2].id }).await.expect("delete");
+    let mut before = Vec::new();
+    for s in &shapes {
+        before.push(f.store.record_version(f.project, EntityKind::Shape, *s.id.as_uuid()).await.expect("version").expect("one"));
+    }
+    assert!(before[2].1, "a tombstone");
+    let path = f.db();
+    let Fixture { store, dir: _dir, project, actor, .. } = f;
+    store.close().await;
+    // Back to schema 4: every version in `versions`, none on the rows.
+    {
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).connect().await.expect("raw");
+        sqlx::query("INSERT INTO versions (project_id, kind, id, hlc, deleted) SELECT ?, 'shape', id, hlc, 0 FROM shapes")
+            .bind(project.to_string())
+            .execute(&mut conn)
+            .await
+            .expect("versions back");
+        sqlx::query("ALTER TABLE shapes DROP COLUMN hlc").execute(&mut conn).await.expect("drop column");
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 5").execute(&mut conn).await.expect("unapply");
+        conn.close().await.expect("close");
+    }
+    let store = Store::open(&path).await.expect("open migrates");
+    for (s, v) in shapes.iter().zip(&before) {
+        assert_eq!(store.record_version(project, EntityKind::Shape, *s.id.as_uuid()).await.expect("version").as_ref(), Some(v), "kept across the move");
+    }
+    {
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).read_only(true).connect().await.expect("raw");
+        let (live, dead): (i64, i64) = sqlx::query_as("SELECT COALESCE(SUM(deleted = 0), 0), COALESCE(SUM(deleted = 1), 0) FROM versions WHERE kind = 'shape'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count");
+        assert_eq!((live, dead), (0, 1), "live shapes' versions left the table; the tombstone stayed");
+        conn.close().await.expect("close");
+    }
+    // An edit names the version it replaces, as before the move.
+    store.apply(&actor, Command::SetShape { shape: mask_shape(t.id, 0, 9) }).await.expect("edit");
+    let last = store.pending_changes(project, 1000).await.expect("outbox").pop().expect("the edit");
+    assert_eq!(last.change.base, Some(before[0].0));
 }
 
 #[tokio::test]
