@@ -4,6 +4,7 @@
 Usage:
   coco_anchor.py export SPEC.json MASKS.bin OUT.json
   coco_anchor.py read COCO.json
+  coco_anchor.py floor COCO.json DB
 
 Each call is one phase in a process of its own, so its peak memory is its
 own. Prints `<name> <value>` lines: `seconds` (the timed work only),
@@ -22,6 +23,15 @@ the Rust side checks.
 read: pycocotools `COCO(path)` (json.load and the index) and `annToRLE` for
 every annotation (for compressed strings it returns the segmentation as it
 is: no bitmaps, no decoding).
+
+floor: what SQLite alone takes to store the file's masks durably, the
+floor under any import into a SQLite store: one row per annotation (UUID
+text ids, its track and video, frame, kind, its compressed string as the
+blob, an HLC) into a table shaped like argus-store's `shapes` (same columns
+and indexes), with Python's sqlite3 `executemany` in one transaction, WAL,
+`synchronous=FULL` and a 32 MiB page cache, as Argus's writer opens it.
+No validation, no undo, no sync bookkeeping. The rows are built before the
+clock starts; the commit (and the checkpoint SQLite runs in it) is timed.
 """
 
 import contextlib
@@ -119,11 +129,56 @@ def read(path):
     print("annotations", n)
 
 
+def floor(path, db):
+    import os
+    import sqlite3
+    import uuid
+
+    with open(path) as f:
+        dataset = json.load(f)
+    video = str(uuid.uuid4())
+    tracks = {}
+    hlc = "{:016x}-{:08x}-" + str(uuid.uuid4())
+    rows = []
+    for i, ann in enumerate(dataset["annotations"]):
+        key = (ann.get("attributes") or {}).get("track_id", -ann["id"])
+        track = tracks.setdefault(key, str(uuid.uuid4()))
+        counts = ann["segmentation"]["counts"].encode("ascii")
+        rows.append((str(uuid.uuid4()), track, video, ann["image_id"] - 1, "mask", 1, counts, hlc.format(1, i)))
+    del dataset
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(db + suffix)
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA cache_size=-32768")
+    conn.execute(
+        "CREATE TABLE shapes (id TEXT PRIMARY KEY NOT NULL, track_id TEXT NOT NULL, video_id TEXT NOT NULL,"
+        " frame INTEGER NOT NULL, kind TEXT NOT NULL, keyframe INTEGER NOT NULL, data BLOB NOT NULL, hlc TEXT,"
+        " UNIQUE (track_id, frame)) STRICT"
+    )
+    conn.execute("CREATE INDEX shapes_video_frame ON shapes(video_id, frame)")
+
+    t0 = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany("INSERT INTO shapes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.execute("COMMIT")
+    seconds = time.perf_counter() - t0
+    n = conn.execute("SELECT COUNT(*) FROM shapes").fetchone()[0]
+    conn.close()
+    print("seconds", seconds)
+    print("peak_mib", peak_mib())
+    print("annotations", n)
+
+
 def main():
     if sys.argv[1] == "export":
         export(sys.argv[2], sys.argv[3], sys.argv[4])
     elif sys.argv[1] == "read":
         read(sys.argv[2])
+    elif sys.argv[1] == "floor":
+        floor(sys.argv[2], sys.argv[3])
     else:
         sys.exit(f"unknown phase {sys.argv[1]!r}")
 

@@ -50,12 +50,13 @@ struct BitWriter {
 }
 
 impl BitWriter {
-    /// Appends the low `bits` (at most 32) bits of `value`.
+    /// Appends the low `bits` (at most 56) bits of `value`.
     fn put(&mut self, value: u64, bits: u32) {
-        debug_assert!(bits <= 32);
+        debug_assert!(bits <= 56);
         if bits == 0 {
             return;
         }
+        // Fewer than 8 bits wait in `acc`, so 56 more fit.
         self.acc = (self.acc << bits) | (value & ((1u64 << bits) - 1));
         self.n += bits;
         while self.n >= 8 {
@@ -66,10 +67,16 @@ impl BitWriter {
     }
 
     /// Appends `z` as an order-0 Exp-Golomb code: `z + 1` in binary,
-    /// preceded by one zero per bit after its first.
+    /// preceded by one zero per bit after its first. Up to 28 significant
+    /// bits (every mask run) that is `z + 1` in `2 * bits - 1` bits, its
+    /// leading zeros being the prefix: one write.
     fn exp_golomb(&mut self, z: u64) {
         let x = z + 1;
         let bits = 64 - x.leading_zeros();
+        if bits <= 28 {
+            self.put(x, 2 * bits - 1);
+            return;
+        }
         let mut zeros = bits - 1;
         while zeros > 0 {
             let k = zeros.min(32);
@@ -458,7 +465,28 @@ mod tests {
         assert_eq!(decode_shape(&encode_shape(&shape).expect("encode")).expect("decode"), shape);
     }
 
+    /// The Exp-Golomb codes bit by bit, as the format defines them.
+    fn reference(counts: &[u32]) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_uvarint(&mut out, counts.len() as u64);
+        let mut bits: Vec<bool> = Vec::new();
+        for (i, &c) in counts.iter().enumerate() {
+            let prev = if i >= 2 { counts[i - 2] } else { 0 };
+            let x = zigzag(i64::from(c) - i64::from(prev)) + 1;
+            let n = 64 - x.leading_zeros();
+            bits.extend(std::iter::repeat_n(false, n as usize - 1));
+            bits.extend((0..n).rev().map(|b| x >> b & 1 == 1));
+        }
+        out.extend(bits.chunks(8).map(|c| c.iter().enumerate().fold(0u8, |byte, (i, &b)| byte | (u8::from(b) << (7 - i)))));
+        out
+    }
+
     proptest! {
+        #[test]
+        fn bytes_are_the_formats(counts in prop::collection::vec(prop_oneof![0u32..64, any::<u32>()], 0..300)) {
+            prop_assert_eq!(encode_counts(&counts), reference(&counts));
+        }
+
         #[test]
         fn round_trips(counts in prop::collection::vec(any::<u32>(), 0..200)) {
             prop_assert_eq!(decode_counts(&encode_counts(&counts)).expect("round trip"), counts);

@@ -16,7 +16,11 @@
 //! `FORMATS_REPS` turns each (default 3), medians printed.
 //!
 //! Prints `formats.coco_import_100k_masks: <s> s`, `..._peak: <MiB> MiB`
-//! and their `.ratio` lines (ours over theirs).
+//! and their `.ratio` lines (ours over theirs). Beside them, the floor under
+//! any import into a SQLite store, from the same run: the same 100,000 rows
+//! inserted by Python's sqlite3 into a table shaped like the store's
+//! `shapes` alone, durably (`coco_anchor.py floor`): `..._sqlite_floor`, its
+//! ratio to pycocotools' read, and ours over it.
 
 #[path = "../../argus-formats/benches/support/fixture.rs"]
 mod fixture;
@@ -108,7 +112,7 @@ fn main() -> Result<(), String> {
     }
     let anchor = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../argus-formats/benches/coco_anchor.py");
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut ours, mut theirs, mut floor) = (Vec::new(), Vec::new(), Vec::new());
     for rep in 0..reps {
         let data = dir.join(format!("data-{rep}"));
         let _ = fs::remove_dir_all(&data);
@@ -116,6 +120,7 @@ fn main() -> Result<(), String> {
         let _ = fs::remove_dir_all(&data);
         if let Ok(py) = &python {
             theirs.push(run(Command::new(py).arg(&anchor).arg("read").arg(&file), "pycocotools read")?);
+            floor.push(run(Command::new(py).arg(&anchor).arg("floor").arg(&file).arg(dir.join("floor.db")), "sqlite floor")?);
         }
     }
     let n = fixture::MASKS as u64;
@@ -140,5 +145,16 @@ fn main() -> Result<(), String> {
         theirs.len()
     );
     println!("formats.{name}_peak.ratio: {:.3} (vs the same: {tm:.0} MiB)", m / tm);
+    if let Some(p) = floor.iter().find(|p| p.annotations != n) {
+        eprintln!("formats_import: floor SKIPPED: the floor wrote {} rows, not {n}", p.annotations);
+        return Ok(());
+    }
+    let fs = median(floor.iter().map(|p| p.seconds).collect());
+    println!(
+        "formats.{name}_sqlite_floor: {fs:.3} s (the same {n} rows into a table shaped like the store's shapes alone, Python sqlite3, one transaction, WAL, synchronous=FULL; median of {})",
+        floor.len()
+    );
+    println!("formats.{name}_sqlite_floor.ratio: {:.3} (the floor vs pycocotools' read of the same file)", fs / ts);
+    println!("formats.{name}_over_sqlite_floor: {:.3} (Argus's import vs the floor)", s / fs);
     Ok(())
 }
