@@ -8,7 +8,7 @@
 //! everything is reduced to the same ops, undo, redo and sync share one code
 //! path, and a bulk command (500 propagated masks) is one undo step.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use argus_core::{
     id::{LabelId, ProjectId, ReviewId, ShapeId, TrackId, UserId, VideoId},
@@ -126,11 +126,22 @@ struct Ctx {
 /// commands of the same transaction (a batch): no command changes a video,
 /// a project or a label schema, and no one else writes while it is open.
 #[derive(Default)]
-pub(crate) struct Contexts(HashMap<VideoId, Ctx>);
+pub(crate) struct Contexts {
+    videos: HashMap<VideoId, Ctx>,
+    /// Tracks this transaction created that never existed here (no version,
+    /// not even a tombstone), with the frames given shapes so far: a shape
+    /// with its canonical id (`ShapeId::for_track_frame`) on a frame not
+    /// among them cannot exist yet, so an import's later commands on its own
+    /// new tracks skip the lookups.
+    fresh: HashMap<TrackId, HashSet<u64>>,
+    /// Whether every shape the last planned command writes is such a new
+    /// record: no row to replace, no version to name as its base.
+    pub(crate) new_shapes: bool,
+}
 
 impl Contexts {
     async fn get(&mut self, conn: &mut SqliteConnection, video_id: VideoId) -> Result<&Ctx> {
-        Ok(match self.0.entry(video_id) {
+        Ok(match self.videos.entry(video_id) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => e.insert(Ctx::for_video(conn, video_id).await?),
         })
@@ -259,6 +270,7 @@ async fn plan_shapes(conn: &mut SqliteConnection, ctx: &Ctx, track: &Track, shap
 /// `contexts`: what earlier commands of the same transaction read.
 pub(crate) async fn plan(conn: &mut SqliteConnection, actor: &Actor, cmd: Command, now: Timestamp, contexts: &mut Contexts) -> Result<Plan> {
     actor.role.require(cmd.permission())?;
+    contexts.new_shapes = false;
     match cmd {
         Command::CreateTrack { mut track, shapes } => {
             let ctx = contexts.get(conn, track.video_id).await?;
@@ -289,10 +301,20 @@ pub(crate) async fn plan(conn: &mut SqliteConnection, actor: &Actor, cmd: Comman
             if let Some(s) = shapes.iter().find(|s| existing.contains_key(&s.id)) {
                 return Err(Error::Conflict(format!("shape {} already exists; give new shapes new ids", s.id)));
             }
+            let canonical = shapes.iter().all(|s| s.id == ShapeId::for_track_frame(track.id, s.frame));
+            let frames: HashSet<u64> = shapes.iter().map(|s| s.frame).collect();
             ops.extend(plan_shapes(conn, ctx, &track, shapes, now, true).await?);
-            Ok(Plan { project: ctx.video.project_id, ops })
+            let project = ctx.video.project_id;
+            if crate::remote::version(conn, project, EntityKind::Track, *track.id.as_uuid()).await?.is_none() {
+                contexts.new_shapes = canonical;
+                contexts.fresh.insert(track.id, frames);
+            } else {
+                contexts.fresh.remove(&track.id);
+            }
+            Ok(Plan { project, ops })
         }
         Command::DeleteTrack { track_id } => {
+            contexts.fresh.remove(&track_id);
             let track = rows::track(conn, track_id).await?;
             let video = rows::video(conn, track.video_id).await?;
             let mut ops: Vec<ChangeOp> = shapes_of(conn, track_id)
@@ -409,7 +431,17 @@ async fn plan_set_shapes(conn: &mut SqliteConnection, shapes: Vec<Shape>, now: T
         return Err(Error::NothingTo("set: the command has no shapes"));
     };
     let track = rows::track(conn, first.track_id).await?;
+    // New shapes of a track this transaction created: nothing to look up.
+    let new = contexts.fresh.get(&track.id).is_some_and(|done| {
+        shapes.iter().all(|s| s.track_id == track.id && s.id == ShapeId::for_track_frame(track.id, s.frame) && !done.contains(&s.frame))
+    });
+    let frames: Vec<u64> = if new { shapes.iter().map(|s| s.frame).collect() } else { Vec::new() };
     let ctx = contexts.get(conn, track.video_id).await?;
-    let ops = plan_shapes(conn, ctx, &track, shapes, now, false).await?;
-    Ok(Plan { project: ctx.video.project_id, ops })
+    let ops = plan_shapes(conn, ctx, &track, shapes, now, new).await?;
+    let project = ctx.video.project_id;
+    if new && let Some(done) = contexts.fresh.get_mut(&track.id) {
+        done.extend(frames);
+    }
+    contexts.new_shapes = new;
+    Ok(Plan { project, ops })
 }

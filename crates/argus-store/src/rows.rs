@@ -404,6 +404,12 @@ pub(crate) async fn upsert(conn: &mut SqliteConnection, entity: &Entity) -> Resu
 /// gets (a shape's version lives on its row; without one the row keeps
 /// the version it had, for the caller to set).
 pub(crate) async fn upsert_shapes(conn: &mut SqliteConnection, shapes: &[(&Shape, String, Option<argus_core::hlc::Hlc>)]) -> Result<()> {
+    write_shapes(conn, shapes, true).await
+}
+
+/// [`upsert_shapes`], or with `replace` false a plain insert that fails on
+/// a shape already there.
+pub(crate) async fn write_shapes(conn: &mut SqliteConnection, shapes: &[(&Shape, String, Option<argus_core::hlc::Hlc>)], replace: bool) -> Result<()> {
     // 8 values a row, well under SQLite's 32,766 variables.
     for chunk in shapes.chunks(200) {
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO shapes (id, track_id, video_id, frame, kind, keyframe, data, hlc) ");
@@ -423,11 +429,13 @@ pub(crate) async fn upsert_shapes(conn: &mut SqliteConnection, shapes: &[(&Shape
         q.push_values(rows, |mut b, r| {
             b.push_bind(r.0).push_bind(r.1).push_bind(r.2).push_bind(r.3).push_bind(r.4).push_bind(r.5).push_bind(r.6).push_bind(r.7);
         });
-        q.push(
-            " ON CONFLICT(id) DO UPDATE SET track_id = excluded.track_id, video_id = excluded.video_id,
-             frame = excluded.frame, kind = excluded.kind, keyframe = excluded.keyframe, data = excluded.data,
-             hlc = COALESCE(excluded.hlc, shapes.hlc)",
-        );
+        if replace {
+            q.push(
+                " ON CONFLICT(id) DO UPDATE SET track_id = excluded.track_id, video_id = excluded.video_id,
+                 frame = excluded.frame, kind = excluded.kind, keyframe = excluded.keyframe, data = excluded.data,
+                 hlc = COALESCE(excluded.hlc, shapes.hlc)",
+            );
+        }
         q.build().execute(&mut *conn).await?;
     }
     Ok(())

@@ -323,7 +323,7 @@ impl Store {
         if let Some(id) = existing {
             return Err(Error::Conflict(format!("a project named '{}' already exists ({id}); pick another name", project.name)));
         }
-        record(&mut tx, &mut next, project.id, "create project", ops, History::None, self.options.undo_depth, None, None).await?;
+        record(&mut tx, &mut next, project.id, "create project", ops, false, History::None, self.options.undo_depth, None, None).await?;
         tx.commit().await?;
         *clock = next;
         Ok((project, schema))
@@ -348,7 +348,7 @@ impl Store {
             return Err(Error::Conflict(format!("this video is already in the project as {id}")));
         }
         let ops = vec![ChangeOp::Upsert { entity: Entity::Video(video.clone()) }];
-        record(&mut tx, &mut next, video.project_id, "add video", ops, History::None, self.options.undo_depth, None, None).await?;
+        record(&mut tx, &mut next, video.project_id, "add video", ops, false, History::None, self.options.undo_depth, None, None).await?;
         tx.commit().await?;
         *clock = next;
         Ok(video)
@@ -368,7 +368,7 @@ impl Store {
         all.extend(labels);
         let schema = schema.with_labels(all)?;
         let ops = vec![ChangeOp::Upsert { entity: Entity::LabelSchema(schema.clone()) }];
-        record(&mut tx, &mut next, project, "add labels", ops, History::None, self.options.undo_depth, None, None).await?;
+        record(&mut tx, &mut next, project, "add labels", ops, false, History::None, self.options.undo_depth, None, None).await?;
         tx.commit().await?;
         *clock = next;
         Ok(schema)
@@ -491,11 +491,13 @@ impl Store {
         let Writer { conn, clock } = &mut *w;
         let mut next = clock.clone();
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let plan = command::plan(&mut tx, actor, cmd, now(), &mut command::Contexts::default()).await?;
+        let mut contexts = command::Contexts::default();
+        let plan = command::plan(&mut tx, actor, cmd, now(), &mut contexts).await?;
         if let Some(expected) = expected.filter(|e| *e != plan.project) {
             return Err(Error::Conflict(format!("the command edits project {}, not {expected}", plan.project)));
         }
-        let applied = record(&mut tx, &mut next, plan.project, &summary, plan.ops, History::Edit, self.options.undo_depth, None, None).await?;
+        let applied =
+            record(&mut tx, &mut next, plan.project, &summary, plan.ops, contexts.new_shapes, History::Edit, self.options.undo_depth, None, None).await?;
         tx.commit().await?;
         *clock = next;
         Ok(applied)
@@ -582,7 +584,7 @@ impl Store {
         }
         drop(entries);
         let popped = Some((first, last));
-        let applied = record(&mut tx, &mut next, project, &summary, ops, history, self.options.undo_depth, group.as_deref(), popped).await?;
+        let applied = record(&mut tx, &mut next, project, &summary, ops, false, history, self.options.undo_depth, group.as_deref(), popped).await?;
         tx.commit().await?;
         *clock = next;
         Ok(applied)
@@ -660,7 +662,8 @@ impl Batch<'_> {
             return Err(Error::Conflict(format!("item {} ({what}) edits project {}, not {}", index + 1, plan.project, self.project)));
         }
         self.changes += plan.ops.len();
-        write_ops(&mut *self.tx, &mut self.next, self.project, &plan.ops, &mut self.inverse, &mut self.left).await
+        let new_shapes = self.contexts.new_shapes;
+        write_ops(&mut *self.tx, &mut self.next, self.project, &plan.ops, new_shapes, &mut self.inverse, &mut self.left).await
     }
 
     /// Records written so far.
@@ -680,6 +683,7 @@ async fn record(
     project: ProjectId,
     summary: &str,
     ops: Vec<ChangeOp>,
+    new_shapes: bool,
     history: History,
     depth: u32,
     group: Option<&str>,
@@ -687,7 +691,7 @@ async fn record(
 ) -> Result<Applied> {
     let mut inverse = Vec::with_capacity(ops.len());
     let mut left = Vec::with_capacity(ops.len());
-    write_ops(tx, clock, project, &ops, &mut inverse, &mut left).await?;
+    write_ops(tx, clock, project, &ops, new_shapes, &mut inverse, &mut left).await?;
     push_history(tx, clock, project, summary, inverse, &left, history, depth, group, popped).await?;
     Ok(Applied { project, changes: ops.len(), summary: summary.to_owned() })
 }
@@ -827,6 +831,7 @@ async fn write_ops(
     clock: &mut HlcClock,
     project: ProjectId,
     ops: &[ChangeOp],
+    new_shapes: bool,
     inverse: &mut Vec<ChangeOp>,
     left: &mut Expect,
 ) -> Result<()> {
@@ -836,7 +841,7 @@ async fn write_ops(
     while i < ops.len() {
         let run = shape_run(&ops[i..]);
         if run > 1 {
-            write_shapes(tx, clock, project, &project_s, &ops[i..i + run], now_ms, inverse, left).await?;
+            write_shapes(tx, clock, project, &project_s, &ops[i..i + run], new_shapes, now_ms, inverse, left).await?;
             i += run;
             continue;
         }
@@ -885,6 +890,7 @@ async fn write_shapes(
     project: ProjectId,
     project_s: &str,
     ops: &[ChangeOp],
+    new_shapes: bool,
     now_ms: u64,
     inverse: &mut Vec<ChangeOp>,
     left: &mut Expect,
@@ -905,7 +911,9 @@ async fn write_shapes(
     let mut bases: HashMap<String, Hlc> = HashMap::new();
     let mut tombstones: Vec<String> = Vec::new();
     let mut before: HashMap<ShapeId, Shape> = HashMap::new();
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+    // New shapes of a track the batch created (planning knew): nothing to read.
+    let lookups = if new_shapes { &ids[..0] } else { &ids[..] };
+    for chunk in lookups.chunks(ROWS_PER_STATEMENT) {
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT id, hlc FROM versions WHERE project_id = ");
         q.push_bind(project_s).push(" AND kind = ").push_bind(kind).push(" AND id IN (");
         let mut list = q.separated(", ");
@@ -998,7 +1006,9 @@ async fn write_shapes(
         };
         rows_in.push((*s, video, hlc));
     }
-    rows::upsert_shapes(&mut *tx, &rows_in).await?;
+    // New records are inserted, not upserted: were one there after all, the
+    // batch fails rather than overwrite it.
+    rows::write_shapes(&mut *tx, &rows_in, !new_shapes).await?;
     drop(rows_in);
     crate::remote::clear_tombstones(&mut *tx, project, tombstones.into_iter()).await?;
     // The bulk rows first: their HLCs came first.

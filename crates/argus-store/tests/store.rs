@@ -145,6 +145,61 @@ async fn a_batch_is_one_undo_step_and_all_or_nothing() {
 }
 
 #[tokio::test]
+async fn a_batchs_later_shapes_on_its_own_new_tracks_keep_every_rule() {
+    use argus_core::model::{ChangeOp, EntityKind};
+    let f = fixture().await;
+    let geometry = |frames: &[argus_core::model::Shape]| frames.iter().map(|s| (s.frame, s.geometry.clone())).collect::<Vec<_>>();
+    // An import's shape: a new track's first shapes, more frames later, then
+    // frames it already has (replaced, keeping their ids and creation).
+    let t = track(f.video.id, f.car());
+    let first: Vec<_> = (0..5).map(|frame| mask_shape(t.id, frame, 1)).collect();
+    let more: Vec<_> = (5..15).map(|frame| mask_shape(t.id, frame, 2)).collect();
+    let again: Vec<_> = (3..7).map(|frame| mask_shape(t.id, frame, 9)).collect();
+    let commands = vec![
+        Command::CreateTrack { track: t.clone(), shapes: first.clone() },
+        Command::SetShapes { shapes: more.clone() },
+        Command::SetShapes { shapes: again.clone() },
+    ];
+    f.store.apply_batch(f.project, &f.actor, "import", commands).await.expect("batch");
+    let mut stored = f.store.track_shapes(t.id).await.expect("shapes");
+    stored.sort_by_key(|s| s.frame);
+    let mut want = first.clone();
+    want.extend(more.iter().cloned());
+    for s in &again {
+        want[s.frame as usize] = s.clone();
+    }
+    assert_eq!(geometry(&stored), geometry(&want), "the later command replaced what the earlier ones wrote");
+    for s in &stored {
+        assert_eq!(s.id, argus_core::id::ShapeId::for_track_frame(t.id, s.frame));
+        let v = f.store.record_version(f.project, EntityKind::Shape, *s.id.as_uuid()).await.expect("version");
+        assert!(v.is_some_and(|(_, deleted)| !deleted), "frame {} has its version", s.frame);
+    }
+    let pending = f.store.pending_changes(f.project, 1000).await.expect("outbox");
+    let replaced = pending.iter().filter(|p| p.change.op.target().0 == EntityKind::Shape && p.change.base.is_some()).count();
+    assert_eq!(replaced, 4, "the replacements name the versions they replaced");
+    f.store.undo(f.project).await.expect("undo");
+    assert!(f.store.tracks(f.video.id).await.expect("tracks").is_empty());
+
+    // A track deleted and made again with the same id in one batch: its
+    // shapes' tombstones are the new shapes' bases.
+    let u = track(f.video.id, f.car());
+    f.store.apply(&f.actor, Command::CreateTrack { track: u.clone(), shapes: (0..3).map(|frame| mask_shape(u.id, frame, 1)).collect() }).await.expect("create");
+    let commands = vec![
+        Command::DeleteTrack { track_id: u.id },
+        Command::CreateTrack { track: u.clone(), shapes: vec![mask_shape(u.id, 0, 4)] },
+        Command::SetShapes { shapes: (1..3).map(|frame| mask_shape(u.id, frame, 4)).collect() },
+    ];
+    f.store.apply_batch(f.project, &f.actor, "redo by hand", commands).await.expect("batch");
+    let pending = f.store.pending_changes(f.project, 1000).await.expect("outbox");
+    for frame in 0..3 {
+        let id = *argus_core::id::ShapeId::for_track_frame(u.id, frame).as_uuid();
+        let last = pending.iter().rev().find(|p| p.change.op.target().1 == id).expect("its change");
+        assert!(matches!(last.change.op, ChangeOp::Upsert { .. }) && last.change.base.is_some(), "frame {frame}: based on its tombstone: {:?}", last.change.base);
+    }
+    assert_eq!(f.store.track_shapes(u.id).await.expect("shapes").len(), 3);
+}
+
+#[tokio::test]
 async fn deleting_a_track_deletes_its_shapes_and_undo_brings_them_back() {
     let f = fixture().await;
     let t = track(f.video.id, f.car());
