@@ -243,8 +243,8 @@ impl<'a> VarintReader<'a> {
         self.0.bytes.is_empty()
     }
 
-    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        self.0.take(n)
+    pub(crate) fn uuid(&mut self) -> Result<Uuid> {
+        self.0.uuid()
     }
 
     pub(crate) fn varint(&mut self) -> Result<i64> {

@@ -33,7 +33,6 @@ use uuid::Uuid;
 use crate::{Error, Result, Store, rows, store::now_ms};
 
 
-/// The record's current version: its HLC and whether it is a tombstone.
 /// A record's current version and whether it is a tombstone. A live
 /// shape's version is on its row (`shapes.hlc`); every other version, and a
 /// deleted shape's tombstone, is in `versions`.
@@ -84,9 +83,6 @@ pub(crate) async fn set_versions(conn: &mut SqliteConnection, project: ProjectId
 pub(crate) async fn clear_tombstones(conn: &mut SqliteConnection, project: ProjectId, ids: impl Iterator<Item = String>) -> Result<()> {
     let ids: Vec<String> = ids.collect();
     for chunk in ids.chunks(500) {
-        if chunk.is_empty() {
-            continue;
-        }
         sqlx::query("DELETE FROM versions WHERE project_id = ? AND kind = 'shape' AND id IN (SELECT value FROM json_each(?))")
             .bind(project.to_string())
             .bind(serde_json::to_string(chunk)?)

@@ -743,10 +743,10 @@ fn decode_inverse(json: &str) -> Result<Vec<ChangeOp>> {
         match item {
             InverseItem::Op(op) => ops.push(*op),
             InverseItem::DeleteShapes { delete_shapes } => {
-                let bytes = BASE64.decode(delete_shapes).map_err(|e| Error::Corrupt { detail: format!("an undo entry's shape ids: {e}"), backup: None, path: PathBuf::new() })?;
-                for id in bytes.chunks(16) {
-                    let id = uuid::Uuid::from_slice(id).map_err(|e| Error::Corrupt { detail: format!("an undo entry's shape ids: {e}"), backup: None, path: PathBuf::new() })?;
-                    ops.push(ChangeOp::Delete { kind: EntityKind::Shape, id });
+                let bytes = BASE64.decode(delete_shapes).map_err(|e| Error::decode(format!("an undo entry's shape ids: {e}")))?;
+                let mut r = crate::codec::VarintReader::new(&bytes);
+                while !r.is_empty() {
+                    ops.push(ChangeOp::Delete { kind: EntityKind::Shape, id: r.uuid()? });
                 }
             }
         }
@@ -795,21 +795,20 @@ fn encode_expect(left: &Expect) -> Result<String> {
 }
 
 fn decode_expect(json: &str) -> Result<Expect> {
-    let corrupt = |what: String| Error::Corrupt { detail: format!("an undo entry's versions: {what}"), backup: None, path: PathBuf::new() };
     let items: Vec<ExpectItem> = serde_json::from_str(json)?;
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         match item {
             ExpectItem::One(kind, id, hlc) => out.push((kind, id, hlc)),
             ExpectItem::Shapes { shapes, device } => {
-                let bytes = BASE64.decode(shapes).map_err(|e| corrupt(e.to_string()))?;
+                let bytes = BASE64.decode(shapes).map_err(|e| Error::decode(format!("an undo entry's versions: {e}")))?;
                 let mut r = crate::codec::VarintReader::new(&bytes);
                 let mut wall = 0i64;
                 while !r.is_empty() {
-                    let id = uuid::Uuid::from_slice(r.take(16).map_err(|e| corrupt(e.to_string()))?).map_err(|e| corrupt(e.to_string()))?;
-                    wall = wall.checked_add(r.varint().map_err(|e| corrupt(e.to_string()))?).ok_or_else(|| corrupt("a wall time out of range".into()))?;
-                    let counter = u32::try_from(r.varint().map_err(|e| corrupt(e.to_string()))?).map_err(|e| corrupt(e.to_string()))?;
-                    let wall_ms = u64::try_from(wall).map_err(|e| corrupt(e.to_string()))?;
+                    let id = r.uuid()?;
+                    wall = wall.checked_add(r.varint()?).ok_or_else(|| Error::decode("an undo entry's wall time is out of range"))?;
+                    let counter = u32::try_from(r.varint()?).map_err(|e| Error::decode(format!("an undo entry's counter: {e}")))?;
+                    let wall_ms = u64::try_from(wall).map_err(|e| Error::decode(format!("an undo entry's wall time: {e}")))?;
                     out.push((EntityKind::Shape, id, Hlc { wall_ms, counter, device }));
                 }
             }

@@ -52,21 +52,28 @@ pub(crate) struct BulkPart {
     pub change: Change,
 }
 
+/// Which shapes a bulk row still names: its track's, at a version this
+/// device wrote in the row's range, after the row's cursor (binds `?1` to
+/// `?4`: [`bulk_bounds`]).
+macro_rules! bulk_shapes_where {
+    () => {
+        "track_id = ?1 AND hlc > ?2 AND hlc <= ?3 AND substr(hlc, 27) = ?4"
+    };
+}
+
+/// The values of [`bulk_shapes_where`]'s binds.
+fn bulk_bounds(bulk: &BulkShapes) -> [String; 4] {
+    [bulk.track.to_string(), bulk.sent.as_ref().map(Hlc::to_string).unwrap_or_default(), bulk.to.to_string(), bulk.to.device.to_string()]
+}
+
 /// The shapes of `bulk` still at a version it wrote and not yet sent, in
 /// HLC order: at most `limit`, after the row's cursor.
 async fn bulk_shapes(conn: &mut SqliteConnection, bulk: &BulkShapes, limit: u32) -> Result<Vec<(Hlc, Vec<u8>)>> {
-    let after = bulk.sent.as_ref().map(Hlc::to_string).unwrap_or_default();
-    let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
-        "SELECT hlc, data FROM shapes WHERE track_id = ?1 AND hlc > ?2 AND hlc <= ?3 AND substr(hlc, 27) = ?4
-         ORDER BY hlc LIMIT ?5",
-    )
-    .bind(bulk.track.to_string())
-    .bind(after)
-    .bind(bulk.to.to_string())
-    .bind(bulk.to.device.to_string())
-    .bind(i64::from(limit))
-    .fetch_all(&mut *conn)
-    .await?;
+    let mut q = sqlx::query_as(concat!("SELECT hlc, data FROM shapes WHERE ", bulk_shapes_where!(), " ORDER BY hlc LIMIT ?5"));
+    for b in bulk_bounds(bulk) {
+        q = q.bind(b);
+    }
+    let rows: Vec<(String, Vec<u8>)> = q.bind(i64::from(limit)).fetch_all(&mut *conn).await?;
     rows.into_iter().map(|(h, data)| Ok((rows::parse::<Hlc>(&h, "version hlc")?, data))).collect()
 }
 
@@ -154,7 +161,7 @@ impl Store {
             }
         }
         if !made.is_empty() {
-            let mut parts = self.bulk_parts.lock().map_err(|_| Error::Conflict("the outbox's bookkeeping was poisoned by a panic".into()))?;
+            let mut parts = self.bulk_parts()?;
             // Bounded by what is pending: the ids are the same every time.
             for p in made {
                 parts.insert(p.change.id, p);
@@ -180,15 +187,11 @@ impl Store {
         let mut total = n.max(0) as u64;
         for json in bulks {
             let bulk: BulkShapes = serde_json::from_str(&json)?;
-            let left: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM shapes WHERE track_id = ?1 AND hlc > ?2 AND hlc <= ?3 AND substr(hlc, 27) = ?4",
-            )
-            .bind(bulk.track.to_string())
-            .bind(bulk.sent.map(|h| h.to_string()).unwrap_or_default())
-            .bind(bulk.to.to_string())
-            .bind(bulk.to.device.to_string())
-            .fetch_one(&mut *conn)
-            .await?;
+            let mut q = sqlx::query_scalar(concat!("SELECT COUNT(*) FROM shapes WHERE ", bulk_shapes_where!()));
+            for b in bulk_bounds(&bulk) {
+                q = q.bind(b);
+            }
+            let left: i64 = q.fetch_one(&mut *conn).await?;
             total += left.max(0) as u64;
         }
         Ok(total)
@@ -214,10 +217,15 @@ impl Store {
         Ok(())
     }
 
+    /// The bookkeeping of changes made from bulk rows.
+    fn bulk_parts(&self) -> Result<std::sync::MutexGuard<'_, HashMap<ChangeId, BulkPart>>> {
+        self.bulk_parts.lock().map_err(|_| Error::Conflict("the outbox's bookkeeping was poisoned by a panic".into()))
+    }
+
     /// The changes among `ids` that were made from bulk rows (taken out of
     /// the bookkeeping), and the rest.
     pub(crate) fn take_bulk_parts(&self, ids: impl Iterator<Item = ChangeId>) -> Result<(Vec<BulkPart>, Vec<ChangeId>)> {
-        let mut parts = self.bulk_parts.lock().map_err(|_| Error::Conflict("the outbox's bookkeeping was poisoned by a panic".into()))?;
+        let mut parts = self.bulk_parts()?;
         let (mut taken, mut plain) = (Vec::new(), Vec::new());
         for id in ids {
             match parts.remove(&id) {
