@@ -29,9 +29,11 @@ floor under any import into a SQLite store: one row per annotation (UUID
 text ids, its track and video, frame, kind, its compressed string as the
 blob, an HLC) into a table shaped like argus-store's `shapes` (same columns
 and indexes), with Python's sqlite3 `executemany` in one transaction, WAL,
-`synchronous=FULL` and a 32 MiB page cache, as Argus's writer opens it.
+`synchronous=FULL` and a 32 MiB page cache, as Argus's writer opens it;
+like Argus's large batches, the checkpoint comes after the commit
+(`seconds` to the commit, `settled_seconds` with the checkpoint).
 No validation, no undo, no sync bookkeeping. The rows are built before the
-clock starts; the commit (and the checkpoint SQLite runs in it) is timed.
+clock starts; the inserts, the commit and then the checkpoint are timed.
 """
 
 import contextlib
@@ -153,6 +155,9 @@ def floor(path, db):
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA cache_size=-32768")
+    # Like Argus's large batches: the commit makes the data durable in the
+    # WAL, the checkpoint into the database file comes after (`settled`).
+    conn.execute("PRAGMA wal_autocheckpoint=0")
     conn.execute(
         "CREATE TABLE shapes (id TEXT PRIMARY KEY NOT NULL, track_id TEXT NOT NULL, video_id TEXT NOT NULL,"
         " frame INTEGER NOT NULL, kind TEXT NOT NULL, keyframe INTEGER NOT NULL, data BLOB NOT NULL, hlc TEXT,"
@@ -165,9 +170,12 @@ def floor(path, db):
     conn.executemany("INSERT INTO shapes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
     conn.execute("COMMIT")
     seconds = time.perf_counter() - t0
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    settled = time.perf_counter() - t0
     n = conn.execute("SELECT COUNT(*) FROM shapes").fetchone()[0]
     conn.close()
     print("seconds", seconds)
+    print("settled_seconds", settled)
     print("peak_mib", peak_mib())
     print("annotations", n)
 

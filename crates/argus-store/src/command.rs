@@ -134,12 +134,23 @@ pub(crate) struct Contexts {
     /// among them cannot exist yet, so an import's later commands on its own
     /// new tracks skip the lookups.
     fresh: HashMap<TrackId, HashSet<u64>>,
+    /// Those tracks as the transaction created them, until a command that
+    /// could change a track comes: what planning their shapes reads.
+    created: HashMap<TrackId, Track>,
+    /// Each track's video, as planning read or made it (a track never moves
+    /// to another video), for writing its shapes.
+    track_videos: HashMap<TrackId, VideoId>,
     /// Whether every shape the last planned command writes is such a new
     /// record: no row to replace, no version to name as its base.
     pub(crate) new_shapes: bool,
 }
 
 impl Contexts {
+    /// The video of `track`, where planning saw it.
+    pub(crate) fn video_of(&self, track: TrackId) -> Option<VideoId> {
+        self.track_videos.get(&track).copied()
+    }
+
     async fn get(&mut self, conn: &mut SqliteConnection, video_id: VideoId) -> Result<&Ctx> {
         Ok(match self.videos.entry(video_id) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -271,6 +282,9 @@ async fn plan_shapes(conn: &mut SqliteConnection, ctx: &Ctx, track: &Track, shap
 pub(crate) async fn plan(conn: &mut SqliteConnection, actor: &Actor, cmd: Command, now: Timestamp, contexts: &mut Contexts) -> Result<Plan> {
     actor.role.require(cmd.permission())?;
     contexts.new_shapes = false;
+    if !matches!(cmd, Command::CreateTrack { .. } | Command::SetShape { .. } | Command::SetShapes { .. }) {
+        contexts.created.clear();
+    }
     match cmd {
         Command::CreateTrack { mut track, shapes } => {
             let ctx = contexts.get(conn, track.video_id).await?;
@@ -305,11 +319,14 @@ pub(crate) async fn plan(conn: &mut SqliteConnection, actor: &Actor, cmd: Comman
             let frames: HashSet<u64> = shapes.iter().map(|s| s.frame).collect();
             ops.extend(plan_shapes(conn, ctx, &track, shapes, now, true).await?);
             let project = ctx.video.project_id;
+            contexts.track_videos.insert(track.id, track.video_id);
             if crate::remote::version(conn, project, EntityKind::Track, *track.id.as_uuid()).await?.is_none() {
                 contexts.new_shapes = canonical;
                 contexts.fresh.insert(track.id, frames);
+                contexts.created.insert(track.id, track);
             } else {
                 contexts.fresh.remove(&track.id);
+                contexts.created.remove(&track.id);
             }
             Ok(Plan { project, ops })
         }
@@ -430,7 +447,11 @@ async fn plan_set_shapes(conn: &mut SqliteConnection, shapes: Vec<Shape>, now: T
     let Some(first) = shapes.first() else {
         return Err(Error::NothingTo("set: the command has no shapes"));
     };
-    let track = rows::track(conn, first.track_id).await?;
+    let track = match contexts.created.get(&first.track_id) {
+        Some(t) => t.clone(),
+        None => rows::track(conn, first.track_id).await?,
+    };
+    contexts.track_videos.insert(track.id, track.video_id);
     // New shapes of a track this transaction created: nothing to look up.
     let new = contexts.fresh.get(&track.id).is_some_and(|done| {
         shapes.iter().all(|s| s.track_id == track.id && s.id == ShapeId::for_track_frame(track.id, s.frame) && !done.contains(&s.frame))

@@ -117,7 +117,21 @@ pub struct Store {
     /// The changes `pending_changes` made from bulk outbox rows, by id, until
     /// they are marked sent or refused (sync.rs).
     pub(crate) bulk_parts: std::sync::Mutex<HashMap<ChangeId, crate::sync::BulkPart>>,
+    /// How the background checkpoint after a large batch connects.
+    checkpointer: SqliteConnectOptions,
+    /// That checkpoint, while it may still run ([`Store::settled`]).
+    checkpoint: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
+
+/// A batch that writes at least this many records commits without SQLite's
+/// automatic checkpoint (copying the WAL into the database file: as much
+/// again as the batch wrote, and a sync) and leaves it to a task of its own
+/// ([`Store::settled`]). The commit is as durable either way: with
+/// `synchronous=FULL` the WAL is on disk before it returns.
+const CHECKPOINT_LATER_AT: usize = 2_000;
+
+/// SQLite's own threshold for the automatic checkpoint, in WAL pages.
+const AUTOCHECKPOINT_PAGES: u32 = 1_000;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -173,7 +187,7 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
         // The writer keeps up to 32 MiB of pages in memory (SQLite's default
-        // is 2 MiB): a bulk command (an import of 100k masks writes ~250 MB
+        // is 2 MiB): a bulk command (an import of 100k masks writes ~75 MB
         // in one transaction) otherwise spills index pages into the WAL
         // before the commit and reads them back, often more than once.
         // Statement journals stay in memory too. Pages are taken as used.
@@ -228,9 +242,19 @@ impl Store {
             // A frame query returns ~1,000 rows: let the SQLite worker thread
             // hand them all over without waiting for the reader task to wake
             // up between batches (the default buffer is 50 rows).
-            .connect_with(connect.read_only(true).row_buffer_size(4096))
+            .connect_with(connect.clone().read_only(true).row_buffer_size(4096))
             .await?;
-        let store = Self { path, writer: Mutex::new(Writer { conn, clock }), readers, options, device, local_user, bulk_parts: Default::default() };
+        let store = Self {
+            path,
+            writer: Mutex::new(Writer { conn, clock }),
+            readers,
+            options,
+            device,
+            local_user,
+            bulk_parts: Default::default(),
+            checkpointer: connect,
+            checkpoint: Default::default(),
+        };
         store.backup_if_due().await?;
         Ok(store)
     }
@@ -295,8 +319,50 @@ impl Store {
         Ok(target)
     }
 
+    /// Waits for the checkpoint a large batch left to run after its commit,
+    /// if one may still run: from then on the database file holds what the
+    /// WAL did. The data is durable before this; it is for measuring the
+    /// whole cost of a write, and for a tidy close.
+    pub async fn settled(&self) {
+        let pending = self.checkpoint.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(handle) = pending
+            && let Err(e) = handle.await
+        {
+            tracing::warn!("the background checkpoint stopped: {e}");
+        }
+    }
+
+    /// Copies the WAL into the database file on a connection of its own
+    /// (SQLite's PASSIVE checkpoint: it waits for no reader or writer, and
+    /// what it cannot copy now the writer's next automatic checkpoint
+    /// does). Runs after the one before it.
+    fn checkpoint_later(&self) {
+        let connect = self.checkpointer.clone();
+        let mut slot = self.checkpoint.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = slot.take();
+        *slot = Some(tokio::spawn(async move {
+            if let Some(before) = before {
+                let _ = before.await;
+            }
+            let started = std::time::Instant::now();
+            let run = async {
+                let mut conn = connect.connect().await?;
+                let (busy, log, copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut conn).await?;
+                conn.close().await?;
+                Ok::<_, sqlx::Error>((busy, log, copied))
+            };
+            match run.await {
+                Ok((busy, log, copied)) => {
+                    tracing::debug!("checkpointed {copied} of {log} WAL pages in {:?} (busy: {busy})", started.elapsed());
+                }
+                Err(e) => tracing::warn!("checkpointing the database after a large write: {e}; the next write's automatic checkpoint does it"),
+            }
+        }));
+    }
+
     /// Closes all connections (checkpointing the WAL).
     pub async fn close(self) {
+        self.settled().await;
         self.readers.close().await;
         let w = self.writer.into_inner();
         if let Err(e) = w.conn.close().await {
@@ -323,7 +389,7 @@ impl Store {
         if let Some(id) = existing {
             return Err(Error::Conflict(format!("a project named '{}' already exists ({id}); pick another name", project.name)));
         }
-        record(&mut tx, &mut next, project.id, "create project", ops, false, History::None, self.options.undo_depth, None, None).await?;
+        record(&mut tx, &mut next, project.id, "create project", ops, None, History::None, self.options.undo_depth, None, None).await?;
         tx.commit().await?;
         *clock = next;
         Ok((project, schema))
@@ -348,7 +414,7 @@ impl Store {
             return Err(Error::Conflict(format!("this video is already in the project as {id}")));
         }
         let ops = vec![ChangeOp::Upsert { entity: Entity::Video(video.clone()) }];
-        record(&mut tx, &mut next, video.project_id, "add video", ops, false, History::None, self.options.undo_depth, None, None).await?;
+        record(&mut tx, &mut next, video.project_id, "add video", ops, None, History::None, self.options.undo_depth, None, None).await?;
         tx.commit().await?;
         *clock = next;
         Ok(video)
@@ -368,7 +434,7 @@ impl Store {
         all.extend(labels);
         let schema = schema.with_labels(all)?;
         let ops = vec![ChangeOp::Upsert { entity: Entity::LabelSchema(schema.clone()) }];
-        record(&mut tx, &mut next, project, "add labels", ops, false, History::None, self.options.undo_depth, None, None).await?;
+        record(&mut tx, &mut next, project, "add labels", ops, None, History::None, self.options.undo_depth, None, None).await?;
         tx.commit().await?;
         *clock = next;
         Ok(schema)
@@ -480,7 +546,18 @@ impl Store {
         let history = if group.is_some() && inverse.is_empty() { History::None } else { History::Edit };
         let group = group.map(|g| g.0.to_string());
         push_history(&mut tx, &next, project, summary, inverse, &left, history, self.options.undo_depth, group.as_deref(), None).await?;
-        tx.commit().await?;
+        let later = changes >= CHECKPOINT_LATER_AT;
+        if later {
+            sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *tx).await?;
+        }
+        let committed = tx.commit().await;
+        if later {
+            sqlx::query(&format!("PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")).execute(&mut *conn).await?;
+            if committed.is_ok() {
+                self.checkpoint_later();
+            }
+        }
+        committed?;
         *clock = next;
         Ok((Applied { project, changes, summary: summary.to_owned() }, value))
     }
@@ -497,7 +574,7 @@ impl Store {
             return Err(Error::Conflict(format!("the command edits project {}, not {expected}", plan.project)));
         }
         let applied =
-            record(&mut tx, &mut next, plan.project, &summary, plan.ops, contexts.new_shapes, History::Edit, self.options.undo_depth, None, None).await?;
+            record(&mut tx, &mut next, plan.project, &summary, plan.ops, Some(&contexts), History::Edit, self.options.undo_depth, None, None).await?;
         tx.commit().await?;
         *clock = next;
         Ok(applied)
@@ -584,7 +661,7 @@ impl Store {
         }
         drop(entries);
         let popped = Some((first, last));
-        let applied = record(&mut tx, &mut next, project, &summary, ops, false, history, self.options.undo_depth, group.as_deref(), popped).await?;
+        let applied = record(&mut tx, &mut next, project, &summary, ops, None, history, self.options.undo_depth, group.as_deref(), popped).await?;
         tx.commit().await?;
         *clock = next;
         Ok(applied)
@@ -662,8 +739,7 @@ impl Batch<'_> {
             return Err(Error::Conflict(format!("item {} ({what}) edits project {}, not {}", index + 1, plan.project, self.project)));
         }
         self.changes += plan.ops.len();
-        let new_shapes = self.contexts.new_shapes;
-        write_ops(&mut *self.tx, &mut self.next, self.project, &plan.ops, new_shapes, &mut self.inverse, &mut self.left).await
+        write_ops(&mut *self.tx, &mut self.next, self.project, &plan.ops, Some(&self.contexts), &mut self.inverse, &mut self.left).await
     }
 
     /// Records written so far.
@@ -683,7 +759,7 @@ async fn record(
     project: ProjectId,
     summary: &str,
     ops: Vec<ChangeOp>,
-    new_shapes: bool,
+    planned: Option<&command::Contexts>,
     history: History,
     depth: u32,
     group: Option<&str>,
@@ -691,7 +767,7 @@ async fn record(
 ) -> Result<Applied> {
     let mut inverse = Vec::with_capacity(ops.len());
     let mut left = Vec::with_capacity(ops.len());
-    write_ops(tx, clock, project, &ops, new_shapes, &mut inverse, &mut left).await?;
+    write_ops(tx, clock, project, &ops, planned, &mut inverse, &mut left).await?;
     push_history(tx, clock, project, summary, inverse, &left, history, depth, group, popped).await?;
     Ok(Applied { project, changes: ops.len(), summary: summary.to_owned() })
 }
@@ -830,7 +906,7 @@ async fn write_ops(
     clock: &mut HlcClock,
     project: ProjectId,
     ops: &[ChangeOp],
-    new_shapes: bool,
+    planned: Option<&command::Contexts>,
     inverse: &mut Vec<ChangeOp>,
     left: &mut Expect,
 ) -> Result<()> {
@@ -840,7 +916,7 @@ async fn write_ops(
     while i < ops.len() {
         let run = shape_run(&ops[i..]);
         if run > 1 {
-            write_shapes(tx, clock, project, &project_s, &ops[i..i + run], new_shapes, now_ms, inverse, left).await?;
+            write_shapes(tx, clock, project, &project_s, &ops[i..i + run], planned, now_ms, inverse, left).await?;
             i += run;
             continue;
         }
@@ -889,7 +965,7 @@ async fn write_shapes(
     project: ProjectId,
     project_s: &str,
     ops: &[ChangeOp],
-    new_shapes: bool,
+    planned: Option<&command::Contexts>,
     now_ms: u64,
     inverse: &mut Vec<ChangeOp>,
     left: &mut Expect,
@@ -911,6 +987,7 @@ async fn write_shapes(
     let mut tombstones: Vec<String> = Vec::new();
     let mut before: HashMap<ShapeId, Shape> = HashMap::new();
     // New shapes of a track the batch created (planning knew): nothing to read.
+    let new_shapes = planned.is_some_and(|c| c.new_shapes);
     let lookups = if new_shapes { &ids[..0] } else { &ids[..] };
     for chunk in lookups.chunks(ROWS_PER_STATEMENT) {
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT id, hlc FROM versions WHERE project_id = ");
@@ -994,11 +1071,15 @@ async fn write_shapes(
         let video = match videos.get(&s.track_id) {
             Some(v) => v.clone(),
             None => {
-                let v: String = sqlx::query_scalar("SELECT video_id FROM tracks WHERE id = ?")
-                    .bind(s.track_id.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| Error::not_found("track", s.track_id))?;
+                // Planning saw the track's video, or it is read here.
+                let v: String = match planned.and_then(|c| c.video_of(s.track_id)) {
+                    Some(v) => v.to_string(),
+                    None => sqlx::query_scalar("SELECT video_id FROM tracks WHERE id = ?")
+                        .bind(s.track_id.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or_else(|| Error::not_found("track", s.track_id))?,
+                };
                 videos.insert(s.track_id, v.clone());
                 v
             }

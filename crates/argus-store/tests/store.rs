@@ -197,6 +197,59 @@ async fn a_batchs_later_shapes_on_its_own_new_tracks_keep_every_rule() {
         assert!(matches!(last.change.op, ChangeOp::Upsert { .. }) && last.change.base.is_some(), "frame {frame}: based on its tombstone: {:?}", last.change.base);
     }
     assert_eq!(f.store.track_shapes(u.id).await.expect("shapes").len(), 3);
+
+    // A new track relabelled in the same batch: its later shapes are checked
+    // against the label it has now (a person has no polygons), not the one
+    // it was created with.
+    let v = track(f.video.id, f.car());
+    let poly = Polygon::from_flat(&[1.0, 1.0, 20.0, 1.0, 10.0, 15.0]).expect("polygon");
+    let commands = vec![
+        Command::CreateTrack { track: v.clone(), shapes: vec![mask_shape(v.id, 0, 1)] },
+        Command::ChangeLabel { track_id: v.id, label_id: f.person().id, attributes: None },
+        Command::SetShapes { shapes: vec![shape(v.id, 1, Geometry::Polygon(poly))] },
+    ];
+    let refused = f.store.apply_batch(f.project, &f.actor, "relabel", commands).await;
+    assert!(matches!(&refused, Err(Error::Batch { index: 2, .. })), "the polygon is refused: {refused:?}");
+    assert!(f.store.track_shapes(v.id).await.expect("shapes").is_empty(), "and the batch wrote nothing");
+}
+
+#[tokio::test]
+async fn a_large_batch_is_durable_at_its_commit_and_checkpointed_after_it() {
+    use sqlx::{ConnectOptions, Connection};
+    let f = fixture_with(StoreOptions { durability: argus_store::Durability::Normal, ..StoreOptions::default() }).await;
+    // 25 tracks of 100 boxes: 2,525 records in one batch.
+    let tracks: Vec<_> = (0..25).map(|_| track(f.video.id, f.car())).collect();
+    let commands = tracks
+        .iter()
+        .map(|t| {
+            let shapes = (0..FRAMES).map(|frame| shape(t.id, frame, Geometry::BBox(BBox::new(1.0, 1.0, 5.0 + (frame % 7) as f64, 5.0).expect("box")))).collect();
+            Command::CreateTrack { track: t.clone(), shapes }
+        })
+        .collect();
+    f.store.apply_batch(f.project, &f.actor, "import", commands).await.expect("batch");
+    let n = 25 * FRAMES;
+    let (in_store, _, _) = counts(&f.store, f.project).await;
+    assert_eq!(in_store as u64, n, "readers see the batch at once");
+    f.store.settled().await;
+    // The database file alone (without its WAL) now holds the batch.
+    let alone = f.dir.path().join("alone.db");
+    std::fs::copy(f.db(), &alone).expect("copy");
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new().filename(&alone).connect().await.expect("open the copy");
+    // (Before any checkpoint the file lacks even the tables: none there.)
+    let in_file: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM shapes").fetch_one(&mut conn).await.unwrap_or(0);
+    conn.close().await.expect("close");
+    assert_eq!(in_file as u64, n, "the checkpoint copied the batch into the database file");
+
+    // Small edits after it checkpoint as SQLite always does: the WAL does
+    // not grow past its usual 1,000 pages.
+    for i in 0..400u64 {
+        let t = &tracks[(i / FRAMES) as usize];
+        f.store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, i % FRAMES, (i % 30) as u32) }).await.expect("edit");
+    }
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new().filename(f.db()).connect().await.expect("open");
+    let (_, log, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut conn).await.expect("checkpoint");
+    conn.close().await.expect("close");
+    assert!((0..1_200).contains(&log), "the writer's automatic checkpoint is back on: {log} pages in the WAL");
 }
 
 #[tokio::test]

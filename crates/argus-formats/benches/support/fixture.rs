@@ -372,11 +372,14 @@ pub struct Phase {
     pub seconds: f64,
     pub peak_mib: f64,
     pub annotations: u64,
+    /// For a phase that stores: seconds until the database file itself
+    /// holds what was written (the WAL checkpointed), where it says.
+    pub settled: Option<f64>,
 }
 
 fn parse_phase(out: &str) -> Option<Phase> {
     let get = |k: &str| out.lines().find_map(|l| l.strip_prefix(k).and_then(|v| v.trim().parse::<f64>().ok()));
-    Some(Phase { seconds: get("seconds ")?, peak_mib: get("peak_mib ")?, annotations: get("annotations ")? as u64 })
+    Some(Phase { seconds: get("seconds ")?, peak_mib: get("peak_mib ")?, annotations: get("annotations ")? as u64, settled: get("settled_seconds ") })
 }
 
 /// Runs one phase and reads its figures.
