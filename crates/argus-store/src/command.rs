@@ -241,12 +241,25 @@ async fn shapes_on_frames(conn: &mut SqliteConnection, track: TrackId, frames: i
 /// is nothing to look up. Otherwise what is on the shapes' frames, and the
 /// shapes their ids name, are read once for all of them.
 async fn plan_shapes(conn: &mut SqliteConnection, ctx: &Ctx, track: &Track, shapes: Vec<Shape>, now: Timestamp, new_track: bool) -> Result<Vec<ChangeOp>> {
-    let label = ctx.label(track.label_id)?;
     let (mut on_frames, mut by_id) = (HashMap::new(), HashMap::new());
     if !new_track {
         on_frames = shapes_on_frames(conn, track.id, shapes.iter().map(|s| s.frame)).await?;
         by_id = existing_shapes(conn, shapes.iter().filter(|s| !on_frames.contains_key(&s.frame)).map(|s| s.id)).await?;
     }
+    shape_ops(ctx, track, shapes, now, &on_frames, &by_id)
+}
+
+/// [`plan_shapes`] once what it reads is known: the shapes on their frames
+/// and the ones their ids name.
+fn shape_ops(
+    ctx: &Ctx,
+    track: &Track,
+    shapes: Vec<Shape>,
+    now: Timestamp,
+    on_frames: &HashMap<u64, Shape>,
+    by_id: &HashMap<ShapeId, Shape>,
+) -> Result<Vec<ChangeOp>> {
+    let label = ctx.label(track.label_id)?;
     let mut frames = BTreeSet::new();
     let mut ops = Vec::with_capacity(shapes.len());
     for mut shape in shapes {
@@ -280,6 +293,10 @@ async fn plan_shapes(conn: &mut SqliteConnection, ctx: &Ctx, track: &Track, shap
 /// inside the transaction that will apply the ops.
 /// `contexts`: what earlier commands of the same transaction read.
 pub(crate) async fn plan(conn: &mut SqliteConnection, actor: &Actor, cmd: Command, now: Timestamp, contexts: &mut Contexts) -> Result<Plan> {
+    let cmd = match plan_known(actor, cmd, now, contexts) {
+        Ok(planned) => return planned,
+        Err(cmd) => cmd,
+    };
     actor.role.require(cmd.permission())?;
     contexts.new_shapes = false;
     if !matches!(cmd, Command::CreateTrack { .. } | Command::SetShape { .. } | Command::SetShapes { .. }) {
@@ -441,6 +458,38 @@ async fn decide(
     let video = rows::video(conn, review.video_id).await?;
     review.transition(to, actor.user, comment, now)?;
     Ok(Plan { project: video.project_id, ops: vec![upsert(Entity::Review(review))] })
+}
+
+/// Plans `cmd` from what the transaction already knows, reading nothing,
+/// when it can: new shapes (their canonical ids, on frames not given yet)
+/// of a track the transaction created, on a video it has read (an import's
+/// later commands). Any other command comes back as it was.
+#[allow(clippy::result_large_err)] // the command comes back whole, to be planned the usual way
+pub(crate) fn plan_known(actor: &Actor, cmd: Command, now: Timestamp, contexts: &mut Contexts) -> std::result::Result<Result<Plan>, Command> {
+    let permission = cmd.permission();
+    let Command::SetShapes { shapes } = cmd else { return Err(cmd) };
+    let track = shapes.first().and_then(|first| contexts.created.get(&first.track_id)).filter(|track| {
+        contexts.videos.contains_key(&track.video_id)
+            && contexts.fresh.get(&track.id).is_some_and(|done| {
+                shapes.iter().all(|s| s.track_id == track.id && s.id == ShapeId::for_track_frame(track.id, s.frame) && !done.contains(&s.frame))
+            })
+    });
+    let (Some(track), true) = (track.cloned(), actor.role.require(permission).is_ok()) else {
+        return Err(Command::SetShapes { shapes });
+    };
+    let Some(ctx) = contexts.videos.get(&track.video_id) else { return Err(Command::SetShapes { shapes }) };
+    contexts.new_shapes = false;
+    let frames: Vec<u64> = shapes.iter().map(|s| s.frame).collect();
+    let ops = match shape_ops(ctx, &track, shapes, now, &HashMap::new(), &HashMap::new()) {
+        Ok(ops) => ops,
+        Err(e) => return Ok(Err(e)),
+    };
+    let project = ctx.video.project_id;
+    if let Some(done) = contexts.fresh.get_mut(&track.id) {
+        done.extend(frames);
+    }
+    contexts.new_shapes = true;
+    Ok(Ok(Plan { project, ops }))
 }
 
 async fn plan_set_shapes(conn: &mut SqliteConnection, shapes: Vec<Shape>, now: Timestamp, contexts: &mut Contexts) -> Result<Plan> {

@@ -410,12 +410,20 @@ pub(crate) async fn upsert_shapes(conn: &mut SqliteConnection, shapes: &[(&Shape
 /// [`upsert_shapes`], or with `replace` false a plain insert that fails on
 /// a shape already there.
 pub(crate) async fn write_shapes(conn: &mut SqliteConnection, shapes: &[(&Shape, String, Option<argus_core::hlc::Hlc>)], replace: bool) -> Result<()> {
-    // 8 values a row, well under SQLite's 32,766 variables.
-    for chunk in shapes.chunks(200) {
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO shapes (id, track_id, video_id, frame, kind, keyframe, data, hlc) ");
-        let mut rows = Vec::with_capacity(chunk.len());
-        for (s, video, hlc) in chunk {
-            rows.push((
+    insert_shapes(conn, &encode_shapes(shapes)?, replace).await
+}
+
+/// A shape as its row's values: id, track, video, frame, kind, keyframe,
+/// the encoded shape, its version.
+pub(crate) type EncodedShape = (String, String, String, i64, String, bool, Vec<u8>, Option<String>);
+
+/// Shapes (each with its track's video and, where given, its version) as
+/// the values [`insert_shapes`] writes.
+pub(crate) fn encode_shapes(shapes: &[(&Shape, String, Option<argus_core::hlc::Hlc>)]) -> Result<Vec<EncodedShape>> {
+    shapes
+        .iter()
+        .map(|(s, video, hlc)| {
+            Ok((
                 s.id.to_string(),
                 s.track_id.to_string(),
                 video.clone(),
@@ -424,10 +432,27 @@ pub(crate) async fn write_shapes(conn: &mut SqliteConnection, shapes: &[(&Shape,
                 s.keyframe,
                 codec::encode_shape(s)?,
                 hlc.map(|h| h.to_string()),
-            ));
-        }
-        q.push_values(rows, |mut b, r| {
-            b.push_bind(r.0).push_bind(r.1).push_bind(r.2).push_bind(r.3).push_bind(r.4).push_bind(r.5).push_bind(r.6).push_bind(r.7);
+            ))
+        })
+        .collect()
+}
+
+/// Writes encoded shapes, many rows per statement: upserted, or with
+/// `replace` false inserted (failing on one already there). A row without
+/// a version keeps the one it had, for the caller to set.
+pub(crate) async fn insert_shapes(conn: &mut SqliteConnection, shapes: &[EncodedShape], replace: bool) -> Result<()> {
+    // 8 values a row, well under SQLite's 32,766 variables.
+    for chunk in shapes.chunks(200) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO shapes (id, track_id, video_id, frame, kind, keyframe, data, hlc) ");
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.0.as_str())
+                .push_bind(r.1.as_str())
+                .push_bind(r.2.as_str())
+                .push_bind(r.3)
+                .push_bind(r.4.as_str())
+                .push_bind(r.5)
+                .push_bind(r.6.as_slice())
+                .push_bind(r.7.as_deref());
         });
         if replace {
             q.push(

@@ -2,8 +2,11 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    future::Future,
     path::{Path, PathBuf},
+    pin::Pin,
     str::FromStr,
+    task::Poll,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -528,20 +531,24 @@ impl Store {
         let mut w = self.writer.lock().await;
         let Writer { conn, clock } = &mut *w;
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let mut b = Batch {
-            tx: &mut tx,
-            next: clock.clone(),
-            project,
-            actor: *actor,
-            inverse: Vec::new(),
-            left: Vec::new(),
-            changes: 0,
-            items: 0,
-            now: now(),
-            contexts: command::Contexts::default(),
+        let (value, next, inverse, left, changes) = {
+            let mut b = Batch {
+                conn: BatchConn::Free(&mut tx),
+                next: clock.clone(),
+                project,
+                actor: *actor,
+                inverse: Vec::new(),
+                left: Vec::new(),
+                changes: 0,
+                items: 0,
+                now: now(),
+                contexts: command::Contexts::default(),
+            };
+            let value = f(&mut b).await?;
+            b.finish().await?;
+            let Batch { next, inverse, left, changes, .. } = b;
+            (value, next, inverse, left, changes)
         };
-        let value = f(&mut b).await?;
-        let Batch { next, inverse, left, changes, .. } = b;
         // An empty batch of a group would only add an empty step.
         let history = if group.is_some() && inverse.is_empty() { History::None } else { History::Edit };
         let group = group.map(|g| g.0.to_string());
@@ -708,7 +715,7 @@ pub(crate) async fn set_setting(conn: &mut SqliteConnection, key: &str, value: &
 /// An open batch of [`Store::batch`]: commands applied here are written at
 /// once inside its transaction and undone together.
 pub struct Batch<'t> {
-    tx: &'t mut SqliteConnection,
+    conn: BatchConn<'t>,
     next: HlcClock,
     project: ProjectId,
     actor: Actor,
@@ -726,20 +733,115 @@ impl std::fmt::Debug for Batch<'_> {
     }
 }
 
+/// The write a batch's command left running, with the command's place.
+type InFlight<'t> = Pin<Box<dyn Future<Output = (Result<()>, &'t mut SqliteConnection)> + Send + 't>>;
+
+/// A batch's connection: free, or lent to the write of an earlier command
+/// that SQLite's thread is still executing.
+enum BatchConn<'t> {
+    Free(&'t mut SqliteConnection),
+    Writing { index: usize, what: String, write: InFlight<'t> },
+    /// Only while it changes hands, or after the write holding it was dropped.
+    Lost,
+}
+
+impl<'t> BatchConn<'t> {
+    /// The connection, once the write in flight (if any) is done; that
+    /// write's error is its command's.
+    async fn ready(&mut self) -> Result<&mut SqliteConnection> {
+        match std::mem::replace(self, BatchConn::Lost) {
+            BatchConn::Writing { index, what, write } => {
+                let (written, conn) = write.await;
+                *self = BatchConn::Free(conn);
+                written.map_err(|e| e.in_batch(index, &what))?;
+            }
+            other => *self = other,
+        }
+        match self {
+            BatchConn::Free(conn) => Ok(&mut **conn),
+            _ => Err(Error::Conflict("the batch lost its connection to a write that did not finish; run it again".into())),
+        }
+    }
+
+    /// Starts `write` once the one before it is done, and sends its first
+    /// statement to SQLite's thread, which executes it while the caller
+    /// goes on (planning the next command, reading the next records).
+    async fn start(&mut self, index: usize, what: String, write: ShapeWrite) -> Result<()> {
+        self.ready().await?;
+        let BatchConn::Free(conn) = std::mem::replace(self, BatchConn::Lost) else {
+            return Err(Error::Conflict("the batch lost its connection; run it again".into()));
+        };
+        let mut write: InFlight<'t> = Box::pin(async move {
+            let written = write.execute(&mut *conn).await;
+            (written, conn)
+        });
+        match std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+            Poll::Ready((written, conn)) => {
+                *self = BatchConn::Free(conn);
+                written.map_err(|e| e.in_batch(index, &what))
+            }
+            Poll::Pending => {
+                *self = BatchConn::Writing { index, what, write };
+                Ok(())
+            }
+        }
+    }
+}
+
 impl Batch<'_> {
     /// Validates and applies one command of the batch. A refused command
     /// fails the batch ([`Error::Batch`] names it); the caller may also
     /// check what it sends first and leave out what would be refused.
+    ///
+    /// New shapes on a track the batch created (an import's) are planned
+    /// from what the batch knows, and their write runs on SQLite's thread
+    /// while the caller prepares the next command; a write that fails
+    /// fails the batch at the next command or at the end, naming its own.
     pub async fn apply(&mut self, cmd: Command) -> Result<()> {
         let what = cmd.summary();
         let index = self.items;
         self.items += 1;
-        let plan = command::plan(&mut *self.tx, &self.actor, cmd, self.now, &mut self.contexts).await.map_err(|e| e.in_batch(index, &what))?;
+        let plan = match command::plan_known(&self.actor, cmd, self.now, &mut self.contexts) {
+            Ok(plan) => plan,
+            Err(cmd) => {
+                let conn = self.conn.ready().await?;
+                command::plan(conn, &self.actor, cmd, self.now, &mut self.contexts).await
+            }
+        }
+        .map_err(|e| e.in_batch(index, &what))?;
         if plan.project != self.project {
             return Err(Error::Conflict(format!("item {} ({what}) edits project {}, not {}", index + 1, plan.project, self.project)));
         }
         self.changes += plan.ops.len();
-        write_ops(&mut *self.tx, &mut self.next, self.project, &plan.ops, Some(&self.contexts), &mut self.inverse, &mut self.left).await
+        if let Some(write) = self.known_shape_write(&plan.ops)? {
+            return self.conn.start(index, what, write).await;
+        }
+        let conn = self.conn.ready().await?;
+        write_ops(conn, &mut self.next, self.project, &plan.ops, Some(&self.contexts), &mut self.inverse, &mut self.left).await
+    }
+
+    /// The write of `ops` when it needs nothing read: a run of new shapes
+    /// (planned as such) on tracks whose videos planning saw.
+    fn known_shape_write(&mut self, ops: &[ChangeOp]) -> Result<Option<ShapeWrite>> {
+        if !self.contexts.new_shapes || ops.len() < 2 || shape_run(ops) != ops.len() {
+            return Ok(None);
+        }
+        let shapes = run_shapes(ops);
+        let mut videos = HashMap::new();
+        for s in &shapes {
+            match self.contexts.video_of(s.track_id) {
+                Some(v) => videos.entry(s.track_id).or_insert_with(|| v.to_string()),
+                None => return Ok(None),
+            };
+        }
+        let ids: Vec<String> = shapes.iter().map(|s| s.id.to_string()).collect();
+        let (inverse, left) = (&mut self.inverse, &mut self.left);
+        ShapeWrite::new(&mut self.next, self.project, ops, &ids, Replaced::default(), &videos, false, now_ms(), inverse, left).map(Some)
+    }
+
+    /// Waits for the write in flight; the batch's connection, free.
+    async fn finish(&mut self) -> Result<&mut SqliteConnection> {
+        self.conn.ready().await
     }
 
     /// Records written so far.
@@ -957,6 +1059,16 @@ fn shape_run(ops: &[ChangeOp]) -> usize {
 /// Rows per multi-row statement: under SQLite's 32,766 variables.
 const ROWS_PER_STATEMENT: usize = 500;
 
+/// The shapes a run of upserts carries ([`shape_run`]).
+fn run_shapes(ops: &[ChangeOp]) -> Vec<&Shape> {
+    ops.iter()
+        .filter_map(|op| match op {
+            ChangeOp::Upsert { entity: Entity::Shape(s) } => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Writes a run of upserts of distinct shapes ([`shape_run`]).
 #[allow(clippy::too_many_arguments)] // write_ops' own arguments
 async fn write_shapes(
@@ -970,22 +1082,14 @@ async fn write_shapes(
     inverse: &mut Vec<ChangeOp>,
     left: &mut Expect,
 ) -> Result<()> {
-    let shapes: Vec<&Shape> = ops
-        .iter()
-        .filter_map(|op| match op {
-            ChangeOp::Upsert { entity: Entity::Shape(s) } => Some(s),
-            _ => None,
-        })
-        .collect();
+    let shapes = run_shapes(ops);
     debug_assert_eq!(shapes.len(), ops.len());
     let ids: Vec<String> = shapes.iter().map(|s| s.id.to_string()).collect();
     // What the run replaces: versions (the changes' bases: a live shape's on
     // its row, a deleted one's tombstone in `versions`) and records (the
     // inverses).
     let kind = EntityKind::Shape.as_str();
-    let mut bases: HashMap<String, Hlc> = HashMap::new();
-    let mut tombstones: Vec<String> = Vec::new();
-    let mut before: HashMap<ShapeId, Shape> = HashMap::new();
+    let mut replaced = Replaced::default();
     // New shapes of a track the batch created (planning knew): nothing to read.
     let new_shapes = planned.is_some_and(|c| c.new_shapes);
     let lookups = if new_shapes { &ids[..0] } else { &ids[..] };
@@ -1000,8 +1104,8 @@ async fn write_shapes(
         let found: Vec<(String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
         for (id, hlc) in found {
             let hlc = rows::parse(&hlc, "version hlc")?;
-            tombstones.push(id.clone());
-            bases.insert(id, hlc);
+            replaced.tombstones.push(id.clone());
+            replaced.bases.insert(id, hlc);
         }
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT id, data, hlc FROM shapes WHERE id IN (");
         let mut list = q.separated(", ");
@@ -1013,93 +1117,145 @@ async fn write_shapes(
             use sqlx::Row;
             let shape = rows::shape_from_row(&row)?;
             if let Some(hlc) = row.try_get::<Option<String>, _>("hlc")? {
-                bases.insert(row.try_get("id")?, rows::parse(&hlc, "shape hlc")?);
+                replaced.bases.insert(row.try_get("id")?, rows::parse(&hlc, "shape hlc")?);
             }
-            before.insert(shape.id, shape);
+            replaced.before.insert(shape.id, shape);
         }
     }
-    // The version each shape gets. New shapes (no version here, not even a
-    // tombstone) of one track take consecutive HLCs and, when there are at
-    // least BULK_MIN of them, one bulk outbox row (sync.rs) instead of a row
-    // each: nothing else of this device's is written at those HLCs on that
-    // track, so the row's range names exactly them.
-    let mut hlcs: Vec<Option<Hlc>> = vec![None; shapes.len()];
-    let mut groups: Vec<(TrackId, Vec<usize>)> = Vec::new();
-    for (i, id_s) in ids.iter().enumerate() {
-        if bases.contains_key(id_s) {
+    // Each shape's track's video (usually one track a run): as planning
+    // saw it, or read here.
+    let mut videos: HashMap<TrackId, String> = HashMap::new();
+    for s in &shapes {
+        if videos.contains_key(&s.track_id) {
             continue;
         }
-        let track = shapes[i].track_id;
-        match groups.iter_mut().find(|(t, _)| *t == track) {
-            Some((_, members)) => members.push(i),
-            None => groups.push((track, vec![i])),
-        }
-    }
-    let mut bulk_rows = Vec::new();
-    for (track, members) in groups.iter().filter(|(_, m)| m.len() >= BULK_MIN) {
-        for &i in members {
-            hlcs[i] = Some(clock.tick(now_ms)?);
-        }
-        let (Some(&first), Some(&last)) = (members.first(), members.last()) else { continue };
-        let (Some(from), Some(to)) = (hlcs[first], hlcs[last]) else { continue };
-        let bulk = crate::sync::BulkShapes { id: ChangeId::new(), track: *track, from, to, sent: None };
-        bulk_rows.push((bulk.id.to_string(), from.to_string(), crate::sync::BULK_KIND, track.to_string(), serde_json::to_string(&bulk)?));
-    }
-    let mut outbox = Vec::with_capacity(shapes.len() - bulk_rows.len());
-    for (((op, s), id_s), hlc) in ops.iter().zip(&shapes).zip(&ids).zip(hlcs.iter_mut()) {
-        let id = *s.id.as_uuid();
-        inverse.push(match before.remove(&s.id) {
-            Some(b) => ChangeOp::Upsert { entity: Entity::Shape(b) },
-            None => ChangeOp::Delete { kind: EntityKind::Shape, id },
-        });
-        let h = match *hlc {
-            Some(h) => h,
-            None => {
-                let change = Change { id: ChangeId::new(), hlc: clock.tick(now_ms)?, base: bases.get(id_s).copied(), project_id: project, op: op.clone() };
-                outbox.push((change.id.to_string(), change.hlc.to_string(), kind, id_s.clone(), serde_json::to_string(&change)?));
-                change.hlc
-            }
+        let v: String = match planned.and_then(|c| c.video_of(s.track_id)) {
+            Some(v) => v.to_string(),
+            None => sqlx::query_scalar("SELECT video_id FROM tracks WHERE id = ?")
+                .bind(s.track_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| Error::not_found("track", s.track_id))?,
         };
-        *hlc = Some(h);
-        left.push((EntityKind::Shape, id, h));
+        videos.insert(s.track_id, v);
     }
-    // The shapes with their versions, each on its track's video (usually one
-    // track a run); a shape that lives again loses its tombstone.
-    let mut videos: HashMap<TrackId, String> = HashMap::new();
-    let mut rows_in = Vec::with_capacity(shapes.len());
-    for (s, hlc) in shapes.iter().zip(hlcs) {
-        let video = match videos.get(&s.track_id) {
-            Some(v) => v.clone(),
-            None => {
-                // Planning saw the track's video, or it is read here.
-                let v: String = match planned.and_then(|c| c.video_of(s.track_id)) {
-                    Some(v) => v.to_string(),
-                    None => sqlx::query_scalar("SELECT video_id FROM tracks WHERE id = ?")
-                        .bind(s.track_id.to_string())
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .ok_or_else(|| Error::not_found("track", s.track_id))?,
-                };
-                videos.insert(s.track_id, v.clone());
-                v
+    let write = ShapeWrite::new(clock, project, ops, &ids, replaced, &videos, !new_shapes, now_ms, inverse, left)?;
+    write.execute(tx).await
+}
+
+/// What a run of shape upserts replaces, as read before it is written.
+#[derive(Default)]
+struct Replaced {
+    /// The versions the changes are based on, by shape id.
+    bases: HashMap<String, Hlc>,
+    /// Deleted shapes that live again: their tombstones go.
+    tombstones: Vec<String>,
+    /// The records the run overwrites (for the inverses).
+    before: HashMap<ShapeId, Shape>,
+}
+
+/// An outbox row: change id, HLC, entity kind, entity id, the change (JSON).
+type OutboxRow = (String, String, &'static str, String, String);
+
+/// All a run of shape upserts writes, worked out (versions, outbox rows,
+/// inverses, the encoded shapes) and ready to execute.
+struct ShapeWrite {
+    project: ProjectId,
+    shapes: Vec<rows::EncodedShape>,
+    /// Upsert (a shape may be there) or plain insert (none can be).
+    replace: bool,
+    tombstones: Vec<String>,
+    outbox: Vec<OutboxRow>,
+}
+
+impl ShapeWrite {
+    #[allow(clippy::too_many_arguments)] // write_shapes' own arguments
+    fn new(
+        clock: &mut HlcClock,
+        project: ProjectId,
+        ops: &[ChangeOp],
+        ids: &[String],
+        replaced: Replaced,
+        videos: &HashMap<TrackId, String>,
+        replace: bool,
+        now_ms: u64,
+        inverse: &mut Vec<ChangeOp>,
+        left: &mut Expect,
+    ) -> Result<Self> {
+        let Replaced { bases, tombstones, mut before } = replaced;
+        let shapes = run_shapes(ops);
+        let kind = EntityKind::Shape.as_str();
+        // The version each shape gets. New shapes (no version here, not even a
+        // tombstone) of one track take consecutive HLCs and, when there are at
+        // least BULK_MIN of them, one bulk outbox row (sync.rs) instead of a row
+        // each: nothing else of this device's is written at those HLCs on that
+        // track, so the row's range names exactly them.
+        let mut hlcs: Vec<Option<Hlc>> = vec![None; shapes.len()];
+        let mut groups: Vec<(TrackId, Vec<usize>)> = Vec::new();
+        for (i, id_s) in ids.iter().enumerate() {
+            if bases.contains_key(id_s) {
+                continue;
             }
-        };
-        rows_in.push((*s, video, hlc));
+            let track = shapes[i].track_id;
+            match groups.iter_mut().find(|(t, _)| *t == track) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((track, vec![i])),
+            }
+        }
+        // The bulk rows first: their HLCs came first.
+        let mut outbox = Vec::with_capacity(shapes.len());
+        for (track, members) in groups.iter().filter(|(_, m)| m.len() >= BULK_MIN) {
+            for &i in members {
+                hlcs[i] = Some(clock.tick(now_ms)?);
+            }
+            let (Some(&first), Some(&last)) = (members.first(), members.last()) else { continue };
+            let (Some(from), Some(to)) = (hlcs[first], hlcs[last]) else { continue };
+            let bulk = crate::sync::BulkShapes { id: ChangeId::new(), track: *track, from, to, sent: None };
+            outbox.push((bulk.id.to_string(), from.to_string(), crate::sync::BULK_KIND, track.to_string(), serde_json::to_string(&bulk)?));
+        }
+        for (((op, s), id_s), hlc) in ops.iter().zip(&shapes).zip(ids).zip(hlcs.iter_mut()) {
+            let id = *s.id.as_uuid();
+            inverse.push(match before.remove(&s.id) {
+                Some(b) => ChangeOp::Upsert { entity: Entity::Shape(b) },
+                None => ChangeOp::Delete { kind: EntityKind::Shape, id },
+            });
+            let h = match *hlc {
+                Some(h) => h,
+                None => {
+                    let change = Change { id: ChangeId::new(), hlc: clock.tick(now_ms)?, base: bases.get(id_s).copied(), project_id: project, op: op.clone() };
+                    outbox.push((change.id.to_string(), change.hlc.to_string(), kind, id_s.clone(), serde_json::to_string(&change)?));
+                    change.hlc
+                }
+            };
+            *hlc = Some(h);
+            left.push((EntityKind::Shape, id, h));
+        }
+        // The shapes with their versions, each on its track's video.
+        let mut rows_in = Vec::with_capacity(shapes.len());
+        for (s, hlc) in shapes.iter().zip(hlcs) {
+            let video = videos.get(&s.track_id).ok_or_else(|| Error::not_found("track", s.track_id))?;
+            rows_in.push((*s, video.clone(), hlc));
+        }
+        Ok(Self { project, shapes: rows::encode_shapes(&rows_in)?, replace, tombstones, outbox })
     }
-    // New records are inserted, not upserted: were one there after all, the
-    // batch fails rather than overwrite it.
-    rows::write_shapes(&mut *tx, &rows_in, !new_shapes).await?;
-    drop(rows_in);
-    crate::remote::clear_tombstones(&mut *tx, project, tombstones.into_iter()).await?;
-    // The bulk rows first: their HLCs came first.
-    for chunk in bulk_rows.chunks(ROWS_PER_STATEMENT).chain(outbox.chunks(ROWS_PER_STATEMENT)) {
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO outbox (change_id, project_id, hlc, entity_kind, entity_id, change) ");
-        q.push_values(chunk, |mut b, (change_id, hlc, kind, id, json)| {
-            b.push_bind(change_id.as_str()).push_bind(project_s).push_bind(hlc.as_str()).push_bind(*kind).push_bind(id.as_str()).push_bind(json.as_str());
-        });
-        q.build().execute(&mut *tx).await?;
+
+    /// Writes it: the shapes (new records inserted, not upserted: were one
+    /// there after all, the batch fails rather than overwrite it; a shape
+    /// that lives again loses its tombstone), then the outbox rows.
+    async fn execute(self, tx: &mut SqliteConnection) -> Result<()> {
+        let project_s = self.project.to_string();
+        let project_s = project_s.as_str();
+        rows::insert_shapes(&mut *tx, &self.shapes, self.replace).await?;
+        crate::remote::clear_tombstones(&mut *tx, self.project, self.tombstones.into_iter()).await?;
+        for chunk in self.outbox.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO outbox (change_id, project_id, hlc, entity_kind, entity_id, change) ");
+            q.push_values(chunk, |mut b, (change_id, hlc, kind, id, json)| {
+                b.push_bind(change_id.as_str()).push_bind(project_s).push_bind(hlc.as_str()).push_bind(*kind).push_bind(id.as_str()).push_bind(json.as_str());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The fewest new shapes of one track that a run queues as one bulk row.
