@@ -472,8 +472,9 @@ impl Workspace {
             images.insert(im.id, place);
         }
         // Records go over in lists of HANDOFF: one wake-up of the batch per
-        // list, not per record; the channel holds as many records as before.
-        let (tx, mut rx) = mpsc::channel::<Item>(1024 / HANDOFF);
+        // list, not per record. The channel holds as many records as a write
+        // takes, so the reader keeps parsing while the batch writes.
+        let (tx, mut rx) = mpsc::channel::<Item>(PENDING / HANDOFF);
         let path = file.to_path_buf();
         let ticks = Ticks { cancel: cancel.clone() };
         let reader = tokio::task::spawn_blocking(move || -> CommandResult<Report> {
