@@ -142,6 +142,33 @@ async fn a_batch_is_one_undo_step_and_all_or_nothing() {
     assert!(matches!(&e, Error::Batch { index: 1, .. }), "{e:?}");
     assert!(e.to_string().starts_with("item 2 of the batch (set 1 shapes) was refused"), "{e}");
     assert!(f.store.tracks(f.video.id).await.expect("tracks").is_empty());
+
+    // A batch given up (a cancelled import) while its last write still runs
+    // on SQLite's thread writes nothing either.
+    let (pending, depth) = (f.store.pending_count(f.project).await.expect("outbox"), f.store.history_depth(f.project).await.expect("depth"));
+    let t = track(f.video.id, f.car());
+    let given_up = f
+        .store
+        .batch(f.project, &f.actor, "import", async |b: &mut Batch<'_>| {
+            b.apply(Command::CreateTrack { track: t.clone(), shapes: vec![mask_shape(t.id, 0, 1)] }).await?;
+            b.apply(Command::SetShapes { shapes: (1..20).map(|frame| mask_shape(t.id, frame, 2)).collect() }).await?;
+            Err::<(), _>(Error::Conflict("cancelled".into()))
+        })
+        .await;
+    assert!(matches!(&given_up, Err(Error::Conflict(m)) if m == "cancelled"), "{given_up:?}");
+    assert!(f.store.tracks(f.video.id).await.expect("tracks").is_empty());
+    assert!(f.store.track_shapes(t.id).await.expect("shapes").is_empty());
+    assert_eq!(f.store.pending_count(f.project).await.expect("outbox"), pending);
+    assert_eq!(f.store.history_depth(f.project).await.expect("depth"), depth);
+    // And the store goes on: the same import, not given up, is all there.
+    f.store
+        .batch(f.project, &f.actor, "import", async |b: &mut Batch<'_>| {
+            b.apply(Command::CreateTrack { track: t.clone(), shapes: vec![mask_shape(t.id, 0, 1)] }).await?;
+            b.apply(Command::SetShapes { shapes: (1..20).map(|frame| mask_shape(t.id, frame, 2)).collect() }).await
+        })
+        .await
+        .expect("batch");
+    assert_eq!(f.store.track_shapes(t.id).await.expect("shapes").len(), 20);
 }
 
 #[tokio::test]
