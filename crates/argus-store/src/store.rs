@@ -839,9 +839,9 @@ impl Batch<'_> {
         ShapeWrite::new(&mut self.next, self.project, ops, &ids, Replaced::default(), &videos, false, now_ms(), inverse, left).map(Some)
     }
 
-    /// Waits for the write in flight; the batch's connection, free.
-    async fn finish(&mut self) -> Result<&mut SqliteConnection> {
-        self.conn.ready().await
+    /// Waits for the write in flight, if any; its error is the batch's.
+    async fn finish(&mut self) -> Result<()> {
+        self.conn.ready().await.map(|_| ())
     }
 
     /// Records written so far.
