@@ -146,6 +146,14 @@ pub(crate) struct Contexts {
 }
 
 impl Contexts {
+    /// Whether `shapes` are all new records of `track`, a track this
+    /// transaction created: their canonical ids, on frames not given yet.
+    fn all_new(&self, track: TrackId, shapes: &[Shape]) -> bool {
+        self.fresh.get(&track).is_some_and(|done| {
+            shapes.iter().all(|s| s.track_id == track && s.id == ShapeId::for_track_frame(track, s.frame) && !done.contains(&s.frame))
+        })
+    }
+
     /// The video of `track`, where planning saw it.
     pub(crate) fn video_of(&self, track: TrackId) -> Option<VideoId> {
         self.track_videos.get(&track).copied()
@@ -470,9 +478,7 @@ pub(crate) fn plan_known(actor: &Actor, cmd: Command, now: Timestamp, contexts: 
     let Command::SetShapes { shapes } = cmd else { return Err(cmd) };
     let track = shapes.first().and_then(|first| contexts.created.get(&first.track_id)).filter(|track| {
         contexts.videos.contains_key(&track.video_id)
-            && contexts.fresh.get(&track.id).is_some_and(|done| {
-                shapes.iter().all(|s| s.track_id == track.id && s.id == ShapeId::for_track_frame(track.id, s.frame) && !done.contains(&s.frame))
-            })
+            && contexts.all_new(track.id, &shapes)
     });
     let (Some(track), true) = (track.cloned(), actor.role.require(permission).is_ok()) else {
         return Err(Command::SetShapes { shapes });
@@ -502,9 +508,7 @@ async fn plan_set_shapes(conn: &mut SqliteConnection, shapes: Vec<Shape>, now: T
     };
     contexts.track_videos.insert(track.id, track.video_id);
     // New shapes of a track this transaction created: nothing to look up.
-    let new = contexts.fresh.get(&track.id).is_some_and(|done| {
-        shapes.iter().all(|s| s.track_id == track.id && s.id == ShapeId::for_track_frame(track.id, s.frame) && !done.contains(&s.frame))
-    });
+    let new = contexts.all_new(track.id, &shapes);
     let frames: Vec<u64> = if new { shapes.iter().map(|s| s.frame).collect() } else { Vec::new() };
     let ctx = contexts.get(conn, track.video_id).await?;
     let ops = plan_shapes(conn, ctx, &track, shapes, now, new).await?;
