@@ -807,3 +807,88 @@ pub struct PropagateSummary {
     /// The tracker's model.
     pub model: String,
 }
+
+/// What a review covers, as the page sends it to open one and reads it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "scope", rename_all = "snake_case")]
+#[ts(export_to = "ReviewScopeInfo.ts")]
+pub enum ReviewScopeInfo {
+    /// Every object on every frame of the video.
+    Video,
+    /// One object (track), on every frame.
+    Track { track_id: String },
+    /// Frames `start..=end` of the video, every object on them.
+    Frames {
+        #[ts(type = "number")]
+        start: u64,
+        #[ts(type = "number")]
+        end: u64,
+    },
+}
+
+/// One comment of a review's thread.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "ReviewComment.ts")]
+pub struct ReviewComment {
+    pub id: String,
+    /// Who wrote it: "you", a member's name, or the start of a user id.
+    pub author: String,
+    pub body: String,
+    /// The frame it is pinned to, if any.
+    #[ts(type = "number | null")]
+    pub frame: Option<u64>,
+    /// Milliseconds since the Unix epoch.
+    #[ts(type = "number")]
+    pub created_at: i64,
+}
+
+/// A review of part of a video, with its thread, for the review panel.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "ReviewInfo.ts")]
+pub struct ReviewInfo {
+    pub id: String,
+    pub video_id: String,
+    pub scope: ReviewScopeInfo,
+    /// What it covers, in words: "the whole video", "car #2", "frames 10–20".
+    pub covers: String,
+    /// The first frame it covers (0 for a video; the object's first shape
+    /// for a track, if it has one): where "show" goes.
+    #[ts(type = "number")]
+    pub first_frame: u64,
+    /// `pending`, `approved` or `rejected`.
+    pub state: String,
+    /// Who decided it last, if anyone has ("you", a member's name, ...).
+    pub reviewer: Option<String>,
+    /// The verdict's comment (what to fix, for a rejection).
+    pub comment: Option<String>,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    #[ts(type = "number")]
+    pub updated_at: i64,
+    /// The thread, oldest first.
+    pub comments: Vec<ReviewComment>,
+}
+
+/// A reviewer's verdict on a review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export_to = "ReviewVerdict.ts")]
+pub enum ReviewVerdict {
+    /// Pending to approved.
+    Approve,
+    /// Pending to rejected: sent back with a comment saying what to fix.
+    Reject,
+    /// Back to pending: rejected work resubmitted, or an approval reopened.
+    Reopen,
+}
+
+/// The video's reviews after a review command, and the undo history.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "Reviewed.ts")]
+pub struct Reviewed {
+    /// The review the command touched.
+    pub review_id: String,
+    /// Every review of its video, oldest first.
+    pub reviews: Vec<ReviewInfo>,
+    pub history: HistoryState,
+}

@@ -13,7 +13,8 @@
 //! - the compositor ([`frames::Compositor`]) that draws masks and shapes
 //!   over frames.
 //!
-//! Edits ([`edit`]) become one store command each, so one undo step.
+//! Edits ([`edit`]) and review steps ([`review`]: open, approve, reject,
+//! reopen, comment) become one store command each, so one undo step.
 //! Payloads are the display-ready types of [`dto`]; errors are one typed
 //! [`CommandError`].
 //!
@@ -30,6 +31,7 @@ pub mod frames;
 pub mod hooks;
 pub mod import;
 pub mod projects;
+pub mod review;
 pub mod sam;
 pub mod sample;
 pub mod track;

@@ -122,6 +122,13 @@ impl TestWs {
                 let hidden = arg::<Option<Vec<String>>>(args, "hidden")?.unwrap_or_default();
                 out(ws.pick_object(&s("videoId")?, n("frame")?, arg(args, "x")?, arg(args, "y")?, &hidden).await)
             }
+            "reviews" => out(ws.reviews(&s("videoId")?).await),
+            "open_review" => out(ws.open_review(&s("videoId")?, &arg(args, "scope")?).await),
+            "decide_review" => {
+                let comment = arg::<Option<String>>(args, "comment")?;
+                out(ws.decide_review(&s("reviewId")?, arg(args, "verdict")?, comment.as_deref()).await)
+            }
+            "comment_review" => out(ws.comment_review(&s("reviewId")?, &s("body")?, arg(args, "frame")?).await),
             "undo" => out(ws.undo(&s("projectId")?).await),
             "redo" => out(ws.redo(&s("projectId")?).await),
             "history" => out(ws.history(&s("projectId")?).await),

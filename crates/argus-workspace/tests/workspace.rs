@@ -6,6 +6,7 @@
 //! as ignored, with the reason.
 
 mod datasets;
+mod review;
 mod stills;
 mod tracking;
 mod transfer;
@@ -55,6 +56,7 @@ fn main() {
         ),
         Trial::test("transfer: COCO export with JPEG frames and import into another project keep every pixel; one undo step", transfer::coco_round_trip),
         Trial::test("transfer: native JSON export and import are lossless", transfer::native_round_trip),
+        Trial::test("review: open (object, frames, video), reject with what to fix, thread pinned to frames, reopen, approve, undo; bad requests refused", review::workflow),
         Trial::test("datasets: CVAT for video export and import keep tracks, numbers, keyframes and every pixel", datasets::cvat_round_trip),
         Trial::test("datasets: YOLO detection and segmentation export and import (boxes exact, masks through reported polygons)", datasets::yolo_round_trip),
         Trial::test("datasets: Pascal VOC files per frame; MOT export and import keep tracks and boxes", datasets::voc_and_mot),
