@@ -587,6 +587,9 @@ pub fn read_annotation(xml: &[u8], file: &str, report: &mut Report) -> Result<Vo
     let mut objects = Vec::new();
     // The object being read: name, occluded, difficult, box fields.
     let mut object: Option<(String, bool, bool, [Option<String>; 4])> = None;
+    // One image a file: a second top-level element or a second <size> would
+    // change the size that the boxes read before it were checked against.
+    let (mut rooted, mut sized) = (false, false);
     loop {
         let at = reader.buffer_position();
         let event = reader.read_event_into(&mut buf).map_err(|e| syntax(at, e.to_string()))?;
@@ -596,6 +599,19 @@ pub fn read_annotation(xml: &[u8], file: &str, report: &mut Report) -> Result<Vo
             }
             Event::Start(e) => {
                 let name = e.name().as_ref().to_owned();
+                let invalid = |reason: &str| Error::Invalid { format: "Pascal VOC", at: format!("{file}, byte {at}"), reason: reason.into() };
+                if path.is_empty() {
+                    if rooted {
+                        return Err(invalid("a second top-level element: a VOC annotation file describes one image, in one <annotation>"));
+                    }
+                    rooted = true;
+                }
+                if name == "size" && path.len() == 1 && path[0] == "annotation" {
+                    if sized {
+                        return Err(invalid("the image's <size> is given twice; keep one"));
+                    }
+                    sized = true;
+                }
                 if name == "object" && path.last().is_some_and(|p| p == "annotation") {
                     object = Some((String::new(), false, false, [None, None, None, None]));
                 }
@@ -776,6 +792,30 @@ mod read_tests {
         assert!(matches!(read_annotation(b"<annotation><size>", "c.xml", &mut report), Err(Error::Syntax { .. })));
         assert!(read_annotation(b"<annotation></annotation>", "d.xml", &mut report).is_err(), "no size");
         assert!(read_annotation(b"\xff\xfe", "e.xml", &mut report).is_err());
+    }
+
+    /// Found by the voc_xml fuzzer: a second <annotation> (or <size>) after
+    /// an object made the file's size smaller than the one its box was
+    /// checked against, so the box came back outside the image.
+    #[test]
+    fn one_image_a_file_so_every_box_is_inside_the_size_returned() {
+        let object = "<object><name>car</name><bndbox><xmin>3</xmin><ymin>4</ymin><xmax>12</xmax><ymax>8</ymax></bndbox></object>";
+        let first = format!("<annotation><size><width>40</width><height>30</height></size>{object}</annotation>");
+        let mut report = Report::default();
+        let two_roots = format!("{first}<annotation><size><width>8</width><height>30</height></size></annotation>");
+        match read_annotation(two_roots.as_bytes(), "a.xml", &mut report) {
+            Err(Error::Invalid { reason, at, .. }) => {
+                assert!(reason.contains("one image") && at.starts_with("a.xml, byte"), "{reason} at {at}")
+            }
+            other => panic!("two <annotation>s: {other:?}"),
+        }
+        let two_sizes = format!("<annotation><size><width>40</width><height>30</height></size>{object}<size><width>8</width><height>30</height></size></annotation>");
+        match read_annotation(two_sizes.as_bytes(), "b.xml", &mut report) {
+            Err(Error::Invalid { reason, .. }) => assert!(reason.contains("twice"), "{reason}"),
+            other => panic!("two <size>s: {other:?}"),
+        }
+        let img = read_annotation(first.as_bytes(), "c.xml", &mut report).expect("one image");
+        assert_eq!((img.width, img.height, img.objects.len()), (40, 30, 1));
     }
 }
 

@@ -31,6 +31,7 @@ pub fn all() -> Vec<(&'static str, Test)> {
         ("regression::store_codec::four_g_pixel_mask_decodes_without_allocating_pixels", four_g_pixels),
         ("regression::store_codec::mask_beyond_u32_pixels_is_refused", too_many_pixels),
         ("regression::store_codec::polygon_floats_round_trip_exactly", polygon_floats),
+        ("regression::voc_xml::a_second_annotation_cannot_shrink_the_size_a_box_was_checked_against", voc_two_roots),
     ]
 }
 
@@ -225,6 +226,20 @@ fn polygon_floats() -> Result<(), Failed> {
         let bytes = argus_store::codec::encode_shape(&shape).map_err(|e| e.to_string())?;
         let back = argus_store::codec::decode_shape(&bytes).map_err(|e| e.to_string())?;
         ensure!(back == shape, "x = {x:?} came back as {:?}", back.geometry);
+    }
+    Ok(())
+}
+
+/// Found by the voc_xml fuzzer (fuzz/corpus/voc_xml/regression-two-annotations-box-outside-size):
+/// a file with two `<annotation>`s returned a box checked against the first's
+/// 40x30 with the second's 8x30 as the image's size. One image a file now.
+fn voc_two_roots() -> Result<(), Failed> {
+    let input = include_bytes!("../../../fuzz/corpus/voc_xml/regression-two-annotations-box-outside-size");
+    argus_fuzz::formats::voc_xml(input);
+    let mut report = argus_formats::Report::default();
+    match argus_formats::voc::read_annotation(input, "a.xml", &mut report) {
+        Err(argus_formats::Error::Invalid { reason, .. }) => ensure!(reason.contains("one image"), "the reason: {reason}"),
+        other => return Err(format!("expected the second top-level element refused, got {other:?}").into()),
     }
     Ok(())
 }
