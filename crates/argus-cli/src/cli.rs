@@ -230,6 +230,11 @@ enum Cmd {
     /// masks propagated by SAM.
     #[command(subcommand)]
     Track(TrackCmd),
+    /// Reviews of a video: list them, open one (of the video, an object or
+    /// frames), approve, reject with what to fix, reopen, comment. Each step
+    /// is one undo step and syncs like an edit.
+    #[command(subcommand)]
+    Review(ReviewCmd),
     /// Imports a dataset's annotations into a project as one undo step.
     Import {
         #[arg(long)]
@@ -300,6 +305,91 @@ enum TrackCmd {
         #[arg(long)]
         manifest: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReviewCmd {
+    /// A video's reviews, oldest first, with their verdicts and threads.
+    List {
+        #[arg(long)]
+        video: VideoId,
+    },
+    /// Opens a pending review of the whole video, one object (--track) or a
+    /// range of frames (--frames A-B, inclusive).
+    Open {
+        #[arg(long)]
+        video: VideoId,
+        #[arg(long, conflicts_with = "frames")]
+        track: Option<TrackId>,
+        #[arg(long, value_name = "A-B")]
+        frames: Option<String>,
+    },
+    /// Approves a pending review.
+    Approve {
+        review: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Rejects a pending review, saying what to fix.
+    Reject {
+        review: String,
+        #[arg(long)]
+        comment: String,
+    },
+    /// Puts a decided review back to pending (rejected work fixed, or an approval taken back).
+    Reopen { review: String },
+    /// Adds a comment to a review's thread, pinned to --frame if given.
+    Comment {
+        review: String,
+        #[arg(long)]
+        body: String,
+        #[arg(long)]
+        frame: Option<u64>,
+    },
+}
+
+/// `A-B` (or `A..B`, or one frame `A`) as an inclusive range.
+fn frame_range(s: &str) -> Result<(u64, u64)> {
+    let bad = || anyhow!("--frames '{s}': give the first and last frame as A-B (for example 10-20)");
+    let (a, b) = s.split_once("..").or_else(|| s.split_once('-')).unwrap_or((s, s));
+    let a: u64 = a.trim().parse().map_err(|_| bad())?;
+    let b: u64 = b.trim().parse().map_err(|_| bad())?;
+    Ok((a, b))
+}
+
+async fn review(store: &Store, out: Out, cmd: ReviewCmd) -> Result<()> {
+    use argus_workspace::dto::{ReviewInfo, ReviewScopeInfo, ReviewVerdict};
+    let ws = argus_workspace::Workspace::open_database(store.path()).await?;
+    let rows = |reviews: &[ReviewInfo]| {
+        out.rows(&["REVIEW", "STATE", "COVERS", "VERDICT", "COMMENTS"], reviews, |r| {
+            let verdict = match (&r.reviewer, &r.comment) {
+                (Some(who), Some(c)) => format!("{who}: {c}"),
+                (Some(who), None) if r.state != "pending" => who.clone(),
+                _ => String::new(),
+            };
+            vec![r.id.clone(), r.state.clone(), r.covers.clone(), verdict, r.comments.len().to_string()]
+        })
+    };
+    let reviewed = match cmd {
+        ReviewCmd::List { video } => return rows(&ws.reviews(&video.to_string()).await?),
+        ReviewCmd::Open { video, track, frames } => {
+            let scope = match (track, frames) {
+                (Some(t), _) => ReviewScopeInfo::Track { track_id: t.to_string() },
+                (None, Some(f)) => {
+                    let (start, end) = frame_range(&f)?;
+                    ReviewScopeInfo::Frames { start, end }
+                }
+                (None, None) => ReviewScopeInfo::Video,
+            };
+            ws.open_review(&video.to_string(), &scope).await?
+        }
+        ReviewCmd::Approve { review, comment } => ws.decide_review(&review, ReviewVerdict::Approve, comment.as_deref()).await?,
+        ReviewCmd::Reject { review, comment } => ws.decide_review(&review, ReviewVerdict::Reject, Some(&comment)).await?,
+        ReviewCmd::Reopen { review } => ws.decide_review(&review, ReviewVerdict::Reopen, None).await?,
+        ReviewCmd::Comment { review, body, frame } => ws.comment_review(&review, &body, frame).await?,
+    };
+    let touched: Vec<ReviewInfo> = reviewed.reviews.into_iter().filter(|r| r.id == reviewed.review_id).collect();
+    rows(&touched)
 }
 
 #[derive(Debug, Subcommand)]
@@ -591,6 +681,7 @@ async fn dispatch(store: &std::sync::Arc<Store>, out: Out, command: Cmd) -> Resu
             report(out, &summary, "imported")
         }
         Cmd::Track(cmd) => track(store, out, cmd).await,
+        Cmd::Review(cmd) => review(store, out, cmd).await,
         Cmd::Apply { project } => {
             let project = store.find_project(&project).await?;
             let actor = store.actor(project.id, store.local_user()).await?;

@@ -253,3 +253,69 @@ async fn project_shapes_undo_redo_through_the_cli() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 1") && err.contains("past the end of the video"), "{err}");
 }
+
+/// JSON lines of a successful `argus-cli --json ...`.
+fn json_lines(db: &Path, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = cli(db, &all);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    stdout(&out).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
+}
+
+/// The stderr of a call that must fail.
+fn refused(db: &Path, args: &[&str]) -> String {
+    let out = cli(db, args);
+    assert!(!out.status.success(), "{args:?} should fail: {}", stdout(&out));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn a_review_through_the_cli() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("argus.db");
+    let (project, video, label) = setup(&db).await;
+    let (track, cmd) = edit(video, label, 3);
+    {
+        let store = Store::open(&db).await.expect("open");
+        let actor = store.actor(project, store.local_user()).await.expect("actor");
+        store.apply_in(project, &actor, cmd).await.expect("track");
+        store.close().await;
+    }
+    let v = video.to_string();
+
+    let opened = json_lines(&db, &["review", "open", "--video", &v, "--frames", "10-20"]);
+    assert_eq!(opened.len(), 1, "the opened review: {opened:?}");
+    assert_eq!((opened[0]["state"].as_str(), opened[0]["covers"].as_str()), (Some("pending"), Some("frames 10–20")));
+    let id = opened[0]["id"].as_str().expect("id").to_owned();
+    let on_track = json_lines(&db, &["review", "open", "--video", &v, "--track", &track.to_string()]);
+    assert_eq!(on_track[0]["covers"].as_str(), Some("car #1"));
+
+    assert!(refused(&db, &["review", "reject", &id, "--comment", "  "]).contains("what to fix"));
+    assert!(refused(&db, &["review", "open", "--video", &v, "--frames", "20-10"]).contains("in order"));
+    assert!(refused(&db, &["review", "open", "--video", &v, "--frames", "ten"]).contains("A-B"));
+    let rejected = json_lines(&db, &["review", "reject", &id, "--comment", "the car's mirror is missing"]);
+    assert_eq!((rejected[0]["state"].as_str(), rejected[0]["reviewer"].as_str()), (Some("rejected"), Some("you")));
+    json_lines(&db, &["review", "comment", &id, "--body", "fixed on this frame", "--frame", "15"]);
+    assert!(refused(&db, &["review", "approve", &id]).contains("reopen it first"));
+    json_lines(&db, &["review", "reopen", &id]);
+    json_lines(&db, &["review", "approve", &id]);
+
+    let listed = json_lines(&db, &["review", "list", "--video", &v]);
+    assert_eq!(listed.len(), 2, "both reviews, oldest first: {listed:?}");
+    assert_eq!(listed[0]["id"].as_str(), Some(id.as_str()));
+    assert_eq!(listed[0]["state"].as_str(), Some("approved"));
+    let thread: Vec<(Option<&str>, Option<u64>)> =
+        listed[0]["comments"].as_array().expect("thread").iter().map(|c| (c["body"].as_str(), c["frame"].as_u64())).collect();
+    assert_eq!(
+        thread,
+        [(Some("rejected: the car's mirror is missing"), None), (Some("fixed on this frame"), Some(15))],
+        "the verdicts' comments and the comment pinned to frame 15"
+    );
+    assert_eq!(listed[1]["state"].as_str(), Some("pending"));
+    let table = stdout(&cli(&db, &["review", "list", "--video", &v]));
+    assert!(table.starts_with("REVIEW") && table.contains("approved") && table.contains("car #1"), "{table}");
+    // Each step was one undo step: undo takes the approval back.
+    assert!(cli(&db, &["undo", "--project", "Street"]).status.success());
+    assert_eq!(json_lines(&db, &["review", "list", "--video", &v])[0]["state"].as_str(), Some("pending"));
+}

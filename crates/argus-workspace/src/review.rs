@@ -143,7 +143,7 @@ impl Workspace {
         };
         let review = Review::new(video.id, scope, Timestamp(0))?;
         let id = review.id;
-        apply(store, &video, id, Command::CreateReview { review }).await
+        apply(store, &video, id, vec![Command::CreateReview { review }]).await
     }
 
     /// A reviewer's verdict: approve a pending review, reject it with a
@@ -176,16 +176,24 @@ impl Workspace {
             }));
         }
         let command = match verdict {
-            ReviewVerdict::Approve => Command::Approve { review_id: review.id, comment },
+            ReviewVerdict::Approve => Command::Approve { review_id: review.id, comment: comment.clone() },
             ReviewVerdict::Reject => {
-                let Some(comment) = comment else {
+                let Some(comment) = comment.clone() else {
                     return Err(CommandError::invalid("say what to fix: a rejection needs a comment"));
                 };
                 Command::Reject { review_id: review.id, comment }
             }
             ReviewVerdict::Reopen => Command::Reopen { review_id: review.id },
         };
-        apply(store, &video, review.id, command).await
+        // A verdict's comment also goes into the thread, so that what was
+        // asked stays there once the review is reopened (the verdict holds
+        // only the last one). Both in one undo step.
+        let mut commands = vec![command];
+        if let Some(c) = comment {
+            let body = format!("{}: {c}", state_name(to));
+            commands.push(Command::AddComment { comment: Comment::new(review.id, store.local_user(), &body, None, Timestamp(0))? });
+        }
+        apply(store, &video, review.id, commands).await
     }
 
     /// Adds a comment to a review's thread, pinned to `frame` if given. One
@@ -198,15 +206,20 @@ impl Workspace {
             video.check_frame(f)?;
         }
         let comment = Comment::new(review.id, store.local_user(), body, frame, Timestamp(0))?;
-        apply(store, &video, review.id, Command::AddComment { comment }).await
+        apply(store, &video, review.id, vec![Command::AddComment { comment }]).await
     }
 }
 
-/// Applies a review command as the local user and answers with the video's
-/// reviews.
-async fn apply(store: &Store, video: &Video, review: ReviewId, command: Command) -> CommandResult<Reviewed> {
+/// Applies a review step's commands as the local user, as one undo step
+/// named after the first, and answers with the video's reviews.
+async fn apply(store: &Store, video: &Video, review: ReviewId, commands: Vec<Command>) -> CommandResult<Reviewed> {
     let actor = store.actor(video.project_id, store.local_user()).await?;
-    let applied = store.apply_in(video.project_id, &actor, command).await?;
+    let summary = commands.first().map(Command::summary).unwrap_or_default();
+    // A refusal is the refused command's own error (not "item 1 of the batch").
+    let applied = store.apply_batch(video.project_id, &actor, &summary, commands).await.map_err(|e| match e {
+        argus_store::Error::Batch { source, .. } => *source,
+        e => e,
+    })?;
     let (undo, redo) = store.history_depth(video.project_id).await?;
     Ok(Reviewed {
         review_id: review.to_string(),

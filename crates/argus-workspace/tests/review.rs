@@ -15,6 +15,10 @@ fn find<'a>(answer: &'a Value, id: &str) -> Result<&'a Value, String> {
         .ok_or_else(|| format!("review {id} is not in {answer}"))
 }
 
+fn undo_depth(answer: &Value) -> u64 {
+    answer["history"]["undo"].as_u64().unwrap_or(u64::MAX)
+}
+
 /// `reviews` of the video, shaped like a command's answer.
 fn listed(t: &TestWs, vid: &str) -> Result<Value, String> {
     Ok(json!({ "reviews": t.ok("reviews", json!({ "videoId": vid }))? }))
@@ -68,11 +72,14 @@ pub fn workflow() -> TestResult {
     let thread = t.ok("comment_review", json!({ "reviewId": on_track, "body": "fixed, please look again" }))?;
     let comments = find(&thread, &on_track)?["comments"].as_array().cloned().ok_or("no comments")?;
     ensure!(
-        comments.len() == 2
-            && comments[0]["body"] == "see here" && comments[0]["frame"] == json!(5) && comments[0]["author"] == "you"
-            && comments[1]["frame"].is_null(),
-        "two comments, oldest first, the first pinned to frame 5: {comments:?}"
+        comments.len() == 3
+            && comments[0]["body"] == "rejected: the box misses the left edge" && comments[0]["frame"].is_null()
+            && comments[1]["body"] == "see here" && comments[1]["frame"] == json!(5) && comments[1]["author"] == "you"
+            && comments[2]["frame"].is_null(),
+        "the rejection's comment, then two comments, oldest first, the second pinned to frame 5: {comments:?}"
     );
+    // The box, three reviews, the rejection (with its thread comment), two comments.
+    ensure!(undo_depth(&thread) == 7, "the rejection and its thread comment were one undo step: {thread}");
     let (kind, message) = t.err("comment_review", json!({ "reviewId": on_track, "body": "x", "frame": VIDEO_FRAMES }))?;
     ensure!(kind == "invalid" && message.contains(&VIDEO_FRAMES.to_string()), "a frame past the end: {kind}: {message}");
     let (kind, _) = t.err("comment_review", json!({ "reviewId": on_track, "body": "  " }))?;
@@ -86,6 +93,12 @@ pub fn workflow() -> TestResult {
     let approved = t.ok("decide_review", json!({ "reviewId": on_track, "verdict": "approve", "comment": "good" }))?;
     let r = find(&approved, &on_track)?;
     ensure!(r["state"] == "approved" && r["comment"] == "good", "approved: {r}");
+    ensure!(r["comments"].as_array().and_then(|c| c.last()).is_some_and(|c| c["body"] == "approved: good"), "the note in the thread: {r}");
+    let reopened_rejected = find(&reopened, &on_track)?;
+    ensure!(
+        reopened_rejected["comment"].is_null() && reopened_rejected["comments"][0]["body"] == "rejected: the box misses the left edge",
+        "once reopened, what was asked stays in the thread: {reopened_rejected}"
+    );
     ensure!(find(&approved, &on_frames)?["state"] == "pending", "the other reviews are untouched: {approved}");
 
     // A verdict is an edit like any other: undo takes the approval back.
