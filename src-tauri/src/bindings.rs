@@ -77,6 +77,11 @@ pub fn export_all(dir: &Path) -> Result<Vec<String>, String> {
         dto::PropagatedFlag,
         dto::TrackProgress,
         dto::PropagateSummary,
+        dto::ReviewScopeInfo,
+        dto::ReviewComment,
+        dto::ReviewInfo,
+        dto::ReviewVerdict,
+        dto::Reviewed,
     );
     names.sort();
     let mut index = String::from(HEADER);

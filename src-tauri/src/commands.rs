@@ -10,6 +10,7 @@ use argus_workspace::dto::{
     SamCandidate, SamModelChoice, SamModelInfo, SamPreview, SamPrompt, ShapeInfo, Timeline,
     VideoSummary,
 };
+use argus_workspace::dto::{ReviewInfo, ReviewScopeInfo, ReviewVerdict, Reviewed};
 use argus_workspace::dto::{
     ExportFormat, ExportOptions, PropagateOptions, PropagateSummary, TrackProgress, TransferProgress,
     TransferSummary,
@@ -266,6 +267,26 @@ pub async fn redo(ws: Ws<'_>, project_id: String) -> CommandResult<HistoryState>
 #[tauri::command]
 pub async fn history(ws: Ws<'_>, project_id: String) -> CommandResult<HistoryState> {
     ws.history(&project_id).await
+}
+
+#[tauri::command]
+pub async fn reviews(ws: Ws<'_>, video_id: String) -> CommandResult<Vec<ReviewInfo>> {
+    ws.reviews(&video_id).await
+}
+
+#[tauri::command]
+pub async fn open_review(ws: Ws<'_>, video_id: String, scope: ReviewScopeInfo) -> CommandResult<Reviewed> {
+    ws.open_review(&video_id, &scope).await
+}
+
+#[tauri::command]
+pub async fn decide_review(ws: Ws<'_>, review_id: String, verdict: ReviewVerdict, comment: Option<String>) -> CommandResult<Reviewed> {
+    ws.decide_review(&review_id, verdict, comment.as_deref()).await
+}
+
+#[tauri::command]
+pub async fn comment_review(ws: Ws<'_>, review_id: String, body: String, frame: Option<u64>) -> CommandResult<Reviewed> {
+    ws.comment_review(&review_id, &body, frame).await
 }
 
 /// The event name of export and import progress ([`TransferProgress`]).

@@ -7,7 +7,7 @@
 mod util;
 
 use argus_app::frames;
-use argus_core::id::{LabelId, ProjectId, TrackId, VideoId};
+use argus_core::id::{LabelId, ProjectId, ReviewId, TrackId, VideoId};
 use argus_testkit::{VIDEO_FRAMES, VIDEO_H, VIDEO_W, ensure, str_of};
 use libtest_mimic::{Arguments, Trial};
 use serde_json::{Value, json};
@@ -216,6 +216,18 @@ fn ipc() -> TestResult {
     );
     ensure!(t.ok("list_sam_models", json!({}))?.as_array().is_some_and(|l| !l.is_empty()), "list_sam_models");
     t.ok("sam_clear", json!({}))?;
+    let opened = t.ok("open_review", json!({ "videoId": vid, "scope": { "scope": "frames", "start": 1, "end": 3 } }))?;
+    let review = str_of(&opened, "review_id")?;
+    ensure!(opened["reviews"][0]["covers"] == "frames 1–3" && opened["reviews"][0]["state"] == "pending", "open_review: {opened}");
+    let rejected = t.ok("decide_review", json!({ "reviewId": review, "verdict": "reject", "comment": "box too small" }))?;
+    ensure!(rejected["reviews"][0]["state"] == "rejected" && rejected["reviews"][0]["comment"] == "box too small", "decide_review: {rejected}");
+    let commented = t.ok("comment_review", json!({ "reviewId": review, "body": "here", "frame": 2 }))?;
+    let thread = &commented["reviews"][0]["comments"];
+    ensure!(
+        thread[0]["body"] == "rejected: box too small" && thread[1]["body"] == "here" && thread[1]["frame"] == 2,
+        "comment_review: the rejection's comment, then the one pinned to frame 2: {commented}"
+    );
+    ensure!(t.ok("reviews", json!({ "videoId": vid }))? == commented["reviews"], "reviews lists what the last step answered");
 
     // Every other command, with the page's argument names, fails only for
     // the reason given (an unknown object or no SAM model), as a typed error:
@@ -242,6 +254,11 @@ fn ipc() -> TestResult {
         ("change_label", json!({ "videoId": vid, "frame": 0, "trackId": unknown_track, "labelId": label }), "not_found"),
         ("set_attribute", json!({ "videoId": vid, "frame": 0, "trackId": unknown_track, "name": "x", "value": true }), "not_found"),
         ("frame_shapes", json!({ "videoId": vid, "frame": VIDEO_FRAMES }), "invalid"),
+        ("reviews", json!({ "videoId": unknown_video }), "not_found"),
+        ("open_review", json!({ "videoId": vid, "scope": { "scope": "track", "track_id": unknown_track } }), "not_found"),
+        ("open_review", json!({ "videoId": vid, "scope": { "scope": "frames", "start": 3, "end": 1 } }), "invalid"),
+        ("decide_review", json!({ "reviewId": ReviewId::new().to_string(), "verdict": "approve" }), "not_found"),
+        ("comment_review", json!({ "reviewId": "zzz", "body": "x" }), "invalid"),
     ];
     for (cmd, args, want) in cases {
         let (kind, message) = t.err(cmd, args.clone())?;

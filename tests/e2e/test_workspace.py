@@ -351,6 +351,7 @@ class WorkspaceScenario(AppCase):
             ("5 the webview is locked down; About and diagnostics", self.step_locked_down_and_about),
             ("6 export the project as COCO from the export dialog", self.step_export_coco),
             ("7 propagate the red box over 30 frames; one undo removes the run", self.step_propagate),
+            ("8 review frames 0-30: reject with what to fix, comment on a frame, reopen, approve", self.step_review),
         ]
         self.run_steps(steps)
 
@@ -741,6 +742,68 @@ class WorkspaceScenario(AppCase):
         left = {n: len(track_shapes(n)) for n in (0, 1, 15, 30)}
         self.assertEqual(left, {0: 1, 1: 0, 15: 0, 30: 0}, "the keyframe stays, the 30 propagated masks are gone")
         self.assertTrue(all(not track_shapes(n) for n in range(1, 31)), "no propagated mask is left on frames 1..30")
+
+    def step_review(self):
+        panel = "[data-testid=review-panel]"
+        item = f"{panel} [data-testid=review-item]"
+        self.s.wait_for(panel, timeout=10)
+        self.assertEqual(self.s.find_all(item), [], "the sample video has no reviews yet")
+        undo = int(self.ws("data-undo") or 0)
+        # A review of frames 0..30, requested from the panel.
+        self.s.execute("const s = document.querySelector('[data-testid=review-scope]'); s.value = 'frames';"
+                       "s.dispatchEvent(new Event('change', { bubbles: true }));")
+        for field, value in (("review-start", "0"), ("review-end", "30")):
+            el = self.s.wait_for(f"[data-testid={field}]", timeout=10)
+            el.click()
+            el.send_keys(value)
+        self.blur()
+        self.s.find("[data-testid=review-request]").click()
+        self.s.wait_count(item, 1, timeout=10)
+        self.s.wait_attribute(item, "data-state", lambda v: v == "pending", "== pending", timeout=10)
+        self.assertIn("frames 0–30", self.s.find(item).text)
+
+        def step_done(n: int):
+            wait_until(f"{n} more undo steps", lambda: int(self.ws("data-undo") or 0), lambda v: v == undo + n, timeout=10)
+
+        step_done(1)
+        # Reject is disabled until the comment says what to fix.
+        reject = "[data-testid=review-reject]"
+        self.assertTrue(self.s.find(reject).get_property("disabled"), "no rejection without a comment")
+        self.assertIn("what to fix", self.s.find(reject).attribute("title") or "")
+        comment = self.s.find("[data-testid=review-comment]")
+        comment.click()
+        comment.send_keys("the mask misses the box's left edge")
+        self.blur()
+        wait_until("Reject enabled", lambda: self.s.find(reject).get_property("disabled"), lambda v: v is False, timeout=10)
+        self.s.find(reject).click()
+        self.s.wait_attribute(item, "data-state", lambda v: v == "rejected", "== rejected", timeout=10)
+        verdict = self.s.find(f"{item} [data-testid=review-verdict]").text
+        self.assertEqual(verdict, "rejected by you: the mask misses the box's left edge")
+        step_done(2)
+        # A comment pinned to the frame on screen, in the thread.
+        comment = self.s.find("[data-testid=review-comment]")
+        comment.click()
+        comment.send_keys("fixed here")
+        self.blur()
+        self.s.find("[data-testid=review-add-comment]").click()
+        step_done(3)
+        # The thread: the rejection's comment (it stays once the review is reopened), then this one.
+        thread = wait_until("the comment in the thread", lambda: self.s.find("[data-testid=review-thread]").text,
+                            lambda t: "fixed here" in t, timeout=10)
+        self.assertIn("rejected: the mask misses the box's left edge", thread)
+        self.assertIn(f"frame {self.frame()}", thread)
+        # Reopened (the fix resubmitted), then approved.
+        self.s.find("[data-testid=review-reopen]").click()
+        self.s.wait_attribute(item, "data-state", lambda v: v == "pending", "== pending", timeout=10)
+        self.s.find("[data-testid=review-approve]").click()
+        self.s.wait_attribute(item, "data-state", lambda v: v == "approved", "== approved", timeout=10)
+        self.assertEqual(self.s.find("[data-testid=review-counts]").text, "1 approved")
+        step_done(5)
+        self.pointer_away()
+        self.save_window("review.png")
+        # Undo takes the approval back.
+        self.press(["Control", "z"])
+        self.s.wait_attribute(item, "data-state", lambda v: v == "pending", "== pending after undo", timeout=10)
 
 
 class RealModelScenario(AppCase):

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createActions, wantsSamCache, watchSamCache, type Clock, type FrameViewControl, type Timers } from "./actions";
 import { api as realApi, type Api } from "./api";
-import type { AppInfo, Edited, PropagateSummary, SamCache, TrackProgress } from "./bindings";
-import { deferred, historyState, openWorkspace, propagateSummary, projectDetail, samPreview, shape, timelineTrack, videoSummary } from "./fixtures";
+import type { AppInfo, Edited, PropagateSummary, ReviewInfo, Reviewed, SamCache, TrackProgress } from "./bindings";
+import { deferred, historyState, openWorkspace, propagateSummary, projectDetail, review, samPreview, shape, timelineTrack, videoSummary } from "./fixtures";
 import { initialState, type WorkspaceState } from "./state";
 import { chooseTool, flipHole, previewed, samClick, showCandidate } from "./tools";
 
@@ -17,7 +17,8 @@ function fakeApi(answers: Answers = {}) {
   for (const name of Object.keys(realApi) as (keyof Api)[]) {
     fake[name] = async (...args: unknown[]) => {
       calls.push([name, ...args]);
-      const answer = answers[name] as ((...a: unknown[]) => unknown) | undefined;
+      // A video's reviews are read whenever it opens: none unless a test says otherwise.
+      const answer = (answers[name] ?? (name === "reviews" ? () => [] : undefined)) as ((...a: unknown[]) => unknown) | undefined;
       if (!answer) throw { kind: "internal", message: `unexpected ${name}` };
       return answer(...args);
     };
@@ -547,7 +548,8 @@ describe("edits", () => {
     });
     await actions.run({ type: "undo" });
     expect(calls[0]).toEqual(["undo", "project-1"]);
-    expect(calls.slice(1).map((c) => c[0]).sort()).toEqual(["frameShapes", "timeline"]);
+    // The step may have been a review's: the reviews are read again too.
+    expect(calls.slice(1).map((c) => c[0]).sort()).toEqual(["frameShapes", "reviews", "timeline"]);
     expect(ws.history).toEqual(historyState(2, 1, "add mask on frame 5"));
     expect(ws.status).toBe("undo: add mask on frame 5");
     expect(ws.revision).toBe(1);
@@ -991,5 +993,69 @@ describe("SAM readiness", () => {
     watchSamCache({ samPrefetch: () => Promise.reject(new Error("no model")) }, "v", 0, () => {}, failing.timers);
     await failing.fire();
     expect(failing.pending.size).toBe(0);
+  });
+});
+
+describe("review", () => {
+  const reviewed = (reviews: ReviewInfo[], id: string, undo = 1): Reviewed => ({ review_id: id, reviews, history: historyState(undo, 0, "review step") });
+
+  it("opening a video reads its reviews; another video closes the open one", async () => {
+    const ws = openWorkspace();
+    ws.video = null;
+    ws.reviewOpen = "old";
+    const { actions, calls } = setup(ws, { ...editAnswers([]), reviews: () => [review("r1")] });
+    await actions.openVideo(videoSummary("video-1"));
+    expect(calls.find((c) => c[0] === "reviews")).toEqual(["reviews", "video-1"]);
+    expect(ws.reviews.map((r) => r.id)).toEqual(["r1"]);
+    expect(ws.reviewOpen).toBeNull();
+  });
+
+  it("request review sends the form's scope, or says why not without a call", async () => {
+    const ws = openWorkspace(7);
+    const { actions, calls } = setup(ws, { openReview: () => reviewed([review("r1", { scope: { scope: "frames", start: 7, end: 9 } })], "r1") });
+    ws.reviewForm.scope = "object";
+    await actions.openReview();
+    expect(calls).toEqual([]);
+    expect(ws.status).toContain("Select an object");
+    ws.reviewForm = { ...ws.reviewForm, scope: "frames", end: 9 };
+    await actions.openReview();
+    expect(calls).toEqual([["openReview", "video-1", { scope: "frames", start: 7, end: 9 }]]);
+    expect(ws.reviewOpen).toBe("r1");
+    expect(ws.history).toEqual(historyState(1, 0, "review step"));
+    expect(ws.reviews).toHaveLength(1);
+  });
+
+  it("reject sends the comment and clears it; without one nothing is sent", async () => {
+    const ws = openWorkspace();
+    const r = review("r1", { covers: "car #1" });
+    ws.reviews = [r];
+    const { actions, calls } = setup(ws, { decideReview: () => reviewed([{ ...r, state: "rejected" }], "r1", 2) });
+    await actions.decideReview(r, "reject");
+    expect(calls).toEqual([]);
+    expect(ws.status).toBe("Say what to fix in the comment first.");
+    ws.reviewForm.comment = "  the wheel is missing ";
+    await actions.decideReview(r, "reject");
+    expect(calls).toEqual([["decideReview", "r1", "reject", "the wheel is missing"]]);
+    expect(ws.reviewForm.comment).toBe("");
+    expect(ws.reviews[0].state).toBe("rejected");
+    expect(ws.status).toBe("rejected: car #1");
+  });
+
+  it("a comment is pinned to the frame on screen unless unpinned; show goes to what the review covers", async () => {
+    const ws = openWorkspace(12);
+    const r = review("r1", { scope: { scope: "track", track_id: "track-a" }, first_frame: 10 });
+    const { actions, calls } = setup(ws, { commentReview: () => reviewed([r], "r1"), frameShapes: () => [] });
+    ws.reviewForm.comment = "here";
+    await actions.commentReview(r);
+    ws.reviewForm = { ...ws.reviewForm, comment: "anywhere", pin: false };
+    await actions.commentReview(r);
+    expect(calls).toEqual([
+      ["commentReview", "r1", "here", 12],
+      ["commentReview", "r1", "anywhere", null],
+    ]);
+    await actions.showReview(r);
+    expect(ws.frame).toBe(10);
+    expect(ws.selectedTrack).toBe("track-a");
+    expect(ws.reviewOpen).toBe("r1");
   });
 });

@@ -18,6 +18,9 @@ import type {
   ModelProgress,
   PointPx,
   PropagateDirection,
+  ReviewInfo,
+  ReviewVerdict,
+  Reviewed,
   SamCache,
   TrackProgress,
   VideoSummary,
@@ -31,6 +34,7 @@ import { toggle, type WorkspaceState } from "./state";
 import { laneSeekFrame, playbackFrame, step } from "./timeline";
 import * as tools from "./tools";
 import { propagateBlocked, propagateOptions, trackProgress as keepTrackProgress } from "./track";
+import { scopeOf, verdictBlocked } from "./review";
 import type { Size } from "./view";
 
 /** What the actions need of the frame view (its exported functions). */
@@ -181,7 +185,73 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
     // one is fitted by the view when it appears); the same video again keeps the zoom.
     if (another) view()?.fitView({ width: v.width, height: v.height });
     resetPrompt();
-    await refresh();
+    if (another) ws.reviewOpen = null;
+    await Promise.all([refresh(), loadReviews()]);
+  }
+
+  /** Reads the open video's reviews again (another video, an undo or redo). */
+  async function loadReviews() {
+    const v = ws.video;
+    if (!v) return;
+    const r = await guard(() => api.reviews(v.id));
+    if (r && ws.video?.id === v.id) ws.reviews = r;
+  }
+
+  /** What a review step answered: the video's reviews, the history, and the step in the status line. */
+  function reviewed(r: Reviewed, what: string) {
+    ws.reviews = r.reviews;
+    ws.history = r.history;
+    ws.reviewOpen = r.review_id;
+    ws.status = what;
+  }
+
+  /** Opens a review of what the review form says: the video, the selected object, or frames. */
+  async function openReview() {
+    const v = ws.video;
+    if (!v) return;
+    const s = scopeOf(ws.reviewForm, ws.selectedTrack, ws.frame, v.frame_count);
+    if ("blocked" in s) {
+      ws.status = s.blocked;
+      return;
+    }
+    const r = await guard(() => api.openReview(v.id, s.scope));
+    if (r) reviewed(r, "opened a review");
+  }
+
+  /** Approves, rejects (with the form's comment, which then clears) or reopens a review. */
+  async function decideReview(review: ReviewInfo, verdict: ReviewVerdict) {
+    const comment = ws.reviewForm.comment.trim();
+    const blocked = verdictBlocked(review, verdict, comment);
+    if (blocked) {
+      ws.status = blocked;
+      return;
+    }
+    const r = await guard(() => api.decideReview(review.id, verdict, verdict === "reopen" ? null : comment || null));
+    if (r) {
+      if (verdict !== "reopen") ws.reviewForm.comment = "";
+      reviewed(r, `${verdict === "approve" ? "approved" : verdict === "reject" ? "rejected" : "reopened"}: ${review.covers}`);
+    }
+  }
+
+  /** Adds the form's comment to a review's thread, pinned to the frame on screen if asked. */
+  async function commentReview(review: ReviewInfo) {
+    const body = ws.reviewForm.comment.trim();
+    if (!body) {
+      ws.status = "Write the comment first.";
+      return;
+    }
+    const r = await guard(() => api.commentReview(review.id, body, ws.reviewForm.pin ? ws.frame : null));
+    if (r) {
+      ws.reviewForm.comment = "";
+      reviewed(r, "commented");
+    }
+  }
+
+  /** Shows what a review covers: its first frame, with its object selected for an object's review. */
+  async function showReview(review: ReviewInfo) {
+    ws.reviewOpen = review.id;
+    if (review.scope.scope === "track") ws.selectedTrack = review.scope.track_id;
+    await goto(review.first_frame);
   }
 
   /** Reloads the frame's shapes and the timeline (after an edit). */
@@ -435,7 +505,7 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
       ws.history = h;
       ws.status = `${which}: ${h.summary}`;
       ws.revision++;
-      await refresh();
+      await Promise.all([refresh(), loadReviews()]);
       // The step may have removed the selected object: only keep a selection that is still here.
       if (ws.selectedTrack && !ws.shapes.some((s) => s.track_id === ws.selectedTrack)) ws.selectedTrack = null;
     }
@@ -678,6 +748,10 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
     trackProgress,
     reviewFrame,
     dismissPropagation,
+    openReview,
+    decideReview,
+    commentReview,
+    showReview,
     run,
   };
 }

@@ -33,6 +33,10 @@ import type {
   TransferSummary,
   PropagateOptions,
   PropagateSummary,
+  ReviewInfo,
+  ReviewScopeInfo,
+  ReviewVerdict,
+  Reviewed,
   TrackProgress,
   VideoSummary,
 } from "./bindings";
@@ -99,6 +103,15 @@ export const api = {
   /** Propagates the object's shape on `frame` with the loaded SAM model; progress as `track-progress` events. */
   propagateTrack: (videoId: string, trackId: string, frame: number, options: PropagateOptions) =>
     invoke<PropagateSummary>("propagate_track", { videoId, trackId, frame, options }),
+  /** The video's reviews, oldest first, with their threads. */
+  reviews: (videoId: string) => invoke<ReviewInfo[]>("reviews", { videoId }),
+  /** Opens a pending review of the video, an object or frames (one undo step). */
+  openReview: (videoId: string, scope: ReviewScopeInfo) => invoke<Reviewed>("open_review", { videoId, scope }),
+  /** Approve, reject (the comment says what to fix) or reopen (one undo step). */
+  decideReview: (reviewId: string, verdict: ReviewVerdict, comment: string | null) =>
+    invoke<Reviewed>("decide_review", { reviewId, verdict, comment }),
+  /** Adds a comment to the review's thread, pinned to `frame` if given (one undo step). */
+  commentReview: (reviewId: string, body: string, frame: number | null) => invoke<Reviewed>("comment_review", { reviewId, body, frame }),
   /** Stops the running propagation (what it wrote stays, one undo step); false when none runs. */
   cancelPropagation: () => invoke<boolean>("cancel_propagation"),
 };

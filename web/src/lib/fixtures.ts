@@ -2,7 +2,7 @@
 // labels, a video, shapes and SAM predictions shaped like the shell's answers.
 // Only the tests import it.
 
-import type { HistoryState, LabelInfo, ProjectDetail, PropagateSummary, SamPreview, ShapeInfo, TimelineTrack, VideoSummary } from "./bindings";
+import type { HistoryState, LabelInfo, ProjectDetail, PropagateSummary, ReviewInfo, SamPreview, ShapeInfo, TimelineTrack, VideoSummary } from "./bindings";
 import { initialState, type WorkspaceState } from "./state";
 
 export function label(i: number): LabelInfo {
@@ -112,4 +112,22 @@ export function deferred<T>() {
   let reject!: (e: unknown) => void;
   const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
   return { promise, resolve, reject };
+}
+
+/** A review of the whole video, pending, without comments. */
+export function review(id: string, more: Partial<ReviewInfo> = {}): ReviewInfo {
+  return {
+    id,
+    video_id: "video-1",
+    scope: { scope: "video" },
+    covers: "the whole video",
+    first_frame: 0,
+    state: "pending",
+    reviewer: null,
+    comment: null,
+    created_at: 1,
+    updated_at: 1,
+    comments: [],
+    ...more,
+  };
 }

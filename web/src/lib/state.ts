@@ -7,6 +7,7 @@ import type {
   ModelProgress,
   ProjectDetail,
   ProjectSummary,
+  ReviewInfo,
   SamCache,
   SamModelChoice,
   SamModelInfo,
@@ -17,6 +18,7 @@ import type {
 import { frameUrl } from "./frame";
 import { initialTools, previewRank, type ToolState } from "./tools";
 import { initialTrackForm, initialTrackRun, type TrackForm, type TrackRun } from "./track";
+import { initialReviewForm, type ReviewForm } from "./review";
 
 export interface WorkspaceState {
   /** The error banner's message. */
@@ -68,6 +70,10 @@ export interface WorkspaceState {
   /** The propagation form, and the propagation running or the last one (./track.ts). */
   trackForm: TrackForm;
   track: TrackRun;
+  /** The open video's reviews (./review.ts), the review form, and the review shown open. */
+  reviews: ReviewInfo[];
+  reviewForm: ReviewForm;
+  reviewOpen: string | null;
 }
 
 export function initialState(): WorkspaceState {
@@ -103,6 +109,9 @@ export function initialState(): WorkspaceState {
     transport: "http",
     trackForm: initialTrackForm(),
     track: initialTrackRun(),
+    reviews: [],
+    reviewForm: initialReviewForm(),
+    reviewOpen: null,
   };
 }
 
