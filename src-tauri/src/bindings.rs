@@ -82,6 +82,16 @@ pub fn export_all(dir: &Path) -> Result<Vec<String>, String> {
         dto::ReviewInfo,
         dto::ReviewVerdict,
         dto::Reviewed,
+        dto::AccountInfo,
+        dto::AccountUser,
+        dto::SignInForm,
+        dto::SignedOut,
+        dto::TeamInfo,
+        dto::ServerProject,
+        dto::SyncInfo,
+        dto::Published,
+        dto::PublishedVideo,
+        dto::RemoteProgress,
     );
     names.sort();
     let mut index = String::from(HEADER);

@@ -12,6 +12,10 @@ use argus_workspace::dto::{
 };
 use argus_workspace::dto::{ReviewInfo, ReviewScopeInfo, ReviewVerdict, Reviewed};
 use argus_workspace::dto::{
+    AccountInfo, Published, REMOTE_PROGRESS_EVENT, RemoteProgress,
+    ServerProject, SignInForm, SignedOut, SyncInfo, TeamInfo,
+};
+use argus_workspace::dto::{
     ExportFormat, ExportOptions, PropagateOptions, PropagateSummary, TrackProgress, TransferProgress,
     TransferSummary,
 };
@@ -287,6 +291,86 @@ pub async fn decide_review(ws: Ws<'_>, review_id: String, verdict: ReviewVerdict
 #[tauri::command]
 pub async fn comment_review(ws: Ws<'_>, review_id: String, body: String, frame: Option<u64>) -> CommandResult<Reviewed> {
     ws.comment_review(&review_id, &body, frame).await
+}
+
+/// Who is signed in where (a session kept at the last sign-in is picked up
+/// on the first call).
+#[tauri::command]
+pub async fn account(ws: Ws<'_>) -> CommandResult<AccountInfo> {
+    ws.account().await
+}
+
+#[tauri::command]
+pub async fn sign_in(ws: Ws<'_>, form: SignInForm) -> CommandResult<AccountInfo> {
+    ws.sign_in(&form).await
+}
+
+#[tauri::command]
+pub async fn sign_out(ws: Ws<'_>, everywhere: bool) -> CommandResult<SignedOut> {
+    ws.sign_out(everywhere).await
+}
+
+#[tauri::command]
+pub async fn teams(ws: Ws<'_>) -> CommandResult<Vec<TeamInfo>> {
+    ws.teams().await
+}
+
+#[tauri::command]
+pub async fn server_projects(ws: Ws<'_>) -> CommandResult<Vec<ServerProject>> {
+    ws.server_projects().await
+}
+
+/// The publish or download that is running (one at a time).
+#[derive(Debug, Default)]
+pub struct RemoteCell(pub TransferCell);
+
+const REMOTE_BUSY: &str = "a publish or download is already running; wait for it to finish";
+
+/// Publishes a local project to a team, with its video files when
+/// `videos`; upload progress goes out as `remote-progress` events.
+#[tauri::command]
+pub async fn publish_project<R: Runtime>(
+    app: AppHandle<R>,
+    ws: Ws<'_>,
+    runs: State<'_, RemoteCell>,
+    project_id: String,
+    team_id: String,
+    videos: bool,
+) -> CommandResult<Published> {
+    let _running = runs.0.begin_or(REMOTE_BUSY)?;
+    ws.publish_project(&project_id, &team_id, videos, emitter::<R, RemoteProgress>(app, REMOTE_PROGRESS_EVENT)).await
+}
+
+/// Brings a server project onto this machine (every video's file too when
+/// `videos`); download progress goes out as `remote-progress` events.
+#[tauri::command]
+pub async fn open_server_project<R: Runtime>(
+    app: AppHandle<R>,
+    ws: Ws<'_>,
+    runs: State<'_, RemoteCell>,
+    project_id: String,
+    videos: bool,
+) -> CommandResult<ProjectSummary> {
+    let _running = runs.0.begin_or(REMOTE_BUSY)?;
+    ws.open_server_project(&project_id, videos, emitter::<R, RemoteProgress>(app, REMOTE_PROGRESS_EVENT)).await
+}
+
+/// Downloads a video's file from the server; progress goes out as
+/// `remote-progress` events.
+#[tauri::command]
+pub async fn fetch_video<R: Runtime>(app: AppHandle<R>, ws: Ws<'_>, runs: State<'_, RemoteCell>, video_id: String) -> CommandResult<VideoSummary> {
+    let _running = runs.0.begin_or(REMOTE_BUSY)?;
+    ws.fetch_video(&video_id, emitter::<R, RemoteProgress>(app, REMOTE_PROGRESS_EVENT)).await
+}
+
+#[tauri::command]
+pub async fn sync_status(ws: Ws<'_>, project_id: String, nudge: bool) -> CommandResult<SyncInfo> {
+    ws.sync_status(&project_id, nudge).await
+}
+
+#[tauri::command]
+pub async fn sync_now(ws: Ws<'_>, project_id: String) -> CommandResult<SyncInfo> {
+    ws.sync_now(&project_id).await
 }
 
 /// The event name of export and import progress ([`TransferProgress`]).

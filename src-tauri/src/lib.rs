@@ -45,6 +45,8 @@ pub fn run_app<R: Runtime>(
         .manage(commands::TransferCell::default())
         // The propagation that is running, for cancel_propagation.
         .manage(commands::PropagationCell::default())
+        // The publish or download that is running (one at a time).
+        .manage(commands::RemoteCell::default())
         .setup(|app| {
             if app.try_state::<Workspace>().is_none() {
                 let dir = match std::env::var_os("ARGUS_DATA_DIR") {
@@ -110,6 +112,16 @@ pub fn run_app<R: Runtime>(
             commands::open_review,
             commands::decide_review,
             commands::comment_review,
+            commands::account,
+            commands::sign_in,
+            commands::sign_out,
+            commands::teams,
+            commands::server_projects,
+            commands::publish_project,
+            commands::open_server_project,
+            commands::fetch_video,
+            commands::sync_status,
+            commands::sync_now,
             commands::export_project,
             commands::import_annotations,
             commands::cancel_transfer,

@@ -228,6 +228,12 @@ fn ipc() -> TestResult {
         "comment_review: the rejection's comment, then the one pinned to frame 2: {commented}"
     );
     ensure!(t.ok("reviews", json!({ "videoId": vid }))? == commented["reviews"], "reviews lists what the last step answered");
+    // The team side, signed out (a server is argus-workspace's team trial).
+    let account = t.ok("account", json!({}))?;
+    ensure!(account["user"].is_null() && account["server"].is_null() && account["problem"].is_null(), "account: {account}");
+    let sync = t.ok("sync_status", json!({ "projectId": pid, "nudge": true }))?;
+    ensure!(sync["on_server"] == false && sync["signed_in"] == false && sync["active"] == false && sync["pending"].as_u64() >= Some(1), "sync_status: {sync}");
+    ensure!(t.ok("open_project", json!({ "projectId": pid }))?["videos"][0]["here"] == true, "an imported video's file is here");
 
     // Every other command, with the page's argument names, fails only for
     // the reason given (an unknown object or no SAM model), as a typed error:
@@ -259,6 +265,17 @@ fn ipc() -> TestResult {
         ("open_review", json!({ "videoId": vid, "scope": { "scope": "frames", "start": 3, "end": 1 } }), "invalid"),
         ("decide_review", json!({ "reviewId": ReviewId::new().to_string(), "verdict": "approve" }), "not_found"),
         ("comment_review", json!({ "reviewId": "zzz", "body": "x" }), "invalid"),
+        ("sign_in", json!({ "form": { "server": "http://127.0.0.1:9", "anon_key": null, "email": "a@example.com", "password": "pw", "keep": false } }), "offline"),
+        ("sign_in", json!({ "form": { "server": "example.com", "anon_key": null, "email": "a@example.com", "password": "pw", "keep": false } }), "invalid"),
+        ("sign_out", json!({ "everywhere": false }), "nothing_to_do"),
+        ("teams", json!({}), "sign_in"),
+        ("server_projects", json!({}), "sign_in"),
+        ("publish_project", json!({ "projectId": pid, "teamId": ProjectId::new().to_string(), "videos": true }), "sign_in"),
+        ("publish_project", json!({ "projectId": pid, "teamId": "", "videos": false }), "invalid"),
+        ("open_server_project", json!({ "projectId": ProjectId::new().to_string(), "videos": false }), "sign_in"),
+        ("fetch_video", json!({ "videoId": vid }), "sign_in"),
+        ("sync_now", json!({ "projectId": pid }), "sign_in"),
+        ("sync_status", json!({ "projectId": "zzz", "nudge": false }), "invalid"),
     ];
     for (cmd, args, want) in cases {
         let (kind, message) = t.err(cmd, args.clone())?;

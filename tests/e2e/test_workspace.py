@@ -352,6 +352,7 @@ class WorkspaceScenario(AppCase):
             ("6 export the project as COCO from the export dialog", self.step_export_coco),
             ("7 propagate the red box over 30 frames; one undo removes the run", self.step_propagate),
             ("8 review frames 0-30: reject with what to fix, comment on a frame, reopen, approve", self.step_review),
+            ("9 sign in to an argus-server --dev (no keyring: said so), publish the project with its videos, synced", self.step_team),
         ]
         self.run_steps(steps)
 
@@ -804,6 +805,132 @@ class WorkspaceScenario(AppCase):
         # Undo takes the approval back.
         self.press(["Control", "z"])
         self.s.wait_attribute(item, "data-state", lambda v: v == "pending", "== pending after undo", timeout=10)
+
+
+    def step_team(self):
+        server = DevServer(self.app.tmp)
+        try:
+            self.team_with(server)
+        finally:
+            server.stop()
+
+    def team_with(self, server: "DevServer"):
+        lead, password = "lead@example.com", "a-password-1"
+        # A lead with a team on the server, made through its API as an admin would.
+        token = server.call("POST", "/auth/v1/signup", {"email": lead, "password": password})["access_token"]
+        server.call("POST", "/api/v1/teams", {"name": "Street team"}, token)
+        self.s.find("[data-testid=team-button]").click()
+        dialog = "[data-testid=team-dialog]"
+        self.s.wait_for(dialog, timeout=10)
+        self.assertEqual(self.s.find("[data-testid=account-line]").text, "not signed in")
+
+        def fill(password_only: bool = False):
+            fields = (("sign-in-password", password),) if password_only else (
+                ("sign-in-server", server.url), ("sign-in-email", lead), ("sign-in-password", password))
+            for field, value in fields:
+                el = self.s.find(f"[data-testid={field}]")
+                el.click()
+                el.send_keys(value)
+            self.blur()
+
+        def error_text() -> str:
+            return " ".join(e.text for e in self.s.find_all("[data-testid=team-error]"))
+
+        # "Keep me signed in" is on, and this session has no keyring (no D-Bus): the app says
+        # so and how to sign in anyway, and keeps the session nowhere else.
+        fill()
+        self.s.find("[data-testid=sign-in-submit]").click()
+        said = wait_until("the no-keyring message", error_text, lambda t: "keyring" in t, timeout=30)
+        self.assertIn("Keep me signed in", said)
+        self.assertEqual(self.s.find(dialog).attribute("data-signed-in"), "false")
+        self.s.find("[data-testid=sign-in-keep]").click()
+        fill(password_only=True)
+        self.s.find("[data-testid=sign-in-submit]").click()
+        self.s.wait_attribute(dialog, "data-signed-in", lambda v: v == "true", "== true", timeout=30)
+        self.assertIn(f"signed in as {lead} at {server.url}", self.s.find("[data-testid=account-line]").text)
+        publish = "[data-testid=publish]"
+        wait_until("the teams loaded", lambda: self.s.find(publish).get_property("disabled"), lambda v: v is False, timeout=30)
+        self.assertIn("Street team", self.s.find("[data-testid=publish-team]").text)
+        self.s.find(publish).click()
+        done = wait_until("published", lambda: " ".join(e.text for e in self.s.find_all("[data-testid=team-done]")),
+                          lambda t: t.startswith("published") or bool(error_text()), timeout=180)
+        self.assertEqual(error_text(), "")
+        self.assertIn("2 video files uploaded", done)
+        wait_until("synced", lambda: self.s.find("[data-testid=team-sync]").text, lambda t: t.startswith("synced"), timeout=60)
+        # The server has the project, its two videos, and what was drawn.
+        projects = [p for p in server.call("GET", "/api/v1/projects", token=token) if p["name"] == "Sample"]
+        self.assertEqual(len(projects), 1, "the project is on the server")
+        videos = server.call("GET", f"/api/v1/projects/{projects[0]['id']}/videos", token=token)
+        self.assertEqual(sorted(v["status"] for v in videos), ["processing", "processing"], "both files went up")
+        self.pointer_away()
+        self.save_window("team.png")
+        self.s.find(f"{dialog} .end button").click()
+        # The toolbar says where the sync stands from then on.
+        wait_until("the toolbar's sync badge", lambda: self.s.find("[data-testid=team-button]").text, lambda t: "synced" in t, timeout=30)
+
+
+class DevServer:
+    """`argus-server --dev` in a temporary folder: its own PostgreSQL, the embedded S3-compatible
+    store, auto-confirmed sign-ups, on a free loopback port (what a laptop runs)."""
+
+    def __init__(self, tmp: Path):
+        import queue
+        import threading
+
+        binary = harness._target_dir() / "debug" / "argus-server"
+        if not os.access(binary, os.X_OK):
+            raise AssertionError(f"{binary} is not built (cargo build --workspace --bins builds it)")
+        env = dict(os.environ)
+        for k in ("DATABASE_URL", "GOTRUE_JWT_SECRET", "ARGUS_S3_ENDPOINT"):
+            env.pop(k, None)
+        env["ARGUS_LISTEN"] = "127.0.0.1:0"
+        self.log = tmp / "argus-server.log"
+        self.proc = subprocess.Popen(
+            [str(binary), "--dev", "--data-dir", str(tmp / "server")],
+            stdout=subprocess.PIPE, stderr=open(self.log, "wb"), env=env,
+        )
+        lines: "queue.Queue[str | None]" = queue.Queue()
+
+        def read():
+            for raw in self.proc.stdout:
+                lines.put(raw.decode(errors="replace").strip())
+            lines.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+        printed, self.url = [], ""
+        deadline = time.monotonic() + 120
+        while not self.url and time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            printed.append(line)
+            if line.startswith("listening on "):
+                self.url = line.removeprefix("listening on ")
+        if not self.url:
+            self.stop()
+            raise AssertionError("argus-server --dev did not start:\n" + "\n".join(printed) + "\n" + harness._tail(self.log))
+
+    def call(self, method: str, path: str, body: dict | None = None, token: str | None = None):
+        import urllib.request
+
+        req = urllib.request.Request(self.url + path, method=method, data=json.dumps(body).encode() if body is not None else None)
+        req.add_header("content-type", "application/json")
+        if token:
+            req.add_header("authorization", f"Bearer {token}")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"null")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
 
 
 class RealModelScenario(AppCase):

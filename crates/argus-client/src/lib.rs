@@ -32,7 +32,7 @@ pub mod upload;
 pub use api::{Api, Backoff, StaticToken, TokenSource};
 pub use auth::{Auth, Scope, Session, SignUp, User};
 pub use error::{Error, Result};
-pub use project::{ClonedProject, Projects, PushedProject, VideoPushed, Videos};
+pub use project::{ClonedProject, Projects, PushedProject, UploadProgress, VideoPushed, Videos};
 pub use session_store::{EncryptedFileStore, KeyringStore, NoStore, SessionStore};
 pub use sync::{BackgroundSync, SyncReport, SyncStatus, Syncer};
 pub use upload::{Progress, RemoteVideo, UploadOptions, UploadOutcome, Uploader};

@@ -80,7 +80,11 @@ pub struct Projects {
     syncer: Syncer,
     upload: UploadOptions,
     progress: FetchProgress,
+    upload_progress: UploadProgress,
 }
+
+/// Progress of a pushed video's upload: its name and the uploader's step.
+pub type UploadProgress = Arc<dyn Fn(&str, &crate::Progress) + Send + Sync>;
 
 impl std::fmt::Debug for Projects {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,7 +94,13 @@ impl std::fmt::Debug for Projects {
 
 impl Projects {
     pub fn new(api: Api, store: Arc<Store>, syncer: Syncer) -> Self {
-        Self { api, store, syncer, upload: UploadOptions::default(), progress: Arc::new(|_, _| {}) }
+        Self { api, store, syncer, upload: UploadOptions::default(), progress: Arc::new(|_, _| {}), upload_progress: Arc::new(|_, _| {}) }
+    }
+
+    /// Tells `f` how each video file of a push goes up (its name, the step).
+    pub fn on_upload_progress(mut self, f: impl Fn(&str, &crate::Progress) + Send + Sync + 'static) -> Self {
+        self.upload_progress = Arc::new(f);
+        self
     }
 
     pub fn upload_options(mut self, o: UploadOptions) -> Self {
@@ -140,7 +150,8 @@ impl Projects {
         let Some(path) = v.local_path.as_deref().map(PathBuf::from).filter(|p| p.is_file()) else {
             return Ok(skipped("its file is not on this machine; relink it, then push again".into()));
         };
-        let uploader = Uploader::new(self.api.clone(), self.store.clone(), self.upload.clone());
+        let (report, name) = (self.upload_progress.clone(), v.name.clone());
+        let uploader = Uploader::new(self.api.clone(), self.store.clone(), self.upload.clone()).on_progress(move |p| report(&name, p));
         match uploader.upload(&project.to_string(), &path).await {
             Ok(out) => {
                 if out.video.id != v.id.to_string() {

@@ -122,6 +122,11 @@ pub struct VideoSummary {
     #[ts(type = "number")]
     pub fps_den: i64,
     pub codec: String,
+    /// Its file is on this machine (else it can be fetched from the server).
+    pub here: bool,
+    /// Where its file stands on the team's server: local (not uploaded),
+    /// uploading, processing, ready or failed.
+    pub server: String,
 }
 
 /// A project with its videos (what `open_project` returns).
@@ -512,6 +517,11 @@ impl From<&Video> for VideoSummary {
             fps_num: v.frame_rate.num(),
             fps_den: v.frame_rate.den(),
             codec: v.codec.clone(),
+            here: v
+                .local_path
+                .as_deref()
+                .is_some_and(|p| std::path::Path::new(p).is_file()),
+            server: v.remote.status().to_owned(),
         }
     }
 }
@@ -892,3 +902,140 @@ pub struct Reviewed {
     pub reviews: Vec<ReviewInfo>,
     pub history: HistoryState,
 }
+
+/// Who is signed in, to which server (the account panel).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "AccountInfo.ts")]
+pub struct AccountInfo {
+    /// The server last signed in to (to fill the form in again).
+    pub server: Option<String>,
+    /// Its public (anon) key, where one was given (Supabase).
+    pub anon_key: Option<String>,
+    /// The signed-in user; none when signed out.
+    pub user: Option<AccountUser>,
+    /// Where the session is kept ("in the system keyring", or not kept).
+    pub kept: Option<String>,
+    /// Why a kept session could not be picked up at start (no keyring).
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "AccountUser.ts")]
+pub struct AccountUser {
+    pub id: String,
+    pub email: Option<String>,
+}
+
+/// The sign-in form.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+#[ts(export_to = "SignInForm.ts")]
+pub struct SignInForm {
+    /// The server's base URL (an argus-server, or a Supabase project).
+    pub server: String,
+    /// The project's public (anon) key, where a gateway asks for one.
+    pub anon_key: Option<String>,
+    pub email: String,
+    pub password: String,
+    /// Keep the session in the system keyring, so the next start is signed in.
+    pub keep: bool,
+}
+
+/// What a sign-out did.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "SignedOut.ts")]
+pub struct SignedOut {
+    pub account: AccountInfo,
+    /// False when the server could not be told (the session then ends when
+    /// it expires); it is forgotten here either way.
+    pub server_told: bool,
+}
+
+/// A team on the server the signed-in user belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export_to = "TeamInfo.ts")]
+pub struct TeamInfo {
+    pub id: String,
+    pub name: String,
+    /// The user's role in it: owner, admin or member.
+    pub role: Option<String>,
+}
+
+/// A project on the server the signed-in user can see.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "ServerProject.ts")]
+pub struct ServerProject {
+    pub id: String,
+    pub name: String,
+    pub team_id: String,
+    pub team: String,
+    /// The user's role in it: annotator, reviewer or lead.
+    pub role: Option<String>,
+    /// It is on this machine already (open it; sync keeps it current).
+    pub here: bool,
+}
+
+/// Where a project's sync with the server stands (the status bar).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "SyncInfo.ts")]
+pub struct SyncInfo {
+    pub project_id: String,
+    /// The project has been published to or opened from a server.
+    pub on_server: bool,
+    pub signed_in: bool,
+    /// Background sync runs for it.
+    pub active: bool,
+    /// The last round reached the server.
+    pub online: bool,
+    /// Changes made here, not on the server yet.
+    #[ts(type = "number")]
+    pub pending: u64,
+    /// When the last round finished (Unix milliseconds).
+    #[ts(type = "number | null")]
+    pub last_sync_ms: Option<u64>,
+    /// The last round's error, with what to do.
+    pub last_error: Option<String>,
+    /// Edits made both here and elsewhere (both versions kept).
+    pub conflicts: usize,
+    /// Changes the server refused, with why (a role that may not make them).
+    pub refused: Vec<String>,
+}
+
+/// What publishing a project to a team did.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "Published.ts")]
+pub struct Published {
+    /// The project was created on the server (else it was there: updated).
+    pub created: bool,
+    /// Changes sent.
+    pub pushed: usize,
+    pub videos: Vec<PublishedVideo>,
+    pub sync: SyncInfo,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "PublishedVideo.ts")]
+pub struct PublishedVideo {
+    pub id: String,
+    pub name: String,
+    /// uploaded, already_there or skipped.
+    pub outcome: String,
+    pub reason: Option<String>,
+}
+
+/// Progress of publishing (a video file going up) or of fetching a video's
+/// file, sent as it goes.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "RemoteProgress.ts")]
+pub struct RemoteProgress {
+    /// The video's name.
+    pub video: String,
+    /// hashing, sending, completing or downloading.
+    pub stage: String,
+    #[ts(type = "number")]
+    pub done: u64,
+    #[ts(type = "number")]
+    pub total: u64,
+}
+
+/// The event name of [`RemoteProgress`].
+pub const REMOTE_PROGRESS_EVENT: &str = "remote-progress";

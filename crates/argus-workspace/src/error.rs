@@ -30,6 +30,13 @@ pub enum ErrorKind {
     Store,
     /// The user cancelled it (an export, an import).
     Cancelled,
+    /// The server could not be reached (the work is kept; try again).
+    Offline,
+    /// Signing in is needed or was refused (wrong password, session ended,
+    /// no keyring to keep it in).
+    SignIn,
+    /// The server refused it (a role that may not, a rule it enforces).
+    Server,
     /// Anything else (I/O, a crashed worker).
     Internal,
 }
@@ -69,8 +76,15 @@ pub type CommandResult<T> = Result<T, CommandError>;
 
 impl From<argus_store::Error> for CommandError {
     fn from(e: argus_store::Error) -> Self {
+        let message = e.to_string();
+        Self::from_store_ref(&e, message)
+    }
+}
+
+impl CommandError {
+    fn from_store_ref(e: &argus_store::Error, message: String) -> Self {
         use argus_store::Error as E;
-        let kind = match &e {
+        let kind = match e {
             E::NotFound { .. } => ErrorKind::NotFound,
             E::Conflict(_) => ErrorKind::Conflict,
             E::NothingTo(_) => ErrorKind::NothingToDo,
@@ -78,7 +92,7 @@ impl From<argus_store::Error> for CommandError {
             E::NotAMember { .. } => ErrorKind::Invalid,
             _ => ErrorKind::Store,
         };
-        Self::new(kind, e.to_string())
+        Self::new(kind, message)
     }
 }
 
@@ -89,6 +103,32 @@ impl From<argus_formats::Error> for CommandError {
             E::Syntax { .. } | E::Invalid { .. } | E::Unsupported { .. } => ErrorKind::Invalid,
             E::Cancelled => ErrorKind::Cancelled,
             E::Io { .. } => ErrorKind::Internal,
+        };
+        Self::new(kind, e.to_string())
+    }
+}
+
+impl From<argus_client::Error> for CommandError {
+    fn from(e: argus_client::Error) -> Self {
+        use argus_client::Error as E;
+        let kind = match &e {
+            E::Network { .. } => ErrorKind::Offline,
+            E::Unauthorized { .. }
+            | E::SignInRequired { .. }
+            | E::KeyringUnavailable(_)
+            | E::Keyring(_)
+            | E::SessionFile { .. }
+            | E::WrongPassphrase => ErrorKind::SignIn,
+            E::Http { status: 400 | 401 | 422, path, .. } if path.starts_with("/auth/") => {
+                ErrorKind::SignIn
+            }
+            E::Http { status: 404, .. } => ErrorKind::NotFound,
+            E::Http { status: 409, .. } => ErrorKind::Conflict,
+            E::Http { .. } | E::Protocol { .. } => ErrorKind::Server,
+            E::Invalid(_) => ErrorKind::Invalid,
+            E::Store(s) => return Self::from_store_ref(s, e.to_string()),
+            E::File { .. } => ErrorKind::Internal,
+            E::Cancelled => ErrorKind::Cancelled,
         };
         Self::new(kind, e.to_string())
     }

@@ -23,6 +23,7 @@
 //! session's lock, and a replaced pre-encoder is dropped on its own thread.
 //! [`Hooks`] let the tests hold that work on a barrier to show it.
 
+pub mod account;
 pub mod dto;
 pub mod edit;
 pub mod error;
@@ -71,7 +72,7 @@ pub struct Workspace {
 }
 
 struct Inner {
-    store: Store,
+    store: Arc<Store>,
     data_dir: PathBuf,
     videos: Videos,
     sam: SamSession,
@@ -82,6 +83,8 @@ struct Inner {
     startup_manifest: Mutex<Option<String>>,
     /// Mask morphs of recently shown keyframe pairs (interpolation).
     morphs: track::MorphCache,
+    /// The signed-in server session and the open project's background sync.
+    account: account::AccountState,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -122,7 +125,7 @@ impl Workspace {
         let hooks = Arc::new(Hooks::default());
         Ok(Self {
             inner: Arc::new(Inner {
-                store,
+                store: Arc::new(store),
                 data_dir: data_dir.to_path_buf(),
                 videos: Videos::with_hooks(Some(index_cache(data_dir)), hooks.clone()),
                 sam: SamSession::with_hooks(
@@ -134,6 +137,7 @@ impl Workspace {
                 compositor: Mutex::new(None),
                 startup_manifest: Mutex::new(None),
                 morphs: track::MorphCache::default(),
+                account: account::AccountState::default(),
                 hooks,
             }),
         })
@@ -141,6 +145,11 @@ impl Workspace {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The store as a shared handle (for the sync engine).
+    pub fn shared_store(&self) -> Arc<Store> {
+        self.inner.store.clone()
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -66,7 +66,7 @@ impl TestWs {
     }
 
     /// A progress callback that sends the event `name` to its listeners.
-    fn recorder<T: serde::Serialize>(&self, name: &'static str) -> impl Fn(T) + Send + 'static {
+    fn recorder<T: serde::Serialize>(&self, name: &'static str) -> impl Fn(T) + Send + Sync + 'static {
         let listeners = self.listeners.clone();
         move |payload: T| {
             let v = serde_json::to_value(payload).unwrap_or(Value::Null);
@@ -129,6 +129,25 @@ impl TestWs {
                 out(ws.decide_review(&s("reviewId")?, arg(args, "verdict")?, comment.as_deref()).await)
             }
             "comment_review" => out(ws.comment_review(&s("reviewId")?, &s("body")?, arg(args, "frame")?).await),
+            "account" => out(ws.account().await),
+            "sign_in" => out(ws.sign_in(&arg(args, "form")?).await),
+            "sign_out" => out(ws.sign_out(arg(args, "everywhere")?).await),
+            "teams" => out(ws.teams().await),
+            "server_projects" => out(ws.server_projects().await),
+            "publish_project" => {
+                let report = self.recorder(argus_workspace::dto::REMOTE_PROGRESS_EVENT);
+                out(ws.publish_project(&s("projectId")?, &s("teamId")?, arg(args, "videos")?, report).await)
+            }
+            "open_server_project" => {
+                let report = self.recorder(argus_workspace::dto::REMOTE_PROGRESS_EVENT);
+                out(ws.open_server_project(&s("projectId")?, arg(args, "videos")?, report).await)
+            }
+            "fetch_video" => {
+                let report = self.recorder(argus_workspace::dto::REMOTE_PROGRESS_EVENT);
+                out(ws.fetch_video(&s("videoId")?, report).await)
+            }
+            "sync_status" => out(ws.sync_status(&s("projectId")?, arg(args, "nudge")?).await),
+            "sync_now" => out(ws.sync_now(&s("projectId")?).await),
             "undo" => out(ws.undo(&s("projectId")?).await),
             "redo" => out(ws.redo(&s("projectId")?).await),
             "history" => out(ws.history(&s("projectId")?).await),

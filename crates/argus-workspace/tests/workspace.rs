@@ -8,6 +8,7 @@
 mod datasets;
 mod review;
 mod stills;
+mod team;
 mod tracking;
 mod transfer;
 mod util;
@@ -67,6 +68,12 @@ fn main() {
         Trial::test("tracking: boxes and masks interpolated between keyframes on read; keyframe edits move them; exports include them", tracking::interpolation),
         Trial::test("transfer: import reports unknown labels and missing videos, creates labels on request, a truncated file writes nothing", transfer::import_reports),
     ];
+    trials.push(argus_testkit::skip_unless(
+        Trial::test("team: sign in (bad address, wrong password, offline), publish with the video file, bring it to another machine, download on demand, edits sync both ways, kept session picked up, sign out", team::publish_open_sync_sign_out),
+        team::unavailable().as_deref(),
+        argus_testkit::Skip::Missing,
+    ));
+    trials.push(Trial::test("team: no keyring: keeping the session is refused with what to do, a kept session's loss is explained", team::without_a_keyring));
     for sam in [
         Trial::test(
             "locks: a frame is answered while another video opens and a SAM encode runs (held on a barrier); decoders read import's index cache",

@@ -1,13 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { createActions, wantsSamCache, watchSamCache, type Clock, type FrameViewControl, type Timers } from "./actions";
+import { createActions, wantsSamCache, watchSamCache, watchSync, type Clock, type FrameViewControl, type Timers } from "./actions";
 import { api as realApi, type Api } from "./api";
-import type { AppInfo, Edited, PropagateSummary, ReviewInfo, Reviewed, SamCache, TrackProgress } from "./bindings";
+import type { AppInfo, Edited, PropagateSummary, ReviewInfo, Reviewed, SamCache, SyncInfo, TrackProgress } from "./bindings";
 import { deferred, historyState, openWorkspace, propagateSummary, projectDetail, review, samPreview, shape, timelineTrack, videoSummary } from "./fixtures";
 import { initialState, type WorkspaceState } from "./state";
 import { chooseTool, flipHole, previewed, samClick, showCandidate } from "./tools";
 
 type Answers = { [K in keyof Api]?: (...args: Parameters<Api[K]>) => Awaited<ReturnType<Api[K]>> | Promise<Awaited<ReturnType<Api[K]>>> };
 type Call = [keyof Api, ...unknown[]];
+
+const DEFAULTS: Partial<Record<keyof Api, () => unknown>> = {
+  reviews: () => [],
+  account: () => ({ server: null, anon_key: null, user: null, kept: null, problem: null }),
+};
 
 /** A fake of the typed API: every command is recorded; those without an answer fail the way
  *  the shell fails (a CommandError), which the actions must show as `ws.error`. */
@@ -17,8 +22,9 @@ function fakeApi(answers: Answers = {}) {
   for (const name of Object.keys(realApi) as (keyof Api)[]) {
     fake[name] = async (...args: unknown[]) => {
       calls.push([name, ...args]);
-      // A video's reviews are read whenever it opens: none unless a test says otherwise.
-      const answer = (answers[name] ?? (name === "reviews" ? () => [] : undefined)) as ((...a: unknown[]) => unknown) | undefined;
+      // A video's reviews are read whenever it opens, and the account at start: none and
+      // signed out unless a test says otherwise.
+      const answer = (answers[name] ?? DEFAULTS[name]) as ((...a: unknown[]) => unknown) | undefined;
       if (!answer) throw { kind: "internal", message: `unexpected ${name}` };
       return answer(...args);
     };
@@ -1057,5 +1063,85 @@ describe("review", () => {
     expect(ws.frame).toBe(10);
     expect(ws.selectedTrack).toBe("track-a");
     expect(ws.reviewOpen).toBe("r1");
+  });
+});
+
+describe("team", () => {
+  const sync = (pending: number): SyncInfo => ({
+    project_id: "project-1", on_server: true, signed_in: true, active: true, online: true, pending,
+    last_sync_ms: 1, last_error: null, conflicts: 0, refused: [],
+  });
+
+  it("start reads who is signed in", async () => {
+    const ws = initialState();
+    const signedIn = { server: "https://s", anon_key: null, user: { id: "u", email: "a@b.c" }, kept: "in the system keyring", problem: null };
+    const { actions } = setup(ws, { listProjects: () => [], listSamModels: () => [], appInfo: () => ({}) as AppInfo, account: () => signedIn });
+    await actions.start();
+    expect(ws.account).toEqual(signedIn);
+    expect(ws.error).toBeNull();
+  });
+
+  it("opening a video whose file is on the server downloads it first, then opens it", async () => {
+    const ws = openWorkspace();
+    const remote = { ...videoSummary("video-2"), here: false, server: "ready" };
+    ws.detail = projectDetail(3, [videoSummary("video-1"), remote]);
+    const { actions, calls } = setup(ws, { ...editAnswers([]), fetchVideo: () => ({ ...remote, here: true }) });
+    await actions.openVideo(remote);
+    expect(calls[0]).toEqual(["fetchVideo", "video-2"]);
+    expect(ws.video?.id).toBe("video-2");
+    expect(ws.video?.here).toBe(true);
+    expect(ws.detail!.videos.map((v) => v.here)).toEqual([true, true]);
+    expect(ws.status).toBe("downloaded video-2.mp4");
+  });
+
+  it("a download that fails, or a file the server does not have, leaves the open video and says why", async () => {
+    const ws = openWorkspace();
+    const before = ws.video;
+    const failing = { ...videoSummary("video-2"), here: false, server: "ready" };
+    const { actions, calls } = setup(ws, { fetchVideo: () => Promise.reject({ kind: "sign_in", message: "sign in to your team's server first" }) });
+    await actions.openVideo(failing);
+    expect(ws.error).toBe("sign in to your team's server first");
+    expect(ws.video).toBe(before);
+    ws.error = null;
+    await actions.openVideo({ ...failing, server: "local" });
+    expect(calls.filter((c) => c[0] === "fetchVideo")).toHaveLength(1);
+    expect(ws.error).toBe("'video-2.mp4' cannot be opened: its file is not on this machine");
+  });
+
+  it("a project brought from the server joins the list and opens", async () => {
+    const ws = initialState();
+    const d = projectDetail(1, []);
+    const { actions, calls } = setup(ws, { openProject: () => d, history: () => historyState(0) });
+    await actions.serverProjectOpened(d.project);
+    expect(ws.projects.map((p) => p.id)).toEqual(["project-1"]);
+    expect(calls[0]).toEqual(["openProject", "project-1"]);
+    expect(ws.detail).toEqual(d);
+  });
+
+  it("watchSync asks at once and every 5 s until stopped; failures are quiet", async () => {
+    const pending = new Map<number, () => void>();
+    let next = 1;
+    const timers: Timers = { set: (cb) => (pending.set(next, cb), next++), clear: (id) => void pending.delete(id) };
+    const asked: unknown[][] = [];
+    const seen: number[] = [];
+    const answers = [sync(2), sync(0)];
+    const stop = watchSync({ syncStatus: async (...a) => (asked.push(a), answers.shift()!) }, "project-1", (s) => seen.push(s.pending), timers);
+    await settle();
+    expect(asked).toEqual([["project-1", false]]);
+    expect(pending.size).toBe(1);
+    const [id, cb] = [...pending.entries()][0];
+    pending.delete(id);
+    cb();
+    await settle();
+    expect(seen).toEqual([2, 0]);
+    stop();
+    expect(pending.size).toBe(0);
+
+    const quiet = watchSync({ syncStatus: () => Promise.reject(new Error("offline")) }, "p", () => seen.push(-1), timers);
+    await settle();
+    expect(seen).toEqual([2, 0]);
+    expect(pending.size).toBe(1);
+    quiet();
+    expect(pending.size).toBe(0);
   });
 });

@@ -17,11 +17,14 @@ import type {
   ImportProgress,
   ModelProgress,
   PointPx,
+  ProjectSummary,
   PropagateDirection,
+  RemoteProgress,
   ReviewInfo,
   ReviewVerdict,
   Reviewed,
   SamCache,
+  SyncInfo,
   TrackProgress,
   VideoSummary,
 } from "./bindings";
@@ -35,6 +38,7 @@ import { laneSeekFrame, playbackFrame, step } from "./timeline";
 import * as tools from "./tools";
 import { propagateBlocked, propagateOptions, trackProgress as keepTrackProgress } from "./track";
 import { scopeOf, verdictBlocked } from "./review";
+import { remoteProgressText, videoFile } from "./team";
 import type { Size } from "./view";
 
 /** What the actions need of the frame view (its exported functions). */
@@ -118,6 +122,9 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
         ws.samModels = await api.listSamModels();
       }),
       guard(async () => {
+        ws.account = await api.account();
+      }),
+      guard(async () => {
         const info = await api.appInfo();
         deps.onAppInfo?.(info);
         ws.serverBase = info.frame_base ?? null;
@@ -176,6 +183,12 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
   }
 
   async function openVideo(v: VideoSummary) {
+    if (!v.here) {
+      // A video of a project from the server: its file comes when it is first opened.
+      const got = await fetchVideo(v);
+      if (!got) return;
+      v = got;
+    }
     const another = ws.video?.id !== v.id;
     ws.video = v;
     ws.frame = 0;
@@ -187,6 +200,35 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
     resetPrompt();
     if (another) ws.reviewOpen = null;
     await Promise.all([refresh(), loadReviews()]);
+  }
+
+  /** Downloads a video's file from the team's server; the project's list gets the video as it is now. */
+  async function fetchVideo(v: VideoSummary): Promise<VideoSummary | undefined> {
+    const note = videoFile(v);
+    if (v.server !== "processing" && v.server !== "ready") {
+      fail(`'${v.name}' cannot be opened: ${note.note}`);
+      return undefined;
+    }
+    ws.status = `downloading ${v.name}…`;
+    const got = await guard(() => api.fetchVideo(v.id));
+    if (!got) {
+      ws.status = "";
+      return undefined;
+    }
+    ws.status = `downloaded ${got.name}`;
+    if (ws.detail) ws.detail = { ...ws.detail, videos: ws.detail.videos.map((x) => (x.id === got.id ? got : x)) };
+    return got;
+  }
+
+  /** Progress of a publish or download, in the status line. */
+  function remoteProgress(p: RemoteProgress) {
+    ws.status = remoteProgressText(p);
+  }
+
+  /** A project from the server is on this machine now: list it and open it. */
+  async function serverProjectOpened(p: ProjectSummary) {
+    if (!ws.projects.some((x) => x.id === p.id)) ws.projects = [...ws.projects, p];
+    await openProject(p.id);
   }
 
   /** Reads the open video's reviews again (another video, an undo or redo). */
@@ -752,6 +794,9 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
     decideReview,
     commentReview,
     showReview,
+    fetchVideo,
+    remoteProgress,
+    serverProjectOpened,
     run,
   };
 }
@@ -795,6 +840,33 @@ export function watchSamCache(
     }
   };
   timer = timers.set(() => poll(true), 250);
+  return () => {
+    stop = true;
+    if (timer !== undefined) timers.clear(timer);
+  };
+}
+
+/** Follows the open project's sync: asks where it stands now and every `everyMs` after,
+ *  until stopped (another project, the start page). */
+export function watchSync(
+  api: Pick<Api, "syncStatus">,
+  projectId: string,
+  onSync: (s: SyncInfo) => void,
+  timers: Timers = browserTimers,
+  everyMs = 5000,
+): () => void {
+  let stop = false;
+  let timer: number | undefined;
+  const poll = async () => {
+    try {
+      const s = await api.syncStatus(projectId, false);
+      if (!stop) onSync(s);
+    } catch {
+      // the badge is best effort; "Sync now" reports errors
+    }
+    if (!stop) timer = timers.set(poll, everyMs);
+  };
+  void poll();
   return () => {
     stop = true;
     if (timer !== undefined) timers.clear(timer);

@@ -4,6 +4,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
+  AccountInfo,
   AcceptTarget,
   Accepted,
   AppInfo,
@@ -21,13 +22,20 @@ import type {
   PointPx,
   ProjectDetail,
   ProjectSummary,
+  Published,
+  RemoteProgress,
   SamCache,
   SamCandidate,
   SamModelChoice,
   SamModelInfo,
   SamPreview,
   SamPrompt,
+  ServerProject,
   ShapeInfo,
+  SignInForm,
+  SignedOut,
+  SyncInfo,
+  TeamInfo,
   Timeline,
   TransferProgress,
   TransferSummary,
@@ -114,6 +122,23 @@ export const api = {
   commentReview: (reviewId: string, body: string, frame: number | null) => invoke<Reviewed>("comment_review", { reviewId, body, frame }),
   /** Stops the running propagation (what it wrote stays, one undo step); false when none runs. */
   cancelPropagation: () => invoke<boolean>("cancel_propagation"),
+  /** Who is signed in where (a session kept at the last sign-in is picked up). */
+  account: () => invoke<AccountInfo>("account"),
+  signIn: (form: SignInForm) => invoke<AccountInfo>("sign_in", { form }),
+  signOut: (everywhere: boolean) => invoke<SignedOut>("sign_out", { everywhere }),
+  teams: () => invoke<TeamInfo[]>("teams"),
+  serverProjects: () => invoke<ServerProject[]>("server_projects"),
+  /** Puts the project on the server in the team (with its video files); progress as `remote-progress` events. */
+  publishProject: (projectId: string, teamId: string, videos: boolean) =>
+    invoke<Published>("publish_project", { projectId, teamId, videos }),
+  /** Brings a server project onto this machine (every video file too with `videos`). */
+  openServerProject: (projectId: string, videos: boolean) => invoke<ProjectSummary>("open_server_project", { projectId, videos }),
+  /** Downloads a video's file from the server; progress as `remote-progress` events. */
+  fetchVideo: (videoId: string) => invoke<VideoSummary>("fetch_video", { videoId }),
+  /** Where the project's sync stands; `nudge` asks for a round now (after an edit). */
+  syncStatus: (projectId: string, nudge: boolean) => invoke<SyncInfo>("sync_status", { projectId, nudge }),
+  /** Runs a sync round now and answers when it is done. */
+  syncNow: (projectId: string) => invoke<SyncInfo>("sync_now", { projectId }),
 };
 
 /** The typed API as a type: the workspace's actions take one, so tests can pass a fake. */
@@ -133,4 +158,8 @@ export function onTrackProgress(handler: (p: TrackProgress) => void): Promise<Un
 
 export function onModelProgress(handler: (p: ModelProgress) => void): Promise<UnlistenFn> {
   return listen<ModelProgress>("model-progress", (e) => handler(e.payload));
+}
+
+export function onRemoteProgress(handler: (p: RemoteProgress) => void): Promise<UnlistenFn> {
+  return listen<RemoteProgress>("remote-progress", (e) => handler(e.payload));
 }

@@ -10,7 +10,7 @@ export function label(i: number): LabelInfo {
 }
 
 export function videoSummary(id = "video-1", frameCount = 100): VideoSummary {
-  return { id, project_id: "project-1", name: `${id}.mp4`, width: 1280, height: 720, frame_count: frameCount, fps_num: 30, fps_den: 1, codec: "h264" };
+  return { id, project_id: "project-1", name: `${id}.mp4`, width: 1280, height: 720, frame_count: frameCount, fps_num: 30, fps_den: 1, codec: "h264", here: true, server: "local" };
 }
 
 export function projectDetail(labels = 3, videos: VideoSummary[] = [videoSummary()]): ProjectDetail {

@@ -3,6 +3,7 @@
 // (./actions.ts), which change it in place; the tests hand them a plain one.
 
 import type {
+  AccountInfo,
   HistoryState,
   ModelProgress,
   ProjectDetail,
@@ -12,6 +13,7 @@ import type {
   SamModelChoice,
   SamModelInfo,
   ShapeInfo,
+  SyncInfo,
   Timeline,
   VideoSummary,
 } from "./bindings";
@@ -74,6 +76,9 @@ export interface WorkspaceState {
   reviews: ReviewInfo[];
   reviewForm: ReviewForm;
   reviewOpen: string | null;
+  /** Who is signed in to the team's server (null until asked), and the open project's sync. */
+  account: AccountInfo | null;
+  sync: SyncInfo | null;
 }
 
 export function initialState(): WorkspaceState {
@@ -112,6 +117,8 @@ export function initialState(): WorkspaceState {
     reviews: [],
     reviewForm: initialReviewForm(),
     reviewOpen: null,
+    account: null,
+    sync: null,
   };
 }
 

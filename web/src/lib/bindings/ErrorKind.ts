@@ -3,4 +3,4 @@
 /**
  * What went wrong, coarsely, so the UI can choose how to show it.
  */
-export type ErrorKind = "not_found" | "invalid" | "conflict" | "nothing_to_do" | "media" | "render" | "sam" | "store" | "cancelled" | "internal";
+export type ErrorKind = "not_found" | "invalid" | "conflict" | "nothing_to_do" | "media" | "render" | "sam" | "store" | "cancelled" | "offline" | "sign_in" | "server" | "internal";

@@ -11,4 +11,13 @@ width: number, height: number, frame_count: number,
 /**
  * Frames per second as `num / den`.
  */
-fps_num: number, fps_den: number, codec: string, };
+fps_num: number, fps_den: number, codec: string, 
+/**
+ * Its file is on this machine (else it can be fetched from the server).
+ */
+here: boolean, 
+/**
+ * Where its file stands on the team's server: local (not uploaded),
+ * uploading, processing, ready or failed.
+ */
+server: string, };
