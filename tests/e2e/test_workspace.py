@@ -38,6 +38,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 from pathlib import Path
@@ -885,8 +886,10 @@ class DevServer:
             env.pop(k, None)
         env["ARGUS_LISTEN"] = "127.0.0.1:0"
         self.log = tmp / "argus-server.log"
+        # A folder of its own: as root, --dev hands it to the postgres user, who must reach it.
+        self.dir = Path(tempfile.mkdtemp(prefix="argus-e2e-server-"))
         self.proc = subprocess.Popen(
-            [str(binary), "--dev", "--data-dir", str(tmp / "server")],
+            [str(binary), "--dev", "--data-dir", str(self.dir)],
             stdout=subprocess.PIPE, stderr=open(self.log, "wb"), env=env,
         )
         lines: "queue.Queue[str | None]" = queue.Queue()
@@ -931,6 +934,7 @@ class DevServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class RealModelScenario(AppCase):

@@ -72,6 +72,15 @@ impl DevDatabase {
             std::fs::create_dir_all(&data).map_err(|e| ConfigError::Io(e.to_string()))?;
             if let Some(u) = &run_as {
                 let _ = Command::new("chown").args(["-R", u]).arg(dir).status();
+                // It must also reach the folder: a private parent (root's home) stops it.
+                let reach = Command::new("runuser").args(["-u", u, "--", "test", "-w"]).arg(&data).status();
+                if !reach.is_ok_and(|s| s.success()) {
+                    return Err(ConfigError::Invalid(format!(
+                        "--dev runs its PostgreSQL as the user {u} (PostgreSQL refuses root), who cannot reach {}: a folder above it is private; \
+                         give --data-dir a folder {u} can reach (e.g. /var/tmp/argus-dev), or set DATABASE_URL",
+                        data.display()
+                    )));
+                }
             }
             let out = cmd(&initdb)
                 .arg("-D")

@@ -47,6 +47,7 @@ fn main() {
         ops::health_ready_metrics_request_ids_cors,
         ops::openapi_lists_every_route_it_serves,
         ops::dev_mode_runs_on_a_private_postgres,
+        ops::dev_mode_as_root_says_when_postgres_cannot_reach_its_folder,
         storage::presigned_put_get_and_range_on_the_embedded_store,
         storage::presigned_urls_are_refused_for_another_key_method_or_when_expired,
         storage::multipart_upload_list_complete_abort_and_delete,
@@ -1141,6 +1142,56 @@ mod ops {
         ensure!(status.success(), "--dev exited with {status}");
         // the private cluster was stopped with the server
         ensure!(!dir.path().join("pg/postmaster.pid").exists(), "the private PostgreSQL is still running");
+        Ok(())
+    }
+
+    /// As root, --dev runs PostgreSQL as another user; a data folder under a
+    /// private one (root's home) is refused with the folder and what to do,
+    /// not with initdb's own error. (Not root: the cluster runs as this user,
+    /// who reaches the folder, and the server starts.)
+    pub async fn dev_mode_as_root_says_when_postgres_cannot_reach_its_folder() -> TestResult {
+        let private = tempfile::tempdir()?;
+        std::fs::set_permissions(private.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+        let data = private.path().join("dev");
+        let root = std::fs::read_to_string("/proc/self/status")?.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+        let command = |stdout: std::process::Stdio| {
+            let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_argus-server"));
+            c.args(["--dev", "--data-dir"])
+                .arg(&data)
+                .env_remove("DATABASE_URL")
+                .env("ARGUS_LISTEN", "127.0.0.1:0")
+                .env("RUST_BACKTRACE", "0")
+                .env("RUST_LIB_BACKTRACE", "0")
+                .stdout(stdout)
+                .kill_on_drop(true);
+            c
+        };
+        if root {
+            let out = tokio::time::timeout(std::time::Duration::from_secs(60), command(std::process::Stdio::null()).output())
+                .await
+                .map_err(|_| "--dev neither failed nor started in 60 s")??;
+            let err = String::from_utf8_lossy(&out.stderr);
+            ensure!(!out.status.success(), "--dev started on a folder postgres cannot reach");
+            ensure!(err.contains("cannot reach") && err.contains(&data.join("pg").display().to_string()) && err.contains("--data-dir"), "{err}");
+        } else {
+            use tokio::io::AsyncBufReadExt;
+            let mut child = command(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn()?;
+            let mut lines = tokio::io::BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+            let started = tokio::time::timeout(std::time::Duration::from_secs(90), async {
+                while let Some(l) = lines.next_line().await? {
+                    if l.starts_with("listening on ") {
+                        return Ok::<_, std::io::Error>(true);
+                    }
+                }
+                Ok(false)
+            })
+            .await
+            .map_err(|_| "--dev did not start in 90 s")??;
+            ensure!(started, "--dev did not start in a private folder of the user running it");
+            let pid = child.id().ok_or("no pid")?;
+            std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status()?;
+            child.wait().await?;
+        }
         Ok(())
     }
 

@@ -174,8 +174,11 @@ async fn apply_one(conn: &mut SqliteConnection, project: ProjectId, c: &Change, 
             out.stale += 1;
             return Ok(());
         }
-        // Made without seeing the version here: an edit on both sides.
-        let concurrent = c.base.as_ref() != Some(h);
+        // Made without seeing the version here: an edit on both sides. One
+        // device's versions are in order (its clock saw each of its own
+        // changes), so two of the same device's never are: its own history
+        // pulled back after a push, or a version it replaced.
+        let concurrent = c.base.as_ref() != Some(h) && c.hlc.device != h.device;
         if *h > c.hlc {
             if concurrent && kind == EntityKind::Shape {
                 record_conflict(conn, project, kind, id, &c.op, &c.hlc, h).await?;

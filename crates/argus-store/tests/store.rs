@@ -1194,6 +1194,29 @@ mod pulled {
     }
 
     #[tokio::test]
+    async fn this_devices_own_history_pulled_back_is_no_conflict() {
+        // A shape drawn, redrawn, deleted and drawn again here (an undo and a
+        // redo reuse its id), pushed, and the server's whole log of it pulled
+        // back (the first pull after publishing): every older version is this
+        // device's own, seen before the current one was made.
+        let f = fixture().await;
+        let t = track(f.video.id, f.car());
+        let s = mask_shape(t.id, 6, 1);
+        f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![s.clone()] }).await.expect("create");
+        f.store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, 6, 5) }).await.expect("redraw");
+        f.store.apply(&f.actor, Command::DeleteShape { shape_id: s.id }).await.expect("delete");
+        f.store.apply(&f.actor, Command::SetShape { shape: mask_shape(t.id, 6, 9) }).await.expect("again");
+        let current = version(&f, EntityKind::Shape, *s.id.as_uuid()).await.expect("v");
+        let log: Vec<Change> = f.store.pending_changes(f.project, 1000).await.expect("outbox").into_iter().map(|p| p.change).collect();
+        assert!(log.iter().filter(|c| c.op.target().1 == *s.id.as_uuid()).count() >= 4, "four versions of the shape");
+        let out = f.store.apply_remote(f.project, &log, Some("1")).await.expect("pull back");
+        assert_eq!(out.conflicts, 0, "{out:?}");
+        assert!(f.store.conflicts(f.project).await.expect("conflicts").is_empty());
+        assert_eq!(version(&f, EntityKind::Shape, *s.id.as_uuid()).await, Some(current), "the current version stays");
+        assert_eq!(f.store.frame_shapes(f.video.id, 6).await.expect("frame")[0].geometry, mask_shape(t.id, 6, 9).geometry);
+    }
+
+    #[tokio::test]
     async fn a_shape_edited_on_both_sides_keeps_both_versions() {
         let f = fixture().await;
         let t = track(f.video.id, f.car());

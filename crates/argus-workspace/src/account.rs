@@ -120,6 +120,25 @@ fn normalise_server(raw: &str) -> CommandResult<String> {
     Ok(s.to_owned())
 }
 
+/// Passes on a progress report only when its video, its stage or its whole
+/// percentage changed (or it is the last): an upload or download reports
+/// every chunk, and each report is an event the page has to handle.
+fn throttled(progress: impl Fn(RemoteProgress) + Send + Sync + 'static) -> impl Fn(RemoteProgress) + Send + Sync + 'static {
+    let last: Mutex<Option<(String, String, u64)>> = Mutex::new(None);
+    move |p: RemoteProgress| {
+        let pct = if p.total == 0 { 0 } else { p.done.min(p.total) * 100 / p.total };
+        let key = (p.video.clone(), p.stage.clone(), pct);
+        {
+            let mut l = last.lock();
+            if l.as_ref() == Some(&key) && p.done < p.total {
+                return;
+            }
+            *l = Some(key);
+        }
+        progress(p);
+    }
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -363,6 +382,7 @@ impl Workspace {
         self.store().project(project).await?;
         // One sync at a time per project: the push syncs it itself.
         self.stop_sync_of(project);
+        let progress = throttled(progress);
         let client = self.projects_client(&conn)?.on_upload_progress(move |video, p| {
             let (stage, done, total) = match p {
                 Progress::Hashing { done, total } => ("hashing", *done, *total),
@@ -408,7 +428,7 @@ impl Workspace {
         let client = self.projects_client(&conn)?;
         let cloned = client.clone_project(project, &Videos::None, &self.videos_dir(project)).await?;
         tracing::info!("opened server project {project}: {} change(s), {} video(s)", cloned.sync.pulled, cloned.videos.len());
-        let progress = Arc::new(progress);
+        let progress = Arc::new(throttled(progress));
         if videos {
             for (id, state) in &cloned.videos {
                 if matches!(state, RemoteState::Processing | RemoteState::Ready) {
@@ -432,7 +452,7 @@ impl Workspace {
         self.restore().await;
         let id: VideoId = parse_id("video", video_id)?;
         let conn = self.signed_in()?;
-        self.fetch_with(&conn, id, progress).await?;
+        self.fetch_with(&conn, id, throttled(progress)).await?;
         Ok(VideoSummary::from(&self.store().video(id).await?))
     }
 

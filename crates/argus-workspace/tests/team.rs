@@ -92,6 +92,7 @@ pub fn publish_open_sync_sign_out() -> TestResult {
     ensure!(published["created"] == true && published["pushed"].as_u64() >= Some(3), "published: {published}");
     ensure!(published["videos"][0]["outcome"] == "uploaded" && published["videos"][0]["id"] == json!(vid), "the file went up: {published}");
     ensure!(published["sync"]["on_server"] == true && published["sync"]["pending"] == 0, "nothing left to send: {published}");
+    ensure!(published["sync"]["conflicts"] == 0 && published["sync"]["refused"] == json!([]), "publishing conflicts with nothing: {published}");
     let stages: Vec<Value> = progress.lock().iter().map(|p| p["stage"].clone()).collect();
     ensure!(stages.contains(&json!("sending")) && progress.lock().iter().all(|p| p["video"] == video["name"]), "upload progress: {stages:?}");
     let listed = a.ok("server_projects", json!({}))?;

@@ -1118,6 +1118,23 @@ describe("team", () => {
     expect(ws.detail).toEqual(d);
   });
 
+  it("an edit nudges the sync only for a project on a server with someone signed in", async () => {
+    const ws = openWorkspace();
+    const { actions, calls } = setup(ws, { syncStatus: () => sync(0) });
+    await actions.nudgeSync();
+    expect(calls).toEqual([]);
+    ws.sync = sync(3);
+    await actions.nudgeSync();
+    expect(calls).toEqual([]); // signed out: the change waits
+    ws.account = { server: "https://s", anon_key: null, user: { id: "u", email: null }, kept: null, problem: null };
+    await actions.nudgeSync();
+    expect(calls).toEqual([["syncStatus", "project-1", true]]);
+    expect(ws.sync?.pending).toBe(0);
+    ws.sync = { ...sync(1), on_server: false };
+    await actions.nudgeSync();
+    expect(calls).toHaveLength(1);
+  });
+
   it("watchSync asks at once and every 5 s until stopped; failures are quiet", async () => {
     const pending = new Map<number, () => void>();
     let next = 1;

@@ -225,6 +225,19 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
     ws.status = remoteProgressText(p);
   }
 
+  /** After an edit: asks for a sync round now, when the project is on a server and someone is
+   *  signed in (else the edit waits in the outbox, and the badge says so at the next poll). */
+  async function nudgeSync() {
+    const id = ws.detail?.project.id;
+    if (!id || !ws.sync?.on_server || !ws.account?.user) return;
+    try {
+      const s = await api.syncStatus(id, true);
+      if (ws.detail?.project.id === id) ws.sync = s;
+    } catch {
+      // the badge is best effort; the next poll says how it stands
+    }
+  }
+
   /** A project from the server is on this machine now: list it and open it. */
   async function serverProjectOpened(p: ProjectSummary) {
     if (!ws.projects.some((x) => x.id === p.id)) ws.projects = [...ws.projects, p];
@@ -795,6 +808,7 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
     commentReview,
     showReview,
     fetchVideo,
+    nudgeSync,
     remoteProgress,
     serverProjectOpened,
     run,

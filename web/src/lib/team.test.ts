@@ -4,7 +4,7 @@ import TeamDialog from "../components/TeamDialog.svelte";
 import Toolbar from "../components/Toolbar.svelte";
 import type { AccountInfo, Published, SyncInfo } from "./bindings";
 import { videoSummary } from "./fixtures";
-import { accountLine, ago, initialSignIn, publishedLine, remoteProgressText, signInProblem, syncBadge, videoFile } from "./team";
+import { accountLine, ago, initialSignIn, keptNote, publishedLine, remoteProgressText, signInProblem, syncBadge, videoFile } from "./team";
 
 const NOW = 1_800_000_000_000;
 
@@ -50,6 +50,13 @@ describe("sign-in form", () => {
     expect(signInProblem({ ...ok, email: "ada" })).toBe("give your e-mail address");
     expect(signInProblem({ ...ok, password: "" })).toBe("give your password");
     expect(signInProblem({ ...ok, server: "http://127.0.0.1:54321" })).toBeNull();
+  });
+
+  it("says where the session is kept, or that it is not", () => {
+    expect(keptNote(null)).toBe("");
+    expect(keptNote(account({ user: null }))).toBe("");
+    expect(keptNote(account())).toBe(" (the session is kept in the system keyring)");
+    expect(keptNote(account({ kept: "not kept: you will sign in again next time" }))).toBe(" (not kept: you will sign in again next time)");
   });
 
   it("the account line names who and where", () => {
@@ -127,6 +134,7 @@ describe("TeamDialog (rendered)", () => {
         sync,
         onaccount: () => {},
         onsync: () => {},
+        onpublished: () => {},
         onopened: () => {},
         onclose: () => {},
       },

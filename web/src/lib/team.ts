@@ -33,6 +33,12 @@ export function accountLine(a: AccountInfo | null): string {
   return `signed in as ${a.user.email ?? a.user.id} at ${a.server ?? "the server"}`;
 }
 
+/** Where the session is kept, as a clause after the account line. */
+export function keptNote(a: AccountInfo | null): string {
+  if (!a?.user || !a.kept) return "";
+  return a.kept.startsWith("not kept") ? ` (${a.kept})` : ` (the session is kept ${a.kept})`;
+}
+
 /** "just now", "5 min ago", "3 h ago", "2 days ago". */
 export function ago(ms: number, now: number): string {
   const s = Math.max(0, Math.round((now - ms) / 1000));
