@@ -154,20 +154,20 @@ impl Workspace {
         let review = store.review(parse_id::<ReviewId>("review", review_id)?).await?;
         let video = store.video(review.video_id).await?;
         let comment = comment.map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
-        if let Some(c) = &comment
-            && c.chars().count() > Comment::MAX_BODY
-        {
-            return Err(CommandError::invalid(format!(
-                "the comment has {} characters; keep it under {}",
-                c.chars().count(),
-                Comment::MAX_BODY
-            )));
-        }
         let to = match verdict {
             ReviewVerdict::Approve => ReviewState::Approved,
             ReviewVerdict::Reject => ReviewState::Rejected,
             ReviewVerdict::Reopen => ReviewState::Pending,
         };
+        // The comment goes into the thread behind "<state>: ", so that copy's
+        // bound is the one that speaks.
+        let prefix = format!("{}: ", state_name(to));
+        let room = Comment::MAX_BODY - prefix.chars().count();
+        if let Some(c) = &comment
+            && c.chars().count() > room
+        {
+            return Err(CommandError::invalid(format!("the comment has {} characters; keep it under {room}", c.chars().count())));
+        }
         if !review.state.can_become(to) {
             let now = state_name(review.state);
             return Err(CommandError::invalid(match verdict {
@@ -190,7 +190,7 @@ impl Workspace {
         // only the last one). Both in one undo step.
         let mut commands = vec![command];
         if let Some(c) = comment {
-            let body = format!("{}: {c}", state_name(to));
+            let body = format!("{prefix}{c}");
             commands.push(Command::AddComment { comment: Comment::new(review.id, store.local_user(), &body, None, Timestamp(0))? });
         }
         apply(store, &video, review.id, commands).await

@@ -56,6 +56,10 @@ pub fn workflow() -> TestResult {
         let (kind, message) = t.err("decide_review", json!({ "reviewId": on_track, "verdict": "reject", "comment": comment }))?;
         ensure!(kind == "invalid" && message.contains("what to fix"), "reject without a comment: {kind}: {message}");
     }
+    // Too long for the thread's copy ("rejected: " + the comment): said with the room there is.
+    let max = argus_core::model::Comment::MAX_BODY;
+    let (kind, message) = t.err("decide_review", json!({ "reviewId": on_track, "verdict": "reject", "comment": "x".repeat(max - 9) }))?;
+    ensure!(kind == "invalid" && message.contains(&format!("keep it under {}", max - 10)), "a comment too long: {kind}: {message}");
     ensure!(find(&listed(&t, vid)?, &on_track)?["state"] == "pending", "still pending");
     let rejected = t.ok("decide_review", json!({ "reviewId": on_track, "verdict": "reject", "comment": "  the box misses the left edge  " }))?;
     let r = find(&rejected, &on_track)?;
