@@ -126,7 +126,7 @@ fn normalise_server(raw: &str) -> CommandResult<String> {
 fn throttled(progress: impl Fn(RemoteProgress) + Send + Sync + 'static) -> impl Fn(RemoteProgress) + Send + Sync + 'static {
     let last: Mutex<Option<(String, String, u64)>> = Mutex::new(None);
     move |p: RemoteProgress| {
-        let pct = if p.total == 0 { 0 } else { p.done.min(p.total) * 100 / p.total };
+        let pct = (p.done.min(p.total) * 100).checked_div(p.total).unwrap_or(0);
         let key = (p.video.clone(), p.stage.clone(), pct);
         {
             let mut l = last.lock();
