@@ -4,7 +4,7 @@ import TeamDialog from "../components/TeamDialog.svelte";
 import Toolbar from "../components/Toolbar.svelte";
 import type { AccountInfo, Published, SyncInfo } from "./bindings";
 import { videoSummary } from "./fixtures";
-import { accountLine, ago, initialSignIn, keptNote, publishedLine, remoteProgressText, signInProblem, syncBadge, videoFile } from "./team";
+import { accountLine, ago, initialSignIn, keptNote, sessionEnded, publishedLine, remoteProgressText, signInProblem, syncBadge, videoFile } from "./team";
 
 const NOW = 1_800_000_000_000;
 
@@ -57,6 +57,14 @@ describe("sign-in form", () => {
     expect(keptNote(account({ user: null }))).toBe("");
     expect(keptNote(account())).toBe(" (the session is kept in the system keyring)");
     expect(keptNote(account({ kept: "not kept: you will sign in again next time" }))).toBe(" (not kept: you will sign in again next time)");
+  });
+
+  it("an ended session is told apart from a refused step", () => {
+    expect(sessionEnded({ kind: "sign_in", message: "your session has ended; sign in again" })).toBe(true);
+    expect(sessionEnded({ kind: "server", message: "refused" })).toBe(false);
+    expect(sessionEnded({ kind: "offline", message: "could not reach" })).toBe(false);
+    expect(sessionEnded("sign_in")).toBe(false);
+    expect(sessionEnded(null)).toBe(false);
   });
 
   it("the account line names who and where", () => {

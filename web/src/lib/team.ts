@@ -39,6 +39,11 @@ export function keptNote(a: AccountInfo | null): string {
   return a.kept.startsWith("not kept") ? ` (${a.kept})` : ` (the session is kept ${a.kept})`;
 }
 
+/** Whether a command's error says the session is over (sign in again), not a refused step. */
+export function sessionEnded(e: unknown): boolean {
+  return !!e && typeof e === "object" && (e as { kind?: string }).kind === "sign_in";
+}
+
 /** "just now", "5 min ago", "3 h ago", "2 days ago". */
 export function ago(ms: number, now: number): string {
   const s = Math.max(0, Math.round((now - ms) / 1000));
