@@ -203,7 +203,9 @@ impl Workspace {
         self.inner.account.conn.lock().clone()
     }
 
-    fn signed_in(&self) -> CommandResult<Arc<Conn>> {
+    /// The signed-in server (a kept session picked up first), or what to do.
+    async fn signed_in(&self) -> CommandResult<Arc<Conn>> {
+        self.restore().await;
         self.conn().ok_or_else(|| CommandError::new(ErrorKind::SignIn, "sign in to your team's server first (Team, then Sign in)"))
     }
 
@@ -331,8 +333,7 @@ impl Workspace {
 
     /// The teams the signed-in user is in (where a project can be published).
     pub async fn teams(&self) -> CommandResult<Vec<TeamInfo>> {
-        self.restore().await;
-        let conn = self.signed_in()?;
+        let conn = self.signed_in().await?;
         let rows: Vec<TeamRow> = Self::api(&conn)?.get("/api/v1/teams").await?;
         Ok(rows.into_iter().map(|t| TeamInfo { id: t.id, name: t.name, role: t.role }).collect())
     }
@@ -340,8 +341,7 @@ impl Workspace {
     /// The server's projects the signed-in user can see, with whether each
     /// is on this machine.
     pub async fn server_projects(&self) -> CommandResult<Vec<ServerProject>> {
-        self.restore().await;
-        let conn = self.signed_in()?;
+        let conn = self.signed_in().await?;
         let api = Self::api(&conn)?;
         let teams: Vec<TeamRow> = api.get("/api/v1/teams").await?;
         let rows: Vec<ProjectRow> = api.get("/api/v1/projects").await?;
@@ -372,13 +372,12 @@ impl Workspace {
         videos: bool,
         progress: impl Fn(RemoteProgress) + Send + Sync + 'static,
     ) -> CommandResult<Published> {
-        self.restore().await;
         let project: ProjectId = parse_id("project", project_id)?;
         let team = team_id.trim();
         if team.parse::<TeamId>().is_err() {
             return Err(CommandError::invalid("choose the team to publish the project to"));
         }
-        let conn = self.signed_in()?;
+        let conn = self.signed_in().await?;
         self.store().project(project).await?;
         // One sync at a time per project: the push syncs it itself.
         self.stop_sync_of(project);
@@ -408,7 +407,7 @@ impl Workspace {
                 .into_iter()
                 .map(|v| PublishedVideo { id: v.id.to_string(), name: v.name, outcome: v.outcome.into(), reason: v.reason })
                 .collect(),
-            sync: self.sync_info(project).await?,
+            sync: self.sync_info(project, self.on_server(project).await?).await?,
         })
     }
 
@@ -421,9 +420,8 @@ impl Workspace {
         videos: bool,
         progress: impl Fn(RemoteProgress) + Send + Sync + 'static,
     ) -> CommandResult<ProjectSummary> {
-        self.restore().await;
         let project: ProjectId = parse_id("project", project_id)?;
-        let conn = self.signed_in()?;
+        let conn = self.signed_in().await?;
         self.stop_sync_of(project);
         let client = self.projects_client(&conn)?;
         let cloned = client.clone_project(project, &Videos::None, &self.videos_dir(project)).await?;
@@ -449,9 +447,8 @@ impl Workspace {
         video_id: &str,
         progress: impl Fn(RemoteProgress) + Send + Sync + 'static,
     ) -> CommandResult<VideoSummary> {
-        self.restore().await;
         let id: VideoId = parse_id("video", video_id)?;
-        let conn = self.signed_in()?;
+        let conn = self.signed_in().await?;
         self.fetch_with(&conn, id, throttled(progress)).await?;
         Ok(VideoSummary::from(&self.store().video(id).await?))
     }
@@ -488,22 +485,20 @@ impl Workspace {
         self.restore().await;
         let project: ProjectId = parse_id("project", project_id)?;
         self.store().project(project).await?;
-        if let Some(conn) = self.conn()
-            && self.on_server(project).await?
-        {
+        let on_server = self.on_server(project).await?;
+        if on_server && let Some(conn) = self.conn() {
             self.ensure_sync(&conn, project);
             if nudge && let Some(ps) = self.inner.account.sync.lock().as_ref() {
                 ps.bg.sync_now();
             }
         }
-        self.sync_info(project).await
+        self.sync_info(project, on_server).await
     }
 
     /// Runs a sync round for the project now and answers when it is done.
     pub async fn sync_now(&self, project_id: &str) -> CommandResult<SyncInfo> {
-        self.restore().await;
         let project: ProjectId = parse_id("project", project_id)?;
-        let conn = self.signed_in()?;
+        let conn = self.signed_in().await?;
         self.store().project(project).await?;
         if !self.on_server(project).await? {
             return Err(CommandError::invalid("this project is not on a server yet: publish it to a team first"));
@@ -531,7 +526,7 @@ impl Workspace {
             }
         })
         .await;
-        let mut info = self.sync_info(project).await?;
+        let mut info = self.sync_info(project, true).await?;
         if waited.is_err() && info.last_error.is_none() {
             info.last_error = Some(format!("the sync did not finish within {} s; it goes on in the background", SYNC_WAIT.as_secs()));
         }
@@ -564,7 +559,7 @@ impl Workspace {
         }
     }
 
-    async fn sync_info(&self, project: ProjectId) -> CommandResult<SyncInfo> {
+    async fn sync_info(&self, project: ProjectId, on_server: bool) -> CommandResult<SyncInfo> {
         let store = self.store();
         let status = self.inner.account.sync.lock().as_ref().filter(|ps| ps.project == project).map(|ps| ps.bg.status());
         let signed_in = match self.conn() {
@@ -575,7 +570,7 @@ impl Workspace {
         let st = status.clone().unwrap_or_default();
         Ok(SyncInfo {
             project_id: project.to_string(),
-            on_server: self.on_server(project).await?,
+            on_server,
             signed_in,
             active: status.is_some(),
             online: st.online,

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createActions, wantsSamCache, watchSamCache, watchSync, type Clock, type FrameViewControl, type Timers } from "./actions";
 import { api as realApi, type Api } from "./api";
 import type { AppInfo, Edited, PropagateSummary, ReviewInfo, Reviewed, SamCache, SyncInfo, TrackProgress } from "./bindings";
-import { deferred, historyState, openWorkspace, propagateSummary, projectDetail, review, samPreview, shape, timelineTrack, videoSummary } from "./fixtures";
+import { account, deferred, historyState, openWorkspace, propagateSummary, projectDetail, review, samPreview, shape, syncInfo, timelineTrack, videoSummary } from "./fixtures";
 import { initialState, type WorkspaceState } from "./state";
 import { chooseTool, flipHole, previewed, samClick, showCandidate } from "./tools";
 
@@ -1067,10 +1067,7 @@ describe("review", () => {
 });
 
 describe("team", () => {
-  const sync = (pending: number): SyncInfo => ({
-    project_id: "project-1", on_server: true, signed_in: true, active: true, online: true, pending,
-    last_sync_ms: 1, last_error: null, conflicts: 0, refused: [],
-  });
+  const sync = (pending: number): SyncInfo => syncInfo({ pending });
 
   it("start reads who is signed in", async () => {
     const ws = initialState();
@@ -1126,7 +1123,7 @@ describe("team", () => {
     ws.sync = sync(3);
     await actions.nudgeSync();
     expect(calls).toEqual([]); // signed out: the change waits
-    ws.account = { server: "https://s", anon_key: null, user: { id: "u", email: null }, kept: null, problem: null };
+    ws.account = account();
     await actions.nudgeSync();
     expect(calls).toEqual([["syncStatus", "project-1", true]]);
     expect(ws.sync?.pending).toBe(0);

@@ -2,7 +2,7 @@
 // labels, a video, shapes and SAM predictions shaped like the shell's answers.
 // Only the tests import it.
 
-import type { HistoryState, LabelInfo, ProjectDetail, PropagateSummary, ReviewInfo, SamPreview, ShapeInfo, TimelineTrack, VideoSummary } from "./bindings";
+import type { AccountInfo, HistoryState, LabelInfo, ProjectDetail, PropagateSummary, ReviewInfo, SamPreview, ShapeInfo, SyncInfo, TimelineTrack, VideoSummary } from "./bindings";
 import { initialState, type WorkspaceState } from "./state";
 
 export function label(i: number): LabelInfo {
@@ -128,6 +128,38 @@ export function review(id: string, more: Partial<ReviewInfo> = {}): ReviewInfo {
     created_at: 1,
     updated_at: 1,
     comments: [],
+    ...more,
+  };
+}
+
+/** The clock the sync fixtures' times are read against. */
+export const SYNC_NOW = 1_800_000_000_000;
+
+/** A signed-in account (the team panel's payload). */
+export function account(more: Partial<AccountInfo> = {}): AccountInfo {
+  return {
+    server: "https://argus.example.com",
+    anon_key: null,
+    user: { id: "u-1", email: "ada@example.com" },
+    kept: "in the system keyring",
+    problem: null,
+    ...more,
+  };
+}
+
+/** A project's sync state: on the server, synced 30 s before SYNC_NOW, nothing waiting. */
+export function syncInfo(more: Partial<SyncInfo> = {}): SyncInfo {
+  return {
+    project_id: "project-1",
+    on_server: true,
+    signed_in: true,
+    active: true,
+    online: true,
+    pending: 0,
+    last_sync_ms: SYNC_NOW - 30_000,
+    last_error: null,
+    conflicts: 0,
+    refused: [],
     ...more,
   };
 }

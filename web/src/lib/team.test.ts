@@ -3,37 +3,10 @@ import { render } from "svelte/server";
 import TeamDialog from "../components/TeamDialog.svelte";
 import Toolbar from "../components/Toolbar.svelte";
 import type { AccountInfo, Published, SyncInfo } from "./bindings";
-import { videoSummary } from "./fixtures";
+import { SYNC_NOW, account, syncInfo, videoSummary } from "./fixtures";
 import { accountLine, ago, initialSignIn, keptNote, sessionEnded, publishedLine, remoteProgressText, signInProblem, syncBadge, videoFile } from "./team";
 
-const NOW = 1_800_000_000_000;
-
-export function account(more: Partial<AccountInfo> = {}): AccountInfo {
-  return {
-    server: "https://argus.example.com",
-    anon_key: null,
-    user: { id: "u-1", email: "ada@example.com" },
-    kept: "in the system keyring",
-    problem: null,
-    ...more,
-  };
-}
-
-export function syncInfo(more: Partial<SyncInfo> = {}): SyncInfo {
-  return {
-    project_id: "project-1",
-    on_server: true,
-    signed_in: true,
-    active: true,
-    online: true,
-    pending: 0,
-    last_sync_ms: NOW - 30_000,
-    last_error: null,
-    conflicts: 0,
-    refused: [],
-    ...more,
-  };
-}
+const NOW = SYNC_NOW;
 
 describe("sign-in form", () => {
   it("fills in the last server and e-mail, never a password; keeps the session by default", () => {
