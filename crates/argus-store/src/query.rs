@@ -2,7 +2,7 @@
 //! wait for a write in progress (WAL snapshot isolation).
 
 use argus_core::{
-    id::{ProjectId, ReviewId, TrackId, UserId, VideoId},
+    id::{LabelId, ProjectId, ReviewId, TrackId, UserId, VideoId},
     model::{Comment, LabelSchema, Member, Project, Review, ReviewState, Role, Shape, Track, Video},
 };
 use serde::Serialize;
@@ -70,6 +70,32 @@ impl Store {
         let p = self.project(project).await?;
         let row = sqlx::query("SELECT * FROM label_schemas WHERE id = ?").bind(p.schema_id.to_string()).fetch_optional(&self.readers).await?;
         row.map(|r| rows::schema_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("label schema", p.schema_id))
+    }
+
+    /// What the project's objects use of each label: `(label, objects,
+    /// shapes by kind name)`, for labels with at least one object. What is
+    /// used cannot be taken away ([`Store::set_labels`]).
+    pub async fn label_usage(&self, project: ProjectId) -> Result<Vec<(LabelId, u64, Vec<(String, u64)>)>> {
+        let objects: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT t.label_id, COUNT(*) FROM tracks t JOIN videos v ON v.id = t.video_id WHERE v.project_id = ? GROUP BY t.label_id ORDER BY t.label_id",
+        )
+        .bind(project.to_string())
+        .fetch_all(&self.readers)
+        .await?;
+        let kinds: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT t.label_id, s.kind, COUNT(*) FROM shapes s JOIN tracks t ON t.id = s.track_id JOIN videos v ON v.id = t.video_id
+             WHERE v.project_id = ? GROUP BY t.label_id, s.kind ORDER BY t.label_id, s.kind",
+        )
+        .bind(project.to_string())
+        .fetch_all(&self.readers)
+        .await?;
+        objects
+            .into_iter()
+            .map(|(label, n)| {
+                let used = kinds.iter().filter(|k| k.0 == label).map(|k| (k.1.clone(), k.2.max(0) as u64)).collect();
+                Ok((rows::parse(&label, "label id")?, n.max(0) as u64, used))
+            })
+            .collect()
     }
 
     pub async fn videos(&self, project: ProjectId) -> Result<Vec<Video>> {

@@ -13,7 +13,9 @@ use std::{
 use argus_core::{
     hlc::{Hlc, HlcClock},
     id::{ChangeId, DeviceId, LabelSchemaId, ProjectId, ShapeId, TrackId, UserId},
-    model::{Change, ChangeOp, Entity, EntityKind, Label, LabelSchema, Project, Shape, Timestamp, Video},
+    model::{
+        AttributeKind, AttributeSpec, Change, ChangeOp, Entity, EntityKind, Label, LabelSchema, Project, Shape, Timestamp, Video,
+    },
 };
 use sqlx::{
     ConnectOptions, Connection, SqliteConnection, SqlitePool,
@@ -443,6 +445,89 @@ impl Store {
         Ok(schema)
     }
 
+    /// Replaces a project's labels with `labels` (a new schema version), as
+    /// a lead may: add, rename, recolour and reorder labels, allow more shape
+    /// kinds, add attributes and enum options. `version` is the schema
+    /// version the editor started from: if the schema changed since (another
+    /// window, or a sync), nothing is written and the error says so.
+    ///
+    /// Nothing drawn may become invalid, so what objects already use is kept:
+    /// a label with objects cannot be removed, a shape kind its objects are
+    /// drawn with cannot be taken away from it, and once a label has objects
+    /// (which carry its attributes' values) its attributes cannot be removed
+    /// or change type, scope, options or range, only be added or get new
+    /// options, a wider range or another default. Each refusal names the
+    /// label and what to do. Syncs, not undoable (like creating the project).
+    pub async fn set_labels(&self, project: ProjectId, actor: &Actor, version: u32, labels: Vec<Label>) -> Result<LabelSchema> {
+        actor.role.require(argus_core::model::Permission::EditSchema)?;
+        let mut w = self.writer.lock().await;
+        let Writer { conn, clock } = &mut *w;
+        let mut next = clock.clone();
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        let p = rows::project(&mut tx, project).await?;
+        let old = rows::schema(&mut tx, p.schema_id).await?;
+        if old.version() != version {
+            return Err(Error::Conflict(format!(
+                "the labels were changed since you opened them (version {version}, now {}): open them again and redo your edit",
+                old.version()
+            )));
+        }
+        let schema = old.with_labels(labels)?;
+        if schema.labels() == old.labels() {
+            return Err(Error::NothingTo("save: the labels are as they were"));
+        }
+        for before in old.labels() {
+            let objects: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM tracks t JOIN videos v ON v.id = t.video_id WHERE v.project_id = ? AND t.label_id = ?",
+            )
+            .bind(project.to_string())
+            .bind(before.id.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+            if objects == 0 {
+                continue;
+            }
+            let Ok(after) = schema.label(before.id) else {
+                return Err(Error::Conflict(format!(
+                    "'{}' is used by {objects} object{}: move them to another label or delete them before removing it",
+                    before.name,
+                    plural(objects)
+                )));
+            };
+            for kind in before.kinds.iter().filter(|k| !after.kinds.contains(k)) {
+                let shapes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM shapes s JOIN tracks t ON t.id = s.track_id WHERE t.label_id = ? AND s.kind = ?")
+                    .bind(before.id.to_string())
+                    .bind(kind.name())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if shapes > 0 {
+                    return Err(Error::Conflict(format!(
+                        "'{}' has {shapes} {} shape{}: keep {} allowed, or delete those shapes first",
+                        before.name,
+                        kind.name(),
+                        plural(shapes),
+                        kind.name()
+                    )));
+                }
+            }
+            for a in &before.attributes {
+                if let Some(why) = attribute_change_refused(a, after.attribute(&a.name)) {
+                    return Err(Error::Conflict(format!(
+                        "attribute '{}' of '{}' {why}, and {objects} object{} carry its values: add a new attribute instead",
+                        a.name,
+                        before.name,
+                        plural(objects)
+                    )));
+                }
+            }
+        }
+        let ops = vec![ChangeOp::Upsert { entity: Entity::LabelSchema(schema.clone()) }];
+        record(&mut tx, &mut next, project, "edit labels", ops, None, History::None, self.options.undo_depth, None, None).await?;
+        tx.commit().await?;
+        *clock = next;
+        Ok(schema)
+    }
+
     /// Validates and applies one command in one transaction, together with
     /// its undo entry and its outbox changes. When this returns `Ok`, the
     /// edit is on disk.
@@ -667,6 +752,11 @@ impl Store {
             ops.extend(decode_inverse(inverse)?);
         }
         drop(entries);
+        // The labels may have been edited since (here or by a sync): what
+        // the step brings back must still fit them.
+        if let Err(why) = fits_schema(&mut tx, project, &ops).await? {
+            return Err(Error::Conflict(format!("cannot {stack} '{summary}': {why}")));
+        }
         let popped = Some((first, last));
         let applied = record(&mut tx, &mut next, project, &summary, ops, None, history, self.options.undo_depth, group.as_deref(), popped).await?;
         tx.commit().await?;
@@ -855,6 +945,87 @@ impl Batch<'_> {
 /// undo/redo step being replayed, removed in the same transaction. The
 /// caller commits, then keeps the advanced clock.
 #[allow(clippy::too_many_arguments)] // one internal call shape, four callers
+/// Whether the tracks and shapes `ops` write fit the project's labels as
+/// they are now (`Err`: why not, and what to do).
+async fn fits_schema(tx: &mut SqliteConnection, project: ProjectId, ops: &[ChangeOp]) -> Result<std::result::Result<(), String>> {
+    let mut schema = None;
+    let mut labels: std::collections::HashMap<TrackId, argus_core::id::LabelId> = std::collections::HashMap::new();
+    for op in ops {
+        let ChangeOp::Upsert { entity } = op else { continue };
+        let (track, label) = match entity {
+            Entity::Track(t) => {
+                labels.insert(t.id, t.label_id);
+                (t.id, t.label_id)
+            }
+            Entity::Shape(s) => match labels.get(&s.track_id) {
+                Some(l) => (s.track_id, *l),
+                None => {
+                    let found: Option<String> =
+                        sqlx::query_scalar("SELECT label_id FROM tracks WHERE id = ?").bind(s.track_id.to_string()).fetch_optional(&mut *tx).await?;
+                    // A shape of a track the step does not bring back cannot be written anyway.
+                    let Some(found) = found else { continue };
+                    let l = rows::parse(&found, "label id")?;
+                    labels.insert(s.track_id, l);
+                    (s.track_id, l)
+                }
+            },
+            _ => continue,
+        };
+        if schema.is_none() {
+            let p = rows::project(&mut *tx, project).await?;
+            schema = Some(rows::schema(&mut *tx, p.schema_id).await?);
+        }
+        let Some(schema) = &schema else { continue };
+        let Ok(label) = schema.label(label) else {
+            return Ok(Err(format!(
+                "it would bring back object {track} of a label removed since; add that label again first"
+            )));
+        };
+        let checked = match entity {
+            Entity::Track(t) => label.check_attributes(&t.attributes),
+            Entity::Shape(s) => label.check_kind(s.kind()).and_then(|()| label.check_attributes(&s.attributes)),
+            _ => Ok(()),
+        };
+        if let Err(e) = checked {
+            return Ok(Err(format!("the labels were edited since and what it brings back no longer fits them ({e}); change the labels back first")));
+        }
+    }
+    Ok(Ok(()))
+}
+
+fn plural(n: i64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Why an attribute's edit could break the values objects already carry
+/// (`None`: it cannot).
+fn attribute_change_refused(before: &AttributeSpec, after: Option<&AttributeSpec>) -> Option<String> {
+    let Some(after) = after else { return Some("would be removed".into()) };
+    if before.per_frame != after.per_frame {
+        let scope = |per_frame: bool| if per_frame { "per frame" } else { "per object" };
+        return Some(format!("would change from {} to {}", scope(before.per_frame), scope(after.per_frame)));
+    }
+    match (&before.kind, &after.kind) {
+        (AttributeKind::Bool { .. }, AttributeKind::Bool { .. }) | (AttributeKind::Text { .. }, AttributeKind::Text { .. }) => None,
+        (AttributeKind::Enum { options: old, .. }, AttributeKind::Enum { options: new, .. }) => {
+            old.iter().find(|o| !new.contains(o)).map(|o| format!("would lose its option '{o}'"))
+        }
+        (AttributeKind::Number { min, max, .. }, AttributeKind::Number { min: new_min, max: new_max, .. }) => {
+            (new_min > min || new_max < max).then(|| format!("would narrow its range {min}..{max} to {new_min}..{new_max}"))
+        }
+        (old, new) => Some(format!("would change type from {} to {}", kind_name(old), kind_name(new))),
+    }
+}
+
+fn kind_name(k: &AttributeKind) -> &'static str {
+    match k {
+        AttributeKind::Bool { .. } => "yes/no",
+        AttributeKind::Enum { .. } => "choice",
+        AttributeKind::Text { .. } => "text",
+        AttributeKind::Number { .. } => "number",
+    }
+}
+
 async fn record(
     tx: &mut SqliteConnection,
     clock: &mut HlcClock,

@@ -1318,3 +1318,125 @@ mod pulled {
         assert_eq!((out.skipped.len(), out.applied.len()), (1, 1), "{out:?}");
     }
 }
+
+/// A lead edits the labels: what nothing uses changes freely; what objects
+/// use is kept, each refusal saying what stands in the way and changing
+/// nothing; a stale version is refused; the new schema syncs.
+#[tokio::test]
+async fn set_labels_keeps_what_objects_use_and_refuses_a_stale_version() {
+    use argus_core::model::{AttributeKind, AttributeSpec, Colour, Label, ShapeKind};
+    let f = fixture().await;
+    let t = track(f.video.id, f.car());
+    f.store.apply(&f.actor, Command::CreateTrack { track: t.clone(), shapes: vec![mask_shape(t.id, 0, 1)] }).await.expect("create");
+    let v1 = f.schema.version();
+    let pending = f.store.pending_count(f.project).await.expect("outbox");
+
+    // Annotators may not; nothing changes.
+    let annotator = Actor { user: UserId::new(), role: Role::Annotator };
+    let err = f.store.set_labels(f.project, &annotator, v1, labels()).await;
+    assert!(matches!(err, Err(Error::Invalid(ModelError::Forbidden { .. }))), "{err:?}");
+
+    // The same labels again: nothing to save.
+    let err = f.store.set_labels(f.project, &f.actor, v1, f.schema.labels().to_vec()).await;
+    assert!(matches!(err, Err(Error::NothingTo(_))), "{err:?}");
+
+    let refused = async |labels: Vec<Label>| -> String {
+        match f.store.set_labels(f.project, &f.actor, v1, labels).await {
+            Err(Error::Conflict(m)) => m,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    };
+    let edit = |change: &dyn Fn(&mut Label)| -> Vec<Label> {
+        let mut labels = f.schema.labels().to_vec();
+        change(labels.iter_mut().find(|l| l.name == "car").expect("car"));
+        labels
+    };
+    // Removing the car, which an object uses.
+    let m = refused(vec![f.person().clone()]).await;
+    assert!(m.contains("'car' is used by 1 object:") && m.contains("move them to another label"), "{m}");
+    // Taking masks away from the car, whose object has a mask.
+    let m = refused(edit(&|l| l.kinds = vec![ShapeKind::Polygon, ShapeKind::BBox])).await;
+    assert!(m.contains("'car' has 1 mask shape") && m.contains("keep mask allowed"), "{m}");
+    // Its attributes: removed, or another type, or another scope.
+    let m = refused(edit(&|l| l.attributes.retain(|a| a.name != "make"))).await;
+    assert!(m.contains("attribute 'make' of 'car' would be removed") && m.contains("add a new attribute instead"), "{m}");
+    let m = refused(edit(&|l| l.attributes[0].kind = AttributeKind::Text { default: String::new() })).await;
+    assert!(m.contains("'parked'") && m.contains("would change type from yes/no to text"), "{m}");
+    let m = refused(edit(&|l| l.attributes[1].per_frame = true)).await;
+    assert!(m.contains("would change from per object to per frame"), "{m}");
+    assert_eq!(f.store.schema(f.project).await.expect("schema"), f.schema, "every refusal changed nothing");
+    assert_eq!(f.store.pending_count(f.project).await.expect("outbox"), pending);
+
+    // What nothing uses changes freely: the person (no objects) loses bbox,
+    // gets an attribute; the car is renamed and recoloured, allows polylines,
+    // gains an attribute; a new label comes in.
+    let mut labels = edit(&|l| {
+        l.name = "vehicle".into();
+        l.colour = Colour::rgb(10, 20, 30);
+        l.kinds.push(ShapeKind::Polyline);
+        l.attributes.push(AttributeSpec {
+            name: "lights".into(),
+            kind: AttributeKind::Enum { options: vec!["on".into(), "off".into()], default: "off".into() },
+            per_frame: true,
+        });
+    });
+    let person = labels.iter_mut().find(|l| l.name == "person").expect("person");
+    person.kinds = vec![ShapeKind::Mask];
+    person.attributes.push(AttributeSpec { name: "age".into(), kind: AttributeKind::Number { min: 0.0, max: 120.0, step: 1.0, default: 30.0 }, per_frame: false });
+    labels.push(Label::new("bicycle", Colour::palette(2)));
+    let saved = f.store.set_labels(f.project, &f.actor, v1, labels.clone()).await.expect("saved");
+    assert_eq!(saved.version(), v1 + 1);
+    assert_eq!(saved.labels(), &labels[..]);
+    assert_eq!(f.store.schema(f.project).await.expect("schema"), saved);
+    assert_eq!(saved.label(f.car().id).expect("same id").name, "vehicle", "a rename keeps the label's id, so its objects follow");
+    assert_eq!(f.store.track(t.id).await.expect("track").label_id, f.car().id);
+    let queued = f.store.pending_changes(f.project, 100).await.expect("outbox");
+    let last = queued.last().expect("queued");
+    assert!(
+        matches!(&last.change.op, argus_core::model::ChangeOp::Upsert { entity: argus_core::model::Entity::LabelSchema(s) } if *s == saved),
+        "the new schema is queued for sync: {:?}",
+        last.change.op
+    );
+
+    // Widening is fine once objects carry values: a new option, a wider range.
+    let mut wider = saved.labels().to_vec();
+    if let AttributeKind::Enum { options, .. } = &mut wider[0].attributes[2].kind {
+        options.push("flashing".into());
+    }
+    let saved = f.store.set_labels(f.project, &f.actor, v1 + 1, wider).await.expect("an option added");
+    // ...but losing an option is not.
+    let mut narrower = saved.labels().to_vec();
+    if let AttributeKind::Enum { options, .. } = &mut narrower[0].attributes[2].kind {
+        options.retain(|o| o != "on");
+    }
+    match f.store.set_labels(f.project, &f.actor, v1 + 2, narrower).await {
+        Err(Error::Conflict(m)) => assert!(m.contains("would lose its option 'on'"), "{m}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    // An editor opened at an older version is refused, naming both.
+    match f.store.set_labels(f.project, &f.actor, v1, labels).await {
+        Err(Error::Conflict(m)) => assert!(m.contains(&format!("version {v1}, now {}", v1 + 2)) && m.contains("open them again"), "{m}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // The car's label without objects can now go: delete the track first.
+    f.store.apply(&f.actor, Command::DeleteTrack { track_id: t.id }).await.expect("delete");
+    let without = saved.labels().iter().filter(|l| l.id != f.car().id).cloned().collect::<Vec<_>>();
+    let saved = f.store.set_labels(f.project, &f.actor, v1 + 2, without).await.expect("an unused label removed");
+    assert!(saved.label(f.car().id).is_err());
+    // Undoing the delete would bring back an object of the removed label:
+    // refused, the step kept for when the label is back.
+    let depth = f.store.history_depth(f.project).await.expect("depth");
+    match f.store.undo(f.project).await {
+        Err(Error::Conflict(m)) => assert!(m.contains("cannot undo") && m.contains("of a label removed since; add that label again first"), "{m}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(f.store.history_depth(f.project).await.expect("depth"), depth);
+    assert!(f.store.track(t.id).await.is_err(), "nothing came back");
+    let mut back = saved.labels().to_vec();
+    back.push(f.car().clone());
+    f.store.set_labels(f.project, &f.actor, v1 + 3, back).await.expect("the label back");
+    f.store.undo(f.project).await.expect("now the undo fits");
+    assert_eq!(f.store.frame_shapes(f.video.id, 0).await.expect("frame").len(), 1);
+    f.store.integrity_check().await.expect("sound");
+}
