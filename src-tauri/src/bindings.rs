@@ -39,6 +39,8 @@ pub fn export_all(dir: &Path) -> Result<Vec<String>, String> {
         dto::Diagnostics,
         dto::LabelInfo,
         dto::AttributeInfo,
+        dto::LabelsForm,
+        dto::LabelUsage,
         dto::ProjectSummary,
         dto::VideoSummary,
         dto::ProjectDetail,
@@ -92,6 +94,11 @@ pub fn export_all(dir: &Path) -> Result<Vec<String>, String> {
         dto::Published,
         dto::PublishedVideo,
         dto::RemoteProgress,
+        dto::ProjectPeople,
+        dto::PersonInfo,
+        dto::InvitationInfo,
+        dto::PersonAdded,
+        dto::MyInvitation,
     );
     names.sort();
     let mut index = String::from(HEADER);

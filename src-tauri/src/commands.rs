@@ -10,7 +10,8 @@ use argus_workspace::dto::{
     SamCandidate, SamModelChoice, SamModelInfo, SamPreview, SamPrompt, ShapeInfo, Timeline,
     VideoSummary,
 };
-use argus_workspace::dto::{ReviewInfo, ReviewScopeInfo, ReviewVerdict, Reviewed};
+use argus_workspace::dto::{LabelInfo, LabelsForm, ReviewInfo, ReviewScopeInfo, ReviewVerdict, Reviewed};
+use argus_workspace::dto::{MyInvitation, PersonAdded, ProjectPeople};
 use argus_workspace::dto::{
     AccountInfo, Published, REMOTE_PROGRESS_EVENT, RemoteProgress,
     ServerProject, SignInForm, SignedOut, SyncInfo, TeamInfo,
@@ -274,6 +275,16 @@ pub async fn history(ws: Ws<'_>, project_id: String) -> CommandResult<HistorySta
 }
 
 #[tauri::command]
+pub async fn label_schema(ws: Ws<'_>, project_id: String) -> CommandResult<LabelsForm> {
+    ws.label_schema(&project_id).await
+}
+
+#[tauri::command]
+pub async fn save_labels(ws: Ws<'_>, project_id: String, version: u32, labels: Vec<LabelInfo>) -> CommandResult<LabelsForm> {
+    ws.save_labels(&project_id, version, &labels).await
+}
+
+#[tauri::command]
 pub async fn reviews(ws: Ws<'_>, video_id: String) -> CommandResult<Vec<ReviewInfo>> {
     ws.reviews(&video_id).await
 }
@@ -366,6 +377,41 @@ pub async fn fetch_video<R: Runtime>(app: AppHandle<R>, ws: Ws<'_>, runs: State<
 #[tauri::command]
 pub async fn sync_status(ws: Ws<'_>, project_id: String, nudge: bool) -> CommandResult<SyncInfo> {
     ws.sync_status(&project_id, nudge).await
+}
+
+#[tauri::command]
+pub async fn project_people(ws: Ws<'_>, project_id: String) -> CommandResult<ProjectPeople> {
+    ws.project_people(&project_id).await
+}
+
+#[tauri::command]
+pub async fn add_person(ws: Ws<'_>, project_id: String, email: String, role: String) -> CommandResult<PersonAdded> {
+    ws.add_person(&project_id, &email, &role).await
+}
+
+#[tauri::command]
+pub async fn set_person_role(ws: Ws<'_>, project_id: String, user_id: String, role: String) -> CommandResult<ProjectPeople> {
+    ws.set_person_role(&project_id, &user_id, &role).await
+}
+
+#[tauri::command]
+pub async fn remove_person(ws: Ws<'_>, project_id: String, user_id: String) -> CommandResult<ProjectPeople> {
+    ws.remove_person(&project_id, &user_id).await
+}
+
+#[tauri::command]
+pub async fn revoke_invitation(ws: Ws<'_>, project_id: String, invitation_id: String) -> CommandResult<ProjectPeople> {
+    ws.revoke_invitation(&project_id, &invitation_id).await
+}
+
+#[tauri::command]
+pub async fn my_invitations(ws: Ws<'_>) -> CommandResult<Vec<MyInvitation>> {
+    ws.my_invitations().await
+}
+
+#[tauri::command]
+pub async fn accept_invitation(ws: Ws<'_>, invitation_id: String) -> CommandResult<Vec<MyInvitation>> {
+    ws.accept_invitation(&invitation_id).await
 }
 
 #[tauri::command]

@@ -228,6 +228,16 @@ fn ipc() -> TestResult {
         "comment_review: the rejection's comment, then the one pinned to frame 2: {commented}"
     );
     ensure!(t.ok("reviews", json!({ "videoId": vid }))? == commented["reviews"], "reviews lists what the last step answered");
+    // The label editor: what the drawn box uses, and a rename saved.
+    let labels = t.ok("label_schema", json!({ "projectId": pid }))?;
+    ensure!(
+        labels["version"] == 1 && labels["read_only"].is_null() && labels["usage"] == json!([{ "label_id": label, "objects": 1, "kinds": ["bbox"] }]),
+        "label_schema: {labels}"
+    );
+    let mut edited = labels["labels"].clone();
+    edited[0]["name"] = json!("crate");
+    let saved = t.ok("save_labels", json!({ "projectId": pid, "version": 1, "labels": edited }))?;
+    ensure!(saved["version"] == 2 && saved["labels"][0]["name"] == "crate" && saved["labels"][0]["id"] == label, "save_labels: {saved}");
     // The team side, signed out (a server is argus-workspace's team trial).
     let account = t.ok("account", json!({}))?;
     ensure!(account["user"].is_null() && account["server"].is_null() && account["problem"].is_null(), "account: {account}");
@@ -276,6 +286,16 @@ fn ipc() -> TestResult {
         ("fetch_video", json!({ "videoId": vid }), "sign_in"),
         ("sync_now", json!({ "projectId": pid }), "sign_in"),
         ("sync_status", json!({ "projectId": "zzz", "nudge": false }), "invalid"),
+        ("project_people", json!({ "projectId": pid }), "sign_in"),
+        ("add_person", json!({ "projectId": pid, "email": "a@example.com", "role": "annotator" }), "sign_in"),
+        ("add_person", json!({ "projectId": pid, "email": "a@example.com", "role": "boss" }), "invalid"),
+        ("set_person_role", json!({ "projectId": pid, "userId": TrackId::new().to_string(), "role": "lead" }), "sign_in"),
+        ("remove_person", json!({ "projectId": pid, "userId": "zzz" }), "invalid"),
+        ("revoke_invitation", json!({ "projectId": pid, "invitationId": TrackId::new().to_string() }), "sign_in"),
+        ("my_invitations", json!({}), "sign_in"),
+        ("accept_invitation", json!({ "invitationId": "zzz" }), "invalid"),
+        ("label_schema", json!({ "projectId": ProjectId::new().to_string() }), "not_found"),
+        ("save_labels", json!({ "projectId": pid, "version": 1, "labels": saved["labels"] }), "conflict"),
     ];
     for (cmd, args, want) in cases {
         let (kind, message) = t.err(cmd, args.clone())?;

@@ -190,6 +190,11 @@ impl Api {
         self.call(Method::POST, path, Some(body), true).await?.ok_or_else(|| empty(path))
     }
 
+    /// PUT (sets a resource to the body: safe to repeat, so retried).
+    pub async fn put<T: DeserializeOwned>(&self, path: &str, body: &(dyn ErasedJson + Sync)) -> Result<T> {
+        self.call(Method::PUT, path, Some(body), true).await?.ok_or_else(|| empty(path))
+    }
+
     pub async fn delete(&self, path: &str) -> Result<()> {
         self.call::<Value>(Method::DELETE, path, None, true).await.map(|_| ())
     }

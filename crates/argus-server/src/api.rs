@@ -869,19 +869,38 @@ async fn project_invitations(State(state): State<AppState>, caller: Caller, Path
     get,
     path = "/api/v1/invitations",
     tag = "api",
-    summary = "Open invitations for the caller's e-mail address",
+    summary = "Open invitations for the caller's e-mail address (with team_name, project_name and invited_by_email)",
     security(("bearer" = [])),
     responses((status = 200, description = "ok", body = Vec<InvitationRow>), Errors)
 )]
-async fn my_invitations(State(state): State<AppState>, caller: Caller) -> R<Json<Vec<InvitationRow>>> {
+async fn my_invitations(State(state): State<AppState>, caller: Caller) -> R<Json<Vec<Value>>> {
     let mut tx = begin_as(&state.pool, &caller.claims).await?;
-    let rows = sqlx::query_as(&format!(
+    let rows: Vec<InvitationRow> = sqlx::query_as(&format!(
         "select {INVITATION_COLUMNS} from argus.invitations where email = argus.jwt_email() and accepted_at is null and expires_at > now() order by created_at"
     ))
     .fetch_all(&mut *tx)
     .await?;
+    // What the invitee cannot see yet (they are not a member): the team's
+    // and project's names (a security-definer function, for invitations to
+    // their own address only) and who invited them.
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let names: Vec<(Uuid, String, Option<String>)> =
+        sqlx::query_as("select id, team_name, project_name from argus.my_invitation_names($1)").bind(&ids).fetch_all(&mut *tx).await?;
     tx.commit().await?;
-    Ok(Json(rows))
+    let emails = emails_of(&state, &rows.iter().map(|r| r.invited_by).collect::<Vec<_>>()).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| {
+                let (team, project) = names.iter().find(|n| n.0 == r.id).map(|n| (n.1.clone(), n.2.clone())).unwrap_or_default();
+                let by = emails.get(&r.invited_by).cloned();
+                let mut v = serde_json::to_value(r).unwrap_or_default();
+                v["team_name"] = json!(team);
+                v["project_name"] = json!(project);
+                v["invited_by_email"] = json!(by);
+                v
+            })
+            .collect(),
+    ))
 }
 
 #[utoipa::path(

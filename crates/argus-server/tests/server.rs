@@ -870,6 +870,12 @@ mod api {
         let new = s.sign_up("new@example.com", "secret-1").await?;
         let (st, mine) = s.get(&s.api("/invitations"), Some(token_of(&new))).await?;
         ensure!(st == 200 && mine.as_array().map(Vec::len) == Some(1), "{st} {mine}");
+        // The invitee is not a member yet, so the listing names the team, the project and who invited them.
+        let (_, project) = s.get(&s.api(&format!("/projects/{}", team.project)), Some(&team.owner)).await?;
+        ensure!(
+            mine[0]["project_name"] == project["name"] && mine[0]["team_name"].as_str().is_some_and(|n| !n.is_empty()) && mine[0]["invited_by_email"] == "boss@example.com",
+            "{mine}"
+        );
         let (st, acc) = s.post(&s.api(&format!("/invitations/{}/accept", inv["id"].as_str().unwrap_or(""))), Some(token_of(&new)), json!({})).await?;
         ensure!(st == 200 && !acc["accepted_at"].is_null(), "{st} {acc}");
         let (st, p) = s.get(&s.api(&format!("/projects/{}", team.project)), Some(token_of(&new))).await?;

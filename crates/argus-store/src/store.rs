@@ -940,11 +940,6 @@ impl Batch<'_> {
     }
 }
 
-/// Applies `ops` inside the caller's transaction, with their outbox rows and
-/// undo entry (of `group`, if any). `popped` is the first and last seq of the
-/// undo/redo step being replayed, removed in the same transaction. The
-/// caller commits, then keeps the advanced clock.
-#[allow(clippy::too_many_arguments)] // one internal call shape, four callers
 /// Whether the tracks and shapes `ops` write fit the project's labels as
 /// they are now (`Err`: why not, and what to do).
 async fn fits_schema(tx: &mut SqliteConnection, project: ProjectId, ops: &[ChangeOp]) -> Result<std::result::Result<(), String>> {
@@ -1026,6 +1021,11 @@ fn kind_name(k: &AttributeKind) -> &'static str {
     }
 }
 
+/// Applies `ops` inside the caller's transaction, with their outbox rows and
+/// undo entry (of `group`, if any). `popped` is the first and last seq of the
+/// undo/redo step being replayed, removed in the same transaction. The
+/// caller commits, then keeps the advanced clock.
+#[allow(clippy::too_many_arguments)] // one internal call shape, four callers
 async fn record(
     tx: &mut SqliteConnection,
     clock: &mut HlcClock,

@@ -59,10 +59,10 @@ pub(crate) struct AccountState {
 }
 
 /// A signed-in server.
-struct Conn {
+pub(crate) struct Conn {
     server: String,
     auth: Arc<Auth>,
-    user: UserId,
+    pub(crate) user: UserId,
     refresher: tokio::task::JoinHandle<()>,
 }
 
@@ -204,7 +204,7 @@ impl Workspace {
     }
 
     /// The signed-in server (a kept session picked up first), or what to do.
-    async fn signed_in(&self) -> CommandResult<Arc<Conn>> {
+    pub(crate) async fn signed_in(&self) -> CommandResult<Arc<Conn>> {
         self.restore().await;
         self.conn().ok_or_else(|| CommandError::new(ErrorKind::SignIn, "sign in to your team's server first (Team, then Sign in)"))
     }
@@ -319,7 +319,7 @@ impl Workspace {
         Ok(SignedOut { account: self.account_info().await, server_told: told })
     }
 
-    fn api(conn: &Conn) -> CommandResult<Api> {
+    pub(crate) fn api(conn: &Conn) -> CommandResult<Api> {
         Ok(Api::new(&conn.server, conn.auth.clone())?)
     }
 

@@ -62,8 +62,9 @@ pub struct Diagnostics {
     pub log_tail: Vec<String>,
 }
 
-/// One label of a project, with the number key that picks it.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+/// One label of a project, with the number key that picks it. The label
+/// editor sends these back (an empty `id`: a new label; `hotkey` ignored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export_to = "LabelInfo.ts")]
 pub struct LabelInfo {
     pub id: String,
@@ -71,14 +72,16 @@ pub struct LabelInfo {
     /// `#rrggbb`.
     pub colour: String,
     /// `1`..`9` for the first nine labels, then none.
+    #[serde(default)]
     pub hotkey: Option<u8>,
     /// The shape kinds the label may be drawn with (`mask`, `polygon`, ...).
     pub kinds: Vec<String>,
     pub attributes: Vec<AttributeInfo>,
 }
 
-/// One attribute of a label, for its editor in the object list.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+/// One attribute of a label, for its editor in the object list and the
+/// label editor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export_to = "AttributeInfo.ts")]
 pub struct AttributeInfo {
     pub name: String,
@@ -93,6 +96,33 @@ pub struct AttributeInfo {
     pub per_frame: bool,
     #[ts(type = "boolean | number | string")]
     pub default: serde_json::Value,
+}
+
+/// A project's labels as the label editor opens them.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "LabelsForm.ts")]
+pub struct LabelsForm {
+    pub project_id: String,
+    /// The schema version the edit is saved against (a save from an older
+    /// one is refused).
+    pub version: u32,
+    pub labels: Vec<LabelInfo>,
+    /// What the project's objects use, for each label that has objects:
+    /// such a label cannot be removed, nor the kinds it is drawn with.
+    pub usage: Vec<LabelUsage>,
+    /// Why this user may not edit the labels (`None`: they may).
+    pub read_only: Option<String>,
+}
+
+/// What a label's objects use.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "LabelUsage.ts")]
+pub struct LabelUsage {
+    pub label_id: String,
+    #[ts(type = "number")]
+    pub objects: u64,
+    /// The shape kinds its objects are drawn with.
+    pub kinds: Vec<String>,
 }
 
 /// A project and its label palette.
@@ -958,6 +988,71 @@ pub struct TeamInfo {
     pub name: String,
     /// The user's role in it: owner, admin or member.
     pub role: Option<String>,
+}
+
+/// Who works on a server project, for its Members dialog.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "ProjectPeople.ts")]
+pub struct ProjectPeople {
+    pub project_id: String,
+    pub members: Vec<PersonInfo>,
+    /// Open invitations (only those who may manage members see them).
+    pub invitations: Vec<InvitationInfo>,
+    /// Whether the signed-in user may add, change and remove members.
+    pub can_manage: bool,
+}
+
+/// A member of a project.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "PersonInfo.ts")]
+pub struct PersonInfo {
+    pub user_id: String,
+    pub email: Option<String>,
+    pub display_name: String,
+    /// annotator, reviewer or lead.
+    pub role: String,
+    /// The signed-in user.
+    pub you: bool,
+    /// An owner of the project's team: leads it whatever their role here
+    /// (listed as a lead when not a member); the team's owners change that.
+    pub team_owner: bool,
+}
+
+/// An invitation not accepted yet.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "InvitationInfo.ts")]
+pub struct InvitationInfo {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// What adding someone did.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "PersonAdded.ts")]
+pub struct PersonAdded {
+    pub people: ProjectPeople,
+    /// They had no account: the server mailed them an invitation.
+    pub invited: bool,
+    /// What happened, for the dialog.
+    pub message: String,
+}
+
+/// An invitation sent to the signed-in user.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "MyInvitation.ts")]
+pub struct MyInvitation {
+    pub id: String,
+    pub team: String,
+    /// The project, for a project invitation (else it is to the team).
+    pub project: Option<String>,
+    pub project_id: Option<String>,
+    pub role: String,
+    pub invited_by: Option<String>,
+    /// RFC 3339.
+    pub expires_at: String,
 }
 
 /// A project on the server the signed-in user can see.

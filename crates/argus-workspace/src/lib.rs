@@ -31,6 +31,8 @@ pub mod export;
 pub mod frames;
 pub mod hooks;
 pub mod import;
+pub mod labels;
+pub mod members;
 pub mod projects;
 pub mod review;
 pub mod sam;

@@ -179,3 +179,92 @@ pub fn without_a_keyring() -> TestResult {
     ensure!(d["user"].is_null() && d["server"].is_null(), "{d}");
     Ok(())
 }
+
+/// A lead manages who works on a server project from the app: members with
+/// roles, adding by e-mail (an account is added at once, anyone else is
+/// mailed an invitation), changing a role, removing, revoking; a member who
+/// may not manage sees the members only; an invitee accepts from the app.
+pub fn members_and_invitations() -> TestResult {
+    let a = TestWs::new()?;
+    let srv = a.block_on(TestServer::start(|_| {})).map_err(|e| e.to_string())?;
+    let boss = a.block_on(srv.owner_with_project("boss@example.com")).map_err(|e| e.to_string())?;
+    a.block_on(srv.owner_with_project("ann@example.com")).map_err(|e| e.to_string())?;
+    let url = srv.url.clone();
+    let pid = boss.project.clone();
+    let (kind, _) = kind_of(&a, "project_people", json!({ "projectId": pid }))?;
+    ensure!(kind == "sign_in", "signed out, members ask to sign in first");
+    a.ok("sign_in", form(&url, "boss@example.com", "password-1", false))?;
+
+    let people = a.ok("project_people", json!({ "projectId": pid }))?;
+    ensure!(people["can_manage"] == true && people["invitations"] == json!([]), "the creator manages: {people}");
+    ensure!(
+        people["members"] == json!([{ "user_id": boss.user_id, "email": "boss@example.com", "display_name": people["members"][0]["display_name"], "role": "lead", "you": true, "team_owner": true }]),
+        "the team's owner leads it: {people}"
+    );
+    let (kind, msg) = kind_of(&a, "project_people", json!({ "projectId": argus_core::id::ProjectId::new().to_string() }))?;
+    ensure!(kind == "not_found" && msg.contains("publish it first"), "a project not on the server: {kind}: {msg}");
+
+    // Someone with an account is added at once; the address is tidied.
+    let added = a.ok("add_person", json!({ "projectId": pid, "email": " Ann@Example.com ", "role": "annotator" }))?;
+    ensure!(added["invited"] == false && added["message"] == "ann@example.com is now an annotator", "{added}");
+    let ann = added["people"]["members"].as_array().and_then(|ms| ms.iter().find(|m| m["email"] == "ann@example.com")).ok_or(format!("ann listed: {added}"))?;
+    ensure!(ann["role"] == "annotator" && ann["you"] == false, "{ann}");
+    let ann_id = str_of(ann, "user_id")?.to_owned();
+    // Anyone else gets an invitation by mail; a second one is refused.
+    let invited = a.ok("add_person", json!({ "projectId": pid, "email": "new@example.com", "role": "reviewer" }))?;
+    ensure!(invited["invited"] == true && invited["message"].as_str().is_some_and(|m| m.contains("has no account yet") && m.contains("reviewer")), "{invited}");
+    let open = &invited["people"]["invitations"];
+    ensure!(open.as_array().map(Vec::len) == Some(1) && open[0]["email"] == "new@example.com" && open[0]["role"] == "reviewer", "{invited}");
+    ensure!(srv.last_mail_to("new@example.com").is_some(), "the server mailed the invitation");
+    let (kind, msg) = kind_of(&a, "add_person", json!({ "projectId": pid, "email": "new@example.com", "role": "reviewer" }))?;
+    ensure!(kind == "conflict" && msg.contains("already has an open invitation"), "{kind}: {msg}");
+    for (email, role, says) in [("not-an-address", "annotator", "not an e-mail address"), ("x@example.com", "boss", "not a project role")] {
+        let (kind, msg) = kind_of(&a, "add_person", json!({ "projectId": pid, "email": email, "role": role }))?;
+        ensure!(kind == "invalid" && msg.contains(says), "{email} as {role}: {kind}: {msg}");
+    }
+
+    // A role changed; the member sees the members but may not manage them.
+    let changed = a.ok("set_person_role", json!({ "projectId": pid, "userId": ann_id, "role": "reviewer" }))?;
+    ensure!(changed["members"].as_array().is_some_and(|ms| ms.iter().any(|m| m["user_id"] == json!(ann_id) && m["role"] == "reviewer")), "{changed}");
+    let b = TestWs::new()?;
+    b.ok("sign_in", form(&url, "ann@example.com", "password-1", false))?;
+    let seen = b.ok("project_people", json!({ "projectId": pid }))?;
+    ensure!(seen["can_manage"] == false && seen["invitations"] == json!([]) && seen["members"].as_array().map(Vec::len) == Some(2), "{seen}");
+    let (kind, _) = kind_of(&b, "set_person_role", json!({ "projectId": pid, "userId": ann_id, "role": "lead" }))?;
+    ensure!(kind == "server", "a reviewer may not make themselves lead: {kind}");
+
+    // Revoke, invite again, and the invitee accepts from their app.
+    let invitation = str_of(&open[0], "id")?.to_owned();
+    let revoked = a.ok("revoke_invitation", json!({ "projectId": pid, "invitationId": invitation }))?;
+    ensure!(revoked["invitations"] == json!([]), "{revoked}");
+    let (kind, _) = kind_of(&a, "revoke_invitation", json!({ "projectId": pid, "invitationId": invitation }))?;
+    ensure!(kind == "not_found", "revoked twice");
+    a.ok("add_person", json!({ "projectId": pid, "email": "new@example.com", "role": "reviewer" }))?;
+    a.block_on(srv.owner_with_project("new@example.com")).map_err(|e| e.to_string())?;
+    let c = TestWs::new()?;
+    c.ok("sign_in", form(&url, "new@example.com", "password-1", false))?;
+    let mine = c.ok("my_invitations", json!({}))?;
+    ensure!(
+        mine.as_array().map(Vec::len) == Some(1)
+            && mine[0]["team"] == "team of boss@example.com"
+            && mine[0]["project"] == "Street"
+            && mine[0]["project_id"] == json!(pid)
+            && mine[0]["role"] == "reviewer"
+            && mine[0]["invited_by"] == "boss@example.com",
+        "{mine}"
+    );
+    let left = c.ok("accept_invitation", json!({ "invitationId": str_of(&mine[0], "id")? }))?;
+    ensure!(left == json!([]), "{left}");
+    let listed = c.ok("server_projects", json!({}))?;
+    ensure!(listed.as_array().is_some_and(|ps| ps.iter().any(|p| p["id"] == json!(pid) && p["role"] == "reviewer")), "the project is on their list: {listed}");
+    let (kind, _) = kind_of(&c, "accept_invitation", json!({ "invitationId": "zzz" }))?;
+    ensure!(kind == "invalid", "a malformed id is refused before anything is sent");
+
+    // Removed: no longer a member, no longer on the list.
+    let removed = a.ok("remove_person", json!({ "projectId": pid, "userId": ann_id }))?;
+    ensure!(removed["members"].as_array().is_some_and(|ms| ms.len() == 2 && ms.iter().all(|m| m["user_id"] != json!(ann_id))), "{removed}");
+    let (kind, _) = kind_of(&b, "project_people", json!({ "projectId": pid }))?;
+    ensure!(kind == "not_found", "a removed member no longer sees the project");
+    a.block_on(srv.stop());
+    Ok(())
+}

@@ -15,6 +15,7 @@ import type {
   DrawnShape,
   Edited,
   ImportProgress,
+  LabelsForm,
   ModelProgress,
   PointPx,
   ProjectSummary,
@@ -332,6 +333,22 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
     ws.history = (await guard(() => api.history(d.project.id))) ?? ws.history;
     ws.revision++;
     ws.status = `imported ${summary.annotations} annotation${summary.annotations === 1 ? "" : "s"} in ${summary.tracks} track${summary.tracks === 1 ? "" : "s"}`;
+    await refresh();
+  }
+
+  /** After the label editor saved: the open project's labels (the toolbar's palette and number
+   *  keys, the object list's attributes) are the saved ones, the current label stays the one it
+   *  was where it is still there, and the frame and timeline are drawn again in the new colours. */
+  async function labelsSaved(form: LabelsForm) {
+    const d = ws.detail;
+    if (!d || d.project.id !== form.project_id) return;
+    const current = d.project.labels[ws.labelIndex]?.id;
+    const project = { ...d.project, labels: form.labels };
+    ws.detail = { ...d, project };
+    ws.projects = ws.projects.map((p) => (p.id === project.id ? { ...p, labels: form.labels } : p));
+    ws.labelIndex = Math.max(0, form.labels.findIndex((l) => l.id === current));
+    ws.revision++;
+    ws.status = `labels saved (${form.labels.length} label${form.labels.length === 1 ? "" : "s"})`;
     await refresh();
   }
 
@@ -776,6 +793,7 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
     openVideo,
     refresh,
     imported,
+    labelsSaved,
     goto,
     seekObject,
     samClick,

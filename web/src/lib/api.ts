@@ -18,9 +18,14 @@ import type {
   HistoryState,
   ImportOptions,
   ImportProgress,
+  LabelInfo,
+  LabelsForm,
   ModelProgress,
+  MyInvitation,
+  PersonAdded,
   PointPx,
   ProjectDetail,
+  ProjectPeople,
   ProjectSummary,
   Published,
   RemoteProgress,
@@ -139,6 +144,28 @@ export const api = {
   syncStatus: (projectId: string, nudge: boolean) => invoke<SyncInfo>("sync_status", { projectId, nudge }),
   /** Runs a sync round now and answers when it is done. */
   syncNow: (projectId: string) => invoke<SyncInfo>("sync_now", { projectId }),
+  /** Who works on the server project: its members and, for its leads, the open invitations. */
+  projectPeople: (projectId: string) => invoke<ProjectPeople>("project_people", { projectId }),
+  /** Adds `email` as `role` (annotator, reviewer, lead): at once with an account, else the server mails an invitation. */
+  addPerson: (projectId: string, email: string, role: string) => invoke<PersonAdded>("add_person", { projectId, email, role }),
+  /** Gives a member of the server project another role. */
+  setPersonRole: (projectId: string, userId: string, role: string) => invoke<ProjectPeople>("set_person_role", { projectId, userId, role }),
+  /** Takes a member off the server project (their work stays). */
+  removePerson: (projectId: string, userId: string) => invoke<ProjectPeople>("remove_person", { projectId, userId }),
+  /** Withdraws an invitation to the server project not accepted yet. */
+  revokeInvitation: (projectId: string, invitationId: string) => invoke<ProjectPeople>("revoke_invitation", { projectId, invitationId }),
+  /** The open invitations sent to the signed-in user's address. */
+  myInvitations: () => invoke<MyInvitation[]>("my_invitations"),
+  /** Accepts an invitation (its project is then on the server's list); answers the invitations left. */
+  acceptInvitation: (invitationId: string) => invoke<MyInvitation[]>("accept_invitation", { invitationId }),
+  /** The project's labels for the label editor: the schema version to save against, what the
+   *  project's objects use of each label, and whether this user may edit them. */
+  labelSchema: (projectId: string) => invoke<LabelsForm>("label_schema", { projectId }),
+  /** Saves the edited labels as the schema's next version (a label with an empty id is new; hotkeys
+   *  are ignored); refused as a conflict when `version` is not the current one, or when it takes away
+   *  what objects use. Answers the form as it is after the save. */
+  saveLabels: (projectId: string, version: number, labels: LabelInfo[]) =>
+    invoke<LabelsForm>("save_labels", { projectId, version, labels }),
 };
 
 /** The typed API as a type: the workspace's actions take one, so tests can pass a fake. */

@@ -2,8 +2,9 @@
 // labels, a video, shapes and SAM predictions shaped like the shell's answers.
 // Only the tests import it.
 
-import type { AccountInfo, HistoryState, LabelInfo, ProjectDetail, PropagateSummary, ReviewInfo, SamPreview, ShapeInfo, SyncInfo, TimelineTrack, VideoSummary } from "./bindings";
+import type { AccountInfo, HistoryState, LabelInfo, LabelsForm, ProjectDetail, PropagateSummary, ReviewInfo, SamPreview, ShapeInfo, SyncInfo, TimelineTrack, VideoSummary } from "./bindings";
 import { initialState, type WorkspaceState } from "./state";
+import type { MyInvitation, PersonInfo, ProjectPeople } from "./bindings";
 
 export function label(i: number): LabelInfo {
   return { id: `label-${i}`, name: `label ${i}`, colour: "#ff0000", hotkey: i + 1, kinds: ["mask"], attributes: [] };
@@ -160,6 +161,64 @@ export function syncInfo(more: Partial<SyncInfo> = {}): SyncInfo {
     last_error: null,
     conflicts: 0,
     refused: [],
+    ...more,
+  };
+}
+
+/** The label editor's form of project-1 at version 3: "car" (used by 4 objects drawn as masks
+ *  and polygons, with a per-frame yes/no, a choice and a number attribute) and "person" (unused). */
+export function labelsForm(more: Partial<LabelsForm> = {}): LabelsForm {
+  const none = { options: [], min: null, max: null, step: null };
+  return {
+    project_id: "project-1",
+    version: 3,
+    labels: [
+      {
+        id: "label-car",
+        name: "car",
+        colour: "#f2a43c",
+        hotkey: 1,
+        kinds: ["mask", "polygon", "bbox"],
+        attributes: [
+          { name: "occluded", kind: "bool", ...none, per_frame: true, default: false },
+          { name: "paint", kind: "enum", ...none, options: ["red", "blue"], per_frame: false, default: "red" },
+          { name: "speed", kind: "number", ...none, min: 0, max: 100, step: 1, per_frame: true, default: 0 },
+        ],
+      },
+      { id: "label-person", name: "person", colour: "#3c8cf2", hotkey: 2, kinds: ["mask", "polygon"], attributes: [] },
+    ],
+    usage: [{ label_id: "label-car", objects: 4, kinds: ["mask", "polygon"] }],
+    read_only: null,
+    ...more,
+  };
+}
+
+/** A member of project-1: Bob, an annotator, unless `more` says otherwise. */
+export function person(more: Partial<PersonInfo> = {}): PersonInfo {
+  return { user_id: "u-2", email: "bob@example.com", display_name: "bob@example.com", role: "annotator", you: false, team_owner: false, ...more };
+}
+
+/** Who works on project-1, as a lead sees it: Ada (you, lead) and Bob (annotator), one open invitation. */
+export function people(more: Partial<ProjectPeople> = {}): ProjectPeople {
+  return {
+    project_id: "project-1",
+    members: [person({ user_id: "u-1", email: "ada@example.com", display_name: "Ada", role: "lead", you: true }), person()],
+    invitations: [{ id: "9b2f6c1e-0000-4000-8000-000000000001", email: "cy@example.com", role: "reviewer", expires_at: "2027-06-14T10:00:00Z" }],
+    can_manage: true,
+    ...more,
+  };
+}
+
+/** An invitation sent to the signed-in user: to Street, as reviewer, until 2027-06-14 (after SYNC_NOW). */
+export function myInvitation(more: Partial<MyInvitation> = {}): MyInvitation {
+  return {
+    id: "9b2f6c1e-0000-4000-8000-000000000002",
+    team: "team of boss@example.com",
+    project: "Street",
+    project_id: "project-2",
+    role: "reviewer",
+    invited_by: "boss@example.com",
+    expires_at: "2027-06-14T10:00:00Z",
     ...more,
   };
 }

@@ -169,6 +169,7 @@ describe("Toolbar team button", () => {
         sync,
         now: NOW,
         onteam: () => {},
+        onlabels: () => {},
         onprojects: () => {},
         ontool: () => {},
         onhole: () => {},
@@ -183,5 +184,9 @@ describe("Toolbar team button", () => {
     expect(bar(null, null)).toMatch(/data-testid="team-button"[^>]*data-tone="off"[\s\S]*Team\s*<\/button>/);
     expect(bar(account(), syncInfo({ pending: 2 }))).toMatch(/data-tone="busy"[\s\S]*synced just now · 2 changes waiting/);
     expect(bar(account({ user: null }), syncInfo({ signed_in: false }))).toMatch(/data-tone="warn"[\s\S]*signed out/);
+  });
+
+  it("has the label editor's button next to the team's", () => {
+    expect(bar(null, null)).toMatch(/data-testid="labels-button"[^>]*>Labels<\/button>\s*<button[^>]*data-testid="team-button"/);
   });
 });

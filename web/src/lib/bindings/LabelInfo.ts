@@ -2,7 +2,8 @@
 import type { AttributeInfo } from "./AttributeInfo";
 
 /**
- * One label of a project, with the number key that picks it.
+ * One label of a project, with the number key that picks it. The label
+ * editor sends these back (an empty `id`: a new label; `hotkey` ignored).
  */
 export type LabelInfo = { id: string, name: string, 
 /**
