@@ -11,7 +11,7 @@ use argus_workspace::dto::{
     VideoSummary,
 };
 use argus_workspace::dto::{LabelInfo, LabelsForm, ReviewInfo, ReviewScopeInfo, ReviewVerdict, Reviewed};
-use argus_workspace::dto::{MyInvitation, PersonAdded, ProjectPeople};
+use argus_workspace::dto::{ConflictInfo, ConflictKeep, ConflictsSettled, MyInvitation, PersonAdded, ProjectPeople};
 use argus_workspace::dto::{
     AccountInfo, Published, REMOTE_PROGRESS_EVENT, RemoteProgress,
     ServerProject, SignInForm, SignedOut, SyncInfo, TeamInfo,
@@ -412,6 +412,16 @@ pub async fn my_invitations(ws: Ws<'_>) -> CommandResult<Vec<MyInvitation>> {
 #[tauri::command]
 pub async fn accept_invitation(ws: Ws<'_>, invitation_id: String) -> CommandResult<Vec<MyInvitation>> {
     ws.accept_invitation(&invitation_id).await
+}
+
+#[tauri::command]
+pub async fn conflicts(ws: Ws<'_>, project_id: String) -> CommandResult<Vec<ConflictInfo>> {
+    ws.conflicts(&project_id).await
+}
+
+#[tauri::command]
+pub async fn resolve_conflict(ws: Ws<'_>, project_id: String, conflict_id: String, keep: ConflictKeep) -> CommandResult<ConflictsSettled> {
+    ws.resolve_conflict(&project_id, &conflict_id, keep).await
 }
 
 #[tauri::command]

@@ -124,6 +124,8 @@ pub fn run_app<R: Runtime>(
             commands::fetch_video,
             commands::sync_status,
             commands::sync_now,
+            commands::conflicts,
+            commands::resolve_conflict,
             commands::project_people,
             commands::add_person,
             commands::set_person_role,

@@ -244,6 +244,7 @@ fn ipc() -> TestResult {
     let sync = t.ok("sync_status", json!({ "projectId": pid, "nudge": true }))?;
     ensure!(sync["on_server"] == false && sync["signed_in"] == false && sync["active"] == false && sync["pending"].as_u64() >= Some(1), "sync_status: {sync}");
     ensure!(t.ok("open_project", json!({ "projectId": pid }))?["videos"][0]["here"] == true, "an imported video's file is here");
+    ensure!(t.ok("conflicts", json!({ "projectId": pid }))? == json!([]), "a local project has no conflicts");
 
     // Every other command, with the page's argument names, fails only for
     // the reason given (an unknown object or no SAM model), as a typed error:
@@ -294,6 +295,8 @@ fn ipc() -> TestResult {
         ("revoke_invitation", json!({ "projectId": pid, "invitationId": TrackId::new().to_string() }), "sign_in"),
         ("my_invitations", json!({}), "sign_in"),
         ("accept_invitation", json!({ "invitationId": "zzz" }), "invalid"),
+        ("conflicts", json!({ "projectId": "zzz" }), "invalid"),
+        ("resolve_conflict", json!({ "projectId": pid, "conflictId": TrackId::new().to_string(), "keep": "other" }), "not_found"),
         ("label_schema", json!({ "projectId": ProjectId::new().to_string() }), "not_found"),
         ("save_labels", json!({ "projectId": pid, "version": 1, "labels": saved["labels"] }), "conflict"),
     ];

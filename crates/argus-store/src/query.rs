@@ -2,7 +2,7 @@
 //! wait for a write in progress (WAL snapshot isolation).
 
 use argus_core::{
-    id::{LabelId, ProjectId, ReviewId, TrackId, UserId, VideoId},
+    id::{LabelId, ProjectId, ReviewId, ShapeId, TrackId, UserId, VideoId},
     model::{Comment, LabelSchema, Member, Project, Review, ReviewState, Role, Shape, Track, Video},
 };
 use serde::Serialize;
@@ -122,6 +122,12 @@ impl Store {
     pub async fn track(&self, id: TrackId) -> Result<Track> {
         let row = sqlx::query("SELECT * FROM tracks WHERE id = ?").bind(id.to_string()).fetch_optional(&self.readers).await?;
         row.map(|r| rows::track_from_row(&r)).transpose()?.ok_or_else(|| Error::not_found("track", id))
+    }
+
+    /// A shape by its id (`None`: not here, or deleted).
+    pub async fn shape(&self, id: ShapeId) -> Result<Option<Shape>> {
+        let row = sqlx::query("SELECT data FROM shapes WHERE id = ?").bind(id.to_string()).fetch_optional(&self.readers).await?;
+        row.map(|r| rows::shape_from_row(&r)).transpose()
     }
 
     /// Every shape on one frame of a video, masks included.

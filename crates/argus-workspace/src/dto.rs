@@ -1095,6 +1095,57 @@ pub struct SyncInfo {
     pub refused: Vec<String>,
 }
 
+/// A shape edited here and on another device before they synced: the
+/// newer version is current, the other is kept until the user settles it.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "ConflictInfo.ts")]
+pub struct ConflictInfo {
+    pub id: String,
+    /// "car #3", or "a deleted object".
+    pub object: String,
+    pub track_id: String,
+    /// Where to look (`None`: the object is gone).
+    pub video_id: Option<String>,
+    #[ts(type = "number")]
+    pub frame: u64,
+    /// The version the project has now.
+    pub current: ConflictSide,
+    /// The version that lost (kept here until settled).
+    pub other: ConflictSide,
+}
+
+/// One side of a conflict.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "ConflictSide.ts")]
+pub struct ConflictSide {
+    /// "a mask", "a polygon", "marked outside the frame", "deleted".
+    pub what: String,
+    /// When it was made (Unix milliseconds, the editing device's clock).
+    #[ts(type = "number")]
+    pub at_ms: u64,
+    /// Made on this machine.
+    pub here: bool,
+}
+
+/// Which version of a conflict to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export_to = "ConflictKeep.ts")]
+pub enum ConflictKeep {
+    /// The one the project has now.
+    Current,
+    /// The other one, put back as a new edit (one undo step).
+    Other,
+}
+
+/// The conflicts left after settling one, and the undo history.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export_to = "ConflictsSettled.ts")]
+pub struct ConflictsSettled {
+    pub conflicts: Vec<ConflictInfo>,
+    pub history: HistoryState,
+}
+
 /// What publishing a project to a team did.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[ts(export_to = "Published.ts")]

@@ -24,6 +24,7 @@
 //! [`Hooks`] let the tests hold that work on a barrier to show it.
 
 pub mod account;
+pub mod conflicts;
 pub mod dto;
 pub mod edit;
 pub mod error;

@@ -155,6 +155,8 @@ impl TestWs {
             "revoke_invitation" => out(ws.revoke_invitation(&s("projectId")?, &s("invitationId")?).await),
             "my_invitations" => out(ws.my_invitations().await),
             "accept_invitation" => out(ws.accept_invitation(&s("invitationId")?).await),
+            "conflicts" => out(ws.conflicts(&s("projectId")?).await),
+            "resolve_conflict" => out(ws.resolve_conflict(&s("projectId")?, &s("conflictId")?, arg(args, "keep")?).await),
             "label_schema" => out(ws.label_schema(&s("projectId")?).await),
             "save_labels" => out(ws.save_labels(&s("projectId")?, arg(args, "version")?, &arg::<Vec<_>>(args, "labels")?).await),
             "undo" => out(ws.undo(&s("projectId")?).await),

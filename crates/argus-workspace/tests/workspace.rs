@@ -5,6 +5,7 @@
 //! makes them (see `util`). Trials that need something missing are reported
 //! as ignored, with the reason.
 
+mod conflicts;
 mod datasets;
 mod labels;
 mod review;
@@ -58,6 +59,7 @@ fn main() {
         ),
         Trial::test("transfer: COCO export with JPEG frames and import into another project keep every pixel; one undo step", transfer::coco_round_trip),
         Trial::test("transfer: native JSON export and import are lossless", transfer::native_round_trip),
+        Trial::test("conflicts: a box edited here and elsewhere: both listed with object, frame and side; the lost version put back (one undo step, synced) or the current kept", conflicts::list_and_settle),
         Trial::test("labels: the editor opens with what objects use; rename, recolour, a new label and attribute saved; bad fields, labels and kinds in use, a stale version and a lost option refused", labels::edit_and_refusals),
         Trial::test("review: open (object, frames, video), reject with what to fix, thread pinned to frames, reopen, approve, undo; bad requests refused", review::workflow),
         Trial::test("datasets: CVAT for video export and import keep tracks, numbers, keyframes and every pixel", datasets::cvat_round_trip),
