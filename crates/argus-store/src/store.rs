@@ -944,14 +944,19 @@ impl Batch<'_> {
 /// they are now (`Err`: why not, and what to do).
 async fn fits_schema(tx: &mut SqliteConnection, project: ProjectId, ops: &[ChangeOp]) -> Result<std::result::Result<(), String>> {
     let mut schema = None;
-    let mut labels: std::collections::HashMap<TrackId, argus_core::id::LabelId> = std::collections::HashMap::new();
+    // The tracks the step writes, whatever their order among its ops: the
+    // step is applied whole, so its shapes end up under those labels.
+    let mut labels: std::collections::HashMap<TrackId, argus_core::id::LabelId> = ops
+        .iter()
+        .filter_map(|op| match op {
+            ChangeOp::Upsert { entity: Entity::Track(t) } => Some((t.id, t.label_id)),
+            _ => None,
+        })
+        .collect();
     for op in ops {
         let ChangeOp::Upsert { entity } = op else { continue };
         let (track, label) = match entity {
-            Entity::Track(t) => {
-                labels.insert(t.id, t.label_id);
-                (t.id, t.label_id)
-            }
+            Entity::Track(t) => (t.id, t.label_id),
             Entity::Shape(s) => match labels.get(&s.track_id) {
                 Some(l) => (s.track_id, *l),
                 None => {
