@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createActions, wantsSamCache, watchSamCache, watchSync, type Clock, type FrameViewControl, type Timers } from "./actions";
 import { api as realApi, type Api } from "./api";
 import type { AppInfo, Edited, PropagateSummary, ReviewInfo, Reviewed, SamCache, SyncInfo, TrackProgress } from "./bindings";
-import { account, deferred, historyState, openWorkspace, propagateSummary, projectDetail, review, samPreview, shape, syncInfo, timelineTrack, videoSummary } from "./fixtures";
+import { account, conflict, deferred, historyState, openWorkspace, propagateSummary, projectDetail, review, samPreview, shape, syncInfo, timelineTrack, videoSummary } from "./fixtures";
 import { initialState, type WorkspaceState } from "./state";
 import { chooseTool, flipHole, previewed, samClick, showCandidate } from "./tools";
 
@@ -1130,6 +1130,56 @@ describe("team", () => {
     ws.sync = { ...sync(1), on_server: false };
     await actions.nudgeSync();
     expect(calls).toHaveLength(1);
+  });
+
+  it("a conflict's Show goes to its object on its frame, opening its video first; a deleted one says so", async () => {
+    const ws = openWorkspace(0);
+    ws.detail = projectDetail(3, [ws.video!, videoSummary("video-2")]);
+    const { actions, calls } = setup(ws, editAnswers([shape("track-a", 3)]));
+    await actions.showConflict(conflict());
+    expect(ws.video?.id).toBe("video-1");
+    expect(ws.frame).toBe(3);
+    expect(ws.selectedTrack).toBe("track-a");
+    expect(calls).toEqual([["frameShapes", "video-1", 3]]);
+
+    await actions.showConflict(conflict({ video_id: "video-2", track_id: "track-b", frame: 7 }));
+    expect(ws.video?.id).toBe("video-2");
+    expect(ws.frame).toBe(7);
+    expect(ws.selectedTrack).toBe("track-b");
+
+    calls.length = 0;
+    await actions.showConflict(conflict({ object: "a deleted object", video_id: null }));
+    expect(calls).toEqual([]);
+    expect(ws.status).toBe("a deleted object was deleted since: there is nothing to show");
+    expect(ws.error).toBeNull();
+  });
+
+  it("a restored conflict is an edit: the history answered, the frame redrawn and read again", async () => {
+    const ws = openWorkspace(3);
+    ws.sync = syncInfo({ conflicts: 1 });
+    ws.account = account();
+    const revision = ws.revision;
+    const { actions, names } = setup(ws, editAnswers([shape("track-a", 3)]));
+    await actions.conflictSettled(conflict(), "other", { conflicts: [], history: historyState(4, 0, "set shape on frame 3") });
+    expect(ws.history).toEqual(historyState(4, 0, "set shape on frame 3"));
+    expect(ws.revision).toBe(revision + 1); // the page's sync nudge follows the edit counter
+    expect(names().sort()).toEqual(["frameShapes", "timeline"]);
+    expect(ws.shapes).toEqual([shape("track-a", 3)]);
+    expect(ws.status).toBe("car #3 on frame 4: restored yours (a bbox); Undo takes it back");
+  });
+
+  it("keeping the current version changes no shape: only the sync is asked again, for the badge's count", async () => {
+    const ws = openWorkspace(3);
+    ws.sync = syncInfo({ conflicts: 1 });
+    ws.account = account();
+    const revision = ws.revision;
+    const { actions, calls } = setup(ws, { syncStatus: () => syncInfo({ conflicts: 0 }) });
+    await actions.conflictSettled(conflict(), "current", { conflicts: [], history: historyState(2) });
+    expect(ws.history).toEqual(historyState(2));
+    expect(ws.revision).toBe(revision);
+    expect(calls).toEqual([["syncStatus", "project-1", true]]);
+    expect(ws.sync?.conflicts).toBe(0);
+    expect(ws.status).toBe("car #3 on frame 4: kept the current version");
   });
 
   it("watchSync asks at once and every 5 s until stopped; failures are quiet", async () => {

@@ -12,6 +12,9 @@ import type {
   AcceptTarget,
   AppInfo,
   BoxPx,
+  ConflictInfo,
+  ConflictKeep,
+  ConflictsSettled,
   DrawnShape,
   Edited,
   ImportProgress,
@@ -29,6 +32,7 @@ import type {
   TrackProgress,
   VideoSummary,
 } from "./bindings";
+import { settledLine } from "./conflicts";
 import { toShape, type VertexTool } from "./draw";
 import type { Command } from "./keys";
 import type { Tool } from "./keymap";
@@ -697,13 +701,49 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
   async function reviewFrame(frame: number) {
     const run = ws.track;
     if (!run.videoId) return;
-    if (ws.video?.id !== run.videoId) {
-      const v = ws.detail?.videos.find((x) => x.id === run.videoId);
-      if (!v) return;
+    await showObject(run.videoId, run.trackId, frame);
+  }
+
+  /** Object `trackId` on `frame` of video `videoId`: the video (opened first when another one is
+   *  open), then the frame, with the object selected. */
+  async function showObject(videoId: string, trackId: string, frame: number) {
+    if (ws.video?.id !== videoId) {
+      const v = ws.detail?.videos.find((x) => x.id === videoId);
+      if (!v) {
+        ws.status = "that video is not in the open project";
+        return;
+      }
       await openVideo(v);
+      // Its file could not be brought here: the banner says why.
+      if (ws.video?.id !== videoId) return;
     }
-    ws.selectedTrack = run.trackId;
+    ws.selectedTrack = trackId;
     await goto(frame);
+  }
+
+  /** A sync conflict's Show (the Team dialog): its object on its frame; one of an object deleted
+   *  since has nothing to show. */
+  async function showConflict(c: ConflictInfo) {
+    if (!c.video_id) {
+      ws.status = `${c.object} was deleted since: there is nothing to show`;
+      return;
+    }
+    await showObject(c.video_id, c.track_id, c.frame);
+  }
+
+  /** A sync conflict settled in the Team dialog: the undo history is the one it answered. Putting
+   *  the other version back is an edit: the frame and the timeline are read again and the frame
+   *  redrawn (the page asks for a sync round after every edit, as `revision` counts them). Keeping
+   *  the current one changes no shape: only the sync is asked again, so the badge's count follows. */
+  async function conflictSettled(c: ConflictInfo, keep: ConflictKeep, r: ConflictsSettled) {
+    ws.history = r.history;
+    ws.status = settledLine(c, keep);
+    if (keep === "other") {
+      ws.revision++;
+      await refresh();
+    } else {
+      await nudgeSync();
+    }
   }
 
   /** Closes the last run's summary (and the timeline's marks of its doubtful frames). */
@@ -820,6 +860,9 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
     cancelPropagation,
     trackProgress,
     reviewFrame,
+    showObject,
+    showConflict,
+    conflictSettled,
     dismissPropagation,
     openReview,
     decideReview,

@@ -10,6 +10,9 @@ import type {
   AppInfo,
   BrushStroke,
   CommandError,
+  ConflictInfo,
+  ConflictKeep,
+  ConflictsSettled,
   Diagnostics,
   DrawnShape,
   Edited,
@@ -144,6 +147,11 @@ export const api = {
   syncStatus: (projectId: string, nudge: boolean) => invoke<SyncInfo>("sync_status", { projectId, nudge }),
   /** Runs a sync round now and answers when it is done. */
   syncNow: (projectId: string) => invoke<SyncInfo>("sync_now", { projectId }),
+  /** The project's open sync conflicts (a shape edited here and elsewhere before they synced), oldest first. */
+  conflicts: (projectId: string) => invoke<ConflictInfo[]>("conflicts", { projectId }),
+  /** Settles a conflict: keep the current version, or put the other back (a new edit, one undo step); answers those left and the history. */
+  resolveConflict: (projectId: string, conflictId: string, keep: ConflictKeep) =>
+    invoke<ConflictsSettled>("resolve_conflict", { projectId, conflictId, keep }),
   /** Who works on the server project: its members and, for its leads, the open invitations. */
   projectPeople: (projectId: string) => invoke<ProjectPeople>("project_people", { projectId }),
   /** Adds `email` as `role` (annotator, reviewer, lead): at once with an account, else the server mails an invitation. */

@@ -2,7 +2,7 @@
 // labels, a video, shapes and SAM predictions shaped like the shell's answers.
 // Only the tests import it.
 
-import type { AccountInfo, HistoryState, LabelInfo, LabelsForm, ProjectDetail, PropagateSummary, ReviewInfo, SamPreview, ShapeInfo, SyncInfo, TimelineTrack, VideoSummary } from "./bindings";
+import type { AccountInfo, ConflictInfo, HistoryState, LabelInfo, LabelsForm, ProjectDetail, PropagateSummary, ReviewInfo, SamPreview, ShapeInfo, SyncInfo, TimelineTrack, VideoSummary } from "./bindings";
 import { initialState, type WorkspaceState } from "./state";
 import type { MyInvitation, PersonInfo, ProjectPeople } from "./bindings";
 
@@ -161,6 +161,30 @@ export function syncInfo(more: Partial<SyncInfo> = {}): SyncInfo {
     last_error: null,
     conflicts: 0,
     refused: [],
+    ...more,
+  };
+}
+
+/** Local time `hour`:`minute` on `day` January 2027 (the 15th, the day CONFLICT_NOW is on, unless
+ *  said otherwise): the conflicts' times read the same in any time zone. */
+export function localTime(hour: number, minute: number, day = 15): number {
+  return new Date(2027, 0, day, hour, minute).getTime();
+}
+
+/** The clock the conflict fixtures' times are read against: 18:00 local time on 2027-01-15. */
+export const CONFLICT_NOW = localTime(18, 0);
+
+/** A sync conflict of car #3 on frame index 3 (frame 4 on screen) of video-1: another device's
+ *  mask (14:02) is current, your bbox (13:58) is kept aside. */
+export function conflict(more: Partial<ConflictInfo> = {}): ConflictInfo {
+  return {
+    id: "9b2f6c1e-0000-4000-8000-00000000c0f1",
+    object: "car #3",
+    track_id: "track-a",
+    video_id: "video-1",
+    frame: 3,
+    current: { what: "a mask", at_ms: localTime(14, 2), here: false },
+    other: { what: "a bbox", at_ms: localTime(13, 58), here: true },
     ...more,
   };
 }

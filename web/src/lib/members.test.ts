@@ -308,6 +308,8 @@ describe("TeamDialog members (rendered)", () => {
         onsync: () => {},
         onpublished: () => {},
         onopened: () => {},
+        onshowconflict: () => {},
+        onconflictsettled: () => {},
         onclose: () => {},
       },
     }).body;

@@ -117,6 +117,8 @@ describe("TeamDialog (rendered)", () => {
         onsync: () => {},
         onpublished: () => {},
         onopened: () => {},
+        onshowconflict: () => {},
+        onconflictsettled: () => {},
         onclose: () => {},
       },
     }).body;
