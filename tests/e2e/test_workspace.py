@@ -353,7 +353,8 @@ class WorkspaceScenario(AppCase):
             ("6 export the project as COCO from the export dialog", self.step_export_coco),
             ("7 propagate the red box over 30 frames; one undo removes the run", self.step_propagate),
             ("8 review frames 0-30: reject with what to fix, comment on a frame, reopen, approve", self.step_review),
-            ("9 sign in to an argus-server --dev (no keyring: said so), publish the project with its videos, synced", self.step_team),
+            ("9 the label editor: a label in use cannot go; a new label saved shows in the toolbar", self.step_labels),
+            ("10 sign in to an argus-server --dev (no keyring: said so), publish the project with its videos, synced; invite a member", self.step_team),
         ]
         self.run_steps(steps)
 
@@ -808,6 +809,42 @@ class WorkspaceScenario(AppCase):
         self.s.wait_attribute(item, "data-state", lambda v: v == "pending", "== pending after undo", timeout=10)
 
 
+    def step_labels(self):
+        toolbar = "[data-testid=labels]"
+        before = self.s.find(toolbar).text
+        self.s.find("[data-testid=labels-button]").click()
+        dialog = "[data-testid=labels-dialog]"
+        self.s.wait_for(dialog, timeout=10)
+        wait_until("the labels loaded", lambda: len(self.s.find_all("[data-testid=label-row]")), lambda n: n > 0, timeout=10)
+        version = self.s.find(dialog).attribute("data-version")
+        # The red box drawn and propagated earlier uses its label: it cannot be removed, and says why.
+        used = [r for r in self.s.find_all("[data-testid=label-row]") if r.attribute("data-used") == "true"]
+        self.assertTrue(used, "a label the drawn objects use is marked")
+        remove = used[0].find("[data-testid=label-remove]")
+        self.assertTrue(remove.get_property("disabled"), "a used label cannot be removed")
+        self.assertIn("used by", remove.attribute("title") or "")
+        # A new label, named, saved: a new schema version, and the toolbar offers it.
+        self.s.find("[data-testid=label-add]").click()
+        rows = len(self.s.find_all("[data-testid=label-name]"))
+        self.s.execute("const ns = document.querySelectorAll('[data-testid=label-name]'); const n = ns[ns.length - 1];"
+                       "n.value = 'traffic cone'; n.dispatchEvent(new Event('input', { bubbles: true }));")
+        wait_until("the new label named", lambda: self.s.find_all("[data-testid=label-row]")[rows - 1].attribute("data-label"),
+                   lambda v: v == "traffic cone", timeout=10)
+        self.blur()
+        save = "[data-testid=labels-save]"
+        wait_until("Save enabled", lambda: self.s.find(save).get_property("disabled"), lambda v: v is False, timeout=10)
+        self.pointer_away()
+        self.save_window("labels.png")
+        self.s.find(save).click()
+        wait_until("the dialog closed", lambda: len(self.s.find_all(dialog)), lambda n: n == 0, timeout=10)
+        after = wait_until("the toolbar's labels", lambda: self.s.find(toolbar).text, lambda t: "traffic cone" in t, timeout=10)
+        self.assertTrue(after.startswith(before.strip()), f"the earlier labels stay, in order: {before!r} -> {after!r}")
+        # Opened again: the saved version.
+        self.s.find("[data-testid=labels-button]").click()
+        self.s.wait_attribute(dialog, "data-version", lambda v: v == str(int(version) + 1), f"== {int(version) + 1}", timeout=10)
+        self.s.find("[data-testid=labels-cancel]").click()
+        wait_until("the dialog closed", lambda: len(self.s.find_all(dialog)), lambda n: n == 0, timeout=10)
+
     def step_team(self):
         server = DevServer(self.app.tmp)
         try:
@@ -863,6 +900,19 @@ class WorkspaceScenario(AppCase):
         self.assertEqual(len(projects), 1, "the project is on the server")
         videos = server.call("GET", f"/api/v1/projects/{projects[0]['id']}/videos", token=token)
         self.assertEqual(sorted(v["status"] for v in videos), ["processing", "processing"], "both files went up")
+        # The lead invites someone with no account yet: the server mails an invitation.
+        members = "[data-testid=members]"
+        wait_until("the members", lambda: len(self.s.find_all("[data-testid=member-row]")), lambda n: n == 1, timeout=30)
+        self.assertIn(lead, self.s.find("[data-testid=member-row]").text)
+        email = self.s.find("[data-testid=invite-email]")
+        email.click()
+        email.send_keys("ann@example.com")
+        self.blur()
+        self.s.find("[data-testid=invite-add]").click()
+        said = wait_until("invited", lambda: " ".join(e.text for e in self.s.find_all("[data-testid=members-message]")),
+                          lambda t: "ann@example.com" in t, timeout=30)
+        self.assertIn("no account yet", said)
+        self.s.wait_count(f"{members} [data-testid=invitation-row]", 1, timeout=10)
         self.pointer_away()
         self.save_window("team.png")
         self.s.find(f"{dialog} .end button").click()
