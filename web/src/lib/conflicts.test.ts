@@ -19,29 +19,10 @@ import {
   showBlocked,
   type ConflictsState,
 } from "./conflicts";
-import { CONFLICT_NOW, account, conflict, historyState, localTime, syncInfo } from "./fixtures";
+import { CONFLICT_NOW, account, conflict, fails, historyState, localTime, recordingApi, syncInfo, teamDialogProps } from "./fixtures";
 
 const NOW = CONFLICT_NOW;
 
-/** A fake of the API's conflict commands: each call is recorded; `answers` says what each answers
- *  (a function that throws fails the command with what it threw). */
-function fakeApi(answers: Partial<Record<keyof Api, (...args: never[]) => unknown>>) {
-  const calls: [string, ...unknown[]][] = [];
-  const fake = new Proxy({} as Record<string, unknown>, {
-    get: (_, name: string) =>
-      async (...args: unknown[]) => {
-        calls.push([name, ...args]);
-        const answer = answers[name as keyof Api] as ((...a: unknown[]) => unknown) | undefined;
-        if (!answer) throw { kind: "internal", message: `no answer for ${name}` };
-        return answer(...args);
-      },
-  });
-  return { api: fake as unknown as Api, calls, names: () => calls.map((c) => c[0]) };
-}
-
-const fails = (kind: string, message: string) => () => {
-  throw { kind, message };
-};
 
 /** The Conflicts section of project-1 with `more` over what was read (one conflict). */
 function state(more: Partial<ConflictsState> = {}): ConflictsState {
@@ -112,7 +93,7 @@ describe("reading and settling conflicts", () => {
   const settled = (more: Partial<ConflictsSettled> = {}): ConflictsSettled => ({ conflicts: [second], history: historyState(5, 0, "set shape on frame 3"), ...more });
 
   it("reads the project's conflicts; another project starts afresh", async () => {
-    const f = fakeApi({ conflicts: () => [conflict(), second] });
+    const f = recordingApi({ conflicts: () => [conflict(), second] });
     const s: ConflictsState = { ...initialConflicts("project-0"), message: "old", list: [second] };
     await loadConflicts(f.api, s, "project-1");
     expect(f.calls).toEqual([["conflicts", "project-1"]]);
@@ -123,13 +104,13 @@ describe("reading and settling conflicts", () => {
   it("a failed read says why; an answer for a project no longer shown is dropped", async () => {
     const seen: unknown[] = [];
     const s = initialConflicts("project-1");
-    await loadConflicts(fakeApi({ conflicts: fails("not_found", "no such project") }).api, s, "project-1", (e) => seen.push(e));
+    await loadConflicts(recordingApi({ conflicts: fails("not_found", "no such project") }).api, s, "project-1", (e) => seen.push(e));
     expect(s).toMatchObject({ error: "no such project", loaded: false, busy: "" });
     expect(seen).toHaveLength(1);
 
     let resolve!: (v: unknown) => void;
     const t = initialConflicts();
-    const loading = loadConflicts(fakeApi({ conflicts: () => new Promise((r) => (resolve = r)) }).api, t, "project-1");
+    const loading = loadConflicts(recordingApi({ conflicts: () => new Promise((r) => (resolve = r)) }).api, t, "project-1");
     t.projectId = "project-2";
     resolve([conflict()]);
     await loading;
@@ -137,7 +118,7 @@ describe("reading and settling conflicts", () => {
   });
 
   it("Keep current settles it: the list is the one answered, with what it did", async () => {
-    const f = fakeApi({ resolveConflict: () => settled() });
+    const f = recordingApi({ resolveConflict: () => settled() });
     const s = state({ list: [conflict(), second], error: "old" });
     const r = await settleConflict(f.api, s, conflict(), "current");
     expect(f.calls).toEqual([["resolveConflict", "project-1", conflict().id, "current"]]);
@@ -146,7 +127,7 @@ describe("reading and settling conflicts", () => {
   });
 
   it("Restore asks for the other version", async () => {
-    const f = fakeApi({ resolveConflict: () => settled({ conflicts: [] }) });
+    const f = recordingApi({ resolveConflict: () => settled({ conflicts: [] }) });
     const s = state();
     await settleConflict(f.api, s, conflict(), "other");
     expect(f.calls).toEqual([["resolveConflict", "project-1", conflict().id, "other"]]);
@@ -155,7 +136,7 @@ describe("reading and settling conflicts", () => {
   });
 
   it("one settled already is read again, so its row goes; the error says why", async () => {
-    const f = fakeApi({ resolveConflict: fails("not_found", "that conflict is settled already (another window, or both versions are gone)"), conflicts: () => [second] });
+    const f = recordingApi({ resolveConflict: fails("not_found", "that conflict is settled already (another window, or both versions are gone)"), conflicts: () => [second] });
     const s = state({ list: [conflict(), second] });
     const r = await settleConflict(f.api, s, conflict(), "current");
     expect(r).toBeUndefined();
@@ -166,7 +147,7 @@ describe("reading and settling conflicts", () => {
 
   it("a refused Restore (the object was deleted since) keeps the conflict and says what to do", async () => {
     const seen: unknown[] = [];
-    const f = fakeApi({ resolveConflict: fails("conflict", "the object was deleted since, so its other version has nowhere to go; keep the current one") });
+    const f = recordingApi({ resolveConflict: fails("conflict", "the object was deleted since, so its other version has nowhere to go; keep the current one") });
     const s = state();
     await settleConflict(f.api, s, conflict(), "other", (e) => seen.push(e));
     expect(f.names()).toEqual(["resolveConflict"]);
@@ -215,20 +196,7 @@ describe("Conflicts section (rendered)", () => {
 
 describe("TeamDialog conflicts (rendered)", () => {
   const dialog = (sync: SyncInfo | null, signedIn = true) =>
-    render(TeamDialog, {
-      props: {
-        account: signedIn ? account() : account({ user: null }),
-        project: { id: "project-1", name: "Street", labels: [] },
-        sync,
-        onaccount: () => {},
-        onsync: () => {},
-        onpublished: () => {},
-        onopened: () => {},
-        onshowconflict: () => {},
-        onconflictsettled: () => {},
-        onclose: () => {},
-      },
-    }).body;
+    render(TeamDialog, { props: teamDialogProps(signedIn ? account() : account({ user: null }), sync) }).body;
 
   it("shows the Conflicts section when the open project has conflicts, signed in or not", () => {
     expect(dialog(syncInfo())).not.toContain('data-testid="conflicts"');

@@ -5,6 +5,7 @@
 import type { AccountInfo, ConflictInfo, HistoryState, LabelInfo, LabelsForm, ProjectDetail, PropagateSummary, ReviewInfo, SamPreview, ShapeInfo, SyncInfo, TimelineTrack, VideoSummary } from "./bindings";
 import { initialState, type WorkspaceState } from "./state";
 import type { MyInvitation, PersonInfo, ProjectPeople } from "./bindings";
+import type { Api } from "./api";
 
 export function label(i: number): LabelInfo {
   return { id: `label-${i}`, name: `label ${i}`, colour: "#ff0000", hotkey: i + 1, kinds: ["mask"], attributes: [] };
@@ -244,5 +245,42 @@ export function myInvitation(more: Partial<MyInvitation> = {}): MyInvitation {
     invited_by: "boss@example.com",
     expires_at: "2027-06-14T10:00:00Z",
     ...more,
+  };
+}
+
+/** A fake of the API: each call is recorded; `answers` says what each command answers (a function
+ *  that throws fails the command with what it threw; a command without an answer fails). */
+export function recordingApi(answers: Partial<Record<keyof Api, (...args: never[]) => unknown>>) {
+  const calls: [string, ...unknown[]][] = [];
+  const fake = new Proxy({} as Record<string, unknown>, {
+    get: (_, name: string) =>
+      async (...args: unknown[]) => {
+        calls.push([name, ...args]);
+        const answer = answers[name as keyof Api] as ((...a: unknown[]) => unknown) | undefined;
+        if (!answer) throw { kind: "internal", message: `no answer for ${name}` };
+        return answer(...args);
+      },
+  });
+  return { api: fake as unknown as Api, calls, names: () => calls.map((c) => c[0]) };
+}
+
+/** An answer that fails the command with a CommandError of `kind`. */
+export const fails = (kind: string, message: string) => () => {
+  throw { kind, message };
+};
+
+/** The Team dialog's props for a rendered test: the Street project open, every callback a no-op. */
+export function teamDialogProps(account: AccountInfo | null, sync: SyncInfo | null, project = true) {
+  return {
+    account,
+    project: project ? { id: "project-1", name: "Street", labels: [] } : null,
+    sync,
+    onaccount: () => {},
+    onsync: () => {},
+    onpublished: () => {},
+    onopened: () => {},
+    onshowconflict: () => {},
+    onconflictsettled: () => {},
+    onclose: () => {},
   };
 }

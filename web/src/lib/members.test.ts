@@ -5,7 +5,7 @@ import MyInvitations from "../components/MyInvitations.svelte";
 import TeamDialog from "../components/TeamDialog.svelte";
 import type { Api } from "./api";
 import type { AccountInfo, SyncInfo } from "./bindings";
-import { SYNC_NOW, account, myInvitation, people, person, syncInfo } from "./fixtures";
+import { SYNC_NOW, account, fails, myInvitation, people, person, recordingApi, syncInfo, teamDialogProps } from "./fixtures";
 import {
   ONLY_LEADS,
   acceptInvitation,
@@ -31,25 +31,6 @@ import {
 
 const NOW = SYNC_NOW;
 
-/** A fake of the API's member commands: each call is recorded; `answers` says what each answers
- *  (a function that throws fails the command with what it threw). */
-function fakeApi(answers: Partial<Record<keyof Api, (...args: never[]) => unknown>>) {
-  const calls: [string, ...unknown[]][] = [];
-  const fake = new Proxy({} as Record<string, unknown>, {
-    get: (_, name: string) =>
-      async (...args: unknown[]) => {
-        calls.push([name, ...args]);
-        const answer = answers[name as keyof Api] as ((...a: unknown[]) => unknown) | undefined;
-        if (!answer) throw { kind: "internal", message: `no answer for ${name}` };
-        return answer(...args);
-      },
-  });
-  return { api: fake as unknown as Api, calls, names: () => calls.map((c) => c[0]) };
-}
-
-const fails = (kind: string, message: string) => () => {
-  throw { kind, message };
-};
 
 /** The Members section of project-1 with `more` over what was read. */
 function members(more: Partial<MembersState> = {}): MembersState {
@@ -111,7 +92,7 @@ describe("member and invitation lines", () => {
 
 describe("member changes", () => {
   it("reads the people of the project; another project starts afresh", async () => {
-    const f = fakeApi({ projectPeople: () => people() });
+    const f = recordingApi({ projectPeople: () => people() });
     const s: MembersState = { ...initialMembers("project-0"), email: "x@example.com", error: "old" };
     await loadPeople(f.api, s, "project-1");
     expect(f.calls).toEqual([["projectPeople", "project-1"]]);
@@ -121,7 +102,7 @@ describe("member changes", () => {
 
   it("an answer for a project no longer shown is dropped", async () => {
     let resolve!: (v: unknown) => void;
-    const f = fakeApi({ projectPeople: () => new Promise((r) => (resolve = r)) });
+    const f = recordingApi({ projectPeople: () => new Promise((r) => (resolve = r)) });
     const s = initialMembers();
     const loading = loadPeople(f.api, s, "project-1");
     s.projectId = "project-2";
@@ -132,7 +113,7 @@ describe("member changes", () => {
 
   it("not on the server: the error says so and the session is not in question", async () => {
     const seen: unknown[] = [];
-    const f = fakeApi({ projectPeople: fails("not_found", "this project is not on the server: publish it first (Team, then Publish)") });
+    const f = recordingApi({ projectPeople: fails("not_found", "this project is not on the server: publish it first (Team, then Publish)") });
     const s = initialMembers();
     await loadPeople(f.api, s, "project-1", (e) => seen.push(e));
     expect(s.error).toContain("publish it first");
@@ -141,7 +122,7 @@ describe("member changes", () => {
 
   it("adds the tidied address as the chosen role, shows the server's message and empties the form", async () => {
     const after = people({ invitations: [] });
-    const f = fakeApi({ addPerson: () => ({ people: after, invited: true, message: "dan@example.com has no account yet: the server mailed them an invitation as reviewer (valid until 2027-06-14)" }) });
+    const f = recordingApi({ addPerson: () => ({ people: after, invited: true, message: "dan@example.com has no account yet: the server mailed them an invitation as reviewer (valid until 2027-06-14)" }) });
     const s = members({ email: "  dan@example.com ", role: "reviewer", message: "old", error: "old" });
     await addMember(f.api, s);
     expect(f.calls).toEqual([["addPerson", "project-1", "dan@example.com", "reviewer"]]);
@@ -151,7 +132,7 @@ describe("member changes", () => {
   });
 
   it("an address without @ is not sent; a refused add keeps the form and says why", async () => {
-    const f = fakeApi({ addPerson: fails("conflict", "cy@example.com already has an open invitation to this project; revoke it to send another") });
+    const f = recordingApi({ addPerson: fails("conflict", "cy@example.com already has an open invitation to this project; revoke it to send another") });
     const s = members({ email: "cy" });
     await addMember(f.api, s);
     expect(f.calls).toEqual([]);
@@ -164,14 +145,14 @@ describe("member changes", () => {
 
   it("changes a role; a refused change draws the list again with the role unchanged", async () => {
     const promoted = people({ members: [people().members[0], person({ role: "reviewer" })] });
-    const ok = fakeApi({ setPersonRole: () => promoted });
+    const ok = recordingApi({ setPersonRole: () => promoted });
     const s = members();
     await changeRole(ok.api, s, person(), "reviewer");
     expect(ok.calls).toEqual([["setPersonRole", "project-1", "u-2", "reviewer"]]);
     expect(s.people).toBe(promoted);
     expect(s.message).toBe("bob@example.com is now a reviewer");
 
-    const refused = fakeApi({ setPersonRole: fails("server", "only the project's leads may change roles") });
+    const refused = recordingApi({ setPersonRole: fails("server", "only the project's leads may change roles") });
     const t = members();
     const before = t.people!;
     await changeRole(refused.api, t, person(), "lead");
@@ -184,7 +165,7 @@ describe("member changes", () => {
 
   it("removes a member and revokes an invitation with the answered people", async () => {
     const left = people({ members: [people().members[0]], invitations: [] });
-    const f = fakeApi({ removePerson: () => left, revokeInvitation: () => left });
+    const f = recordingApi({ removePerson: () => left, revokeInvitation: () => left });
     const s = members();
     await removeMember(f.api, s, person());
     expect(s.message).toBe("bob@example.com is no longer on the project (their work stays)");
@@ -199,7 +180,7 @@ describe("member changes", () => {
 
   it("an ended session is passed on, so the dialog can read the account again", async () => {
     const seen: unknown[] = [];
-    const f = fakeApi({ removePerson: fails("sign_in", "your session has ended; sign in again") });
+    const f = recordingApi({ removePerson: fails("sign_in", "your session has ended; sign in again") });
     const s = members();
     await removeMember(f.api, s, person(), (e) => seen.push(e));
     expect(seen).toEqual([{ kind: "sign_in", message: "your session has ended; sign in again" }]);
@@ -210,17 +191,17 @@ describe("member changes", () => {
 describe("invitations for you", () => {
   it("reads them; a failure leaves the list and is only passed on", async () => {
     const s = initialMyInvitations();
-    await loadMyInvitations(fakeApi({ myInvitations: () => [myInvitation()] }).api, s);
+    await loadMyInvitations(recordingApi({ myInvitations: () => [myInvitation()] }).api, s);
     expect(s.list).toHaveLength(1);
     const seen: unknown[] = [];
-    await loadMyInvitations(fakeApi({ myInvitations: fails("offline", "could not reach") }).api, s, (e) => seen.push(e));
+    await loadMyInvitations(recordingApi({ myInvitations: fails("offline", "could not reach") }).api, s, (e) => seen.push(e));
     expect(s.list).toHaveLength(1);
     expect(s.error).toBe("");
     expect(seen).toHaveLength(1);
   });
 
   it("Accept accepts, keeps those left, then reads the server's projects again", async () => {
-    const f = fakeApi({ acceptInvitation: () => [], serverProjects: () => [] });
+    const f = recordingApi({ acceptInvitation: () => [], serverProjects: () => [] });
     const s: MyInvitationsState = { ...initialMyInvitations(), list: [myInvitation()] };
     await acceptInvitation(f.api, s, myInvitation(), () => f.api.serverProjects());
     expect(f.calls).toEqual([["acceptInvitation", "9b2f6c1e-0000-4000-8000-000000000002"], ["serverProjects"]]);
@@ -228,7 +209,7 @@ describe("invitations for you", () => {
   });
 
   it("a refused Accept says why and reads nothing again", async () => {
-    const f = fakeApi({ acceptInvitation: fails("sign_in", "this invitation is for another address") });
+    const f = recordingApi({ acceptInvitation: fails("sign_in", "this invitation is for another address") });
     const s: MyInvitationsState = { ...initialMyInvitations(), list: [myInvitation()] };
     await acceptInvitation(f.api, s, myInvitation(), () => f.api.serverProjects());
     expect(f.names()).toEqual(["acceptInvitation"]);
@@ -259,7 +240,7 @@ describe("Members section (rendered)", () => {
   });
 
   it("after an add the server's message shows; an error shows in the section", async () => {
-    const f = fakeApi({ addPerson: () => ({ people: people(), invited: false, message: "dan@example.com is now a reviewer" }) });
+    const f = recordingApi({ addPerson: () => ({ people: people(), invited: false, message: "dan@example.com is now a reviewer" }) });
     const m = members({ email: " dan@example.com", role: "reviewer" });
     await addMember(f.api, m);
     expect(f.calls).toEqual([["addPerson", "project-1", "dan@example.com", "reviewer"]]);
@@ -299,20 +280,7 @@ describe("Invitations for you (rendered)", () => {
 
 describe("TeamDialog members (rendered)", () => {
   const dialog = (a: AccountInfo | null, sync: SyncInfo | null) =>
-    render(TeamDialog, {
-      props: {
-        account: a,
-        project: { id: "project-1", name: "Street", labels: [] },
-        sync,
-        onaccount: () => {},
-        onsync: () => {},
-        onpublished: () => {},
-        onopened: () => {},
-        onshowconflict: () => {},
-        onconflictsettled: () => {},
-        onclose: () => {},
-      },
-    }).body;
+    render(TeamDialog, { props: teamDialogProps(a, sync) }).body;
 
   it("shows the Members section for a project on the server when signed in, not for a local one or signed out", () => {
     expect(dialog(account(), syncInfo())).toContain('data-testid="members"');

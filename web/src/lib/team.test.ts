@@ -3,7 +3,7 @@ import { render } from "svelte/server";
 import TeamDialog from "../components/TeamDialog.svelte";
 import Toolbar from "../components/Toolbar.svelte";
 import type { AccountInfo, Published, SyncInfo } from "./bindings";
-import { SYNC_NOW, account, syncInfo, videoSummary } from "./fixtures";
+import { SYNC_NOW, account, syncInfo, teamDialogProps, videoSummary } from "./fixtures";
 import { accountLine, ago, initialSignIn, keptNote, sessionEnded, publishedLine, remoteProgressText, signInProblem, syncBadge, videoFile } from "./team";
 
 const NOW = SYNC_NOW;
@@ -108,20 +108,7 @@ describe("publish and download", () => {
 
 describe("TeamDialog (rendered)", () => {
   const dialog = (a: AccountInfo | null, sync: SyncInfo | null, project = true) =>
-    render(TeamDialog, {
-      props: {
-        account: a,
-        project: project ? { id: "project-1", name: "Street", labels: [] } : null,
-        sync,
-        onaccount: () => {},
-        onsync: () => {},
-        onpublished: () => {},
-        onopened: () => {},
-        onshowconflict: () => {},
-        onconflictsettled: () => {},
-        onclose: () => {},
-      },
-    }).body;
+    render(TeamDialog, { props: teamDialogProps(a, sync, project) }).body;
 
   it("signed out: the sign-in form, its button disabled with the reason, and why a kept session was lost", () => {
     const html = dialog(account({ user: null, kept: null, problem: "you are signed out: no keyring" }), null);
