@@ -3,6 +3,9 @@ use std::process::Command;
 
 fn main() {
     commit();
+    // The page is embedded at compile time (tauri.conf.json's frontendDist):
+    // a new `npm run build` must rebuild the app, or it keeps serving the old page.
+    println!("cargo:rerun-if-changed=../web/dist");
     // Each app command gets an `allow-<command>` permission, and with an app
     // manifest a command is callable only where a capability grants it
     // (capabilities/main-window.json); without one, Tauri lets the page call

@@ -352,7 +352,7 @@ class WorkspaceScenario(AppCase):
             ("5 the webview is locked down; About and diagnostics", self.step_locked_down_and_about),
             ("6 export the project as COCO from the export dialog", self.step_export_coco),
             ("7 propagate the red box over 30 frames; one undo removes the run", self.step_propagate),
-            ("8 review frames 0-30: reject with what to fix, comment on a frame, reopen, approve", self.step_review),
+            ("8 review frames 1-31 (as the timeline counts): reject with what to fix, comment on a frame, reopen, approve", self.step_review),
             ("9 the label editor: a label in use cannot go; a new label saved shows in the toolbar", self.step_labels),
             ("10 sign in to an argus-server --dev (no keyring: said so), publish the project with its videos, synced; invite a member", self.step_team),
         ]
@@ -752,10 +752,10 @@ class WorkspaceScenario(AppCase):
         self.s.wait_for(panel, timeout=10)
         self.assertEqual(self.s.find_all(item), [], "the sample video has no reviews yet")
         undo = int(self.ws("data-undo") or 0)
-        # A review of frames 0..30, requested from the panel.
+        # A review of frames 1..31 as the timeline counts them (0..30 in the store), requested from the panel.
         self.s.execute("const s = document.querySelector('[data-testid=review-scope]'); s.value = 'frames';"
                        "s.dispatchEvent(new Event('change', { bubbles: true }));")
-        for field, value in (("review-start", "0"), ("review-end", "30")):
+        for field, value in (("review-start", "1"), ("review-end", "31")):
             el = self.s.wait_for(f"[data-testid={field}]", timeout=10)
             el.click()
             el.send_keys(value)
@@ -763,7 +763,7 @@ class WorkspaceScenario(AppCase):
         self.s.find("[data-testid=review-request]").click()
         self.s.wait_count(item, 1, timeout=10)
         self.s.wait_attribute(item, "data-state", lambda v: v == "pending", "== pending", timeout=10)
-        self.assertIn("frames 0–30", self.s.find(item).text)
+        self.assertIn("frames 1–31", self.s.find(item).text)
 
         def step_done(n: int):
             wait_until(f"{n} more undo steps", lambda: int(self.ws("data-undo") or 0), lambda v: v == undo + n, timeout=10)
@@ -794,7 +794,7 @@ class WorkspaceScenario(AppCase):
         thread = wait_until("the comment in the thread", lambda: self.s.find("[data-testid=review-thread]").text,
                             lambda t: "fixed here" in t, timeout=10)
         self.assertIn("rejected: the mask misses the box's left edge", thread)
-        self.assertIn(f"frame {self.frame()}", thread)
+        self.assertIn(f"frame {self.frame() + 1}", thread)
         # Reopened (the fix resubmitted), then approved.
         self.s.find("[data-testid=review-reopen]").click()
         self.s.wait_attribute(item, "data-state", lambda v: v == "pending", "== pending", timeout=10)

@@ -1023,7 +1023,8 @@ describe("review", () => {
     await actions.openReview();
     expect(calls).toEqual([]);
     expect(ws.status).toContain("Select an object");
-    ws.reviewForm = { ...ws.reviewForm, scope: "frames", end: 9 };
+    // Frame 7 on screen is "frame 8" in the form, which counts from 1 as the timeline does.
+    ws.reviewForm = { ...ws.reviewForm, scope: "frames", end: 10 };
     await actions.openReview();
     expect(calls).toEqual([["openReview", "video-1", { scope: "frames", start: 7, end: 9 }]]);
     expect(ws.reviewOpen).toBe("r1");

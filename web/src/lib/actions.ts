@@ -42,7 +42,7 @@ import { toggle, type WorkspaceState } from "./state";
 import { laneSeekFrame, playbackFrame, step } from "./timeline";
 import * as tools from "./tools";
 import { propagateBlocked, propagateOptions, trackProgress as keepTrackProgress } from "./track";
-import { scopeOf, verdictBlocked } from "./review";
+import { coversText, scopeOf, verdictBlocked } from "./review";
 import { remoteProgressText, videoFile } from "./team";
 import type { Size } from "./view";
 
@@ -289,7 +289,7 @@ export function createActions(api: Api, ws: WorkspaceState, deps: ActionDeps = {
     const r = await guard(() => api.decideReview(review.id, verdict, verdict === "reopen" ? null : comment || null));
     if (r) {
       if (verdict !== "reopen") ws.reviewForm.comment = "";
-      reviewed(r, `${verdict === "approve" ? "approved" : verdict === "reject" ? "rejected" : "reopened"}: ${review.covers}`);
+      reviewed(r, `${verdict === "approve" ? "approved" : verdict === "reject" ? "rejected" : "reopened"}: ${coversText(review)}`);
     }
   }
 

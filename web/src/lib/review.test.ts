@@ -3,7 +3,7 @@ import { render } from "svelte/server";
 import ReviewPanel from "../components/ReviewPanel.svelte";
 import type { ReviewInfo } from "./bindings";
 import { review } from "./fixtures";
-import { concerns, initialReviewForm, scopeOf, stateCounts, verdictBlocked, verdictLine } from "./review";
+import { concerns, coversText, initialReviewForm, scopeOf, stateCounts, verdictBlocked, verdictLine } from "./review";
 
 describe("review logic", () => {
   it("a new review covers the video, the selected object, or a range in order inside the video", () => {
@@ -12,16 +12,25 @@ describe("review logic", () => {
     form.scope = "object";
     expect(scopeOf(form, null, 7, 100)).toEqual({ blocked: expect.stringContaining("Select an object") });
     expect(scopeOf(form, "track-a", 7, 100)).toEqual({ scope: { scope: "track", track_id: "track-a" } });
+    // The range is in frames as the app shows them (from 1); the scope in the store's (from 0).
     form.scope = "frames";
     expect(scopeOf(form, null, 7, 100)).toEqual({ scope: { scope: "frames", start: 7, end: 7 } });
     form.start = 10;
-    expect(scopeOf(form, null, 7, 100)).toEqual({ blocked: "Frame 10 comes after 7: give the range in order." });
+    expect(scopeOf(form, null, 7, 100)).toEqual({ blocked: "Frame 10 comes after 8: give the range in order." });
+    form.end = 101;
+    expect(scopeOf(form, null, 7, 100)).toEqual({ blocked: "The video has frames 1–100." });
     form.end = 100;
-    expect(scopeOf(form, null, 7, 100)).toEqual({ blocked: "The video has frames 0–99." });
-    form.end = 20;
-    expect(scopeOf(form, null, 7, 100)).toEqual({ scope: { scope: "frames", start: 10, end: 20 } });
+    expect(scopeOf(form, null, 7, 100)).toEqual({ scope: { scope: "frames", start: 9, end: 99 } });
+    form.start = 0;
+    expect(scopeOf(form, null, 7, 100)).toEqual({ blocked: "Give the frames as whole numbers from 1." });
     form.start = 2.5;
-    expect(scopeOf(form, null, 7, 100)).toEqual({ blocked: "Give the frames as whole numbers." });
+    expect(scopeOf(form, null, 7, 100)).toEqual({ blocked: "Give the frames as whole numbers from 1." });
+  });
+
+  it("a review's frames read as the timeline counts them, from 1; other scopes in the store's words", () => {
+    expect(coversText(review("a", { scope: { scope: "frames", start: 0, end: 30 }, covers: "frames 0–30" }))).toBe("frames 1–31");
+    expect(coversText(review("b", { scope: { scope: "frames", start: 4, end: 4 }, covers: "frame 4" }))).toBe("frame 5");
+    expect(coversText(review("c", { scope: { scope: "video" }, covers: "the whole video" }))).toBe("the whole video");
   });
 
   it("verdicts follow the review's state, and a rejection needs a comment", () => {
@@ -84,7 +93,7 @@ describe("ReviewPanel (rendered)", () => {
     expect(html).toMatch(/<button data-testid="review-approve"(?![^>]*disabled)/);
     expect(html).toMatch(/data-testid="review-reject"[^>]*disabled[^>]*title="Say what to fix in the comment first."/);
     expect(html).toMatch(/data-testid="review-reopen"[^>]*disabled[^>]*title="It is already pending."/);
-    expect(html).toMatch(/frame 4<\/button>[\s\S]*look here/);
+    expect(html).toMatch(/frame 5<\/button>[\s\S]*look here/); // frame 4 from 0, as the timeline shows it
     expect(panel([r], "a", "the wheel")).toMatch(/<button data-testid="review-reject"(?![^>]*disabled)/);
   });
 });

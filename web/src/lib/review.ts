@@ -5,11 +5,13 @@
 // refuses anything else); these keep the buttons honest.
 
 import type { ReviewInfo, ReviewScopeInfo, ReviewVerdict } from "./bindings";
+import { shownFrame } from "./track";
 
 /** What "Request review" covers. */
 export type ScopeChoice = "video" | "object" | "frames";
 
-/** The review form: its scope and, for frames, the range (inclusive). */
+/** The review form: its scope and, for frames, the range (inclusive), in frames as the app shows
+ *  them (counted from 1, as the timeline does). */
 export interface ReviewForm {
   scope: ScopeChoice;
   start: number | null;
@@ -25,8 +27,9 @@ export function initialReviewForm(): ReviewForm {
 }
 
 /**
- * The scope to open, or why it cannot be opened yet. `frame` fills an empty
- * range end; `frameCount` bounds it.
+ * The scope to open, or why it cannot be opened yet. `frame` (the frame on
+ * screen, from 0 as the store counts) fills an empty range end; `frameCount`
+ * bounds it. The form's range counts from 1, as the app shows frames.
  */
 export function scopeOf(
   form: ReviewForm,
@@ -42,16 +45,24 @@ export function scopeOf(
         ? { scope: { scope: "track", track_id: selectedTrack } }
         : { blocked: "Select an object first (click it in the list, or Ctrl+click it on the frame)." };
     case "frames": {
-      const start = form.start ?? frame;
-      const end = form.end ?? frame;
-      if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < 0) {
-        return { blocked: "Give the frames as whole numbers." };
+      const start = form.start ?? shownFrame(frame);
+      const end = form.end ?? shownFrame(frame);
+      if (!Number.isInteger(start) || !Number.isInteger(end) || start < 1 || end < 1) {
+        return { blocked: "Give the frames as whole numbers from 1." };
       }
       if (start > end) return { blocked: `Frame ${start} comes after ${end}: give the range in order.` };
-      if (end >= frameCount) return { blocked: `The video has frames 0–${frameCount - 1}.` };
-      return { scope: { scope: "frames", start, end } };
+      if (end > frameCount) return { blocked: `The video has frames 1–${frameCount}.` };
+      return { scope: { scope: "frames", start: start - 1, end: end - 1 } };
     }
   }
+}
+
+/** What a review covers, in words, with its frames counted from 1 as the app shows them (the
+ *  store's own words count from 0, as the CLI does). */
+export function coversText(review: ReviewInfo): string {
+  const s = review.scope;
+  if (s.scope !== "frames") return review.covers;
+  return s.start === s.end ? `frame ${shownFrame(s.start)}` : `frames ${shownFrame(s.start)}–${shownFrame(s.end)}`;
 }
 
 /** Why `verdict` cannot be given to `review` now, or null when it can. */
