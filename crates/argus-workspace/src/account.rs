@@ -203,6 +203,17 @@ impl Workspace {
         self.inner.account.conn.lock().clone()
     }
 
+    /// The signed-in user's role in `project` as the server has it (the
+    /// server decides what they may do; the local store knows no roles).
+    /// `None`: signed out, not on the server, or no answer within 3 s.
+    pub(crate) async fn server_role(&self, project: ProjectId) -> Option<argus_core::model::Role> {
+        self.restore().await;
+        let conn = self.conn()?;
+        let api = Self::api(&conn).ok()?;
+        let row = tokio::time::timeout(Duration::from_secs(3), api.get::<ProjectRow>(&format!("/api/v1/projects/{project}"))).await.ok()?.ok()?;
+        row.role?.parse().ok()
+    }
+
     /// The signed-in server (a kept session picked up first), or what to do.
     pub(crate) async fn signed_in(&self) -> CommandResult<Arc<Conn>> {
         self.restore().await;

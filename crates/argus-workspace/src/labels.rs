@@ -5,11 +5,12 @@
 //! page's form into labels and says which field is wrong.
 
 use argus_core::id::{LabelId, ProjectId};
-use argus_core::model::{AttributeKind, AttributeSpec, Colour, Label, Permission, ShapeKind};
+use argus_core::model::{AttributeKind, AttributeSpec, Colour, Label, Permission, Role, ShapeKind};
 
 use crate::Workspace;
 use crate::dto::{AttributeInfo, LabelInfo, LabelUsage, LabelsForm};
 use crate::edit::parse_id;
+use crate::members::article;
 use crate::error::{CommandError, CommandResult};
 
 impl Workspace {
@@ -19,7 +20,7 @@ impl Workspace {
         let id: ProjectId = parse_id("project", project_id)?;
         let store = self.store();
         let schema = store.schema(id).await?;
-        let actor = store.actor(id, store.local_user()).await?;
+        let role = self.role_for_labels(id).await?;
         let usage = store
             .label_usage(id)
             .await?
@@ -30,9 +31,7 @@ impl Workspace {
                 kinds: kinds.into_iter().map(|(kind, _)| kind).collect(),
             })
             .collect();
-        let read_only = actor.role.require(Permission::EditSchema).err().map(|_| {
-            format!("only the project's leads may edit its labels (you are {} here)", actor.role.as_str())
-        });
+        let read_only = not_yours(role);
         Ok(LabelsForm {
             project_id: id.to_string(),
             version: schema.version(),
@@ -51,10 +50,33 @@ impl Workspace {
         }
         let labels = labels.iter().map(label_of).collect::<CommandResult<Vec<_>>>()?;
         let store = self.store();
-        let actor = store.actor(id, store.local_user()).await?;
+        let role = self.role_for_labels(id).await?;
+        if let Some(why) = not_yours(role) {
+            return Err(CommandError::invalid(why));
+        }
+        let actor = argus_store::Actor { user: store.local_user(), role };
         store.set_labels(id, &actor, version, labels).await?;
         self.label_schema(project_id).await
     }
+
+    /// Who may edit a project's labels: for a project on the team's server,
+    /// the role the server gives the signed-in user (so an annotator's edit
+    /// is refused here, not after it was made and then refused by a sync);
+    /// otherwise the local store's.
+    async fn role_for_labels(&self, project: ProjectId) -> CommandResult<Role> {
+        let store = self.store();
+        if let Some(role) = self.server_role(project).await {
+            return Ok(role);
+        }
+        Ok(store.actor(project, store.local_user()).await?.role)
+    }
+}
+
+/// Why someone with `role` may not edit the labels (`None`: they may).
+fn not_yours(role: Role) -> Option<String> {
+    role.require(Permission::EditSchema)
+        .err()
+        .map(|_| format!("only the project's leads may edit its labels (you are {} {} here)", article(role), role.as_str()))
 }
 
 /// The label a form row describes, or which of its fields is wrong.

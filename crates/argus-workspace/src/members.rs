@@ -232,6 +232,7 @@ fn invitation_id_of(s: &str) -> CommandResult<String> {
     if ok { Ok(s.to_ascii_lowercase()) } else { Err(CommandError::invalid(format!("'{s}' is not a valid invitation id"))) }
 }
 
-fn article(role: Role) -> &'static str {
+/// "a" or "an" before the role's name.
+pub(crate) fn article(role: Role) -> &'static str {
     if role.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
 }

@@ -190,10 +190,13 @@ pub fn members_and_invitations() -> TestResult {
     let boss = a.block_on(srv.owner_with_project("boss@example.com")).map_err(|e| e.to_string())?;
     a.block_on(srv.owner_with_project("ann@example.com")).map_err(|e| e.to_string())?;
     let url = srv.url.clone();
-    let pid = boss.project.clone();
+    // The lead's project, published from their app (so it has synced data to bring elsewhere).
+    let (project, _, _) = argus_testkit::project_with_video(a.dir.path(), |cmd, args| a.ok(cmd, args))?;
+    let pid = str_of(&project, "id")?.to_owned();
     let (kind, _) = kind_of(&a, "project_people", json!({ "projectId": pid }))?;
     ensure!(kind == "sign_in", "signed out, members ask to sign in first");
     a.ok("sign_in", form(&url, "boss@example.com", "password-1", false))?;
+    a.ok("publish_project", json!({ "projectId": pid, "teamId": boss.team, "videos": false }))?;
 
     let people = a.ok("project_people", json!({ "projectId": pid }))?;
     ensure!(people["can_manage"] == true && people["invitations"] == json!([]), "the creator manages: {people}");
@@ -247,7 +250,7 @@ pub fn members_and_invitations() -> TestResult {
     ensure!(
         mine.as_array().map(Vec::len) == Some(1)
             && mine[0]["team"] == "team of boss@example.com"
-            && mine[0]["project"] == "Street"
+            && mine[0]["project"] == project["name"]
             && mine[0]["project_id"] == json!(pid)
             && mine[0]["role"] == "reviewer"
             && mine[0]["invited_by"] == "boss@example.com",
@@ -259,6 +262,15 @@ pub fn members_and_invitations() -> TestResult {
     ensure!(listed.as_array().is_some_and(|ps| ps.iter().any(|p| p["id"] == json!(pid) && p["role"] == "reviewer")), "the project is on their list: {listed}");
     let (kind, _) = kind_of(&c, "accept_invitation", json!({ "invitationId": "zzz" }))?;
     ensure!(kind == "invalid", "a malformed id is refused before anything is sent");
+    // Brought here, the project's labels are the server's role's to edit: a reviewer may not.
+    c.ok("open_server_project", json!({ "projectId": pid, "videos": false }))?;
+    let form = c.ok("label_schema", json!({ "projectId": pid }))?;
+    ensure!(form["read_only"].as_str().is_some_and(|r| r.contains("you are a reviewer here")), "{form}");
+    let mut labels = form["labels"].clone();
+    labels[0]["name"] = json!("lorry");
+    let (kind, msg) = kind_of(&c, "save_labels", json!({ "projectId": pid, "version": form["version"], "labels": labels }))?;
+    ensure!(kind == "invalid" && msg.contains("only the project's leads may edit its labels"), "a reviewer's label edit is refused here: {kind}: {msg}");
+    ensure!(c.ok("label_schema", json!({ "projectId": pid }))?["labels"] == form["labels"], "and nothing changed");
 
     // Removed: no longer a member, no longer on the list.
     let removed = a.ok("remove_person", json!({ "projectId": pid, "userId": ann_id }))?;
