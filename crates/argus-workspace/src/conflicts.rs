@@ -34,6 +34,7 @@ impl Workspace {
         let store = self.store();
         store.project(id).await?;
         let device = store.device();
+        let schema = store.schema(id).await?;
         let mut out = Vec::new();
         for c in store.conflicts(id).await? {
             let shape_id = ShapeId::from_uuid(c.record);
@@ -50,7 +51,7 @@ impl Workspace {
             };
             let (object, video_id) = match store.track(known.track_id).await {
                 Ok(t) => {
-                    let label = store.schema(id).await?.label(t.label_id).map(|l| l.name.clone()).unwrap_or_else(|_| "object".into());
+                    let label = schema.label(t.label_id).map(|l| l.name.clone()).unwrap_or_else(|_| "object".into());
                     (format!("{label} #{}", t.number), Some(t.video_id.to_string()))
                 }
                 Err(_) => ("a deleted object".to_owned(), None),

@@ -18,9 +18,14 @@ impl Workspace {
     /// against, what objects use, and whether this user may edit them.
     pub async fn label_schema(&self, project_id: &str) -> CommandResult<LabelsForm> {
         let id: ProjectId = parse_id("project", project_id)?;
+        let role = self.role_for_labels(id).await?;
+        self.labels_form(id, role).await
+    }
+
+    /// The form as `role` sees it (the role asked for once per command).
+    async fn labels_form(&self, id: ProjectId, role: Role) -> CommandResult<LabelsForm> {
         let store = self.store();
         let schema = store.schema(id).await?;
-        let role = self.role_for_labels(id).await?;
         let usage = store
             .label_usage(id)
             .await?
@@ -56,7 +61,7 @@ impl Workspace {
         }
         let actor = argus_store::Actor { user: store.local_user(), role };
         store.set_labels(id, &actor, version, labels).await?;
-        self.label_schema(project_id).await
+        self.labels_form(id, role).await
     }
 
     /// Who may edit a project's labels: for a project on the team's server,

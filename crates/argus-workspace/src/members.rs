@@ -48,19 +48,6 @@ struct InvitationRow {
     invited_by_email: Option<String>,
 }
 
-/// Characters of an e-mail address that go into a URL path as they are.
-fn path_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"@.-_~+".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn role_of(role: &str) -> CommandResult<Role> {
     role.parse::<Role>().map_err(|_| CommandError::invalid(format!("'{role}' is not a project role (annotator, reviewer, lead)")))
 }
@@ -142,7 +129,7 @@ impl Workspace {
         let conn = self.signed_in().await?;
         let api = Self::api(&conn)?;
         let body = serde_json::json!({ "role": role.as_str() });
-        let added = api.put::<serde_json::Value>(&format!("/api/v1/projects/{id}/members/{}", path_segment(&email)), &body).await;
+        let added = api.put::<serde_json::Value>(&format!("/api/v1/projects/{id}/members/{}", form_urlencoded::byte_serialize(email.as_bytes()).collect::<String>()), &body).await;
         let (invited, message) = match added {
             Ok(_) => (false, format!("{email} is now {} {}", article(role), role.as_str())),
             Err(argus_client::Error::Http { status: 404, message, .. }) if message.contains("no account") => {
@@ -183,7 +170,7 @@ impl Workspace {
 
     /// Withdraws an invitation not accepted yet.
     pub async fn revoke_invitation(&self, project_id: &str, invitation_id: &str) -> CommandResult<ProjectPeople> {
-        let invitation = invitation_id_of(invitation_id)?;
+        let invitation: uuid::Uuid = parse_id("invitation", invitation_id)?;
         let conn = self.signed_in().await?;
         Self::api(&conn)?.delete(&format!("/api/v1/invitations/{invitation}")).await.map_err(|e| match e {
             argus_client::Error::Http { status: 404, .. } => CommandError::not_found("that invitation was accepted or revoked meanwhile"),
@@ -213,7 +200,7 @@ impl Workspace {
     /// Accepts an invitation: its project is then on the server's list for
     /// this user (open it from there). Answers the invitations left.
     pub async fn accept_invitation(&self, invitation_id: &str) -> CommandResult<Vec<MyInvitation>> {
-        let invitation = invitation_id_of(invitation_id)?;
+        let invitation: uuid::Uuid = parse_id("invitation", invitation_id)?;
         let conn = self.signed_in().await?;
         Self::api(&conn)?
             .post::<serde_json::Value>(&format!("/api/v1/invitations/{invitation}/accept"), &serde_json::json!({}))
@@ -224,12 +211,6 @@ impl Workspace {
             })?;
         self.my_invitations().await
     }
-}
-
-/// An invitation id (a UUID), checked before it goes into a URL.
-fn invitation_id_of(s: &str) -> CommandResult<String> {
-    let ok = s.len() == 36 && s.bytes().enumerate().all(|(i, b)| if [8, 13, 18, 23].contains(&i) { b == b'-' } else { b.is_ascii_hexdigit() });
-    if ok { Ok(s.to_ascii_lowercase()) } else { Err(CommandError::invalid(format!("'{s}' is not a valid invitation id"))) }
 }
 
 /// "a" or "an" before the role's name.
